@@ -1,0 +1,1 @@
+"""The command-line interface (``splitlab``, also ``python -m splitlab``)."""

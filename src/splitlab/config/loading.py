@@ -1,0 +1,162 @@
+"""Loading an experiment definition from a file, a JSON string or a mapping."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from splitlab.config.checks import check_experiment
+from splitlab.config.errors import MISSING, ConfigError, Problem
+from splitlab.config.models import Experiment
+
+ID_EXPECTED = (
+    "an id of 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
+)
+
+Source = str | PathLike[str] | Mapping[str, Any]
+
+
+def load_experiment(source: Source) -> Experiment:
+    """Load and validate one definition; raise :class:`ConfigError` listing every problem.
+
+    `source` is a path to a JSON file, or an already parsed mapping (camelCase, as the
+    article's configuration template).
+    """
+    if isinstance(source, Mapping):
+        return parse_experiment(source)
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem("$", str(path), "an existing file")], str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem("$", str(path), f"a readable UTF-8 file ({exc})")], str(path)) from None
+    return parse_experiment(parse_json(text, str(path)), str(path))
+
+
+def parse_json(text: str, source: str | None = None) -> Any:
+    """Parse strict JSON (no NaN / Infinity, no duplicate keys) or raise ConfigError."""
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not valid JSON")
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise ValueError(f"duplicate key {key!r}")
+            out[key] = value
+        return out
+
+    try:
+        return json.loads(text, parse_constant=no_constants, object_pairs_hook=no_duplicates)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise ConfigError([Problem("$", where, f"valid JSON ({exc.msg})")], source) from None
+    except ValueError as exc:
+        raise ConfigError([Problem("$", str(exc), "valid JSON without NaN, Infinity or duplicate keys")], source) from None
+
+
+def parse_experiment(raw: Mapping[str, Any], source: str | None = None) -> Experiment:
+    """Validate a parsed definition; every field and cross-field problem is listed at once."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError([Problem("$", raw, "a JSON object (the experiment definition)")], source)
+    problems = check_experiment(raw)
+    try:
+        experiment = Experiment.model_validate(dict(raw), context={"skip_checks": True})
+    except ValidationError as exc:
+        problems = _from_pydantic(exc, Experiment) + problems
+    else:
+        if not problems:
+            return experiment
+    raise ConfigError(_dedupe(problems), source)
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for p in problems:
+        key = (p.path, p.expected)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def _from_pydantic(exc: ValidationError, root: type[BaseModel]) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        path = _json_path(loc)
+        value = err.get("input", MISSING)
+        kind = err["type"]
+        if kind == "missing":
+            problems.append(Problem(path, MISSING, "a value (this key is required)"))
+        elif kind == "extra_forbidden":
+            known = _known_keys(root, loc[:-1])
+            hint = f"; known keys here: {', '.join(known)}" if known else ""
+            problems.append(Problem(path, value, f"no such key (unknown key{hint})"))
+        elif kind == "string_pattern_mismatch" and path == "$.experimentId":
+            problems.append(Problem(path, value, ID_EXPECTED))
+        else:
+            if isinstance(value, float) and not math.isfinite(value):
+                value = repr(value)
+            expected = _expected(err["msg"])
+            if kind in {"literal_error", "enum"}:
+                expected = "one of " + expected
+            problems.append(Problem(path, value, expected))
+    return problems
+
+
+def _json_path(loc: tuple[Any, ...]) -> str:
+    out = "$"
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and not _is_union_tag(part):
+            out += f".{part}"
+    return out
+
+
+def _is_union_tag(part: str) -> bool:
+    return part in {"str", "float", "int", "bool", "list", "dict"} or "[" in part
+
+
+def _expected(msg: str) -> str:
+    for prefix in ("Input should be ", "Value error, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix) :]
+    return msg[0].lower() + msg[1:] if msg else "a valid value"
+
+
+def _known_keys(root: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The camelCase keys the model at `loc` accepts (empty when it cannot tell)."""
+    model: Any = root
+    for part in loc:
+        if isinstance(part, int) or not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        field = next(
+            (f for name, f in model.model_fields.items() if (f.alias or name) == part), None
+        )
+        if field is None:
+            return []
+        model = _model_of(field.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [f.alias or n for n, f in model.model_fields.items()]
+    return []
+
+
+def _model_of(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None

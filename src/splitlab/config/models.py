@@ -1,0 +1,244 @@
+"""Typed models of an experiment definition.
+
+The wire format is the article's configuration template, camelCase, loaded unchanged; Python
+attributes are snake_case (pydantic aliases map them). Every extension is optional and has a
+default, so the article's JSON stays valid. Cross-field rules (duplicate variants, weights,
+control, forced variants, ...) live in :mod:`splitlab.config.checks` so that they are reported
+together with field errors.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+
+class Model(BaseModel):
+    """Base of every definition model: camelCase on the wire, unknown keys refused, frozen."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_enum_values=False,
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The definition as camelCase JSON-ready data (defaults included)."""
+        return self.model_dump(by_alias=True, mode="json")
+
+
+class Status(StrEnum):
+    """Lifecycle: draft -> running -> (paused) -> stopped | rolled_back | shipped."""
+
+    DRAFT = "draft"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    ROLLED_BACK = "rolled_back"
+    SHIPPED = "shipped"
+
+
+class MetricType(StrEnum):
+    CONVERSION = "conversion"
+    CONTINUOUS = "continuous"
+    RATIO = "ratio"
+
+
+class Direction(StrEnum):
+    """The direction in which a metric's change is good."""
+
+    INCREASE = "increase"
+    DECREASE = "decrease"
+
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+OpenUnit = Annotated[float, Field(gt=0.0, lt=1.0)]
+
+
+class Variant(Model):
+    """One arm. On the wire a plain string (the article) or an object with a weight."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    weight: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    description: str | None = None
+
+
+class Metric(Model):
+    """A metric: what the store aggregates per unit and what the stats engine compares."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    type: MetricType = MetricType.CONVERSION
+    direction: Direction = Direction.INCREASE
+    #: Event name in the store; defaults to the metric's name.
+    event: str | None = None
+    #: Continuous metrics: the per-unit aggregate of event values.
+    aggregation: Literal["sum", "count", "max"] = "sum"
+    #: Ratio metrics: event names whose per-unit sums form numerator and denominator.
+    numerator: str | None = None
+    denominator: str | None = None
+    #: CUPED: use the same metric in the pre-exposure window as covariate.
+    cuped: bool = False
+    #: Attribution window after the unit's first exposure, in hours (None: until the cut-off).
+    window_hours: Annotated[float, Field(gt=0.0)] | None = None
+
+    @property
+    def event_name(self) -> str:
+        return self.event or self.name
+
+
+class Guardrail(Metric):
+    """A metric that must not get worse than `threshold` allows (a non-inferiority margin).
+
+    Breached when the one-sided test shows the variant worse than control by more than the
+    threshold: an absolute difference, or relative to the control mean.
+    """
+
+    direction: Direction = Direction.DECREASE
+    threshold: Annotated[float, Field(ge=0.0)]
+    threshold_type: Literal["absolute", "relative"] = "absolute"
+    action: Literal["rollback", "alert"] = "rollback"
+
+
+Role = Literal["primary", "secondary", "guardrail"]
+
+
+class Metrics(Model):
+    primary: Metric
+    secondary: list[Metric] = Field(default_factory=list)
+    guardrails: list[Guardrail] = Field(default_factory=list)
+
+    def all(self) -> list[tuple[Role, Metric]]:
+        """Every metric with its role, primary first."""
+        out: list[tuple[Role, Metric]] = [("primary", self.primary)]
+        out += [("secondary", m) for m in self.secondary]
+        out += [("guardrail", g) for g in self.guardrails]
+        return out
+
+
+class Sequential(Model):
+    """How repeated looks are controlled."""
+
+    method: Literal["alpha_spending", "always_valid", "none"] = "alpha_spending"
+    spending: Literal["obrien_fleming", "pocock"] = "obrien_fleming"
+    #: Mixing scale of the always-valid (mSPRT) test; None uses the documented default.
+    tau: Annotated[float, Field(gt=0.0)] | None = None
+
+
+Correction = Literal["bonferroni", "holm", "benjamini_hochberg", "none"]
+
+
+class Evaluation(Model):
+    """The pre-registered analysis plan."""
+
+    method: Literal["frequentist_t_test", "frequentist_z_test", "bayesian"] = "frequentist_t_test"
+    alpha: OpenUnit = 0.05
+    correction: Correction = "bonferroni"
+    max_peeks: Annotated[int, Field(ge=1, le=1000)] = 5
+    #: Planned units per variant; the sequential information fraction is measured against it.
+    min_sample_size: Annotated[int, Field(ge=1)] = 1000
+    schedule: str = "daily_0900_utc"
+    #: Halt when the SRM chi-square p-value falls below this (the article's halt rule).
+    srm_threshold: OpenUnit = 0.01
+    #: The launch check passes only when the SRM p-value is above this (article, quick start).
+    launch_srm_threshold: OpenUnit = 0.05
+    power: OpenUnit = 0.8
+    sequential: Sequential = Field(default_factory=Sequential)
+    allow_extra_looks: bool = False
+    cuped_lookback_days: Annotated[int, Field(ge=1, le=365)] = 14
+    relative_interval: Literal["delta", "fieller"] = "delta"
+    post_stratify: str | None = None
+
+
+class AssignmentConfig(Model):
+    strategy: Literal["consistent_hash"] = "consistent_hash"
+    #: The attribute that identifies the randomisation unit (user, account, tenant, ...).
+    hash_key: Annotated[str, Field(min_length=1)] = "userId"
+    salt: Annotated[str, Field(min_length=1)]
+    #: QA allow-lists: variant name -> unit ids that always get that variant.
+    forced: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class Targeting(Model):
+    #: The article's rules, "attribute:value".
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    #: A MongoDB-style condition (the language GrowthBook's SDKs made common).
+    condition: dict[str, Any] | None = None
+
+
+class Rollback(Model):
+    enabled: bool = False
+    conditions: list[Literal["guardrail_breach", "srm_detected"]] = Field(default_factory=list)
+    auto_deploy: bool = False
+
+
+class Experiment(Model):
+    """One experiment definition, as the article's configuration template describes it."""
+
+    experiment_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    name: str = ""
+    description: str | None = None
+    status: Status = Status.DRAFT
+    traffic_allocation: Probability = 1.0
+    variants: Annotated[list[Variant], Field(min_length=2)]
+    #: The control variant's name; the first variant when absent.
+    control: str = ""
+    assignment: AssignmentConfig
+    metrics: Metrics
+    evaluation: Evaluation = Field(default_factory=Evaluation)
+    targeting: Targeting = Field(default_factory=Targeting)
+    rollback: Rollback = Field(default_factory=Rollback)
+    #: Attributes whose values define pre-registered segments (exploratory results).
+    segments: list[str] = Field(default_factory=list)
+    #: With status "shipped": the variant everyone gets.
+    shipped_variant: str | None = None
+    #: The variant toggle: when set, everyone gets this variant (immediate reversion).
+    forced_variant: str | None = None
+
+    @field_validator("variants", mode="before")
+    @classmethod
+    def _variants_from_strings(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self, info: ValidationInfo) -> Experiment:
+        from splitlab.config.checks import check_experiment
+
+        if not (info.context or {}).get("skip_checks"):
+            problems = check_experiment(self.model_dump(by_alias=True, mode="json"))
+            if problems:
+                raise ValueError("; ".join(str(p) for p in problems))
+        if not self.control:
+            object.__setattr__(self, "control", self.variants[0].name)
+        return self
+
+    @property
+    def id(self) -> str:
+        return self.experiment_id
+
+    @property
+    def variant_names(self) -> tuple[str, ...]:
+        return tuple(v.name for v in self.variants)
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        """Variant weights, normalised to sum to 1 (equal when none are given)."""
+        given = [v.weight for v in self.variants]
+        if all(w is None for w in given):
+            return tuple(1.0 / len(given) for _ in given)
+        total = sum(w or 0.0 for w in given)
+        return tuple((w or 0.0) / total for w in given)
+
+    def metric(self, name: str) -> tuple[Role, Metric]:
+        """The metric called `name` with its role; KeyError when there is none."""
+        for role, m in self.metrics.all():
+            if m.name == name:
+                return role, m
+        raise KeyError(name)
