@@ -85,7 +85,9 @@ def _check_weights(raw: Mapping[str, Any], problems: list[Problem]) -> None:
         total = math.fsum(given)
         if abs(total - 1.0) > WEIGHT_TOLERANCE:
             problems.append(
-                Problem("$.variants[*].weight", given, f"weights summing to 1 (they sum to {total:g})")
+                Problem(
+                    "$.variants[*].weight", given, f"weights summing to 1 (they sum to {total:g})"
+                )
             )
 
 
@@ -99,7 +101,9 @@ def _check_variant_refs(raw: Mapping[str, Any], names: list[str], problems: list
             problems.append(Problem(f"$.{key}", value, expected))
     if raw.get("status") == "shipped" and not raw.get("shippedVariant"):
         problems.append(
-            Problem("$.shippedVariant", None, "the variant that was shipped when status is 'shipped'")
+            Problem(
+                "$.shippedVariant", None, "the variant that was shipped when status is 'shipped'"
+            )
         )
     assignment = raw.get("assignment")
     forced = assignment.get("forced") if isinstance(assignment, Mapping) else None

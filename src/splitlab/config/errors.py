@@ -1,7 +1,7 @@
 """Errors raised when an experiment definition is invalid.
 
-    SplitlabError            (splitlab.errors)
-    └── ConfigError          every problem of one definition, each with path, value, expected
+SplitlabError            (splitlab.errors)
+└── ConfigError          every problem of one definition, each with path, value, expected
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ class ConfigError(SplitlabError):
         self.source = source
         where = f" in {source}" if source else ""
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"invalid experiment definition{where}: {len(problems)} problem(s)\n{lines}")
+        super().__init__(
+            f"invalid experiment definition{where}: {len(problems)} problem(s)\n{lines}"
+        )
 
     def details(self) -> list[dict[str, Any]]:
         return [p.to_dict() for p in self.problems]

@@ -36,7 +36,9 @@ def load_experiment(source: Source) -> Experiment:
     except FileNotFoundError:
         raise ConfigError([Problem("$", str(path), "an existing file")], str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem("$", str(path), f"a readable UTF-8 file ({exc})")], str(path)) from None
+        raise ConfigError(
+            [Problem("$", str(path), f"a readable UTF-8 file ({exc})")], str(path)
+        ) from None
     return parse_experiment(parse_json(text, str(path)), str(path))
 
 
@@ -60,7 +62,9 @@ def parse_json(text: str, source: str | None = None) -> Any:
         where = f"line {exc.lineno} column {exc.colno}"
         raise ConfigError([Problem("$", where, f"valid JSON ({exc.msg})")], source) from None
     except ValueError as exc:
-        raise ConfigError([Problem("$", str(exc), "valid JSON without NaN, Infinity or duplicate keys")], source) from None
+        raise ConfigError(
+            [Problem("$", str(exc), "valid JSON without NaN, Infinity or duplicate keys")], source
+        ) from None
 
 
 def parse_experiment(raw: Mapping[str, Any], source: str | None = None) -> Experiment:
