@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import jsonschema
-from tests.conftest import ROOT
 
 from splitlab.config import experiment_schema, experiment_schema_text
+from tests.conftest import ROOT
 
 SCHEMA_FILE = ROOT / "schemas" / "experiment.schema.json"
 
