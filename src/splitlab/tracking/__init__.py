@@ -1,0 +1,1 @@
+"""Tracking: the event model, the tracking client and the web-framework middleware."""
