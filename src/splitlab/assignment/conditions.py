@@ -14,12 +14,24 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from splitlab.assignment.predicates import (
+    Pred,
+    any_element,
+    equal,
+    getter,
+    is_array,
+    is_number,
+    membership,
+    ordering,
+    type_name,
+    version,
+)
 from splitlab.assignment.rules import compile_rules, validate_rules
-from splitlab.assignment.versions import VersionKey, parse_version
+from splitlab.assignment.versions import parse_version
 from splitlab.errors import SplitlabError
 
 __all__ = [
@@ -37,7 +49,6 @@ __all__ = [
 Problem = tuple[str, Any, str]
 #: A compiled condition: attributes in, "targeted?" out.
 Matcher = Callable[[Mapping[str, Any]], bool]
-_Pred = Callable[[Any], bool]  # a test on one attribute value
 
 _LOGICAL = ("$and", "$or", "$nor", "$not")
 _ORDERING = ("$gt", "$gte", "$lt", "$lte")
@@ -118,14 +129,6 @@ def _child(path: str, key: str) -> str:
     return f"{path}.{key}" if _SIMPLE_KEY.match(key) else f"{path}[{json.dumps(key)}]"
 
 
-def _is_array(value: Any) -> bool:
-    return isinstance(value, list | tuple)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _is_operator_object(value: Any) -> bool:
     return (
         isinstance(value, Mapping)
@@ -141,7 +144,7 @@ def _check_condition(cond: Any, path: str, out: list[Problem]) -> None:
     for key, value in cond.items():
         here = _child(path, str(key))
         if key in ("$and", "$or", "$nor"):
-            if not _is_array(value):
+            if not is_array(value):
                 out.append((here, value, "a list of conditions"))
                 continue
             for i, item in enumerate(value):
@@ -170,10 +173,10 @@ def _check_operator(op: str, operand: Any, path: str, out: list[Problem]) -> Non
     if op in ("$eq", "$ne"):
         return
     if op in _ORDERING:
-        if not (_is_number(operand) or isinstance(operand, str)):
+        if not (is_number(operand) or isinstance(operand, str)):
             expected = "a number or a string"
     elif op in _LISTS:
-        if not _is_array(operand):
+        if not is_array(operand):
             expected = "a list"
         elif op == "$all":
             for i, item in enumerate(operand):
@@ -225,117 +228,6 @@ def _regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
 
 
-# ---------------------------------------------------------------------------- values
-
-
-def _equal(a: Any, b: Any) -> bool:
-    """JSON equality without coercion: 1 == 1.0, but True != 1 and "1" != 1."""
-    if isinstance(a, str):
-        return isinstance(b, str) and a == b
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, int | float):
-        return _is_number(b) and a == b
-    if a is None or b is None:
-        return a is b
-    if _is_array(a):
-        return _is_array(b) and len(a) == len(b) and all(map(_equal, a, b))
-    if isinstance(a, Mapping):
-        return (
-            isinstance(b, Mapping) and a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-        )
-    return type(a) is type(b) and bool(a == b)
-
-
-def _key(value: Any, fold: bool) -> tuple[str, Any] | None:
-    """A hashable key that keeps JSON types apart (so True and 1 differ), or None."""
-    if isinstance(value, str):
-        return ("s", value.lower() if fold else value)
-    if isinstance(value, bool):
-        return ("b", value)
-    if isinstance(value, int | float):
-        return ("n", value)
-    if value is None:
-        return ("z", None)
-    return None
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if _is_array(value):
-        return "array"
-    if isinstance(value, Mapping):
-        return "object"
-    return "unknown"
-
-
-def _membership(items: Iterable[Any], fold: bool) -> _Pred:
-    """Whether a value equals one of `items` (strings lower-cased first when `fold`)."""
-    keys: set[tuple[str, Any]] = set()
-    others: list[Any] = []
-    for item in items:
-        key = _key(item, fold)
-        if key is None:
-            others.append(item)
-        else:
-            keys.add(key)
-
-    def member(value: Any) -> bool:
-        key = _key(value, fold)
-        if key is not None:
-            return key in keys
-        return any(_equal(value, other) for other in others)
-
-    return member
-
-
-def _any_element(pred: _Pred) -> _Pred:
-    """Mongo's array rule: the value matches, or (for an array) one of its elements does."""
-
-    def test(value: Any) -> bool:
-        if pred(value):
-            return True
-        return _is_array(value) and any(pred(e) for e in value)
-
-    return test
-
-
-def _all_of(preds: list[_Pred]) -> _Pred:
-    if len(preds) == 1:
-        return preds[0]
-    if len(preds) == 2:
-        first, second = preds
-        return lambda v: first(v) and second(v)
-    return lambda v: all(p(v) for p in preds)
-
-
-def _getter(path: str) -> Callable[[Mapping[str, Any]], Any]:
-    """Read a dotted path; a missing step (or a non-object on the way) reads as None."""
-    if "." not in path:
-        return lambda attributes: attributes.get(path)
-    parts = path.split(".")
-
-    def get(attributes: Mapping[str, Any]) -> Any:
-        current: Any = attributes
-        for part in parts:
-            if isinstance(current, Mapping):
-                current = current.get(part)
-            elif _is_array(current) and part.isdigit() and int(part) < len(current):
-                current = current[int(part)]
-            else:
-                return None
-        return current
-
-    return get
-
-
 # ---------------------------------------------------------------------------- compiling
 
 
@@ -346,12 +238,7 @@ class _Compiler:
         self.saved_groups = saved_groups
 
     def condition(self, cond: Mapping[str, Any]) -> Matcher:
-        parts: list[Matcher] = [self._entry(key, value) for key, value in cond.items()]
-        if not parts:
-            return lambda attributes: True
-        if len(parts) == 1:
-            return parts[0]
-        return lambda attributes: all(p(attributes) for p in parts)
+        return _every([self._entry(key, value) for key, value in cond.items()])
 
     def _entry(self, key: str, value: Any) -> Matcher:
         if key == "$not":
@@ -360,93 +247,93 @@ class _Compiler:
         if key in ("$and", "$or", "$nor"):
             subs = [self.condition(c) for c in value]
             if key == "$and":
-                return lambda attributes: all(s(attributes) for s in subs)
+                return _every(subs)
             if not subs:  # GrowthBook: an empty $or is true, so an empty $nor is false
                 return (lambda attributes: True) if key == "$or" else (lambda attributes: False)
             if key == "$or":
                 return lambda attributes: any(s(attributes) for s in subs)
             return lambda attributes: not any(s(attributes) for s in subs)
-        get = _getter(key)
         pred = self.value(value)
-        return lambda attributes: pred(get(attributes))
+        if "." in key:
+            get = getter(key)
+            return lambda attributes: pred(get(attributes))
+        return lambda attributes: pred(attributes.get(key))
 
-    def value(self, cond: Any) -> _Pred:
+    def value(self, cond: Any) -> Pred:
         if not _is_operator_object(cond):
-            return _any_element(lambda v: _equal(v, cond))
-        return _all_of([self._operator(op, operand) for op, operand in cond.items()])
+            return self._operator("$eq", cond)
+        preds = [self._operator(op, operand) for op, operand in cond.items()]
+        if len(preds) == 1:
+            return preds[0]
+        if len(preds) == 2:
+            first, second = preds
+            return lambda v: first(v) and second(v)
+        return lambda v: all(p(v) for p in preds)
 
-    def _operator(self, op: str, x: Any) -> _Pred:
-        if op == "$eq":
-            return _any_element(lambda v: _equal(v, x))
-        if op == "$ne":
-            eq = self._operator("$eq", x)
-            return lambda v: not eq(v)
+    def _operator(self, op: str, x: Any) -> Pred:
+        if op in ("$eq", "$ne"):
+            if is_array(x) or isinstance(x, Mapping):
+                eq = any_element(lambda v: equal(v, x))
+            else:
+                eq = membership([x])
+            return eq if op == "$eq" else (lambda v: not eq(v))
         if op in _ORDERING:
-            return _any_element(_ordering(op, x))
+            return ordering(op, x)
         if op in ("$in", "$nin", "$ini", "$nini"):
-            member = _membership(x, fold=op in ("$ini", "$nini"))
-            found = _any_element(member)
+            found = membership(x, fold=op in ("$ini", "$nini"))
             return found if op in ("$in", "$ini") else (lambda v: not found(v))
         if op in ("$all", "$alli"):
             fold = op == "$alli"
-            tests = [self.value(i) if _is_operator_object(i) else _membership([i], fold) for i in x]
-            return lambda v: _is_array(v) and all(any(t(e) for e in v) for t in tests)
+            tests = [self.value(i) if _is_operator_object(i) else _element_eq(i, fold) for i in x]
+            return lambda v: is_array(v) and all(any(t(e) for e in v) for t in tests)
         if op == "$exists":
             return (lambda v: v is not None) if x else (lambda v: v is None)
         if op == "$type":
-            return lambda v: _type_name(v) == x
+            return lambda v: type_name(v) == x
         if op in ("$regex", "$regexi"):
             search = _regex(x, op == "$regexi").search
-            return _any_element(lambda v: isinstance(v, str) and search(v) is not None)
+            return any_element(lambda v: isinstance(v, str) and search(v) is not None)
         if op == "$size":
             size = self.value(x)
-            return lambda v: _is_array(v) and size(len(v))
+            return lambda v: is_array(v) and size(len(v))
         if op == "$elemMatch":
             if _is_operator_object(x):
                 each = self.value(x)
             else:
                 sub = self.condition(x)
                 each = lambda e: isinstance(e, Mapping) and sub(e)  # noqa: E731
-            return lambda v: _is_array(v) and any(each(e) for e in v)
+            return lambda v: is_array(v) and any(each(e) for e in v)
         if op == "$not":
             inner = self.value(x)
             return lambda v: not inner(v)
         if op in _VERSIONS:
-            return _any_element(_version(op, x))
+            return version(op, x)
         # $inGroup / $notInGroup (validated: nothing else is left)
-        member = _any_element(_membership(self.saved_groups.get(x, ()), fold=False))
+        member = membership(self.saved_groups.get(x, ()))
         return member if op == "$inGroup" else (lambda v: not member(v))
 
 
-def _ordering(op: str, x: Any) -> _Pred:
-    """`value OP x` when both are numbers or both are strings; any other pairing is False."""
-    same: Callable[[Any], bool] = _is_number if _is_number(x) else (lambda v: isinstance(v, str))
-    if op == "$gt":
-        return lambda v: same(v) and v > x
-    if op == "$gte":
-        return lambda v: same(v) and v >= x
-    if op == "$lt":
-        return lambda v: same(v) and v < x
-    return lambda v: same(v) and v <= x
+def _element_eq(item: Any, fold: bool) -> Pred:
+    """Equality of one array element with `item` (no recursion into nested arrays)."""
+    if fold and isinstance(item, str):
+        folded = item.lower()
+        return lambda e: isinstance(e, str) and e.lower() == folded
+    return lambda e: equal(e, item)
 
 
-def _version(op: str, x: str) -> _Pred:
-    """Compare semantic versions; a value that is not a version string never matches."""
-    want = parse_version(x)
-    assert want is not None  # validated before compiling
-    compare: Callable[[VersionKey, VersionKey], bool] = {
-        "$veq": lambda a, b: a == b,
-        "$vne": lambda a, b: a != b,
-        "$vgt": lambda a, b: a > b,
-        "$vgte": lambda a, b: a >= b,
-        "$vlt": lambda a, b: a < b,
-        "$vlte": lambda a, b: a <= b,
-    }[op]
+def _every(matchers: list[Matcher]) -> Matcher:
+    if not matchers:
+        return lambda attributes: True
+    if len(matchers) == 1:
+        return matchers[0]
+    if len(matchers) == 2:
+        first, second = matchers
+        return lambda attributes: first(attributes) and second(attributes)
 
-    def test(value: Any) -> bool:
-        if not isinstance(value, str):
-            return False
-        have = parse_version(value)
-        return have is not None and compare(have, want)
+    def every(attributes: Mapping[str, Any]) -> bool:
+        for matcher in matchers:  # noqa: SIM110 - a plain loop beats all() over a generator
+            if not matcher(attributes):
+                return False
+        return True
 
-    return test
+    return every

@@ -51,7 +51,10 @@ def compile_rules(
         for get, values in wanted:
             if not _matches(get(attributes), values):
                 return False
-        return not any(_matches(get(attributes), values) for get, values in unwanted)
+        for get, values in unwanted:  # noqa: SIM110 - a plain loop beats any() here
+            if _matches(get(attributes), values):
+                return False
+        return True
 
     return targeted
 
@@ -81,6 +84,8 @@ def _group(entries: Sequence[str]) -> list[tuple[_Getter, frozenset[str]]]:
 
 
 def _getter(path: str) -> _Getter:
+    if "." not in path:
+        return lambda attributes: attributes.get(path)
     parts = path.split(".")
 
     def get(attributes: Mapping[str, Any]) -> Any:
@@ -95,6 +100,13 @@ def _getter(path: str) -> _Getter:
 
 
 def _matches(value: Any, values: frozenset[str]) -> bool:
+    cls = value.__class__
+    if cls is str:
+        return value in values
+    if cls is bool:
+        return ("true" if value else "false") in values
+    if value is None:
+        return False
     if isinstance(value, list | tuple):
         return any(render_value(e) in values for e in value)
     return render_value(value) in values
