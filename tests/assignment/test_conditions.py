@@ -357,3 +357,61 @@ def test_adding_an_exclude_never_adds_units(
     """A unit targeted with extra exclude entries is also targeted without them."""
     if compile_rules(include, exclude)(attrs):
         assert compile_rules(include, [])(attrs)
+
+
+# ------------------------------------------------------------------ peers and subclasses
+
+#: Spec cases where splitlab deliberately differs from GrowthBook (docs/targeting.md).
+GROWTHBOOK_DIFFERS = {
+    "implicit equality on an array attribute matches any element",
+    "implicit object equality is deep",
+    "$eq with an object operand is literal",
+    "$eq on an array attribute matches an element",
+    "$ne on an array attribute containing the value",
+    "$gte on an array attribute matches any element",
+    "$in array attribute equal to a list item",
+    "$in object item by deep equality",
+    "$regex on an array attribute matches any element",
+    "dotted path ending in an array applies the element rule",
+    "$veq missing patch counts as zero",
+    "$vne on a non-version is false",
+    "$vgt on a non-version string is false",
+    "$vgte on an array attribute matches any element",
+}
+
+
+def test_agrees_with_growthbook_except_documented_differences() -> None:
+    """GrowthBook's own evaluator agrees on every spec case not listed as a documented difference."""
+    growthbook_core = pytest.importorskip("growthbook.core")
+    differing = {
+        case["name"]
+        for case in SPEC["conditions"]
+        if growthbook_core.evalCondition(
+            case["attributes"], case["condition"], case.get("savedGroups") or {}
+        )
+        is not case["expected"]
+    }
+    assert differing <= GROWTHBOOK_DIFFERS
+
+
+class _Text(str):
+    """A str subclass, like a StrEnum member, that skips the exact-class fast paths."""
+
+
+@given(value_conditions, st.text(alphabet="aAb1", max_size=3))
+def test_str_subclass_behaves_like_str(condition: Any, text: str) -> None:
+    """A str subclass attribute (a StrEnum, say) gives the same answer as the plain string."""
+    plain = evaluate_condition({"a": condition}, {"a": text})
+    assert evaluate_condition({"a": condition}, {"a": _Text(text)}) is plain
+
+
+@given(value_conditions, st.one_of(st.integers(-5, 5), st.floats(-5, 5, allow_nan=False)))
+def test_number_inside_array_behaves_like_number(condition: Any, number: float) -> None:
+    """Element-wise operators give a one-element array the answer of its element."""
+    whole_array_ops = {"$ne", "$nin", "$size", "$all", "$exists"}  # these see the array itself
+    if isinstance(condition, list) or (
+        isinstance(condition, dict) and set(condition) & whole_array_ops
+    ):
+        return
+    plain = evaluate_condition({"a": condition}, {"a": number})
+    assert evaluate_condition({"a": condition}, {"a": [number]}) is plain
