@@ -1,0 +1,392 @@
+"""`analyze(experiment, sums, look=None) -> Results`: one look at an experiment.
+
+The steps, each in its own module: SRM (:mod:`srm`); per metric and variant the difference and
+its test (:mod:`difference`, with :mod:`cuped` and :mod:`ratio`); the repeated-looks
+adjustment (:mod:`sequential` or :mod:`msprt`) which turns each test into a sequential p-value;
+the multiple-comparison correction over the family of primary and secondary comparisons
+(:mod:`corrections`); intervals at the matching level (:mod:`relative` for the lift);
+guardrail verdicts (:mod:`guardrails`); and the decision (:mod:`decision`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from splitlab.config import Experiment, Guardrail, Metric, MetricType
+from splitlab.stats import bayes, corrections, guardrails, msprt, power, relative, sequential, srm
+from splitlab.stats.decision import decide
+from splitlab.stats.difference import Difference, NotEstimable, TestKind, compare
+from splitlab.stats.errors import LookError, StatsError, SumsError
+from splitlab.stats.moments import ArmView, mean_view
+from splitlab.stats.ratio import ratio_cuped_possible, ratio_view
+from splitlab.stats.results import (
+    BayesianResult,
+    Comparison,
+    Decision,
+    DirectionName,
+    MetricResult,
+    Results,
+    SequentialInfo,
+)
+from splitlab.stats.sums import ArmSums, ExperimentSums
+
+_PLACEHOLDER = Decision("continue", None, ())
+
+
+@dataclass
+class _Pending:
+    """A comparison between its test and its correction."""
+
+    role: str
+    metric: Metric
+    variant: str
+    diff: Difference | None
+    reason: str | None
+    units: tuple[float, float]
+    notes: tuple[str, ...]
+    seq_p: float = 1.0
+
+
+def _view(metric: Metric, arm: ArmSums, notes: list[str]) -> ArmView:
+    if metric.type == MetricType.RATIO:
+        if metric.cuped and arm.covariate is not None and not ratio_cuped_possible(arm):
+            notes.append(
+                "CUPED not applied: a ratio metric's covariate needs sumProductDenominator"
+            )
+        return ratio_view(arm, metric.cuped)
+    return mean_view(arm, metric.type == MetricType.CONVERSION, metric.cuped)
+
+
+def _test_kind(metric: Metric, method: str) -> TestKind:
+    if metric.type == MetricType.CONVERSION:
+        return "proportions"
+    return "z" if method == "frequentist_z_test" else "welch"
+
+
+def _difference(
+    experiment: Experiment, sums: ExperimentSums, metric: Metric, variant: str
+) -> tuple[Difference | None, str | None, tuple[str, ...], tuple[float, float]]:
+    control = experiment.control
+    arms = sums.metrics.get(metric.name)
+    if arms is None:
+        return None, f"the sums have no data for metric {metric.name!r}", (), (0.0, 0.0)
+    empty = ArmSums(0.0, 0.0, 0.0)
+    c_arm, t_arm = arms.get(control, empty), arms.get(variant, empty)
+    units = (c_arm.n, t_arm.n)
+    notes: list[str] = []
+    if metric.type == MetricType.RATIO and (c_arm.denominator is None or t_arm.denominator is None):
+        return None, "a ratio metric needs denominator sums in both arms", (), units
+    if metric.cuped and (c_arm.covariate is None or t_arm.covariate is None):
+        notes.append("CUPED not applied: the sums carry no covariate for both arms")
+    c_view, t_view = _view(metric, c_arm, notes), _view(metric, t_arm, notes)
+    for label, arm in (("control", c_arm), (variant, t_arm)):
+        den = arm.denominator
+        if metric.type == MetricType.RATIO and den is not None and den.sum == 0 and arm.n > 0:
+            return None, f"the denominator sums to zero in {label}", tuple(notes), units
+    use_cuped = metric.cuped and c_view.x_var is not None and t_view.x_var is not None
+    result = compare(c_view, t_view, _test_kind(metric, experiment.evaluation.method), use_cuped)
+    if isinstance(result, NotEstimable):
+        return None, result.reason, tuple(notes), units
+    return result, None, tuple(notes) + result.notes, units
+
+
+def _check_look(experiment: Experiment, sums: ExperimentSums, look: int | None) -> int:
+    ev = experiment.evaluation
+    chosen = look if look is not None else (sums.look if sums.look is not None else 1)
+    if chosen < 1:
+        raise StatsError(f"look must be >= 1 (got {chosen})")
+    if chosen > ev.max_peeks and not ev.allow_extra_looks:
+        raise LookError(
+            f"look {chosen} is beyond the {ev.max_peeks} planned looks (evaluation.maxPeeks); "
+            "extra looks would inflate the false-positive rate. Set evaluation.allowExtraLooks "
+            "to analyse it anyway."
+        )
+    return chosen
+
+
+def _check_variants(experiment: Experiment, sums: ExperimentSums) -> None:
+    known = set(experiment.variant_names)
+    seen = set(sums.units)
+    for arms in sums.metrics.values():
+        seen.update(arms)
+    unknown = sorted(seen - known)
+    if unknown:
+        raise SumsError(
+            f"the sums mention variant(s) {', '.join(map(repr, unknown))} that experiment "
+            f"{experiment.id!r} does not define (variants: {', '.join(experiment.variant_names)})"
+        )
+    if sums.experiment_id and sums.experiment_id != experiment.id:
+        raise SumsError(
+            f"the sums are for experiment {sums.experiment_id!r}, not {experiment.id!r}"
+        )
+
+
+def analyze(
+    experiment: Experiment,
+    sums: ExperimentSums,
+    look: int | None = None,
+    *,
+    history: Sequence[float] | None = None,
+    segment: str | None = None,
+    data_quality: Sequence[str] = (),
+) -> Results:
+    """Analyse one look at `experiment` from its sufficient statistics.
+
+    `look` defaults to the sums' look (or 1). `history` gives the information fractions of
+    earlier looks when known (the evaluation layer's looks ledger); otherwise they are taken as
+    equally spaced. `segment` analyses one segment's slice of the sums.
+    """
+    _check_variants(experiment, sums)
+    look = _check_look(experiment, sums, look)
+    data = sums.segment(segment) if segment is not None else sums
+    ev = experiment.evaluation
+    seq = ev.sequential
+    names = experiment.variant_names
+    control = experiment.control
+    treatments = [v for v in names if v != control]
+    units = {v: float(data.units.get(v, 0.0)) for v in names}
+    srm_result = srm.check(units, names, experiment.weights, ev.srm_threshold)
+
+    fraction = min(min(units.values()) / ev.min_sample_size, 1.0)
+    max_looks = max(ev.max_peeks, look)
+    plan = sequential.make_plan(
+        look, max_looks, fraction, None if history is None else tuple(history)
+    )
+
+    pending: list[_Pending] = []
+    for role, metric in experiment.metrics.all():
+        for variant in treatments:
+            diff, reason, notes, arm_units = _difference(experiment, data, metric, variant)
+            pending.append(_Pending(role, metric, variant, diff, reason, arm_units, notes))
+
+    tau = seq.tau if seq.tau is not None else msprt.default_tau(
+        ev.alpha, ev.power, ev.min_sample_size
+    )
+    table = (
+        sequential.table(seq.spending, plan, 2) if seq.method == "alpha_spending" else None
+    )
+    for p in pending:
+        d = p.diff
+        if d is None:
+            continue
+        if seq.method == "alpha_spending" and table is not None:
+            p.seq_p = table.p_value(d.z_equivalent)
+        elif seq.method == "always_valid":
+            tau2 = msprt.mixing_variance(tau, d.se**2, *p.units)
+            p.seq_p = msprt.p_value(d.z_equivalent * d.se, d.se**2, tau2)
+        else:
+            p.seq_p = d.p_value
+
+    family = [p for p in pending if p.role != "guardrail"]
+    adjusted = corrections.adjust([p.seq_p for p in family], ev.correction)
+    adjusted_of = {id(p): a for p, a in zip(family, adjusted, strict=True)}
+    rejected = sum(1 for a in adjusted if a <= ev.alpha)
+    level = corrections.interval_level(ev.correction, ev.alpha, len(family), rejected)
+
+    comparisons: dict[str, list[Comparison]] = {m.name: [] for _, m in experiment.metrics.all()}
+    for p in pending:
+        is_guardrail = p.role == "guardrail"
+        p_level = ev.alpha if is_guardrail else level
+        adj = p.seq_p if is_guardrail else adjusted_of[id(p)]
+        comparisons[p.metric.name].append(
+            _comparison(experiment, p, adj, p_level, plan, tau, control)
+        )
+
+    metrics = tuple(
+        MetricResult(m.name, role, m.type.value, m.direction.value, tuple(comparisons[m.name]))
+        for role, m in experiment.metrics.all()
+    )
+    warnings: list[str] = []
+    family_size = len(treatments) * (1 + len(experiment.metrics.secondary))
+    warning = power.family_warning(
+        family_size, ev.alpha, ev.power, ev.min_sample_size, ev.correction
+    )
+    if warning:
+        warnings.append(warning)
+    results = Results(
+        experiment_id=experiment.id,
+        look=look,
+        max_peeks=ev.max_peeks,
+        method=ev.method,
+        correction=ev.correction,
+        alpha=ev.alpha,
+        srm=srm_result,
+        metrics=metrics,
+        decision=_PLACEHOLDER,
+        units=units,
+        information_fraction=fraction,
+        final_look=plan.final,
+        warnings=tuple(warnings),
+        segment=segment,
+    )
+    return replace(results, decision=decide(results, experiment, data_quality))
+
+
+def _critical(
+    d: Difference, level: float, plan: sequential.Plan, spending: sequential.Spending, method: str
+) -> tuple[float | None, float | None]:
+    """(critical value for the interval, boundary on the z scale) at a two-sided level."""
+    if method == "alpha_spending":
+        c = sequential.boundary(level, spending, plan, 2)
+        if c is None:
+            return None, None
+        nominal = 2.0 * (1.0 - _ndtr(c))
+        return d.critical(nominal), c
+    crit = d.critical(level)
+    return crit, _ndtri(1.0 - level / 2.0)
+
+
+def _ndtr(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def _ndtri(p: float) -> float:
+    from scipy import special
+
+    return float(special.ndtri(p))
+
+
+def _comparison(
+    experiment: Experiment,
+    p: _Pending,
+    adjusted: float,
+    level: float,
+    plan: sequential.Plan,
+    tau: float,
+    control: str,
+) -> Comparison:
+    ev = experiment.evaluation
+    seq = ev.sequential
+    metric = p.metric
+    d = p.diff
+    if d is None:
+        guard = (
+            guardrails.check(metric, None, p.reason, None)
+            if isinstance(metric, Guardrail)
+            else None
+        )
+        return Comparison(
+            p.variant, control, False, p.reason, units=p.units, notes=p.notes, guardrail=guard
+        )
+    tau2 = msprt.mixing_variance(tau, d.se**2, *p.units)
+    if seq.method == "always_valid":
+        half = msprt.half_width(d.se**2, tau2, level)
+        crit: float | None = half / d.se
+        boundary: float | None = crit
+        spent = level
+    else:
+        crit, boundary = _critical(d, level, plan, seq.spending, seq.method)
+        spent = (
+            sequential.alpha_spent(level, seq.spending, plan)
+            if seq.method == "alpha_spending"
+            else level
+        )
+    absolute = relative_i = None
+    if crit is not None:
+        absolute = relative.Interval(
+            d.estimate, d.estimate - crit * d.se, d.estimate + crit * d.se
+        )
+        make = relative.fieller_interval if ev.relative_interval == "fieller" else (
+            relative.delta_interval
+        )
+        relative_i = make(d, crit)
+    notes = p.notes
+    if d.control_mean == 0:
+        notes = (*notes, "relative effect not estimable: control's mean is zero")
+    elif relative_i is None and crit is not None:
+        notes = (*notes, "Fieller interval unbounded: control's mean is not clearly non-zero")
+    increase = metric.direction == "increase"
+    bayesian = None
+    if ev.method == "bayesian":
+        bayesian = _bayesian(experiment, metric, p, d, increase, level)
+        significant = bayesian.chance_to_beat_control >= 1 - ev.alpha or (
+            bayesian.chance_to_beat_control <= ev.alpha
+        )
+    else:
+        significant = adjusted <= ev.alpha
+    good = (d.estimate > 0) == increase and d.estimate != 0
+    direction: DirectionName = ("better" if good else "worse") if significant else "none"
+    guard = None
+    if isinstance(metric, Guardrail):
+        one_sided = None
+        if seq.method == "alpha_spending":
+            c1 = sequential.boundary(ev.alpha, seq.spending, plan, 1)
+            one_sided = None if c1 is None else 1.0 - _ndtr(c1)
+        elif seq.method == "none":
+            one_sided = ev.alpha
+        guard = guardrails.check(
+            metric,
+            d,
+            None,
+            one_sided,
+            tau2 if seq.method == "always_valid" else None,
+            ev.alpha,
+        )
+    return Comparison(
+        variant=p.variant,
+        control=control,
+        estimable=True,
+        absolute=absolute,
+        relative=relative_i,
+        p_value=d.p_value,
+        sequential_p_value=p.seq_p,
+        adjusted_p_value=adjusted,
+        significant=significant,
+        direction=direction,
+        sequential=SequentialInfo(seq.method, boundary, spent, plan.fraction, plan.final),
+        control_mean=d.control_mean,
+        variant_mean=d.treatment_mean,
+        units=p.units,
+        notes=notes,
+        guardrail=guard,
+        bayesian=bayesian,
+    )
+
+
+def _bayesian(
+    experiment: Experiment,
+    metric: Metric,
+    p: _Pending,
+    d: Difference,
+    increase: bool,
+    level: float,
+) -> BayesianResult:
+    if metric.type == MetricType.CONVERSION and d.theta is None:
+        n_c, n_t = p.units
+        return bayes.conversion(
+            _count(d.control_mean * n_c), n_c, _count(d.treatment_mean * n_t), n_t, increase, level
+        )
+    return bayes.normal(d.estimate, d.se, increase, level)
+
+
+def _count(x: float) -> float:
+    """A conversion count recovered from mean * n (exact integers stay integers)."""
+    r = round(x)
+    return float(r) if abs(x - r) < 1e-6 else x
+
+
+class ExperimentEvaluator:
+    """The article's name for the engine: ``ExperimentEvaluator(experiment).evaluate(sums)``."""
+
+    def __init__(self, experiment: Experiment) -> None:
+        self.experiment = experiment
+
+    def evaluate(
+        self,
+        sums: ExperimentSums,
+        look: int | None = None,
+        *,
+        history: Sequence[float] | None = None,
+        segment: str | None = None,
+        data_quality: Sequence[str] = (),
+    ) -> Results:
+        return analyze(
+            self.experiment,
+            sums,
+            look,
+            history=history,
+            segment=segment,
+            data_quality=data_quality,
+        )

@@ -1,0 +1,61 @@
+"""Multiple comparisons over a family of tests (variants x primary and secondary metrics).
+
+Adjusted p-values, so that "adjusted p <= alpha" is the procedure's decision:
+
+* Bonferroni: ``min(1, m p)``; controls the family-wise error rate (FWER).
+* Holm (1979), step-down: with p sorted ascending, ``max_{j<=i} min(1, (m - j + 1) p_(j))``;
+  controls the FWER and rejects at least what Bonferroni rejects.
+* Benjamini-Hochberg (1995), step-up: ``min_{j>=i} min(1, m p_(j) / j)``; controls the false
+  discovery rate (FDR) for independent or positively dependent tests.
+
+These are the same adjusted p-values as statsmodels' ``multipletests`` (methods
+``bonferroni``, ``holm``, ``fdr_bh``). Repeated looks are a different problem, handled by
+:mod:`splitlab.stats.sequential` (the article's defect 11 mixed the two).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+Correction = Literal["bonferroni", "holm", "benjamini_hochberg", "none"]
+
+
+def adjust(p_values: Sequence[float], method: Correction) -> list[float]:
+    """Adjusted p-values, in the order given."""
+    m = len(p_values)
+    if m == 0 or method == "none":
+        return [min(1.0, p) for p in p_values]
+    if method == "bonferroni":
+        return [min(1.0, m * p) for p in p_values]
+    order = sorted(range(m), key=lambda i: p_values[i])
+    out = [0.0] * m
+    if method == "holm":
+        running = 0.0
+        for rank, i in enumerate(order):
+            running = max(running, min(1.0, (m - rank) * p_values[i]))
+            out[i] = running
+        return out
+    if method == "benjamini_hochberg":
+        running = 1.0
+        for rank in range(m - 1, -1, -1):
+            i = order[rank]
+            running = min(running, m * p_values[i] / (rank + 1))
+            out[i] = min(1.0, running)
+        return out
+    raise ValueError(f"unknown correction {method!r}")
+
+
+def interval_level(method: Correction, alpha: float, m: int, rejected: int) -> float:
+    """The two-sided level of each comparison's interval, consistent with the correction.
+
+    Bonferroni and Holm: simultaneous intervals at ``alpha / m`` (Holm's own intervals are not
+    simple; Bonferroni's are valid and consistent with every Bonferroni rejection). BH: the
+    false-coverage-rate intervals of Benjamini & Yekutieli (2005), ``R alpha / m`` with R the
+    number of rejections (at least 1).
+    """
+    if method == "none" or m <= 1:
+        return alpha
+    if method == "benjamini_hochberg":
+        return alpha * max(rejected, 1) / m
+    return alpha / m

@@ -1,0 +1,129 @@
+"""The absolute difference between a variant and control, and its test.
+
+* Means and ratios: Welch's t-test. SE = sqrt(s_t^2/n_t + s_c^2/n_c) (unpooled) and the
+  Welch-Satterthwaite degrees of freedom
+  ``df = (v_t + v_c)^2 / (v_t^2/(n_t - 1) + v_c^2/(n_c - 1))`` with ``v = s^2/n``
+  (Welch 1947; Satterthwaite 1946). The p-value comes from Student's t with that df, not from
+  the normal distribution (the article's defect 10).
+* Conversion rates: a two-proportion z-test. A rate's binomial variance p(1 - p) is a function
+  of its mean, so under H0 (equal rates) the pooled rate gives the test's SE (as in
+  statsmodels' ``proportions_ztest``); the interval uses the unpooled SE, since under the
+  alternative the two rates differ.
+* ``frequentist_z_test`` uses the normal distribution for every metric (large samples).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from scipy import special
+
+from splitlab.stats import cuped
+from splitlab.stats.moments import ArmView
+
+TestKind = Literal["welch", "z", "proportions"]
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """Treatment minus control, with what the intervals and the relative effect need."""
+
+    estimate: float
+    se: float
+    df: float
+    statistic: float
+    p_value: float
+    control_mean: float
+    treatment_mean: float
+    var_control_mean: float
+    cov_estimate_control: float
+    theta: float | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def z_equivalent(self) -> float:
+        """|z| with the same two-sided p-value (for boundaries set on the z scale)."""
+        return float(special.ndtri(1.0 - self.p_value / 2.0)) if self.p_value < 1 else 0.0
+
+    def critical(self, two_sided_level: float) -> float:
+        """Critical value of this test's distribution for a two-sided level."""
+        if math.isinf(self.df):
+            return float(special.ndtri(1.0 - two_sided_level / 2.0))
+        return float(special.stdtrit(self.df, 1.0 - two_sided_level / 2.0))
+
+
+@dataclass(frozen=True, slots=True)
+class NotEstimable:
+    """A comparison that cannot be made, with the reason in plain English."""
+
+    reason: str
+
+
+def welch_df(v_c: float, n_c: float, v_t: float, n_t: float) -> float:
+    """Welch-Satterthwaite degrees of freedom from the variances of the two means."""
+    den = v_c * v_c / (n_c - 1) + v_t * v_t / (n_t - 1)
+    return (v_c + v_t) ** 2 / den if den > 0 else n_c + n_t - 2
+
+
+def two_sided_p(statistic: float, df: float) -> float:
+    if math.isinf(df):
+        return float(2.0 * special.ndtr(-abs(statistic)))
+    return float(2.0 * special.stdtr(df, -abs(statistic)))
+
+
+def compare(
+    control: ArmView,
+    treatment: ArmView,
+    kind: TestKind,
+    use_cuped: bool = False,
+) -> Difference | NotEstimable:
+    """Compare a treatment arm with control."""
+    for label, arm in (("control", control), ("the variant", treatment)):
+        if arm.n < 2:
+            return NotEstimable(f"{label} has {arm.n:g} unit(s); at least 2 per arm are needed")
+    notes: list[str] = []
+    theta = cuped.pooled_theta(control, treatment) if use_cuped else None
+    if use_cuped and theta is None:
+        notes.append("CUPED not applied: the covariate has no variance")
+    if theta is not None:
+        center = cuped.pooled_x_mean(control, treatment)
+        adj_c = cuped.adjust(control, theta, center)
+        adj_t = cuped.adjust(treatment, theta, center)
+        mean_c, var_c, cov_raw_c = adj_c.mean, adj_c.var, adj_c.cov_with_raw
+        mean_t, var_t = adj_t.mean, adj_t.var
+    else:
+        mean_c, var_c, cov_raw_c = control.mean, control.var, control.var
+        mean_t, var_t = treatment.mean, treatment.var
+    v_c, v_t = var_c / control.n, var_t / treatment.n
+    se = math.sqrt(v_c + v_t)
+    estimate = mean_t - mean_c
+    if kind == "proportions" and theta is None:
+        total = control.n + treatment.n
+        pooled = (control.mean * control.n + treatment.mean * treatment.n) / total
+        se_test = math.sqrt(pooled * (1.0 - pooled) * (1.0 / control.n + 1.0 / treatment.n))
+        if se_test <= 0:
+            which = "no unit converted" if pooled <= 0 else "every unit converted"
+            return NotEstimable(f"{which} in either arm, so the rates have no variance")
+        df = math.inf
+        statistic = estimate / se_test
+        se = se if se > 0 else se_test
+    else:
+        if se <= 0 or not math.isfinite(se):
+            return NotEstimable("the metric has no variance in either arm (all values equal)")
+        df = math.inf if kind != "welch" else welch_df(v_c, control.n, v_t, treatment.n)
+        statistic = estimate / se
+    return Difference(
+        estimate=estimate,
+        se=se,
+        df=df,
+        statistic=statistic,
+        p_value=two_sided_p(statistic, df),
+        control_mean=control.mean,
+        treatment_mean=treatment.mean,
+        var_control_mean=control.var / control.n,
+        cov_estimate_control=-cov_raw_c / control.n,
+        theta=theta,
+        notes=tuple(notes),
+    )

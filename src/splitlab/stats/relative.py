@@ -1,0 +1,70 @@
+"""The relative effect (lift) and its interval: delta method, or Fieller's theorem.
+
+The relative effect is ``estimate / control mean`` where the control mean is control's raw
+(unadjusted) mean, also under CUPED: the lift reads as "percent of what control does".
+
+* Delta method, for the ratio a/b of two asymptotically normal estimates:
+  ``Var(a/b) ~= Var(a)/b^2 - 2 a Cov(a, b)/b^3 + a^2 Var(b)/b^4``
+  (Casella & Berger, Statistical Inference, 5.5.4); Cov(a, b) is not zero, since the
+  difference contains control's mean.
+* Fieller (1954): the set of rho with ``(a - rho b)^2 <= q^2 Var(a - rho b)`` solves a quadratic;
+  it is a bounded interval only when b is itself significantly different from zero
+  (``b^2 > q^2 Var(b)``); otherwise the relative effect has no finite interval.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from splitlab.stats.difference import Difference
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    estimate: float
+    lower: float
+    upper: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"estimate": self.estimate, "lower": self.lower, "upper": self.upper}
+
+
+def relative_se(d: Difference) -> float | None:
+    """Delta-method SE of estimate / control mean; None when the control mean is zero."""
+    b = d.control_mean
+    if b == 0:
+        return None
+    a = d.estimate
+    var = (
+        d.se * d.se / (b * b)
+        - 2.0 * a * d.cov_estimate_control / b**3
+        + a * a * d.var_control_mean / b**4
+    )
+    return math.sqrt(max(var, 0.0))
+
+
+def delta_interval(d: Difference, critical: float) -> Interval | None:
+    """Relative effect with a symmetric delta-method interval."""
+    se = relative_se(d)
+    if se is None:
+        return None
+    rel = d.estimate / d.control_mean
+    return Interval(rel, rel - critical * se, rel + critical * se)
+
+
+def fieller_interval(d: Difference, critical: float) -> Interval | None:
+    """Relative effect with Fieller's interval; None when it is unbounded."""
+    a, b = d.estimate, d.control_mean
+    if b == 0:
+        return None
+    q2 = critical * critical
+    v_aa, v_bb, v_ab = d.se * d.se, d.var_control_mean, d.cov_estimate_control
+    big_a = b * b - q2 * v_bb
+    if big_a <= 0:
+        return None
+    big_b = a * b - q2 * v_ab
+    big_c = a * a - q2 * v_aa
+    disc = max(big_b * big_b - big_a * big_c, 0.0)
+    root = math.sqrt(disc)
+    return Interval(a / b, (big_b - root) / big_a, (big_b + root) / big_a)

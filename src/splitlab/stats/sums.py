@@ -1,0 +1,257 @@
+"""Sufficient statistics: small frozen value objects that add across days and shards.
+
+The engine never sees raw events. Per (look, variant, metric[, segment]) the store produces
+``n, sum, sum_sq``; with a pre-exposure covariate (CUPED) also the covariate's sum, sum of
+squares and the sum of metric x covariate; for a ratio metric also the denominator's sum, sum
+of squares and the sum of numerator x denominator. All of them are sums, so two shards (or two
+days) merge with ``+``. The JSON form is the one in DESIGN.md (camelCase).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from splitlab.stats.errors import SumsError
+
+
+def _number(data: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SumsError(f"{where}.{key}: expected a number (got {value!r})")
+    if not math.isfinite(value):
+        raise SumsError(f"{where}.{key}: expected a finite number (got {value!r})")
+    return float(value)
+
+
+def _mapping(data: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise SumsError(f"{where}: expected an object (got {type(data).__name__})")
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class CrossSums:
+    """A second per-unit variable: its sum, its sum of squares, and the sum of its products.
+
+    As a CUPED covariate X: ``sum_product`` is sum(Y*X); ``sum_product_denominator`` is
+    sum(X*D), needed only for CUPED on a ratio metric. As a ratio denominator D:
+    ``sum_product`` is sum(numerator*D).
+    """
+
+    sum: float = 0.0
+    sum_sq: float = 0.0
+    sum_product: float = 0.0
+    sum_product_denominator: float | None = None
+
+    def __add__(self, other: CrossSums) -> CrossSums:
+        spd: float | None = None
+        if self.sum_product_denominator is not None and other.sum_product_denominator is not None:
+            spd = self.sum_product_denominator + other.sum_product_denominator
+        return CrossSums(
+            self.sum + other.sum,
+            self.sum_sq + other.sum_sq,
+            self.sum_product + other.sum_product,
+            spd,
+        )
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> CrossSums:
+        data = _mapping(data, where)
+        spd = data.get("sumProductDenominator")
+        return cls(
+            _number(data, "sum", where),
+            _number(data, "sumSq", where),
+            _number(data, "sumProduct", where),
+            None if spd is None else _number(data, "sumProductDenominator", where),
+        )
+
+    def to_dict(self) -> dict[str, float]:
+        out = {"sum": self.sum, "sumSq": self.sum_sq, "sumProduct": self.sum_product}
+        if self.sum_product_denominator is not None:
+            out["sumProductDenominator"] = self.sum_product_denominator
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ArmSums:
+    """One variant's sums for one metric: ``n`` units, sum and sum of squares of the metric."""
+
+    n: float
+    sum: float
+    sum_sq: float
+    covariate: CrossSums | None = None
+    denominator: CrossSums | None = None
+
+    def __add__(self, other: ArmSums) -> ArmSums:
+        return ArmSums(
+            self.n + other.n,
+            self.sum + other.sum,
+            self.sum_sq + other.sum_sq,
+            _add_optional(self.covariate, other.covariate),
+            _add_optional(self.denominator, other.denominator),
+        )
+
+    @classmethod
+    def from_values(
+        cls,
+        values: Any,
+        covariate: Any = None,
+        denominator: Any = None,
+    ) -> ArmSums:
+        """Sums of raw per-unit values (numpy arrays); handy in tests and notebooks."""
+        import numpy as np
+
+        y = np.asarray(values, dtype=float)
+        cov = den = None
+        if covariate is not None:
+            x = np.asarray(covariate, dtype=float)
+            spd = None if denominator is None else float(np.dot(x, denominator))
+            cov = CrossSums(float(x.sum()), float(x @ x), float(y @ x), spd)
+        if denominator is not None:
+            d = np.asarray(denominator, dtype=float)
+            den = CrossSums(float(d.sum()), float(d @ d), float(y @ d))
+        return cls(float(y.size), float(y.sum()), float(y @ y), cov, den)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> ArmSums:
+        data = _mapping(data, where)
+        n = _number(data, "n", where)
+        if n < 0:
+            raise SumsError(f"{where}.n: expected a count >= 0 (got {n!r})")
+        cov = data.get("covariate")
+        den = data.get("denominator")
+        return cls(
+            n,
+            _number(data, "sum", where),
+            _number(data, "sumSq", where),
+            None if cov is None else CrossSums.from_dict(cov, f"{where}.covariate"),
+            None if den is None else CrossSums.from_dict(den, f"{where}.denominator"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"n": self.n, "sum": self.sum, "sumSq": self.sum_sq}
+        if self.covariate is not None:
+            out["covariate"] = self.covariate.to_dict()
+        if self.denominator is not None:
+            out["denominator"] = self.denominator.to_dict()
+        return out
+
+
+def _add_optional(a: CrossSums | None, b: CrossSums | None) -> CrossSums | None:
+    if a is None and b is None:
+        return None
+    if a is None or b is None:
+        raise SumsError("cannot add sums with a covariate (or denominator) to sums without one")
+    return a + b
+
+
+MetricSums = Mapping[str, ArmSums]
+"""Variant name -> that variant's sums, for one metric."""
+
+
+def _add_maps(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = out[key] + value if key in out else value
+    return out
+
+
+@dataclass(frozen=True)
+class SliceSums:
+    """Units per variant and the metrics' sums for one slice (everyone, or one segment)."""
+
+    units: Mapping[str, float]
+    metrics: Mapping[str, MetricSums]
+
+    def __add__(self, other: SliceSums) -> SliceSums:
+        metrics = dict(self.metrics)
+        for name, arms in other.metrics.items():
+            metrics[name] = _add_maps(metrics[name], arms) if name in metrics else dict(arms)
+        return SliceSums(_add_maps(self.units, other.units), metrics)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> SliceSums:
+        data = _mapping(data, where)
+        units_raw = _mapping(data.get("units", {}), f"{where}.units")
+        units = {k: _number(units_raw, k, f"{where}.units") for k in units_raw}
+        for name, count in units.items():
+            if count < 0:
+                raise SumsError(f"{where}.units.{name}: expected a count >= 0 (got {count!r})")
+        metrics_raw = _mapping(data.get("metrics", {}), f"{where}.metrics")
+        metrics: dict[str, dict[str, ArmSums]] = {}
+        for name, arms in metrics_raw.items():
+            arms = _mapping(arms, f"{where}.metrics.{name}")
+            metrics[name] = {
+                v: ArmSums.from_dict(a, f"{where}.metrics.{name}.{v}") for v, a in arms.items()
+            }
+        return cls(units, metrics)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "units": dict(self.units),
+            "metrics": {
+                name: {v: a.to_dict() for v, a in arms.items()}
+                for name, arms in self.metrics.items()
+            },
+        }
+
+
+@dataclass(frozen=True)
+class ExperimentSums(SliceSums):
+    """The sufficient statistics of one experiment at one look (DESIGN.md's sums JSON).
+
+    ``segments`` maps ``"<attribute>=<value>"`` to that segment's own :class:`SliceSums`;
+    analysing a segment is analysing that slice (:meth:`segment`).
+    """
+
+    experiment_id: str = ""
+    look: int | None = None
+    segments: Mapping[str, SliceSums] = field(default_factory=dict)
+
+    def __add__(self, other: SliceSums) -> ExperimentSums:
+        base = SliceSums.__add__(self, other)
+        if isinstance(other, ExperimentSums):
+            if self.experiment_id and other.experiment_id != self.experiment_id:
+                raise SumsError(
+                    f"cannot add sums of experiment {other.experiment_id!r} "
+                    f"to sums of {self.experiment_id!r}"
+                )
+            segments = _add_maps(self.segments, other.segments)
+            look = max(self.look or 0, other.look or 0) or None
+        else:
+            segments, look = dict(self.segments), self.look
+        return ExperimentSums(base.units, base.metrics, self.experiment_id, look, segments)
+
+    def segment(self, name: str) -> ExperimentSums:
+        """The sums of one segment (``"country=US"``) as sums of their own."""
+        if name not in self.segments:
+            known = ", ".join(sorted(self.segments)) or "none"
+            raise SumsError(f"no segment {name!r} in the sums (segments: {known})")
+        part = self.segments[name]
+        return ExperimentSums(part.units, part.metrics, self.experiment_id, self.look)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "$") -> ExperimentSums:
+        data = _mapping(data, where)
+        base = SliceSums.from_dict(data, where)
+        look = data.get("look")
+        if look is not None and (isinstance(look, bool) or not isinstance(look, int) or look < 1):
+            raise SumsError(f"{where}.look: expected an integer >= 1 (got {look!r})")
+        exp_id = data.get("experimentId", "")
+        if not isinstance(exp_id, str):
+            raise SumsError(f"{where}.experimentId: expected a string (got {exp_id!r})")
+        segments_raw = _mapping(data.get("segments", {}), f"{where}.segments")
+        segments = {
+            k: SliceSums.from_dict(v, f"{where}.segments.{k}") for k, v in segments_raw.items()
+        }
+        return cls(base.units, base.metrics, exp_id, look, segments)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"experimentId": self.experiment_id, "look": self.look}
+        out.update(SliceSums.to_dict(self))
+        if self.segments:
+            out["segments"] = {k: s.to_dict() for k, s in self.segments.items()}
+        return out
