@@ -183,6 +183,10 @@ def ordering(op: str, x: Any) -> Pred:
     return test_string
 
 
+_UNSEEN = object()
+_SEEN_LIMIT = 1024
+
+
 def version(op: str, x: str) -> Pred:
     """Compare semantic versions; a value that is not a version string never matches."""
     want = parse_version(x)
@@ -198,9 +202,15 @@ def version(op: str, x: str) -> Pred:
 
     slow = any_element(general)
 
+    seen: dict[str, Any] = {}  # this operator's own cache: a dict lookup beats lru_cache
+
     def test(value: Any) -> bool:
         if value.__class__ is str:
-            have = parse_version(value)
+            have = seen.get(value, _UNSEEN)
+            if have is _UNSEEN:
+                if len(seen) >= _SEEN_LIMIT:
+                    seen.clear()
+                have = seen[value] = parse_version(value)
             return have is not None and compare(have, want)
         return slow(value)
 

@@ -48,11 +48,16 @@ def compile_rules(
     unwanted = _group(exclude)
 
     def targeted(attributes: Mapping[str, Any]) -> bool:
-        for get, values in wanted:
-            if not _matches(get(attributes), values):
+        for key, get, values in wanted:
+            value = attributes.get(key) if get is None else get(attributes)
+            if value.__class__ is str:  # the common case, inlined
+                if value not in values:
+                    return False
+            elif not _matches(value, values):
                 return False
-        for get, values in unwanted:  # noqa: SIM110 - a plain loop beats any() here
-            if _matches(get(attributes), values):
+        for key, get, values in unwanted:
+            value = attributes.get(key) if get is None else get(attributes)
+            if _matches(value, values):
                 return False
         return True
 
@@ -75,17 +80,16 @@ def render_value(value: Any) -> str | None:
 _Getter = Callable[[Mapping[str, Any]], Any]
 
 
-def _group(entries: Sequence[str]) -> list[tuple[_Getter, frozenset[str]]]:
+def _group(entries: Sequence[str]) -> list[tuple[str, _Getter | None, frozenset[str]]]:
+    """(attribute, getter for a dotted path or None for a plain key, accepted texts)."""
     by_attribute: dict[str, set[str]] = {}
     for entry in entries:
         attribute, _, value = entry.partition(":")
         by_attribute.setdefault(attribute, set()).add(value)
-    return [(_getter(a), frozenset(v)) for a, v in by_attribute.items()]
+    return [(a, _getter(a) if "." in a else None, frozenset(v)) for a, v in by_attribute.items()]
 
 
 def _getter(path: str) -> _Getter:
-    if "." not in path:
-        return lambda attributes: attributes.get(path)
     parts = path.split(".")
 
     def get(attributes: Mapping[str, Any]) -> Any:
