@@ -193,7 +193,7 @@ def _check_operator(op: str, operand: Any, path: str, out: list[Problem]) -> Non
         else:
             try:
                 _regex(operand, op == "$regexi")
-            except re.error as exc:
+            except (re.error, OverflowError) as exc:  # what re.compile raises on bad input
                 expected = f"a valid regular expression ({exc})"
     elif op == "$size":
         if _is_operator_object(operand):

@@ -226,7 +226,9 @@ def getter(path: str) -> Callable[[Mapping[str, Any]], Any]:
         for part in parts:
             if isinstance(current, Mapping):
                 current = current.get(part)
-            elif is_array(current) and part.isdigit() and int(part) < len(current):
+            elif (
+                is_array(current) and part.isascii() and part.isdigit() and int(part) < len(current)
+            ):
                 current = current[int(part)]
             else:
                 return None
