@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from splitlab.assignment.conditions import (
@@ -415,3 +415,30 @@ def test_number_inside_array_behaves_like_number(condition: Any, number: float) 
         return
     plain = evaluate_condition({"a": condition}, {"a": number})
     assert evaluate_condition({"a": condition}, {"a": [number]}) is plain
+
+
+json_keys = st.sampled_from(
+    [
+        *("a", "b.c", "$eq", "$in", "$gt", "$not", "$and", "$or", "$size", "$elemMatch"),
+        *("$all", "$regex", "$vgt", "$type", "$exists", "$inGroup", "$foo", ""),
+    ]
+)
+json_values = st.recursive(
+    st.one_of(scalars, st.sampled_from(["^a", "(", "1.2.3", "string", "g"])),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(json_keys, inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(json_keys, json_values, max_size=3), attributes)
+def test_valid_means_evaluable(condition: dict[str, Any], attrs: dict[str, Any]) -> None:
+    """Any JSON either has validation problems or evaluates to a bool without raising."""
+    problems = validate_condition(condition)
+    if problems:
+        with pytest.raises(ConditionError):
+            compile_condition(condition)
+    else:
+        assert compile_condition(condition, {"g": ["a", 1]})(attrs) in (True, False)
