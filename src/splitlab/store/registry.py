@@ -1,0 +1,424 @@
+"""The registry: experiment definitions, their change log and the looks ledger.
+
+Three tables in the store's DuckDB file, sharing the store's one connection and its lock:
+
+* ``splitlab_experiments``: one row per experiment, the definition JSON (camelCase, with the
+  current status, shipped variant and toggle folded in) and its status for quick listing;
+* ``splitlab_changes``: an append-only audit log of every status change and variant toggle
+  (who, when, why, from what to what, and the look that caused it, if any);
+* ``splitlab_looks``: the looks ledger, one row per look or read-only peek, holding the exact
+  JSON that was produced so that any past look can be re-rendered byte for byte.
+
+The registry stores and reads; it does not judge. Which status changes are allowed is decided
+in one place, :mod:`splitlab.evaluation.lifecycle`, which is the only caller of
+:meth:`Registry.write_state`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from splitlab.config import Experiment, load_experiment
+from splitlab.errors import SplitlabError
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS splitlab_experiments (
+        experiment_id VARCHAR PRIMARY KEY,
+        status VARCHAR NOT NULL,
+        definition VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL,
+        updated_at VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS splitlab_changes (
+        experiment_id VARCHAR NOT NULL,
+        seq INTEGER NOT NULL,
+        changed_at VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        from_value VARCHAR,
+        to_value VARCHAR,
+        changed_by VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        look INTEGER,
+        details VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS splitlab_looks (
+        experiment_id VARCHAR NOT NULL,
+        seq INTEGER NOT NULL,
+        number INTEGER NOT NULL,
+        peek BOOLEAN NOT NULL,
+        taken_at VARCHAR NOT NULL,
+        cutoff VARCHAR NOT NULL,
+        triggered_by VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        variant VARCHAR,
+        document VARCHAR NOT NULL)""",
+)
+
+
+class RegistryError(SplitlabError):
+    """A registry operation that cannot be done (unknown or duplicate experiment)."""
+
+    code = "registry_error"
+
+
+class UnknownExperimentError(RegistryError, KeyError):
+    """No experiment with this id is registered."""
+
+    code = "unknown_experiment"
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown experiment"
+
+
+class DuplicateExperimentError(RegistryError):
+    """An experiment with this id is already registered."""
+
+    code = "duplicate_experiment"
+
+
+def format_time(moment: datetime) -> str:
+    """A UTC instant as fixed-width ISO-8601 with microseconds and ``Z`` (sorts as text)."""
+    if moment.tzinfo is None:
+        raise RegistryError(f"time {moment.isoformat()!r}: expected a timezone-aware datetime")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    """The inverse of :func:`format_time` (also accepts any ISO-8601 with an offset)."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def canonical_json(data: Any) -> str:
+    """The one JSON encoding the ledger uses: key order kept, compact, no NaN, UTF-8 text."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of the audit log: a status change or a variant toggle."""
+
+    experiment_id: str
+    seq: int
+    at: datetime
+    kind: str
+    from_value: str | None
+    to_value: str | None
+    by: str
+    reason: str
+    look: int | None = None
+    details: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "experimentId": self.experiment_id,
+            "seq": self.seq,
+            "at": format_time(self.at),
+            "kind": self.kind,
+            "from": self.from_value,
+            "to": self.to_value,
+            "by": self.by,
+            "reason": self.reason,
+            "look": self.look,
+            "details": self.details or {},
+        }
+
+
+@dataclass(frozen=True)
+class LookRecord:
+    """One entry of the looks ledger.
+
+    ``number`` is the planned look's number (1..maxPeeks); a read-only peek carries the
+    number of the last planned look before it and ``peek=True``. ``document`` is the exact
+    JSON text produced at the time (decision, results, sums, data quality, actions taken);
+    re-rendering a look returns this text unchanged.
+    """
+
+    experiment_id: str
+    seq: int
+    number: int
+    peek: bool
+    at: datetime
+    cutoff: datetime
+    triggered_by: str
+    action: str
+    variant: str | None
+    document: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The look document as data."""
+        data: dict[str, Any] = json.loads(self.document)
+        return data
+
+
+class _Lock(Protocol):
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *args: Any) -> Any: ...
+
+
+class _Connection(Protocol):
+    def execute(self, query: str, parameters: Any = ..., /) -> Any: ...
+
+
+class Registry:
+    """Experiments, their audit log and the looks ledger in one DuckDB database.
+
+    Pass the store's connection and lock (``Registry(store.connection, store.lock)``, or
+    :meth:`for_store`) so that the registry and the event store share one file and one
+    writer. Every method takes the lock; :meth:`transaction` groups several calls into one
+    atomic DuckDB transaction (a look and the rollback it causes, for example).
+    """
+
+    def __init__(self, connection: _Connection, lock: _Lock | None = None) -> None:
+        self._conn = connection
+        self._lock: _Lock = lock if lock is not None else threading.Lock()
+        self._owner: int | None = None
+        with self.transaction():
+            for statement in _SCHEMA:
+                self._conn.execute(statement)
+
+    @classmethod
+    def for_store(cls, store: Any) -> Registry:
+        """The registry living in ``store``'s DuckDB file (``store.connection``, ``.lock``)."""
+        return cls(store.connection, store.lock)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        me = threading.get_ident()
+        if self._owner == me:
+            yield
+            return
+        with self._lock:
+            self._owner = me
+            self._conn.execute("BEGIN TRANSACTION")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+            finally:
+                self._owner = None
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """One atomic transaction; nested calls on the same thread join the outer one."""
+        return self._transaction()
+
+    # -- experiments ---------------------------------------------------------------------
+
+    def create(self, experiment: Experiment, *, at: datetime) -> Experiment:
+        """Register a new experiment; refuses an id that is already registered."""
+        with self.transaction():
+            if self._row(experiment.id) is not None:
+                raise DuplicateExperimentError(
+                    f"experimentId {experiment.id!r}: already registered "
+                    "(expected a new id; change a running experiment through its status)"
+                )
+            stamp = format_time(at)
+            self._conn.execute(
+                "INSERT INTO splitlab_experiments VALUES (?, ?, ?, ?, ?)",
+                [experiment.id, experiment.status.value, _definition(experiment), stamp, stamp],
+            )
+        logger.info("registered experiment %s (%s)", experiment.id, experiment.status.value)
+        return experiment
+
+    def get(self, experiment_id: str) -> Experiment:
+        """The experiment as registered now (status, shipped variant and toggle included)."""
+        with self.transaction():
+            row = self._row(experiment_id)
+        if row is None:
+            raise UnknownExperimentError(
+                f"experimentId {experiment_id!r}: no such experiment in the registry"
+            )
+        return load_experiment(json.loads(row[0]))
+
+    def experiments(self) -> list[Experiment]:
+        """Every registered experiment, by id."""
+        with self.transaction():
+            rows = self._conn.execute(
+                "SELECT definition FROM splitlab_experiments ORDER BY experiment_id"
+            ).fetchall()
+        return [load_experiment(json.loads(r[0])) for r in rows]
+
+    def write_state(
+        self,
+        experiment: Experiment,
+        *,
+        kind: str,
+        from_value: str | None,
+        to_value: str | None,
+        by: str,
+        reason: str,
+        at: datetime,
+        look: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> Change:
+        """Store ``experiment``'s new state and append the audit record, atomically.
+
+        Only :mod:`splitlab.evaluation.lifecycle` calls this: it validates the change first.
+        """
+        with self.transaction():
+            if self._row(experiment.id) is None:
+                raise UnknownExperimentError(
+                    f"experimentId {experiment.id!r}: no such experiment in the registry"
+                )
+            stamp = format_time(at)
+            self._conn.execute(
+                "UPDATE splitlab_experiments SET status = ?, definition = ?, updated_at = ? "
+                "WHERE experiment_id = ?",
+                [experiment.status.value, _definition(experiment), stamp, experiment.id],
+            )
+            seq = self._next_seq("splitlab_changes", experiment.id)
+            change = Change(
+                experiment.id, seq, at, kind, from_value, to_value, by, reason, look, details
+            )
+            self._conn.execute(
+                "INSERT INTO splitlab_changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    experiment.id,
+                    seq,
+                    stamp,
+                    kind,
+                    from_value,
+                    to_value,
+                    by,
+                    reason,
+                    look,
+                    canonical_json(details or {}),
+                ],
+            )
+        logger.info("%s %s: %s -> %s by %s", experiment.id, kind, from_value, to_value, by)
+        return change
+
+    def changes(self, experiment_id: str) -> list[Change]:
+        """The audit log of one experiment, oldest first."""
+        with self.transaction():
+            rows = self._conn.execute(
+                "SELECT experiment_id, seq, changed_at, kind, from_value, to_value, changed_by, "
+                "reason, look, "
+                "details FROM splitlab_changes WHERE experiment_id = ? ORDER BY seq",
+                [experiment_id],
+            ).fetchall()
+        return [
+            Change(
+                r[0], r[1], parse_time(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9])
+            )
+            for r in rows
+        ]
+
+    # -- looks ledger --------------------------------------------------------------------
+
+    def append_look(
+        self,
+        experiment_id: str,
+        *,
+        number: int,
+        peek: bool,
+        at: datetime,
+        cutoff: datetime,
+        triggered_by: str,
+        action: str,
+        variant: str | None,
+        document: str,
+    ) -> LookRecord:
+        """Append one look (or peek) to the ledger and return it with its sequence number."""
+        with self.transaction():
+            seq = self._next_seq("splitlab_looks", experiment_id)
+            record = LookRecord(
+                experiment_id,
+                seq,
+                number,
+                peek,
+                at,
+                cutoff,
+                triggered_by,
+                action,
+                variant,
+                document,
+            )
+            self._conn.execute(
+                "INSERT INTO splitlab_looks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    experiment_id,
+                    seq,
+                    number,
+                    peek,
+                    format_time(at),
+                    format_time(cutoff),
+                    triggered_by,
+                    action,
+                    variant,
+                    document,
+                ],
+            )
+        return record
+
+    def looks(self, experiment_id: str, *, include_peeks: bool = True) -> list[LookRecord]:
+        """Every recorded look of one experiment, oldest first."""
+        where = "" if include_peeks else " AND NOT peek"
+        with self.transaction():
+            rows = self._conn.execute(
+                "SELECT experiment_id, seq, number, peek, taken_at, cutoff, triggered_by, action, "
+                f"variant, document FROM splitlab_looks WHERE experiment_id = ?{where} "
+                "ORDER BY seq",
+                [experiment_id],
+            ).fetchall()
+        return [
+            LookRecord(
+                r[0], r[1], r[2], r[3], parse_time(r[4]), parse_time(r[5]), r[6], r[7], r[8], r[9]
+            )
+            for r in rows
+        ]
+
+    def planned_looks_taken(self, experiment_id: str) -> int:
+        """How many planned (non-peek) looks the ledger holds for this experiment."""
+        with self.transaction():
+            row = self._conn.execute(
+                "SELECT count(*) FROM splitlab_looks WHERE experiment_id = ? AND NOT peek",
+                [experiment_id],
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _row(self, experiment_id: str) -> tuple[str] | None:
+        row = self._conn.execute(
+            "SELECT definition FROM splitlab_experiments WHERE experiment_id = ?",
+            [experiment_id],
+        ).fetchone()
+        return None if row is None else (str(row[0]),)
+
+    def _next_seq(self, table: str, experiment_id: str) -> int:
+        row = self._conn.execute(
+            f"SELECT coalesce(max(seq), 0) + 1 FROM {table} WHERE experiment_id = ?",
+            [experiment_id],
+        ).fetchone()
+        return int(row[0]) if row else 1
+
+
+def _definition(experiment: Experiment) -> str:
+    return canonical_json(experiment.to_wire())
+
+
+__all__ = [
+    "Change",
+    "DuplicateExperimentError",
+    "LookRecord",
+    "Registry",
+    "RegistryError",
+    "UnknownExperimentError",
+    "canonical_json",
+    "format_time",
+    "parse_time",
+]

@@ -1,0 +1,147 @@
+"""Status changes and the variant toggle: one validated path, every change audited."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from splitlab.config import Experiment, Status
+from splitlab.evaluation import (
+    TRANSITIONS,
+    ToggleError,
+    TransitionError,
+    change_status,
+    history,
+    set_toggle,
+)
+from splitlab.store.registry import DuplicateExperimentError, Registry, UnknownExperimentError
+
+from .conftest import T0
+
+ALLOWED = [(a, b) for a, targets in TRANSITIONS.items() for b in targets]
+REFUSED = [(a, b) for a in Status for b in Status if b not in TRANSITIONS[a]]
+
+
+def _at(registry: Registry, experiment: Experiment, status: Status) -> None:
+    """Register `experiment` and walk it to `status` along allowed transitions."""
+    registry.create(experiment, at=T0)
+    path = {
+        Status.DRAFT: [],
+        Status.RUNNING: [Status.RUNNING],
+        Status.PAUSED: [Status.RUNNING, Status.PAUSED],
+        Status.STOPPED: [Status.RUNNING, Status.STOPPED],
+        Status.ROLLED_BACK: [Status.RUNNING, Status.ROLLED_BACK],
+        Status.SHIPPED: [Status.RUNNING, Status.SHIPPED],
+    }[status]
+    for step in path:
+        variant = "treatment" if step is Status.SHIPPED else None
+        change_status(registry, experiment.id, step, by="t", reason="walk", variant=variant)
+
+
+@pytest.mark.parametrize(("current", "target"), ALLOWED)
+def test_allowed_transition_is_applied_and_audited(
+    registry: Registry, experiment: Experiment, current: Status, target: Status
+) -> None:
+    """Every allowed transition changes the status and appends who, why and from-to."""
+    _at(registry, experiment, current)
+    variant = "treatment" if target is Status.SHIPPED else None
+    changed = change_status(
+        registry, experiment.id, target, by="ana", reason="because", variant=variant
+    )
+    assert changed.status is target
+    assert registry.get(experiment.id).status is target
+    last = history(registry, experiment.id)[-1]
+    assert (last.from_value, last.to_value, last.by, last.reason) == (
+        current.value,
+        target.value,
+        "ana",
+        "because",
+    )
+
+
+@pytest.mark.parametrize(("current", "target"), REFUSED)
+def test_refused_transition_names_both_statuses_and_changes_nothing(
+    registry: Registry, experiment: Experiment, current: Status, target: Status
+) -> None:
+    """An invalid transition raises TransitionError naming from, to and what is allowed."""
+    _at(registry, experiment, current)
+    before = history(registry, experiment.id)
+    with pytest.raises(TransitionError) as info:
+        change_status(registry, experiment.id, target, by="ana", reason="x", variant="treatment")
+    assert repr(current.value) in str(info.value) and repr(target.value) in str(info.value)
+    assert registry.get(experiment.id).status is current
+    assert history(registry, experiment.id) == before
+
+
+def test_shipping_records_the_variant_and_requires_one(
+    registry: Registry, experiment: Experiment
+) -> None:
+    """Shipping without a variant is refused; with one, shippedVariant is stored."""
+    _at(registry, experiment, Status.RUNNING)
+    with pytest.raises(TransitionError, match="variant"):
+        change_status(registry, experiment.id, Status.SHIPPED, by="a", reason="won")
+    with pytest.raises(TransitionError, match="'nope' is not a variant"):
+        change_status(registry, experiment.id, "shipped", by="a", reason="won", variant="nope")
+    shipped = change_status(
+        registry, experiment.id, "shipped", by="a", reason="won", variant="treatment"
+    )
+    assert registry.get(experiment.id).shipped_variant == "treatment" == shipped.shipped_variant
+
+
+def test_change_needs_who_and_why(registry: Registry, experiment: Experiment) -> None:
+    """An empty `by` or `reason` is refused: every change is recorded with who and why."""
+    registry.create(experiment, at=T0)
+    with pytest.raises(TransitionError, match="by"):
+        change_status(registry, experiment.id, "running", by=" ", reason="go")
+    with pytest.raises(TransitionError, match="reason"):
+        change_status(registry, experiment.id, "running", by="a", reason="")
+
+
+def test_unknown_status_text_is_a_clear_error(registry: Registry, experiment: Experiment) -> None:
+    """A status that does not exist names the allowed statuses."""
+    registry.create(experiment, at=T0)
+    with pytest.raises(TransitionError, match="unknown status 'live'.*running"):
+        change_status(registry, experiment.id, "live", by="a", reason="go")
+
+
+def test_unknown_and_duplicate_experiments(registry: Registry, experiment: Experiment) -> None:
+    """Changing an unknown experiment and registering an id twice are both refused."""
+    with pytest.raises(UnknownExperimentError, match="exp-eval"):
+        change_status(registry, "exp-eval", "running", by="a", reason="go")
+    registry.create(experiment, at=T0)
+    with pytest.raises(DuplicateExperimentError, match="already registered"):
+        registry.create(experiment, at=T0)
+
+
+def test_toggle_forces_and_clears_a_variant_with_audit(
+    registry: Registry, experiment: Experiment
+) -> None:
+    """The toggle sets forcedVariant, clears it again, and both are audited with who/why."""
+    _at(registry, experiment, Status.RUNNING)
+    forced = set_toggle(
+        registry, experiment.id, "control", by="oncall", reason="errors", now=T0 + timedelta(1)
+    )
+    assert forced.forced_variant == "control" == registry.get(experiment.id).forced_variant
+    cleared = set_toggle(registry, experiment.id, None, by="oncall", reason="fixed")
+    assert cleared.forced_variant is None
+    toggles = [c for c in history(registry, experiment.id) if c.kind == "toggle"]
+    assert [(c.from_value, c.to_value, c.by, c.reason) for c in toggles] == [
+        (None, "control", "oncall", "errors"),
+        ("control", None, "oncall", "fixed"),
+    ]
+    assert toggles[0].at == T0 + timedelta(1)
+
+
+def test_toggle_refuses_unknown_variant_noop_and_finished_experiment(
+    registry: Registry, experiment: Experiment
+) -> None:
+    """Unknown variants, a toggle that changes nothing and finished experiments are refused."""
+    _at(registry, experiment, Status.RUNNING)
+    with pytest.raises(ToggleError, match="'ghost' is not a variant"):
+        set_toggle(registry, experiment.id, "ghost", by="a", reason="x")
+    with pytest.raises(ToggleError, match="already not toggled"):
+        set_toggle(registry, experiment.id, None, by="a", reason="x")
+    change_status(registry, experiment.id, "stopped", by="a", reason="done")
+    with pytest.raises(ToggleError, match="'stopped'"):
+        set_toggle(registry, experiment.id, "control", by="a", reason="x")
