@@ -1,0 +1,86 @@
+"""What every event store offers (DuckDB embedded today; ClickHouse can implement the same).
+
+A store takes validated :class:`~splitlab.tracking.events.Event` objects, makes them durable
+before it answers, counts each ``eventId`` once, and turns the events of one experiment into
+sufficient statistics (:class:`~splitlab.stats.sums.ExperimentSums`) without handing raw events
+to Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from splitlab.config.models import Experiment
+from splitlab.stats.sums import ExperimentSums
+from splitlab.tracking.events import Event
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """The outcome of one durable write.
+
+    ``accepted`` events were written; ``duplicates`` repeated an ``eventId`` seen earlier in
+    the same batch or recently by this process and were not written again (they are counted
+    once all the same). Duplicates older than the recent window are written and dropped by the
+    loader, so ``duplicates`` is a lower bound.
+    """
+
+    accepted: int
+    duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class DataQuality:
+    """Problems in an experiment's data that the sums exclude or that deserve a look."""
+
+    experiment_id: str
+    #: Units exposed to more than one variant (excluded from the sums).
+    multi_exposed_units: int
+    #: Metric events of units never exposed to the experiment (before the cut-off).
+    unexposed_metric_events: int
+    #: Metric events whose claimed variant differs from the unit's first exposure.
+    variant_mismatch_events: int
+    #: Metric events before the unit's first exposure (not counted).
+    pre_exposure_metric_events: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "experimentId": self.experiment_id,
+            "multiExposedUnits": self.multi_exposed_units,
+            "unexposedMetricEvents": self.unexposed_metric_events,
+            "variantMismatchEvents": self.variant_mismatch_events,
+            "preExposureMetricEvents": self.pre_exposure_metric_events,
+        }
+
+
+class EventStore(Protocol):
+    """The store interface the collector, the evaluation and the server use."""
+
+    def submit(self, events: Sequence[Event]) -> Future[IngestResult]:
+        """Queue events for a durable write; the future resolves once they are durable."""
+        ...
+
+    def ingest(self, events: Sequence[Event]) -> IngestResult:
+        """Write events durably (fsync'd) and return once they are."""
+        ...
+
+    def summary(
+        self,
+        experiment: Experiment,
+        cutoff: datetime | None = None,
+        segment: str | Sequence[str] | None = None,
+    ) -> ExperimentSums:
+        """The experiment's sufficient statistics from everything acknowledged so far."""
+        ...
+
+    def data_quality(self, experiment: Experiment, cutoff: datetime | None = None) -> DataQuality:
+        """Counts of data problems for the experiment (see :class:`DataQuality`)."""
+        ...
+
+    def close(self) -> None:
+        """Load what is pending and release the files."""
+        ...

@@ -1,0 +1,150 @@
+"""Moving durable log records into DuckDB in large, deduplicating, exactly-once batches.
+
+Each load reads records after the position recorded in DuckDB, inserts their events in one
+transaction, and records the new position in that same transaction. A crash before the commit
+leaves both unchanged (the records are loaded again on start); after the commit, both moved
+together. So no record is loaded twice and none is skipped.
+
+Deduplication by ``eventId``: duplicates inside a batch are dropped with a window function,
+and the batch is anti-joined against the rows already stored *in the batch's time range*
+(a retried event carries the same timestamp), which lets DuckDB skip most of the table by its
+min/max zone maps. DESIGN.md measured this at a fraction of the disk and load time of a
+primary key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from splitlab.store.log import AppendLog, Position
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS exposures (
+    event_id VARCHAR NOT NULL,
+    experiment_id VARCHAR NOT NULL,
+    variant VARCHAR NOT NULL,
+    unit_id VARCHAR NOT NULL,
+    ts BIGINT NOT NULL,
+    attributes JSON
+);
+CREATE TABLE IF NOT EXISTS metric_events (
+    event_id VARCHAR NOT NULL,
+    experiment_id VARCHAR NOT NULL,
+    variant VARCHAR NOT NULL,
+    unit_id VARCHAR NOT NULL,
+    metric VARCHAR NOT NULL,
+    value DOUBLE NOT NULL,
+    ts BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS splitlab_log_position (
+    log_id VARCHAR PRIMARY KEY,
+    segment BIGINT NOT NULL,
+    "offset" BIGINT NOT NULL
+);
+"""
+
+_COLUMNS = (
+    "{eventId: 'VARCHAR', type: 'VARCHAR', experimentId: 'VARCHAR', variant: 'VARCHAR', "
+    "unitId: 'VARCHAR', timestamp: 'BIGINT', metric: 'VARCHAR', value: 'DOUBLE', "
+    "attributes: 'JSON'}"
+)
+
+_INSERT_EXPOSURES = """
+INSERT INTO exposures
+SELECT b.eventId, b.experimentId, b.variant, b.unitId, b.timestamp, b.attributes
+FROM (SELECT * FROM _splitlab_batch WHERE type = 'exposure'
+      QUALIFY row_number() OVER (PARTITION BY eventId) = 1) b
+ANTI JOIN (SELECT event_id FROM exposures WHERE ts BETWEEN $lo AND $hi) e
+    ON b.eventId = e.event_id
+"""
+
+_INSERT_METRICS = """
+INSERT INTO metric_events
+SELECT b.eventId, b.experimentId, b.variant, b.unitId, b.metric, b.value, b.timestamp
+FROM (SELECT * FROM _splitlab_batch WHERE type = 'metric'
+      QUALIFY row_number() OVER (PARTITION BY eventId) = 1) b
+ANTI JOIN (SELECT event_id FROM metric_events WHERE ts BETWEEN $lo AND $hi) e
+    ON b.eventId = e.event_id
+"""
+
+
+class Loader:
+    """Loads records of `log` into the DuckDB connection `con` (its own cursor, one thread)."""
+
+    LOG_ID = "events"
+
+    def __init__(self, con: Any, log: AppendLog, scratch: Path, batch_bytes: int = 64 << 20):
+        self._con = con
+        self._log = log
+        self._scratch = scratch
+        self._batch_bytes = batch_bytes
+        self.position = self._recorded_position()
+
+    def _recorded_position(self) -> Position:
+        row = self._con.execute(
+            'SELECT segment, "offset" FROM splitlab_log_position WHERE log_id = ?', [self.LOG_ID]
+        ).fetchone()
+        return Position(0, 0) if row is None else Position(int(row[0]), int(row[1]))
+
+    def load_once(self) -> int:
+        """Load one batch of durable records; the number of records loaded (0: caught up)."""
+        durable = self._log.durable_position
+        payloads: list[bytes] = []
+        end = self.position
+        for end, payload in self._log.read(self.position, self._batch_bytes, durable):  # noqa: B007
+            payloads.append(payload)
+        if not payloads:
+            if durable > self.position:
+                self._commit_position(durable)
+            return 0
+        with self._scratch.open("wb") as handle:
+            for payload in payloads:
+                handle.write(payload)
+        try:
+            self._load_file(end)
+        finally:
+            os.unlink(self._scratch)
+        self._log.release(end)
+        return len(payloads)
+
+    def _load_file(self, end: Position) -> None:
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _splitlab_batch AS SELECT * FROM read_json("
+                f"$path, format = 'newline_delimited', columns = {_COLUMNS})",
+                {"path": str(self._scratch)},
+            )
+            row = con.execute('SELECT min("timestamp"), max("timestamp") FROM _splitlab_batch')
+            lo, hi = row.fetchone()
+            if lo is not None:
+                bounds = {"lo": lo, "hi": hi}
+                con.execute(_INSERT_EXPOSURES, bounds)
+                con.execute(_INSERT_METRICS, bounds)
+            self._upsert_position(end)
+            con.execute("DROP TABLE _splitlab_batch")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self.position = end
+
+    def _commit_position(self, position: Position) -> None:
+        """Move past empty segments (left by rotation) so they can be deleted."""
+        self._con.execute("BEGIN TRANSACTION")
+        self._upsert_position(position)
+        self._con.execute("COMMIT")
+        self.position = position
+        self._log.release(position)
+
+    def _upsert_position(self, position: Position) -> None:
+        self._con.execute(
+            "INSERT OR REPLACE INTO splitlab_log_position VALUES (?, ?, ?)",
+            [self.LOG_ID, position.segment, position.offset],
+        )

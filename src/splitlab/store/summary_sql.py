@@ -1,0 +1,214 @@
+"""The SQL that turns one experiment's events into sufficient statistics, inside DuckDB.
+
+Rules (docs/storage.md explains them):
+
+* A unit's variant and exposure time are those of its **first** exposure (by timestamp) at or
+  before the cut-off; a unit exposed to more than one variant is left out of every sum.
+* A metric event counts when it belongs to the experiment, is at or after the unit's first
+  exposure, at or before the cut-off, and before ``exposure + windowHours`` when the metric has
+  a window (half-open: ``[t0, t0 + window)``).
+* Per unit: conversion = 1 if any such event, else 0; continuous = sum, count or max of the
+  values (0 without events); ratio = per-unit sums of the numerator and denominator events.
+* CUPED covariate: the same per-unit aggregate over ``[t0 - cupedLookbackDays, t0)``, from the
+  unit's events of that name in *any* experiment (pre-exposure data is independent of this
+  experiment's assignment, so any of it is a valid covariate); for ratio metrics, the
+  pre-exposure numerator.
+* Units without events count with 0 (the LEFT JOIN).
+
+Only the final per-variant (and per-segment) sums leave DuckDB.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from splitlab.config.models import Experiment, Metric, MetricType
+from splitlab.stats.sums import ArmSums, CrossSums, ExperimentSums, SliceSums
+
+NO_CUTOFF = 2**62
+#: The label of units whose first exposure lacks the segment attribute.
+MISSING = "(none)"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sql: str
+    params: dict[str, Any]
+    metrics: list[Metric]
+    segments: list[str]
+
+
+def _aggregate(metric: Metric, event_param: str, condition: str) -> str:
+    """The per-unit aggregate of `metric`'s events that satisfy `condition`."""
+    where = f"me.metric = ${event_param} AND {condition}"
+    if metric.type is MetricType.CONVERSION:
+        return f"max(1) FILTER (WHERE {where})"
+    if metric.aggregation == "count":
+        return f"count(*) FILTER (WHERE {where})"
+    if metric.aggregation == "max":
+        return f"max(me.value) FILTER (WHERE {where})"
+    return f"sum(me.value) FILTER (WHERE {where})"
+
+
+def plan_summary(
+    experiment: Experiment, cutoff_ms: int | None, segments: Sequence[str] = ()
+) -> _Plan:
+    """Build the query and its parameters for :func:`sums_from_rows`."""
+    metrics: list[Metric] = []
+    for _, metric in experiment.metrics.all():
+        if metric.name not in {m.name for m in metrics}:
+            metrics.append(metric)
+    params: dict[str, Any] = {
+        "exp": experiment.experiment_id,
+        "cutoff": NO_CUTOFF if cutoff_ms is None else cutoff_ms,
+        "lookback": experiment.evaluation.cuped_lookback_days * 86_400_000,
+    }
+    per_unit: list[str] = []
+    values: list[str] = []
+    names: set[str] = set()
+    wants_pre = False
+    for i, metric in enumerate(metrics):
+        window = ""
+        if metric.window_hours is not None:
+            params[f"w{i}"] = int(metric.window_hours * 3_600_000)
+            window = f" AND me.ts < u.t0 + $w{i}"
+        post = f"me.experiment_id = $exp AND me.ts >= u.t0{window}"
+        pre = "me.ts < u.t0 AND me.ts >= u.t0 - $lookback"
+        if metric.type is MetricType.RATIO:
+            params[f"e{i}"] = metric.numerator or metric.event_name
+            params[f"d{i}"] = metric.denominator or metric.event_name
+            names.update((params[f"e{i}"], params[f"d{i}"]))
+            per_unit.append(f"sum(me.value) FILTER (WHERE me.metric = $e{i} AND {post}) AS y{i}")
+            per_unit.append(f"sum(me.value) FILTER (WHERE me.metric = $d{i} AND {post}) AS d{i}")
+            values.append(f"coalesce(p.d{i}, 0)::DOUBLE AS d{i}")
+            cuped = f"sum(me.value) FILTER (WHERE me.metric = $e{i} AND {pre}) AS x{i}"
+        else:
+            params[f"e{i}"] = metric.event_name
+            names.add(metric.event_name)
+            per_unit.append(f"{_aggregate(metric, f'e{i}', post)} AS y{i}")
+            cuped = f"{_aggregate(metric, f'e{i}', pre)} AS x{i}"
+        values.append(f"coalesce(p.y{i}, 0)::DOUBLE AS y{i}")
+        if metric.cuped:
+            wants_pre = True
+            per_unit.append(cuped)
+            values.append(f"coalesce(p.x{i}, 0)::DOUBLE AS x{i}")
+    name_params = []
+    for j, name in enumerate(sorted(names)):
+        params[f"n{j}"] = name
+        name_params.append(f"$n{j}")
+    seg_cols = []
+    for k, attribute in enumerate(segments):
+        params[f"s{k}"] = attribute
+        seg_cols.append(f"coalesce(u.attrs ->> $s{k}, '{MISSING}') AS s{k}")
+    sums = ["count(*)::DOUBLE AS n"]
+    for i, metric in enumerate(metrics):
+        y = f"y{i}"
+        sums += [f"sum({y}) AS {y}_s", f"sum({y} * {y}) AS {y}_ss"]
+        if metric.cuped:
+            x = f"x{i}"
+            sums += [f"sum({x}) AS {x}_s", f"sum({x} * {x}) AS {x}_ss", f"sum({y} * {x}) AS {x}_sp"]
+            if metric.type is MetricType.RATIO:
+                sums.append(f"sum({x} * d{i}) AS {x}_spd")
+        if metric.type is MetricType.RATIO:
+            d = f"d{i}"
+            sums += [f"sum({d}) AS {d}_s", f"sum({d} * {d}) AS {d}_ss", f"sum({y} * {d}) AS {d}_sp"]
+    scope = "me.experiment_id = $exp OR me.ts < u.t0" if wants_pre else "me.experiment_id = $exp"
+    in_names = ", ".join(name_params) or "NULL"
+    per_unit_sql = ",\n  ".join(per_unit) if per_unit else "NULL AS nothing"
+    grouping = ", ".join(["(variant)"] + [f"(variant, s{k})" for k in range(len(segments))])
+    seg_select = "".join(f", s{k}, grouping(s{k}) AS g{k}" for k in range(len(segments)))
+    sql = f"""
+WITH first AS (
+  SELECT unit_id, min(ts) AS t0, arg_min(variant, ts) AS variant,
+         count(DISTINCT variant) AS nv{", arg_min(attributes, ts) AS attrs" if segments else ""}
+  FROM exposures WHERE experiment_id = $exp AND ts <= $cutoff GROUP BY unit_id
+), u AS (SELECT * FROM first WHERE nv = 1),
+per AS (
+  SELECT me.unit_id,
+  {per_unit_sql}
+  FROM metric_events me JOIN u ON me.unit_id = u.unit_id
+  WHERE me.ts <= $cutoff AND me.metric IN ({in_names}) AND ({scope})
+  GROUP BY me.unit_id
+), vals AS (
+  SELECT u.variant{"".join(", " + c for c in seg_cols)}{"".join(", " + v for v in values)}
+  FROM u LEFT JOIN per p ON p.unit_id = u.unit_id
+)
+SELECT variant{seg_select}, {", ".join(sums)}
+FROM vals GROUP BY GROUPING SETS ({grouping})
+"""
+    used = set(re.findall(r"\$(\w+)", sql))
+    return _Plan(sql, {k: v for k, v in params.items() if k in used}, metrics, list(segments))
+
+
+def sums_from_rows(
+    experiment: Experiment, plan: _Plan, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> ExperimentSums:
+    """Assemble :class:`ExperimentSums` (with every variant present) from the query's rows."""
+    overall: dict[str, dict[str, Any]] = {}
+    by_segment: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        record = dict(zip(columns, row, strict=True))
+        variant = record["variant"]
+        label = None
+        for k, attribute in enumerate(plan.segments):
+            if record[f"g{k}"] == 0:
+                label = f"{attribute}={record[f's{k}']}"
+        if label is None:
+            overall[variant] = record
+        else:
+            by_segment.setdefault(label, {})[variant] = record
+    variants = experiment.variant_names
+    main = _slice(plan.metrics, variants, overall)
+    segments = {label: _slice(plan.metrics, variants, recs) for label, recs in by_segment.items()}
+    return ExperimentSums(main.units, main.metrics, experiment.experiment_id, None, segments)
+
+
+def _slice(
+    metrics: list[Metric], variants: Sequence[str], records: dict[str, dict[str, Any]]
+) -> SliceSums:
+    units: dict[str, float] = {}
+    per_metric: dict[str, dict[str, ArmSums]] = {m.name: {} for m in metrics}
+    for variant in variants:
+        record = records.get(variant)
+        units[variant] = float(record["n"]) if record else 0.0
+        for i, metric in enumerate(metrics):
+            per_metric[metric.name][variant] = _arm(i, metric, record)
+    return SliceSums(units, per_metric)
+
+
+def _arm(i: int, metric: Metric, record: dict[str, Any] | None) -> ArmSums:
+    def get(key: str) -> float:
+        return float(record[key] or 0.0) if record else 0.0
+
+    covariate = denominator = None
+    ratio = metric.type is MetricType.RATIO
+    if metric.cuped:
+        covariate = CrossSums(
+            get(f"x{i}_s"),
+            get(f"x{i}_ss"),
+            get(f"x{i}_sp"),
+            get(f"x{i}_spd") if ratio else None,
+        )
+    if ratio:
+        denominator = CrossSums(get(f"d{i}_s"), get(f"d{i}_ss"), get(f"d{i}_sp"))
+    return ArmSums(get("n"), get(f"y{i}_s"), get(f"y{i}_ss"), covariate, denominator)
+
+
+DATA_QUALITY_SQL = """
+WITH first AS (
+  SELECT unit_id, min(ts) AS t0, arg_min(variant, ts) AS variant,
+         count(DISTINCT variant) AS nv
+  FROM exposures WHERE experiment_id = $exp AND ts <= $cutoff GROUP BY unit_id
+), ev AS (
+  SELECT unit_id, variant, ts FROM metric_events
+  WHERE experiment_id = $exp AND ts <= $cutoff
+)
+SELECT
+  (SELECT count(*) FROM first WHERE nv > 1),
+  (SELECT count(*) FROM ev ANTI JOIN first f ON ev.unit_id = f.unit_id),
+  (SELECT count(*) FROM ev JOIN first f ON ev.unit_id = f.unit_id WHERE ev.variant <> f.variant),
+  (SELECT count(*) FROM ev JOIN first f ON ev.unit_id = f.unit_id WHERE ev.ts < f.t0)
+"""
