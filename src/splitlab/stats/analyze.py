@@ -147,7 +147,9 @@ def analyze(
     control = experiment.control
     treatments = [v for v in names if v != control]
     units = {v: float(data.units.get(v, 0.0)) for v in names}
-    srm_result = srm.check(units, names, experiment.weights, ev.srm_threshold)
+    srm_result = srm.check(
+        units, names, experiment.weights, ev.srm_threshold, ev.launch_srm_threshold
+    )
 
     fraction = min(min(units.values()) / ev.min_sample_size, 1.0)
     max_looks = max(ev.max_peeks, look)
@@ -161,12 +163,12 @@ def analyze(
             diff, reason, notes, arm_units = _difference(experiment, data, metric, variant)
             pending.append(_Pending(role, metric, variant, diff, reason, arm_units, notes))
 
-    tau = seq.tau if seq.tau is not None else msprt.default_tau(
-        ev.alpha, ev.power, ev.min_sample_size
+    tau = (
+        seq.tau
+        if seq.tau is not None
+        else msprt.default_tau(ev.alpha, ev.power, ev.min_sample_size)
     )
-    table = (
-        sequential.table(seq.spending, plan, 2) if seq.method == "alpha_spending" else None
-    )
+    table = sequential.table(seq.spending, plan, 2) if seq.method == "alpha_spending" else None
     for p in pending:
         d = p.diff
         if d is None:
@@ -285,11 +287,11 @@ def _comparison(
         )
     absolute = relative_i = None
     if crit is not None:
-        absolute = relative.Interval(
-            d.estimate, d.estimate - crit * d.se, d.estimate + crit * d.se
-        )
-        make = relative.fieller_interval if ev.relative_interval == "fieller" else (
-            relative.delta_interval
+        absolute = relative.Interval(d.estimate, d.estimate - crit * d.se, d.estimate + crit * d.se)
+        make = (
+            relative.fieller_interval
+            if ev.relative_interval == "fieller"
+            else (relative.delta_interval)
         )
         relative_i = make(d, crit)
     notes = p.notes

@@ -44,9 +44,7 @@ def _effect(c: Comparison) -> str:
     return "an effect that could not be estimated"
 
 
-def decide(
-    results: Results, experiment: Experiment, data_quality: Sequence[str] = ()
-) -> Decision:
+def decide(results: Results, experiment: Experiment, data_quality: Sequence[str] = ()) -> Decision:
     """The decision for these results; `data_quality` adds findings that halt the experiment."""
     if data_quality:
         return Decision("halt", None, tuple(_sentence(f) for f in data_quality))
@@ -75,9 +73,7 @@ def decide(
             if g is None:
                 continue
             if g.verdict == "breached":
-                text = (
-                    f"Guardrail {metric.name} is breached by {c.variant}: {g.reason}"
-                )
+                text = f"Guardrail {metric.name} is breached by {c.variant}: {g.reason}"
                 if g.action == "rollback":
                     breaches.append(_sentence(text))
                 else:

@@ -1,9 +1,9 @@
 """Errors of the statistics engine.
 
-    SplitlabError                (splitlab.errors)
-    └── StatsError               an analysis that cannot be done as asked
-        ├── SumsError            sufficient statistics that are malformed or do not fit
-        └── LookError            a look beyond the planned `maxPeeks`
+SplitlabError                (splitlab.errors)
+└── StatsError               an analysis that cannot be done as asked
+    ├── SumsError            sufficient statistics that are malformed or do not fit
+    └── LookError            a look beyond the planned `maxPeeks`
 """
 
 from __future__ import annotations

@@ -76,4 +76,6 @@ def check(
     if bounds.upper < margin:
         why = f"shown to be worse by less than the allowed {margin:g}{unit} ({shown})"
         return GuardrailCheck("passed", margin, kind, action, why, bounds)
-    return unknown(f"too little data to tell against the allowed {margin:g}{unit} ({shown})", bounds)
+    return unknown(
+        f"too little data to tell against the allowed {margin:g}{unit} ({shown})", bounds
+    )

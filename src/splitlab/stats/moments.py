@@ -53,9 +53,7 @@ def _with_covariate(view: ArmView, cov: CrossSums | None, xy_cov: float | None =
         return view
     n = view.n
     x_cov = sample_cov(n, cov.sum, view.mean * n, cov.sum_product) if xy_cov is None else xy_cov
-    return ArmView(
-        n, view.mean, view.var, cov.sum / n, sample_var(n, cov.sum, cov.sum_sq), x_cov
-    )
+    return ArmView(n, view.mean, view.var, cov.sum / n, sample_var(n, cov.sum, cov.sum_sq), x_cov)
 
 
 def mean_view(arm: ArmSums, binary: bool, use_covariate: bool) -> ArmView:

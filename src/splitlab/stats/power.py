@@ -52,9 +52,7 @@ def minimum_detectable_effect(
     n1: float, alpha: float, target: float, ratio: float = 1.0, test: Test = "z"
 ) -> float:
     """The standardised effect detectable with `target` power at n1 units per variant."""
-    return float(
-        optimize.brentq(lambda d: power(d, n1, alpha, ratio, test) - target, 1e-9, 100.0)
-    )
+    return float(optimize.brentq(lambda d: power(d, n1, alpha, ratio, test) - target, 1e-9, 100.0))
 
 
 def conversion_sd(p0: float, p1: float) -> float:

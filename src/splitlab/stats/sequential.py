@@ -39,13 +39,12 @@ FloatArray = NDArray[np.float64]
 
 #: A boundary at or above this is "no alpha left at this look" (reported as no boundary).
 C_MAX = 38.0
-#: The levels of the p-value table: 1e-10 .. 0.999.
-_TABLE_LEVELS = np.concatenate([np.geomspace(1e-10, 0.1, 70), np.linspace(0.12, 0.999, 30)])
+#: The levels of the p-value table: 1e-8 .. 0.999 (below 1e-8 exit probabilities reach
+#: the precision of double sums; smaller p-values are extrapolated).
+_TABLE_LEVELS = np.concatenate([np.geomspace(1e-8, 0.1, 64), np.linspace(0.12, 0.999, 30)])
 
 
-def spent(
-    spending: Spending, alpha: float | FloatArray, t: float, sides: int = 1
-) -> FloatArray:
+def spent(spending: Spending, alpha: float | FloatArray, t: float, sides: int = 1) -> FloatArray:
     """Cumulative alpha spent by information fraction t (0 <= t <= 1).
 
     A two-sided test at total level alpha spends alpha/2 on each side, each side by the
@@ -112,9 +111,7 @@ def _nodes(count: int) -> tuple[FloatArray, FloatArray]:
     return np.asarray(x, dtype=float), np.asarray(w, dtype=float)
 
 
-def boundaries(
-    alphas: FloatArray, spending: Spending, plan: Plan, sides: int
-) -> FloatArray:
+def boundaries(alphas: FloatArray, spending: Spending, plan: Plan, sides: int) -> FloatArray:
     """Boundaries on the z scale, shape (levels, looks), for every total level in `alphas`."""
     info = np.asarray(plan.fractions, dtype=float)
     spend = plan.spend_fractions
@@ -213,15 +210,19 @@ class BoundaryTable:
 
     def p_value(self, z: float) -> float:
         """Smallest total level at which |z| (or z, one-sided) crosses at this look."""
-        c = self.current
-        if c[-1] >= C_MAX - 1e-9 or z <= 0:
+        valid = (self.current < C_MAX - 1e-9) & (self.current > 1e-6)
+        c, nominal = self.current[valid], self.nominal[valid]
+        if z <= 0 or len(c) < 2:
             return 1.0
-        y = float(np.interp(z, c, self.nominal))
+        rising = np.concatenate([[True], np.diff(c) > 0])
+        c, nominal = c[rising], nominal[rising]
+        if len(c) < 2:
+            return 1.0
+        y = float(np.interp(z, c, nominal))
         if z > c[-1]:
-            slope = (self.nominal[-1] - self.nominal[-2]) / (c[-1] - c[-2])
-            y = float(self.nominal[-1] + slope * (z - c[-1]))
-        p = float(special.ndtr(-y)) * self.sides
-        return min(1.0, p)
+            slope = (nominal[-1] - nominal[-2]) / (c[-1] - c[-2])
+            y = float(nominal[-1] + slope * (z - c[-1]))
+        return min(1.0, float(special.ndtr(-y)) * self.sides)
 
 
 @lru_cache(maxsize=256)
@@ -243,3 +244,25 @@ def boundary(alpha: float, spending: Spending, plan: Plan, sides: int) -> float 
 def alpha_spent(alpha: float, spending: Spending, plan: Plan, sides: int = 2) -> float:
     """Cumulative alpha spent up to and including the current look."""
     return float(spent(spending, alpha, plan.spend_fractions[-1], sides))
+
+
+def crossing_probability(
+    bounds: tuple[float, ...], fractions: tuple[float, ...], sides: int
+) -> float:
+    """P_H0(some |Z_k| >= c_k) for given boundaries (the same recursion, run forwards)."""
+    info = np.asarray(fractions, dtype=float)
+    c = np.asarray(bounds, dtype=float)
+    total = float(sides * special.ndtr(-c[0]))
+    if len(c) == 1:
+        return total
+    ratio = max(info[j - 1] / (info[j] - info[j - 1]) for j in range(1, len(c)))
+    x, w = _nodes(int(min(400, max(48, 24 * math.sqrt(ratio)))))
+    g, s = _initial(c[:1], info[0], x, w, sides)
+    for j in range(1, len(c)):
+        sd = math.sqrt(info[j] - info[j - 1])
+        root_t = math.sqrt(info[j])
+        b = np.array([c[j] * root_t])
+        total += float(_exit(g, s, sd, b, sides)[0])
+        if j < len(c) - 1:
+            g, s = _propagate(g, s, sd, b, x, w, sides, root_t)
+    return total

@@ -25,6 +25,12 @@ class SrmResult:
     expected_shares: Mapping[str, float]
     threshold: float
     statistic: float | None = None
+    launch_threshold: float = 0.05
+
+    @property
+    def launch_check_passed(self) -> bool:
+        """The article's launch rule: the SRM p-value is above `launchSrmThreshold`."""
+        return self.p_value is not None and self.p_value > self.launch_threshold
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -34,6 +40,7 @@ class SrmResult:
             "expectedShares": dict(self.expected_shares),
             "threshold": self.threshold,
             "statistic": self.statistic,
+            "launchCheckPassed": self.launch_check_passed,
         }
 
 
@@ -42,6 +49,7 @@ def check(
     variants: Sequence[str],
     weights: Sequence[float],
     threshold: float,
+    launch_threshold: float = 0.05,
 ) -> SrmResult:
     """The chi-square SRM test; with no units at all there is nothing to test (p-value None)."""
     total_w = sum(weights)
@@ -49,15 +57,15 @@ def check(
     observed = {v: float(counts.get(v, 0.0)) for v in variants}
     total = sum(observed.values())
     if total <= 0:
-        return SrmResult(None, False, observed, shares, threshold)
+        return SrmResult(None, False, observed, shares, threshold, None, launch_threshold)
     stat = 0.0
     for v in variants:
         expected = total * shares[v]
         if expected <= 0:
             if observed[v] > 0:
-                return SrmResult(0.0, True, observed, shares, threshold, None)
+                return SrmResult(0.0, True, observed, shares, threshold, None, launch_threshold)
             continue
         stat += (observed[v] - expected) ** 2 / expected
     dof = sum(1 for v in variants if shares[v] > 0) - 1
     p = float(special.chdtrc(dof, stat)) if dof > 0 else 1.0
-    return SrmResult(p, p < threshold, observed, shares, threshold, stat)
+    return SrmResult(p, p < threshold, observed, shares, threshold, stat, launch_threshold)
