@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from splitlab.assignment.conditions import (
+from splitlab.config.conditions import (
     ConditionError,
     compile_condition,
     compile_rules,
@@ -24,7 +24,7 @@ from splitlab.assignment.conditions import (
     validate_condition,
     validate_rules,
 )
-from splitlab.assignment.versions import parse_version
+from splitlab.config.versions import parse_version
 from splitlab.errors import SplitlabError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,10 +158,10 @@ def test_compile_rules_raises_condition_error() -> None:
 
 def test_no_broad_exception_handlers_in_targeting() -> None:
     """The targeting modules never swallow errors with a broad except clause."""
-    folder = ROOT / "src" / "splitlab" / "assignment"
-    for name in ("conditions.py", "rules.py", "versions.py"):
-        source = (folder / name).read_text(encoding="utf-8")
-        assert not re.search(r"except\s*(Exception|BaseException)?\s*:", source), name
+    for layer in ("config", "assignment"):
+        for path in (ROOT / "src" / "splitlab" / layer).glob("*.py"):
+            source = path.read_text(encoding="utf-8")
+            assert not re.search(r"except\s*(Exception|BaseException)?\s*:", source), path
 
 
 # ------------------------------------------------------------------ compiled behaviour

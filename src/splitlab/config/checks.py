@@ -13,6 +13,7 @@ from typing import Any
 
 from splitlab.config.conditions import validate_condition
 from splitlab.config.errors import Problem
+from splitlab.config.rules import validate_rules
 
 SEGMENT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
 SCHEDULE = re.compile(
@@ -161,19 +162,10 @@ def _check_metrics(metrics: Any, problems: list[Problem]) -> None:
 def _check_targeting(targeting: Any, problems: list[Problem]) -> None:
     if not isinstance(targeting, Mapping):
         return
-    for key in ("include", "exclude"):
-        rules = targeting.get(key)
-        if not isinstance(rules, list):
-            continue
-        for i, rule in enumerate(rules):
-            if isinstance(rule, str) and (":" not in rule or rule.startswith(":")):
-                problems.append(
-                    Problem(
-                        f"$.targeting.{key}[{i}]",
-                        rule,
-                        "a rule 'attribute:value' (like 'region:US')",
-                    )
-                )
+    include, exclude = targeting.get("include", []), targeting.get("exclude", [])
+    if isinstance(include, list) and isinstance(exclude, list):
+        for path, value, expected in validate_rules(include, exclude, "$.targeting"):
+            problems.append(Problem(path, value, expected))
     condition = targeting.get("condition")
     if isinstance(condition, Mapping):
         for path, value, expected in validate_condition(condition, "$.targeting.condition"):

@@ -41,7 +41,7 @@ def compile_rules(
     """
     problems = validate_rules(include, exclude)
     if problems:
-        from splitlab.assignment.conditions import ConditionError
+        from splitlab.config.conditions import ConditionError
 
         raise ConditionError(problems)
     wanted = _group(include)

@@ -12,7 +12,7 @@ import operator
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from splitlab.assignment.versions import parse_version
+from splitlab.config.versions import parse_version
 
 Pred = Callable[[Any], bool]
 
