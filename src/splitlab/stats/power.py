@@ -32,6 +32,8 @@ def power(d: float, n1: float, alpha: float, ratio: float = 1.0, test: Test = "z
         crit = float(special.ndtri(1.0 - alpha / 2.0))
         return float(special.ndtr(nc - crit) + special.ndtr(-nc - crit))
     df = n1 * (1.0 + ratio) - 2.0
+    if df > 1e7:
+        return power(d, n1, alpha, ratio, "z")
     crit = float(special.stdtrit(df, 1.0 - alpha / 2.0))
     return float(1.0 - special.nctdtr(df, nc, crit) + special.nctdtr(df, nc, -crit))
 
@@ -43,8 +45,13 @@ def sample_size(
     if d == 0:
         raise ValueError("the effect must not be zero")
     low = 2.0 + 1e-9 if test == "z" else 1.5 + 1.0 / ratio
+    high = 4.0
+    while power(d, high, alpha, ratio, test) < target:
+        low, high = high, high * 2.0
+        if high > 1e13:
+            raise ValueError(f"no sample size below 1e13 reaches power {target} for d = {d}")
     return float(
-        optimize.brentq(lambda n: power(d, n, alpha, ratio, test) - target, low, 1e12, xtol=1e-9)
+        optimize.brentq(lambda n: power(d, n, alpha, ratio, test) - target, low, high, xtol=1e-9)
     )
 
 

@@ -1,0 +1,49 @@
+"""Multiple-comparison corrections against statsmodels' multipletests."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from statsmodels.stats.multitest import multipletests
+
+from splitlab.stats.corrections import Correction, adjust, interval_level
+
+P_VALUES = st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=25)
+METHODS: dict[Correction, str] = {
+    "bonferroni": "bonferroni",
+    "holm": "holm",
+    "benjamini_hochberg": "fdr_bh",
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(P_VALUES, st.sampled_from(sorted(METHODS)))
+def test_adjusted_p_values_equal_statsmodels(ps: list[float], method: Correction) -> None:
+    """Adjusted p-values equal statsmodels multipletests (bonferroni, holm, fdr_bh)."""
+    reject, ref, _, _ = multipletests(ps, alpha=0.05, method=METHODS[method])
+    got = adjust(ps, method)
+    assert got == pytest.approx(list(ref), abs=1e-12)
+    assert [g <= 0.05 for g in got] == list(reject)
+
+
+def test_none_leaves_p_values_alone() -> None:
+    """No correction: the p-values themselves."""
+    assert adjust([0.01, 0.2], "none") == [0.01, 0.2]
+
+
+def test_holm_rejects_at_least_what_bonferroni_rejects() -> None:
+    """Holm is uniformly more powerful than Bonferroni (Holm 1979)."""
+    ps = [0.004, 0.015, 0.02, 0.3]
+    bonf = sum(p <= 0.05 for p in adjust(ps, "bonferroni"))
+    holm = sum(p <= 0.05 for p in adjust(ps, "holm"))
+    assert (bonf, holm) == (1, 3)
+
+
+def test_interval_levels_follow_the_correction() -> None:
+    """Bonferroni/Holm intervals at alpha/m; BH at R alpha/m (Benjamini & Yekutieli 2005)."""
+    assert interval_level("bonferroni", 0.05, 10, 3) == pytest.approx(0.005)
+    assert interval_level("holm", 0.05, 10, 3) == pytest.approx(0.005)
+    assert interval_level("benjamini_hochberg", 0.05, 10, 3) == pytest.approx(0.015)
+    assert interval_level("benjamini_hochberg", 0.05, 10, 0) == pytest.approx(0.005)
+    assert interval_level("none", 0.05, 10, 3) == 0.05
