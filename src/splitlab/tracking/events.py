@@ -287,7 +287,7 @@ def _shorten(value: Any, limit: int = 80) -> Any:
     if isinstance(value, str) and len(value) > limit:
         return value[:limit] + "..."
     if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, dict | list):
         text = json.dumps(value)
         return text if len(text) <= limit else text[:limit] + "..."
