@@ -101,7 +101,7 @@ def test_change_needs_who_and_why(registry: Registry, experiment: Experiment) ->
 def test_unknown_status_text_is_a_clear_error(registry: Registry, experiment: Experiment) -> None:
     """A status that does not exist names the allowed statuses."""
     registry.create(experiment, at=T0)
-    with pytest.raises(TransitionError, match="unknown status 'live'.*running"):
+    with pytest.raises(TransitionError, match=r"unknown status 'live'.*running"):
         change_status(registry, experiment.id, "live", by="a", reason="go")
 
 

@@ -1,0 +1,304 @@
+"""A look: store -> stats -> one decision, recorded in the looks ledger.
+
+:func:`run_look` asks the store for the sufficient statistics at a data cut-off (the SQL runs
+in the store; no raw event reaches Python), analyses them with the statistics engine, turns
+the results into one decision (:mod:`splitlab.evaluation.policy`), records everything in the
+ledger and, when the experiment's policy says so, changes its status in the same transaction.
+
+``maxPeeks`` is enforced from the ledger: once every planned look is taken another one is
+refused (:class:`~splitlab.evaluation.errors.PeekLimitError`) unless it is asked for as a
+read-only *peek*, which is recorded too but cannot trigger a decision or a status change.
+
+Each ledger entry holds the exact JSON document produced at the time, including the
+definition and the sums it was computed from, so :func:`replay_look` can recompute it and
+get the same bytes (the test of reproducibility) and :meth:`Registry.looks` re-renders it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from splitlab.config import Experiment, Status, load_experiment
+from splitlab.evaluation import lifecycle
+from splitlab.evaluation.errors import EvaluationError, PeekLimitError
+from splitlab.evaluation.policy import PlannedChange, look_decision, plan_change
+from splitlab.evaluation.poststrat import post_stratified
+from splitlab.evaluation.quality import DataQualityCounts, QualityReport, assess
+from splitlab.evaluation.segments import segment_results
+from splitlab.stats import analyze
+from splitlab.stats.sums import ExperimentSums
+from splitlab.store.registry import LookRecord, Registry, canonical_json, format_time
+
+logger = logging.getLogger(__name__)
+
+#: Statuses in which a planned look may be taken (a peek is allowed in any status).
+LOOKABLE = frozenset({Status.RUNNING, Status.PAUSED})
+
+
+class LookStore(Protocol):
+    """What a look needs from the event store (``splitlab.store.DuckDBStore``)."""
+
+    def summary(
+        self,
+        experiment: Experiment,
+        cutoff: datetime | None = None,
+        segment: str | Sequence[str] | None = None,
+    ) -> ExperimentSums: ...
+
+    def data_quality(
+        self, experiment: Experiment, cutoff: datetime | None = None
+    ) -> DataQualityCounts: ...
+
+
+@dataclass(frozen=True)
+class LookDecision:
+    """A look's decision: the engine's five actions, or ``peek`` for a read-only peek."""
+
+    action: str
+    variant: str | None
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "variant": self.variant, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """Everything computed at a look, before anything is written."""
+
+    decision: LookDecision
+    document_body: dict[str, Any]
+    change: PlannedChange | None
+
+
+def run_look(
+    store: LookStore,
+    registry: Registry,
+    experiment_id: str,
+    *,
+    cutoff: datetime | None = None,
+    triggered_by: str = "cli",
+    peek: bool = False,
+    now: datetime | None = None,
+) -> LookRecord:
+    """Take one look at an experiment (or a read-only peek) and record it.
+
+    ``cutoff`` is the data cut-off (events with a later timestamp are left out; default:
+    now). ``now`` is the clock, injectable for tests and the scheduler.
+    """
+    now = now or datetime.now(UTC)
+    cutoff = cutoff or now
+    experiment = registry.get(experiment_id)
+    ev = experiment.evaluation
+    planned = registry.looks(experiment_id, include_peeks=False)
+    taken = len(planned)
+    if peek:
+        number = taken
+        analysis_look = taken + 1 if ev.allow_extra_looks else min(taken + 1, ev.max_peeks)
+    else:
+        _check_planned_look(experiment, planned)
+        number = analysis_look = taken + 1
+    sums = _collect_sums(store, experiment, cutoff, analysis_look)
+    history = _history(planned, analysis_look, _fraction(experiment, sums))
+    quality = assess(store.data_quality(experiment, cutoff), sum(sums.units.values()))
+    evaluated = evaluate(experiment, sums, analysis_look, history, quality, peek=peek)
+    actions: list[dict[str, Any]] = []
+    if evaluated.change is not None:
+        actions.append({**evaluated.change.to_dict(), "applied": True})
+    meta = {
+        "experimentId": experiment.id,
+        "look": number,
+        "peek": peek,
+        "analysisLook": analysis_look,
+        "at": format_time(now),
+        "cutoff": format_time(cutoff),
+        "triggeredBy": triggered_by,
+        "status": experiment.status.value,
+    }
+    document = _document(meta, evaluated, actions)
+    with registry.transaction():
+        if registry.planned_looks_taken(experiment_id) != taken:
+            raise EvaluationError(
+                f"look: another look at {experiment_id!r} was recorded while this one ran; "
+                "run it again",
+                field="look",
+                value=number,
+            )
+        record = registry.append_look(
+            experiment_id,
+            number=number,
+            peek=peek,
+            at=now,
+            cutoff=cutoff,
+            triggered_by=triggered_by,
+            action=evaluated.decision.action,
+            variant=evaluated.decision.variant,
+            document=document,
+        )
+        change = evaluated.change
+        if change is not None:
+            lifecycle.change_status(
+                registry,
+                experiment_id,
+                change.status,
+                by=f"look {number} ({triggered_by})",
+                reason=change.reason,
+                variant=change.variant,
+                look=number,
+                details=change.details,
+                now=now,
+            )
+    logger.info(
+        "%s look %d%s: %s",
+        experiment_id,
+        number,
+        " (peek)" if peek else "",
+        evaluated.decision.action,
+    )
+    return record
+
+
+def evaluate(
+    experiment: Experiment,
+    sums: ExperimentSums,
+    look: int,
+    history: tuple[float, ...] | None,
+    quality: QualityReport,
+    *,
+    peek: bool = False,
+) -> Evaluated:
+    """The pure part of a look: analysis, segments, post-stratification and the decision."""
+    results = analyze(experiment, sums, look, history=history)
+    engine = look_decision(results, experiment, quality)
+    change: PlannedChange | None = None
+    if peek:
+        decision = LookDecision(
+            "peek",
+            None,
+            (
+                "READ-ONLY PEEK: not a planned look, so it cannot trigger a decision or a "
+                "status change.",
+                *(f"(Not acted on) {r}" for r in engine.reasons),
+            ),
+        )
+    else:
+        change, notes = plan_change(engine, results, experiment)
+        if change is not None and change.status not in lifecycle.TRANSITIONS[experiment.status]:
+            change = None
+        decision = LookDecision(engine.action, engine.variant, (*engine.reasons, *notes))
+    results_json = results.to_dict()
+    results_json["decision"] = decision.to_dict()
+    body: dict[str, Any] = {
+        "decision": decision.to_dict(),
+        "dataQuality": quality.to_dict(),
+        "results": results_json,
+        "segments": segment_results(experiment, sums, look, history),
+        "postStratified": post_stratified(experiment, sums),
+        "history": None if history is None else list(history),
+        "sums": sums.to_dict(),
+        "definition": experiment.to_wire(),
+    }
+    return Evaluated(decision, body, change)
+
+
+def replay_look(record: LookRecord) -> str:
+    """Recompute a recorded look from the definition and sums stored with it.
+
+    Returns the JSON document; for an untampered ledger it equals ``record.document`` byte
+    for byte (the analysis is deterministic and the inputs are stored exactly).
+    """
+    stored = record.to_dict()
+    experiment = load_experiment(stored["definition"])
+    sums = ExperimentSums.from_dict(stored["sums"])
+    quality = QualityReport.from_dict(stored["dataQuality"])
+    history = None if stored["history"] is None else tuple(stored["history"])
+    evaluated = evaluate(
+        experiment, sums, stored["analysisLook"], history, quality, peek=stored["peek"]
+    )
+    meta = {k: stored[k] for k in _META_KEYS}
+    return _document(meta, evaluated, stored["actions"])
+
+
+_META_KEYS = (
+    "experimentId",
+    "look",
+    "peek",
+    "analysisLook",
+    "at",
+    "cutoff",
+    "triggeredBy",
+    "status",
+)
+
+
+def _document(meta: dict[str, Any], evaluated: Evaluated, actions: list[dict[str, Any]]) -> str:
+    body = dict(evaluated.document_body)
+    decision = body.pop("decision")
+    return canonical_json({**meta, "decision": decision, "actions": actions, **body})
+
+
+def _check_planned_look(experiment: Experiment, planned: list[LookRecord]) -> None:
+    ev = experiment.evaluation
+    if experiment.status not in LOOKABLE:
+        raise EvaluationError(
+            f"status: experiment {experiment.id!r} is {experiment.status.value!r}; a planned "
+            "look needs it running or paused (expected running or paused; a read-only peek "
+            "is allowed in any status)",
+            field="status",
+            value=experiment.status.value,
+        )
+    if len(planned) >= ev.max_peeks and not ev.allow_extra_looks:
+        last = planned[-1]
+        raise PeekLimitError(
+            f"evaluation.maxPeeks: all {ev.max_peeks} planned looks at {experiment.id!r} have "
+            f"been taken (the last at {format_time(last.at)}); another look would inflate the "
+            "false-positive rate. Expected: a read-only peek (--peek), which cannot trigger a "
+            "decision, or a plan with more looks (maxPeeks, allowExtraLooks).",
+            field="evaluation.maxPeeks",
+            value=ev.max_peeks,
+            taken=len(planned),
+        )
+
+
+def _fraction(experiment: Experiment, sums: ExperimentSums) -> float:
+    """This look's information fraction: the smallest arm over minSampleSize, capped at 1."""
+    smallest = min(float(sums.units.get(v, 0.0)) for v in experiment.variant_names)
+    return min(smallest / experiment.evaluation.min_sample_size, 1.0)
+
+
+def _history(planned: list[LookRecord], look: int, current: float) -> tuple[float, ...] | None:
+    """Information fractions of the earlier planned looks, when they can serve as history.
+
+    The sequential plan needs one fraction per earlier look, strictly increasing; otherwise
+    (a peek past the plan, stalled data) the engine's equally spaced default is used.
+    """
+    fractions: list[float] = []
+    for record in planned[: look - 1]:
+        value = record.to_dict()["results"].get("informationFraction")
+        if not isinstance(value, int | float):
+            return None
+        fractions.append(float(value))
+    if len(fractions) != look - 1:
+        return None
+    if any(b <= a for a, b in itertools.pairwise(fractions)) or any(
+        f <= 0 or f >= current for f in fractions
+    ):
+        return None
+    return tuple(fractions)
+
+
+def _collect_sums(
+    store: LookStore, experiment: Experiment, cutoff: datetime, look: int
+) -> ExperimentSums:
+    """Overall and per-segment sums in one query (segments and the post-stratification key)."""
+    attributes = list(experiment.segments)
+    stratify = experiment.evaluation.post_stratify
+    if stratify is not None and stratify not in attributes:
+        attributes.append(stratify)
+    sums = store.summary(experiment, cutoff=cutoff, segment=attributes or None)
+    return ExperimentSums(sums.units, sums.metrics, experiment.id, look, dict(sums.segments))
