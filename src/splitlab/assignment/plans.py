@@ -1,0 +1,193 @@
+"""Per-experiment assignment plans, compiled once so that assigning a unit is one hash.
+
+A plan precomputes everything that does not depend on the unit: the encoded prefix of the
+hashed string, the integer gate and variant edges, the compiled targeting predicate, the
+forced allow-list, and one shared :class:`Assignment` per possible outcome. Assigning a unit
+then costs one SHA-256 call and a few byte-string comparisons.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_right
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from splitlab.assignment.hashing import (
+    allocation_threshold,
+    edge_keys,
+    experiment_prefix,
+    gate_key,
+    variant_edges,
+)
+from splitlab.assignment.result import Assignment, Reason
+from splitlab.assignment.targeting import compile_targeting
+from splitlab.assignment.units import unit_text
+from splitlab.config.models import Experiment, Status
+from splitlab.errors import SplitlabError
+
+__all__ = ["AssignmentError", "Plan", "compile_plan"]
+
+#: One unit: (unit_id, attributes) -> Assignment.
+AssignOne = Callable[[Any, Mapping[str, Any] | None], Assignment]
+#: A batch: (unit_ids, per-unit attributes or None) -> list of Assignment.
+AssignMany = Callable[[Sequence[Any], Sequence[Mapping[str, Any] | None] | None], list[Assignment]]
+
+_NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
+_NOT_RUNNING = frozenset({Status.DRAFT, Status.PAUSED, Status.STOPPED})
+
+
+class AssignmentError(SplitlabError, ValueError):
+    """The service cannot be built from the experiments it was given."""
+
+    code = "invalid_assignment_setup"
+
+
+class Plan:
+    """The compiled form of one experiment: ``assign`` for one unit, ``many`` for a batch."""
+
+    __slots__ = ("assign", "experiment", "many", "serves")
+
+    def __init__(
+        self, experiment: Experiment, assign: AssignOne, many: AssignMany, serves: bool
+    ) -> None:
+        self.experiment = experiment
+        self.assign = assign
+        self.many = many
+        #: True when the plan can serve a variant (running, or one variant for everyone).
+        self.serves = serves
+
+
+def compile_plan(
+    experiment: Experiment, saved_groups: Mapping[str, Sequence[Any]] | None = None
+) -> Plan:
+    """Compile `experiment`; the status decides first, then the running-experiment steps."""
+    fixed = _fixed_outcome(experiment)
+    if fixed is not None:
+
+        def assign_fixed(unit_id: Any, attributes: Mapping[str, Any] | None) -> Assignment:
+            return fixed
+
+        def many_fixed(
+            unit_ids: Sequence[Any], attributes: Sequence[Mapping[str, Any] | None] | None
+        ) -> list[Assignment]:
+            _check_lengths(unit_ids, attributes)
+            return [fixed] * len(unit_ids)
+
+        return Plan(experiment, assign_fixed, many_fixed, fixed.variant is not None)
+    assign, many = _running(experiment, saved_groups)
+    return Plan(experiment, assign, many, True)
+
+
+def _fixed_outcome(experiment: Experiment) -> Assignment | None:
+    """The one answer every unit gets, when the status (or the toggle) decides alone."""
+    eid = experiment.experiment_id
+    if experiment.status is Status.ROLLED_BACK:
+        return Assignment(eid, experiment.control, Reason.ROLLED_BACK)
+    if experiment.status is Status.SHIPPED:
+        if experiment.shipped_variant not in experiment.variant_names:
+            raise AssignmentError(
+                f"experiment {eid!r}: shippedVariant must name one of the variants "
+                f"{list(experiment.variant_names)} when status is 'shipped' "
+                f"(got {experiment.shipped_variant!r})"
+            )
+        return Assignment(eid, experiment.shipped_variant, Reason.SHIPPED)
+    if experiment.forced_variant:
+        return Assignment(eid, experiment.forced_variant, Reason.TOGGLED)
+    if experiment.status in _NOT_RUNNING:
+        return Assignment(eid, None, Reason.NOT_RUNNING)
+    return None
+
+
+def _check_lengths(
+    unit_ids: Sequence[Any], attributes: Sequence[Mapping[str, Any] | None] | None
+) -> None:
+    if attributes is not None and len(attributes) != len(unit_ids):
+        raise AssignmentError(
+            f"attributes must have one entry per unit id ({len(unit_ids)}), got {len(attributes)}"
+        )
+
+
+def _running(
+    experiment: Experiment, saved_groups: Mapping[str, Sequence[Any]] | None
+) -> tuple[AssignOne, AssignMany]:
+    """The closures of a running experiment; every value they use is bound here, once."""
+    eid = experiment.experiment_id
+    hash_key = experiment.assignment.hash_key
+    prefix = experiment_prefix(eid, experiment.assignment.salt)
+    gate = allocation_threshold(experiment.traffic_allocation)
+    weights = [v.weight if v.weight is not None else 1.0 for v in experiment.variants]
+    edges = variant_edges(weights)
+    assigned = tuple(Assignment(eid, name, Reason.ASSIGNED) for name in experiment.variant_names)
+    forced = {
+        unit: Assignment(eid, variant, Reason.FORCED)
+        for variant, units in experiment.assignment.forced.items()
+        for unit in units
+    }
+    missing = Assignment(eid, None, Reason.MISSING_UNIT_ID)
+    not_targeted = Assignment(eid, None, Reason.NOT_TARGETED)
+    outside = Assignment(eid, None, Reason.OUTSIDE_TRAFFIC)
+    targeted = compile_targeting(experiment.targeting, saved_groups)
+    # Units given without attributes are targeted exactly when the empty mapping is.
+    bare_targeted = targeted is None or targeted(_NO_ATTRIBUTES)
+    sha256 = hashlib.sha256
+    no_attributes = _NO_ATTRIBUTES
+    # Decisions compare bytes, not ints: see hashing.gate_key and hashing.edge_keys.
+    gate_bytes = gate_key(gate)
+    edge_bytes = edge_keys(edges)
+
+    def assign(unit_id: Any, attributes: Mapping[str, Any] | None) -> Assignment:
+        unit = unit_id
+        if attributes is not None:
+            value = attributes.get(hash_key)
+            if value is not None:
+                unit = value
+        if unit.__class__ is not str or not unit:
+            unit = unit_text(unit)
+            if unit is None:
+                return missing
+        if forced:
+            hit = forced.get(unit)
+            if hit is not None:
+                return hit
+        if targeted is not None and not targeted(
+            no_attributes if attributes is None else attributes
+        ):
+            return not_targeted
+        try:
+            data = prefix + unit.encode()
+        except UnicodeEncodeError:  # a lone surrogate: not text, so not a usable unit id
+            return missing
+        digest = sha256(data).digest()
+        if gate_bytes is not None and digest[6:12] >= gate_bytes:
+            return outside
+        return assigned[bisect_right(edge_bytes, digest)]
+
+    def many(
+        unit_ids: Sequence[Any], attributes: Sequence[Mapping[str, Any] | None] | None
+    ) -> list[Assignment]:
+        _check_lengths(unit_ids, attributes)
+        if attributes is not None:
+            return [assign(u, a) for u, a in zip(unit_ids, attributes, strict=True)]
+        if forced or not bare_targeted or "" in unit_ids:
+            return [assign(u, None) for u in unit_ids]
+        try:
+            # The hot loops: every unit a non-empty str, no allow-list, targeting settled.
+            if gate_bytes is None:
+                return [
+                    assigned[bisect_right(edge_bytes, sha256(prefix + u.encode()).digest())]
+                    for u in unit_ids
+                ]
+            return [
+                outside
+                if (d := sha256(prefix + u.encode()).digest())[6:12] >= gate_bytes
+                else assigned[bisect_right(edge_bytes, d)]
+                for u in unit_ids
+            ]
+        except (AttributeError, UnicodeEncodeError):
+            # A unit that is not a str (None, an integer) or not valid text: take the
+            # per-unit path, which resolves each one exactly as assign() does.
+            return [assign(u, None) for u in unit_ids]
+
+    return assign, many

@@ -1,0 +1,64 @@
+"""What an assignment returns: the variant (or None) and the reason for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["Assignment", "Reason"]
+
+
+class Reason(StrEnum):
+    """Why a unit got the variant it got (or none). The order below is the precedence."""
+
+    #: No experiment with that id is known to the service.
+    UNKNOWN_EXPERIMENT = "unknown_experiment"
+    #: Status ``rolled_back``: everyone gets the control variant.
+    ROLLED_BACK = "rolled_back"
+    #: Status ``shipped``: everyone gets ``shippedVariant``.
+    SHIPPED = "shipped"
+    #: The variant toggle (``forcedVariant``) is set: everyone gets that variant.
+    TOGGLED = "toggled"
+    #: Status ``draft``, ``paused`` or ``stopped``: nobody is exposed.
+    NOT_RUNNING = "not_running"
+    #: No usable unit id (missing, empty, or not a string / integer).
+    MISSING_UNIT_ID = "missing_unit_id"
+    #: The unit is on a QA allow-list (``assignment.forced``).
+    FORCED = "forced"
+    #: Targeting (include / exclude rules, condition) does not admit the unit.
+    NOT_TARGETED = "not_targeted"
+    #: The unit's gate value is above the traffic allocation.
+    OUTSIDE_TRAFFIC = "outside_traffic"
+    #: Bucketed by the hash: the only reason that counts as an exposure for analysis.
+    ASSIGNED = "assigned"
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """The outcome of assigning one unit to one experiment.
+
+    ``variant`` is None exactly when the unit is not served any variant (unknown experiment,
+    not running, missing unit id, not targeted, outside traffic). Instances are shared: the
+    service preallocates one per (variant, reason), so compare them by value.
+    """
+
+    experiment_id: str
+    variant: str | None
+    reason: Reason
+
+    @property
+    def in_experiment(self) -> bool:
+        """True when the unit is part of the experiment's analysis (reason ``assigned``).
+
+        Forced QA units, toggled, shipped and rolled back variants are served but are not
+        randomised, so they must not be tracked as exposures.
+        """
+        return self.reason is Reason.ASSIGNED
+
+    def to_dict(self) -> dict[str, str | None]:
+        """camelCase JSON shape: ``{experimentId, variant, reason}``."""
+        return {
+            "experimentId": self.experiment_id,
+            "variant": self.variant,
+            "reason": self.reason.value,
+        }
