@@ -21,6 +21,7 @@ from splitlab.errors import SplitlabError
 COMMANDS: dict[str, str] = {
     "validate": "definitions:validate",
     "schema": "definitions:schema",
+    "assign": "assign:assign",
     "analyze": "analyze:analyze_command",
 }
 

@@ -1,0 +1,111 @@
+"""`splitlab assign FILE UNIT [--attr key=value]... [--json]` from the shell."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from splitlab.assignment import ExperimentAssignmentService
+from splitlab.cli.assign import parse_attribute
+from splitlab.cli.main import cli
+from splitlab.config import load_experiment
+from tests.assignment.assignment_helpers import definition
+from tests.conftest import ARTICLE_EXAMPLE
+
+US_FREE = ["--attr", "region=US", "--attr", "accountType=free"]
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, ["assign", *args])
+
+
+def test_prints_variant_and_reason() -> None:
+    """The text output names the variant the library computes and the reason."""
+    experiment = load_experiment(ARTICLE_EXAMPLE)
+    service = ExperimentAssignmentService([experiment])
+    attributes = {"region": "US", "accountType": "free"}
+    for unit in ("user-1", "user-2", "user-3"):
+        result = run(str(ARTICLE_EXAMPLE), unit, *US_FREE)
+        expected = service.assign(unit, experiment.experiment_id, attributes)
+        assert result.exit_code == 0, result.output
+        shown = expected.variant or "(no variant)"
+        assert result.output == f"{shown}  reason: {expected.reason.value}\n"
+
+
+def test_json_output_is_camel_case() -> None:
+    """--json prints {experimentId, unitId, variant, reason}."""
+    result = run(str(ARTICLE_EXAMPLE), "user-1", *US_FREE, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {
+        "experimentId": "exp-checkout-flow-v3",
+        "unitId": "user-1",
+        "variant": "variant-a",
+        "reason": "assigned",
+    }
+
+
+def test_targeting_applies_from_the_command_line() -> None:
+    """Without the include attributes the unit is not targeted; bot=true excludes."""
+    result = run(str(ARTICLE_EXAMPLE), "user-1", "--json")
+    assert json.loads(result.output)["reason"] == "not_targeted"
+    result = run(str(ARTICLE_EXAMPLE), "user-1", *US_FREE, "--attr", "bot=true", "--json")
+    assert json.loads(result.output)["reason"] == "not_targeted"
+
+
+def test_hash_key_attribute_is_reported_as_the_unit(tmp_path: Path) -> None:
+    """With hashKey accountId, --attr accountId=... is the unit hashed and printed."""
+    path = tmp_path / "exp.json"
+    path.write_text(json.dumps(definition(assignment={"hashKey": "accountId"})))
+    result = run(str(path), "user-1", "--attr", "accountId=acme", "--json")
+    payload = json.loads(result.output)
+    assert payload["unitId"] == "acme"
+    direct = json.loads(run(str(path), "acme", "--json").output)
+    assert direct["variant"] == payload["variant"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("bot=true", ("bot", True)),
+        ("age=30", ("age", 30)),
+        ("score=2.5", ("score", 2.5)),
+        ("region=US", ("region", "US")),
+        ("zip=02134", ("zip", "02134")),
+        ('name="true"', ("name", "true")),
+        ("tags=[1,2]", ("tags", [1, 2])),
+        ("empty=", ("empty", "")),
+        ("eq=a=b", ("eq", "a=b")),
+    ],
+)
+def test_attribute_values_are_json_decoded_when_valid(text: str, expected: Any) -> None:
+    """VALUE is JSON when it parses as JSON, else the raw text."""
+    assert parse_attribute(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["region", "=US"])
+def test_malformed_attribute_is_a_usage_error(bad: str) -> None:
+    """An --attr without key=value exits 2 with a message naming the value."""
+    result = run(str(ARTICLE_EXAMPLE), "user-1", "--attr", bad)
+    assert result.exit_code == 2
+    assert repr(bad) in result.output
+
+
+def test_invalid_definition_exits_3_without_traceback(tmp_path: Path) -> None:
+    """A broken definition prints the problem and exits 3, never a traceback."""
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(definition(trafficAllocation=3)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "splitlab", "assign", str(path), "user-1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 3
+    assert "$.trafficAllocation" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
