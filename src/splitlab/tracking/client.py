@@ -1,0 +1,469 @@
+"""The tracking client: batches events and delivers them, at least once, from its own thread.
+
+    client = TrackingClient.http("http://127.0.0.1:8000", spool_dir="/var/lib/app/spool")
+    client.metric("user-1", "exp-1", "control", "checkout")   # returns at once
+    client.close()                                            # or `with`, or at exit
+
+Guarantees (what the tests pin down):
+
+- An event's ``eventId`` is fixed when the event is created, so every retry and every replay
+  from the spool carries the same id and the collector counts it once.
+- A batch leaves memory only after the transport answered (delivered, or refused for good
+  with a 4xx); a failed send keeps it and retries with exponential back-off and full jitter,
+  waiting at least the collector's ``Retry-After``.
+- Memory is bounded by ``max_buffered`` events. Past it, chunks of events go to the on-disk
+  spool (:mod:`splitlab.tracking.spool`), replayed as soon as the collector answers again or
+  on the next start. Events are dropped only on these documented limits, each counted in
+  :attr:`TrackingClient.stats` under its reason and logged: ``buffer_full`` (no spool
+  configured), ``spool_full`` (``spool_max_bytes`` reached), ``spool_write_failed`` (the disk
+  refused the write), ``spool_corrupt`` (an unreadable spooled line), ``close_timeout`` (still
+  undelivered at close and no spool), ``closed`` (tracked after close).
+- ``close()``, leaving a ``with`` block, and interpreter exit (an ``atexit`` hook) deliver what
+  is pending, within ``close_timeout`` seconds; what is still undelivered then is spooled.
+  Events still in memory when the process is killed outright are lost (at most
+  ``max_buffered``); set a small ``max_buffered`` if that matters more than throughput.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import math
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from splitlab.tracking.errors import RejectedBatchError, RetryableSendError
+from splitlab.tracking.events import AttributeValue, Event
+from splitlab.tracking.retry import Backoff
+from splitlab.tracking.spool import Spool, SpoolFullError
+from splitlab.tracking.transport import (
+    EventSink,
+    HTTPTransport,
+    InProcessTransport,
+    SendResult,
+    Transport,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def new_event_id() -> str:
+    """A fresh random event id (UUID4), made once per logical event."""
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStats:
+    """A snapshot of what the client did with the events it was given."""
+
+    tracked: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    retries: int
+    spooled: int
+    replayed: int
+    pending: int
+    spool_bytes: int
+    dropped: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def dropped_total(self) -> int:
+        """Events dropped on a documented limit, all reasons together."""
+        return sum(self.dropped.values())
+
+
+class TrackingClient:
+    """Batches events and delivers them through a :class:`Transport` from a background thread.
+
+    ``batch_size`` events or ``flush_interval`` seconds after the oldest pending event,
+    whichever comes first, make a batch. ``clock`` (monotonic seconds), ``wall_clock`` (epoch
+    seconds, for event timestamps), ``sleep`` and ``rng`` (a numpy Generator, for the jitter)
+    are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        batch_size: int = 100,
+        flush_interval: float = 5.0,
+        max_buffered: int = 10_000,
+        spool_dir: str | Path | None = None,
+        spool_max_bytes: int = 256 * 1024 * 1024,
+        backoff: Backoff | None = None,
+        close_timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] | None = None,
+        rng: np.random.Generator | None = None,
+        register_atexit: bool = True,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1 (got {batch_size})")
+        if not flush_interval > 0:
+            raise ValueError(f"flush_interval must be positive seconds (got {flush_interval})")
+        if max_buffered < 2 * batch_size:
+            raise ValueError(
+                f"max_buffered must be at least 2 * batch_size = {2 * batch_size} "
+                f"(got {max_buffered})"
+            )
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.max_buffered = max_buffered
+        self.close_timeout = close_timeout
+        self._transport = transport
+        self._backoff = backoff or Backoff()
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._sleep = sleep or self._interruptible_sleep
+        self._rng = rng if rng is not None else np.random.default_rng()
+        self._spool = Spool(spool_dir, max_bytes=spool_max_bytes) if spool_dir else None
+        self._pending: deque[Event] = deque()
+        self._cond = threading.Condition()
+        self._wake = threading.Event()
+        self._oldest_at = 0.0
+        self._in_flight = False
+        self._flush_requested = False
+        self._closed = False
+        self._closing = False
+        self._abandoned = False
+        self._close_deadline = 0.0
+        self._counts: Counter[str] = Counter()
+        self._dropped: Counter[str] = Counter()
+        self._atexit = register_atexit
+        self._thread = threading.Thread(target=self._run, name="splitlab-tracking", daemon=True)
+        self._thread.start()
+        if register_atexit:
+            atexit.register(self.close)
+
+    # -- construction helpers -------------------------------------------------------------
+
+    @classmethod
+    def http(cls, url: str, *, timeout: float = 10.0, **options: Any) -> TrackingClient:
+        """A client posting to the splitlab collector at ``url`` (needs httpx)."""
+        return cls(HTTPTransport(url, timeout=timeout), **options)
+
+    @classmethod
+    def in_process(cls, sink: EventSink, **options: Any) -> TrackingClient:
+        """A client writing straight into ``sink`` (any object with ``ingest(events)``)."""
+        return cls(InProcessTransport(sink), **options)
+
+    # -- tracking ---------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        """The wall clock as epoch milliseconds (the timestamp of new events)."""
+        return int(self._wall_clock() * 1000)
+
+    def exposure(
+        self,
+        unit_id: str,
+        experiment_id: str,
+        variant: str,
+        *,
+        attributes: Mapping[str, AttributeValue] | None = None,
+        event_id: str | None = None,
+        timestamp_ms: int | None = None,
+    ) -> Event:
+        """Track that ``unit_id`` was exposed to ``variant``; returns the event (with its id)."""
+        event = Event(
+            event_id=event_id or new_event_id(),
+            type="exposure",
+            experiment_id=experiment_id,
+            variant=variant,
+            unit_id=unit_id,
+            timestamp=self.now_ms() if timestamp_ms is None else timestamp_ms,
+            attributes=dict(attributes) if attributes else None,
+        )
+        self.track(event)
+        return event
+
+    def metric(
+        self,
+        unit_id: str,
+        experiment_id: str,
+        variant: str,
+        metric: str,
+        value: float = 1.0,
+        *,
+        event_id: str | None = None,
+        timestamp_ms: int | None = None,
+    ) -> Event:
+        """Track a metric event; returns the event (with its id)."""
+        event = Event(
+            event_id=event_id or new_event_id(),
+            type="metric",
+            experiment_id=experiment_id,
+            variant=variant,
+            unit_id=unit_id,
+            timestamp=self.now_ms() if timestamp_ms is None else timestamp_ms,
+            metric=metric,
+            value=float(value),
+        )
+        self.track(event)
+        return event
+
+    def track(self, event: Event) -> None:
+        """Queue ``event`` for delivery; never blocks on the network.
+
+        Raises ValueError for a non-finite ``value`` (JSON has no NaN: it would reach the
+        collector as null, which means 1).
+        """
+        if event.value is not None and not math.isfinite(event.value):
+            raise ValueError(
+                f"event {event.event_id}: value must be a finite number (got {event.value!r})"
+            )
+        spill: list[Event] = []
+        with self._cond:
+            if self._closed:
+                self._drop_locked(1, "closed", "the client was closed before this event")
+                return
+            self._pending.append(event)
+            self._counts["tracked"] += 1
+            if len(self._pending) == 1:
+                self._oldest_at = self._clock()
+                self._cond.notify_all()  # the sender now waits for the flush interval
+            if len(self._pending) >= self.max_buffered:
+                spill = [self._pending.pop() for _ in range(self.batch_size)]
+                spill.reverse()
+            if len(self._pending) >= self.batch_size:
+                self._cond.notify_all()
+        if spill:
+            self._spill(spill, why="buffer_full")
+
+    # -- flushing and closing -----------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Send what is pending now; True once memory and spool are empty, False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            self._flush_requested = True
+            self._cond.notify_all()
+            while self._pending or self._in_flight or self._spool_waiting():
+                if not self._thread.is_alive():
+                    return False
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(0.5 if remaining is None else min(remaining, 0.5))
+            return True
+
+    def close(self, timeout: float | None = None) -> None:
+        """Deliver what is pending (spooling what cannot be delivered in time), then stop."""
+        limit = self.close_timeout if timeout is None else timeout
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._closing = True
+            self._close_deadline = self._clock() + limit
+            self._cond.notify_all()
+        self._wake.set()
+        self._thread.join(limit + 5.0)
+        with self._cond:
+            self._abandoned = True
+            leftover = list(self._pending)
+            self._pending.clear()
+        if leftover:
+            logger.warning("%d events were still pending when the client closed", len(leftover))
+            for start in range(0, len(leftover), self.batch_size):
+                self._spill(leftover[start : start + self.batch_size], why="close_timeout")
+        self._transport.close()
+        if self._spool is not None:
+            self._spool.close()
+        if self._atexit:
+            atexit.unregister(self.close)
+
+    def __enter__(self) -> TrackingClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def stats(self) -> ClientStats:
+        """What happened to the events so far (counts since this client started)."""
+        with self._cond:
+            counts = dict(self._counts)
+            pending = len(self._pending)
+            dropped = dict(self._dropped)
+        return ClientStats(
+            tracked=counts.get("tracked", 0),
+            accepted=counts.get("accepted", 0),
+            duplicates=counts.get("duplicates", 0),
+            rejected=counts.get("rejected", 0),
+            retries=counts.get("retries", 0),
+            spooled=counts.get("spooled", 0),
+            replayed=counts.get("replayed", 0),
+            pending=pending,
+            spool_bytes=self._spool.size_bytes if self._spool else 0,
+            dropped=dropped,
+        )
+
+    # -- the sender thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            job = self._next_job()
+            if job is None:
+                return
+            if isinstance(job, list):
+                self._send_memory_batch(job)
+            else:
+                self._replay_oldest_segment()
+
+    def _next_job(self) -> list[Event] | str | None:
+        """The next thing to send: a batch from memory, "spool", or None when closing is done."""
+        with self._cond:
+            while True:
+                pending = len(self._pending)
+                if self._closing:
+                    return self._front_batch_locked() if pending else None
+                if self._spool_waiting():
+                    return "spool"
+                due = self._clock() - self._oldest_at >= self.flush_interval
+                if pending and (pending >= self.batch_size or self._flush_requested or due):
+                    return self._front_batch_locked()
+                if not pending and self._flush_requested:
+                    self._flush_requested = False
+                    self._cond.notify_all()
+                wait = None
+                if pending:
+                    wait = max(0.0, self._oldest_at + self.flush_interval - self._clock())
+                self._cond.wait(wait)
+
+    def _front_batch_locked(self) -> list[Event]:
+        self._in_flight = True
+        count = min(self.batch_size, len(self._pending))
+        return [self._pending[i] for i in range(count)]
+
+    def _spool_waiting(self) -> bool:
+        return self._spool is not None and self._spool.segment_count > 0
+
+    def _send_memory_batch(self, batch: list[Event]) -> None:
+        delivered = self._deliver(batch)
+        with self._cond:
+            self._in_flight = False
+            if not self._abandoned and delivered:
+                for _ in batch:
+                    self._pending.popleft()
+                if self._pending:
+                    self._oldest_at = self._clock()
+            leftover: list[Event] = []
+            if not delivered and not self._abandoned:
+                leftover = list(self._pending)
+                self._pending.clear()
+            self._cond.notify_all()
+        for start in range(0, len(leftover), self.batch_size):
+            self._spill(leftover[start : start + self.batch_size], why="close_timeout")
+
+    def _replay_oldest_segment(self) -> None:
+        assert self._spool is not None
+        segment = self._spool.oldest()
+        if segment is None:
+            return
+        if segment.unreadable:
+            self._drop(segment.unreadable, "spool_corrupt", f"unreadable lines in {segment.path}")
+        if not segment.events or self._deliver(list(segment.events)):
+            self._spool.remove(segment)
+            with self._cond:
+                self._counts["replayed"] += len(segment.events)
+                self._cond.notify_all()
+
+    def _deliver(self, events: list[Event]) -> bool:
+        """Send until delivered or refused for good (True), or until closing gives up (False)."""
+        attempt = 0
+        while True:
+            try:
+                result = self._transport.send(events)
+            except RetryableSendError as exc:
+                attempt += 1
+                delay = self._backoff.delay(attempt, self._rng, exc.retry_after)
+                with self._cond:
+                    self._counts["retries"] += 1
+                    closing, deadline = self._closing, self._close_deadline
+                if closing and self._clock() + delay > deadline:
+                    logger.warning(
+                        "giving up sending %d events at close (%s); they go to the spool",
+                        len(events),
+                        exc,
+                    )
+                    return False
+                logger.warning(
+                    "sending %d events failed (%s); retry %d in %.2f s",
+                    len(events),
+                    exc,
+                    attempt,
+                    delay,
+                )
+                self._sleep(delay)
+            except RejectedBatchError as exc:
+                if exc.status == 413 and len(events) > 1:
+                    half = len(events) // 2
+                    return self._deliver(events[:half]) and self._deliver(events[half:])
+                logger.error("the collector refused %d events for good: %s", len(events), exc)
+                with self._cond:
+                    self._counts["rejected"] += len(events)
+                return True
+            else:
+                self._record(result)
+                return True
+
+    def _record(self, result: SendResult) -> None:
+        for rejection in result.rejections:
+            logger.warning(
+                "the collector rejected event %s (index %d): %s",
+                rejection.event_id,
+                rejection.index,
+                rejection.reason,
+            )
+        with self._cond:
+            self._counts["accepted"] += result.accepted
+            self._counts["duplicates"] += result.duplicates
+            self._counts["rejected"] += len(result.rejections)
+
+    # -- spilling and dropping ------------------------------------------------------------------
+
+    def _spill(self, events: list[Event], *, why: str) -> None:
+        """Move events that cannot stay in memory to the spool, or drop them (counted)."""
+        if self._spool is None:
+            self._drop(len(events), why, "no spool_dir is configured to hold them")
+            return
+        try:
+            self._spool.write(events)
+        except SpoolFullError as exc:
+            self._drop(len(events), "spool_full", str(exc))
+            return
+        except OSError as exc:
+            self._drop(len(events), "spool_write_failed", f"{self._spool.directory}: {exc}")
+            return
+        with self._cond:
+            self._counts["spooled"] += len(events)
+            self._cond.notify_all()
+
+    def _drop(self, count: int, reason: str, detail: str) -> None:
+        with self._cond:
+            self._drop_locked(count, reason, detail)
+
+    def _drop_locked(self, count: int, reason: str, detail: str) -> None:
+        self._dropped[reason] += count
+        logger.error("dropped %d tracking events (%s): %s", count, reason, detail)
+
+    def _interruptible_sleep(self, seconds: float) -> None:
+        """Sleep, but wake once early when close() is called (to flush without waiting)."""
+        if self._wake.wait(seconds):
+            self._wake.clear()
