@@ -85,3 +85,28 @@ def simulate(
         out["revenue"][v] = rng.gamma(2.0, m / 2.0, n)
         out["errors"][v] = (rng.random(n) < e).astype(float)
     return out
+
+
+def counts(**arms: tuple[float, float]) -> dict[str, ArmSums]:
+    """Conversion sums from (units, conversions) per variant (keys use _ for -)."""
+    return {k.replace("_", "-"): ArmSums(n, x, x) for k, (n, x) in arms.items()}
+
+
+def scenario(
+    conv: Mapping[str, tuple[float, float]],
+    errors: Mapping[str, tuple[float, float]] | None = None,
+    revenue: Mapping[str, tuple[float, float, float]] | None = None,
+    units: Mapping[str, float] | None = None,
+    look: int | None = 1,
+) -> ExperimentSums:
+    """Sums for the base experiment: conversions, error counts and revenue (n, sum, sumSq)."""
+    conv_sums = {v: ArmSums(n, x, x) for v, (n, x) in conv.items()}
+    errors = errors or {v: (n, round(n * 0.01)) for v, (n, _) in conv.items()}
+    revenue = revenue or {v: (n, 10.0 * n, 150.0 * n) for v, (n, _) in conv.items()}
+    metrics = {
+        "conv": conv_sums,
+        "errors": {v: ArmSums(n, x, x) for v, (n, x) in errors.items()},
+        "revenue": {v: ArmSums(n, s, ss) for v, (n, s, ss) in revenue.items()},
+    }
+    counted = dict(units or {v: n for v, (n, _) in conv.items()})
+    return ExperimentSums(counted, metrics, "exp-stats", look)

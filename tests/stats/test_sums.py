@@ -1,0 +1,84 @@
+"""The sufficient-statistics value objects and their JSON form (DESIGN.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from splitlab.stats import ArmSums, CrossSums, ExperimentSums, SumsError
+
+DATA = Path(__file__).parent / "data" / "checkout-sums.json"
+
+DESIGN_EXAMPLE = {
+    "experimentId": "exp-1",
+    "look": 2,
+    "units": {"control": 10000, "variant-a": 10050},
+    "metrics": {
+        "checkout_completion_rate": {
+            "control": {"n": 10000, "sum": 1000, "sumSq": 1000},
+            "variant-a": {
+                "n": 10050,
+                "sum": 1105,
+                "sumSq": 1105,
+                "covariate": {"sum": 0, "sumSq": 0, "sumProduct": 0},
+                "denominator": {"sum": 0, "sumSq": 0, "sumProduct": 0},
+            },
+        }
+    },
+}
+
+
+def test_design_example_round_trips() -> None:
+    """DESIGN.md's sums JSON reads and writes back unchanged (numbers as floats)."""
+    sums = ExperimentSums.from_dict(DESIGN_EXAMPLE)
+    assert sums.look == 2 and sums.units["variant-a"] == 10050
+    arm = sums.metrics["checkout_completion_rate"]["variant-a"]
+    assert arm.covariate == CrossSums(0, 0, 0)
+    assert json.loads(json.dumps(sums.to_dict())) == json.loads(json.dumps(DESIGN_EXAMPLE))
+
+
+def test_segments_are_slices() -> None:
+    """A segment's sums are analysed as sums of their own."""
+    data = dict(DESIGN_EXAMPLE)
+    data["segments"] = {"country=US": {"units": {"control": 10}, "metrics": {}}}
+    sums = ExperimentSums.from_dict(data)
+    us = sums.segment("country=US")
+    assert us.units == {"control": 10} and us.experiment_id == "exp-1"
+    with pytest.raises(SumsError, match="no segment 'country=FR'"):
+        sums.segment("country=FR")
+
+
+@pytest.mark.parametrize(
+    "patch,fragment",
+    [
+        ({"look": 0}, "$.look"),
+        ({"units": {"control": -1}}, "$.units.control"),
+        (
+            {"metrics": {"m": {"control": {"n": 1, "sum": "x", "sumSq": 1}}}},
+            "$.metrics.m.control.sum",
+        ),
+        ({"metrics": {"m": {"control": {"n": 1, "sum": float("nan"), "sumSq": 1}}}}, "finite"),
+        ({"metrics": []}, "$.metrics"),
+    ],
+)
+def test_malformed_sums_name_the_path(patch: dict, fragment: str) -> None:
+    """Every refusal names the JSON path and what was expected."""
+    with pytest.raises(SumsError, match=fragment.replace("$", r"\$")):
+        ExperimentSums.from_dict({**DESIGN_EXAMPLE, **patch})
+
+
+def test_adding_needs_matching_covariates() -> None:
+    """Sums with a covariate cannot silently merge with sums without one."""
+    with pytest.raises(SumsError):
+        ArmSums(1, 1, 1, CrossSums(1, 1, 1)) + ArmSums(1, 1, 1)
+
+
+def test_adding_experiments_merges_metrics_and_units() -> None:
+    """Two shards add up arm by arm."""
+    a = ExperimentSums.from_dict(json.loads(DATA.read_text()))
+    both = a + a
+    assert both.units["control"] == 2 * a.units["control"]
+    arm = both.metrics["error_rate"]["variant-b"]
+    assert (arm.n, arm.sum) == (2 * 16010, 2 * 171)
