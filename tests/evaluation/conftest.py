@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from splitlab.config import Experiment, load_experiment
+from splitlab.store.duckdb_store import DuckDBStore
 from splitlab.store.registry import Registry
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -48,3 +49,17 @@ def registry(tmp_path: Path) -> Iterator[Registry]:
     conn = duckdb.connect(str(tmp_path / "registry.duckdb"))
     yield Registry(conn)
     conn.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[DuckDBStore]:
+    """A real DuckDB store in a temporary directory."""
+    with DuckDBStore(tmp_path / "events.duckdb", load_interval_s=0.05) as s:
+        yield s
+
+
+def register(store: DuckDBStore, raw: dict[str, Any]) -> Registry:
+    """A registry in `store`'s file holding the definition `raw`."""
+    registry = Registry.for_store(store)
+    registry.create(load_experiment(raw), at=T0)
+    return registry

@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from splitlab.assignment import ExperimentAssignmentService, Reason
-from splitlab.config import Status, load_experiment
+from splitlab.config import Status
 from splitlab.evaluation import PeekLimitError, replay_look, run_look
 from splitlab.store.duckdb_store import DuckDBStore
 from splitlab.store.registry import Registry
 
-from .conftest import T0, definition
+from .conftest import T0, definition, register
 from .simulate import Traffic, day, send
 
 NO_ERRORS = {"control": 0.01, "variant-a": 0.01, "variant-b": 0.01, "treatment": 0.01}
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[DuckDBStore]:
-    """A real DuckDB store in a temporary directory."""
-    with DuckDBStore(tmp_path / "events.duckdb", load_interval_s=0.05) as s:
-        yield s
-
-
-def _register(store: DuckDBStore, raw: dict[str, Any]) -> Registry:
-    registry = Registry.for_store(store)
-    registry.create(load_experiment(raw), at=T0)
-    return registry
 
 
 def _three_arms(**overrides: Any) -> dict[str, Any]:
@@ -64,7 +49,7 @@ def _looks_over_three_days(
 
 def test_true_effect_ships_the_right_variant_at_the_planned_look(store: DuckDBStore) -> None:
     """variant-b converts 14% vs 10%: the final look ships variant-b (proposed: autoDeploy off)."""
-    registry = _register(store, _three_arms())
+    registry = register(store, _three_arms())
     rates = {
         "checkout": {"control": 0.10, "variant-a": 0.10, "variant-b": 0.14},
         "error_rate": NO_ERRORS,
@@ -82,7 +67,7 @@ def test_auto_deploy_ships_and_everyone_gets_the_winner(store: DuckDBStore) -> N
     raw = _three_arms(
         rollback={"enabled": True, "conditions": ["guardrail_breach"], "autoDeploy": True}
     )
-    registry = _register(store, raw)
+    registry = register(store, raw)
     rates = {
         "checkout": {"control": 0.10, "variant-a": 0.10, "variant-b": 0.14},
         "error_rate": NO_ERRORS,
@@ -99,7 +84,7 @@ def test_auto_deploy_ships_and_everyone_gets_the_winner(store: DuckDBStore) -> N
 
 def test_a_a_experiment_stops_at_the_final_look(store: DuckDBStore) -> None:
     """Equal arms: continue, continue, then stop (no effect) at the last planned look."""
-    registry = _register(store, definition(status="running"))
+    registry = register(store, definition(status="running"))
     rates = {"checkout": {"control": 0.1, "treatment": 0.1}, "error_rate": NO_ERRORS}
     actions = _looks_over_three_days(store, registry, rates, seed=5)
     assert actions == ["continue", "continue", "stop"]
@@ -108,7 +93,7 @@ def test_a_a_experiment_stops_at_the_final_look(store: DuckDBStore) -> None:
 
 def test_srm_halts_and_rolls_back_then_assign_returns_control(store: DuckDBStore) -> None:
     """treatment loses 5% of exposures: halt on SRM, status rolled_back, control for everyone."""
-    registry = _register(store, definition(status="running"))
+    registry = register(store, definition(status="running"))
     experiment = registry.get("exp-eval")
     rates = {"checkout": {"control": 0.1, "treatment": 0.1}, "error_rate": NO_ERRORS}
     traffic = Traffic(0, 20_000, rates, lose_exposures={"treatment": 0.05})
@@ -130,7 +115,7 @@ def test_srm_halts_and_rolls_back_then_assign_returns_control(store: DuckDBStore
 def test_srm_without_the_condition_halts_but_keeps_running(store: DuckDBStore) -> None:
     """Without srm_detected in rollback.conditions an SRM halts but the status is unchanged."""
     raw = definition(status="running", rollback={"enabled": True, "conditions": []})
-    registry = _register(store, raw)
+    registry = register(store, raw)
     rates = {"checkout": {"control": 0.1, "treatment": 0.1}}
     traffic = Traffic(0, 20_000, rates, lose_exposures={"treatment": 0.05})
     send(store, registry.get("exp-eval"), traffic, T0, np.random.default_rng(3))
@@ -141,7 +126,7 @@ def test_srm_without_the_condition_halts_but_keeps_running(store: DuckDBStore) -
 
 def test_guardrail_breach_rolls_back_with_value_and_threshold(store: DuckDBStore) -> None:
     """treatment's error rate 8% vs 1% breaches the 0.02 guardrail: rolled_back, with numbers."""
-    registry = _register(store, definition(status="running"))
+    registry = register(store, definition(status="running"))
     rates = {
         "checkout": {"control": 0.1, "treatment": 0.1},
         "error_rate": {"control": 0.01, "treatment": 0.08},
@@ -164,7 +149,7 @@ def test_guardrail_breach_rolls_back_with_value_and_threshold(store: DuckDBStore
 def test_look_past_max_peeks_is_refused_and_a_peek_decides_nothing(store: DuckDBStore) -> None:
     """After maxPeeks looks another is refused; a peek is recorded but changes no status."""
     raw = definition(status="running", evaluation={"maxPeeks": 2, "minSampleSize": 1000})
-    registry = _register(store, raw)
+    registry = register(store, raw)
     calm = {"checkout": {"control": 0.1, "treatment": 0.1}, "error_rate": NO_ERRORS}
     send(store, registry.get("exp-eval"), Traffic(0, 600, calm), T0, np.random.default_rng(2))
     for n in (1, 2):
@@ -187,7 +172,7 @@ def test_look_past_max_peeks_is_refused_and_a_peek_decides_nothing(store: DuckDB
 def test_every_past_look_replays_byte_for_byte(store: DuckDBStore) -> None:
     """Recomputing each recorded look from its stored inputs gives the identical JSON text."""
     raw = _three_arms(segments=["region"], evaluation={"maxPeeks": 3, "minSampleSize": 2000})
-    registry = _register(store, raw)
+    registry = register(store, raw)
     experiment = registry.get("exp-eval")
     rates = {
         "checkout": {"control": 0.10, "variant-a": 0.11, "variant-b": 0.13},

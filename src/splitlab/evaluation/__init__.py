@@ -13,25 +13,31 @@ from splitlab.evaluation.errors import (
     ToggleError,
     TransitionError,
 )
+from splitlab.evaluation.launch import LaunchReport, launch_check
 from splitlab.evaluation.lifecycle import TRANSITIONS, change_status, history, set_toggle
 from splitlab.evaluation.look import LookStore, replay_look, run_look
 from splitlab.evaluation.schedule import Schedule, parse_schedule
+from splitlab.evaluation.scheduler import Scheduler, due_looks
 from splitlab.store.registry import Change, LookRecord, Registry
 
 __all__ = [
     "TRANSITIONS",
     "Change",
     "EvaluationError",
+    "LaunchReport",
     "LookRecord",
     "LookStore",
     "PeekLimitError",
     "Registry",
     "Schedule",
     "ScheduleError",
+    "Scheduler",
     "ToggleError",
     "TransitionError",
     "change_status",
+    "due_looks",
     "history",
+    "launch_check",
     "parse_schedule",
     "replay_look",
     "run_look",

@@ -243,6 +243,19 @@ class Registry:
             )
         return load_experiment(json.loads(row[0]))
 
+    def created_at(self, experiment_id: str) -> datetime:
+        """When the experiment was registered."""
+        with self.transaction():
+            row = self._conn.execute(
+                "SELECT created_at FROM splitlab_experiments WHERE experiment_id = ?",
+                [experiment_id],
+            ).fetchone()
+        if row is None:
+            raise UnknownExperimentError(
+                f"experimentId {experiment_id!r}: no such experiment in the registry"
+            )
+        return parse_time(str(row[0]))
+
     def experiments(self) -> list[Experiment]:
         """Every registered experiment, by id."""
         with self.transaction():
