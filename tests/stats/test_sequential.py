@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -85,7 +86,7 @@ def test_table_p_value_inverts_the_boundary() -> None:
         assert tab.p_value(c) == pytest.approx(a, rel=2e-3)
     zs = np.linspace(0.1, 6, 30)
     ps = [tab.p_value(float(z)) for z in zs]
-    assert all(a >= b for a, b in zip(ps, ps[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(ps))
 
 
 def test_plan_spends_the_rest_at_the_last_planned_look() -> None:
