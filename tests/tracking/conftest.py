@@ -11,7 +11,9 @@ from tests.tracking.tracking_helpers import (
     FakeClock,
     MemorySink,
     ScriptedCollector,
+    Tracked,
     make_experiment,
+    make_tracked,
 )
 
 
@@ -41,3 +43,11 @@ def assigner() -> ExperimentAssignmentService:
     return ExperimentAssignmentService(
         [make_experiment("exp-1", segments=["country"]), make_experiment("exp-2")]
     )
+
+
+@pytest.fixture
+def tracked(assigner: ExperimentAssignmentService) -> Iterator[Tracked]:
+    """A middleware core (unit from X-User-Id) whose events land, deduplicated, in memory."""
+    setup = make_tracked(assigner)
+    yield setup
+    setup.client.close()

@@ -13,6 +13,7 @@ from typing import Any
 
 from splitlab.assignment import ExperimentAssignmentService
 from splitlab.config import Experiment, load_experiment
+from splitlab.tracking import TrackingClient, TrackingCore
 from splitlab.tracking.events import Event, validate_batch
 
 
@@ -136,11 +137,13 @@ class MemorySink:
         self.lock = threading.Lock()
 
     def ingest(self, events: Sequence[Event]) -> Counts:
+        fresh = 0
         with self.lock:
-            fresh = [e for e in events if e.event_id not in self.stored]
-            for event in fresh:
-                self.stored[event.event_id] = event
-        return Counts(len(fresh), len(events) - len(fresh))
+            for event in events:
+                if event.event_id not in self.stored:
+                    self.stored[event.event_id] = event
+                    fresh += 1
+        return Counts(fresh, len(events) - fresh)
 
     def of_type(self, kind: str) -> list[Event]:
         with self.lock:
@@ -172,3 +175,24 @@ def unit_with_variant(
         if assigner.assign(unit, experiment_id).variant == variant:
             return unit
     raise AssertionError(f"no unit in 1000 gets {variant!r}")
+
+
+@dataclass
+class Tracked:
+    """A middleware core whose events go through a real client into an in-memory sink."""
+
+    core: TrackingCore
+    client: TrackingClient
+    sink: MemorySink
+
+    def stored(self, kind: str) -> list[Event]:
+        """The deduplicated events of one type, once everything pending is delivered."""
+        assert self.client.flush(timeout=10)
+        return self.sink.of_type(kind)
+
+
+def make_tracked(assigner: ExperimentAssignmentService, **options: Any) -> Tracked:
+    """A TrackingCore over ``assigner`` feeding a TrackingClient with an in-process transport."""
+    sink = MemorySink()
+    client = TrackingClient.in_process(sink, flush_interval=60.0, register_atexit=False)
+    return Tracked(TrackingCore(assigner, client, **options), client, sink)

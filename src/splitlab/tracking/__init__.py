@@ -1,1 +1,48 @@
 """Tracking: the event model, the tracking client and the web-framework middleware."""
+
+from splitlab.tracking.client import ClientStats, TrackingClient
+from splitlab.tracking.context import RequestContext, current, current_or_none, emit
+from splitlab.tracking.errors import (
+    NoRequestContextError,
+    RejectedBatchError,
+    RetryableSendError,
+    SendError,
+    SpoolError,
+    TrackingError,
+)
+from splitlab.tracking.events import Event
+from splitlab.tracking.middleware import (
+    EventTrackingMiddleware,
+    RequestInfo,
+    TrackingCore,
+    WSGITrackingMiddleware,
+    from_cookie,
+    from_header,
+)
+from splitlab.tracking.transport import HTTPTransport, InProcessTransport, SendResult, Transport
+
+__all__ = [
+    "ClientStats",
+    "Event",
+    "EventTrackingMiddleware",
+    "HTTPTransport",
+    "InProcessTransport",
+    "NoRequestContextError",
+    "RejectedBatchError",
+    "RequestContext",
+    "RequestInfo",
+    "RetryableSendError",
+    "SendError",
+    "SendResult",
+    "SpoolError",
+    "TrackingClient",
+    "TrackingCore",
+    "TrackingError",
+    "Transport",
+    "WSGITrackingMiddleware",
+    "current",
+    "current_or_none",
+    "emit",
+    "from_cookie",
+    "from_header",
+]
