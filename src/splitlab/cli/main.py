@@ -19,6 +19,12 @@ from splitlab.errors import SplitlabError
 #: Command name -> "module under splitlab.cli:attribute". Modules are imported only when
 #: their command runs (or `--help` lists it), so a quick command never loads the server.
 COMMANDS: dict[str, str] = {
+    "evaluate": "evaluate:evaluate",
+    "scheduler": "scheduler:scheduler",
+    "check": "check:check",
+    "status": "status:status",
+    "toggle": "toggle:toggle",
+    "experiments": "experiments:experiments",
     "validate": "definitions:validate",
     "schema": "definitions:schema",
     "assign": "assign:assign",

@@ -1,0 +1,62 @@
+"""`splitlab check EXPERIMENT_ID --db PATH`: is a dry run ready to scale up?"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+
+import click
+from rich.console import Console
+
+from splitlab.cli.database import db_option, open_database, parse_instant
+from splitlab.evaluation import launch_check
+
+#: Exit code when a check fails (0 when ready; 3 for errors such as an unknown experiment).
+EXIT_NOT_READY = 1
+
+
+@click.command("check")
+@click.argument("experiment_id")
+@db_option
+@click.option(
+    "--traffic",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    help="Allocation of the dry run (default: the definition's trafficAllocation).",
+)
+@click.option(
+    "--target",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="The allocation to reach, step by step.",
+)
+@click.option("--cutoff", callback=parse_instant, help="Data cut-off, ISO-8601 (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def check(
+    experiment_id: str,
+    db_path: str,
+    traffic: float | None,
+    target: float,
+    cutoff: datetime | None,
+    as_json: bool,
+) -> None:
+    """The launch check: SRM, event metadata, guardrails and metric data on a dry run.
+
+    Exits 0 when ready, 1 when not ready, 3 on errors.
+    """
+    with open_database(db_path) as (store, registry):
+        experiment = registry.get(experiment_id)
+        report = launch_check(store, experiment, traffic=traffic, target=target, cutoff=cutoff)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        console = Console(highlight=False)
+        verdict = "[bold green]READY[/]" if report.ready else "[bold red]NOT READY[/]"
+        console.print(f"{experiment_id}: {verdict}")
+        for item in report.checks:
+            mark = "[green]pass[/]" if item.passed else "[red]FAIL[/]"
+            console.print(f"  {mark} {item.name}: {item.detail}")
+        console.print(report.recommendation)
+    if not report.ready:
+        sys.exit(EXIT_NOT_READY)

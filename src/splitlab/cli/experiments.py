@@ -1,0 +1,46 @@
+"""`splitlab experiments create|list --db PATH`: the definitions registered in a database."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import click
+
+from splitlab.cli.database import db_option, open_database
+from splitlab.config import load_experiment
+
+
+@click.group("experiments")
+def experiments() -> None:
+    """Register experiment definitions in a database and list them."""
+
+
+@experiments.command("create")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
+@db_option
+def create(files: tuple[str, ...], db_path: str) -> None:
+    """Register the definitions in FILES (each validated first; ids must be new).
+
+    Exits 3 when a definition is invalid or its id is already registered.
+    """
+    loaded = [load_experiment(path) for path in files]
+    with open_database(db_path) as (_, registry):
+        for experiment in loaded:
+            registry.create(experiment, at=datetime.now(UTC))
+            click.echo(f"registered {experiment.id} ({experiment.status.value})")
+
+
+@experiments.command("list")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the definitions as JSON.")
+def list_command(db_path: str, as_json: bool) -> None:
+    """List the registered experiments with their status."""
+    with open_database(db_path) as (_, registry):
+        found = registry.experiments()
+    if as_json:
+        click.echo(json.dumps([e.to_wire() for e in found], indent=2))
+        return
+    for e in found:
+        toggled = f" (toggled: {e.forced_variant})" if e.forced_variant else ""
+        click.echo(f"{e.id}\t{e.status.value}{toggled}\t{e.name}")
