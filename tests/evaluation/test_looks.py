@@ -12,9 +12,10 @@ from splitlab.config import Status
 from splitlab.evaluation import PeekLimitError, replay_look, run_look
 from splitlab.store.duckdb_store import DuckDBStore
 from splitlab.store.registry import Registry
+from splitlab.tracking.events import Event
 
 from .conftest import T0, definition, register
-from .simulate import Traffic, day, send
+from .simulate import Traffic, day, ms, send
 
 NO_ERRORS = {"control": 0.01, "variant-a": 0.01, "variant-b": 0.01, "treatment": 0.01}
 
@@ -190,3 +191,24 @@ def test_every_past_look_replays_byte_for_byte(store: DuckDBStore) -> None:
         assert replay_look(record) == record.document
     again = Registry.for_store(store).looks("exp-eval")
     assert [r.document for r in again] == [r.document for r in records]
+
+
+def test_units_in_two_variants_halt_without_rollback(store: DuckDBStore) -> None:
+    """3% of units also exposed to the other variant: halt on data quality, status unchanged."""
+    registry = register(store, definition(status="running"))
+    experiment = registry.get("exp-eval")
+    rates = {"checkout": {"control": 0.1, "treatment": 0.1}, "error_rate": NO_ERRORS}
+    send(store, experiment, Traffic(0, 4000, rates), T0, np.random.default_rng(6))
+    service = ExperimentAssignmentService([experiment])
+    extra = []
+    for i in range(0, 4000, 33):  # about 3% of the units
+        first = service.assign(f"u{i}", "exp-eval").variant
+        other = "treatment" if first == "control" else "control"
+        extra.append(Event(f"dup-{i}", "exposure", "exp-eval", other, f"u{i}", ms(T0) + 10**6))
+    store.ingest(extra)
+    record = run_look(store, registry, "exp-eval", cutoff=day(T0, 1), now=day(T0, 1))
+    doc = record.to_dict()
+    assert record.action == "halt"
+    assert doc["dataQuality"]["multiExposedUnits"] == len(extra)
+    assert any("more than one variant" in r for r in doc["decision"]["reasons"])
+    assert doc["actions"] == [] and registry.get("exp-eval").status is Status.RUNNING
