@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "schema": "definitions:schema",
     "assign": "assign:assign",
     "analyze": "analyze:analyze_command",
+    "serve": "serve:serve",
+    "keys": "keys:keys",
 }
 
 #: Exit codes (documented in docs/cli.md).

@@ -1,0 +1,36 @@
+"""`splitlab serve --db PATH`: the HTTP API, the collector and the dashboard in one process."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+logger = logging.getLogger(__name__)
+
+
+@click.command("serve")
+@click.option("--db", required=True, type=click.Path(dir_okay=False),
+              help="The splitlab database file (created if missing).")  # fmt: skip
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on.")  # fmt: skip
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
+def serve(db: str, host: str, port: int, log_level: str) -> None:
+    """Serve the HTTP API (/v1), the event collector and the dashboard.
+
+    When the database holds no active admin key, one is created and printed once, so a new
+    installation can sign in to the dashboard and call the API.
+    """
+    from splitlab.server.run import open_context, run_server
+
+    ctx = open_context(db)
+    try:
+        key = ctx.bootstrap_admin_key()
+        if key is not None:
+            click.secho(f"Admin key (shown once): {key}", fg="yellow")
+        click.echo(f"splitlab serving {db} at http://{host}:{port}/")
+        run_server(ctx, host, port, log_level)
+    finally:
+        ctx.store.close()

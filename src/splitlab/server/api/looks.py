@@ -1,0 +1,131 @@
+"""Data and decisions: summary (sufficient statistics), evaluate (a look), results, ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+
+from splitlab.evaluation import run_look
+from splitlab.server.deps import SEGMENT_PATTERN, Admin, Ctx, ExperimentId, experiment, segment_of
+from splitlab.server.errors import ApiError
+from splitlab.server.schemas import EvaluateRequest, LooksLedger
+from splitlab.store.registry import LookRecord, format_time
+
+router = APIRouter(prefix="/v1/experiments", tags=["results"])
+
+OBJECT = {"content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _document(record: LookRecord) -> Response:
+    """A look exactly as recorded (byte for byte what the ledger holds)."""
+    return Response(record.document.encode(), media_type="application/json")
+
+
+@router.get(
+    "/{experiment_id}/summary",
+    summary="Sufficient statistics",
+    responses={200: {"description": "The sums JSON of DESIGN.md.", **OBJECT}},
+)
+def get_summary(
+    experiment_id: ExperimentId,
+    ctx: Ctx,
+    key: Admin,
+    cutoff: Annotated[datetime | None, Query(description="Data cut-off (default: now).")] = None,
+    segment: Annotated[
+        str | None,
+        Query(pattern=SEGMENT_PATTERN, description="A segment declared by the experiment."),
+    ] = None,
+) -> Any:
+    """Per variant and metric: n, sum, sum of squares (and cross-products) up to the cut-off."""
+    found = experiment(ctx, experiment_id)
+    sums = ctx.store.summary(found, cutoff=_utc(cutoff), segment=segment_of(found, segment))
+    return sums.to_dict()
+
+
+@router.post(
+    "/{experiment_id}/evaluate",
+    summary="Run a look now",
+    responses={200: {"description": "The look as recorded in the ledger.", **OBJECT}},
+)
+def post_evaluate(
+    experiment_id: ExperimentId, ctx: Ctx, key: Admin, body: EvaluateRequest | None = None
+) -> Response:
+    """Take a look (or a read-only peek): sums -> analysis -> decision, recorded in the ledger.
+
+    A planned look past ``maxPeeks`` is a 409; a look may roll the experiment back.
+    """
+    request = body or EvaluateRequest()
+    experiment(ctx, experiment_id)
+    record = run_look(
+        ctx.store, ctx.registry, experiment_id, cutoff=_utc(request.cutoff),
+        triggered_by=f"api:{key.principal}", peek=request.peek,
+    )  # fmt: skip
+    ctx.metrics.add_look(record.action)
+    ctx.refresh()
+    return _document(record)
+
+
+@router.get(
+    "/{experiment_id}/results",
+    summary="Latest results",
+    responses={200: {"description": "The latest planned look (results and decision).", **OBJECT}},
+)
+def get_latest_results(experiment_id: ExperimentId, ctx: Ctx, key: Admin) -> Response:
+    """The latest planned look, exactly as recorded."""
+    experiment(ctx, experiment_id)
+    looks = ctx.registry.looks(experiment_id, include_peeks=False)
+    if not looks:
+        raise ApiError(404, f"experiment {experiment_id!r} has no look yet; run one with "
+                       f"POST /v1/experiments/{experiment_id}/evaluate", code="no_look")  # fmt: skip
+    return _document(looks[-1])
+
+
+@router.get(
+    "/{experiment_id}/results/{look}",
+    summary="Results of one look",
+    responses={200: {"description": "That planned look, exactly as recorded.", **OBJECT}},
+)
+def get_look_results(
+    experiment_id: ExperimentId,
+    look: Annotated[int, Path(ge=1, le=1000, description="The planned look's number.")],
+    ctx: Ctx,
+    key: Admin,
+) -> Response:
+    """A past planned look re-rendered byte for byte from the ledger."""
+    experiment(ctx, experiment_id)
+    for record in reversed(ctx.registry.looks(experiment_id, include_peeks=False)):
+        if record.number == look:
+            return _document(record)
+    raise ApiError(404, f"experiment {experiment_id!r} has no look number {look}",
+                   code="no_look", details=[{"path": "path.look", "value": look,
+                                             "expected": "the number of a recorded look"}])  # fmt: skip
+
+
+@router.get("/{experiment_id}/looks", response_model=LooksLedger, summary="Looks ledger")
+def get_looks(experiment_id: ExperimentId, ctx: Ctx, key: Admin) -> dict[str, Any]:
+    """Every look and peek: when, data cut-off, who or what triggered it, the decision."""
+    experiment(ctx, experiment_id)
+    return {
+        "looks": [
+            {
+                "seq": r.seq,
+                "number": r.number,
+                "peek": r.peek,
+                "at": format_time(r.at),
+                "cutoff": format_time(r.cutoff),
+                "triggeredBy": r.triggered_by,
+                "action": r.action,
+                "variant": r.variant,
+            }
+            for r in ctx.registry.looks(experiment_id)
+        ]
+    }

@@ -1,0 +1,114 @@
+"""Everything a running server holds: the store, the registry, keys, metrics and the
+in-memory view of the experiments that the hot routes read.
+
+The assignment service and the SDK config are rebuilt from the registry by
+:meth:`ServerContext.refresh` after every change made through this server (create, update,
+status, toggle, rollback, a look that rolled back). They are replaced as whole objects, so a
+request on another thread sees either the old view or the new one, never half of each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from splitlab.assignment import ExperimentAssignmentService
+from splitlab.config import Experiment, Status
+from splitlab.server.auth import Sessions
+from splitlab.server.gateway import BodyLimits
+from splitlab.server.keys import KeyKind, KeyStore
+from splitlab.server.metrics import ServerMetrics
+from splitlab.store import DuckDBStore
+from splitlab.store.registry import Registry
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SdkConfig:
+    """The SDK config document, its bytes and its entity tag."""
+
+    body: bytes
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A consistent snapshot of the experiments for the hot routes."""
+
+    experiments: Mapping[str, Experiment]
+    service: ExperimentAssignmentService
+    config: SdkConfig
+    known: Mapping[str, tuple[str, ...]]
+
+
+def sdk_config(experiments: list[Experiment]) -> SdkConfig:
+    """Every experiment an SDK must know about (all but drafts), with a content ETag.
+
+    Finished experiments are included on purpose: an SDK serves control for ``rolled_back``,
+    the shipped variant for ``shipped`` and "not running" (rather than "unknown") otherwise.
+    """
+    document = {
+        "experiments": [e.to_wire() for e in experiments if e.status is not Status.DRAFT],
+    }
+    body = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+    return SdkConfig(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+
+
+def build_view(experiments: list[Experiment]) -> View:
+    """The snapshot for `experiments`."""
+    return View(
+        experiments={e.id: e for e in experiments},
+        service=ExperimentAssignmentService(experiments),
+        config=sdk_config(experiments),
+        known={e.id: e.variant_names for e in experiments},
+    )
+
+
+@dataclass
+class ServerContext:
+    """The dependencies of one server, passed explicitly (no module-level state)."""
+
+    store: DuckDBStore
+    registry: Registry
+    keys: KeyStore
+    metrics: ServerMetrics = field(default_factory=ServerMetrics)
+    limits: BodyLimits = field(default_factory=BodyLimits)
+    sessions: Sessions = field(init=False)
+    view: View = field(init=False)
+    _refresh_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = Sessions(self.keys)
+        self.view = build_view(self.registry.experiments())
+
+    @classmethod
+    def open(cls, store: DuckDBStore, **kwargs: Any) -> ServerContext:
+        """A context over `store`, with the registry and keys in the same DuckDB file."""
+        return cls(
+            store=store,
+            registry=Registry.for_store(store),
+            keys=KeyStore(store.connection, store.lock),
+            **kwargs,
+        )
+
+    def refresh(self) -> View:
+        """Re-read the experiments after a change and swap in a new view."""
+        with self._refresh_lock:
+            self.view = build_view(self.registry.experiments())
+        return self.view
+
+    def bootstrap_admin_key(self) -> str | None:
+        """Create and return an admin key when none is active (a fresh installation)."""
+        if any(k.kind is KeyKind.ADMIN for k in self.keys.list(include_revoked=False)):
+            return None
+        return self.keys.create(KeyKind.ADMIN, "bootstrap").secret
+
+    def known(self) -> Mapping[str, tuple[str, ...]]:
+        """Experiment id -> variant names (what the collector accepts events for)."""
+        return self.view.known

@@ -1,0 +1,133 @@
+"""Plain-language text for people who are not statisticians: definitions and decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from splitlab.config import Experiment, MetricType
+
+_METHODS = {
+    "frequentist_t_test": "a Welch t-test",
+    "frequentist_z_test": "a z-test",
+    "bayesian": "a Bayesian model",
+}
+_CORRECTIONS = {
+    "bonferroni": "Bonferroni correction across comparisons",
+    "holm": "Holm correction across comparisons",
+    "benjamini_hochberg": "Benjamini-Hochberg false-discovery control across comparisons",
+    "none": "no correction across comparisons",
+}
+_SEQUENTIAL = {
+    "alpha_spending": "alpha spending ({spending}) so that looking early does not inflate "
+    "false positives",
+    "always_valid": "always-valid (mSPRT) intervals, safe to check at any time",
+    "none": "no adjustment for repeated looks",
+}
+_HEADLINES = {
+    "continue": "Keep running",
+    "ship": "Ship {variant}",
+    "stop": "Stop: no meaningful difference",
+    "rollback": "Roll back",
+    "halt": "Halted: the data cannot be trusted yet",
+    "peek": "Read-only peek",
+}
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.4g}%"
+
+
+def _list(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _rule(entry: str) -> str:
+    attribute, _, value = entry.partition(":")
+    return f"{attribute} = {value}"
+
+
+def _metric_kind(metric_type: MetricType) -> str:
+    return {
+        MetricType.CONVERSION: "share of units who do it at least once",
+        MetricType.CONTINUOUS: "average per unit",
+        MetricType.RATIO: "ratio of two per-unit totals",
+    }[metric_type]
+
+
+def describe(experiment: Experiment) -> list[str]:
+    """The definition as a few plain sentences."""
+    e = experiment
+    others = [v for v in e.variant_names if v != e.control]
+    weights = dict(zip(e.variant_names, e.weights, strict=True))
+    split = ", ".join(f"{name} {_percent(w)}" for name, w in weights.items())
+    lines = [
+        f"Compares {_list(others)} against the control “{e.control}”, splitting units "
+        f"{split}, for {_percent(e.traffic_allocation)} of eligible units "
+        f"(the unit is the “{e.assignment.hash_key}” attribute).",
+    ]
+    t = e.targeting
+    if t.include or t.exclude or t.condition:
+        parts = []
+        if t.include:
+            parts.append("only units with " + _list([_rule(r) for r in t.include]))
+        if t.exclude:
+            parts.append("never units with " + " or ".join(_rule(r) for r in t.exclude))
+        if t.condition:
+            parts.append("a targeting condition applies")
+        lines.append("Eligible: " + "; ".join(parts) + ".")
+    primary = e.metrics.primary
+    lines.append(
+        f"Success means “{primary.name}” ({_metric_kind(primary.type)}) should "
+        f"{primary.direction.value}."
+    )
+    if e.metrics.secondary:
+        names = _list([f"“{m.name}”" for m in e.metrics.secondary])
+        lines.append(f"Also watched, as context only: {names}.")
+    for g in e.metrics.guardrails:
+        size = _percent(g.threshold) if g.threshold_type == "relative" else f"{g.threshold:g}"
+        worse = "rise" if g.direction.value == "decrease" else "fall"
+        act = "roll back" if g.action == "rollback" else "raise an alert"
+        lines.append(
+            f"Guardrail: if “{g.name}” is shown to {worse} by more than {size}"
+            f"{' (relative)' if g.threshold_type == 'relative' else ''} in any variant, {act}."
+        )
+    ev = e.evaluation
+    sequential = _SEQUENTIAL[ev.sequential.method].format(
+        spending=ev.sequential.spending.replace("obrien_fleming", "O'Brien-Fleming")
+    )
+    lines.append(
+        f"Analysed with {_METHODS[ev.method]} at a {_percent(ev.alpha)} false-positive rate, "
+        f"{_CORRECTIONS[ev.correction]}, in at most {ev.max_peeks} looks "
+        f"(schedule {ev.schedule}) with {sequential}; planned sample "
+        f"{ev.min_sample_size:,} units per variant."
+    )
+    rb = e.rollback
+    if rb.enabled and rb.conditions:
+        why = _list([c.replace("_", " ") for c in rb.conditions])
+        lines.append(f"Rolls back automatically on {why}.")
+    lines.append(
+        "A winner is shipped automatically."
+        if rb.auto_deploy
+        else "A winner is proposed; a person confirms before it ships."
+    )
+    return lines
+
+
+def headline(decision: Mapping[str, Any] | None) -> str:
+    """A few words naming the decision (``Ship variant-a``, ``Keep running``, ...)."""
+    if not decision:
+        return "No look yet"
+    action = str(decision.get("action", ""))
+    template = _HEADLINES.get(action, action)
+    return template.format(variant=decision.get("variant") or "")
+
+
+def why(decision: Mapping[str, Any] | None) -> str:
+    """The decision's main reason: one plain sentence."""
+    if not decision:
+        return "No look has been taken yet; the first runs on the experiment's schedule."
+    reasons = decision.get("reasons") or []
+    return str(reasons[0]) if reasons else "No reason was recorded."

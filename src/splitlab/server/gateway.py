@@ -1,0 +1,181 @@
+"""The outermost ASGI layer: body limits, request metrics and the two hot routes.
+
+Every HTTP request passes through :class:`Gateway`, which
+
+1. refuses a body over the route's limit with a 413 in the one error shape (from the
+   ``Content-Length`` header when there is one, otherwise while reading),
+2. sends ``POST /v1/assign`` and ``POST /v1/events`` straight to their lean handlers (plain
+   ASGI + msgspec: no FastAPI dependency resolution or pydantic on the hot path), and
+   everything else to the FastAPI application,
+3. counts the request and its latency in :class:`~splitlab.server.metrics.ServerMetrics`,
+   labelled by route template (never the raw path, to keep the label set bounded).
+
+Non-HTTP scopes (lifespan, websocket) pass straight through to the FastAPI application.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from splitlab.server.errors import error_body
+from splitlab.server.metrics import ServerMetrics
+
+logger = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class BodyLimits:
+    """Largest request bodies accepted, in bytes."""
+
+    default: int = 1 << 20
+    assign: int = 64 << 10
+    events: int = 8 << 20
+
+
+class BodyTooLarge(Exception):
+    """Raised inside :func:`read_body` when the body passes its limit."""
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """Read a whole request body, refusing more than `limit` bytes."""
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that yields `body` once, then defers to the real one (for disconnects)."""
+    sent = False
+
+    async def receive_again() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return receive_again
+
+
+async def send_json(
+    send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """Send a complete JSON answer."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class Gateway:
+    """Dispatch, limit and measure every HTTP request (see the module docstring)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: ServerMetrics,
+        *,
+        assign: ASGIApp,
+        events: ASGIApp,
+        limits: BodyLimits | None = None,
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.limits = limits = limits or BodyLimits()
+        self._hot: dict[str, tuple[ASGIApp, int]] = {
+            "/v1/assign": (assign, limits.assign),
+            "/v1/events": (events, limits.events),
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        path: str = scope["path"]
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        hot = self._hot.get(path)
+        target, limit = hot if hot is not None else (self.app, self.limits.default)
+        route = path if hot is not None else None
+        try:
+            if hot is not None and scope["method"] != "POST":
+                await self._not_allowed(send_and_record, scope["method"], path)
+            elif self._declared_too_large(scope, limit):
+                await self._too_large(send_and_record, limit)
+            elif scope["method"] in {"POST", "PUT", "PATCH"}:
+                try:
+                    body = await read_body(receive, limit)
+                except BodyTooLarge:
+                    await self._too_large(send_and_record, limit)
+                else:
+                    await target(scope, replay(body, receive), send_and_record)
+            else:
+                await target(scope, receive, send_and_record)
+        finally:
+            if route is None:
+                matched = scope.get("route")
+                route = getattr(matched, "path", None) or "<unmatched>"
+            self.metrics.observe_request(
+                scope["method"], route, status, time.perf_counter() - started
+            )
+
+    @staticmethod
+    def _declared_too_large(scope: Scope, limit: int) -> bool:
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    return int(value) > limit
+                except ValueError:
+                    return False
+        return False
+
+    @staticmethod
+    async def _not_allowed(send: Send, method: str, path: str) -> None:
+        body = error_body(405, "method_not_allowed", f"{method} is not allowed on {path}")
+        await send_json(send, 405, body, [(b"allow", b"POST")])
+
+    @staticmethod
+    async def _too_large(send: Send, limit: int) -> None:
+        body = error_body(
+            413,
+            "payload_too_large",
+            f"the request body is larger than this route accepts ({limit} bytes)",
+            [{"path": "$", "value": None, "expected": f"a body of at most {limit} bytes"}],
+        )
+        await send_json(send, 413, body, [(b"connection", b"close")])

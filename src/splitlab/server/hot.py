@@ -1,0 +1,162 @@
+"""The two hot routes as plain ASGI handlers: ``POST /v1/assign`` and ``POST /v1/events``.
+
+They bypass FastAPI's dependency injection and pydantic (the request is decoded and checked
+by msgspec in one pass) but answer in the same shapes and the same error shape, check the same
+keys, and are documented in the same OpenAPI document (:mod:`splitlab.server.openapi`).
+
+``POST /v1/assign`` body: ``{"unitId": "u-1", "experimentId": "exp-1"?, "attributes": {...}?}``;
+without ``experimentId`` the unit is assigned in every experiment the server knows. The answer
+is ``{"unitId": "u-1", "assignments": [{"experimentId", "variant", "reason"}, ...]}``. An
+unknown experiment is not an HTTP error: its assignment says ``"reason": "unknown_experiment"``,
+as the SDKs do. Assignment is not exposure: the caller sends the exposure event when it
+actually shows the variant.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+import msgspec
+
+from splitlab.server.auth import authorize, bearer
+from splitlab.server.context import ServerContext
+from splitlab.server.errors import ApiError, error_body
+from splitlab.server.gateway import ASGIApp, Message, Receive, Scope, Send, send_json
+
+logger = logging.getLogger(__name__)
+
+#: The same rule as a definition's ``experimentId``.
+EXPERIMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+AttributeValue = str | int | float | bool | None
+
+
+class AssignRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """Body of ``POST /v1/assign``."""
+
+    unit_id: str
+    experiment_id: str | None = None
+    attributes: dict[str, AttributeValue] | None = None
+
+
+class AssignmentOut(msgspec.Struct, rename="camel"):
+    """One experiment's answer for the unit."""
+
+    experiment_id: str
+    variant: str | None
+    reason: str
+
+
+class AssignResponse(msgspec.Struct, rename="camel"):
+    """Answer of ``POST /v1/assign``."""
+
+    unit_id: str
+    assignments: list[AssignmentOut]
+
+
+_decode_assign = msgspec.json.Decoder(AssignRequest).decode
+_encode = msgspec.json.Encoder().encode
+_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+
+
+def decode_error(exc: msgspec.DecodeError) -> ApiError:
+    """A msgspec decoding failure as a 422 (wrong shape) or 400 (not JSON) with a JSON path."""
+    match = _PATH.match(str(exc))
+    message = match.group("message") if match else str(exc)
+    path = "$" + (match.group("path") or "" if match else "")
+    if isinstance(exc, msgspec.ValidationError):
+        expected = message[0].lower() + message[1:] if message else "a valid value"
+        detail = {"path": path, "value": None, "expected": expected}
+        return ApiError(422, "the request body is not valid", code="validation_error",
+                        details=[detail])  # fmt: skip
+    detail = {"path": "$", "value": None, "expected": f"a JSON object ({message})"}
+    return ApiError(400, "the request body is not valid JSON", code="malformed_json",
+                    details=[detail])  # fmt: skip
+
+
+def assign_body(ctx: ServerContext, body: bytes) -> bytes:
+    """Answer one assign request body (raises :class:`ApiError`)."""
+    try:
+        request = _decode_assign(body)
+    except msgspec.DecodeError as exc:
+        raise decode_error(exc) from None
+    if not 0 < len(request.unit_id) <= 256:
+        raise ApiError(422, "the request body is not valid", code="validation_error", details=[
+            {"path": "$.unitId", "value": request.unit_id[:64],
+             "expected": "a unit id of 1 to 256 characters"}])  # fmt: skip
+    attributes = request.attributes
+    service = ctx.view.service
+    if request.experiment_id is None:
+        results = list(service.assign_all(request.unit_id, attributes).values())
+    else:
+        if EXPERIMENT_ID.match(request.experiment_id) is None:
+            raise ApiError(422, "the request body is not valid", code="validation_error", details=[
+                {"path": "$.experimentId", "value": request.experiment_id[:140],
+                 "expected": "an experiment id: 1 to 128 letters, digits, '.', '_', ':' or '-'"}
+            ])  # fmt: skip
+        results = [service.assign(request.unit_id, request.experiment_id, attributes)]
+    assignments = [AssignmentOut(a.experiment_id, a.variant, a.reason.value) for a in results]
+    return _encode(AssignResponse(request.unit_id, assignments))
+
+
+def assign_app(ctx: ServerContext) -> ASGIApp:
+    """The ASGI handler of ``POST /v1/assign`` (the gateway hands it the whole body)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            authorize(ctx.keys, bearer(scope["headers"]), admin=False)
+            message = await receive()
+            answer = assign_body(ctx, message.get("body", b""))
+        except ApiError as exc:
+            headers = [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
+            body = error_body(exc.status, exc.code, exc.message, exc.details())
+            await send_json(send, exc.status, body, headers)
+            return
+        await send_json(send, 200, answer)
+
+    return app
+
+
+def events_app(ctx: ServerContext, collector: ASGIApp) -> ASGIApp:
+    """``POST /v1/events``: check the key, hand over to the collector, count what it accepts."""
+    count_accepted = _accepted_counter(ctx)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            authorize(ctx.keys, bearer(scope["headers"]), admin=False)
+        except ApiError as exc:
+            headers = [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
+            body = error_body(exc.status, exc.code, exc.message, exc.details())
+            await send_json(send, exc.status, body, headers)
+            return
+        status = 0
+
+        async def send_counting(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and 200 <= status < 300:
+                count_accepted(message.get("body", b""))
+            await send(message)
+
+        await collector(scope, receive, send_counting)
+
+    return app
+
+
+class _Accepted(msgspec.Struct):
+    accepted: int = 0
+
+
+def _accepted_counter(ctx: ServerContext) -> Callable[[bytes], None]:
+    decode = msgspec.json.Decoder(_Accepted).decode
+
+    def count(body: bytes) -> None:
+        try:
+            ctx.metrics.add_events_accepted(decode(body).accepted)
+        except msgspec.DecodeError:
+            logger.warning("the collector's answer has no 'accepted' count; not counted")
+
+    return count

@@ -1,0 +1,87 @@
+"""Running the server: in the foreground (``splitlab serve``) or on a background thread.
+
+:class:`BackgroundServer` starts uvicorn on a thread and returns once the socket listens; the
+demo's tests, the browser tests and the load benchmark use it to get a real server on
+127.0.0.1 with a free port.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from splitlab.server.app import create_app
+from splitlab.server.context import ServerContext
+from splitlab.store import DuckDBStore
+
+logger = logging.getLogger(__name__)
+
+
+def open_context(db: str) -> ServerContext:
+    """A server context over the database file `db` (created when missing)."""
+    return ServerContext.open(DuckDBStore(db))
+
+
+def _config(ctx: ServerContext, host: str, port: int, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(ctx), host=host, port=port, log_level=log_level, access_log=False,
+        lifespan="off", timeout_graceful_shutdown=5,
+    )  # fmt: skip
+
+
+def run_server(ctx: ServerContext, host: str, port: int, log_level: str = "info") -> None:
+    """Serve until interrupted."""
+    uvicorn.Server(_config(ctx, host, port, log_level)).run()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class BackgroundServer:
+    """A real uvicorn server on a thread: ``with BackgroundServer(ctx) as server: server.url``."""
+
+    def __init__(
+        self, ctx: ServerContext, host: str = "127.0.0.1", port: int | None = None,
+        log_level: str = "warning",
+    ) -> None:  # fmt: skip
+        self.host = host
+        self.port = port or free_port(host)
+        self._server = uvicorn.Server(_config(ctx, self.host, self.port, log_level))
+        self._thread = threading.Thread(
+            target=self._server.run, name="splitlab-server", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> BackgroundServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start on {self.url}")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,155 @@
+"""Request and response models of the HTTP API (pydantic; camelCase on the wire).
+
+Experiment definitions are not modelled here: their bodies are read as JSON and validated by
+:func:`splitlab.config.parse_experiment`, so the API refuses exactly what ``splitlab
+validate`` refuses, with the same problem list. Their OpenAPI schema is the checked-in JSON
+Schema of a definition (see :mod:`splitlab.server.openapi`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from splitlab.config import Status
+
+Reason = Annotated[
+    str,
+    Field(min_length=1, max_length=2000, description="Why: recorded in the audit log."),
+]
+
+
+class Body(BaseModel):
+    """Base of the API's own models: camelCase, unknown keys refused."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class StatusChange(Body):
+    """Move an experiment to another status (validated by the lifecycle)."""
+
+    status: Status
+    reason: Reason
+    variant: str | None = Field(None, description="Only for `shipped`: the variant everyone gets.")
+
+
+class Toggle(Body):
+    """Force one variant for everyone (the variant toggle), or clear it with `null`."""
+
+    variant: str | None
+    reason: Reason
+
+
+class RollbackRequest(Body):
+    """Roll an experiment back: everyone gets control from now on."""
+
+    reason: Reason
+
+
+class EvaluateRequest(Body):
+    """Run a look now."""
+
+    cutoff: datetime | None = Field(None, description="Data cut-off (default: now).")
+    peek: bool = Field(
+        False, description="A read-only look that cannot trigger a decision or use a planned look."
+    )
+
+
+class KeyRequest(Body):
+    kind: Literal["admin", "sdk"]
+    name: str = Field("", max_length=200)
+
+
+class ErrorDetail(Body):
+    path: str = Field(description="JSON path of the offending value ($ is the body).")
+    value: Any = None
+    expected: str
+
+
+class ErrorInfo(Body):
+    status: int
+    code: str = Field(description="Machine-readable, e.g. not_found, validation_error.")
+    message: str
+    details: list[dict[str, Any]] = Field(
+        description="Validation problems as {path, value, expected}; otherwise extra context."
+    )
+
+
+class ErrorBody(Body):
+    """The one error shape of every failure."""
+
+    error: ErrorInfo
+
+
+class ExperimentListItem(Body):
+    experiment_id: str
+    name: str
+    status: Status
+    traffic_allocation: float
+    variants: list[str]
+    forced_variant: str | None
+    shipped_variant: str | None
+    looks: int
+    latest_decision: dict[str, Any] | None
+
+
+class ExperimentList(Body):
+    experiments: list[ExperimentListItem]
+
+
+class ChangeOut(Body):
+    experiment_id: str
+    seq: int
+    at: str
+    kind: str
+    from_: str | None = Field(alias="from")
+    to: str | None
+    by: str
+    reason: str
+    look: int | None
+    details: dict[str, Any]
+
+
+class AuditLog(Body):
+    changes: list[ChangeOut]
+
+
+class LookOut(Body):
+    seq: int
+    number: int
+    peek: bool
+    at: str
+    cutoff: str
+    triggered_by: str
+    action: str
+    variant: str | None
+
+
+class LooksLedger(Body):
+    looks: list[LookOut]
+
+
+class Health(Body):
+    status: Literal["ok"]
+    experiments: int
+    version: str
+
+
+class KeyOut(Body):
+    key_id: str
+    kind: str
+    name: str
+    created_at: str
+    revoked_at: str | None
+
+
+class NewKeyOut(Body):
+    key: KeyOut
+    secret: str = Field(description="The key itself: shown once, never stored.")
+
+
+class KeyList(Body):
+    keys: list[KeyOut]

@@ -1,0 +1,214 @@
+"""One JSON error shape for every failure of every route (401, 403, 404, 405, 413, 422, 400)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from splitlab.server import dashboard
+from splitlab.server.api import experiments, looks, service
+from splitlab.server.app import create_app, create_fastapi
+
+from .server_helpers import Api, small
+
+#: Every API route: (method, path template) -> who may call it. A new route without an entry
+#: here fails `test_the_table_covers_every_route`, so no route escapes the checks below.
+ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/v1/experiments"): "admin",
+    ("POST", "/v1/experiments"): "admin",
+    ("GET", "/v1/experiments/{experiment_id}"): "admin",
+    ("PUT", "/v1/experiments/{experiment_id}"): "admin",
+    ("POST", "/v1/experiments/{experiment_id}/status"): "admin",
+    ("POST", "/v1/experiments/{experiment_id}/toggle"): "admin",
+    ("POST", "/v1/experiments/{experiment_id}/rollback"): "admin",
+    ("GET", "/v1/experiments/{experiment_id}/audit"): "admin",
+    ("GET", "/v1/experiments/{experiment_id}/summary"): "admin",
+    ("POST", "/v1/experiments/{experiment_id}/evaluate"): "admin",
+    ("GET", "/v1/experiments/{experiment_id}/results"): "admin",
+    ("GET", "/v1/experiments/{experiment_id}/results/{look}"): "admin",
+    ("GET", "/v1/experiments/{experiment_id}/looks"): "admin",
+    ("GET", "/v1/keys"): "admin",
+    ("POST", "/v1/keys"): "admin",
+    ("DELETE", "/v1/keys/{key_id}"): "admin",
+    ("GET", "/v1/config"): "sdk",
+    ("POST", "/v1/assign"): "sdk",
+    ("POST", "/v1/events"): "sdk",
+    ("GET", "/healthz"): "open",
+    ("GET", "/metrics"): "open",
+}
+
+#: Bodies that are valid for each body-taking route (so only the thing under test fails).
+BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/v1/experiments"): small("exp-new"),
+    ("PUT", "/v1/experiments/{experiment_id}"): small(),
+    ("POST", "/v1/experiments/{experiment_id}/status"): {"status": "running", "reason": "go"},
+    ("POST", "/v1/experiments/{experiment_id}/toggle"): {"variant": "control", "reason": "r"},
+    ("POST", "/v1/experiments/{experiment_id}/rollback"): {"reason": "r"},
+    ("POST", "/v1/experiments/{experiment_id}/evaluate"): {"peek": True},
+    ("POST", "/v1/keys"): {"kind": "sdk"},
+    ("POST", "/v1/assign"): {"unitId": "u1"},
+    ("POST", "/v1/events"): [],
+}
+
+
+def _url(path: str, experiment_id: str = "exp-small") -> str:
+    return (
+        path.replace("{experiment_id}", experiment_id)
+        .replace("{look}", "1")
+        .replace("{key_id}", "0123456789ab")
+    )
+
+
+def assert_error(r: httpx.Response, status: int) -> dict[str, Any]:
+    """The response is `status` with exactly the one error shape; returns the error object."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    assert set(body) == {"error"}
+    error: dict[str, Any] = body["error"]
+    assert set(error) == {"status", "code", "message", "details"}
+    assert error["status"] == status
+    assert isinstance(error["code"], str) and error["code"]
+    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["details"], list)
+    return error
+
+
+def _call(api: Api, method: str, path: str, headers: dict[str, str], **kw: Any) -> httpx.Response:
+    body = BODIES.get((method, path))
+    if body is not None and "content" not in kw and "json" not in kw:
+        kw["json"] = body
+    return api.client.request(method, _url(path, kw.pop("eid", "exp-small")), headers=headers, **kw)
+
+
+@pytest.fixture
+def seeded(api: Api) -> Api:
+    api.client.post("/v1/experiments", json=small(), headers=api.admin)
+    return api
+
+
+def test_the_table_covers_every_route(api: Api) -> None:
+    """Every route of the API (FastAPI's and the two hot ones) is in the table above."""
+    app = create_fastapi(api.ctx)
+    found = {
+        (method, route.path)
+        for router in (experiments.router, looks.router, service.router)
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }
+    assert all(not r.include_in_schema for r in dashboard.router.routes if isinstance(r, APIRoute))
+    found |= {("POST", "/v1/assign"), ("POST", "/v1/events")}
+    assert found == set(ROUTES)
+    documented = {
+        (m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops
+    }  # fmt: skip
+    assert documented == set(ROUTES)
+
+
+@pytest.mark.parametrize(("method", "path"), [k for k, v in ROUTES.items() if v != "open"])
+def test_no_key_or_a_bad_key_is_401(seeded: Api, method: str, path: str) -> None:
+    """Without a key, or with a made-up one, every protected route answers 401."""
+    error = assert_error(_call(seeded, method, path, {}), 401)
+    assert error["code"] == "unauthorized"
+    fake = {"Authorization": "Bearer sl_admin_0123456789ab_" + "A" * 43}
+    assert_error(_call(seeded, method, path, fake), 401)
+
+
+@pytest.mark.parametrize(("method", "path"), [k for k, v in ROUTES.items() if v == "admin"])
+def test_an_sdk_key_on_an_admin_route_is_403(seeded: Api, method: str, path: str) -> None:
+    """An SDK key may not change or read experiments: 403 forbidden."""
+    assert assert_error(_call(seeded, method, path, seeded.sdk), 403)["code"] == "forbidden"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [k for k in ROUTES if "{experiment_id}" in k[1]]
+)  # fmt: skip
+def test_an_unknown_experiment_is_404(seeded: Api, method: str, path: str) -> None:
+    """Every experiment route answers 404 in the error shape for an id that is not registered."""
+    given = BODIES.get((method, path))
+    body = dict(given) if isinstance(given, dict) else None
+    if body is not None and "experimentId" in body:
+        body["experimentId"] = "exp-missing"
+    kw: dict[str, Any] = {"eid": "exp-missing"}
+    if body is not None:
+        kw["json"] = body
+    error = assert_error(_call(seeded, method, path, seeded.admin, **kw), 404)
+    assert "exp-missing" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [k for k in ROUTES if "{experiment_id}" in k[1]]
+)  # fmt: skip
+def test_a_malformed_experiment_id_is_422_before_any_query(
+    seeded: Api, method: str, path: str
+) -> None:
+    """Ids that break the definition's rule are refused by validation with their path."""
+    error = assert_error(_call(seeded, method, path, seeded.admin, eid="bad%20id'"), 422)
+    assert error["details"][0]["path"] == "path.experiment_id"
+
+
+@pytest.mark.parametrize("path", sorted({p for _, p in ROUTES}))
+def test_a_wrong_method_is_405(seeded: Api, path: str) -> None:
+    """A method a path does not serve is a 405 in the error shape."""
+    assert_error(seeded.client.request("PATCH", _url(path), headers=seeded.admin), 405)
+
+
+@pytest.mark.parametrize(("method", "path"), [k for k in ROUTES if k in BODIES])
+def test_malformed_json_is_400_or_422(seeded: Api, method: str, path: str) -> None:
+    """A body that is not JSON is refused in the error shape (400 or 422 with a path)."""
+    headers = {**seeded.admin, "Content-Type": "application/json"}
+    r = _call(seeded, method, path, headers, content=b"{not json")
+    assert r.status_code in (400, 422)
+    error = assert_error(r, r.status_code)
+    if r.status_code == 422:
+        assert error["details"][0]["path"].startswith("$")
+
+
+@pytest.mark.parametrize(("method", "path"), [k for k in ROUTES if k in BODIES])
+def test_a_body_over_the_limit_is_413(seeded: Api, method: str, path: str) -> None:
+    """Every body-taking route refuses a body over its limit with 413 payload_too_large."""
+    limits = seeded.ctx.limits
+    limit = {"/v1/assign": limits.assign, "/v1/events": limits.events}.get(path, limits.default)
+    headers = {**seeded.admin, "Content-Type": "application/json"}
+    r = _call(seeded, method, path, headers, content=b" " * (limit + 1))
+    assert assert_error(r, 413)["code"] == "payload_too_large"
+
+
+def test_fastapi_validation_errors_use_the_shape_with_json_paths(seeded: Api) -> None:
+    """FastAPI's own request validation (body and path) answers in the one shape."""
+    r = seeded.client.post(
+        "/v1/experiments/exp-small/toggle", json={"variant": 3}, headers=seeded.admin
+    )
+    error = assert_error(r, 422)
+    assert {d["path"] for d in error["details"]} == {"$.variant", "$.reason"}
+    r = seeded.client.get("/v1/experiments/exp-small/results/abc", headers=seeded.admin)
+    assert assert_error(r, 422)["details"][0]["path"] == "path.look"
+
+
+def test_hot_route_validation_names_the_path(seeded: Api) -> None:
+    """/v1/assign refuses a wrong type with the JSON path of the offending value."""
+    r = seeded.client.post("/v1/assign", json={"unitId": 5}, headers=seeded.sdk)
+    error = assert_error(r, 422)
+    assert error["details"][0]["path"] == "$.unitId"
+    r = seeded.client.post("/v1/assign", json={"unitId": "u", "extra": 1}, headers=seeded.sdk)
+    assert assert_error(r, 422)["details"][0]["path"] == "$"
+
+
+def test_unknown_paths_are_404(seeded: Api) -> None:
+    """A path no route serves is a 404 in the error shape."""
+    assert_error(seeded.client.get("/v2/nothing", headers=seeded.admin), 404)
+
+
+def test_a_crash_is_a_500_in_the_shape(seeded: Api) -> None:
+    """An unexpected failure inside a route answers 500 in the shape, without a traceback."""
+    seeded.ctx.store.connection.execute("DROP TABLE splitlab_looks")
+    with TestClient(create_app(seeded.ctx), raise_server_exceptions=False) as client:
+        r = client.get("/v1/experiments/exp-small/looks", headers=seeded.admin)
+    error = assert_error(r, 500)
+    assert "Traceback" not in r.text
+    assert error["code"] == "internal_error"
