@@ -1,7 +1,8 @@
 """Tracking: the event model, the tracking client and the web-framework middleware."""
 
-from splitlab.tracking.client import ClientStats, TrackingClient
+from splitlab.tracking.client import TrackingClient
 from splitlab.tracking.context import RequestContext, current, current_or_none, emit
+from splitlab.tracking.delivery import ClientStats
 from splitlab.tracking.errors import (
     NoRequestContextError,
     RejectedBatchError,

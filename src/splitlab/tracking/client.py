@@ -32,26 +32,19 @@ import math
 import threading
 import time
 import uuid
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from splitlab.tracking.errors import RejectedBatchError, RetryableSendError
+from splitlab.tracking.delivery import ClientStats, Deliverer, Tally
 from splitlab.tracking.events import AttributeValue, Event
 from splitlab.tracking.retry import Backoff
 from splitlab.tracking.spool import Spool, SpoolFullError
-from splitlab.tracking.transport import (
-    EventSink,
-    HTTPTransport,
-    InProcessTransport,
-    SendResult,
-    Transport,
-)
+from splitlab.tracking.transport import EventSink, HTTPTransport, InProcessTransport, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -59,27 +52,6 @@ logger = logging.getLogger(__name__)
 def new_event_id() -> str:
     """A fresh random event id (UUID4), made once per logical event."""
     return str(uuid.uuid4())
-
-
-@dataclass(frozen=True, slots=True)
-class ClientStats:
-    """A snapshot of what the client did with the events it was given."""
-
-    tracked: int
-    accepted: int
-    duplicates: int
-    rejected: int
-    retries: int
-    spooled: int
-    replayed: int
-    pending: int
-    spool_bytes: int
-    dropped: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def dropped_total(self) -> int:
-        """Events dropped on a documented limit, all reasons together."""
-        return sum(self.dropped.values())
 
 
 class TrackingClient:
@@ -122,11 +94,8 @@ class TrackingClient:
         self.max_buffered = max_buffered
         self.close_timeout = close_timeout
         self._transport = transport
-        self._backoff = backoff or Backoff()
         self._clock = clock
         self._wall_clock = wall_clock
-        self._sleep = sleep or self._interruptible_sleep
-        self._rng = rng if rng is not None else np.random.default_rng()
         self._spool = Spool(spool_dir, max_bytes=spool_max_bytes) if spool_dir else None
         self._pending: deque[Event] = deque()
         self._cond = threading.Condition()
@@ -138,8 +107,16 @@ class TrackingClient:
         self._closing = False
         self._abandoned = False
         self._close_deadline = 0.0
-        self._counts: Counter[str] = Counter()
-        self._dropped: Counter[str] = Counter()
+        self._tally = Tally()
+        self._deliverer = Deliverer(
+            transport,
+            self._tally,
+            backoff=backoff or Backoff(),
+            rng=rng if rng is not None else np.random.default_rng(),
+            clock=clock,
+            sleep=sleep or self._interruptible_sleep,
+            give_up_at=self._give_up_at,
+        )
         self._atexit = register_atexit
         self._thread = threading.Thread(target=self._run, name="splitlab-tracking", daemon=True)
         self._thread.start()
@@ -225,10 +202,10 @@ class TrackingClient:
         spill: list[Event] = []
         with self._cond:
             if self._closed:
-                self._drop_locked(1, "closed", "the client was closed before this event")
+                self._tally.drop(1, "closed", "the client was closed before this event")
                 return
             self._pending.append(event)
-            self._counts["tracked"] += 1
+            self._tally.add("tracked")
             if len(self._pending) == 1:
                 self._oldest_at = self._clock()
                 self._cond.notify_all()  # the sender now waits for the flush interval
@@ -298,21 +275,8 @@ class TrackingClient:
     def stats(self) -> ClientStats:
         """What happened to the events so far (counts since this client started)."""
         with self._cond:
-            counts = dict(self._counts)
             pending = len(self._pending)
-            dropped = dict(self._dropped)
-        return ClientStats(
-            tracked=counts.get("tracked", 0),
-            accepted=counts.get("accepted", 0),
-            duplicates=counts.get("duplicates", 0),
-            rejected=counts.get("rejected", 0),
-            retries=counts.get("retries", 0),
-            spooled=counts.get("spooled", 0),
-            replayed=counts.get("replayed", 0),
-            pending=pending,
-            spool_bytes=self._spool.size_bytes if self._spool else 0,
-            dropped=dropped,
-        )
+        return self._tally.snapshot(pending, self._spool.size_bytes if self._spool else 0)
 
     # -- the sender thread ---------------------------------------------------------------------
 
@@ -355,7 +319,7 @@ class TrackingClient:
         return self._spool is not None and self._spool.segment_count > 0
 
     def _send_memory_batch(self, batch: list[Event]) -> None:
-        delivered = self._deliver(batch)
+        delivered = self._deliverer.deliver(batch)
         with self._cond:
             self._in_flight = False
             if not self._abandoned and delivered:
@@ -377,91 +341,38 @@ class TrackingClient:
         if segment is None:
             return
         if segment.unreadable:
-            self._drop(segment.unreadable, "spool_corrupt", f"unreadable lines in {segment.path}")
-        if not segment.events or self._deliver(list(segment.events)):
-            self._spool.remove(segment)
-            with self._cond:
-                self._counts["replayed"] += len(segment.events)
-                self._cond.notify_all()
-
-    def _deliver(self, events: list[Event]) -> bool:
-        """Send until delivered or refused for good (True), or until closing gives up (False)."""
-        attempt = 0
-        while True:
-            try:
-                result = self._transport.send(events)
-            except RetryableSendError as exc:
-                attempt += 1
-                delay = self._backoff.delay(attempt, self._rng, exc.retry_after)
-                with self._cond:
-                    self._counts["retries"] += 1
-                    closing, deadline = self._closing, self._close_deadline
-                if closing and self._clock() + delay > deadline:
-                    logger.warning(
-                        "giving up sending %d events at close (%s); they go to the spool",
-                        len(events),
-                        exc,
-                    )
-                    return False
-                logger.warning(
-                    "sending %d events failed (%s); retry %d in %.2f s",
-                    len(events),
-                    exc,
-                    attempt,
-                    delay,
-                )
-                self._sleep(delay)
-            except RejectedBatchError as exc:
-                if exc.status == 413 and len(events) > 1:
-                    half = len(events) // 2
-                    return self._deliver(events[:half]) and self._deliver(events[half:])
-                logger.error("the collector refused %d events for good: %s", len(events), exc)
-                with self._cond:
-                    self._counts["rejected"] += len(events)
-                return True
-            else:
-                self._record(result)
-                return True
-
-    def _record(self, result: SendResult) -> None:
-        for rejection in result.rejections:
-            logger.warning(
-                "the collector rejected event %s (index %d): %s",
-                rejection.event_id,
-                rejection.index,
-                rejection.reason,
+            self._tally.drop(
+                segment.unreadable, "spool_corrupt", f"unreadable lines in {segment.path}"
             )
-        with self._cond:
-            self._counts["accepted"] += result.accepted
-            self._counts["duplicates"] += result.duplicates
-            self._counts["rejected"] += len(result.rejections)
+        if not segment.events or self._deliverer.deliver(list(segment.events)):
+            self._spool.remove(segment)
+            self._tally.add("replayed", len(segment.events))
+            with self._cond:
+                self._cond.notify_all()
 
     # -- spilling and dropping ------------------------------------------------------------------
 
     def _spill(self, events: list[Event], *, why: str) -> None:
         """Move events that cannot stay in memory to the spool, or drop them (counted)."""
         if self._spool is None:
-            self._drop(len(events), why, "no spool_dir is configured to hold them")
+            self._tally.drop(len(events), why, "no spool_dir is configured to hold them")
             return
         try:
             self._spool.write(events)
         except SpoolFullError as exc:
-            self._drop(len(events), "spool_full", str(exc))
+            self._tally.drop(len(events), "spool_full", str(exc))
             return
         except OSError as exc:
-            self._drop(len(events), "spool_write_failed", f"{self._spool.directory}: {exc}")
+            self._tally.drop(len(events), "spool_write_failed", f"{self._spool.directory}: {exc}")
             return
+        self._tally.add("spooled", len(events))
         with self._cond:
-            self._counts["spooled"] += len(events)
             self._cond.notify_all()
 
-    def _drop(self, count: int, reason: str, detail: str) -> None:
+    def _give_up_at(self) -> float | None:
+        """The close deadline while closing, else None (retry for as long as it takes)."""
         with self._cond:
-            self._drop_locked(count, reason, detail)
-
-    def _drop_locked(self, count: int, reason: str, detail: str) -> None:
-        self._dropped[reason] += count
-        logger.error("dropped %d tracking events (%s): %s", count, reason, detail)
+            return self._close_deadline if self._closing else None
 
     def _interruptible_sleep(self, seconds: float) -> None:
         """Sleep, but wake once early when close() is called (to flush without waiting)."""

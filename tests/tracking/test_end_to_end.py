@@ -1,0 +1,158 @@
+"""End to end with the real collector and the real DuckDB store: every event counted once.
+
+The tracking client posts to ``python -m splitlab.server.collector`` (a separate process that
+is SIGKILLed and restarted mid-stream); the middleware writes through the in-process
+transport into ``DuckDBStore``. Counts are read back from the DuckDB file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from splitlab.assignment import ExperimentAssignmentService
+from splitlab.store import DuckDBStore
+from splitlab.tracking import EventTrackingMiddleware, TrackingClient, TrackingCore, emit
+from splitlab.tracking.retry import Backoff
+from tests.tracking.tracking_helpers import make_experiment
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def start_collector(db: Path, port: int) -> subprocess.Popen[bytes]:
+    """Start the real collector and wait until it answers."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "splitlab.server.collector", "--db", str(db), "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.post(f"http://127.0.0.1:{port}/v1/events", json=[]).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.05)
+        assert process.poll() is None, process.stderr.read() if process.stderr else b""
+    process.kill()
+    raise AssertionError("the collector did not start within 30 s")
+
+
+def stored_counts(db: Path) -> tuple[int, int]:
+    """(rows, distinct event ids) of metric events in the DuckDB file, after loading the log."""
+    store = DuckDBStore(db)
+    try:
+        store.flush()
+        with store.lock:
+            rows, distinct = store.connection.execute(
+                "SELECT count(*), count(DISTINCT event_id) FROM metric_events"
+            ).fetchone()
+    finally:
+        store.close()
+    return int(rows), int(distinct)
+
+
+@pytest.mark.slow
+def test_client_to_a_killed_and_restarted_collector_stores_each_event_once(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL of the collector mid-stream: after retries every event is stored exactly once."""
+    db, port = tmp_path / "events.duckdb", free_port()
+    collector = start_collector(db, port)
+    client = TrackingClient.http(
+        f"http://127.0.0.1:{port}",
+        batch_size=50,
+        flush_interval=0.05,
+        backoff=Backoff(base=0.05, cap=0.5),
+        rng=np.random.default_rng(11),
+        register_atexit=False,
+    )
+    try:
+        for i in range(600):
+            client.metric(f"user-{i % 97}", "exp-1", "control", "checkout", value=1.0)
+            if i == 300:
+                os.kill(collector.pid, signal.SIGKILL)
+                collector.wait()
+                collector = start_collector(db, port)
+        assert client.flush(timeout=30)
+        stats = client.stats
+        assert (stats.accepted + stats.duplicates, stats.rejected, stats.dropped_total) == (
+            600,
+            0,
+            0,
+        )
+    finally:
+        client.close()
+        collector.send_signal(signal.SIGTERM)
+        collector.wait(timeout=30)
+    assert stored_counts(db) == (600, 600)
+
+
+def middleware_app(store: DuckDBStore, wall: list[float]) -> tuple[FastAPI, TrackingClient]:
+    client = TrackingClient.in_process(store, wall_clock=lambda: wall[0], register_atexit=False)
+    core = TrackingCore(ExperimentAssignmentService([make_experiment("exp-1")]), client)
+    app = FastAPI()
+    app.add_middleware(EventTrackingMiddleware, tracking=core)
+
+    @app.post("/checkout")
+    def checkout() -> dict[str, Any]:
+        return {"eventIds": [e.event_id for e in emit("checkout", 25.0)]}
+
+    return app, client
+
+
+def test_a_retried_request_is_stored_once_in_duckdb(tmp_path: Path) -> None:
+    """The same request an hour later (same Idempotency-Key) adds nothing to the store."""
+    db = tmp_path / "events.duckdb"
+    wall = [1_790_000_000.0]
+    headers = {"X-User-Id": "user-1", "Idempotency-Key": "order-7"}
+    with DuckDBStore(db) as store:
+        app, client = middleware_app(store, wall)
+        first = TestClient(app).post("/checkout", headers=headers).json()["eventIds"]
+        wall[0] += 3600
+        again = TestClient(app).post("/checkout", headers=headers).json()["eventIds"]
+        client.close()
+    assert first == again
+    assert stored_counts(db) == (1, 1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="store: the loader anti-joins duplicates only within the batch's time range, but a "
+    "retried request's events keep their derived eventId with a new timestamp (defect 7)",
+)
+def test_a_request_retried_after_a_restart_is_stored_once_in_duckdb(tmp_path: Path) -> None:
+    """The retried request reaches a restarted store (no in-memory dedup left): still one row."""
+    db = tmp_path / "events.duckdb"
+    wall = [1_790_000_000.0]
+    headers = {"X-User-Id": "user-1", "Idempotency-Key": "order-7"}
+    with DuckDBStore(db) as store:
+        app, client = middleware_app(store, wall)
+        TestClient(app).post("/checkout", headers=headers)
+        client.close()
+    wall[0] += 3600
+    with DuckDBStore(db) as store:
+        app, client = middleware_app(store, wall)
+        TestClient(app).post("/checkout", headers=headers)
+        client.close()
+    assert stored_counts(db) == (1, 1)
