@@ -1,0 +1,29 @@
+// Errors the SDK raises on purpose: a malformed definition, never a quiet "not targeted".
+
+import { asciiJson } from "./values.js";
+
+function render(value) {
+  const text = value === undefined ? "null" : asciiJson(value) ?? String(value);
+  return text.length <= 80 ? text : `${text.slice(0, 77)}...`;
+}
+
+/** A malformed targeting rule or condition; `problems` lists [path, value, expected]. */
+export class ConditionError extends Error {
+  constructor(problems) {
+    const [path, value, expected] = problems[0];
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : "";
+    super(`${path}: expected ${expected} (got ${render(value)})${more}`);
+    this.name = "ConditionError";
+    this.code = "invalid_condition";
+    this.problems = problems;
+  }
+}
+
+/** An experiment definition the SDK cannot use; the message names the field and value. */
+export class DefinitionError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "DefinitionError";
+    this.code = "invalid_definition";
+  }
+}

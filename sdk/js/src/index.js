@@ -1,0 +1,19 @@
+// splitlab's browser / Node SDK: the assignments of docs/assignment.md and the targeting of
+// docs/targeting.md, computed locally, synchronously and without dependencies.
+
+export { ExperimentAssignmentService, Reason, resolveUnit, unitText } from "./service.js";
+export { compileCondition, evaluateCondition, validateCondition } from "./conditions.js";
+export { compileRules, renderValue, validateRules } from "./rules.js";
+export { ConditionError, DefinitionError } from "./errors.js";
+export {
+  BUCKETS,
+  PREFIX,
+  allocationThreshold,
+  bucketOf,
+  hashInput,
+  hashIntegers,
+  variantEdges,
+  variantIndex,
+} from "./hashing.js";
+export { nativeHash, sha256, sha256Portable } from "./sha256.js";
+export { compareVersions, parseVersion } from "./versions.js";
