@@ -7,6 +7,7 @@ and it fails only if the algorithm changes for the worse. Significance level: AL
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 
 import pytest
@@ -141,3 +142,30 @@ def test_changing_the_salt_reshuffles() -> None:
     assert stats.chi2_contingency(table).pvalue > ALPHA
     kept = sum(pairs[(v, v)] for v in VARIANTS)
     assert stats.binomtest(kept, N, 1 / 3).pvalue > ALPHA
+
+
+def article_value(unit: str) -> float:
+    """The article's sketch: hex digits 0-7 of sha256("salt:unit:experiment") / 0xFFFFFFFF."""
+    digest = hashlib.sha256(f"test-salt:{unit}:exp-test".encode()).hexdigest()
+    return int(digest[:8], 16) / 0xFFFFFFFF
+
+
+def test_uniformity_check_catches_the_article_split() -> None:
+    """The chi-square check above rejects the article's shared gate/split value (defect 1)."""
+    values = [article_value(u) for u in UNITS]
+    seen = Counter(min(int(v * 3), 2) for v in values if v <= 0.25)
+    assert seen[1] == seen[2] == 0  # everyone exposed lands in the first variant
+    assert stats.chisquare([seen[0], seen[1], seen[2]]).pvalue < ALPHA
+
+
+def test_ramp_check_catches_a_rescaling_fix() -> None:
+    """Rescaling the shared value (v / allocation) would move exposed units (defect 2)."""
+
+    def rescaled(value: float, allocation: float) -> int | None:
+        return None if value >= allocation else int(value / allocation * 3)
+
+    values = [article_value(u) for u in UNITS[:10_000]]
+    moved = sum(
+        1 for v in values if rescaled(v, 0.25) is not None and rescaled(v, 0.5) != rescaled(v, 0.25)
+    )
+    assert moved > 0

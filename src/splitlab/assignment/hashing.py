@@ -43,7 +43,6 @@ PREFIX = "splitlab/v1"
 #: Number of distinct buckets: both integers are 48 bits wide (exact in a JS double).
 BITS = 48
 BUCKETS = 1 << BITS
-MASK = BUCKETS - 1
 
 
 def hash_input(experiment_id: str, salt: str, unit: str) -> bytes:
