@@ -15,7 +15,7 @@ import pytest
 from splitlab.store.errors import StoreError
 from splitlab.tracking import Event, InProcessTransport, TrackingClient
 from splitlab.tracking.errors import MissingDependencyError, RetryableSendError
-from splitlab.tracking.transport import HTTPTransport
+from splitlab.tracking.transport import HTTPTransport, SendResult
 from tests.tracking.tracking_helpers import Counts, FakeClock, MemorySink, Reply, ScriptedCollector
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -180,3 +180,29 @@ def test_settings_are_checked(collector: ScriptedCollector) -> None:
         TrackingClient.http(collector.url, batch_size=100, max_buffered=150)
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         TrackingClient.http(collector.url, batch_size=0)
+
+
+class ListTransport:
+    """A third-party transport: anything with send() and close() fits the protocol."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.closed = False
+
+    def send(self, events: Sequence[Event]) -> SendResult:
+        self.batches.append([e.event_id for e in events])
+        return SendResult(accepted=len(events))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_any_object_with_send_and_close_is_a_transport() -> None:
+    """A custom transport receives the batches and is closed with the client."""
+    transport = ListTransport()
+    with TrackingClient(transport, batch_size=2, register_atexit=False) as client:
+        ids = [client.metric(f"u{i}", "exp-1", "control", "checkout").event_id for i in range(5)]
+    assert [i for batch in transport.batches for i in batch] == ids
+    assert max(len(batch) for batch in transport.batches) <= 2
+    assert transport.closed
+    assert client.stats.accepted == 5

@@ -49,7 +49,10 @@ urlpatterns = [path("whoami", whoami), path("checkout", checkout)]
 def django_client(tracked: Tracked) -> Iterator[Client]:
     """A Django test client with the splitlab middleware and the test's core in settings."""
     with override_settings(
-        ROOT_URLCONF=__name__, MIDDLEWARE=[MIDDLEWARE], SPLITLAB_TRACKING=tracked.core
+        ROOT_URLCONF=__name__,
+        MIDDLEWARE=[MIDDLEWARE],
+        SPLITLAB_TRACKING=tracked.core,
+        ALLOWED_HOSTS=["testserver"],
     ):
         yield Client()
 
