@@ -49,14 +49,17 @@ class _Pending:
     seq_p: float = 1.0
 
 
-def _view(metric: Metric, arm: ArmSums, notes: list[str]) -> ArmView:
-    if metric.type == MetricType.RATIO:
-        if metric.cuped and arm.covariate is not None and not ratio_cuped_possible(arm):
-            notes.append(
-                "CUPED not applied: a ratio metric's covariate needs sumProductDenominator"
-            )
-        return ratio_view(arm, metric.cuped)
-    return mean_view(arm, metric.type == MetricType.CONVERSION, metric.cuped)
+def _view(metric: Metric, arm: ArmSums, cache: dict[int, ArmView]) -> ArmView:
+    """The arm's moments, computed once per analysis (control is compared many times)."""
+    key = id(arm)
+    view = cache.get(key)
+    if view is None:
+        if metric.type == MetricType.RATIO:
+            view = ratio_view(arm, metric.cuped)
+        else:
+            view = mean_view(arm, metric.type == MetricType.CONVERSION, metric.cuped)
+        cache[key] = view
+    return view
 
 
 def _test_kind(metric: Metric, method: str) -> TestKind:
@@ -66,7 +69,11 @@ def _test_kind(metric: Metric, method: str) -> TestKind:
 
 
 def _difference(
-    experiment: Experiment, sums: ExperimentSums, metric: Metric, variant: str
+    experiment: Experiment,
+    sums: ExperimentSums,
+    metric: Metric,
+    variant: str,
+    cache: dict[int, ArmView],
 ) -> tuple[Difference | None, str | None, tuple[str, ...], tuple[float, float]]:
     control = experiment.control
     arms = sums.metrics.get(metric.name)
@@ -80,7 +87,13 @@ def _difference(
         return None, "a ratio metric needs denominator sums in both arms", (), units
     if metric.cuped and (c_arm.covariate is None or t_arm.covariate is None):
         notes.append("CUPED not applied: the sums carry no covariate for both arms")
-    c_view, t_view = _view(metric, c_arm, notes), _view(metric, t_arm, notes)
+    elif (
+        metric.cuped
+        and metric.type == MetricType.RATIO
+        and not (ratio_cuped_possible(c_arm) and ratio_cuped_possible(t_arm))
+    ):
+        notes.append("CUPED not applied: a ratio metric's covariate needs sumProductDenominator")
+    c_view, t_view = _view(metric, c_arm, cache), _view(metric, t_arm, cache)
     for label, arm in (("control", c_arm), (variant, t_arm)):
         den = arm.denominator
         if metric.type == MetricType.RATIO and den is not None and den.sum == 0 and arm.n > 0:
@@ -158,9 +171,10 @@ def analyze(
     )
 
     pending: list[_Pending] = []
+    cache: dict[int, ArmView] = {}
     for role, metric in experiment.metrics.all():
         for variant in treatments:
-            diff, reason, notes, arm_units = _difference(experiment, data, metric, variant)
+            diff, reason, notes, arm_units = _difference(experiment, data, metric, variant, cache)
             pending.append(_Pending(role, metric, variant, diff, reason, arm_units, notes))
 
     tau = (

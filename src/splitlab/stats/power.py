@@ -17,6 +17,7 @@ With m comparisons in a Bonferroni family each test runs at alpha / m, which is 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Literal
 
 from scipy import optimize, special
@@ -85,6 +86,7 @@ def duration_days(
     return n_per_variant * variants / (daily_units * traffic_allocation)
 
 
+@lru_cache(maxsize=256)
 def family_warning(
     comparisons: int, alpha: float, target: float, min_sample_size: int, correction: str
 ) -> str | None:

@@ -23,6 +23,7 @@ then adjust.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -201,37 +202,49 @@ def _propagate(
 
 @dataclass(frozen=True)
 class BoundaryTable:
-    """Boundaries at the current look for a range of levels (to read sequential p-values)."""
+    """Boundaries at the current look over many levels (to read sequential p-values).
 
-    levels: FloatArray
-    nominal: FloatArray
-    current: FloatArray
+    ``current`` (increasing) are the boundaries and ``nominal`` the matching
+    ``z_{1 - level/sides}``; levels whose boundary was lost to float precision are left out.
+    """
+
+    current: tuple[float, ...]
+    nominal: tuple[float, ...]
     sides: int
 
     def p_value(self, z: float) -> float:
         """Smallest total level at which |z| (or z, one-sided) crosses at this look."""
-        valid = (self.current < C_MAX - 1e-9) & (self.current > 1e-6)
-        c, nominal = self.current[valid], self.nominal[valid]
+        c, nominal = self.current, self.nominal
         if z <= 0 or len(c) < 2:
             return 1.0
-        rising = np.concatenate([[True], np.diff(c) > 0])
-        c, nominal = c[rising], nominal[rising]
-        if len(c) < 2:
-            return 1.0
-        y = float(np.interp(z, c, nominal))
-        if z > c[-1]:
-            slope = (nominal[-1] - nominal[-2]) / (c[-1] - c[-2])
-            y = float(nominal[-1] + slope * (z - c[-1]))
-        return min(1.0, float(special.ndtr(-y)) * self.sides)
+        i = bisect.bisect_left(c, z)
+        if i == 0:
+            return 1.0 if z < c[0] else min(1.0, _tail(nominal[0]) * self.sides)
+        i = min(i, len(c) - 1)
+        slope = (nominal[i] - nominal[i - 1]) / (c[i] - c[i - 1])
+        y = nominal[i - 1] + slope * (z - c[i - 1])
+        return min(1.0, _tail(y) * self.sides)
+
+
+def _tail(y: float) -> float:
+    """1 - Phi(y)."""
+    return 0.5 * math.erfc(y / math.sqrt(2.0))
 
 
 @lru_cache(maxsize=256)
 def table(spending: Spending, plan: Plan, sides: int) -> BoundaryTable:
-    """Boundary table over 100 levels; cached (it depends on nothing else)."""
+    """Boundary table over 94 levels; cached (it depends on nothing else)."""
     levels = _TABLE_LEVELS[::-1].copy()
     current = boundaries(levels, spending, plan, sides)[:, -1]
     nominal = special.ndtri(1.0 - levels / sides)
-    return BoundaryTable(levels, nominal, current, sides)
+    keep = (current < C_MAX - 1e-9) & (current > 1e-6)
+    c_list: list[float] = []
+    n_list: list[float] = []
+    for c, y in zip(current[keep], nominal[keep], strict=True):
+        if not c_list or c > c_list[-1]:
+            c_list.append(float(c))
+            n_list.append(float(y))
+    return BoundaryTable(tuple(c_list), tuple(n_list), sides)
 
 
 @lru_cache(maxsize=1024)
@@ -241,6 +254,7 @@ def boundary(alpha: float, spending: Spending, plan: Plan, sides: int) -> float 
     return None if c >= C_MAX - 1e-9 else c
 
 
+@lru_cache(maxsize=1024)
 def alpha_spent(alpha: float, spending: Spending, plan: Plan, sides: int = 2) -> float:
     """Cumulative alpha spent up to and including the current look."""
     return float(spent(spending, alpha, plan.spend_fractions[-1], sides))
