@@ -16,8 +16,11 @@ from splitlab.assignment import (
     ConditionError,
     ExperimentAssignmentService,
     Reason,
+    allocation_threshold,
     hash_integers,
     resolve_unit,
+    variant_edges,
+    variant_index,
 )
 from splitlab.config import load_experiment
 from splitlab.errors import SplitlabError
@@ -278,3 +281,28 @@ def test_assignment_json_shape() -> None:
         "variant": got.variant,
         "reason": "assigned",
     }
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    units=st.lists(st.text(min_size=1, max_size=16), min_size=1, max_size=30),
+    allocation=st.floats(min_value=0.0, max_value=1.0),
+    weights=st.lists(st.integers(min_value=1, max_value=50), min_size=2, max_size=5),
+)
+def test_service_equals_the_integer_reference(
+    units: list[str], allocation: float, weights: list[int]
+) -> None:
+    """The byte-comparing service agrees with the documented integer algorithm."""
+    total = sum(weights)
+    variants = [{"name": f"v{i}", "weight": w / total} for i, w in enumerate(weights)]
+    exp = experiment(trafficAllocation=allocation, variants=variants)
+    svc = ExperimentAssignmentService([exp])
+    threshold = allocation_threshold(allocation)
+    edges = variant_edges([v.weight or 0.0 for v in exp.variants])
+    for unit, got in zip(units, svc.assign_many("exp-test", units), strict=True):
+        gate, split = hash_integers("exp-test", "test-salt", unit)
+        if gate >= threshold:
+            assert got.reason is Reason.OUTSIDE_TRAFFIC
+        else:
+            assert got.variant == f"v{variant_index(edges, split)}"
+        assert svc.assign(unit, "exp-test") == got

@@ -1,12 +1,10 @@
 // The bucketing algorithm of docs/assignment.md, step by step. All integers are below 2^48,
 // so plain JavaScript numbers (doubles, exact up to 2^53) hold them without BigInt.
 
-import { sha256 } from "./sha256.js";
+import { sha256Text } from "./sha256.js";
 
 export const PREFIX = "splitlab/v1";
 export const BUCKETS = 2 ** 48;
-
-const encoder = new TextEncoder();
 
 /** The exact string hashed for `unit`: "splitlab/v1|experimentId|salt|unit". */
 export function hashInput(experimentId, salt, unit) {
@@ -27,7 +25,7 @@ function read48(d, offset) {
 
 /** The digest, split integer (bytes 0-5) and gate integer (bytes 6-11) of a hashed string. */
 export function hashIntegers(text) {
-  const digest = sha256(encoder.encode(text));
+  const digest = sha256Text(text);
   return { digest, split: read48(digest, 0), gate: read48(digest, 6) };
 }
 

@@ -59,16 +59,30 @@ export function sha256Portable(bytes) {
   return out;
 }
 
+const encoder = new TextEncoder();
+
 function nativeSha256() {
   const getBuiltin = globalThis.process?.getBuiltinModule;
   if (typeof getBuiltin !== "function") return null;
   const crypto = getBuiltin("node:crypto");
-  if (!crypto || typeof crypto.createHash !== "function") return null;
-  return (bytes) => new Uint8Array(crypto.createHash("sha256").update(bytes).digest());
+  if (typeof crypto?.hash === "function") {
+    // One-shot hashing (Node 20.12+), about twice as fast as createHash().update().digest().
+    return (data) => new Uint8Array(crypto.hash("sha256", data, "buffer"));
+  }
+  if (typeof crypto?.createHash !== "function") return null;
+  return (data) => new Uint8Array(crypto.createHash("sha256").update(data).digest());
 }
 
-/** SHA-256 of `bytes`: node:crypto when the runtime offers it synchronously, else portable. */
-export const sha256 = nativeSha256() ?? sha256Portable;
+const native = nativeSha256();
+
+/** SHA-256 of `bytes` (a Uint8Array): node:crypto when available synchronously, else portable. */
+export const sha256 = native ?? sha256Portable;
+
+/**
+ * SHA-256 of the UTF-8 encoding of `text` (a well-formed string). Node's native hash encodes
+ * strings as UTF-8 itself, which saves a copy; the portable path encodes first.
+ */
+export const sha256Text = native ?? ((text) => sha256Portable(encoder.encode(text)));
 
 /** Whether `sha256` is the native implementation (for tests and diagnostics). */
-export const nativeHash = sha256 !== sha256Portable;
+export const nativeHash = native !== null;

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
 
-import { nativeHash, sha256, sha256Portable } from "../src/index.js";
+import { nativeHash, sha256, sha256Portable, sha256Text } from "../src/index.js";
 
 const hex = (bytes) => Buffer.from(bytes).toString("hex");
 const utf8 = (text) => new TextEncoder().encode(text);
@@ -45,4 +45,11 @@ test("agrees with node:crypto on every length around the block boundaries", () =
 
 test("Node uses the native hash", () => {
   assert.equal(nativeHash, true);
+});
+
+test("sha256Text hashes the UTF-8 bytes of well-formed text", () => {
+  for (const text of ["", "abc", "Zoë", "ユーザー", "\u{1F600} emoji"]) {
+    assert.equal(hex(sha256Text(text)), createHash("sha256").update(utf8(text)).digest("hex"));
+    assert.equal(hex(sha256Text(text)), hex(sha256Portable(utf8(text))));
+  }
 });
