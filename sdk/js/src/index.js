@@ -15,5 +15,5 @@ export {
   variantEdges,
   variantIndex,
 } from "./hashing.js";
-export { nativeHash, sha256, sha256Portable, sha256Text } from "./sha256.js";
+export { nativeHash, sha256, sha256Portable, sha256PortableText, sha256Text } from "./sha256.js";
 export { compareVersions, parseVersion } from "./versions.js";

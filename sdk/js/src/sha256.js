@@ -17,21 +17,35 @@ const H0 = [
   0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ];
 const W = new Uint32Array(64);
+// Scratch space for the padded message, reused between calls (JavaScript runs one call at a
+// time per realm) and grown when a longer message arrives: no allocation per hash.
+let scratch = new Uint8Array(256);
 
-/** SHA-256 of `bytes` (a Uint8Array) in pure JavaScript; returns 32 bytes. */
-export function sha256Portable(bytes) {
-  const length = bytes.length;
-  // Message + 0x80 + zero padding + 64-bit big-endian bit length, to a multiple of 64 bytes.
-  const padded = new Uint8Array(((length + 9 + 63) >>> 6) << 6);
-  padded.set(bytes);
-  padded[length] = 0x80;
-  const view = new DataView(padded.buffer);
-  const bits = length * 8;
-  view.setUint32(padded.length - 8, Math.floor(bits / 0x100000000));
-  view.setUint32(padded.length - 4, bits >>> 0);
+function room(bytes) {
+  if (scratch.length < bytes) scratch = new Uint8Array(Math.max(bytes, scratch.length * 2));
+  return scratch;
+}
+
+/** Hash the `length` message bytes at the start of `block` (which has room for padding). */
+function digestPadded(block, length) {
+  const total = ((length + 9 + 63) >>> 6) << 6;
+  block[length] = 0x80;
+  block.fill(0, length + 1, total - 8);
+  const high = Math.floor(length / 0x20000000); // bit length = length * 8, as two words
+  const low = (length * 8) >>> 0;
+  block[total - 8] = high >>> 24;
+  block[total - 7] = high >>> 16;
+  block[total - 6] = high >>> 8;
+  block[total - 5] = high;
+  block[total - 4] = low >>> 24;
+  block[total - 3] = low >>> 16;
+  block[total - 2] = low >>> 8;
+  block[total - 1] = low;
   let [h0, h1, h2, h3, h4, h5, h6, h7] = H0;
-  for (let offset = 0; offset < padded.length; offset += 64) {
-    for (let t = 0; t < 16; t++) W[t] = view.getUint32(offset + t * 4);
+  for (let offset = 0; offset < total; offset += 64) {
+    for (let t = 0, i = offset; t < 16; t++, i += 4) {
+      W[t] = (block[i] << 24) | (block[i + 1] << 16) | (block[i + 2] << 8) | block[i + 3];
+    }
     for (let t = 16; t < 64; t++) {
       const a = W[t - 15];
       const b = W[t - 2];
@@ -54,12 +68,30 @@ export function sha256Portable(bytes) {
     h4 = (h4 + e) | 0; h5 = (h5 + f) | 0; h6 = (h6 + g) | 0; h7 = (h7 + h) | 0;
   }
   const out = new Uint8Array(32);
-  const outView = new DataView(out.buffer);
-  [h0, h1, h2, h3, h4, h5, h6, h7].forEach((word, i) => outView.setUint32(i * 4, word >>> 0));
+  [h0, h1, h2, h3, h4, h5, h6, h7].forEach((word, i) => {
+    out[i * 4] = word >>> 24;
+    out[i * 4 + 1] = word >>> 16;
+    out[i * 4 + 2] = word >>> 8;
+    out[i * 4 + 3] = word;
+  });
   return out;
 }
 
+/** SHA-256 of `bytes` (a Uint8Array) in pure JavaScript; returns 32 bytes. */
+export function sha256Portable(bytes) {
+  const block = room(bytes.length + 72);
+  block.set(bytes);
+  return digestPadded(block, bytes.length);
+}
+
 const encoder = new TextEncoder();
+
+/** SHA-256 of the UTF-8 encoding of `text`, in pure JavaScript, encoding in place. */
+export function sha256PortableText(text) {
+  const block = room(text.length * 3 + 72); // UTF-8 needs at most 3 bytes per UTF-16 unit
+  const { written } = encoder.encodeInto(text, block);
+  return digestPadded(block, written);
+}
 
 function nativeSha256() {
   const getBuiltin = globalThis.process?.getBuiltinModule;
@@ -82,7 +114,7 @@ export const sha256 = native ?? sha256Portable;
  * SHA-256 of the UTF-8 encoding of `text` (a well-formed string). Node's native hash encodes
  * strings as UTF-8 itself, which saves a copy; the portable path encodes first.
  */
-export const sha256Text = native ?? ((text) => sha256Portable(encoder.encode(text)));
+export const sha256Text = native ?? sha256PortableText;
 
 /** Whether `sha256` is the native implementation (for tests and diagnostics). */
 export const nativeHash = native !== null;

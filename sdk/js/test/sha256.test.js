@@ -4,7 +4,13 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
 
-import { nativeHash, sha256, sha256Portable, sha256Text } from "../src/index.js";
+import {
+  nativeHash,
+  sha256,
+  sha256Portable,
+  sha256PortableText,
+  sha256Text,
+} from "../src/index.js";
 
 const hex = (bytes) => Buffer.from(bytes).toString("hex");
 const utf8 = (text) => new TextEncoder().encode(text);
@@ -51,5 +57,15 @@ test("sha256Text hashes the UTF-8 bytes of well-formed text", () => {
   for (const text of ["", "abc", "Zoë", "ユーザー", "\u{1F600} emoji"]) {
     assert.equal(hex(sha256Text(text)), createHash("sha256").update(utf8(text)).digest("hex"));
     assert.equal(hex(sha256Text(text)), hex(sha256Portable(utf8(text))));
+  }
+});
+
+test("the portable text path agrees with node:crypto, long then short (reused scratch)", () => {
+  const texts = ["x".repeat(5000), "Zoë".repeat(40), "ユーザー", "", "abc", "a".repeat(55)];
+  for (let n = 50; n < 70; n++) texts.push("é".repeat(n), "b".repeat(n));
+  for (const text of texts) {
+    const expected = createHash("sha256").update(utf8(text)).digest("hex");
+    assert.equal(hex(sha256PortableText(text)), expected, `length ${text.length}`);
+    assert.equal(hex(sha256Portable(utf8(text))), expected);
   }
 });
