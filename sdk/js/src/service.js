@@ -28,10 +28,17 @@ function outcome(experimentId, variant, reason) {
   return Object.freeze({ experimentId, variant, reason, inExperiment: reason === Reason.ASSIGNED });
 }
 
+// A lone UTF-16 surrogate: text that has no UTF-8 encoding (isWellFormed needs Node 20).
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const wellFormed =
+  typeof String.prototype.isWellFormed === "function"
+    ? (text) => text.isWellFormed()
+    : (text) => !LONE_SURROGATE.test(text);
+
 /** A unit id as text: a non-empty well-formed string, or an integer in decimal; else null. */
 export function unitText(value) {
   if (typeof value === "string") {
-    return value && value.isWellFormed() ? value : null;
+    return value && wellFormed(value) ? value : null;
   }
   if (typeof value === "number" && Number.isInteger(value)) return BigInt(value).toString();
   if (typeof value === "bigint") return value.toString();
