@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from bisect import bisect_right
 from pathlib import Path
@@ -134,3 +135,13 @@ def test_non_positive_weights_are_refused() -> None:
     """Zero or negative weights raise with the weights in the message."""
     with pytest.raises(ValueError, match="positive"):
         variant_edges([0.5, 0.0])
+
+
+def test_vectors_file_is_what_the_generator_writes() -> None:
+    """spec/assignment-cases.json is exactly the output of its generator (not hand-edited)."""
+    path = ROOT / "scripts" / "generate_assignment_cases.py"
+    spec = importlib.util.spec_from_file_location("generate_assignment_cases", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.build() == CASES
