@@ -3,14 +3,14 @@
 Each id maps to the future of the log write that carries it. A repeated id is not written
 again, but the batch that repeats it is acknowledged only when that earlier write has become
 durable (and fails if it failed), so a duplicate is never acknowledged on the strength of a
-write that did not happen. The oldest writes are forgotten first; an id older than the window
+write that did not happen. Memory is bounded by two generations of at most ``capacity / 2``
+ids each: when the young one fills up, the old one is dropped whole. An id older than that
 is written again and dropped by the loader's deduplication instead.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 
@@ -21,67 +21,66 @@ Write = Future[Position]
 
 
 class RecentIds:
-    """Up to about `capacity` event ids, each with the write that carries it."""
+    """Between ``capacity / 2`` and ``capacity`` event ids, each with the write carrying it."""
 
     def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._ids: dict[str, Write | None] = {}
-        self._order: deque[list[str]] = deque()
+        self._half = max(1, capacity // 2)
+        self._young: dict[str, Write | None] = {}
+        self._old: dict[str, Write | None] = {}
         self._lock = threading.Lock()
 
     def claim(self, events: Sequence[Event]) -> tuple[list[Event], list[Write], int]:
         """Split `events` into new ones (now claimed) and repeats.
 
+        Returns the new events, the writes the repeats depend on, and the number of repeats.
         The caller must :meth:`attach` (or :meth:`forget`) the new ones before anyone else
         claims: :class:`~splitlab.store.duckdb_store.DuckDBStore` holds one lock around both.
-
-        Returns the new events, the writes the repeats depend on, and the number of repeats.
         """
-        fresh: list[Event] = []
-        waits: dict[int, Write] = {}
-        duplicates = 0
-        pending: list[Write | None] = []
+        keys = [e.event_id for e in events]
         with self._lock:
-            ids = self._ids
-            for event in events:
-                key = event.event_id
-                if key in ids:
-                    duplicates += 1
-                    pending.append(ids[key])
-                    continue
-                ids[key] = None
-                fresh.append(event)
-        for write in pending:
-            if write is not None:
-                waits[id(write)] = write
-        return fresh, list(waits.values()), duplicates
+            young, old = self._young, self._old
+            if (
+                young.keys().isdisjoint(keys)
+                and old.keys().isdisjoint(keys)
+                and len(set(keys)) == len(keys)
+            ):
+                young.update(dict.fromkeys(keys))
+                return list(events), [], 0
+            fresh: list[Event] = []
+            pending: list[Write | None] = []
+            for event, key in zip(events, keys, strict=True):
+                if key in young:
+                    pending.append(young[key])
+                elif key in old:
+                    pending.append(old[key])
+                else:
+                    young[key] = None
+                    fresh.append(event)
+        waits = {id(w): w for w in pending if w is not None}
+        return fresh, list(waits.values()), len(pending)
 
     def attach(self, events: Sequence[Event], write: Write) -> None:
         """Record that `events` ride on `write`; forget them again if the write fails."""
         keys = [e.event_id for e in events]
         with self._lock:
-            for key in keys:
-                self._ids[key] = write
-            self._order.append(keys)
-            size = len(self._ids)
-            while size > self._capacity and len(self._order) > 1:
-                for key in self._order.popleft():
-                    if key in self._ids:
-                        del self._ids[key]
-                        size -= 1
+            self._young.update(dict.fromkeys(keys, write))
+            if len(self._young) > self._half:
+                self._old, self._young = self._young, {}
         write.add_done_callback(lambda done: self._forget_failed(keys, done))
 
     def forget(self, events: Sequence[Event], write: Write | None) -> None:
         """Drop the claims of `events` (their write was refused or failed)."""
         with self._lock:
             for event in events:
-                if self._ids.get(event.event_id, 0) is write:
-                    del self._ids[event.event_id]
+                for generation in (self._young, self._old):
+                    if event.event_id in generation and generation[event.event_id] is write:
+                        del generation[event.event_id]
 
     def _forget_failed(self, keys: list[str], write: Write) -> None:
         if write.exception() is None:
             return
         with self._lock:
             for key in keys:
-                if self._ids.get(key) is write:
-                    del self._ids[key]
+                for generation in (self._young, self._old):
+                    if generation.get(key) is write:
+                        del generation[key]

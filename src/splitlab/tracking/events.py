@@ -155,9 +155,52 @@ def validate_batch(
     _check_count(len(wires), limits)
     events: list[Event] = []
     rejections: list[Rejection] = []
+    fast = _fast_checker(known, limits, now)
     for index, wire in enumerate(wires):
-        _check_one(index, wire, known, limits, now, events, rejections)
+        event = fast(wire)
+        if event is None:
+            _check_one(index, wire, known, limits, now, events, rejections)
+        else:
+            events.append(event)
     return events, rejections
+
+
+def _fast_checker(
+    known: Known | None, limits: Limits, now: int
+) -> Callable[[_WireEvent], Event | None]:
+    """The common case in one function: a plainly valid event, or None to check it in detail.
+
+    Used only after msgspec decoded the whole batch, so numbers are already finite (JSON has
+    no NaN and msgspec refuses overflowing numbers).
+    """
+    longest = limits.max_string
+    lowest = MIN_TIMESTAMP_MS
+    highest = now + int(limits.max_future_skew_s * 1000)
+
+    def check(wire: _WireEvent) -> Event | None:
+        unit = wire.unit_id if wire.user_id is None else None if wire.unit_id else wire.user_id
+        eid, exp, variant, ts = wire.event_id, wire.experiment_id, wire.variant, wire.timestamp
+        if not (
+            eid and exp and variant and unit and type(ts) is int and lowest <= ts <= highest
+            and len(eid) <= longest and len(exp) <= longest and len(variant) <= longest
+            and len(unit) <= longest
+        ):  # fmt: skip
+            return None
+        if known is not None:
+            variants = known.get(exp)
+            if variants is None or variant not in variants:
+                return None
+        if wire.type == "metric":
+            metric = wire.metric
+            if not metric or len(metric) > longest or wire.attributes is not None:
+                return None
+            value = 1.0 if wire.value is None else wire.value
+            return Event(eid, "metric", exp, variant, unit, ts, metric, value)
+        if wire.metric is not None or wire.value is not None or wire.attributes:
+            return None
+        return Event(eid, "exposure", exp, variant, unit, ts)
+
+    return check
 
 
 def _check_count(count: int, limits: Limits) -> None:
