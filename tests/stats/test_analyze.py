@@ -234,3 +234,45 @@ def test_results_render_in_terminal_and_notebook() -> None:
     assert "Decision: ship variant-a" in text and "conv" in text
     page = r._repr_html_()
     assert "<table>" in page and "ship variant-a" in page
+
+
+def test_ratio_metric_end_to_end() -> None:
+    """A ratio metric (clicks / sessions) is analysed by the delta method from its sums; a
+    missing denominator is explained."""
+    import numpy as np
+
+    rng = np.random.default_rng(9)
+    exp = experiment(
+        metrics={
+            "secondary": [
+                {"name": "ctr", "type": "ratio", "numerator": "click", "denominator": "session"}
+            ]
+        }
+    )
+    base = scenario(WIN_A)
+    ctr = {}
+    for v, rate in zip(("control", "variant-a", "variant-b"), (0.2, 0.23, 0.2), strict=True):
+        sessions = rng.poisson(3.0, N) + 1.0
+        clicks = rng.binomial(sessions.astype(int), rate).astype(float)
+        ctr[v] = ArmSums.from_values(clicks, denominator=sessions)
+    sums = ExperimentSums(base.units, {**base.metrics, "ctr": ctr}, "exp-stats", 1)
+    comp = analyze(exp, sums).comparison("ctr", "variant-a")
+    assert comp.estimable and comp.direction == "better"
+    assert comp.control_mean == pytest.approx(ctr["control"].sum / ctr["control"].denominator.sum)
+    broken = {**ctr, "control": ArmSums(N, 10.0, 10.0)}
+    sums = ExperimentSums(base.units, {**base.metrics, "ctr": broken}, "exp-stats", 1)
+    comp = analyze(exp, sums).comparison("ctr", "variant-a")
+    assert not comp.estimable and "denominator" in (comp.reason or "")
+
+
+def test_relative_guardrail_threshold() -> None:
+    """thresholdType relative: errors tripling (+200%) breach a 50% margin; a flat rate with
+    a 50% margin passes once the interval excludes +50%."""
+    exp = experiment(
+        metrics={"guardrails": [{"name": "errors", "threshold": 0.5, "thresholdType": "relative"}]}
+    )
+    errors = {"control": (N, 50), "variant-a": (N, 150), "variant-b": (N, 50)}
+    r = analyze(exp, scenario(WIN_A, errors=errors))
+    assert r.comparison("errors", "variant-a").guardrail.verdict == "breached"
+    assert r.comparison("errors", "variant-b").guardrail.verdict == "passed"
+    assert r.decision.action == "rollback"

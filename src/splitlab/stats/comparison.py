@@ -1,0 +1,176 @@
+"""One comparison's results: intervals at the corrected level, direction, guardrail, posterior.
+
+Called by :func:`splitlab.stats.analyze.analyze` once the family's adjusted p-values are known.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from scipy import special
+
+from splitlab.config import Experiment, Guardrail, Metric, MetricType
+from splitlab.stats import bayes, guardrails, msprt, relative, sequential
+from splitlab.stats.difference import Difference
+from splitlab.stats.results import (
+    BayesianResult,
+    Comparison,
+    DirectionName,
+    SequentialInfo,
+)
+
+
+@dataclass
+class Pending:
+    """A comparison between its test and its correction."""
+
+    role: str
+    metric: Metric
+    variant: str
+    diff: Difference | None
+    reason: str | None
+    units: tuple[float, float]
+    notes: tuple[str, ...]
+    seq_p: float = 1.0
+
+
+def _critical(
+    d: Difference, level: float, plan: sequential.Plan, spending: sequential.Spending, method: str
+) -> tuple[float | None, float | None]:
+    """(critical value for the interval, boundary on the z scale) at a two-sided level."""
+    if method == "alpha_spending":
+        c = sequential.boundary(level, spending, plan, 2)
+        if c is None:
+            return None, None
+        nominal = 2.0 * _ndtr(-c)
+        return d.critical(nominal), c
+    crit = d.critical(level)
+    return crit, _ndtri(1.0 - level / 2.0)
+
+
+def _ndtr(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def _ndtri(p: float) -> float:
+    return float(special.ndtri(p))
+
+
+def build_comparison(
+    experiment: Experiment,
+    p: Pending,
+    adjusted: float,
+    level: float,
+    plan: sequential.Plan,
+    tau: float,
+    control: str,
+) -> Comparison:
+    ev = experiment.evaluation
+    seq = ev.sequential
+    metric = p.metric
+    d = p.diff
+    if d is None:
+        guard = (
+            guardrails.check(metric, None, p.reason, None)
+            if isinstance(metric, Guardrail)
+            else None
+        )
+        return Comparison(
+            p.variant, control, False, p.reason, units=p.units, notes=p.notes, guardrail=guard
+        )
+    tau2 = msprt.mixing_variance(tau, d.se**2, *p.units)
+    if seq.method == "always_valid":
+        half = msprt.half_width(d.se**2, tau2, level)
+        crit: float | None = half / d.se
+        boundary: float | None = crit
+        spent = level
+    else:
+        crit, boundary = _critical(d, level, plan, seq.spending, seq.method)
+        spent = (
+            sequential.alpha_spent(level, seq.spending, plan)
+            if seq.method == "alpha_spending"
+            else level
+        )
+    absolute = relative_i = None
+    if crit is not None:
+        absolute = relative.Interval(d.estimate, d.estimate - crit * d.se, d.estimate + crit * d.se)
+        make = (
+            relative.fieller_interval
+            if ev.relative_interval == "fieller"
+            else (relative.delta_interval)
+        )
+        relative_i = make(d, crit)
+    notes = p.notes
+    if d.control_mean == 0:
+        notes = (*notes, "relative effect not estimable: control's mean is zero")
+    elif relative_i is None and crit is not None:
+        notes = (*notes, "Fieller interval unbounded: control's mean is not clearly non-zero")
+    increase = metric.direction == "increase"
+    bayesian = None
+    if ev.method == "bayesian":
+        bayesian = _bayesian(experiment, metric, p, d, increase, level)
+        significant = bayesian.chance_to_beat_control >= 1 - ev.alpha or (
+            bayesian.chance_to_beat_control <= ev.alpha
+        )
+    else:
+        significant = adjusted <= ev.alpha
+    good = (d.estimate > 0) == increase and d.estimate != 0
+    direction: DirectionName = ("better" if good else "worse") if significant else "none"
+    guard = None
+    if isinstance(metric, Guardrail):
+        one_sided = None
+        if seq.method == "alpha_spending":
+            c1 = sequential.boundary(ev.alpha, seq.spending, plan, 1)
+            one_sided = None if c1 is None else _ndtr(-c1)
+        elif seq.method == "none":
+            one_sided = ev.alpha
+        guard = guardrails.check(
+            metric,
+            d,
+            None,
+            one_sided,
+            tau2 if seq.method == "always_valid" else None,
+            ev.alpha,
+        )
+    return Comparison(
+        variant=p.variant,
+        control=control,
+        estimable=True,
+        absolute=absolute,
+        relative=relative_i,
+        p_value=d.p_value,
+        sequential_p_value=p.seq_p,
+        adjusted_p_value=adjusted,
+        significant=significant,
+        direction=direction,
+        sequential=SequentialInfo(seq.method, boundary, spent, plan.fraction, plan.final),
+        control_mean=d.control_mean,
+        variant_mean=d.treatment_mean,
+        units=p.units,
+        notes=notes,
+        guardrail=guard,
+        bayesian=bayesian,
+    )
+
+
+def _bayesian(
+    experiment: Experiment,
+    metric: Metric,
+    p: Pending,
+    d: Difference,
+    increase: bool,
+    level: float,
+) -> BayesianResult:
+    if metric.type == MetricType.CONVERSION and d.theta is None:
+        n_c, n_t = p.units
+        return bayes.conversion(
+            _count(d.control_mean * n_c), n_c, _count(d.treatment_mean * n_t), n_t, increase, level
+        )
+    return bayes.normal(d.estimate, d.se, increase, level)
+
+
+def _count(x: float) -> float:
+    """A conversion count recovered from mean * n (exact integers stay integers)."""
+    r = round(x)
+    return float(r) if abs(x - r) < 1e-6 else x
