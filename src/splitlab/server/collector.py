@@ -218,11 +218,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--experiments", nargs="*", default=[], help="definition JSON files")
     parser.add_argument("--max-events", type=int, default=Limits().max_events)
-    parser.add_argument("--max-pending-mb", type=int, default=64, help="write queue bound")
+    parser.add_argument("--max-pending-mb", type=float, default=64, help="write queue bound")
+    parser.add_argument("--log-dir", help="directory of the durable log (default: DB + .log)")
+    parser.add_argument("--segment-mb", type=float, default=64, help="log segment size")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     known = known_from_files(args.experiments) if args.experiments else None
-    store = DuckDBStore(args.db, max_pending_bytes=args.max_pending_mb << 20)
+    store = DuckDBStore(
+        args.db,
+        max_pending_bytes=int(args.max_pending_mb * (1 << 20)),
+        segment_bytes=int(args.segment_mb * (1 << 20)),
+        log_dir=args.log_dir,
+    )
     app = create_collector(
         store,
         (lambda: known) if known is not None else None,

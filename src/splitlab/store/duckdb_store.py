@@ -51,6 +51,7 @@ class DuckDBStore:
         segment_bytes: int = 64 << 20,
         load_interval_s: float = 0.5,
         recent_ids: int = 200_000,
+        log_dir: Path | str | None = None,
         sync: bool = True,
     ) -> None:
         self.path = Path(path)
@@ -59,7 +60,7 @@ class DuckDBStore:
         self.lock = threading.RLock()
         self._con.execute(SCHEMA)
         self._log = AppendLog(
-            Path(f"{self.path}.log"),
+            Path(log_dir) if log_dir is not None else Path(f"{self.path}.log"),
             segment_bytes=segment_bytes,
             max_pending_bytes=max_pending_bytes,
             sync=sync,
@@ -67,9 +68,7 @@ class DuckDBStore:
         self._recent = RecentIds(recent_ids)
         self._submit_lock = threading.Lock()
         self._encoder = msgspec.json.Encoder()
-        self._loader = Loader(
-            self._con.cursor(), self._log, Path(f"{self.path}.log/loading.ndjson")
-        )
+        self._loader = Loader(self._con.cursor(), self._log, Path(f"{self.path}.loading.ndjson"))
         self._interval = load_interval_s
         self._wake = self._log.listen()
         self._urgent = threading.Event()
@@ -118,10 +117,15 @@ class DuckDBStore:
     def _catch_up(self) -> None:
         """Load everything durable (on start: replay the log from the recorded position)."""
         while self._loader.load_once():
-            pass
+            with self._loaded:
+                self._loaded.notify_all()
 
     def _run_loader(self) -> None:
-        """Load in large batches: at most every `load_interval_s`, at once when flushed."""
+        """Load in large batches: at most every `load_interval_s`, at once when flushed.
+
+        A failed load (DuckDB or the disk) is logged and retried at the next interval; the
+        records stay in the log meanwhile, and :meth:`flush` reports the error if it lasts.
+        """
         last = time.monotonic()
         while True:
             self._wake.wait(self._interval)
@@ -133,29 +137,32 @@ class DuckDBStore:
             try:
                 self._catch_up()
             except (duckdb.Error, OSError, StoreError) as exc:
-                logger.error("loading events into DuckDB failed: %s", exc)
-                with self._loaded:
-                    self._loader_error = exc
-                    self._loaded.notify_all()
-                return
+                logger.error("loading events into DuckDB failed (will retry): %s", exc)
+                error: BaseException | None = exc
+            else:
+                error = None
             last = time.monotonic()
             with self._loaded:
+                self._loader_error = error
                 self._loaded.notify_all()
 
-    def flush(self, timeout: float | None = 60.0) -> None:
-        """Wait until everything acknowledged so far is loaded into DuckDB."""
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until everything acknowledged so far is loaded into DuckDB.
+
+        Raises :class:`StoreError` when that does not happen within `timeout` seconds (the
+        loader's last error, if any, is in the message).
+        """
         target = self._log.durable_position
-        self._wake.set()
-        self._urgent.set()
+        deadline = time.monotonic() + timeout
         with self._loaded:
-            ok = self._loaded.wait_for(
-                lambda: self._loader_error is not None or self._loader.position >= target,
-                timeout,
-            )
-            if self._loader_error is not None:
-                raise StoreError(f"the event loader stopped: {self._loader_error}")
-            if not ok:
-                raise StoreError(f"events were not loaded within {timeout} s")
+            while self._loader.position < target:
+                self._wake.set()
+                self._urgent.set()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    cause = f": {self._loader_error}" if self._loader_error else ""
+                    raise StoreError(f"events were not loaded within {timeout:g} s{cause}")
+                self._loaded.wait(remaining)
 
     @property
     def loaded_position(self) -> Position:
@@ -199,8 +206,10 @@ class DuckDBStore:
         self._wake.set()
         self._urgent.set()
         self._thread.join()
-        if self._loader_error is None:
+        try:
             self._catch_up()
+        except (duckdb.Error, OSError, StoreError) as exc:
+            logger.error("events left in the log, loaded on the next start: %s", exc)
         with self.lock:
             self._con.close()
 

@@ -41,103 +41,133 @@ class _Plan:
     segments: list[str]
 
 
-def _aggregate(metric: Metric, event_param: str, condition: str) -> str:
-    """The per-unit aggregate of `metric`'s events that satisfy `condition`."""
-    where = f"me.metric = ${event_param} AND {condition}"
+def _aggregate(metric: Metric, event: int, condition: str) -> str:
+    """The per-unit aggregate of `metric`'s events (name number `event`) under `condition`."""
+    where = f"k = {event} AND {condition}"
     if metric.type is MetricType.CONVERSION:
         return f"max(1) FILTER (WHERE {where})"
     if metric.aggregation == "count":
         return f"count(*) FILTER (WHERE {where})"
     if metric.aggregation == "max":
-        return f"max(me.value) FILTER (WHERE {where})"
-    return f"sum(me.value) FILTER (WHERE {where})"
+        return f"max(value) FILTER (WHERE {where})"
+    return f"sum(value) FILTER (WHERE {where})"
+
+
+def _metrics(experiment: Experiment) -> list[Metric]:
+    metrics: list[Metric] = []
+    for _, metric in experiment.metrics.all():
+        if metric.name not in {m.name for m in metrics}:
+            metrics.append(metric)
+    return metrics
+
+
+def _event_names(metrics: list[Metric]) -> list[str]:
+    names: set[str] = set()
+    for metric in metrics:
+        if metric.type is MetricType.RATIO:
+            names.add(metric.numerator or metric.event_name)
+            names.add(metric.denominator or metric.event_name)
+        else:
+            names.add(metric.event_name)
+    return sorted(names)
 
 
 def plan_summary(
     experiment: Experiment, cutoff_ms: int | None, segments: Sequence[str] = ()
 ) -> _Plan:
-    """Build the query and its parameters for :func:`sums_from_rows`."""
-    metrics: list[Metric] = []
-    for _, metric in experiment.metrics.all():
-        if metric.name not in {m.name for m in metrics}:
-            metrics.append(metric)
+    """Build the query and its parameters for :func:`sums_from_rows`.
+
+    Each joined event row gets, once, the number ``k`` of its event name, whether it belongs
+    to this experiment (``own``) and its age relative to the unit's first exposure (``age``,
+    ms); the per-metric aggregates then filter on those cheap columns.
+    """
+    metrics = _metrics(experiment)
+    names = _event_names(metrics)
+    number = {name: k for k, name in enumerate(names)}
     params: dict[str, Any] = {
         "exp": experiment.experiment_id,
         "cutoff": NO_CUTOFF if cutoff_ms is None else cutoff_ms,
         "lookback": experiment.evaluation.cuped_lookback_days * 86_400_000,
     }
+    for name, k in number.items():
+        params[f"n{k}"] = name
     per_unit: list[str] = []
     values: list[str] = []
-    names: set[str] = set()
-    wants_pre = False
+    sums = ["count(*)::DOUBLE AS n"]
+    pre = "age < 0 AND age >= -$lookback"
     for i, metric in enumerate(metrics):
-        window = ""
+        post = "own AND age >= 0"
         if metric.window_hours is not None:
             params[f"w{i}"] = int(metric.window_hours * 3_600_000)
-            window = f" AND me.ts < u.t0 + $w{i}"
-        post = f"me.experiment_id = $exp AND me.ts >= u.t0{window}"
-        pre = "me.ts < u.t0 AND me.ts >= u.t0 - $lookback"
-        if metric.type is MetricType.RATIO:
-            params[f"e{i}"] = metric.numerator or metric.event_name
-            params[f"d{i}"] = metric.denominator or metric.event_name
-            names.update((params[f"e{i}"], params[f"d{i}"]))
-            per_unit.append(f"sum(me.value) FILTER (WHERE me.metric = $e{i} AND {post}) AS y{i}")
-            per_unit.append(f"sum(me.value) FILTER (WHERE me.metric = $d{i} AND {post}) AS d{i}")
-            values.append(f"coalesce(p.d{i}, 0)::DOUBLE AS d{i}")
-            cuped = f"sum(me.value) FILTER (WHERE me.metric = $e{i} AND {pre}) AS x{i}"
+            post += f" AND age < $w{i}"
+        y, x, d = f"y{i}", f"x{i}", f"d{i}"
+        ratio = metric.type is MetricType.RATIO
+        if ratio:
+            num = number[metric.numerator or metric.event_name]
+            den = number[metric.denominator or metric.event_name]
+            per_unit.append(f"sum(value) FILTER (WHERE k = {num} AND {post}) AS {y}")
+            per_unit.append(f"sum(value) FILTER (WHERE k = {den} AND {post}) AS {d}")
+            cuped = f"sum(value) FILTER (WHERE k = {num} AND {pre}) AS {x}"
+            values.append(f"coalesce(p.{d}, 0)::DOUBLE AS {d}")
         else:
-            params[f"e{i}"] = metric.event_name
-            names.add(metric.event_name)
-            per_unit.append(f"{_aggregate(metric, f'e{i}', post)} AS y{i}")
-            cuped = f"{_aggregate(metric, f'e{i}', pre)} AS x{i}"
-        values.append(f"coalesce(p.y{i}, 0)::DOUBLE AS y{i}")
+            event = number[metric.event_name]
+            per_unit.append(f"{_aggregate(metric, event, post)} AS {y}")
+            cuped = f"{_aggregate(metric, event, pre)} AS {x}"
+        values.append(f"coalesce(p.{y}, 0)::DOUBLE AS {y}")
+        sums += [f"sum({y}) AS {y}_s", f"sum({y} * {y}) AS {y}_ss"]
         if metric.cuped:
-            wants_pre = True
             per_unit.append(cuped)
-            values.append(f"coalesce(p.x{i}, 0)::DOUBLE AS x{i}")
-    name_params = []
-    for j, name in enumerate(sorted(names)):
-        params[f"n{j}"] = name
-        name_params.append(f"$n{j}")
+            values.append(f"coalesce(p.{x}, 0)::DOUBLE AS {x}")
+            sums += [f"sum({x}) AS {x}_s", f"sum({x} * {x}) AS {x}_ss", f"sum({y} * {x}) AS {x}_sp"]
+            if ratio:
+                sums.append(f"sum({x} * {d}) AS {x}_spd")
+        if ratio:
+            sums += [f"sum({d}) AS {d}_s", f"sum({d} * {d}) AS {d}_ss", f"sum({y} * {d}) AS {d}_sp"]
+    wants_pre = any(m.cuped for m in metrics)
+    scope = "me.experiment_id = $exp OR me.ts < u.t0" if wants_pre else "me.experiment_id = $exp"
+    in_names = ", ".join(f"$n{k}" for k in range(len(names))) or "NULL"
+    case = " ".join(f"WHEN $n{k} THEN {k}" for k in range(len(names))) or "WHEN NULL THEN 0"
     seg_cols = []
     for k, attribute in enumerate(segments):
         params[f"s{k}"] = attribute
-        seg_cols.append(f"coalesce(u.attrs ->> $s{k}, '{MISSING}') AS s{k}")
-    sums = ["count(*)::DOUBLE AS n"]
-    for i, metric in enumerate(metrics):
-        y = f"y{i}"
-        sums += [f"sum({y}) AS {y}_s", f"sum({y} * {y}) AS {y}_ss"]
-        if metric.cuped:
-            x = f"x{i}"
-            sums += [f"sum({x}) AS {x}_s", f"sum({x} * {x}) AS {x}_ss", f"sum({y} * {x}) AS {x}_sp"]
-            if metric.type is MetricType.RATIO:
-                sums.append(f"sum({x} * d{i}) AS {x}_spd")
-        if metric.type is MetricType.RATIO:
-            d = f"d{i}"
-            sums += [f"sum({d}) AS {d}_s", f"sum({d} * {d}) AS {d}_ss", f"sum({y} * {d}) AS {d}_sp"]
-    scope = "me.experiment_id = $exp OR me.ts < u.t0" if wants_pre else "me.experiment_id = $exp"
-    in_names = ", ".join(name_params) or "NULL"
+        seg_cols.append(f"coalesce(attrs ->> $s{k}, '{MISSING}') AS s{k}")
     per_unit_sql = ",\n  ".join(per_unit) if per_unit else "NULL AS nothing"
     grouping = ", ".join(["(variant)"] + [f"(variant, s{k})" for k in range(len(segments))])
     seg_select = "".join(f", s{k}, grouping(s{k}) AS g{k}" for k in range(len(segments)))
+    seg_names = "".join(f", s{k}" for k in range(len(segments)))
+    seg_keys = "".join(f", s{k}, g{k}" for k in range(len(segments)))
+    seg_join = "".join(
+        f" AND units.g{k} = sums.g{k} AND units.s{k} IS NOT DISTINCT FROM sums.s{k}"
+        for k in range(len(segments))
+    )
     sql = f"""
 WITH first AS (
   SELECT unit_id, min(ts) AS t0, arg_min(variant, ts) AS variant,
-         count(DISTINCT variant) AS nv{", arg_min(attributes, ts) AS attrs" if segments else ""}
+         min(variant) <> max(variant) AS multi{", arg_min(attributes, ts) AS attrs" if segments else ""}
   FROM exposures WHERE experiment_id = $exp AND ts <= $cutoff GROUP BY unit_id
-), u AS (SELECT * FROM first WHERE nv = 1),
-per AS (
-  SELECT me.unit_id,
-  {per_unit_sql}
+), u AS (
+  SELECT row_number() OVER () AS uk, unit_id, t0, variant{"".join(", " + c for c in seg_cols)}
+  FROM first WHERE NOT multi
+), rows AS (
+  SELECT u.uk, u.variant{seg_names}, me.value, me.ts - u.t0 AS age,
+         me.experiment_id = $exp AS own, CASE me.metric {case} END AS k
   FROM metric_events me JOIN u ON me.unit_id = u.unit_id
   WHERE me.ts <= $cutoff AND me.metric IN ({in_names}) AND ({scope})
-  GROUP BY me.unit_id
+), per AS (
+  SELECT variant{seg_names},
+  {per_unit_sql}
+  FROM rows GROUP BY uk, variant{seg_names}
 ), vals AS (
-  SELECT u.variant{"".join(", " + c for c in seg_cols)}{"".join(", " + v for v in values)}
-  FROM u LEFT JOIN per p ON p.unit_id = u.unit_id
+  SELECT variant{seg_names}{"".join(", " + v for v in values)} FROM per p
+), sums AS (
+  SELECT variant{seg_select}, {", ".join(sums[1:])}
+  FROM vals GROUP BY GROUPING SETS ({grouping})
+), units AS (
+  SELECT variant{seg_select}, count(*)::DOUBLE AS n
+  FROM u GROUP BY GROUPING SETS ({grouping})
 )
-SELECT variant{seg_select}, {", ".join(sums)}
-FROM vals GROUP BY GROUPING SETS ({grouping})
+SELECT units.*, sums.* EXCLUDE (variant{seg_keys})
+FROM units LEFT JOIN sums ON units.variant = sums.variant{seg_join}
 """
     used = set(re.findall(r"\$(\w+)", sql))
     return _Plan(sql, {k: v for k, v in params.items() if k in used}, metrics, list(segments))
@@ -200,14 +230,14 @@ def _arm(i: int, metric: Metric, record: dict[str, Any] | None) -> ArmSums:
 DATA_QUALITY_SQL = """
 WITH first AS (
   SELECT unit_id, min(ts) AS t0, arg_min(variant, ts) AS variant,
-         count(DISTINCT variant) AS nv
+         min(variant) <> max(variant) AS multi
   FROM exposures WHERE experiment_id = $exp AND ts <= $cutoff GROUP BY unit_id
 ), ev AS (
   SELECT unit_id, variant, ts FROM metric_events
   WHERE experiment_id = $exp AND ts <= $cutoff
 )
 SELECT
-  (SELECT count(*) FROM first WHERE nv > 1),
+  (SELECT count(*) FROM first WHERE multi),
   (SELECT count(*) FROM ev ANTI JOIN first f ON ev.unit_id = f.unit_id),
   (SELECT count(*) FROM ev JOIN first f ON ev.unit_id = f.unit_id WHERE ev.variant <> f.variant),
   (SELECT count(*) FROM ev JOIN first f ON ev.unit_id = f.unit_id WHERE ev.ts < f.t0)
