@@ -68,11 +68,13 @@ def rich_results(results: Results) -> RenderableType:
         else f"SRM: p = {srm.p_value:.4g} ({'MISMATCH' if srm.detected else 'ok'})"
     )
     parts: list[RenderableType] = [Text(title, style="bold"), Text(srm_line)]
-    table = Table(*(["metric", "role", *HEADERS]), show_lines=False)
+    table = Table("metric", *HEADERS[:1], *HEADERS[2:], show_lines=False, expand=False)
     for m in results.metrics:
-        for c in m.comparisons:
+        for i, c in enumerate(m.comparisons):
             style = {"better": "green", "worse": "red"}.get(c.direction, "")
-            table.add_row(m.name, m.role, *cells(c), style=style)
+            label = f"{m.name} ({m.role})" if i == 0 else ""
+            row = cells(c)
+            table.add_row(label, row[0], *row[2:], style=style)
     parts.append(table)
     d = results.decision
     action = d.action + (f" {d.variant}" if d.variant else "")
