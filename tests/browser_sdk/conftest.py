@@ -1,0 +1,96 @@
+"""A static http.server over the checkout and a real headless Chromium, for the browser tests."""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files from the checkout without logging each request to stderr."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Requests are not logged: the test reports what matters."""
+
+
+@pytest.fixture(scope="module")
+def static_base() -> Iterator[str]:
+    """The base URL of an http.server on 127.0.0.1 (a free port) serving the checkout."""
+    handler = partial(QuietHandler, directory=str(ROOT))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="static-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs Python Playwright")
+    if not CHROMIUM.exists() and shutil.which("chromium") is None:
+        pytest.skip("no Chromium at /usr/bin/chromium")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class BrowserPage:
+    """A Playwright page on the static server's origin and the uncaught errors it raised."""
+
+    page: Any
+    base: str
+    errors: list[str] = field(default_factory=list)
+
+    def run_module(self, module: str, script: str) -> Any:
+        """Import `module` (a path under the checkout) in the page and run `script` with it.
+
+        `script` is the body of an async function of ``m`` (the module); its return value
+        comes back as JSON.
+        """
+        source = f"async (url) => {{ const m = await import(url); {script} }}"
+        return self.page.evaluate(source, f"{self.base}/{module}")
+
+
+@pytest.fixture
+def browser_page(chromium: Any, static_base: str) -> Iterator[BrowserPage]:
+    """A fresh page on the static server's origin, collecting uncaught page errors."""
+    context = chromium.new_context()
+    page = context.new_page()
+    result = BrowserPage(page, static_base)
+    page.on("pageerror", lambda error: result.errors.append(str(error)))
+    page.goto(f"{static_base}/tests/browser_sdk/blank.html")
+    try:
+        yield result
+    finally:
+        context.close()

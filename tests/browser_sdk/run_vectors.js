@@ -1,0 +1,134 @@
+// Runs every vector of spec/assignment-cases.json and spec/condition-cases.json against the
+// JS SDK inside a browser page (no node:crypto, no Buffer) and reports what disagrees.
+// Loaded by tests/browser_sdk/test_browser_sdk.py from a local http.server.
+
+import {
+  ExperimentAssignmentService,
+  allocationThreshold,
+  bucketOf,
+  compileRules,
+  evaluateCondition,
+  hashInput,
+  hashIntegers,
+  nativeHash,
+  validateCondition,
+  validateRules,
+  variantEdges,
+  variantIndex,
+} from "../../sdk/js/src/index.js";
+
+const specUrl = (name) => new URL(`../../spec/${name}`, import.meta.url);
+
+async function loadSpec(name) {
+  const response = await fetch(specUrl(name));
+  if (!response.ok) throw new Error(`GET ${name}: HTTP ${response.status}`);
+  return response.json();
+}
+
+const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+/** One group of vectors: `check(c)` returns [expected, got]; a throw counts as a mismatch. */
+function runGroup(group, cases, label, check, out) {
+  for (const c of cases) {
+    out.counts[group] = (out.counts[group] ?? 0) + 1;
+    out.count += 1;
+    let expected;
+    let got;
+    try {
+      [expected, got] = check(c);
+    } catch (error) {
+      out.mismatches.push({ group, name: label(c), expected: "no exception", got: String(error) });
+      continue;
+    }
+    if (!same(expected, got)) out.mismatches.push({ group, name: label(c), expected, got });
+  }
+}
+
+function throwsConditionError(condition) {
+  try {
+    evaluateCondition(condition, {});
+  } catch (error) {
+    return error.name;
+  }
+  return "no exception";
+}
+
+/** Fetch both spec files from the server that served this module. */
+export async function loadVectors() {
+  return {
+    assignment: await loadSpec("assignment-cases.json"),
+    conditions: await loadSpec("condition-cases.json"),
+  };
+}
+
+/** Every vector of both spec files, as served; see runLoaded. */
+export async function runVectors() {
+  const { assignment, conditions } = await loadVectors();
+  return runLoaded(assignment, conditions);
+}
+
+/** Run the given vectors; returns {count, counts, mismatches, nativeHash, process}. */
+export function runLoaded(assignment, conditions) {
+  const out = { count: 0, counts: {}, mismatches: [], nativeHash, process: typeof process };
+
+  runGroup("hashes", assignment.hashes, (c) => JSON.stringify(c.unit), (c) => {
+    const text = hashInput(c.experimentId, c.salt, c.unit);
+    const { digest, split, gate } = hashIntegers(text);
+    const expected = [c.input, c.inputUtf8Hex, c.sha256, c.split, c.gate, c.splitBucket, c.gateBucket];
+    const got = [
+      text,
+      hex(new TextEncoder().encode(text)),
+      hex(digest),
+      split,
+      gate,
+      bucketOf(split),
+      bucketOf(gate),
+    ];
+    return [expected, got];
+  }, out);
+
+  runGroup("allocations", assignment.allocations, (c) => `allocation ${c.trafficAllocation}`, (c) => {
+    const threshold = allocationThreshold(c.trafficAllocation);
+    return [
+      [c.threshold, c.gates.map((p) => p.exposed)],
+      [threshold, c.gates.map((p) => p.gate < threshold)],
+    ];
+  }, out);
+
+  runGroup("weights", assignment.weights, (c) => `weights ${JSON.stringify(c.weights)}`, (c) => {
+    const edges = variantEdges(c.weights);
+    return [
+      [c.edges, c.splits.map((p) => p.variantIndex)],
+      [edges, c.splits.map((p) => variantIndex(edges, p.split))],
+    ];
+  }, out);
+
+  runGroup("assignments", assignment.assignments, (c) => c.name, (c) => {
+    const service = new ExperimentAssignmentService([c.experiment]);
+    const a = service.assign(c.unitId, c.experiment.experimentId, c.attributes);
+    return [[c.variant, c.reason], [a.variant, a.reason]];
+  }, out);
+
+  runGroup("conditions", conditions.conditions, (c) => c.name, (c) => [
+    c.expected,
+    evaluateCondition(c.condition, c.attributes, c.savedGroups ?? {}),
+  ], out);
+
+  runGroup("invalidConditions", conditions.invalidConditions, (c) => c.name, (c) => [
+    [c.problemPaths, "ConditionError"],
+    [validateCondition(c.condition).map(([path]) => path), throwsConditionError(c.condition)],
+  ], out);
+
+  runGroup("rules", conditions.rules, (c) => c.name, (c) => [
+    c.expected,
+    compileRules(c.include, c.exclude)(c.attributes),
+  ], out);
+
+  runGroup("invalidRules", conditions.invalidRules, (c) => c.name, (c) => [
+    c.problemPaths,
+    validateRules(c.include, c.exclude).map(([path]) => path),
+  ], out);
+
+  return out;
+}
