@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "analyze": "analyze:analyze_command",
     "serve": "serve:serve",
     "keys": "keys:keys",
+    "demo": "demo:demo",
 }
 
 #: Exit codes (documented in docs/cli.md).

@@ -1,0 +1,162 @@
+"""Build the demo: a fresh store, three experiments, weeks of traffic and the scheduled looks.
+
+Timeline: the experiments start ``days`` days before the latest 09:00 UTC, and each simulated
+day runs from 09:00 to the next 09:00. After each day the scheduler is run with its clock at
+that 09:00, exactly as ``splitlab scheduler`` would have run it live, so every look's data
+cut-off, every automatic rollback and every decision happen at the simulated moment. The
+server's own assignment view is refreshed after each pass, so a rollback changes what the
+next day's visitors get.
+
+Events go through the collector's validation (:func:`splitlab.tracking.events.validate_batch`,
+in batches of the collector's size) and are written with the store's durable ``submit``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+import msgspec
+import numpy as np
+
+from splitlab.config import Experiment, Status, load_experiment
+from splitlab.demo.traffic import BEHAVIOUR, events_for, visitors
+from splitlab.evaluation.lifecycle import change_status
+from splitlab.evaluation.scheduler import Scheduler
+from splitlab.server.context import ServerContext
+from splitlab.store import DuckDBStore
+from splitlab.store.base import IngestResult
+from splitlab.tracking.events import Event, validate_batch
+
+logger = logging.getLogger(__name__)
+
+#: The demo's experiments, shipped as package data (the first is the article's, unchanged).
+DEFINITIONS = (
+    "exp-checkout-flow-v3.json",
+    "exp-search-ranking-v2.json",
+    "exp-homepage-copy-aa.json",
+)
+
+#: Visitors per simulated day at scale 1: enough for the article's experiment to reach its
+#: minSampleSize (15,000 per variant) by its fifth and last look.
+VISITORS_PER_DAY = 50_000
+
+BATCH = 1000
+
+
+@dataclass
+class DemoResult:
+    """What the demo built: the server context, its keys and the final state."""
+
+    ctx: ServerContext
+    db: Path
+    admin_key: str
+    sdk_key: str
+    events: int = 0
+    looks: int = 0
+    outcome: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+
+
+class _Clock:
+    """The scheduler's clock, moved by the simulation."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def latest_0900(now: datetime) -> datetime:
+    """The most recent 09:00 UTC at or before `now`."""
+    today = now.astimezone(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+    return today if today <= now else today - timedelta(days=1)
+
+
+def scaled(experiment: Experiment, scale: float) -> Experiment:
+    """At a scale other than 1, the planned sample shrinks with the traffic (quick tests)."""
+    if scale == 1.0:
+        return experiment
+    ev = experiment.evaluation
+    planned = max(100, round(ev.min_sample_size * scale))
+    return experiment.model_copy(
+        update={"evaluation": ev.model_copy(update={"min_sample_size": planned})}
+    )
+
+
+def _send(ctx: ServerContext, events: list[Event]) -> tuple[int, list[Future[IngestResult]]]:
+    """Validate in collector-sized batches and submit; returns the accepted count and futures."""
+    known = ctx.known()
+    encode = msgspec.json.encode
+    futures = []
+    accepted = 0
+    for k in range(0, len(events), BATCH):
+        valid, rejections = validate_batch(encode(events[k : k + BATCH]), known)
+        if rejections:
+            logger.warning("demo: %d simulated events refused: %s", len(rejections), rejections[0])
+        accepted += len(valid)
+        futures.append(ctx.store.submit(valid))
+    return accepted, futures
+
+
+def build_demo(
+    db: Path,
+    *,
+    scale: float = 1.0,
+    days: int = 14,
+    seed: int = 7,
+    now: datetime | None = None,
+    on_day: Callable[[int], None] | None = None,
+) -> DemoResult:
+    """Create the demo in a new database file `db` (which must not exist yet)."""
+    if db.exists():
+        raise FileExistsError(f"--db {db}: the demo needs a fresh file; remove it or pick another")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    ctx = ServerContext.open(DuckDBStore(db))
+    result = DemoResult(
+        ctx, db, ctx.keys.create("admin", "demo").secret, ctx.keys.create("sdk", "demo").secret
+    )
+    end = latest_0900(now or datetime.now(UTC))
+    start = end - timedelta(days=days)
+    registry = ctx.registry
+    for name in DEFINITIONS:
+        text = resources.files("splitlab.demo").joinpath(name).read_text(encoding="utf-8")
+        experiment = scaled(load_experiment(msgspec.json.decode(text)), scale)
+        registry.create(
+            experiment.model_copy(update={"status": Status.DRAFT}), at=start - timedelta(hours=1)
+        )
+        change_status(registry, experiment.id, Status.RUNNING, by="demo",
+                      reason="launched for the demo", now=start)  # fmt: skip
+    ctx.refresh()
+    clock = _Clock(start)
+    scheduler = Scheduler(ctx.store, registry, clock=clock)
+    per_day = max(int(VISITORS_PER_DAY * scale), 10)
+    for day in range(days):
+        day_start = start + timedelta(days=day)
+        people = visitors(day, per_day, int(day_start.timestamp() * 1000), rng)
+        service = ctx.view.service
+        events: list[Event] = []
+        for experiment_id, behaviour in BEHAVIOUR.items():
+            events += events_for(experiment_id, people, service, rng, behaviour)
+        accepted, futures = _send(ctx, events)
+        for future in futures:
+            future.result()
+        result.events += accepted
+        clock.now = day_start + timedelta(days=1, minutes=1)
+        for record in scheduler.run_once():
+            ctx.metrics.add_look(record.action)
+            result.looks += 1
+        ctx.refresh()
+        if on_day is not None:
+            on_day(day)
+    for experiment in registry.experiments():
+        looks = registry.looks(experiment.id, include_peeks=False)
+        action = looks[-1].action if looks else "none"
+        result.outcome[experiment.id] = (experiment.status.value, action)
+    return result
