@@ -127,12 +127,12 @@ def line_chart(series: Sequence[Series], x_labels: dict[float, str], title: str,
             f'<polyline class="line series-{i % 6}" data-series="{escape(s.name)}" '
             f'data-points="{len(s.points)}" points="{pts}"/>'
         )
-        if s.points:
-            lx, ly = s.points[-1]
-            body.append(
-                f'<text class="label series-{i % 6}" x="{x(lx) - 4:.1f}" y="{y(ly) - 6:.1f}" '
-                f'text-anchor="end">{escape(s.name)}</text>'
-            )
+        lx, ly = PAD_LEFT + 12, PAD_TOP + 14 + 16 * i
+        body.append(
+            f'<line class="line series-{i % 6}" x1="{lx}" x2="{lx + 18}" y1="{ly - 4}" '
+            f'y2="{ly - 4}"/><text class="label series-{i % 6}" x="{lx + 24}" y="{ly}">'
+            f"{escape(s.name)}</text>"
+        )
     return _svg(height, title, body)
 
 

@@ -57,11 +57,22 @@ def _latest(looks: list[LookRecord]) -> dict[str, Any] | None:
     return planned[-1].to_dict() if planned else None
 
 
-def _started(ctx: ServerContext, experiment_id: str) -> datetime | None:
+_FINAL = {Status.STOPPED.value, Status.ROLLED_BACK.value, Status.SHIPPED.value}
+
+
+def _running_span(
+    ctx: ServerContext, experiment_id: str
+) -> tuple[datetime | None, datetime | None]:
+    """When the experiment first started running, and when it finished (None: not yet)."""
+    started = ended = None
     for change in ctx.registry.changes(experiment_id):
-        if change.kind == "status" and change.to_value == Status.RUNNING.value:
-            return change.at
-    return None
+        if change.kind != "status":
+            continue
+        if change.to_value == Status.RUNNING.value and started is None:
+            started = change.at
+        if change.to_value in _FINAL:
+            ended = change.at
+    return started, ended
 
 
 def _alerts(document: Mapping[str, Any] | None, experiment: Experiment) -> list[str]:
@@ -88,15 +99,15 @@ def experiments_list(ctx: ServerContext, now: datetime | None = None) -> list[Li
     for e in ctx.registry.experiments():
         looks = ctx.registry.looks(e.id)
         document = _latest(looks)
-        started = _started(ctx, e.id)
-        days = f"{(now - started).days}" if started else "-"
+        started, ended = _running_span(ctx, e.id)
+        days = f"{((ended or now) - started).days}" if started else "-"
         units = (document or {}).get("results", {}).get("units") or {}
         total = sum(v for v in units.values() if isinstance(v, int | float))
         decision = (document or {}).get("decision")
         rows.append(
             ListRow(
                 e.id, e.name or e.id, e.status.value, f"{e.traffic_allocation * 100:g}%", days,
-                f"{total:,.0f}" if document else "-", words.headline(decision),
+                f"{total:,.0f}" if document else "-", words.headline(decision, e.status.value),
                 words.why(decision), _alerts(document, e),
             )
         )  # fmt: skip
@@ -250,7 +261,7 @@ def experiment_page(ctx: ServerContext, experiment_id: str) -> dict[str, Any]:
     return {
         "experiment": e,
         "description": words.describe(e),
-        "headline": words.headline(decision),
+        "headline": words.headline(decision, e.status.value),
         "why": words.why(decision),
         "reasons": (decision or {}).get("reasons", []),
         "document": document,

@@ -116,13 +116,18 @@ def describe(experiment: Experiment) -> list[str]:
     return lines
 
 
-def headline(decision: Mapping[str, Any] | None) -> str:
-    """A few words naming the decision (``Ship variant-a``, ``Keep running``, ...)."""
+def headline(decision: Mapping[str, Any] | None, status: str | None = None) -> str:
+    """A few words naming the decision (``Ship variant-a``, ``Keep running``, ...).
+
+    A ship or stop that the policy only proposed (the experiment is still running) says so.
+    """
     if not decision:
         return "No look yet"
     action = str(decision.get("action", ""))
-    template = _HEADLINES.get(action, action)
-    return template.format(variant=decision.get("variant") or "")
+    text = _HEADLINES.get(action, action).format(variant=decision.get("variant") or "")
+    if action in {"ship", "stop"} and status in {"running", "paused"}:
+        text += " (proposed: a person confirms)"
+    return text
 
 
 def why(decision: Mapping[str, Any] | None) -> str:

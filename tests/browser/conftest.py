@@ -1,0 +1,88 @@
+"""Fixtures of the browser tests: a small demo served by a real uvicorn server, and Chromium.
+
+Chromium is Debian's ``chromium`` package (``scripts/install-system-deps.sh``), driven by
+Playwright through its ``executable_path``; Playwright's own browser downloads are not used.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from splitlab.demo.setup import DemoResult, build_demo
+from splitlab.server.run import BackgroundServer
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoResult]:
+    """A small complete demo in a fresh store."""
+    path: Path = tmp_path_factory.mktemp("browser") / "demo.duckdb"
+    result = build_demo(path, scale=0.3, days=6, now=NOW)
+    try:
+        yield result
+    finally:
+        result.ctx.store.close()
+
+
+@pytest.fixture(scope="session")
+def server(demo: DemoResult) -> Iterator[BackgroundServer]:
+    """The demo served by uvicorn on 127.0.0.1 and a free port."""
+    with BackgroundServer(demo.ctx) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Headless Chromium (Debian's package) under Playwright."""
+    if shutil.which("chromium") is None and not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: run scripts/install-system-deps.sh (apt chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Page:
+    """A browser page that records console errors, page errors and failed requests."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.problems: list[str] = []
+        page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.problems.append(str(e)))
+        page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url}"))
+        page.on(
+            "response",
+            lambda r: self.problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None,
+        )
+
+
+@pytest.fixture
+def page(chromium: Any, server: BackgroundServer, demo: DemoResult) -> Iterator[Page]:
+    """A fresh signed-in page (its own browser context, so its own cookies)."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    wrapped = Page(context.new_page())
+    wrapped.page.goto(f"{server.url}/")
+    wrapped.page.fill("#key", demo.admin_key)
+    wrapped.page.click("#login-form button[type=submit]")
+    wrapped.page.wait_for_selector("#experiments")
+    try:
+        yield wrapped
+    finally:
+        context.close()

@@ -1,0 +1,190 @@
+"""The dashboard, in-process: sign-in, the pages over a small demo, forms, charts and words."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from splitlab.config import load_experiment
+from splitlab.demo.setup import DemoResult, build_demo
+from splitlab.server.app import create_app
+from splitlab.server.dashboard import charts, words
+
+from .server_helpers import ARTICLE
+
+NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoResult]:
+    """A small but complete demo (three experiments, six days, ten looks)."""
+    path: Path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    result = build_demo(path, scale=0.3, days=6, now=NOW)
+    try:
+        yield result
+    finally:
+        result.ctx.store.close()
+
+
+@pytest.fixture
+def browser(demo: DemoResult) -> Iterator[TestClient]:
+    """A test client signed in to the dashboard with the demo's admin key."""
+    with TestClient(create_app(demo.ctx), base_url="http://testserver") as client:
+        r = client.post("/login", data={"key": demo.admin_key, "next": "/"},
+                        follow_redirects=False)  # fmt: skip
+        assert r.status_code == 303
+        yield client
+
+
+def test_pages_need_a_session(demo: DemoResult) -> None:
+    """Without a session the pages redirect to the sign-in form, keeping the target."""
+    with TestClient(create_app(demo.ctx)) as client:
+        r = client.get("/experiments/exp-checkout-flow-v3", follow_redirects=False)
+        assert r.status_code == 303
+        assert r.headers["location"] == "/login?next=/experiments/exp-checkout-flow-v3"
+        assert client.get("/login").status_code == 200
+
+
+def test_sign_in_refuses_sdk_and_bad_keys_and_sets_a_strict_cookie(demo: DemoResult) -> None:
+    """Only an admin key signs in; the cookie is HttpOnly, SameSite=Strict, and not the key."""
+    with TestClient(create_app(demo.ctx)) as client:
+        bad = client.post("/login", data={"key": "nope"})
+        assert bad.status_code == 401
+        assert "not a valid admin key" in bad.text
+        sdk = client.post("/login", data={"key": demo.sdk_key})
+        assert sdk.status_code == 401
+        assert "SDK key" in sdk.text
+        ok = client.post("/login", data={"key": demo.admin_key, "next": "//evil.example/"},
+                         follow_redirects=False)  # fmt: skip
+        assert ok.headers["location"] == "/"
+        cookie = ok.headers["set-cookie"]
+        assert "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie
+        assert demo.admin_key not in cookie
+
+
+def test_list_page_shows_status_decision_and_alerts(browser: TestClient) -> None:
+    """The list names each experiment's status, latest decision, why, and alerts."""
+    html = browser.get("/").text
+    rows = dict(re.findall(r'<tr data-experiment="([^"]+)">(.*?)</tr>', html, re.S))
+    assert set(rows) == {"exp-checkout-flow-v3", "exp-search-ranking-v2", "exp-homepage-copy-aa"}
+    assert "Ship variant-a (proposed" in rows["exp-checkout-flow-v3"]
+    assert "rolled back" in rows["exp-search-ranking-v2"]
+    assert "guardrail search_error_rate breached (new-ranker)" in rows["exp-search-ranking-v2"]
+    assert "Stop: no meaningful difference" in rows["exp-homepage-copy-aa"]
+
+
+def test_experiment_page_has_every_section_and_charts_with_data(browser: TestClient) -> None:
+    """The page shows the definition in words, SRM, metrics, charts with data, ledger and log."""
+    html = browser.get("/experiments/exp-checkout-flow-v3").text
+    for section in ("decision", "definition", "exposures", "srm", "metrics", "primary",
+                    "guardrails", "looks", "audit", "admin"):  # fmt: skip
+        assert f'id="{section}"' in html, section
+    assert "for 25% of eligible units" in html
+    lines = re.findall(r'data-series="([^"]+)" data-points="(\d+)"', html)
+    assert {name for name, _ in lines} == {"control", "variant-a", "variant-b"}
+    assert all(int(n) >= 6 for _, n in lines)
+    assert len(re.findall(r'<g class="interval', html)) == 8
+    assert len(re.findall(r'<circle class="look[^"]*" [^>]*data-z=', html)) == 10
+    assert html.count('data-boundary="upper"') == 2
+    assert "The split of units matches the plan" in html
+    assert html.count("<tr><td>") >= 5  # five looks in the ledger
+
+
+def test_a_status_change_from_the_page_is_applied_and_audited(
+    browser: TestClient, demo: DemoResult
+) -> None:
+    """Pausing from the page's form changes the status and records the reason and who."""
+    page = browser.get("/experiments/exp-checkout-flow-v3").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf is not None
+    r = browser.post(
+        "/experiments/exp-checkout-flow-v3/actions",
+        data={
+            "csrf": csrf.group(1),
+            "action": "status",
+            "target": "paused",
+            "reason": "checking a dip",
+        },
+    )
+    assert "Status changed to paused." in r.text
+    experiment = demo.ctx.registry.get("exp-checkout-flow-v3")
+    assert experiment.status.value == "paused"
+    assert "checking a dip" in r.text
+    assert "(dashboard)" in r.text
+
+
+def test_a_form_without_the_csrf_token_changes_nothing(browser: TestClient) -> None:
+    """A forged post (no CSRF token) is refused with a message, the status unchanged."""
+    r = browser.post(
+        "/experiments/exp-homepage-copy-aa/actions",
+        data={"action": "toggle", "variant": "control", "reason": "forged"},
+    )
+    assert "The form expired" in r.text
+    assert "toggled" not in r.text
+
+
+def test_an_invalid_change_shows_the_lifecycle_message(browser: TestClient) -> None:
+    """A change the lifecycle refuses comes back as a readable message on the page."""
+    page = browser.get("/experiments/exp-checkout-flow-v3").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf is not None
+    r = browser.post(
+        "/experiments/exp-search-ranking-v2/actions",
+        data={"csrf": csrf.group(1), "action": "status", "target": "running", "reason": "again"},
+    )
+    assert "cannot change from &#39;rolled_back&#39; to &#39;running&#39;" in r.text
+
+
+def test_static_assets_are_served_by_splitlab(browser: TestClient) -> None:
+    """CSS and JS come from the package, and no page refers to another host."""
+    assert browser.get("/static/dashboard.css").status_code == 200
+    assert browser.get("/static/dashboard.js").status_code == 200
+    html = browser.get("/experiments/exp-checkout-flow-v3").text
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+def test_forest_plot_marks_carry_their_values() -> None:
+    """Each interval is drawn with its estimate and bounds in data attributes, tone by direction."""
+    svg = charts.forest_plot(
+        [
+            charts.Interval("m · b", 2.0, 0.5, 3.5, "better"),
+            charts.Interval("m · c", -1.0, -2.0, 0.1),
+        ],
+        "t",
+    )
+    assert 'data-estimate="2.0" data-lower="0.5" data-upper="3.5"' in svg
+    assert '<g class="interval better"' in svg
+    assert svg.count("<circle") == 2
+    assert "No estimates yet" in charts.forest_plot([], "t")
+
+
+def test_titles_and_labels_are_escaped() -> None:
+    """Names from definitions cannot inject markup into the SVG."""
+    svg = charts.line_chart([charts.Series("<script>", [(0.0, 1.0)])], {0.0: "d"}, "<b>")
+    assert "<script>" not in svg
+    assert "&lt;script&gt;" in svg
+
+
+def test_the_article_definition_in_words() -> None:
+    """The article's definition reads as sentences a non-statistician can follow."""
+    text = " ".join(words.describe(load_experiment(ARTICLE)))
+    assert "for 25% of eligible units" in text
+    assert "only units with region = US and accountType = free" in text
+    assert "never units with internal = true or bot = true" in text
+    assert "Guardrail: if “error_rate” is shown to rise by more than 0.02" in text
+    assert "at most 5 looks" in text
+    assert "a person confirms before it ships" in text
+
+
+def test_each_decision_has_one_plain_sentence() -> None:
+    """The headline and the why are short and come from the recorded decision."""
+    decision = {"action": "rollback", "variant": None, "reasons": ["Guardrail x breached.", "b"]}
+    assert words.headline(decision) == "Roll back"
+    assert words.why(decision) == "Guardrail x breached."
+    assert words.headline(None) == "No look yet"
