@@ -1,0 +1,129 @@
+"""A small client for ClickHouse's HTTP interface (port 8123), enough for the event store.
+
+ClickHouse 18.16 (what Debian bookworm ships) has no server-side query parameters, so values
+are written into the SQL as literals by :func:`literal`, which quotes strings the way the
+ClickHouse lexer reads them (backslash escapes inside single quotes) and refuses anything that
+is not a string, a bool or a finite number. Results come back as ``JSONCompact`` with 64-bit
+integers unquoted.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import msgspec
+
+from splitlab.store.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+_PARAM = re.compile(r"\$(\w+)")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class ClickHouseError(StoreError):
+    """ClickHouse could not be reached or refused a statement (HTTP 503 to our clients)."""
+
+    code = "clickhouse_unavailable"
+
+
+class _Result(msgspec.Struct):
+    meta: list[dict[str, str]]
+    data: list[list[Any]]
+
+
+_RESULT = msgspec.json.Decoder(_Result)
+
+
+def literal(value: object) -> str:
+    """`value` as a ClickHouse SQL literal (strings escaped; numbers must be finite)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ClickHouseError(f"query value {value!r}: expected a finite number")
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    raise ClickHouseError(f"query value {value!r}: expected a string or a number")
+
+
+def identifier(name: str) -> str:
+    """`name` checked to be a plain identifier (database names are put into SQL unquoted)."""
+    if not _IDENTIFIER.fullmatch(name):
+        raise ClickHouseError(f"database name {name!r}: expected letters, digits and '_'")
+    return name
+
+
+def bind(sql: str, params: Mapping[str, object]) -> str:
+    """Replace each ``$name`` in `sql` by the literal of ``params[name]``."""
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in params:
+            raise ClickHouseError(f"query parameter ${name}: no value given")
+        return literal(params[name])
+
+    return _PARAM.sub(one, sql)
+
+
+class ClickHouseClient:
+    """Statements over HTTP to one ClickHouse server (thread-safe, keeps connections open)."""
+
+    def __init__(
+        self, url: str, *, user: str = "default", password: str = "", timeout: float = 60.0
+    ):
+        self.url = url.rstrip("/") + "/"
+        headers = {"X-ClickHouse-User": user}
+        if password:
+            headers["X-ClickHouse-Key"] = password
+        self._http = httpx.Client(headers=headers, timeout=timeout)
+
+    def execute(self, sql: str, params: Mapping[str, object] | None = None) -> None:
+        """Run a statement that returns nothing (DDL, INSERT ... SELECT)."""
+        self._post({}, bind(sql, params or {}).encode())
+
+    def query(
+        self, sql: str, params: Mapping[str, object] | None = None
+    ) -> tuple[list[str], list[list[Any]]]:
+        """Run a SELECT; its column names and rows."""
+        body = bind(sql, params or {}) + "\nFORMAT JSONCompact"
+        result = _RESULT.decode(
+            self._post({"output_format_json_quote_64bit_integers": "0"}, body.encode())
+        )
+        return [column["name"] for column in result.meta], result.data
+
+    def insert(self, table: str, rows: bytes) -> None:
+        """Insert newline-delimited JSON objects (``JSONEachRow``) into `table`."""
+        if rows:
+            self._post({"query": f"INSERT INTO {table} FORMAT JSONEachRow"}, rows)
+
+    def ping(self) -> bool:
+        """Whether the server answers."""
+        try:
+            return self._http.get(self.url + "ping").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _post(self, settings: dict[str, str], body: bytes) -> bytes:
+        try:
+            response = self._http.post(self.url, params=settings, content=body)
+        except httpx.HTTPError as exc:
+            raise ClickHouseError(f"ClickHouse at {self.url} is unreachable: {exc}") from exc
+        if response.status_code != 200:
+            message = response.text.strip().splitlines()[0] if response.text.strip() else ""
+            raise ClickHouseError(
+                f"ClickHouse at {self.url} answered {response.status_code}: {message}"
+            )
+        return response.content
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._http.close()

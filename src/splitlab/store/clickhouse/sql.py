@@ -1,0 +1,207 @@
+"""The sufficient-statistics SQL of :mod:`splitlab.store.summary_sql`, in ClickHouse's dialect.
+
+Same rules, same numbers (the tests compare both stores on the same events); what differs is
+how ClickHouse 18.16 says it:
+
+* ``sumIf`` / ``maxIf`` / ``countIf`` instead of ``FILTER (WHERE ...)``. An ``-If`` aggregate
+  over no rows gives 0 where DuckDB gives NULL and then ``coalesce(..., 0)``: the same value.
+* No common table expressions over subqueries: the first-exposure subquery is written twice.
+* No ``GROUPING SETS``: each unit's row is repeated by ``ARRAY JOIN`` once for the overall
+  slice and once per segment attribute, and one ``GROUP BY`` makes every slice in one pass.
+* Joins are hash joins with ``USING``; a unit without metric events gets 0 from ``ANY LEFT
+  JOIN`` (ClickHouse fills defaults, ``join_use_nulls`` being off).
+* Deduplication by ``event_id`` happens in the query, because ``ReplacingMergeTree`` merges
+  duplicates only eventually. ``LIMIT 1 BY event_id`` keeps one whole row per id;
+  ``FINAL`` merges on read by the sorting key. docs/clickhouse.md compares their cost.
+  Exposures need none (see :mod:`.schema`).
+
+Metric indices, parameter names and result columns match ``summary_sql`` so its
+:func:`~splitlab.store.summary_sql.sums_from_rows` assembles the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from splitlab.config.models import Experiment, Metric, MetricType
+from splitlab.store.summary_sql import MISSING, NO_CUTOFF
+
+Dedup = Literal["limit_by", "final", "none"]
+
+
+@dataclass(frozen=True)
+class ClickHousePlan:
+    """A summary query for ClickHouse and what is needed to read its rows back."""
+
+    sql: str
+    params: dict[str, Any]
+    segments: list[str]
+
+
+def _aggregate(metric: Metric, event_param: str, condition: str) -> str:
+    """The per-unit aggregate of `metric`'s events that satisfy `condition`."""
+    where = f"metric = ${event_param} AND {condition}"
+    if metric.type is MetricType.CONVERSION:
+        return f"maxIf(1, {where})"
+    if metric.aggregation == "count":
+        return f"countIf({where})"
+    if metric.aggregation == "max":
+        return f"maxIf(value, {where})"
+    return f"sumIf(value, {where})"
+
+
+def _first_exposures(db: str, segments: Sequence[str]) -> str:
+    """One row per unit exposed to exactly one variant: its first exposure."""
+    seg_cols = "".join(
+        f",\n    argMin(if(has(attr_keys, $s{k}), attr_values[indexOf(attr_keys, $s{k})],"
+        f" '{MISSING}'), ts) AS s{k}"
+        for k in range(len(segments))
+    )
+    return f"""(
+    SELECT unit_id, min(ts) AS t0, argMin(variant, ts) AS unit_variant{seg_cols}
+    FROM {db}.exposures WHERE experiment_id = $exp AND ts <= $cutoff
+    GROUP BY unit_id HAVING uniqExact(variant) = 1
+)"""
+
+
+def metric_events(db: str, where: str, columns: str, dedup: Dedup) -> str:
+    """A subquery of `columns` of the metric events matching `where`, one row per event id."""
+    if dedup == "final":
+        return f"(SELECT {columns} FROM {db}.metric_events FINAL WHERE {where})"
+    if dedup == "limit_by":
+        return f"(SELECT {columns} FROM {db}.metric_events WHERE {where} LIMIT 1 BY event_id)"
+    return f"(SELECT {columns} FROM {db}.metric_events WHERE {where})"
+
+
+def plan_clickhouse_summary(
+    db: str,
+    experiment: Experiment,
+    metrics: Sequence[Metric],
+    cutoff_ms: int | None,
+    segments: Sequence[str] = (),
+    dedup: Dedup = "limit_by",
+) -> ClickHousePlan:
+    """The summary query over `metrics` (in the order and numbering of ``summary_sql``)."""
+    params: dict[str, Any] = {
+        "exp": experiment.experiment_id,
+        "cutoff": NO_CUTOFF if cutoff_ms is None else cutoff_ms,
+        "lookback": experiment.evaluation.cuped_lookback_days * 86_400_000,
+    }
+    per_unit: list[str] = []
+    values: list[str] = []
+    names: set[str] = set()
+    wants_pre = False
+    for i, metric in enumerate(metrics):
+        window = ""
+        if metric.window_hours is not None:
+            params[f"w{i}"] = int(metric.window_hours * 3_600_000)
+            window = f" AND ts < t0 + $w{i}"
+        post = f"event_experiment = $exp AND ts >= t0{window}"
+        pre = "ts < t0 AND ts >= t0 - $lookback"
+        if metric.type is MetricType.RATIO:
+            params[f"e{i}"] = metric.numerator or metric.event_name
+            params[f"d{i}"] = metric.denominator or metric.event_name
+            names.update((params[f"e{i}"], params[f"d{i}"]))
+            per_unit.append(f"sumIf(value, metric = $e{i} AND {post}) AS py{i}")
+            per_unit.append(f"sumIf(value, metric = $d{i} AND {post}) AS pd{i}")
+            values.append(f"toFloat64(pd{i}) AS d{i}")
+            cuped = f"sumIf(value, metric = $e{i} AND {pre}) AS px{i}"
+        else:
+            params[f"e{i}"] = metric.event_name
+            names.add(metric.event_name)
+            per_unit.append(f"{_aggregate(metric, f'e{i}', post)} AS py{i}")
+            cuped = f"{_aggregate(metric, f'e{i}', pre)} AS px{i}"
+        values.append(f"toFloat64(py{i}) AS y{i}")
+        if metric.cuped:
+            wants_pre = True
+            per_unit.append(cuped)
+            values.append(f"toFloat64(px{i}) AS x{i}")
+    for j, name in enumerate(sorted(names)):
+        params[f"n{j}"] = name
+    for k, attribute in enumerate(segments):
+        params[f"s{k}"] = attribute
+    sums = ["toFloat64(count()) AS n"]
+    for i, metric in enumerate(metrics):
+        y = f"y{i}"
+        sums += [f"sum({y}) AS {y}_s", f"sum({y} * {y}) AS {y}_ss"]
+        if metric.cuped:
+            x = f"x{i}"
+            sums += [f"sum({x}) AS {x}_s", f"sum({x} * {x}) AS {x}_ss", f"sum({y} * {x}) AS {x}_sp"]
+            if metric.type is MetricType.RATIO:
+                sums.append(f"sum({x} * d{i}) AS {x}_spd")
+        if metric.type is MetricType.RATIO:
+            d = f"d{i}"
+            sums += [f"sum({d}) AS {d}_s", f"sum({d} * {d}) AS {d}_ss", f"sum({y} * {d}) AS {d}_sp"]
+    in_names = ", ".join(f"$n{j}" for j in range(len(names))) or "''"
+    where = f"ts <= $cutoff AND metric IN ({in_names})"
+    if not wants_pre:
+        where += " AND experiment_id = $exp"
+    events = metric_events(
+        db, where, "unit_id, metric, value, ts, experiment_id AS event_experiment", dedup
+    )
+    first = _first_exposures(db, segments)
+    units = _first_exposures(db, ())
+    per_unit_sql = ",\n    ".join(per_unit) if per_unit else "0 AS nothing"
+    seg_names = "".join(f", s{k}" for k in range(len(segments)))
+    vals = f"""(
+  SELECT unit_variant AS variant{seg_names}{"".join(", " + v for v in values)}
+  FROM {first}
+  ANY LEFT JOIN (
+    SELECT unit_id,
+    {per_unit_sql}
+    FROM {events}
+    ALL INNER JOIN (SELECT unit_id, t0 FROM {units}) USING unit_id
+    GROUP BY unit_id
+  ) USING unit_id
+)"""
+    if segments:
+        slices = ", ".join(["-1"] + [str(k) for k in range(len(segments))])
+        labels = ", ".join(["''"] + [f"s{k}" for k in range(len(segments))])
+        sql = f"""SELECT variant, slice, label, {", ".join(sums)}
+FROM {vals}
+ARRAY JOIN [{slices}] AS slice, [{labels}] AS label
+GROUP BY variant, slice, label"""
+    else:
+        sql = f"SELECT variant, {', '.join(sums)}\nFROM {vals}\nGROUP BY variant"
+    return ClickHousePlan(sql, params, list(segments))
+
+
+def as_grouping_rows(
+    plan: ClickHousePlan, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Rows shaped like DuckDB's ``GROUPING SETS`` result (``s{k}`` and ``g{k}`` columns)."""
+    if not plan.segments:
+        return list(columns), [tuple(row) for row in rows]
+    head = ["variant"]
+    for k in range(len(plan.segments)):
+        head += [f"s{k}", f"g{k}"]
+    sums = list(columns[3:])
+    shaped: list[tuple[Any, ...]] = []
+    for row in rows:
+        variant, slice_index, label = row[0], int(row[1]), row[2]
+        cells: list[Any] = [variant]
+        for k in range(len(plan.segments)):
+            cells += [label, 0] if k == slice_index else [None, 1]
+        shaped.append((*cells, *row[3:]))
+    return head + sums, shaped
+
+
+def data_quality_sql(db: str, dedup: Dedup = "limit_by") -> str:
+    """Multi-exposed units, unexposed / mismatched / pre-exposure metric events (one row)."""
+    events = metric_events(
+        db, "experiment_id = $exp AND ts <= $cutoff", "unit_id, variant, ts", dedup
+    )
+    return f"""SELECT
+  (SELECT count() FROM (
+     SELECT unit_id FROM {db}.exposures WHERE experiment_id = $exp AND ts <= $cutoff
+     GROUP BY unit_id HAVING uniqExact(variant) > 1)) AS multi_exposed,
+  countIf(exposed = 0) AS unexposed,
+  countIf(exposed = 1 AND variant != first_variant) AS mismatched,
+  countIf(exposed = 1 AND ts < t0) AS pre_exposure
+FROM {events}
+ANY LEFT JOIN (
+  SELECT unit_id, 1 AS exposed, min(ts) AS t0, argMin(variant, ts) AS first_variant
+  FROM {db}.exposures WHERE experiment_id = $exp AND ts <= $cutoff GROUP BY unit_id
+) USING unit_id"""
