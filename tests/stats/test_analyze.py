@@ -276,3 +276,35 @@ def test_relative_guardrail_threshold() -> None:
     assert r.comparison("errors", "variant-a").guardrail.verdict == "breached"
     assert r.comparison("errors", "variant-b").guardrail.verdict == "passed"
     assert r.decision.action == "rollback"
+
+
+def test_guardrail_uses_its_own_sequential_boundary() -> None:
+    """At 20% information under OBF the guardrail's one-sided bound is wide: a harm that a
+    fixed-horizon test calls breached is still unknown at look 1 of 5."""
+    errors = {"control": (N, 50), "variant-a": (N, 180), "variant-b": (N, 50)}
+    fixed = analyze(experiment(), scenario(WIN_A, errors=errors))
+    assert fixed.comparison("errors", "variant-a").guardrail.verdict == "breached"
+    seq = experiment(
+        evaluation={"minSampleSize": 5 * N, "sequential": {"method": "alpha_spending"}}
+    )
+    early = analyze(seq, scenario(WIN_A, errors=errors, look=1))
+    assert early.comparison("errors", "variant-a").guardrail.verdict == "unknown"
+
+
+def test_same_sums_object_for_two_metric_types() -> None:
+    """One ArmSums object reused for a conversion and a continuous metric is read per type."""
+    sums = scenario(WIN_A)
+    shared = sums.metrics["conv"]
+    both = ExperimentSums(sums.units, {**sums.metrics, "revenue": shared}, "exp-stats", 1)
+    r = analyze(experiment(), both)
+    rev = r.comparison("revenue", "variant-a")
+    from scipy import stats as sps
+
+    def s2(n: float, x: float) -> float:  # Bessel-corrected variance of 0/1 data
+        return (x - x * x / n) / (n - 1)
+
+    (n_c, x_c), (n_t, x_t) = WIN_A["control"], WIN_A["variant-a"]
+    v_c, v_t = s2(n_c, x_c) / n_c, s2(n_t, x_t) / n_t
+    df = (v_c + v_t) ** 2 / (v_c**2 / (n_c - 1) + v_t**2 / (n_t - 1))
+    half = sps.t.ppf(1 - 0.05 / 8, df) * (v_c + v_t) ** 0.5  # Bonferroni over 4 comparisons
+    assert rev.absolute.upper - rev.absolute.estimate == pytest.approx(half, rel=1e-9)

@@ -32,16 +32,23 @@ from splitlab.stats.sums import ArmSums, ExperimentSums
 _PLACEHOLDER = Decision("continue", None, ())
 
 
-def _view(metric: Metric, arm: ArmSums, cache: dict[int, ArmView]) -> ArmView:
-    """The arm's moments, computed once per analysis (control is compared many times)."""
-    key = id(arm)
-    view = cache.get(key)
-    if view is None:
-        if metric.type == MetricType.RATIO:
-            view = ratio_view(arm, metric.cuped)
-        else:
-            view = mean_view(arm, metric.type == MetricType.CONVERSION, metric.cuped)
-        cache[key] = view
+ViewCache = dict[tuple[int, str, bool], tuple[ArmSums, ArmView]]
+
+
+def _view(metric: Metric, arm: ArmSums, cache: ViewCache) -> ArmView:
+    """The arm's moments, computed once per analysis (control is compared many times).
+
+    The cache keeps the arm itself alive, so its id cannot be reused within the analysis.
+    """
+    key = (id(arm), metric.type.value, metric.cuped)
+    hit = cache.get(key)
+    if hit is not None:
+        return hit[1]
+    if metric.type == MetricType.RATIO:
+        view = ratio_view(arm, metric.cuped)
+    else:
+        view = mean_view(arm, metric.type == MetricType.CONVERSION, metric.cuped)
+    cache[key] = (arm, view)
     return view
 
 
@@ -56,7 +63,7 @@ def _difference(
     sums: ExperimentSums,
     metric: Metric,
     variant: str,
-    cache: dict[int, ArmView],
+    cache: ViewCache,
 ) -> tuple[Difference | None, str | None, tuple[str, ...], tuple[float, float]]:
     control = experiment.control
     arms = sums.metrics.get(metric.name)
@@ -154,7 +161,7 @@ def analyze(
     )
 
     pending: list[Pending] = []
-    cache: dict[int, ArmView] = {}
+    cache: ViewCache = {}
     for role, metric in experiment.metrics.all():
         for variant in treatments:
             diff, reason, notes, arm_units = _difference(experiment, data, metric, variant, cache)
