@@ -6,13 +6,13 @@ import http.server
 import shutil
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser_sdk.page import BrowserPage
 from tests.conftest import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -62,24 +62,6 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
-
-
-@dataclass
-class BrowserPage:
-    """A Playwright page on the static server's origin and the uncaught errors it raised."""
-
-    page: Any
-    base: str
-    errors: list[str] = field(default_factory=list)
-
-    def run_module(self, module: str, script: str) -> Any:
-        """Import `module` (a path under the checkout) in the page and run `script` with it.
-
-        `script` is the body of an async function of ``m`` (the module); its return value
-        comes back as JSON.
-        """
-        source = f"async (url) => {{ const m = await import(url); {script} }}"
-        return self.page.evaluate(source, f"{self.base}/{module}")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser_sdk.conftest import BrowserPage
+from tests.browser_sdk.page import BrowserPage
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
