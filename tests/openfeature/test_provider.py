@@ -386,3 +386,16 @@ def test_missing_sdk_gives_an_install_hint() -> None:
     assert out.stdout.startswith("MissingDependencyError missing_dependency ")
     assert "pip install 'splitlab[openfeature]'" in out.stdout
     assert issubclass(MissingDependencyError, ImportError)
+
+
+def test_a_failing_exposure_callback_serves_the_default(domain: str) -> None:
+    """When on_exposure raises, the client reports a GENERAL error and serves the default."""
+
+    def broken(assignment: Assignment, unit: str) -> None:
+        raise OSError("tracking queue unavailable")
+
+    provider = SplitlabProvider(ExperimentAssignmentService([experiment()]), on_exposure=broken)
+    details = client_for(domain, provider).get_string_details("exp-of", "fallback", ctx("u1"))
+    assert (details.value, details.reason) == ("fallback", OFReason.ERROR)
+    assert details.error_code == ErrorCode.GENERAL
+    assert details.error_message == "tracking queue unavailable"
