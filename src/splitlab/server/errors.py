@@ -69,7 +69,8 @@ LIBRARY_STATUS: dict[str, int] = {
     "unknown_key": 404,
     "invalid_key_kind": 422,
     "store_error": 503,
-    "storage_unavailable": 503,
+    "store_unavailable": 503,
+    "overloaded": 503,
 }
 
 
