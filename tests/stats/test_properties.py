@@ -102,3 +102,40 @@ def test_results_do_not_depend_on_the_order_of_variants(
         ba["srm"][key] = {k: ba["srm"][key][k] for k in ab["srm"][key]}
     ba["units"] = {k: ba["units"][k] for k in ab["units"]}
     _close(ab, ba)
+
+
+SMALL = st.lists(
+    st.one_of(st.integers(0, 3), st.floats(-1e6, 1e6, allow_nan=False)), min_size=0, max_size=6
+)
+BINARY = st.lists(st.integers(0, 1), min_size=0, max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.tuples(BINARY, BINARY, BINARY),
+    st.tuples(SMALL, SMALL, SMALL),
+    st.tuples(BINARY, BINARY, BINARY),
+    st.sampled_from(["none", "alpha_spending", "always_valid"]),
+    st.sampled_from(["frequentist_t_test", "frequentist_z_test", "bayesian"]),
+)
+def test_any_small_data_gives_strict_json(
+    conv: tuple, revenue: tuple, errors: tuple, sequential: str, method: str
+) -> None:
+    """Tiny, empty or constant arms never crash the engine nor put NaN/inf in the JSON."""
+    import json
+
+    names = ("control", "variant-a", "variant-b")
+    data = {
+        "conv": {v: np.asarray(x, float) for v, x in zip(names, conv, strict=True)},
+        "revenue": {v: np.asarray(x, float) for v, x in zip(names, revenue, strict=True)},
+        "errors": {v: np.asarray(x, float) for v, x in zip(names, errors, strict=True)},
+    }
+    sums = sums_from_arrays(data)
+    exp = experiment(
+        evaluation={"method": method, "sequential": {"method": sequential}, "minSampleSize": 3}
+    )
+    result = analyze(exp, sums)
+    json.dumps(result.to_dict(), allow_nan=False)
+    for metric in result.metrics:
+        for comp in metric.comparisons:
+            assert comp.estimable or comp.reason

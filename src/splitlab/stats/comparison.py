@@ -102,8 +102,12 @@ def build_comparison(
         )
         relative_i = make(d, crit)
     notes = p.notes
-    if d.control_mean == 0:
-        notes = (*notes, "relative effect not estimable: control's mean is zero")
+    if relative.relative_se(d) is None:
+        notes = (
+            *notes,
+            "relative effect not estimable: control's mean is zero (or too close to it)",
+        )
+        relative_i = None
     elif relative_i is None and crit is not None:
         notes = (*notes, "Fieller interval unbounded: control's mean is not clearly non-zero")
     increase = metric.direction == "increase"

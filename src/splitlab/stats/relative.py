@@ -31,17 +31,15 @@ class Interval:
 
 
 def relative_se(d: Difference) -> float | None:
-    """Delta-method SE of estimate / control mean; None when the control mean is zero."""
+    """Delta-method SE of estimate / control mean; None when the control mean is zero (or so
+    close to zero that the lift is not a finite number)."""
     b = d.control_mean
     if b == 0:
         return None
-    a = d.estimate
-    var = (
-        d.se * d.se / (b * b)
-        - 2.0 * a * d.cov_estimate_control / b**3
-        + a * a * d.var_control_mean / b**4
-    )
-    return math.sqrt(max(var, 0.0))
+    r = d.estimate / b
+    var = d.se * d.se - 2.0 * r * d.cov_estimate_control + r * r * d.var_control_mean
+    se = math.sqrt(max(var, 0.0)) / abs(b)
+    return se if math.isfinite(se) and math.isfinite(r) else None
 
 
 def delta_interval(d: Difference, critical: float) -> Interval | None:
