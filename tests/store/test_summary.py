@@ -13,9 +13,11 @@ from splitlab.store import DuckDBStore
 from .store_helpers import DAY, T0, data_quality, expected_sums, experiment, simulate
 
 
-def assert_sums_equal(actual: dict[str, Any], expected: dict[str, Any], where: str = "$") -> None:
+def assert_sums_equal(actual: Any, expected: Any, where: str = "$") -> None:
     """Same keys everywhere and numbers equal up to floating-point summation order."""
-    if isinstance(expected, dict):
+    if isinstance(expected, str | None):
+        assert actual == expected, where
+    elif isinstance(expected, dict):
         assert isinstance(actual, dict), where
         assert set(actual) == set(expected), f"{where}: {set(actual) ^ set(expected)}"
         for key in expected:
