@@ -40,17 +40,20 @@ def mixing_variance(tau: float, variance: float, n_control: float, n_treatment: 
 
 
 def p_value(estimate: float, variance: float, tau2: float) -> float:
-    """Always-valid p-value at this look: min(1, 1 / Lambda)."""
+    """Always-valid p-value at this look: min(1, 1 / Lambda).
+
+    Computed in the scale-free form ``r = tau^2 / V``, ``z^2 = D^2 / V``:
+    ``ln Lambda = -ln(1 + r)/2 + z^2 r / (2 (1 + r))`` (no underflow for tiny variances).
+    """
     if variance <= 0 or tau2 <= 0:
         return 1.0
-    total = variance + tau2
-    log_lambda = 0.5 * math.log(variance / total) + estimate * estimate * tau2 / (
-        2.0 * variance * total
-    )
+    r = tau2 / variance
+    z2 = estimate * estimate / variance
+    log_lambda = -0.5 * math.log1p(r) + z2 * r / (2.0 * (1.0 + r))
     return 1.0 if log_lambda <= 0 else math.exp(-log_lambda)
 
 
 def half_width(variance: float, tau2: float, alpha: float) -> float:
-    """Half-width of the always-valid interval at level alpha."""
-    total = variance + tau2
-    return math.sqrt(variance * total / tau2 * (math.log(total / variance) - 2.0 * math.log(alpha)))
+    """Half-width of the always-valid interval at level alpha (scale-free form)."""
+    r = tau2 / variance
+    return math.sqrt(variance) * math.sqrt((1.0 + r) / r * (math.log1p(r) - 2.0 * math.log(alpha)))
