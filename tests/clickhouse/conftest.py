@@ -25,4 +25,4 @@ def clickhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer
     """One ClickHouse server shared by the session; each test uses a database of its own."""
     server = new_server(tmp_path_factory.mktemp("clickhouse"))
     yield server
-    server.stop()
+    server.stop(timeout=5.0)

@@ -71,7 +71,10 @@ def metric_events(db: str, where: str, columns: str, dedup: Dedup) -> str:
     if dedup == "final":
         return f"(SELECT {columns} FROM {db}.metric_events FINAL WHERE {where})"
     if dedup == "limit_by":
-        return f"(SELECT {columns} FROM {db}.metric_events WHERE {where} LIMIT 1 BY event_id)"
+        return (
+            f"(SELECT event_id, {columns} FROM {db}.metric_events WHERE {where}"
+            " LIMIT 1 BY event_id)"
+        )
     return f"(SELECT {columns} FROM {db}.metric_events WHERE {where})"
 
 

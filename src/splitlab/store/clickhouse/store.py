@@ -84,7 +84,9 @@ class ClickHouseStore:
         self._wake = self._log.listen()
         self._urgent = threading.Event()
         self._loaded = threading.Condition()
-        self._attempts = 0
+        #: Load passes started and finished (each pass first checks for a server restart).
+        self._started = 0
+        self._finished = 0
         self._last_error: StoreError | None = None
         self._fatal: BaseException | None = None
         self._stopping = False
@@ -132,6 +134,8 @@ class ClickHouseStore:
             self._urgent.clear()
             if self._stopping:
                 return
+            with self._loaded:
+                self._started += 1
             error: StoreError | None = None
             try:
                 while self._loader.load_once():
@@ -151,37 +155,34 @@ class ClickHouseStore:
                 pause = min(_MAX_BACKOFF_S, max(pause, 0.05) * 2)
             last = time.monotonic()
             with self._loaded:
-                self._attempts += 1
+                self._finished += 1
                 self._last_error = error
                 self._loaded.notify_all()
 
     def flush(self, timeout: float | None = 60.0) -> None:
         """Wait until everything acknowledged so far is loaded into ClickHouse.
 
-        Raises :class:`ClickHouseError` if a load attempt made after the call failed.
+        Waits for a whole load pass that starts after the call, so that a restart of the
+        server that lost rows is noticed (and the rows loaded again) before a read. Raises
+        :class:`ClickHouseError` if that pass failed.
         """
         target = self._log.durable_position
         with self._loaded:
-            attempts = self._attempts
+            started = self._started
         self._wake.set()
         self._urgent.set()
         with self._loaded:
             ok = self._loaded.wait_for(
-                lambda: (
-                    self._fatal is not None
-                    or self._loader.position >= target
-                    or (self._attempts > attempts and self._last_error is not None)
-                ),
-                timeout,
+                lambda: self._fatal is not None or self._finished > started, timeout
             )
             if self._fatal is not None:
                 raise StoreError(f"the event loader stopped: {self._fatal}")
-            if self._loader.position >= target:
-                return
-            if self._last_error is not None:
-                raise ClickHouseError(str(self._last_error))
             if not ok:
                 raise ClickHouseError(f"events were not loaded into ClickHouse within {timeout} s")
+            if self._last_error is not None:
+                raise ClickHouseError(str(self._last_error))
+            if self._loader.position < target:
+                raise ClickHouseError("events were not loaded into ClickHouse")
 
     @property
     def loaded_position(self) -> Position:
