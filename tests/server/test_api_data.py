@@ -180,3 +180,31 @@ def test_healthz_needs_no_key(api: Api) -> None:
     r = api.client.get("/healthz")
     assert r.status_code == 200
     assert r.json()["status"] == "ok"
+
+
+def test_the_server_takes_scheduled_looks_and_applies_them(api: Api) -> None:
+    """The scheduler thread takes a due look and refreshes the view the hot routes read."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from splitlab.config import Status, load_experiment
+    from splitlab.evaluation.lifecycle import change_status
+    from splitlab.server.run import SchedulerThread
+
+    launched = datetime.now(UTC) - timedelta(days=2)
+    experiment = load_experiment(small("exp-sched"))
+    api.ctx.registry.create(experiment, at=launched)
+    change_status(api.ctx.registry, "exp-sched", Status.RUNNING, by="t", reason="r", now=launched)
+    assert "exp-sched" not in api.ctx.view.experiments
+    looks = SchedulerThread(api.ctx, poll_seconds=0.05)
+    looks.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not api.ctx.registry.looks("exp-sched") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        looks.stop()
+    [record] = api.ctx.registry.looks("exp-sched")
+    assert record.triggered_by == "scheduler"
+    assert "exp-sched" in api.ctx.view.experiments
+    assert "splitlab_looks_total" in api.client.get("/metrics").text

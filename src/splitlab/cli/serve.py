@@ -17,11 +17,15 @@ logger = logging.getLogger(__name__)
               help="Port to listen on.")  # fmt: skip
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
-def serve(db: str, host: str, port: int, log_level: str) -> None:
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="Take each running experiment's scheduled looks in this process.")  # fmt: skip
+def serve(db: str, host: str, port: int, log_level: str, scheduler: bool) -> None:
     """Serve the HTTP API (/v1), the event collector and the dashboard.
 
     When the database holds no active admin key, one is created and printed once, so a new
-    installation can sign in to the dashboard and call the API.
+    installation can sign in to the dashboard and call the API. Scheduled looks run in the
+    server (DuckDB lets one process write the file); --no-scheduler leaves them to
+    POST /v1/experiments/{id}/evaluate.
     """
     from splitlab.server.run import open_context, run_server
 
@@ -31,6 +35,6 @@ def serve(db: str, host: str, port: int, log_level: str) -> None:
         if key is not None:
             click.secho(f"Admin key (shown once): {key}", fg="yellow")
         click.echo(f"splitlab serving {db} at http://{host}:{port}/")
-        run_server(ctx, host, port, log_level)
+        run_server(ctx, host, port, log_level, scheduler=scheduler)
     finally:
         ctx.store.close()

@@ -1,8 +1,11 @@
 """Running the server: in the foreground (``splitlab serve``) or on a background thread.
 
 :class:`BackgroundServer` starts uvicorn on a thread and returns once the socket listens; the
-demo's tests, the browser tests and the load benchmark use it to get a real server on
-127.0.0.1 with a free port.
+demo's tests and the browser tests use it to get a real server on 127.0.0.1 with a free port.
+
+:class:`SchedulerThread` runs the scheduled looks inside the server process. With the
+embedded store this is where they must run: DuckDB lets one process open the file for
+writing, so a separate ``splitlab scheduler`` cannot share it with a running server.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from types import TracebackType
 
 import uvicorn
 
+from splitlab.evaluation.errors import EvaluationError
+from splitlab.evaluation.scheduler import Scheduler
 from splitlab.server.app import create_app
 from splitlab.server.context import ServerContext
 from splitlab.store import DuckDBStore
@@ -34,9 +39,49 @@ def _config(ctx: ServerContext, host: str, port: int, log_level: str) -> uvicorn
     )  # fmt: skip
 
 
-def run_server(ctx: ServerContext, host: str, port: int, log_level: str = "info") -> None:
-    """Serve until interrupted."""
-    uvicorn.Server(_config(ctx, host, port, log_level)).run()
+def run_server(
+    ctx: ServerContext, host: str, port: int, log_level: str = "info", *, scheduler: bool = True
+) -> None:
+    """Serve until interrupted (with the scheduled looks on a thread, unless turned off)."""
+    looks = SchedulerThread(ctx) if scheduler else None
+    if looks is not None:
+        looks.start()
+    try:
+        uvicorn.Server(_config(ctx, host, port, log_level)).run()
+    finally:
+        if looks is not None:
+            looks.stop()
+
+
+class SchedulerThread:
+    """Take due looks every `poll_seconds`; refresh the server's view after each that ran."""
+
+    def __init__(self, ctx: ServerContext, poll_seconds: float = 30.0) -> None:
+        self._ctx = ctx
+        self._scheduler = Scheduler(ctx.store, ctx.registry)
+        self._poll = poll_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="splitlab-scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                records = self._scheduler.run_once()
+            except EvaluationError as exc:
+                logger.error("scheduled looks failed: %s", exc)
+                records = []
+            for record in records:
+                self._ctx.metrics.add_look(record.action)
+            if records:
+                self._ctx.refresh()
+            self._stop.wait(self._poll)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
