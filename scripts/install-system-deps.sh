@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# System packages the tests need (Debian): headless Chromium for the dashboard's browser tests.
+# System packages the tests need (Debian): headless Chromium for the dashboard's browser tests,
+# and a ClickHouse server for the ClickHouse store's tests.
 # Idempotent; as root it installs what is missing, otherwise it says what to install.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# ClickHouse (tests/clickhouse, bench/clickhouse.py): the server lives in /usr/sbin.
+{ command -v clickhouse-server || [ -x /usr/sbin/clickhouse-server ]; } >/dev/null 2>&1 \
+  || missing+=(clickhouse-server clickhouse-client)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
