@@ -76,8 +76,8 @@ def evaluate(
     """
     with open_database(db_path) as (store, registry):
         if history or show is not None:
-            records = registry.looks(experiment_id)
             registry.get(experiment_id)
+            records = registry.looks(experiment_id)
             if history:
                 _print_history(records, as_json)
                 return

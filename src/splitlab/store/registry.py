@@ -238,9 +238,7 @@ class Registry:
         with self.transaction():
             row = self._row(experiment_id)
         if row is None:
-            raise UnknownExperimentError(
-                f"experimentId {experiment_id!r}: no such experiment in the registry"
-            )
+            raise _unknown(experiment_id)
         return load_experiment(json.loads(row[0]))
 
     def created_at(self, experiment_id: str) -> datetime:
@@ -251,9 +249,7 @@ class Registry:
                 [experiment_id],
             ).fetchone()
         if row is None:
-            raise UnknownExperimentError(
-                f"experimentId {experiment_id!r}: no such experiment in the registry"
-            )
+            raise _unknown(experiment_id)
         return parse_time(str(row[0]))
 
     def experiments(self) -> list[Experiment]:
@@ -283,9 +279,7 @@ class Registry:
         """
         with self.transaction():
             if self._row(experiment.id) is None:
-                raise UnknownExperimentError(
-                    f"experimentId {experiment.id!r}: no such experiment in the registry"
-                )
+                raise _unknown(experiment.id)
             stamp = format_time(at)
             self._conn.execute(
                 "UPDATE splitlab_experiments SET status = ?, definition = ?, updated_at = ? "
@@ -418,6 +412,12 @@ class Registry:
             [experiment_id],
         ).fetchone()
         return int(row[0]) if row else 1
+
+
+def _unknown(experiment_id: str) -> UnknownExperimentError:
+    return UnknownExperimentError(
+        f"experimentId {experiment_id!r}: no such experiment in the registry"
+    )
 
 
 def _definition(experiment: Experiment) -> str:
