@@ -109,3 +109,19 @@ def test_scheduler_once_with_a_fixed_now_takes_the_due_look(db: str) -> None:
     assert "exp-eval: look 1" in result.output
     again = _run("scheduler", "--db", db, "--once", "--now", now)
     assert "no look was due" in again.output
+
+
+def test_experiments_update_ramps_traffic_and_refuses_design_changes(
+    db: str, tmp_path: Path
+) -> None:
+    """`experiments update` applies a new trafficAllocation; a new salt after launch exits 3."""
+    raw = definition(status="running", evaluation={"maxPeeks": 2, "minSampleSize": 1000})
+    path = tmp_path / "ramp.json"
+    path.write_text(json.dumps({**raw, "trafficAllocation": 0.25}))
+    args = ["--db", db, "--reason", "ramp", "--by", "ana"]
+    assert _run("experiments", "update", str(path), *args).exit_code == 0
+    listed = json.loads(_run("experiments", "list", "--db", db, "--json").output)
+    assert listed[0]["trafficAllocation"] == 0.25
+    path.write_text(json.dumps({**raw, "assignment": {**raw["assignment"], "salt": "new"}}))
+    refused = CliRunner().invoke(cli, ["experiments", "update", str(path), *args])
+    assert refused.exit_code == 3 and "pre-registered design" in refused.output

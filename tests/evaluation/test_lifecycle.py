@@ -14,6 +14,7 @@ from splitlab.evaluation import (
     change_status,
     history,
     set_toggle,
+    update_definition,
 )
 from splitlab.store.registry import DuplicateExperimentError, Registry, UnknownExperimentError
 
@@ -145,3 +146,43 @@ def test_toggle_refuses_unknown_variant_noop_and_finished_experiment(
     change_status(registry, experiment.id, "stopped", by="a", reason="done")
     with pytest.raises(ToggleError, match="'stopped'"):
         set_toggle(registry, experiment.id, "control", by="a", reason="x")
+
+
+def test_ramp_up_of_a_running_experiment_is_allowed_and_audited(
+    registry: Registry, experiment: Experiment
+) -> None:
+    """Raising trafficAllocation while running is stored, with the changed field audited."""
+    _at(registry, experiment, Status.RUNNING)
+    ramped = registry.get(experiment.id).model_copy(update={"traffic_allocation": 0.05})
+    update_definition(registry, ramped, by="ana", reason="launch check passed")
+    assert registry.get(experiment.id).traffic_allocation == 0.05
+    last = history(registry, experiment.id)[-1]
+    assert (last.kind, last.details) == ("definition", {"changed": ["trafficAllocation"]})
+
+
+def test_design_is_frozen_after_launch_and_status_has_its_own_path(
+    registry: Registry, experiment: Experiment
+) -> None:
+    """After launch metrics/variants cannot change; status cannot change through an update."""
+    _at(registry, experiment, Status.RUNNING)
+    current = registry.get(experiment.id)
+    salted = current.model_copy(
+        update={"assignment": current.assignment.model_copy(update={"salt": "other"})}
+    )
+    with pytest.raises(TransitionError, match="assignment: part of the pre-registered design"):
+        update_definition(registry, salted, by="a", reason="x")
+    stopped = current.model_copy(update={"status": Status.STOPPED})
+    with pytest.raises(TransitionError, match="status: changes through its own command"):
+        update_definition(registry, stopped, by="a", reason="x")
+    with pytest.raises(TransitionError, match="unchanged"):
+        update_definition(registry, current, by="a", reason="x")
+
+
+def test_a_draft_may_change_its_design(registry: Registry, experiment: Experiment) -> None:
+    """Before launch the whole design may still change."""
+    registry.create(experiment, at=T0)
+    new = experiment.model_copy(
+        update={"assignment": experiment.assignment.model_copy(update={"salt": "s-2"})}
+    )
+    update_definition(registry, new, by="a", reason="new salt")
+    assert registry.get(experiment.id).assignment.salt == "s-2"

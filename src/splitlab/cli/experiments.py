@@ -9,11 +9,12 @@ import click
 
 from splitlab.cli.database import db_option, open_database
 from splitlab.config import load_experiment
+from splitlab.evaluation import update_definition
 
 
 @click.group("experiments")
 def experiments() -> None:
-    """Register experiment definitions in a database and list them."""
+    """Register experiment definitions in a database, update and list them."""
 
 
 @experiments.command("create")
@@ -29,6 +30,23 @@ def create(files: tuple[str, ...], db_path: str) -> None:
         for experiment in loaded:
             registry.create(experiment, at=datetime.now(UTC))
             click.echo(f"registered {experiment.id} ({experiment.status.value})")
+
+
+@experiments.command("update")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@db_option
+@click.option("--reason", required=True, help="Why (recorded in the audit log).")
+@click.option("--by", "by", required=True, help="Who (recorded in the audit log).")
+def update(file: str, db_path: str, reason: str, by: str) -> None:
+    """Replace a registered definition with FILE (same id), for a ramp-up or new targeting.
+
+    After launch only name, description, trafficAllocation, targeting and
+    evaluation.schedule may change. Exits 3 when refused.
+    """
+    experiment = load_experiment(file)
+    with open_database(db_path) as (_, registry):
+        update_definition(registry, experiment, by=by, reason=reason)
+    click.echo(f"updated {experiment.id}")
 
 
 @experiments.command("list")

@@ -14,7 +14,13 @@ from splitlab.evaluation.errors import (
     TransitionError,
 )
 from splitlab.evaluation.launch import LaunchReport, launch_check
-from splitlab.evaluation.lifecycle import TRANSITIONS, change_status, history, set_toggle
+from splitlab.evaluation.lifecycle import (
+    TRANSITIONS,
+    change_status,
+    history,
+    set_toggle,
+    update_definition,
+)
 from splitlab.evaluation.look import LookStore, replay_look, run_look
 from splitlab.evaluation.schedule import Schedule, parse_schedule
 from splitlab.evaluation.scheduler import Scheduler, due_looks
@@ -42,4 +48,5 @@ __all__ = [
     "replay_look",
     "run_look",
     "set_toggle",
+    "update_definition",
 ]

@@ -9,7 +9,8 @@ why, the look that caused it) in one transaction; a refused change raises
 for and the ones allowed.
 
 The variant toggle (:func:`set_toggle`) forces one variant for everyone while the experiment
-is not finished, and is cleared the same way; both are audited too.
+is not finished, and is cleared the same way; a definition update (:func:`update_definition`,
+for a ramp-up of ``trafficAllocation``, say) is validated here too; all are audited.
 """
 
 from __future__ import annotations
@@ -152,6 +153,95 @@ def set_toggle(
             at=now or datetime.now(UTC),
         )
     return changed
+
+
+#: Fields that may change once an experiment has left draft (ramp-up, targeting, schedule,
+#: wording). Everything else is part of the pre-registered design and is frozen.
+MUTABLE_WHEN_LIVE = frozenset(
+    {"name", "description", "trafficAllocation", "targeting", "evaluation.schedule"}
+)
+
+
+def update_definition(
+    registry: Registry,
+    experiment: Experiment,
+    *,
+    by: str,
+    reason: str,
+    now: datetime | None = None,
+) -> Experiment:
+    """Replace a registered definition (a ramp-up, new targeting, a fixed typo); audited.
+
+    Status, shipped variant and toggle keep their own paths (:func:`change_status`,
+    :func:`set_toggle`) and must be unchanged here. A draft may change freely; after launch
+    only the fields in :data:`MUTABLE_WHEN_LIVE` may, since the rest is the pre-registered
+    design the looks are analysed against; a finished experiment does not change.
+    """
+    _require_text("by", by)
+    _require_text("reason", reason)
+    with registry.transaction():
+        current = registry.get(experiment.id)
+        old, new = current.to_wire(), experiment.to_wire()
+        for key in ("status", "shippedVariant", "forcedVariant"):
+            if old[key] != new[key]:
+                raise TransitionError(
+                    f"{key}: changes through its own command, not a definition update "
+                    f"(registered {old[key]!r}, got {new[key]!r})",
+                    field=key,
+                    value=new[key],
+                )
+        changed = sorted(_changed_fields(old, new))
+        if not changed:
+            raise TransitionError(
+                f"definition: {experiment.id!r} is unchanged (expected at least one change)",
+                field="definition",
+                value=None,
+            )
+        if current.status in FINAL:
+            raise TransitionError(
+                f"status: {experiment.id!r} is {current.status.value!r}; a finished "
+                "experiment's definition does not change",
+                field="status",
+                value=current.status.value,
+            )
+        frozen = [f for f in changed if f not in MUTABLE_WHEN_LIVE]
+        if current.status is not Status.DRAFT and frozen:
+            raise TransitionError(
+                f"{', '.join(frozen)}: part of the pre-registered design of "
+                f"{current.status.value!r} experiment {experiment.id!r} (expected changes "
+                f"only to: {', '.join(sorted(MUTABLE_WHEN_LIVE))})",
+                field=frozen[0],
+                value=None,
+            )
+        registry.write_state(
+            experiment,
+            kind="definition",
+            from_value=None,
+            to_value=None,
+            by=by,
+            reason=reason,
+            at=now or datetime.now(UTC),
+            details={"changed": changed},
+        )
+    return experiment
+
+
+def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
+    """Top-level keys that differ, with `evaluation` broken down to `evaluation.<key>`."""
+    out: set[str] = set()
+    for key in old.keys() | new.keys():
+        if old.get(key) == new.get(key):
+            continue
+        if (
+            key == "evaluation"
+            and isinstance(old.get(key), dict)
+            and isinstance(new.get(key), dict)
+        ):
+            a, b = old[key], new[key]
+            out.update(f"evaluation.{k}" for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+        else:
+            out.add(key)
+    return out
 
 
 def history(registry: Registry, experiment_id: str) -> list[Change]:
