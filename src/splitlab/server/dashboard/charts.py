@@ -112,22 +112,26 @@ def line_chart(series: Sequence[Series], x_labels: dict[float, str], title: str,
         return _svg(60, title, ['<text class="empty" x="10" y="30">No data yet.</text>'])
     x = _Scale(min(xs), max(xs), PAD_LEFT, WIDTH - PAD_RIGHT)
     ticks = _nice_ticks(0.0, max(ys) or 1.0)
-    y = _Scale(0.0, max(ticks[-1], max(ys)), height - PAD_BOTTOM, PAD_TOP)
+    legend_height = 22
+    y = _Scale(0.0, max(ticks[-1], max(ys)), height - PAD_BOTTOM, PAD_TOP + legend_height)
     body = _y_axis(y, ticks, PAD_LEFT, WIDTH - PAD_RIGHT)
     shown = sorted(x_labels)
     step = max(1, math.ceil(len(shown) / 8))
     for value in shown[::step]:
+        anchor = "start" if value == shown[0] else "end" if value == shown[-1] else "middle"
         body.append(
             f'<text class="tick" x="{x(value):.1f}" y="{height - PAD_BOTTOM + 16}" '
-            f'text-anchor="middle">{escape(x_labels[value])}</text>'
+            f'text-anchor="{anchor}">{escape(x_labels[value])}</text>'
         )
+    legend_x = PAD_LEFT
     for i, s in enumerate(series):
         pts = " ".join(f"{x(px):.1f},{y(py):.1f}" for px, py in s.points)
         body.append(
             f'<polyline class="line series-{i % 6}" data-series="{escape(s.name)}" '
             f'data-points="{len(s.points)}" points="{pts}"/>'
         )
-        lx, ly = PAD_LEFT + 12, PAD_TOP + 14 + 16 * i
+        lx, ly = legend_x, PAD_TOP + 4
+        legend_x += 24 + 7 * len(s.name) + 18
         body.append(
             f'<line class="line series-{i % 6}" x1="{lx}" x2="{lx + 18}" y1="{ly - 4}" '
             f'y2="{ly - 4}"/><text class="label series-{i % 6}" x="{lx + 24}" y="{ly}">'
