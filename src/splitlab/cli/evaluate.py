@@ -121,37 +121,43 @@ def _print_record(record: LookRecord, as_json: bool) -> None:
         console.print(f"  - {reason}")
     for action in doc["actions"]:
         console.print(f"[bold]Status changed to {action['to']}[/]: {action['reason']}")
-    console.print(_metrics_table(doc["results"]))
+    table, notes = _metrics_table(doc["results"])
+    console.print(table)
+    for note in notes:
+        console.print(f"[dim]  not estimable: {note}[/]")
     segments = doc.get("segments")
     if segments:
         console.print(f"[dim]{segments['note']}[/]")
 
 
-def _metrics_table(results: dict[str, Any]) -> Table:
+def _metrics_table(results: dict[str, Any]) -> tuple[Table, list[str]]:
+    """One row per metric and variant; reasons for "not estimable" are returned as notes."""
     table = Table(title="Metrics at this look", title_justify="left")
-    for column in ("metric", "role", "variant", "relative effect", "interval", "adj. p", "verdict"):
-        table.add_column(column)
+    for column in ("metric (role)", "variant", "relative effect", "interval", "adj. p", "verdict"):
+        table.add_column(column, overflow="fold")
+    notes: list[str] = []
     for metric in results["metrics"]:
         for c in metric["comparisons"]:
             rel = c.get("relative") or {}
-            estimate = rel.get("estimate")
+            estimate, lower, upper = rel.get("estimate"), rel.get("lower"), rel.get("upper")
             effect = "n/a" if estimate is None else f"{estimate:+.2%}"
-            lower, upper = rel.get("lower"), rel.get("upper")
             interval = "n/a" if lower is None or upper is None else f"{lower:+.2%} .. {upper:+.2%}"
             p = c.get("adjustedPValue")
             verdict = c["guardrail"]["verdict"] if "guardrail" in c else c["direction"]
             if not c["estimable"]:
-                verdict = f"not estimable: {c['reason']}"
+                verdict = "not estimable"
+                note = f"{metric['name']}: {c['reason']}"
+                if note not in notes:
+                    notes.append(note)
             table.add_row(
-                metric["name"],
-                metric["role"],
+                f"{metric['name']} ({metric['role']})",
                 c["variant"],
                 effect,
                 interval,
                 "n/a" if p is None else f"{p:.3g}",
                 verdict,
             )
-    return table
+    return table, notes
 
 
 def _print_history(records: list[LookRecord], as_json: bool) -> None:
