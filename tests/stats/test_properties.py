@@ -139,3 +139,65 @@ def test_any_small_data_gives_strict_json(
     for metric in result.metrics:
         for comp in metric.comparisons:
             assert comp.estimable or comp.reason
+
+
+EXTREME = st.one_of(
+    st.integers(0, 3),
+    st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
+    st.just(1e-200),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.data(),
+    st.sampled_from(["none", "alpha_spending", "always_valid"]),
+    st.sampled_from(["frequentist_t_test", "frequentist_z_test", "bayesian"]),
+    st.sampled_from(["delta", "fieller"]),
+    st.sampled_from(["bonferroni", "holm", "benjamini_hochberg", "none"]),
+    st.sampled_from(["absolute", "relative"]),
+)
+def test_any_configuration_gives_strict_json(
+    data: st.DataObject, seq: str, method: str, rel: str, corr: str, threshold_type: str
+) -> None:
+    """CUPED, ratio and relative-guardrail metrics on extreme tiny data: no exception, no NaN."""
+    import json
+
+    from splitlab.stats import ExperimentSums
+
+    names = ("control", "variant-a", "variant-b")
+    metrics: dict[str, dict[str, ArmSums]] = {}
+    units: dict[str, float] = {}
+    for m in ("conv", "revenue", "ctr", "errors"):
+        metrics[m] = {}
+        for v in names:
+            n = data.draw(st.integers(0, 5))
+            arrays = [
+                np.asarray(data.draw(st.lists(EXTREME, min_size=n, max_size=n)), float)
+                for _ in range(3)
+            ]
+            y, x, d = arrays
+            if m in ("conv", "errors"):
+                y = (np.abs(y) > 1).astype(float)
+            den = d if m == "ctr" else None
+            metrics[m][v] = ArmSums.from_values(y, covariate=x, denominator=den)
+            units[v] = max(units.get(v, 0.0), float(n))
+    exp = experiment(
+        metrics={
+            "primary": {"name": "conv", "type": "conversion", "cuped": True},
+            "secondary": [
+                {"name": "revenue", "type": "continuous", "cuped": True},
+                {"name": "ctr", "type": "ratio", "numerator": "a", "denominator": "b"},
+            ],
+            "guardrails": [{"name": "errors", "threshold": 0.1, "thresholdType": threshold_type}],
+        },
+        evaluation={
+            "method": method,
+            "sequential": {"method": seq},
+            "minSampleSize": 3,
+            "relativeInterval": rel,
+            "correction": corr,
+        },
+    )
+    result = analyze(exp, ExperimentSums(units, metrics, "exp-stats", 1))
+    json.dumps(result.to_dict(), allow_nan=False)

@@ -63,8 +63,13 @@ class NotEstimable:
 
 def welch_df(v_c: float, n_c: float, v_t: float, n_t: float) -> float:
     """Welch-Satterthwaite degrees of freedom from the variances of the two means."""
+    scale = max(v_c, v_t)
+    if not scale > 0:
+        return n_c + n_t - 2
+    v_c, v_t = v_c / scale, v_t / scale  # df is scale-free; this keeps the squares finite
     den = v_c * v_c / (n_c - 1) + v_t * v_t / (n_t - 1)
-    return (v_c + v_t) ** 2 / den if den > 0 else n_c + n_t - 2
+    total = v_c + v_t
+    return total * total / den
 
 
 def two_sided_p(statistic: float, df: float) -> float:
@@ -99,6 +104,11 @@ def compare(
     v_c, v_t = var_c / control.n, var_t / treatment.n
     se = math.sqrt(v_c + v_t)
     estimate = mean_t - mean_c
+    if not all(map(math.isfinite, (se, estimate, control.mean, treatment.mean))):
+        return NotEstimable(
+            "the values overflow double precision (too large, or a ratio "
+            "whose denominator is too close to zero)"
+        )
     if kind == "proportions" and theta is None:
         total = control.n + treatment.n
         pooled = (control.mean * control.n + treatment.mean * treatment.n) / total

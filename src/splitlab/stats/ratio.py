@@ -29,7 +29,7 @@ def ratio_view(arm: ArmSums, use_covariate: bool) -> ArmView:
     s_yy = sample_var(n, arm.sum, arm.sum_sq)
     s_dd = sample_var(n, den.sum, den.sum_sq)
     s_yd = sample_cov(n, arm.sum, den.sum, den.sum_product)
-    var = max(s_yy - 2.0 * ratio * s_yd + ratio * ratio * s_dd, 0.0) / (d_mean * d_mean)
+    var = max(s_yy - 2.0 * ratio * s_yd + ratio * ratio * s_dd, 0.0) / d_mean / d_mean
     view = ArmView(n, ratio, var)
     cov = arm.covariate
     if not use_covariate or cov is None or cov.sum_product_denominator is None or n < 2:
