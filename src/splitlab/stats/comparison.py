@@ -95,12 +95,10 @@ def build_comparison(
     absolute = relative_i = None
     if crit is not None:
         absolute = relative.Interval(d.estimate, d.estimate - crit * d.se, d.estimate + crit * d.se)
-        make = (
-            relative.fieller_interval
-            if ev.relative_interval == "fieller"
-            else (relative.delta_interval)
-        )
-        relative_i = make(d, crit)
+        if ev.relative_interval == "fieller":
+            relative_i = relative.fieller_interval(d, crit)
+        else:
+            relative_i = relative.delta_interval(d, crit)
     notes = p.notes
     if relative.relative_se(d) is None:
         notes = (
@@ -113,7 +111,7 @@ def build_comparison(
     increase = metric.direction == "increase"
     bayesian = None
     if ev.method == "bayesian":
-        bayesian = _bayesian(experiment, metric, p, d, increase, level)
+        bayesian = _bayesian(metric, p, d, increase, level)
         significant = bayesian.chance_to_beat_control >= 1 - ev.alpha or (
             bayesian.chance_to_beat_control <= ev.alpha
         )
@@ -159,7 +157,6 @@ def build_comparison(
 
 
 def _bayesian(
-    experiment: Experiment,
     metric: Metric,
     p: Pending,
     d: Difference,
