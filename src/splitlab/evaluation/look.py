@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from splitlab.config import Experiment, Status, load_experiment
 from splitlab.evaluation import lifecycle
+from splitlab.evaluation.anytime import Carried, apply_running, carry_forward
 from splitlab.evaluation.errors import EvaluationError, PeekLimitError
 from splitlab.evaluation.policy import PlannedChange, look_decision, plan_change
 from splitlab.evaluation.poststrat import post_stratified
@@ -105,8 +106,15 @@ def run_look(
         number = analysis_look = taken + 1
     sums = _collect_sums(store, experiment, cutoff, analysis_look)
     history = _history(planned, analysis_look, _fraction(experiment, sums))
+    carried = (
+        carry_forward([r.to_dict() for r in planned])
+        if ev.sequential.method == "always_valid"
+        else None
+    )
     quality = assess(store.data_quality(experiment, cutoff), sum(sums.units.values()))
-    evaluated = evaluate(experiment, sums, analysis_look, history, quality, peek=peek)
+    evaluated = evaluate(
+        experiment, sums, analysis_look, history, quality, peek=peek, carried=carried
+    )
     actions: list[dict[str, Any]] = []
     if evaluated.change is not None:
         actions.append({**evaluated.change.to_dict(), "applied": True})
@@ -171,9 +179,16 @@ def evaluate(
     quality: QualityReport,
     *,
     peek: bool = False,
+    carried: Carried | None = None,
 ) -> Evaluated:
-    """The pure part of a look: analysis, segments, post-stratification and the decision."""
+    """The pure part of a look: analysis, segments, post-stratification and the decision.
+
+    ``carried`` is the always-valid running state of the earlier planned looks
+    (:mod:`splitlab.evaluation.anytime`); None for the other sequential methods.
+    """
     results = analyze(experiment, sums, look, history=history)
+    if carried is not None:
+        results = apply_running(results, experiment, carried)
     engine = look_decision(results, experiment, quality)
     change: PlannedChange | None = None
     if peek:
@@ -200,6 +215,7 @@ def evaluate(
         "segments": segment_results(experiment, sums, look, history),
         "postStratified": post_stratified(experiment, sums),
         "history": None if history is None else list(history),
+        "carried": carried,
         "sums": sums.to_dict(),
         "definition": experiment.to_wire(),
     }
@@ -218,7 +234,13 @@ def replay_look(record: LookRecord) -> str:
     quality = QualityReport.from_dict(stored["dataQuality"])
     history = None if stored["history"] is None else tuple(stored["history"])
     evaluated = evaluate(
-        experiment, sums, stored["analysisLook"], history, quality, peek=stored["peek"]
+        experiment,
+        sums,
+        stored["analysisLook"],
+        history,
+        quality,
+        peek=stored["peek"],
+        carried=stored["carried"],
     )
     meta = {k: stored[k] for k in _META_KEYS}
     return _document(meta, evaluated, stored["actions"])
