@@ -308,3 +308,24 @@ def test_same_sums_object_for_two_metric_types() -> None:
     df = (v_c + v_t) ** 2 / (v_c**2 / (n_c - 1) + v_t**2 / (n_t - 1))
     half = sps.t.ppf(1 - 0.05 / 8, df) * (v_c + v_t) ** 0.5  # Bonferroni over 4 comparisons
     assert rev.absolute.upper - rev.absolute.estimate == pytest.approx(half, rel=1e-9)
+
+
+@pytest.mark.parametrize("method", ["none", "alpha_spending", "always_valid"])
+def test_intervals_agree_with_adjusted_p_values(method: str) -> None:
+    """Bonferroni: the interval excludes 0 exactly when adjusted p <= alpha (continuous metric,
+    Welch), under every way of handling looks."""
+    import numpy as np
+
+    from tests.stats.helpers import simulate, sums_from_arrays
+
+    exp = experiment(evaluation={"sequential": {"method": method}, "minSampleSize": 2000})
+    agree = 0
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        lift = 0.25 * (seed % 8)
+        data = simulate(rng, 1500, means=(10.0, 10.0 + lift, 10.0 - lift / 2))
+        r = analyze(exp, sums_from_arrays(data, look=2))
+        for c in r.metric("revenue").comparisons:
+            excludes = c.absolute.lower > 0 or c.absolute.upper < 0
+            agree += excludes == c.significant
+    assert agree == 60
