@@ -6,19 +6,20 @@ from datetime import timedelta
 
 import pytest
 
-from splitlab.config import Experiment, Status
+from splitlab.config import Experiment, Status, load_experiment
 from splitlab.evaluation import (
     TRANSITIONS,
     ToggleError,
     TransitionError,
     change_status,
     history,
+    register,
     set_toggle,
     update_definition,
 )
 from splitlab.store.registry import DuplicateExperimentError, Registry, UnknownExperimentError
 
-from .conftest import T0
+from .conftest import T0, definition
 
 ALLOWED = [(a, b) for a, targets in TRANSITIONS.items() for b in targets]
 REFUSED = [(a, b) for a in Status for b in Status if b not in TRANSITIONS[a]]
@@ -186,3 +187,22 @@ def test_a_draft_may_change_its_design(registry: Registry, experiment: Experimen
     )
     update_definition(registry, new, by="a", reason="new salt")
     assert registry.get(experiment.id).assignment.salt == "s-2"
+
+
+def test_register_running_definition_audits_the_launch(registry: Registry) -> None:
+    """Registering a definition that says running leaves a draft -> running audit record."""
+    launched = register(
+        registry, load_experiment(definition(status="running")), by="ci", reason="deploy"
+    )
+    assert launched.status is Status.RUNNING
+    (change,) = history(registry, "exp-eval")
+    assert (change.from_value, change.to_value, change.by) == ("draft", "running", "ci")
+
+
+def test_register_refuses_a_status_not_reachable_from_draft(registry: Registry) -> None:
+    """A definition that arrives already shipped is refused and nothing is registered."""
+    raw = definition(status="shipped", shippedVariant="treatment")
+    with pytest.raises(TransitionError, match="from 'draft' to 'shipped'"):
+        register(registry, load_experiment(raw), by="ci", reason="deploy")
+    with pytest.raises(UnknownExperimentError):
+        registry.get("exp-eval")

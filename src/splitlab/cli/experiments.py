@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import click
 
 from splitlab.cli.database import db_option, open_database
 from splitlab.config import load_experiment
-from splitlab.evaluation import update_definition
+from splitlab.evaluation import register, update_definition
 
 
 @click.group("experiments")
@@ -20,15 +19,18 @@ def experiments() -> None:
 @experiments.command("create")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
 @db_option
-def create(files: tuple[str, ...], db_path: str) -> None:
+@click.option("--by", "by", default="cli", show_default=True, help="Who (audit log).")
+def create(files: tuple[str, ...], db_path: str, by: str) -> None:
     """Register the definitions in FILES (each validated first; ids must be new).
 
-    Exits 3 when a definition is invalid or its id is already registered.
+    A definition whose status is ``running`` is registered as a draft and launched, so the
+    audit log records the launch. Exits 3 when a definition is invalid, its id is already
+    registered, or its status cannot be reached from draft.
     """
-    loaded = [load_experiment(path) for path in files]
+    loaded = [(path, load_experiment(path)) for path in files]
     with open_database(db_path) as (_, registry):
-        for experiment in loaded:
-            registry.create(experiment, at=datetime.now(UTC))
+        for path, experiment in loaded:
+            register(registry, experiment, by=by, reason=f"registered from {path}")
             click.echo(f"registered {experiment.id} ({experiment.status.value})")
 
 

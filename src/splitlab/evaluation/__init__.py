@@ -18,6 +18,7 @@ from splitlab.evaluation.lifecycle import (
     TRANSITIONS,
     change_status,
     history,
+    register,
     set_toggle,
     update_definition,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "history",
     "launch_check",
     "parse_schedule",
+    "register",
     "replay_look",
     "run_look",
     "set_toggle",

@@ -108,6 +108,32 @@ def change_status(
     return changed
 
 
+def register(
+    registry: Registry,
+    experiment: Experiment,
+    *,
+    by: str,
+    reason: str,
+    now: datetime | None = None,
+) -> Experiment:
+    """Register a new experiment as a draft, then move it to its definition's status.
+
+    The move goes through :func:`change_status`, so registering a definition that says
+    ``running`` leaves an audit record of the launch, and a definition that says ``shipped``
+    (or anything not reachable from ``draft``) is refused.
+    """
+    _require_text("by", by)
+    _require_text("reason", reason)
+    at = now or datetime.now(UTC)
+    with registry.transaction():
+        registry.create(experiment.model_copy(update={"status": Status.DRAFT}), at=at)
+        if experiment.status is Status.DRAFT:
+            return registry.get(experiment.id)
+        return change_status(
+            registry, experiment.id, experiment.status, by=by, reason=reason, now=at
+        )
+
+
 def set_toggle(
     registry: Registry,
     experiment_id: str,
