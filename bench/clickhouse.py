@@ -7,8 +7,8 @@ them sent a second time much later) are ingested through ``ClickHouseStore`` and
 ``DuckDBStore``: both acknowledge from an fsync'd log and load in the background, and the
 time to "everything loaded" is reported. Then the summary (conversion with CUPED,
 continuous sum with CUPED, count in a window, max, ratio) is timed on both, alternately
-(bench/harness.py), and on ClickHouse with each way of deduplicating by ``event_id``: ``LIMIT 1
-BY event_id`` (the store's default), ``FINAL`` on the ``ReplacingMergeTree``, and none at all
+(bench/harness.py), and on ClickHouse with each way of deduplicating by ``event_id``: ``FINAL`` on
+the ``ReplacingMergeTree`` (the store's default), ``LIMIT 1 BY event_id``, and none at all
 (wrong with duplicates present: the floor). The stores' results are checked to be equal.
 
     .venv/bin/python bench/clickhouse.py [--units 300000] [--events 3000000] [--rounds 5]
@@ -142,18 +142,18 @@ def run(url: str, workdir: Path, args: argparse.Namespace) -> None:
         client = ClickHouseClient(url)
         print(f"  on disk: DuckDB file {(workdir / 'bench.duckdb').stat().st_size / 1e6:,.0f} MB, "
               f"ClickHouse parts {bytes_on_disk(client, 'bench') / 1e6:,.0f} MB")  # fmt: skip
-        for dedup in ("final", "none"):
+        for dedup in ("limit_by", "none"):
             stores[dedup] = ClickHouseStore(
                 url, workdir / f"ch-{dedup}", database="bench", dedup=dedup
             )
         reference = duck.summary(exp).to_dict()
         # Values are multiples of 1/4: both engines' sums are exact, so equal as they are.
         assert house.summary(exp).to_dict() == reference, "the stores disagree"
-        assert stores["final"].summary(exp).to_dict() == reference, "FINAL disagrees"
+        assert stores["limit_by"].summary(exp).to_dict() == reference, "LIMIT BY disagrees"
         cases = {
             "DuckDBStore.summary": lambda: duck.summary(exp),
-            "ClickHouseStore.summary (LIMIT 1 BY)": lambda: house.summary(exp),
-            "ClickHouse, dedup by FINAL": lambda: stores["final"].summary(exp),
+            "ClickHouseStore.summary (FINAL)": lambda: house.summary(exp),
+            "ClickHouse, dedup by LIMIT 1 BY event_id": lambda: stores["limit_by"].summary(exp),
             "ClickHouse, no dedup (floor, wrong)": lambda: stores["none"].summary(exp),
             "DuckDBStore.summary, by country": lambda: duck.summary(exp, segment="country"),
             "ClickHouseStore.summary, by country": lambda: house.summary(exp, segment="country"),

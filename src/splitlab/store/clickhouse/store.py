@@ -60,7 +60,7 @@ class ClickHouseStore:
         settle_s: float = 60.0,
         recent_ids: int = 200_000,
         sync: bool = True,
-        dedup: Dedup = "limit_by",
+        dedup: Dedup = "final",
     ) -> None:
         self.database = identifier(database)
         self._dedup: Dedup = dedup
