@@ -43,9 +43,13 @@ def server(demo: DemoResult) -> Iterator[BackgroundServer]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Headless Chromium (Debian's package) under Playwright."""
+    """Headless Chromium (Debian's package) under Playwright.
+
+    Module-scoped on purpose: Playwright's sync API keeps an event loop running in this thread
+    while it is open, which would break every later test that calls ``asyncio.run``.
+    """
     if shutil.which("chromium") is None and not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: run scripts/install-system-deps.sh (apt chromium)")
     from playwright.sync_api import sync_playwright
