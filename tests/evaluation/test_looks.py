@@ -211,4 +211,5 @@ def test_units_in_two_variants_halt_without_rollback(store: DuckDBStore) -> None
     assert record.action == "halt"
     assert doc["dataQuality"]["multiExposedUnits"] == len(extra)
     assert any("more than one variant" in r for r in doc["decision"]["reasons"])
+    assert doc["decision"]["reasons"][-1].startswith("Halted on data quality")
     assert doc["actions"] == [] and registry.get("exp-eval").status is Status.RUNNING

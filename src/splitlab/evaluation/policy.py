@@ -89,6 +89,11 @@ def plan_change(
                 details,
             ), ("Rolled back automatically (rollback.conditions has srm_detected).",)
         return None, ("Halted; no automatic rollback for an SRM (srm_detected not enabled).",)
+    if decision.action == "halt":
+        return None, (
+            "Halted on data quality: fix assignment or tracking before trusting any metric "
+            "(no automatic status change for this finding).",
+        )
     if decision.action == "ship" and decision.variant is not None:
         if policy.auto_deploy:
             return PlannedChange(
