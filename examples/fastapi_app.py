@@ -36,7 +36,10 @@ EXPERIMENT = load_experiment(
     }
 )
 
-client = TrackingClient.http(os.environ.get("SPLITLAB_COLLECTOR", "http://127.0.0.1:8080"))
+client = TrackingClient.http(
+    os.environ.get("SPLITLAB_COLLECTOR", "http://127.0.0.1:8000"),
+    api_key=os.environ.get("SPLITLAB_SDK_KEY"),  # an SDK key of `splitlab serve`
+)
 tracking = TrackingCore(ExperimentAssignmentService([EXPERIMENT]), client, unit="X-User-Id")
 
 app = FastAPI()

@@ -126,9 +126,15 @@ class TrackingClient:
     # -- construction helpers -------------------------------------------------------------
 
     @classmethod
-    def http(cls, url: str, *, timeout: float = 10.0, **options: Any) -> TrackingClient:
-        """A client posting to the splitlab collector at ``url`` (needs httpx)."""
-        return cls(HTTPTransport(url, timeout=timeout), **options)
+    def http(
+        cls, url: str, *, api_key: str | None = None, timeout: float = 10.0, **options: Any
+    ) -> TrackingClient:
+        """A client posting to the splitlab collector at ``url`` (needs httpx).
+
+        ``api_key`` is an SDK key of ``splitlab serve`` (``splitlab keys create --kind sdk``);
+        the standalone collector needs none.
+        """
+        return cls(HTTPTransport(url, api_key=api_key, timeout=timeout), **options)
 
     @classmethod
     def in_process(cls, sink: EventSink, **options: Any) -> TrackingClient:

@@ -144,7 +144,8 @@ class HTTPTransport:
     """Posts batches to a splitlab collector's ``POST /v1/events``.
 
     ``url`` is the collector's base address (``http://127.0.0.1:8000``); ``/v1/events`` is
-    appended unless already there. Network errors, 429 and 5xx raise RetryableSendError (with
+    appended unless already there. ``api_key`` (an SDK key of ``splitlab serve``) is sent as
+    ``Authorization: Bearer <key>``. Network errors, 429 and 5xx raise RetryableSendError (with
     the ``Retry-After`` delay when sent); other 4xx raise RejectedBatchError.
     """
 
@@ -153,6 +154,7 @@ class HTTPTransport:
         url: str,
         *,
         timeout: float = 10.0,
+        api_key: str | None = None,
         headers: Mapping[str, str] | None = None,
         client: httpx.Client | None = None,
         wall_clock: Callable[[], float] = time.time,
@@ -162,6 +164,8 @@ class HTTPTransport:
         self._httpx = _import_httpx()
         self._client: httpx.Client = client or self._httpx.Client(timeout=timeout)
         self._headers = {"content-type": "application/json", **(headers or {})}
+        if api_key is not None:
+            self._headers["authorization"] = f"Bearer {api_key}"
         self._wall_clock = wall_clock
 
     def send(self, events: Sequence[Event]) -> SendResult:
