@@ -14,7 +14,7 @@ how ClickHouse 18.16 says it:
   duplicates only eventually. ``FINAL`` (the default) merges the sorted parts on read, which
   removes a retried event (identical in every column of the sorting key, ``event_id``
   included); ``LIMIT 1 BY event_id`` keeps one row per id through a hash table of all ids,
-  and measured about 1.7x slower (docs/clickhouse.md). Exposures need none (see
+  and measured 1.5x to 1.7x slower (docs/clickhouse.md). Exposures need none (see
   :mod:`.schema`).
 
 Metric indices, parameter names and result columns match ``summary_sql`` so its
