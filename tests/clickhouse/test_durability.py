@@ -135,3 +135,21 @@ def test_recorded_position_lags_the_load_by_settle_time(
     assert again.position == loader.position
     log.close()
     client.close()
+
+
+def test_a_server_that_lost_everything_is_refilled_from_the_log(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    """A server restarted with an empty data directory gets the tables back and every event
+    still inside the settle time loaded again."""
+    sent = _events(5)
+    exp = experiment()
+    with ClickHouseStore(server.url, tmp_path / "log", load_interval_s=0.05) as store:
+        for batch in sent:
+            store.ingest(batch)
+        expected = store.summary(exp, segment="country").to_dict()
+        server.kill()
+        shutil.rmtree(server.directory / "data")
+        server.start()
+        assert store.summary(exp, segment="country").to_dict() == expected
+    assert expected == _reference(tmp_path, sent)

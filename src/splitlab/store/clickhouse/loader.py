@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from splitlab.store.clickhouse.http import ClickHouseClient
+from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError
 from splitlab.store.clickhouse.schema import ALIVE, EXPOSURES, METRIC_EVENTS, SCHEMA, RowEncoder
 from splitlab.store.errors import StoreError
 from splitlab.store.log import AppendLog, Position
@@ -81,16 +81,20 @@ class ClickHouseLoader:
         Raises :class:`~splitlab.store.clickhouse.http.ClickHouseError` when ClickHouse is
         unreachable or refuses the rows; nothing is recorded then, and the next call retries.
         """
-        if not self._schema_ready:
-            self.ensure_schema()
-        self._check_restart()
+        try:
+            if not self._schema_ready:
+                self.ensure_schema()
+            self._check_restart()
+        except ClickHouseError:
+            self._schema_ready = False  # a server that lost its tables gets them back
+            raise
         durable = self._log.durable_position
         payloads: list[bytes] = []
         end = self.position
         for end, payload in self._log.read(self.position, self._batch_bytes, durable):  # noqa: B007
             payloads.append(payload)
         if payloads:
-            exposures, metrics, _ = self._encoder.rows(payloads)
+            exposures, metrics = self._encoder.rows(payloads)
             self._client.insert(f"{self._db}.{EXPOSURES}", exposures)
             self._client.insert(f"{self._db}.{METRIC_EVENTS}", metrics)
         else:

@@ -84,8 +84,8 @@ class RowEncoder:
         self._decoder = msgspec.json.Decoder(Event)
         self._encoder = msgspec.json.Encoder()
 
-    def rows(self, payloads: list[bytes]) -> tuple[bytes, bytes, int]:
-        """The exposure rows, the metric rows, and the number of events in `payloads`."""
+    def rows(self, payloads: list[bytes]) -> tuple[bytes, bytes]:
+        """The exposure rows and the metric rows of the events in `payloads`."""
         exposures: list[_ExposureRow] = []
         metrics: list[_MetricRow] = []
         for payload in payloads:
@@ -118,5 +118,4 @@ class RowEncoder:
         return (
             self._encoder.encode_lines(exposures),
             self._encoder.encode_lines(metrics),
-            len(exposures) + len(metrics),
         )
