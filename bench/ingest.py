@@ -45,8 +45,12 @@ def free_port() -> int:
 
 
 def batch_template(client: int, size: int) -> bytes:
-    """A body of `size` events whose ids hold the placeholder ``#########`` (the batch)."""
-    now = int(time.time() * 1000)
+    """A body of `size` events with placeholders for the batch number and the clock.
+
+    Event ids hold ``#########`` (the batch number); timestamps start with ``@@@@@@@@@@``
+    (replaced by the send time in epoch seconds), so they advance as in real traffic.
+    """
+    now = 1_111_111_111_111
     events = []
     for i in range(size):
         unit = f"u{client}-{i}"
@@ -59,7 +63,7 @@ def batch_template(client: int, size: int) -> bytes:
                            "experimentId": EXPERIMENT, "variant": VARIANTS[i % 3],
                            "unitId": unit, "metric": f"m{i % 5}", "value": i * 0.5,
                            "timestamp": now + i})  # fmt: skip
-    return json.dumps(events).encode()
+    return json.dumps(events).encode().replace(b"1111111111", b"@@@@@@@@@@")
 
 
 async def _connection(
@@ -69,7 +73,8 @@ async def _connection(
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     batch = 0
     while time.perf_counter() < deadline:
-        body = template.replace(b"#########", b"%09d" % batch)
+        clock = b"%010d" % (time.time_ns() // 1_000_000_000)
+        body = template.replace(b"#########", b"%09d" % batch).replace(b"@@@@@@@@@@", clock)
         head = (
             f"POST /v1/events HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
             f"content-length: {len(body)}\r\n\r\n"
@@ -130,9 +135,11 @@ def peak_rss_mb(pid: int) -> float:
 def bench_ingest(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     port = free_port()
     db = workdir / "ingest.duckdb"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "splitlab.server.collector", "--db", str(db), "--port", str(port)]
-    )
+    command = [sys.executable, "-m", "splitlab.server.collector", "--db", str(db),
+               "--port", str(port), "--load-interval", str(args.load_interval)]  # fmt: skip
+    if args.duckdb_threads:
+        command += ["--duckdb-threads", str(args.duckdb_threads)]
+    server = subprocess.Popen(command)
     try:
         for _ in range(200):
             try:
@@ -196,7 +203,9 @@ def bench_floor(total: int, batch: int, workdir: Path) -> dict[str, float]:
     with path.open("wb") as handle:
         template = batch_template(0, batch)
         for n in range(batches):
-            for event in json.loads(template.replace(b"#########", b"%09d" % n)):
+            clock = b"%010d" % (time.time_ns() // 1_000_000_000)
+            filled = template.replace(b"#########", b"%09d" % n).replace(b"@@@@@@@@@@", clock)
+            for event in json.loads(filled):
                 handle.write(json.dumps(event).encode() + b"\n")
     con = duckdb.connect(str(workdir / "floor.duckdb"))
     con.execute(
@@ -212,7 +221,9 @@ def bench_floor(total: int, batch: int, workdir: Path) -> dict[str, float]:
     bulk = time.perf_counter() - start
     columns = ("eventId", "type", "experimentId", "variant", "unitId", "metric", "value",
                "timestamp")  # fmt: skip
-    rows = [tuple(e.get(k) for k in columns) for e in json.loads(batch_template(1, batch))]
+    clock = b"%010d" % (time.time_ns() // 1_000_000_000)
+    one = json.loads(batch_template(1, batch).replace(b"@@@@@@@@@@", clock))
+    rows = [tuple(e.get(k) for k in columns) for e in one]
     per_batch_n = 100
     start = time.perf_counter()
     for _ in range(per_batch_n):
@@ -291,6 +302,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--load-interval", type=float, default=0.5, help="collector's loader")
+    parser.add_argument("--duckdb-threads", type=int, default=0, help="collector's DuckDB")
     parser.add_argument("--units", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--skip-ingest", action="store_true")

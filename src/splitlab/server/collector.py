@@ -221,6 +221,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-pending-mb", type=float, default=64, help="write queue bound")
     parser.add_argument("--log-dir", help="directory of the durable log (default: DB + .log)")
     parser.add_argument("--segment-mb", type=float, default=64, help="log segment size")
+    parser.add_argument("--load-interval", type=float, default=0.5, help="seconds between loads")
+    parser.add_argument("--duckdb-threads", type=int, help="DuckDB worker threads (default: cores)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     known = known_from_files(args.experiments) if args.experiments else None
@@ -229,7 +231,11 @@ def main(argv: list[str] | None = None) -> None:
         max_pending_bytes=int(args.max_pending_mb * (1 << 20)),
         segment_bytes=int(args.segment_mb * (1 << 20)),
         log_dir=args.log_dir,
+        load_interval_s=args.load_interval,
     )
+    if args.duckdb_threads:
+        with store.lock:
+            store.connection.execute(f"SET threads = {int(args.duckdb_threads)}")
     app = create_collector(
         store,
         (lambda: known) if known is not None else None,
