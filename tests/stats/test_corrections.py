@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.multitest import multipletests
 
-from splitlab.stats.corrections import Correction, adjust, interval_level
+from splitlab.stats.corrections import Correction, adjust, decision_levels, interval_level
 
 P_VALUES = st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=25)
 METHODS: dict[Correction, str] = {
@@ -41,9 +41,37 @@ def test_holm_rejects_at_least_what_bonferroni_rejects() -> None:
 
 
 def test_interval_levels_follow_the_correction() -> None:
-    """Bonferroni/Holm intervals at alpha/m; BH at R alpha/m (Benjamini & Yekutieli 2005)."""
+    """Bonferroni at alpha/m, Holm at alpha/(m - R), BH at R alpha/m (Benjamini & Yekutieli
+    2005), alpha without a correction."""
     assert interval_level("bonferroni", 0.05, 10, 3) == pytest.approx(0.005)
-    assert interval_level("holm", 0.05, 10, 3) == pytest.approx(0.005)
+    assert interval_level("holm", 0.05, 10, 3) == pytest.approx(0.05 / 7)
+    assert interval_level("holm", 0.05, 10, 10) == pytest.approx(0.05)
+    assert interval_level("holm", 0.05, 10, 0) == pytest.approx(0.005)
     assert interval_level("benjamini_hochberg", 0.05, 10, 3) == pytest.approx(0.015)
     assert interval_level("benjamini_hochberg", 0.05, 10, 0) == pytest.approx(0.005)
     assert interval_level("none", 0.05, 10, 3) == 0.05
+
+
+@settings(max_examples=300, deadline=None)
+@given(P_VALUES, st.sampled_from([*sorted(METHODS), "none"]))
+def test_interval_level_separates_rejected_from_the_rest(
+    ps: list[float], method: Correction
+) -> None:
+    """p <= the interval level exactly for the comparisons the correction rejects, and the
+    level is one of the decision levels (so intervals at it agree with every rejection)."""
+    adjusted = adjust(ps, method)
+    rejected = sum(a <= 0.05 for a in adjusted)
+    level = interval_level(method, 0.05, len(ps), rejected)
+    assert level in decision_levels(method, 0.05, len(ps))
+    assert [p <= level for p in ps] == [a <= 0.05 for a in adjusted]
+
+
+def test_holm_interval_level_on_a_worked_example() -> None:
+    """Holm rejects p = 0.02 of four (adjusted 2 x 0.02 = 0.04, by hand from Holm 1979), which
+    an interval at alpha/m = 0.0125 would contradict; at alpha/(m - R) = 0.05 it agrees."""
+    ps = [0.001, 0.011, 0.02, 0.5]
+    adjusted = adjust(ps, "holm")
+    assert adjusted == pytest.approx([0.004, 0.033, 0.04, 0.5])
+    level = interval_level("holm", 0.05, 4, 3)
+    assert level == pytest.approx(0.05)
+    assert [p <= level for p in ps] == [True, True, True, False]

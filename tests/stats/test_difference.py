@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats as sps
-from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+from statsmodels.stats.proportion import (
+    confint_proportions_2indep,
+    proportions_ztest,
+)
+from statsmodels.stats.proportion import (
+    test_proportions_2indep as wald_2indep,
+)
 
 from splitlab.stats.difference import Difference, NotEstimable, compare, welch_df
 from splitlab.stats.moments import mean_view
@@ -48,19 +54,51 @@ def test_welch_df_is_not_pooled_df() -> None:
 
 @pytest.mark.parametrize("x_c,n_c,x_t,n_t", [(100, 1000, 130, 1000), (12, 80, 25, 95)])
 def test_proportions_match_statsmodels(x_c: int, n_c: int, x_t: int, n_t: int) -> None:
-    """Pooled z statistic/p-value = statsmodels proportions_ztest; unpooled Wald interval =
-    statsmodels confint_proportions_2indep(method="wald")."""
+    """Unpooled Wald z statistic/p-value = statsmodels test_proportions_2indep(method="wald")
+    and the interval = confint_proportions_2indep(method="wald"): one SE for both."""
     c = mean_view(ArmSums(n_c, x_c, x_c), True, False)
     t = mean_view(ArmSums(n_t, x_t, x_t), True, False)
     d = compare(c, t, "proportions")
     assert isinstance(d, Difference)
-    stat, p = proportions_ztest([x_t, x_c], [n_t, n_c])
-    assert d.statistic == pytest.approx(stat, rel=1e-10)
-    assert d.p_value == pytest.approx(p, rel=1e-10)
+    ref = wald_2indep(x_t, n_t, x_c, n_c, method="wald", compare="diff")
+    assert d.statistic == pytest.approx(ref.statistic, rel=1e-10)
+    assert d.p_value == pytest.approx(ref.pvalue, rel=1e-10)
     low, high = confint_proportions_2indep(x_t, n_t, x_c, n_c, method="wald", compare="diff")
     q = d.critical(0.05)
     assert d.estimate - q * d.se == pytest.approx(low, rel=1e-9)
     assert d.estimate + q * d.se == pytest.approx(high, rel=1e-9)
+
+
+def test_pooled_test_could_contradict_the_wald_interval() -> None:
+    """Why one SE: at 200/2000 vs 66/500 the pooled z-test (statsmodels proportions_ztest)
+    gives p = 0.038 while the unpooled Wald 95% interval starts at -0.00045 (includes 0);
+    splitlab's test and interval both use the unpooled SE and agree."""
+    x_c, n_c, x_t, n_t = 200, 2000, 66, 500
+    _, pooled_p = proportions_ztest([x_t, x_c], [n_t, n_c])
+    low, _ = confint_proportions_2indep(x_t, n_t, x_c, n_c, method="wald", compare="diff")
+    d = compare(
+        mean_view(ArmSums(n_c, x_c, x_c), True, False),
+        mean_view(ArmSums(n_t, x_t, x_t), True, False),
+        "proportions",
+    )
+    assert isinstance(d, Difference)
+    assert pooled_p == pytest.approx(0.03793, abs=1e-5)
+    assert low == pytest.approx(-0.000452, abs=1e-6)
+    assert d.p_value > 0.05
+    assert d.estimate - d.critical(0.05) * d.se == pytest.approx(low, rel=1e-9)
+
+
+def test_degenerate_rates_fall_back_to_the_pooled_se() -> None:
+    """0/50 against 50/50 has no unpooled variance; the pooled SE is used, with a note."""
+    d = compare(
+        mean_view(ArmSums(50, 0, 0), True, False),
+        mean_view(ArmSums(50, 50, 50), True, False),
+        "proportions",
+    )
+    assert isinstance(d, Difference)
+    assert d.se == pytest.approx(np.sqrt(0.25 * (2 / 50)), rel=1e-12)
+    assert d.statistic == pytest.approx(d.estimate / d.se)
+    assert any("pooled SE" in n for n in d.notes)
 
 
 def test_z_test_uses_the_normal_distribution() -> None:

@@ -116,3 +116,30 @@ def test_history_must_have_one_fraction_per_earlier_look() -> None:
     """A wrong-length history is refused with a clear message."""
     with pytest.raises(sequential.StatsError, match="needs 2"):
         make_plan(3, 5, 0.6, history=(0.2,))
+
+
+def test_decision_levels_are_exact_nodes_of_the_table() -> None:
+    """At a decision level the table's boundary is the exact boundary (the published OBF
+    constants, Jennison & Turnbull) and p <= level exactly when z reaches it."""
+    plan = Plan(EQUAL5, True)
+    levels = (0.05 / 6, 0.05 / 3, 0.05)
+    tab = sequential.table("obrien_fleming", plan, 2, levels)
+    assert tab.boundary_at(0.05) == pytest.approx(2.031, abs=1e-3)
+    for a in levels:
+        c = tab.boundary_at(a)
+        assert c is not None
+        assert c == pytest.approx(sequential.boundary(a, "obrien_fleming", plan, 2), abs=1e-9)
+        assert tab.p_value(c) == pytest.approx(a, rel=1e-12)
+        assert tab.p_value(c * (1 + 1e-9)) <= a < tab.p_value(c * (1 - 1e-9))
+    with pytest.raises(sequential.StatsError, match="decision levels"):
+        tab.boundary_at(0.02)
+
+
+def test_levels_without_alpha_are_never_reached() -> None:
+    """A level with no alpha left at an early OBF look has no boundary, and no z, however
+    large, gets a sequential p-value at or below it (no extrapolation past the table)."""
+    plan = make_plan(1, 5, 0.01)
+    tab = sequential.table("obrien_fleming", plan, 2, (1e-9,))
+    assert tab.boundary_at(1e-9) is None
+    assert tab.floor >= 1e-9
+    assert tab.p_value(1e6) > 1e-9

@@ -172,7 +172,13 @@ def analyze(
         if seq.tau is not None
         else msprt.default_tau(ev.alpha, ev.power, ev.min_sample_size)
     )
-    table = sequential.table(seq.spending, plan, 2) if seq.method == "alpha_spending" else None
+    family = [p for p in pending if p.role != "guardrail"]
+    exact = tuple(
+        sorted({*corrections.decision_levels(ev.correction, ev.alpha, len(family)), ev.alpha})
+    )
+    table = (
+        sequential.table(seq.spending, plan, 2, exact) if seq.method == "alpha_spending" else None
+    )
     for p in pending:
         d = p.diff
         if d is None:
@@ -185,7 +191,6 @@ def analyze(
         else:
             p.seq_p = d.p_value
 
-    family = [p for p in pending if p.role != "guardrail"]
     adjusted = corrections.adjust([p.seq_p for p in family], ev.correction)
     adjusted_of = {id(p): a for p, a in zip(family, adjusted, strict=True)}
     rejected = sum(1 for a in adjusted if a <= ev.alpha)
@@ -197,7 +202,7 @@ def analyze(
         p_level = ev.alpha if is_guardrail else level
         adj = p.seq_p if is_guardrail else adjusted_of[id(p)]
         comparisons[p.metric.name].append(
-            build_comparison(experiment, p, adj, p_level, plan, tau, control)
+            build_comparison(experiment, p, adj, p_level, plan, table, tau, control)
         )
 
     metrics = tuple(

@@ -36,25 +36,44 @@ class Pending:
 
 
 def _critical(
-    d: Difference, level: float, plan: sequential.Plan, spending: sequential.Spending, method: str
-) -> tuple[float | None, float | None]:
-    """(critical value for the interval, boundary on the z scale) at a two-sided level."""
-    if method == "alpha_spending":
-        c = sequential.boundary(level, spending, plan, 2)
-        if c is None:
-            return None, None
-        nominal = 2.0 * _ndtr(-c)
-        return d.critical(nominal), c
-    crit = d.critical(level)
-    return crit, _ndtri(1.0 - level / 2.0)
+    d: Difference,
+    level: float,
+    table: sequential.BoundaryTable | None,
+    tau2: float,
+    method: str,
+) -> float | None:
+    """The boundary on the z scale at the decision level (None: no alpha left at this look).
+
+    Alpha spending: the table's exact boundary at that level. Always valid: the mSPRT's
+    rejection threshold ``half_width / SE``, so ``1/Lambda <= level`` exactly when the
+    z-equivalent reaches it. None: the fixed-horizon ``z_{1 - level/2}``.
+    """
+    if method == "alpha_spending" and table is not None:
+        return table.boundary_at(level)
+    if method == "always_valid":
+        return msprt.half_width(d.se**2, tau2, level) / d.se
+    return float(-special.ndtri(level / 2.0))
 
 
 def _ndtr(x: float) -> float:
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
-def _ndtri(p: float) -> float:
-    return float(special.ndtri(p))
+def _excludes_zero(i: relative.Interval | None) -> bool:
+    return i is not None and (i.lower > 0 or i.upper < 0)
+
+
+def _relative_note(d: Difference, significant: bool, rel: relative.Interval | None) -> str | None:
+    """A note when the delta-method lift interval and the test on the difference disagree."""
+    if rel is None or significant == _excludes_zero(rel):
+        return None
+    said = "significant" if significant else "not significant"
+    return (
+        f"the delta-method relative interval {'includes' if significant else 'excludes'} 0 "
+        f"although the test on the difference is {said}: the two use different pivots near "
+        "the boundary; the absolute interval is the test's own (Fieller's relative interval, "
+        "relativeInterval: fieller, always agrees with it)"
+    )
 
 
 def build_comparison(
@@ -63,9 +82,11 @@ def build_comparison(
     adjusted: float,
     level: float,
     plan: sequential.Plan,
+    table: sequential.BoundaryTable | None,
     tau: float,
     control: str,
 ) -> Comparison:
+    """One comparison's results; `level` is the two-sided level its decision was taken at."""
     ev = experiment.evaluation
     seq = ev.sequential
     metric = p.metric
@@ -80,20 +101,14 @@ def build_comparison(
             p.variant, control, False, p.reason, units=p.units, notes=p.notes, guardrail=guard
         )
     tau2 = msprt.mixing_variance(tau, d.se**2, *p.units)
-    if seq.method == "always_valid":
-        half = msprt.half_width(d.se**2, tau2, level)
-        crit: float | None = half / d.se
-        boundary: float | None = crit
-        spent = level
+    boundary = _critical(d, level, table, tau2, seq.method)
+    crit = None if boundary is None else d.critical_for_z(boundary)
+    if seq.method == "alpha_spending":
+        spent = sequential.alpha_spent(level, seq.spending, plan)
     else:
-        crit, boundary = _critical(d, level, plan, seq.spending, seq.method)
-        spent = (
-            sequential.alpha_spent(level, seq.spending, plan)
-            if seq.method == "alpha_spending"
-            else level
-        )
+        spent = level
     absolute = relative_i = None
-    if crit is not None:
+    if crit is not None and math.isfinite(crit * d.se):
         absolute = relative.Interval(d.estimate, d.estimate - crit * d.se, d.estimate + crit * d.se)
         if ev.relative_interval == "fieller":
             relative_i = relative.fieller_interval(d, crit)
@@ -106,7 +121,7 @@ def build_comparison(
             "relative effect not estimable: control's mean is zero (or too close to it)",
         )
         relative_i = None
-    elif relative_i is None and crit is not None:
+    elif relative_i is None and absolute is not None:
         notes = (*notes, "Fieller interval unbounded: control's mean is not clearly non-zero")
     increase = metric.direction == "increase"
     bayesian = None
@@ -116,7 +131,13 @@ def build_comparison(
             bayesian.chance_to_beat_control <= ev.alpha
         )
     else:
-        significant = adjusted <= ev.alpha
+        # The correction's decision, shown by the interval at the level it was taken at: the
+        # two agree by construction (see docs/statistics.md, "One rule"); requiring both only
+        # matters at exact ties and when the interval cannot be reported (no alpha left).
+        significant = adjusted <= ev.alpha and _excludes_zero(absolute)
+        if ev.relative_interval == "delta":
+            note = _relative_note(d, significant, relative_i)
+            notes = notes if note is None else (*notes, note)
     good = (d.estimate > 0) == increase and d.estimate != 0
     direction: DirectionName = ("better" if good else "worse") if significant else "none"
     guard = None

@@ -46,16 +46,43 @@ def adjust(p_values: Sequence[float], method: Correction) -> list[float]:
     raise ValueError(f"unknown correction {method!r}")
 
 
-def interval_level(method: Correction, alpha: float, m: int, rejected: int) -> float:
-    """The two-sided level of each comparison's interval, consistent with the correction.
+def decision_levels(method: Correction, alpha: float, m: int) -> tuple[float, ...]:
+    """Every per-comparison level at which the correction's decision can be taken.
 
-    Bonferroni and Holm: simultaneous intervals at ``alpha / m`` (Holm's own intervals are not
-    simple; Bonferroni's are valid and consistent with every Bonferroni rejection). BH: the
-    false-coverage-rate intervals of Benjamini & Yekutieli (2005), ``R alpha / m`` with R the
-    number of rejections (at least 1).
+    Bonferroni ``alpha/m``; Holm's steps ``alpha/k`` (k = 1..m); BH's steps ``k alpha/m``;
+    none ``alpha``. :func:`interval_level` always returns one of these (the same float), so the
+    sequential boundary can be computed exactly at each of them.
+    """
+    if method == "none" or m <= 1:
+        return (alpha,)
+    if method == "bonferroni":
+        return (alpha / m,)
+    if method == "holm":
+        return tuple(alpha / k for k in range(1, m + 1))
+    return tuple(alpha * k / m for k in range(1, m + 1))
+
+
+def interval_level(method: Correction, alpha: float, m: int, rejected: int) -> float:
+    """The two-sided level at which the correction decided, for each comparison's interval.
+
+    With p-values p_i and R the number of rejections, ``p_i <= level`` exactly for the
+    rejected comparisons, so an interval at this level excludes 0 exactly when the correction
+    rejects:
+
+    * Bonferroni: ``alpha/m`` (simultaneous intervals).
+    * Holm: ``alpha/(m - R)`` (``alpha`` when all are rejected), the level of the step at
+      which the step-down stopped: every rejected p is at most ``alpha/(m - R + 1)`` and every
+      other one exceeds ``alpha/(m - R)``. Holm-consistent *simultaneous* intervals are not
+      informative beyond the sign (Strassburger & Bretz 2008, Stat. Med. 27), so these are
+      per-comparison intervals at the decision's level, not simultaneous ones.
+    * BH: ``R alpha/m`` (``alpha/m`` when R = 0), the false-coverage-rate intervals of
+      Benjamini & Yekutieli (2005): every rejected p is at most ``R alpha/m`` and every other
+      p_(j) exceeds ``j alpha/m > R alpha/m``.
     """
     if method == "none" or m <= 1:
         return alpha
-    if method == "benjamini_hochberg":
-        return alpha * max(rejected, 1) / m
-    return alpha / m
+    if method == "bonferroni":
+        return alpha / m
+    if method == "holm":
+        return alpha / max(m - rejected, 1)
+    return alpha * max(rejected, 1) / m

@@ -6,6 +6,7 @@
 4. The primary metric in its wanted direction (never the smallest p-value regardless of sign,
    the article's defect 12): a significantly better variant whose guardrails all passed is
    shipped; at the last planned look with no such variant the experiment stops (no effect).
+   A sentence that calls a difference significant quotes the interval of that same test.
 5. Otherwise: continue.
 """
 
@@ -31,17 +32,21 @@ def _sentence(text: str) -> str:
 
 
 def _effect(c: Comparison) -> str:
+    """The effect as the test saw it: the difference with its own interval, then the lift.
+
+    "Significant" is decided on the difference, and its interval is at the level of that
+    decision, so it is the interval quoted; the relative lift follows as a point estimate
+    (its delta-method interval uses another pivot and may disagree near the boundary).
+    """
+    if c.absolute is None:
+        return "an effect that could not be estimated"
+    text = (
+        f"difference {c.absolute.estimate:+.4g} (interval {c.absolute.lower:+.4g} "
+        f"to {c.absolute.upper:+.4g})"
+    )
     if c.relative is not None:
-        return (
-            f"{_pct(c.relative.estimate)} relative to control "
-            f"(interval {_pct(c.relative.lower)} to {_pct(c.relative.upper)})"
-        )
-    if c.absolute is not None:
-        return (
-            f"{c.absolute.estimate:+.4g} (interval {c.absolute.lower:+.4g} "
-            f"to {c.absolute.upper:+.4g})"
-        )
-    return "an effect that could not be estimated"
+        text += f", {_pct(c.relative.estimate)} relative to control"
+    return text
 
 
 def decide(results: Results, experiment: Experiment, data_quality: Sequence[str] = ()) -> Decision:

@@ -5,10 +5,12 @@
   ``df = (v_t + v_c)^2 / (v_t^2/(n_t - 1) + v_c^2/(n_c - 1))`` with ``v = s^2/n``
   (Welch 1947; Satterthwaite 1946). The p-value comes from Student's t with that df, not from
   the normal distribution (the article's defect 10).
-* Conversion rates: a two-proportion z-test. A rate's binomial variance p(1 - p) is a function
-  of its mean, so under H0 (equal rates) the pooled rate gives the test's SE (as in
-  statsmodels' ``proportions_ztest``); the interval uses the unpooled SE, since under the
-  alternative the two rates differ.
+* Conversion rates: the two-proportion Wald z-test, with the unpooled SE
+  ``sqrt(p_t(1 - p_t)/n_t + p_c(1 - p_c)/n_c)`` for the test and the interval alike (as
+  statsmodels' ``test_proportions_2indep(method="wald")`` and
+  ``confint_proportions_2indep(method="wald")``), so the test rejects exactly when the interval
+  excludes 0. When both rates are 0 or 1 the unpooled SE is 0 and the pooled SE
+  ``sqrt(p(1 - p)(1/n_c + 1/n_t))`` is used for both instead (with a note).
 * ``frequentist_z_test`` uses the normal distribution for every metric (large samples).
 """
 
@@ -45,13 +47,27 @@ class Difference:
     @property
     def z_equivalent(self) -> float:
         """|z| with the same two-sided p-value (for boundaries set on the z scale)."""
-        return float(special.ndtri(1.0 - self.p_value / 2.0)) if self.p_value < 1 else 0.0
+        if math.isinf(self.df):
+            return abs(self.statistic)
+        return float(-special.ndtri(self.p_value / 2.0)) if self.p_value < 1 else 0.0
 
     def critical(self, two_sided_level: float) -> float:
         """Critical value of this test's distribution for a two-sided level."""
         if math.isinf(self.df):
-            return float(special.ndtri(1.0 - two_sided_level / 2.0))
-        return float(special.stdtrit(self.df, 1.0 - two_sided_level / 2.0))
+            return float(-special.ndtri(two_sided_level / 2.0))
+        return float(-special.stdtrit(self.df, two_sided_level / 2.0))
+
+    def critical_for_z(self, boundary: float) -> float:
+        """Critical value of this test's distribution matching a boundary on the z scale.
+
+        For a z test it is the boundary itself; for Welch's t it is the t quantile at the
+        boundary's nominal two-sided level ``2 Phi(-c)``, so ``|t| >= critical`` exactly when
+        the z-equivalent of t reaches the boundary. Infinite when that level underflows.
+        """
+        if math.isinf(self.df):
+            return boundary
+        nominal = 2.0 * float(special.ndtr(-boundary))
+        return self.critical(nominal) if nominal > 0 else math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,15 +126,18 @@ def compare(
             "whose denominator is too close to zero)"
         )
     if kind == "proportions" and theta is None:
-        total = control.n + treatment.n
-        pooled = (control.mean * control.n + treatment.mean * treatment.n) / total
-        se_test = math.sqrt(pooled * (1.0 - pooled) * (1.0 / control.n + 1.0 / treatment.n))
-        if se_test <= 0:
-            which = "no unit converted" if pooled <= 0 else "every unit converted"
-            return NotEstimable(f"{which} in either arm, so the rates have no variance")
+        if not se > 0:
+            total = control.n + treatment.n
+            pooled = (control.mean * control.n + treatment.mean * treatment.n) / total
+            se = math.sqrt(pooled * (1.0 - pooled) * (1.0 / control.n + 1.0 / treatment.n))
+            if not se > 0:
+                which = "no unit converted" if pooled <= 0 else "every unit converted"
+                return NotEstimable(f"{which} in either arm, so the rates have no variance")
+            notes.append(
+                "both rates are 0% or 100%, so the pooled SE is used for test and interval"
+            )
         df = math.inf
-        statistic = estimate / se_test
-        se = se if se > 0 else se_test
+        statistic = estimate / se
     else:
         if se <= 0 or not math.isfinite(se):
             return NotEstimable("the metric has no variance in either arm (all values equal)")

@@ -18,7 +18,9 @@ At the last planned look (look == maxPeeks), or once the fraction reaches 1, the
 alpha is spent. Boundaries depend only on (spending, sides, fractions, final), so they are
 cached; a table over many levels turns a z statistic into the smallest level at which the
 sequential test rejects at this look (the sequential p-value), which multiplicity corrections
-then adjust.
+then adjust. The levels at which a decision can be taken (alpha/m, Holm's and BH's steps) are
+exact nodes of that table, so "sequential p-value <= level" and "|z| >= boundary at level"
+are the same statement, and the reported boundary and interval agree with the p-values.
 """
 
 from __future__ import annotations
@@ -206,24 +208,41 @@ class BoundaryTable:
 
     ``current`` (increasing) are the boundaries and ``nominal`` the matching
     ``z_{1 - level/sides}``; levels whose boundary was lost to float precision are left out.
+    ``exact`` maps each level the decision can be taken at to its boundary (None: no alpha
+    left); those levels are nodes of the table, so ``p_value(z) <= level`` exactly when
+    ``z >= boundary_at(level)``. ``floor`` is the largest level with no alpha left at this
+    look (0 if none): no z reaches it, so no p-value is at or below it.
     """
 
     current: tuple[float, ...]
     nominal: tuple[float, ...]
     sides: int
+    exact: tuple[tuple[float, float | None], ...] = ()
+    floor: float = 0.0
 
     def p_value(self, z: float) -> float:
         """Smallest total level at which |z| (or z, one-sided) crosses at this look."""
         c, nominal = self.current, self.nominal
-        if z <= 0 or len(c) < 2:
+        if z <= 0 or not c:
             return 1.0
         i = bisect.bisect_left(c, z)
         if i == 0:
             return 1.0 if z < c[0] else min(1.0, _tail(nominal[0]) * self.sides)
+        if i == len(c) and self.floor > 0:
+            return math.nextafter(self.floor, 1.0)
+        if len(c) == 1:
+            return min(1.0, _tail(nominal[0]) * self.sides)
         i = min(i, len(c) - 1)
         slope = (nominal[i] - nominal[i - 1]) / (c[i] - c[i - 1])
         y = nominal[i - 1] + slope * (z - c[i - 1])
-        return min(1.0, _tail(y) * self.sides)
+        return max(min(1.0, _tail(y) * self.sides), math.nextafter(self.floor, 1.0))
+
+    def boundary_at(self, level: float) -> float | None:
+        """The exact boundary at one of the table's decision levels (None: no alpha left)."""
+        for lvl, c in self.exact:
+            if lvl == level:
+                return c
+        raise StatsError(f"level {level!r} is not one of this table's decision levels")
 
 
 def _tail(y: float) -> float:
@@ -232,19 +251,34 @@ def _tail(y: float) -> float:
 
 
 @lru_cache(maxsize=256)
-def table(spending: Spending, plan: Plan, sides: int) -> BoundaryTable:
-    """Boundary table over 94 levels; cached (it depends on nothing else)."""
-    levels = _TABLE_LEVELS[::-1].copy()
+def table(
+    spending: Spending, plan: Plan, sides: int, exact: tuple[float, ...] = ()
+) -> BoundaryTable:
+    """Boundary table over 94 levels plus the decision levels `exact`; cached.
+
+    Grid levels within a relative 1e-6 of a decision level are dropped, so that every decision
+    level stays a node of the (strictly increasing) table.
+    """
+    grid = [float(g) for g in _TABLE_LEVELS if all(abs(g - e) > 1e-6 * e for e in exact)]
+    levels = np.array(sorted({*grid, *exact}, reverse=True))
     current = boundaries(levels, spending, plan, sides)[:, -1]
-    nominal = special.ndtri(1.0 - levels / sides)
-    keep = (current < C_MAX - 1e-9) & (current > 1e-6)
+    nominal = -special.ndtri(levels / sides)
+    lost = current >= C_MAX - 1e-9
+    keep = ~lost & (current > 1e-6)
     c_list: list[float] = []
     n_list: list[float] = []
     for c, y in zip(current[keep], nominal[keep], strict=True):
         if not c_list or c > c_list[-1]:
             c_list.append(float(c))
             n_list.append(float(y))
-    return BoundaryTable(tuple(c_list), tuple(n_list), sides)
+    at = {
+        float(lv): (None if gone else float(c))
+        for lv, c, gone in zip(levels, current, lost, strict=True)
+    }
+    floor = float(levels[lost].max()) if lost.any() else 0.0
+    return BoundaryTable(
+        tuple(c_list), tuple(n_list), sides, tuple((e, at[e]) for e in exact), floor
+    )
 
 
 @lru_cache(maxsize=1024)
