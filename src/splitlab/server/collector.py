@@ -84,18 +84,20 @@ def create_collector(
     limits: Limits | None = None,
     max_body_bytes: int = 8 << 20,
     authorize: Authorize | None = None,
+    on_shutdown: Callable[[], None] | None = None,
 ) -> ASGIApp:
     """The collector ASGI app writing into `store`.
 
     `known` returns experiment id -> variant names at each request (None accepts any
     experiment: for trusted setups and benchmarks). `authorize` is an optional hook on the
-    request scope (the server plugs its API-key check in there).
+    request scope (the server plugs its API-key check in there). `on_shutdown` runs (in a
+    thread) when the ASGI server shuts down, when the collector runs on its own.
     """
     limits = limits or Limits()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await _lifespan(receive, send, on_shutdown)
             return
         if scope["type"] != "http":
             return
@@ -186,12 +188,14 @@ async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes,
     await send({"type": "http.response.body", "body": body})
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def _lifespan(receive: Receive, send: Send, on_shutdown: Callable[[], None] | None) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if on_shutdown is not None:
+                await asyncio.to_thread(on_shutdown)
             await send({"type": "lifespan.shutdown.complete"})
             return
 
@@ -240,11 +244,10 @@ def main(argv: list[str] | None = None) -> None:
         store,
         (lambda: known) if known is not None else None,
         limits=Limits(max_events=args.max_events),
+        on_shutdown=store.close,  # uvicorn re-raises SIGTERM/SIGINT after its shutdown
     )
-    try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
-    finally:
-        store.close()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    store.close()
 
 
 if __name__ == "__main__":

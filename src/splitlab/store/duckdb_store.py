@@ -75,6 +75,7 @@ class DuckDBStore:
         self._loaded = threading.Condition()
         self._loader_error: BaseException | None = None
         self._stopping = False
+        self._closed = False
         self._catch_up()
         self._thread = threading.Thread(
             target=self._run_loader, name="splitlab-loader", daemon=True
@@ -200,7 +201,11 @@ class DuckDBStore:
         return DataQuality(experiment.experiment_id, *(int(v) for v in row))
 
     def close(self) -> None:
-        """Write and load what is pending, then close the log and the database."""
+        """Write and load what is pending, then close the log and the database (once)."""
+        with self._loaded:
+            if self._closed:
+                return
+            self._closed = True
         self._log.close()
         self._stopping = True
         self._wake.set()
