@@ -9,7 +9,10 @@ The relative effect is ``estimate / control mean`` where the control mean is con
   difference contains control's mean.
 * Fieller (1954): the set of rho with ``(a - rho b)^2 <= q^2 Var(a - rho b)`` solves a quadratic;
   it is a bounded interval only when b is itself significantly different from zero
-  (``b^2 > q^2 Var(b)``); otherwise the relative effect has no finite interval.
+  (``b^2 > q^2 Var(b)``); otherwise the relative effect has no finite interval. At rho = 0 the
+  inequality is ``a^2 <= q^2 Var(a)``, so 0 lies in Fieller's interval exactly when the test on
+  the difference (same q) does not reject; the delta-method interval has another pivot and can
+  disagree with that test near the boundary (docs/statistics.md, "Relative effect").
 """
 
 from __future__ import annotations
