@@ -130,3 +130,27 @@ def test_naive_cutoff_is_refused(store: DuckDBStore) -> None:
     """A cut-off without a timezone is ambiguous and refused with a clear message."""
     with pytest.raises(StoreError, match="timezone-aware"):
         store.summary(experiment(), cutoff=datetime(2026, 1, 1))
+
+
+def test_retry_with_a_new_timestamp_after_restart_is_stored_once(tmp_path: Path) -> None:
+    """A retried request re-emits its eventId an hour later: still one row (defect 7)."""
+    path = tmp_path / "e.duckdb"
+    first = Event("order-7:checkout", "metric", "sim", "a", "u1", T0, "purchase", 1.0)
+    later = Event("order-7:checkout", "metric", "sim", "a", "u1", T0 + 3_600_000, "purchase", 1.0)
+    with DuckDBStore(path) as store:
+        store.ingest([first])
+    with DuckDBStore(path) as store:  # a new process: the recent-ids memory is empty
+        store.ingest([later])
+        assert stored(store) == (1, 1)
+
+
+def test_dedup_window_is_settable(tmp_path: Path) -> None:
+    """Outside the dedup window a re-used eventId is a new event (the documented limit)."""
+    path = tmp_path / "e.duckdb"
+    first = Event("reused", "metric", "sim", "a", "u1", T0, "purchase", 1.0)
+    later = Event("reused", "metric", "sim", "a", "u1", T0 + 7_200_000, "purchase", 1.0)
+    with DuckDBStore(path, dedup_window_s=3600) as store:
+        store.ingest([first])
+    with DuckDBStore(path, dedup_window_s=3600) as store:
+        store.ingest([later])
+        assert stored(store) == (2, 1)

@@ -52,6 +52,7 @@ class DuckDBStore:
         load_interval_s: float = 0.5,
         recent_ids: int = 200_000,
         log_dir: Path | str | None = None,
+        dedup_window_s: float = 86_400.0,
         sync: bool = True,
     ) -> None:
         self.path = Path(path)
@@ -68,7 +69,12 @@ class DuckDBStore:
         self._recent = RecentIds(recent_ids)
         self._submit_lock = threading.Lock()
         self._encoder = msgspec.json.Encoder()
-        self._loader = Loader(self._con.cursor(), self._log, Path(f"{self.path}.loading.ndjson"))
+        self._loader = Loader(
+            self._con.cursor(),
+            self._log,
+            Path(f"{self.path}.loading.ndjson"),
+            dedup_window_ms=int(dedup_window_s * 1000),
+        )
         self._interval = load_interval_s
         self._wake = self._log.listen()
         self._urgent = threading.Event()
