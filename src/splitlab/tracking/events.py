@@ -21,115 +21,40 @@ a batch at all (malformed JSON, not a list, too many events) raises :class:`Batc
 from __future__ import annotations
 
 import json
-import math
 import re
-import time
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
-from splitlab.errors import SplitlabError
+from splitlab.tracking.checks import check_one, shorten
+from splitlab.tracking.model import (
+    MIN_TIMESTAMP_MS,
+    AttributeValue,
+    BatchError,
+    Envelope,
+    Event,
+    EventType,
+    Known,
+    Limits,
+    RawEnvelope,
+    Rejection,
+    WireEvent,
+    now_ms,
+)
 
-EventType = Literal["exposure", "metric"]
-AttributeValue = str | int | float | bool
-
-#: Timestamps before this (2000-01-01T00:00:00Z, epoch milliseconds) are refused: they are
-#: almost always epoch *seconds* sent where milliseconds are expected.
-MIN_TIMESTAMP_MS = 946_684_800_000
-
-
-class Event(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True, gc=False):
-    """One accepted event, normalised: ``timestamp`` is epoch milliseconds (UTC).
-
-    Encoding it with ``msgspec.json.encode`` gives the wire shape, so clients can build events
-    with this class and send them as they are.
-    """
-
-    event_id: str
-    type: EventType
-    experiment_id: str
-    variant: str
-    unit_id: str
-    timestamp: int
-    metric: str | None = None
-    value: float | None = None
-    attributes: dict[str, AttributeValue] | None = None
-
-
-class _WireEvent(msgspec.Struct, rename="camel", gc=False):
-    """What a client may send: every field optional here so that the checks below name them."""
-
-    event_id: str | None = None
-    type: EventType = "metric"
-    experiment_id: str | None = None
-    variant: str | None = None
-    unit_id: str | None = None
-    user_id: str | None = None
-    metric: str | None = None
-    value: float | None = None
-    timestamp: str | int | float | None = None
-    attributes: dict[str, AttributeValue] | None = None
-
-
-class _Envelope(msgspec.Struct):
-    events: list[_WireEvent]
-
-
-class _RawEnvelope(msgspec.Struct):
-    events: list[msgspec.Raw]
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """Why one event of a batch was refused."""
-
-    index: int
-    field: str
-    value: Any
-    expected: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "field": self.field, "value": self.value,
-                "expected": self.expected}  # fmt: skip
-
-
-class BatchError(SplitlabError):
-    """The request body is not a batch of events at all (HTTP 400 or 413)."""
-
-    code = "invalid_batch"
-
-    def __init__(self, message: str, status: int = 400, code: str = "invalid_batch") -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Settable limits of validation."""
-
-    #: Most events in one batch; more is a :class:`BatchError` with status 413.
-    max_events: int = 1000
-    #: Longest accepted string (ids, names, attribute keys and values), in characters.
-    max_string: int = 256
-    #: Most attributes on one exposure.
-    max_attributes: int = 32
-    #: How far in the future (by the collector's clock) a timestamp may be, in seconds.
-    max_future_skew_s: float = 300.0
-
-
-Reject = Callable[[str, Any, str], None]
-
-Known = Mapping[str, Collection[str]]
-"""Experiment id -> the names of its variants (what the caller knows to exist)."""
-
-
-def now_ms() -> int:
-    """The current time as epoch milliseconds (what :class:`Event` stores)."""
-    return time.time_ns() // 1_000_000
+__all__ = [
+    "MIN_TIMESTAMP_MS",
+    "AttributeValue",
+    "BatchError",
+    "Event",
+    "EventType",
+    "Known",
+    "Limits",
+    "Rejection",
+    "now_ms",
+    "validate_batch",
+]
 
 
 def validate_batch(
@@ -148,10 +73,10 @@ def validate_batch(
     limits = limits or Limits()
     now = now_ms() if now is None else now
     try:
-        decoded = msgspec.json.decode(body, type=list[_WireEvent] | _Envelope)
+        decoded = msgspec.json.decode(body, type=list[WireEvent] | Envelope)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return _validate_slowly(body, known, limits, now)
-    wires = decoded.events if isinstance(decoded, _Envelope) else decoded
+    wires = decoded.events if isinstance(decoded, Envelope) else decoded
     _check_count(len(wires), limits)
     events: list[Event] = []
     rejections: list[Rejection] = []
@@ -159,7 +84,7 @@ def validate_batch(
     for index, wire in enumerate(wires):
         event = fast(wire)
         if event is None:
-            _check_one(index, wire, known, limits, now, events, rejections)
+            check_one(index, wire, known, limits, now, events, rejections)
         else:
             events.append(event)
     return events, rejections
@@ -167,7 +92,7 @@ def validate_batch(
 
 def _fast_checker(
     known: Known | None, limits: Limits, now: int
-) -> Callable[[_WireEvent], Event | None]:
+) -> Callable[[WireEvent], Event | None]:
     """The common case in one function: a plainly valid event, or None to check it in detail.
 
     Used only after msgspec decoded the whole batch, so numbers are already finite (JSON has
@@ -177,7 +102,7 @@ def _fast_checker(
     lowest = MIN_TIMESTAMP_MS
     highest = now + int(limits.max_future_skew_s * 1000)
 
-    def check(wire: _WireEvent) -> Event | None:
+    def check(wire: WireEvent) -> Event | None:
         unit = wire.unit_id if wire.user_id is None else None if wire.unit_id else wire.user_id
         eid, exp, variant, ts = wire.event_id, wire.experiment_id, wire.variant, wire.timestamp
         if not (
@@ -221,24 +146,24 @@ def _validate_slowly(
 ) -> tuple[list[Event], list[Rejection]]:
     """The path for batches with at least one bad event: check the events one by one."""
     try:
-        outer = msgspec.json.decode(body, type=list[msgspec.Raw] | _RawEnvelope)
+        outer = msgspec.json.decode(body, type=list[msgspec.Raw] | RawEnvelope)
     except msgspec.DecodeError:
         return _validate_python_json(body, known, limits, now)
     except msgspec.ValidationError as exc:
         raise BatchError(
             f"expected a JSON list of events or an object {{'events': [...]}} ({exc})"
         ) from None
-    raws = outer.events if isinstance(outer, _RawEnvelope) else outer
+    raws = outer.events if isinstance(outer, RawEnvelope) else outer
     _check_count(len(raws), limits)
     events: list[Event] = []
     rejections: list[Rejection] = []
     for index, raw in enumerate(raws):
         try:
-            wire = msgspec.json.decode(raw, type=_WireEvent)
+            wire = msgspec.json.decode(raw, type=WireEvent)
         except msgspec.ValidationError as exc:
             rejections.append(_type_rejection(index, exc, raw))
             continue
-        _check_one(index, wire, known, limits, now, events, rejections)
+        check_one(index, wire, known, limits, now, events, rejections)
     return events, rejections
 
 
@@ -264,11 +189,11 @@ def _validate_python_json(
     rejections: list[Rejection] = []
     for index, item in enumerate(data):
         try:
-            wire = msgspec.convert(item, type=_WireEvent, strict=True)
+            wire = msgspec.convert(item, type=WireEvent, strict=True)
         except msgspec.ValidationError as exc:
             rejections.append(_type_rejection(index, exc, item))
             continue
-        _check_one(index, wire, known, limits, now, events, rejections)
+        check_one(index, wire, known, limits, now, events, rejections)
     return events, rejections
 
 
@@ -316,147 +241,11 @@ def _value_at(raw: Any, field: str) -> Any:
         try:
             data = msgspec.json.decode(raw)
         except (msgspec.DecodeError, msgspec.ValidationError):
-            return _shorten(bytes(raw).decode("utf-8", "replace"))
+            return shorten(bytes(raw).decode("utf-8", "replace"))
     if field == "(event)":
-        return _shorten(data)
+        return shorten(data)
     for part in field.split("."):
         if not isinstance(data, dict) or part not in data:
             return None
         data = data[part]
-    return _shorten(data)
-
-
-def _shorten(value: Any, limit: int = 80) -> Any:
-    if isinstance(value, str) and len(value) > limit:
-        return value[:limit] + "..."
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict | list):
-        text = json.dumps(value)
-        return text if len(text) <= limit else text[:limit] + "..."
-    return value
-
-
-def _check_one(
-    index: int,
-    wire: _WireEvent,
-    known: Known | None,
-    limits: Limits,
-    now: int,
-    events: list[Event],
-    rejections: list[Rejection],
-) -> None:
-    """Check one decoded event; append it to `events` or its problems to `rejections`."""
-    before = len(rejections)
-
-    def reject(field: str, value: Any, expected: str) -> None:
-        rejections.append(Rejection(index, field, _shorten(value), expected))
-
-    unit_id = wire.unit_id
-    if wire.user_id is not None:
-        if unit_id is not None and unit_id != wire.user_id:
-            reject("userId", wire.user_id, f"the same value as unitId ({unit_id!r}) or absent")
-        unit_id = unit_id or wire.user_id
-    for name, text in (
-        ("eventId", wire.event_id),
-        ("experimentId", wire.experiment_id),
-        ("variant", wire.variant),
-        ("unitId", unit_id),
-    ):
-        _check_text(name, text, limits, reject, required=True)
-    if known is not None and wire.experiment_id:
-        variants = known.get(wire.experiment_id)
-        if variants is None:
-            reject("experimentId", wire.experiment_id, "the id of a known experiment")
-        elif wire.variant and wire.variant not in variants:
-            reject("variant", wire.variant, f"one of {sorted(variants)}")
-    if wire.type == "metric":
-        _check_text("metric", wire.metric, limits, reject, required=True)
-        if wire.value is not None and not math.isfinite(wire.value):
-            reject("value", wire.value, "a finite number")
-        if wire.attributes is not None:
-            reject("attributes", wire.attributes, "no attributes on a metric event")
-    else:
-        if wire.metric is not None:
-            reject("metric", wire.metric, "no metric on an exposure event")
-        if wire.value is not None:
-            reject("value", wire.value, "no value on an exposure event")
-        _check_attributes(wire.attributes, limits, reject)
-    timestamp = _check_timestamp(wire.timestamp, limits, now, reject)
-    if len(rejections) > before:
-        return
-    assert wire.event_id and wire.experiment_id and wire.variant and unit_id
-    assert timestamp is not None
-    value = None if wire.type == "exposure" else (1.0 if wire.value is None else wire.value)
-    events.append(
-        Event(
-            wire.event_id,
-            wire.type,
-            wire.experiment_id,
-            wire.variant,
-            unit_id,
-            timestamp,
-            wire.metric,
-            value,
-            wire.attributes or None,
-        )
-    )
-
-
-def _check_text(
-    name: str, text: str | None, limits: Limits, reject: Reject, required: bool
-) -> None:
-    if text is None or text == "":
-        if required:
-            reject(name, text, "a non-empty string")
-    elif len(text) > limits.max_string:
-        reject(name, text, f"a string of at most {limits.max_string} characters")
-
-
-def _check_attributes(
-    attrs: dict[str, AttributeValue] | None, limits: Limits, reject: Reject
-) -> None:
-    if not attrs:
-        return
-    if len(attrs) > limits.max_attributes:
-        reject("attributes", f"{len(attrs)} attributes", f"at most {limits.max_attributes}")
-        return
-    for key, value in attrs.items():
-        _check_text("attributes", key, limits, reject, required=True)
-        if isinstance(value, str):
-            _check_text(f"attributes.{key}", value, limits, reject, required=False)
-        elif isinstance(value, float) and not math.isfinite(value):
-            reject(f"attributes.{key}", value, "a finite number")
-
-
-def _check_timestamp(
-    raw: str | int | float | None, limits: Limits, now: int, reject: Reject
-) -> int | None:
-    """Epoch milliseconds from an ISO-8601 string (no offset means UTC) or a number."""
-    if raw is None:
-        reject("timestamp", raw, "an ISO-8601 date-time or epoch milliseconds")
-        return None
-    if isinstance(raw, str):
-        if len(raw) > 64:
-            reject("timestamp", raw, "an ISO-8601 date-time such as 2026-01-31T12:00:00Z")
-            return None
-        try:
-            parsed = datetime.fromisoformat(raw)
-        except ValueError:
-            reject("timestamp", raw, "an ISO-8601 date-time such as 2026-01-31T12:00:00Z")
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        millis = int(parsed.timestamp() * 1000)
-    else:
-        if not math.isfinite(raw):
-            reject("timestamp", raw, "a finite number of epoch milliseconds")
-            return None
-        millis = int(raw)
-    if millis < MIN_TIMESTAMP_MS:
-        reject("timestamp", raw, "epoch milliseconds after 2000-01-01 (seconds sent?)")
-        return None
-    if millis > now + limits.max_future_skew_s * 1000:
-        reject("timestamp", raw, f"at most {limits.max_future_skew_s:g} s in the future")
-        return None
-    return millis
+    return shorten(data)
