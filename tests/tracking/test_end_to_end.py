@@ -136,11 +136,6 @@ def test_a_retried_request_is_stored_once_in_duckdb(tmp_path: Path) -> None:
     assert stored_counts(db) == (1, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store: the loader anti-joins duplicates only within the batch's time range, but a "
-    "retried request's events keep their derived eventId with a new timestamp (defect 7)",
-)
 def test_a_request_retried_after_a_restart_is_stored_once_in_duckdb(tmp_path: Path) -> None:
     """The retried request reaches a restarted store (no in-memory dedup left): still one row."""
     db = tmp_path / "events.duckdb"
