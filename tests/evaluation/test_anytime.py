@@ -34,44 +34,70 @@ def _sums(shift: float, seed: int) -> ExperimentSums:
     return ExperimentSums({"control": 600.0, "treatment": 600.0}, {"revenue": arms}, "exp-eval")
 
 
-def _previous(p: float, lower: float, upper: float) -> dict[str, Any]:
-    comparison = {
-        "variant": "treatment",
-        "sequentialPValue": p,
-        "absolute": {"estimate": 0.0, "lower": lower, "upper": upper},
-        "relative": None,
-    }
-    return {"results": {"metrics": [{"name": "revenue", "comparisons": [comparison]}]}}
+def _doc(experiment: Experiment, sums: ExperimentSums, look: int) -> dict[str, Any]:
+    """The fields of a ledger document that the next look reads."""
+    return {"analysisLook": look, "history": None, "sums": sums.to_dict()}
 
 
-def test_carry_forward_keeps_the_minimum_and_the_intersection() -> None:
-    """Two earlier looks give min(p) and [max(lower), min(upper)]."""
-    state = carry_forward([_previous(0.2, -1.0, 0.8), _previous(0.05, -0.5, 1.2)])
-    assert state["revenue"]["treatment"] == {"p": 0.05, "absolute": [-0.5, 0.8]}
+def test_carry_forward_keeps_what_a_reanalysis_needs() -> None:
+    """Each planned look's number, history and overall sums (segments dropped), oldest first."""
+    first = _sums(0.5, 1)
+    with_segments = ExperimentSums(first.units, first.metrics, "exp-eval", 1, {"region=EU": first})
+    state = carry_forward(
+        [
+            {"analysisLook": 1, "history": None, "sums": with_segments.to_dict()},
+            {"analysisLook": 2, "history": [0.5], "sums": _sums(0.0, 2).to_dict()},
+        ]
+    )
+    assert [item["look"] for item in state["looks"]] == [1, 2]
+    assert state["looks"][1]["history"] == [0.5]
+    assert "segments" not in state["looks"][0]["sums"]
+    assert ExperimentSums.from_dict(state["looks"][0]["sums"]).metrics == first.metrics
 
 
 def test_running_minimum_can_make_a_result_significant() -> None:
-    """A past p-value of 0.001 stays: the comparison is significant and better (Bonferroni m=1)."""
+    """An early strong effect stays: significant, p from look 1, interval the intersection.
+
+    One comparison (Bonferroni, m = 1) decides at alpha, the level each look's own analysis
+    used, so the running interval is [max lower, min upper] of the two looks' intervals.
+    """
     experiment = _experiment()
-    results = analyze(experiment, _sums(0.0, 3), 2)
+    early, late = _sums(0.5, 3), _sums(0.1, 4)
+    first = analyze(experiment, early, 1).metric("revenue").comparisons[0]
+    results = analyze(experiment, late, 2)
     (c,) = results.metric("revenue").comparisons
-    assert c.sequential_p_value is not None and c.sequential_p_value > 0.05
-    carried = carry_forward([_previous(0.001, 0.1, 5.0)])
-    after = apply_running(results, experiment, carried)
+    assert first.significant and c.sequential_p_value is not None and c.sequential_p_value > 0.05
+    carried = carry_forward([_doc(experiment, early, 1)])
+    after = apply_running(results, experiment, carried, late, None)
     (d,) = after.metric("revenue").comparisons
-    assert d.sequential_p_value == 0.001 and d.adjusted_p_value == 0.001
-    assert d.significant and d.direction in ("better", "worse")
-    assert c.absolute is not None and d.absolute is not None
-    assert d.absolute.lower == max(c.absolute.lower, 0.1)
-    assert d.absolute.upper == min(c.absolute.upper, 5.0)
+    assert d.sequential_p_value == first.sequential_p_value == d.adjusted_p_value
+    assert d.significant and d.direction == "better"
+    assert first.absolute is not None and c.absolute is not None and d.absolute is not None
+    assert d.absolute.lower == max(c.absolute.lower, first.absolute.lower) > 0
+    assert d.absolute.upper == min(c.absolute.upper, first.absolute.upper)
     assert any("running minimum" in n for n in d.notes)
+
+
+def test_disjoint_intervals_report_no_interval_and_no_significance() -> None:
+    """Looks whose intervals share no value (effect 0.8, then 0): null interval, not significant."""
+    experiment = _experiment()
+    early, late = _sums(0.8, 3), _sums(0.0, 4)
+    carried = carry_forward([_doc(experiment, early, 1)])
+    after = apply_running(analyze(experiment, late, 2), experiment, carried, late, None)
+    (d,) = after.metric("revenue").comparisons
+    assert d.adjusted_p_value is not None and d.adjusted_p_value <= 0.05
+    assert d.absolute is None and d.relative is None
+    assert not d.significant and d.direction == "none"
+    assert any("no value in common" in n for n in d.notes)
 
 
 def test_other_sequential_methods_are_left_alone() -> None:
     """With alpha spending the results are returned unchanged."""
     experiment = _experiment("alpha_spending")
-    results = analyze(experiment, _sums(0.0, 3), 2)
-    assert apply_running(results, experiment, carry_forward([_previous(0.001, 0, 1)])) is results
+    sums = _sums(0.0, 3)
+    results = analyze(experiment, sums, 2)
+    carried = carry_forward([_doc(experiment, _sums(0.8, 4), 1)])
+    assert apply_running(results, experiment, carried, sums, None) is results
 
 
 def test_always_valid_looks_are_monotone_and_replay_exactly(store: DuckDBStore) -> None:

@@ -3,128 +3,209 @@
 With ``sequential.method: always_valid`` the statistics engine computes, at each look, the
 mSPRT p-value ``min(1, 1/Lambda_n)`` and the always-valid interval from this look's data
 alone. Over a sequence of looks the anytime-valid p-value is the running minimum
-``p_n = min_{m <= n} 1/Lambda_m`` and the anytime-valid confidence sequence is the running
-intersection of the intervals (Johari, Koomen, Pekelis & Walsh 2017, "Peeking at A/B tests",
-KDD, section 4; Howard, Ramdas, McAuliffe & Sekhon 2021, "Time-uniform, nonparametric,
-nonasymptotic confidence sequences", Ann. Statist., for intersections of confidence
-sequences). Both stay valid at any stopping time and are never less informative than the
-current look alone, so the engine (stateless) leaves this to the ledger's owner.
+``p_n = min_{m <= n} 1/Lambda_m`` and, *for a fixed level*, the running intersection of the
+looks' always-valid intervals at that level is again a confidence sequence at that level
+(Johari, Koomen, Pekelis & Walsh 2017, "Peeking at A/B tests", KDD, section 4; Howard,
+Ramdas, McAuliffe & Sekhon 2021, "Time-uniform, nonparametric, nonasymptotic confidence
+sequences", Ann. Statist. 49). The engine is stateless, so this is the ledger owner's job.
+
+The level matters. The multiple-comparison correction over the running minima decides at one
+level ``l`` (Bonferroni ``alpha/m``, Holm ``alpha/(m - R)``, BH ``R alpha/m``), which can differ
+from the level each earlier look was analysed at. :func:`apply_running` therefore re-analyses
+every look's stored sums at ``l`` (correction ``none``, ``alpha = l``, the same mixing ``tau``)
+and intersects those intervals. Then, for each comparison,
+``running p <= l  <=>  some look's interval at l excludes 0  <=>  the intersection excludes 0``,
+so "significant", the adjusted p-value and the interval say the same thing (docs/statistics.md,
+"One rule"). Intersecting intervals taken at different levels would be valid only at the
+largest of them and could contradict the decision.
 
 :func:`carry_forward` reads the planned looks already in the ledger (never peeks: a peek must
-not influence a later decision), and :func:`apply_running` rebuilds the comparisons: the
-sequential p-value becomes the running minimum, the multiple-comparison correction is applied
-again over the family, significance and direction follow the adjusted p-value, and the
-absolute and relative intervals become the running intersections.
+not influence a later decision) and keeps what a re-analysis needs: each look's number, the
+information-fraction history it used and its overall sums.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from splitlab.config import Experiment
-from splitlab.stats import corrections
+from splitlab.stats import analyze, corrections, msprt
 from splitlab.stats.relative import Interval
-from splitlab.stats.results import Comparison, Results
+from splitlab.stats.results import Comparison, DirectionName, Results
+from splitlab.stats.sums import ExperimentSums
 
-#: metric -> variant -> {"p": running minimum, "absolute": [lo, hi], "relative": [lo, hi]}
-Carried = dict[str, dict[str, dict[str, Any]]]
+#: {"looks": [{"look": n, "history": [...] | None, "sums": {...}}, ...]} (oldest first)
+Carried = dict[str, Any]
+
+RUNNING_NOTE = (
+    "always-valid: p-value is the running minimum over the planned looks, and the intervals "
+    "the running intersection of every look's always-valid interval at this decision's level"
+)
 
 
 def carry_forward(documents: list[dict[str, Any]]) -> Carried:
-    """The running state after the given planned looks' results (oldest first)."""
-    state: Carried = {}
+    """The running state after the given planned looks' ledger documents (oldest first)."""
+    looks = []
     for doc in documents:
-        for metric in doc["results"]["metrics"]:
-            for c in metric["comparisons"]:
-                _merge(state.setdefault(metric["name"], {}).setdefault(c["variant"], {}), c)
-    return state
+        sums = {k: v for k, v in doc["sums"].items() if k != "segments"}
+        looks.append({"look": doc["analysisLook"], "history": doc["history"], "sums": sums})
+    return {"looks": looks}
 
 
-def _merge(slot: dict[str, Any], c: dict[str, Any]) -> None:
-    p = c.get("sequentialPValue")
-    if p is not None:
-        slot["p"] = min(p, slot.get("p", p))
-    for key in ("absolute", "relative"):
-        interval = c.get(key)
-        if interval is None or interval["lower"] is None or interval["upper"] is None:
-            continue
-        lo, hi = interval["lower"], interval["upper"]
-        if key in slot:
-            lo, hi = max(lo, slot[key][0]), min(hi, slot[key][1])
-        if lo <= hi:
-            slot[key] = [lo, hi]
+@dataclass(frozen=True)
+class _Look:
+    sums: ExperimentSums
+    look: int
+    history: tuple[float, ...] | None
 
 
-def apply_running(results: Results, experiment: Experiment, carried: Carried) -> Results:
-    """Results with running minima and intersections (unchanged unless always-valid)."""
+def apply_running(
+    results: Results,
+    experiment: Experiment,
+    carried: Carried,
+    sums: ExperimentSums,
+    history: tuple[float, ...] | None,
+) -> Results:
+    """Results with running minima, and intersections at the decision's level.
+
+    ``results`` is the engine's analysis of ``sums`` at ``results.look`` with ``history``;
+    unchanged unless the method is always-valid (and not Bayesian) and earlier looks exist.
+    """
     ev = experiment.evaluation
-    if ev.sequential.method != "always_valid" or not carried or ev.method == "bayesian":
+    earlier = carried.get("looks", [])
+    if ev.sequential.method != "always_valid" or not earlier or ev.method == "bayesian":
         return results
-    slots: dict[tuple[str, str], dict[str, Any]] = {}
-    family: list[tuple[str, str, float]] = []
-    for metric in results.metrics:
-        for c in metric.comparisons:
-            slot = dict(carried.get(metric.name, {}).get(c.variant, {}))
-            if c.sequential_p_value is not None:
-                slot["p"] = min(c.sequential_p_value, slot.get("p", c.sequential_p_value))
-            slots[(metric.name, c.variant)] = slot
-            if metric.role != "guardrail" and c.estimable and "p" in slot:
-                family.append((metric.name, c.variant, slot["p"]))
-    adjusted = dict(
-        zip(
-            ((m, v) for m, v, _ in family),
-            corrections.adjust([p for _, _, p in family], ev.correction),
-            strict=True,
+    looks = [
+        _Look(
+            ExperimentSums.from_dict(item["sums"]),
+            item["look"],
+            None if item["history"] is None else tuple(item["history"]),
         )
-    )
+        for item in earlier
+    ]
+    looks.append(_Look(sums, results.look, history))
+    past = [_analyse_at(experiment, look, ev.alpha) for look in looks[:-1]]
+
+    family: list[tuple[str, str]] = []
+    running: list[float] = []
+    for metric in results.metrics:
+        if metric.role == "guardrail":
+            continue
+        for c in metric.comparisons:
+            ps = [c.sequential_p_value] + [
+                _comparison(r, metric.name, c.variant).sequential_p_value for r in past
+            ]
+            known = [p for p in ps if p is not None]
+            if c.estimable and known:
+                family.append((metric.name, c.variant))
+                running.append(min(known))
+    adjusted = corrections.adjust(running, ev.correction)
+    rejected = sum(1 for a in adjusted if a <= ev.alpha)
+    level = corrections.interval_level(ev.correction, ev.alpha, len(family), rejected)
+    at_level = [_analyse_at(experiment, look, level) for look in looks]
+
+    found = dict(zip(family, zip(running, adjusted, strict=True), strict=True))
     metrics = []
     for metric in results.metrics:
         comparisons = []
         for c in metric.comparisons:
             key = (metric.name, c.variant)
-            if metric.role == "guardrail" or key not in adjusted:
+            if key not in found:
                 comparisons.append(c)
                 continue
-            comparisons.append(
-                _rebuild(c, slots[key], adjusted[key], ev.alpha, metric.direction == "increase")
-            )
+            p, adj = found[key]
+            views = [_comparison(r, *key) for r in at_level]
+            comparisons.append(_rebuild(views, p, adj, ev.alpha, metric.direction == "increase"))
         metrics.append(replace(metric, comparisons=tuple(comparisons)))
     return replace(results, metrics=tuple(metrics))
 
 
+def _analyse_at(experiment: Experiment, look: _Look, level: float) -> Results:
+    """One look's analysis with its intervals at two-sided ``level`` and the plan's ``tau``.
+
+    With correction ``none`` and ``alpha = level`` every interval is at ``level``; ``tau`` is
+    pinned because its default depends on alpha, and the mSPRT p-value must not change.
+    """
+    ev = experiment.evaluation
+    seq = ev.sequential
+    tau = (
+        seq.tau
+        if seq.tau is not None
+        else msprt.default_tau(ev.alpha, ev.power, ev.min_sample_size)
+    )
+    pinned = experiment.model_copy(
+        update={
+            "evaluation": ev.model_copy(
+                update={
+                    "alpha": level,
+                    "correction": "none",
+                    "sequential": seq.model_copy(update={"tau": tau}),
+                }
+            )
+        }
+    )
+    return analyze(pinned, look.sums, look.look, history=look.history)
+
+
+def _comparison(results: Results, metric: str, variant: str) -> Comparison:
+    return next(c for c in results.metric(metric).comparisons if c.variant == variant)
+
+
 def _rebuild(
-    c: Comparison, slot: dict[str, Any], adjusted: float, alpha: float, increase: bool
+    views: list[Comparison], p: float, adjusted: float, alpha: float, increase: bool
 ) -> Comparison:
-    significant = adjusted <= alpha
-    estimate = c.absolute.estimate if c.absolute is not None else 0.0
-    good = (estimate > 0) == increase and estimate != 0
-    notes = c.notes
-    absolute, relative = c.absolute, c.relative
-    if absolute is not None and "absolute" in slot:
-        absolute = _intersect(absolute, slot["absolute"])
-    if relative is not None and "relative" in slot:
-        relative = _intersect(relative, slot["relative"])
-    if (absolute, relative, slot.get("p")) != (c.absolute, c.relative, c.sequential_p_value):
+    """The current look's comparison (last view) with the running values at one level."""
+    current = views[-1]
+    absolute = _intersect([v.absolute for v in views if v.estimable])
+    relative = _intersect([v.relative for v in views if v.estimable])
+    notes = tuple(n for n in current.notes if "different pivots" not in n)
+    notes = (*notes, RUNNING_NOTE)
+    if absolute is None:
         notes = (
             *notes,
-            "always-valid: p-value is the running minimum and intervals the running "
-            "intersection over the planned looks",
+            "the looks' always-valid intervals at this level have no value in common (an event "
+            "of probability at most the level if the model holds): no interval is reported and "
+            "nothing is called significant; check the data for drift",
+        )
+    significant = adjusted <= alpha and _excludes_zero(absolute)
+    direction: DirectionName = "none"
+    if significant and absolute is not None:
+        direction = "better" if (absolute.lower > 0) == increase else "worse"
+    if relative is not None and _excludes_zero(relative) != significant:
+        notes = (
+            *notes,
+            f"the running relative interval {'excludes' if not significant else 'includes'} 0 "
+            "although the comparison is "
+            f"{'not ' if not significant else ''}significant: the relative intervals use "
+            "different pivots near the boundary; the absolute interval is the test's own",
         )
     return replace(
-        c,
-        sequential_p_value=slot.get("p"),
+        current,
+        sequential_p_value=p,
         adjusted_p_value=adjusted,
         significant=significant,
-        direction=("better" if good else "worse") if significant else "none",
+        direction=direction,
         absolute=absolute,
-        relative=relative,
+        relative=None if absolute is None else relative,
         notes=notes,
     )
 
 
-def _intersect(current: Interval, previous: list[float]) -> Interval:
-    lower, upper = max(current.lower, previous[0]), min(current.upper, previous[1])
+def _excludes_zero(i: Interval | None) -> bool:
+    return i is not None and (i.lower > 0 or i.upper < 0)
+
+
+def _intersect(intervals: list[Interval | None]) -> Interval | None:
+    """The running intersection; the estimate is the current (last) look's.
+
+    None when the current look has no interval, or when the intersection is empty.
+    """
+    if not intervals or intervals[-1] is None:
+        return None
+    known = [i for i in intervals if i is not None]
+    lower = max(i.lower for i in known)
+    upper = min(i.upper for i in known)
     if lower > upper:
-        return current
-    return Interval(current.estimate, lower, upper)
+        return None
+    return Interval(intervals[-1].estimate, lower, upper)

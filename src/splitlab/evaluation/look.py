@@ -188,7 +188,7 @@ def evaluate(
     """
     results = analyze(experiment, sums, look, history=history)
     if carried is not None:
-        results = apply_running(results, experiment, carried)
+        results = apply_running(results, experiment, carried, sums, history)
     engine = look_decision(results, experiment, quality)
     change: PlannedChange | None = None
     if peek:
