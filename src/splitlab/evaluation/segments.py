@@ -2,11 +2,16 @@
 
 Each value of each attribute named in ``segments`` (``region=US``, ``platform=ios``, ...) is
 analysed on its own slice of the sums. Looking at many slices invites data dredging, so these
-results are marked exploratory, never decide anything, and their p-values are corrected once
-more for the number of slices: Bonferroni over the m slices,
-``p_segment = min(1, m * p_adjusted)`` (Bonferroni 1936; Dunn 1961), on top of the
-experiment's own correction over variants and metrics. A segment difference is significant
-only when ``p_segment <= alpha``.
+results are marked exploratory, never decide anything, and are corrected once more for the
+number m of slices: Bonferroni over the slices (Bonferroni 1936; Dunn 1961), on top of the
+experiment's own correction over variants and metrics.
+
+The correction is applied by analysing each slice at family level ``alpha / m``: the
+experiment's correction, sequential method and intervals then all work at that level, so
+``segmentAdjustedPValue = min(1, m * p_adjusted) <= alpha`` exactly when the slice's interval
+(at the within-slice level derived from ``alpha / m``) excludes 0, the engine's one rule
+(docs/statistics.md). Multiplying the p-values alone would leave the intervals at ``alpha``
+and let an interval exclude 0 beside ``significant: false``.
 """
 
 from __future__ import annotations
@@ -14,8 +19,33 @@ from __future__ import annotations
 from typing import Any
 
 from splitlab.config import Experiment
-from splitlab.stats import analyze
+from splitlab.stats import analyze, msprt
 from splitlab.stats.sums import ExperimentSums
+
+
+def segment_level_experiment(experiment: Experiment, slices: int) -> Experiment:
+    """The definition with family level ``alpha / slices`` (and the plan's mSPRT ``tau``).
+
+    ``tau``'s default depends on alpha, so it is pinned to the experiment's own value: the
+    slices are tested with the same mixture as the whole experiment.
+    """
+    ev = experiment.evaluation
+    seq = ev.sequential
+    tau = (
+        seq.tau
+        if seq.tau is not None
+        else msprt.default_tau(ev.alpha, ev.power, ev.min_sample_size)
+    )
+    return experiment.model_copy(
+        update={
+            "evaluation": ev.model_copy(
+                update={
+                    "alpha": ev.alpha / slices,
+                    "sequential": seq.model_copy(update={"tau": tau}),
+                }
+            )
+        }
+    )
 
 
 def segment_results(
@@ -32,31 +62,32 @@ def segment_results(
     names = sorted(k for k in sums.segments if prefixes and k.startswith(prefixes))
     if not names:
         return None
-    alpha = experiment.evaluation.alpha
     m = len(names)
+    level = experiment.evaluation.alpha / m
+    corrected = segment_level_experiment(experiment, m)
     slices: dict[str, Any] = {}
     for name in names:
-        data = analyze(experiment, sums, look, history=history, segment=name).to_dict()
+        data = analyze(corrected, sums, look, history=history, segment=name).to_dict()
         data.pop("decision", None)
         data["exploratory"] = True
+        data["alpha"] = experiment.evaluation.alpha
+        data["segmentAlpha"] = level
         for metric in data["metrics"]:
             if metric["role"] == "guardrail":
                 continue
             for c in metric["comparisons"]:
                 adjusted = c.get("adjustedPValue")
-                corrected = None if adjusted is None else min(1.0, m * adjusted)
-                c["segmentAdjustedPValue"] = corrected
-                c["significant"] = corrected is not None and corrected <= alpha
-                if not c["significant"]:
-                    c["direction"] = "none"
+                c["segmentAdjustedPValue"] = None if adjusted is None else min(1.0, m * adjusted)
         slices[name] = data
     return {
         "exploratory": True,
         "correction": "bonferroni",
         "slices": m,
+        "level": level,
         "note": (
-            f"Exploratory: {m} segment slice(s), p-values multiplied by {m} (Bonferroni) on "
-            "top of the experiment's correction; segments never decide."
+            f"Exploratory: {m} segment slice(s), each analysed at alpha/{m} = {level:g} "
+            f"(Bonferroni over slices, on top of the experiment's correction): p-values are "
+            f"multiplied by {m} and intervals are at that level; segments never decide."
         ),
         "results": slices,
     }
