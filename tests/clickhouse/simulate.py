@@ -79,15 +79,18 @@ def simulate(rng: np.random.Generator, units: int = 1500) -> list[Event]:
         t0 = T_BASE + int(rng.integers(0, 10 * DAY))
         exposed = rng.random() > 0.05
         if exposed:
-            attributes: dict[str, str | int | float | bool] = {
+            attributes: dict[str, str | int | float | bool] | None = {
                 "country": ["US", "DE", "J'P \\x"][int(rng.integers(3))],
                 "tier": int(rng.integers(1, 4)),
                 "mobile": bool(rng.random() < 0.5),
             }
             if rng.random() < 0.1:
                 del attributes["country"]
-            if rng.random() < 0.05:
+            draw = rng.random()
+            if draw < 0.05:
                 attributes = {}
+            elif draw < 0.1:  # no attributes at all (NULL), as a later exposure may have
+                attributes = None
             events.append(
                 Event(ids("x"), "exposure", EXPERIMENT_ID, variant, unit, t0, attributes=attributes)
             )

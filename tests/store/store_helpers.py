@@ -69,7 +69,9 @@ def simulate(rng: np.random.Generator, units: int = 400) -> list[Event]:
         unit = f"unit-{u}"
         variant = variants[int(rng.integers(3))]
         t0 = T0 + int(rng.integers(0, 5 * DAY)) * 10 + u  # distinct times, no ties
-        attributes: dict[str, str | int | float | bool] = {"region": regions[u % 3]}
+        attributes: dict[str, str | int | float | bool] | None = {"region": regions[u % 3]}
+        if u % 10 == 9:  # no attributes at first; a later exposure may carry some
+            attributes = None
         events.append(Event(next_id(), "exposure", "sim", variant, unit, t0, None, None,
                             attributes))  # fmt: skip
         roll = rng.random()

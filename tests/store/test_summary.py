@@ -64,7 +64,8 @@ def test_segment_sums_use_the_first_exposure(loaded: Any) -> None:
     exp = experiment()
     actual = store.summary(exp, segment="region").to_dict()
     expected = expected_sums(events, exp, segment="region")
-    assert "region=other" not in actual["segments"]
+    assert "region=other" not in actual["segments"]  # later exposures never set the segment
+    assert "region=(none)" in actual["segments"]  # first exposures without attributes
     assert_sums_equal(actual["segments"], expected["segments"])
     total = sum(s["units"]["a"] for s in actual["segments"].values())
     assert total == actual["units"]["a"]

@@ -33,6 +33,11 @@ NO_CUTOFF = 2**62
 MISSING = "(none)"
 
 
+#: The first exposure's attributes. ``arg_min`` skips NULL values, so a first exposure without
+#: attributes must become an empty object, or a later exposure's attributes would label it.
+_ATTRS = ", arg_min(coalesce(attributes, '{}'::JSON), ts) AS attrs"
+
+
 @dataclass(frozen=True)
 class _Plan:
     sql: str
@@ -147,7 +152,7 @@ def plan_summary(
     sql = f"""
 WITH first AS (
   SELECT unit_id, min(ts) AS t0, arg_min(variant, ts) AS variant,
-         min(variant) <> max(variant) AS multi{", arg_min(attributes, ts) AS attrs" if segments else ""}
+         min(variant) <> max(variant) AS multi{_ATTRS if segments else ""}
   FROM exposures WHERE experiment_id = $exp AND ts <= $cutoff GROUP BY unit_id
 ), u AS (
   SELECT row_number() OVER () AS uk, unit_id, t0, variant{"".join(", " + c for c in seg_cols)}
