@@ -166,7 +166,7 @@ def test_segment_intervals_are_at_the_segment_level() -> None:
     }
     sums = ExperimentSums(slices["region=r0"].units, {"revenue": arms}, "exp-eval", 1, slices)
     out = segment_results(experiment, sums, 1, None)
-    assert out is not None and out["slices"] == 4
+    assert out is not None and out["slices"] == 4 and out["level"] == ALPHA / 4
     c = out["results"]["region=r0"]["metrics"][0]["comparisons"][0]
     assert c["pValue"] < ALPHA and c["segmentAdjustedPValue"] > ALPHA
     assert not c["significant"]
