@@ -110,7 +110,8 @@ def make_plan(
 
 
 def _nodes(count: int) -> tuple[FloatArray, FloatArray]:
-    x, w = np.polynomial.legendre.leggauss(count)  # type: ignore[no-untyped-call]
+    # numpy < 2 ships leggauss untyped, numpy >= 2 typed: the ignore must tolerate both.
+    x, w = np.polynomial.legendre.leggauss(count)  # type: ignore[no-untyped-call, unused-ignore]
     return np.asarray(x, dtype=float), np.asarray(w, dtype=float)
 
 
