@@ -94,3 +94,37 @@ def test_empty_experiment_has_zero_sums(store: DuckDBStore) -> None:
     sums = store.summary(experiment())
     assert sums.units == {"control": 0.0, "a": 0.0, "b": 0.0}
     assert sums.metrics["revenue"]["a"].n == 0 and sums.metrics["revenue"]["a"].covariate
+
+
+@pytest.mark.parametrize("segment", [None, "region"], ids=["overall", "segmented"])
+@pytest.mark.parametrize("cutoff", [None, T0 + 3 * DAY], ids=["all", "cutoff"])
+def test_data_quality_after_summary_comes_from_the_same_pass(
+    loaded: Any, segment: str | None, cutoff: int | None
+) -> None:
+    """The counts a summary computed on the way equal the reference and the standalone query."""
+    store, events = loaded
+    exp = experiment()
+    moment = None if cutoff is None else datetime.fromtimestamp(cutoff / 1000, UTC)
+    expected = {"experimentId": "sim", **data_quality(events, cutoff or 2**62)}
+    standalone = store.data_quality(exp, moment).to_dict()  # no summary before: one pass
+    store.summary(exp, cutoff=moment, segment=segment)
+    assert store._quality is not None  # the summary kept its counts for the next call
+    assert store.data_quality(exp, moment).to_dict() == expected == standalone
+    assert store._quality is None  # used once
+
+
+def test_data_quality_is_recomputed_after_new_events_load(tmp_path: Any) -> None:
+    """Counts kept by a summary are not reused once more events have been loaded."""
+    rng = np.random.default_rng(20261124)
+    events = simulate(rng, units=60)
+    with DuckDBStore(tmp_path / "events.duckdb") as store:
+        store.ingest(events[: len(events) // 2])
+        store.summary(experiment())
+        store.ingest(events[len(events) // 2 :])
+        assert store.data_quality(experiment()).to_dict() == {
+            "experimentId": "sim",
+            **data_quality(events),
+        }
+        store.summary(experiment())
+        other = experiment().model_copy(update={"experiment_id": "other"})
+        assert store.data_quality(other).to_dict()["experimentId"] == "other"

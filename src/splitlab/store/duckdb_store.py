@@ -34,7 +34,13 @@ from splitlab.store.errors import StoreError
 from splitlab.store.loader import SCHEMA, Loader
 from splitlab.store.log import AppendLog, Position
 from splitlab.store.recent import RecentIds
-from splitlab.store.summary_sql import DATA_QUALITY_SQL, NO_CUTOFF, plan_summary, sums_from_rows
+from splitlab.store.summary_sql import (
+    DATA_QUALITY_SQL,
+    NO_CUTOFF,
+    plan_summary,
+    quality_from_rows,
+    sums_from_rows,
+)
 from splitlab.tracking.events import Event
 
 logger = logging.getLogger(__name__)
@@ -80,6 +86,9 @@ class DuckDBStore:
         self._urgent = threading.Event()
         self._loaded = threading.Condition()
         self._loader_error: BaseException | None = None
+        #: The data-quality counts of the last summary, keyed by (experiment, cut-off, loaded
+        #: position); a look asks for them right after the summary (see :meth:`data_quality`).
+        self._quality: tuple[tuple[str, int | None, Position], DataQuality] | None = None
         self._stopping = False
         self._closed = False
         self._catch_up()
@@ -184,20 +193,45 @@ class DuckDBStore:
         cutoff: datetime | None = None,
         segment: str | Sequence[str] | None = None,
     ) -> ExperimentSums:
-        """The experiment's sufficient statistics, computed in DuckDB (see summary_sql)."""
+        """The experiment's sufficient statistics, computed in DuckDB (see summary_sql).
+
+        The same pass counts the data-quality problems; they are kept for a following
+        :meth:`data_quality` call with the same experiment, cut-off and loaded data.
+        """
         segments = [segment] if isinstance(segment, str) else list(segment or [])
         self.flush()
-        plan = plan_summary(experiment, _millis(cutoff), segments)
+        millis = _millis(cutoff)
+        plan = plan_summary(experiment, millis, segments)
         with self.lock:
+            # The position before the query: a load committed meanwhile makes the key older
+            # than the data, so the counts are recomputed rather than reused stale.
+            key = (experiment.experiment_id, millis, self._loader.position)
             cursor = self._con.execute(plan.sql, plan.params)
             columns = [d[0] for d in cursor.description]
             rows = cursor.fetchall()
+        quality = quality_from_rows(experiment, plan, columns, rows)
+        with self.lock:
+            self._quality = None if quality is None else (key, quality)
         return sums_from_rows(experiment, plan, columns, rows)
 
     def data_quality(self, experiment: Experiment, cutoff: datetime | None = None) -> DataQuality:
-        """Units in more than one variant and metric events that do not fit an exposure."""
+        """Units in more than one variant and metric events that do not fit an exposure.
+
+        Right after :meth:`summary` of the same experiment and cut-off, with nothing loaded
+        since, these are the counts that summary's query computed (used once); otherwise one
+        pass over the experiment's metric events. Rows written straight into the tables
+        through :attr:`connection` between the two calls are not seen by the reused counts.
+        """
         self.flush()
         millis = _millis(cutoff)
+        with self.lock:
+            cached, self._quality = self._quality, None
+            if cached is not None and cached[0] == (
+                experiment.experiment_id,
+                millis,
+                self._loader.position,
+            ):
+                return cached[1]
         params = {
             "exp": experiment.experiment_id,
             "cutoff": NO_CUTOFF if millis is None else millis,

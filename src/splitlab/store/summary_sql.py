@@ -27,6 +27,7 @@ from typing import Any
 
 from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.stats.sums import ArmSums, CrossSums, ExperimentSums, SliceSums
+from splitlab.store.base import DataQuality
 
 NO_CUTOFF = 2**62
 #: The label of units whose first exposure lacks the segment attribute.
@@ -133,50 +134,52 @@ def plan_summary(
         if ratio:
             sums += [f"sum({d}) AS {d}_s", f"sum({d} * {d}) AS {d}_ss", f"sum({y} * {d}) AS {d}_sp"]
     wants_pre = any(m.cuped for m in metrics)
-    scope = "me.experiment_id = $exp OR me.ts < u.t0" if wants_pre else "me.experiment_id = $exp"
     in_names = ", ".join(f"$n{k}" for k in range(len(names))) or "NULL"
+    # Every event of this experiment (of any name: the data-quality counts need them all),
+    # and other experiments' events of the metrics' names in the CUPED pre-period.
+    scope = "me.experiment_id = $exp"
+    if wants_pre:
+        scope += f" OR (me.metric IN ({in_names}) AND me.ts < u.t0 AND me.ts >= u.t0 - $lookback)"
     case = " ".join(f"WHEN $n{k} THEN {k}" for k in range(len(names))) or "WHEN NULL THEN 0"
     seg_cols = []
     for k, attribute in enumerate(segments):
         params[f"s{k}"] = attribute
         seg_cols.append(f"coalesce(attrs ->> $s{k}, '{MISSING}') AS s{k}")
-    per_unit_sql = ",\n  ".join(per_unit) if per_unit else "NULL AS nothing"
-    grouping = ", ".join(["(variant)"] + [f"(variant, s{k})" for k in range(len(segments))])
+    per_unit_sql = "".join(f"{c},\n    " for c in per_unit)
+    grouping = ", ".join(
+        ["(multi, variant)"] + [f"(multi, variant, s{k})" for k in range(len(segments))]
+    )
     seg_select = "".join(f", s{k}, grouping(s{k}) AS g{k}" for k in range(len(segments)))
     seg_names = "".join(f", s{k}" for k in range(len(segments)))
-    seg_keys = "".join(f", s{k}, g{k}" for k in range(len(segments)))
-    seg_join = "".join(
-        f" AND units.g{k} = sums.g{k} AND units.s{k} IS NOT DISTINCT FROM sums.s{k}"
-        for k in range(len(segments))
-    )
     sql = f"""
 WITH first AS (
   SELECT unit_id, min(ts) AS t0, arg_min(variant, ts) AS variant,
          min(variant) <> max(variant) AS multi{_ATTRS if segments else ""}
   FROM exposures WHERE experiment_id = $exp AND ts <= $cutoff GROUP BY unit_id
 ), u AS (
-  SELECT row_number() OVER () AS uk, unit_id, t0, variant{"".join(", " + c for c in seg_cols)}
-  FROM first WHERE NOT multi
-), rows AS (
-  SELECT u.uk, u.variant{seg_names}, me.value, me.ts - u.t0 AS age,
-         me.experiment_id = $exp AS own, CASE me.metric {case} END AS k
-  FROM metric_events me JOIN u ON me.unit_id = u.unit_id
-  WHERE me.ts <= $cutoff AND me.metric IN ({in_names}) AND ({scope})
+  SELECT row_number() OVER () AS uk, unit_id, t0, variant, multi{"".join(", " + c for c in seg_cols)}
+  FROM first
 ), per AS (
-  SELECT variant{seg_names},
-  {per_unit_sql}
-  FROM rows GROUP BY uk, variant{seg_names}
+  SELECT uk,
+    {per_unit_sql}count(CASE WHEN own THEN 1 END) AS q_own,
+    count(CASE WHEN own AND mismatch THEN 1 END) AS q_mismatch,
+    count(CASE WHEN own AND age < 0 THEN 1 END) AS q_pre
+  FROM (
+    SELECT u.uk, me.value, me.ts - u.t0 AS age, me.experiment_id = $exp AS own,
+           CASE me.metric {case} END AS k, me.variant <> u.variant AS mismatch
+    FROM metric_events me JOIN u ON me.unit_id = u.unit_id
+    WHERE me.ts <= $cutoff AND ({scope})
+  ) GROUP BY uk
 ), vals AS (
-  SELECT variant{seg_names}{"".join(", " + v for v in values)} FROM per p
-), sums AS (
-  SELECT variant{seg_select}, {", ".join(sums[1:])}
-  FROM vals GROUP BY GROUPING SETS ({grouping})
-), units AS (
-  SELECT variant{seg_select}, count(*)::DOUBLE AS n
-  FROM u GROUP BY GROUPING SETS ({grouping})
+  SELECT u.multi, u.variant{seg_names}{"".join(", " + v for v in values)},
+         coalesce(p.q_own, 0) AS q_own, coalesce(p.q_mismatch, 0) AS q_mismatch,
+         coalesce(p.q_pre, 0) AS q_pre
+  FROM u LEFT JOIN per p ON u.uk = p.uk
 )
-SELECT units.*, sums.* EXCLUDE (variant{seg_keys})
-FROM units LEFT JOIN sums ON units.variant = sums.variant{seg_join}
+SELECT multi, variant{seg_select}, count(*)::DOUBLE AS n, {", ".join(sums[1:] or ["0 AS nothing"])},
+  sum(q_own) AS q_own, sum(q_mismatch) AS q_mismatch, sum(q_pre) AS q_pre,
+  (SELECT count(*) FROM metric_events WHERE experiment_id = $exp AND ts <= $cutoff) AS q_all
+FROM vals GROUP BY GROUPING SETS ({grouping})
 """
     used = set(re.findall(r"\$(\w+)", sql))
     return _Plan(sql, {k: v for k, v in params.items() if k in used}, metrics, list(segments))
@@ -190,6 +193,8 @@ def sums_from_rows(
     by_segment: dict[str, dict[str, dict[str, Any]]] = {}
     for row in rows:
         record = dict(zip(columns, row, strict=True))
+        if record.get("multi"):
+            continue  # units exposed to more than one variant: only counted in data quality
         variant = record["variant"]
         label = None
         for k, attribute in enumerate(plan.segments):
@@ -203,6 +208,33 @@ def sums_from_rows(
     main = _slice(plan.metrics, variants, overall)
     segments = {label: _slice(plan.metrics, variants, recs) for label, recs in by_segment.items()}
     return ExperimentSums(main.units, main.metrics, experiment.experiment_id, None, segments)
+
+
+def quality_from_rows(
+    experiment: Experiment, plan: _Plan, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> DataQuality | None:
+    """The data-quality counts the summary query computed on the way (None without units).
+
+    The overall rows (one per variant, for single- and multi-exposed units) carry per-variant
+    counts of the experiment's own metric events of exposed units (``q_own``), of those whose
+    claimed variant differs from the first exposure's (``q_mismatch``) and of those before
+    it (``q_pre``); ``q_all`` counts all its metric events, exposed or not.
+    """
+    multi = own = mismatch = pre = 0
+    total = None
+    for row in rows:
+        record = dict(zip(columns, row, strict=True))
+        if any(record[f"g{k}"] == 0 for k in range(len(plan.segments))):
+            continue  # a segment row: the overall rows already count these units and events
+        if record["multi"]:
+            multi += int(record["n"])
+        own += int(record["q_own"])
+        mismatch += int(record["q_mismatch"])
+        pre += int(record["q_pre"])
+        total = int(record["q_all"])
+    if total is None:
+        return None
+    return DataQuality(experiment.experiment_id, multi, total - own, mismatch, pre)
 
 
 def _slice(
@@ -236,18 +268,19 @@ def _arm(i: int, metric: Metric, record: dict[str, Any] | None) -> ArmSums:
     return ArmSums(get("n"), get(f"y{i}_s"), get(f"y{i}_ss"), covariate, denominator)
 
 
+#: The data-quality counts alone, in one pass over the experiment's metric events (used when
+#: :func:`plan_summary`'s query did not just compute them).
 DATA_QUALITY_SQL = """
 WITH first AS (
   SELECT unit_id, min(ts) AS t0, arg_min(variant, ts) AS variant,
          min(variant) <> max(variant) AS multi
   FROM exposures WHERE experiment_id = $exp AND ts <= $cutoff GROUP BY unit_id
-), ev AS (
-  SELECT unit_id, variant, ts FROM metric_events
-  WHERE experiment_id = $exp AND ts <= $cutoff
 )
 SELECT
   (SELECT count(*) FROM first WHERE multi),
-  (SELECT count(*) FROM ev ANTI JOIN first f ON ev.unit_id = f.unit_id),
-  (SELECT count(*) FROM ev JOIN first f ON ev.unit_id = f.unit_id WHERE ev.variant <> f.variant),
-  (SELECT count(*) FROM ev JOIN first f ON ev.unit_id = f.unit_id WHERE ev.ts < f.t0)
+  count(CASE WHEN f.unit_id IS NULL THEN 1 END),
+  count(CASE WHEN ev.variant <> f.variant THEN 1 END),
+  count(CASE WHEN ev.ts < f.t0 THEN 1 END)
+FROM metric_events ev LEFT JOIN first f ON ev.unit_id = f.unit_id
+WHERE ev.experiment_id = $exp AND ev.ts <= $cutoff
 """
