@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from datetime import datetime
@@ -25,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import msgspec
 
 from splitlab.config.models import Experiment
 from splitlab.stats.sums import ExperimentSums
@@ -33,14 +31,15 @@ from splitlab.store.base import DataQuality, IngestResult
 from splitlab.store.errors import StoreError
 from splitlab.store.loader import SCHEMA, Loader
 from splitlab.store.log import AppendLog, Position
-from splitlab.store.recent import RecentIds
 from splitlab.store.summary_sql import (
     DATA_QUALITY_SQL,
     NO_CUTOFF,
+    cutoff_millis,
     plan_summary,
     quality_from_rows,
     sums_from_rows,
 )
+from splitlab.store.writepath import LoaderThread, LoadPolicy, LogWriter
 from splitlab.tracking.events import Event
 
 logger = logging.getLogger(__name__)
@@ -72,30 +71,29 @@ class DuckDBStore:
             max_pending_bytes=max_pending_bytes,
             sync=sync,
         )
-        self._recent = RecentIds(recent_ids)
-        self._submit_lock = threading.Lock()
-        self._encoder = msgspec.json.Encoder()
+        self._writer = LogWriter(self._log, recent_ids)
         self._loader = Loader(
             self._con.cursor(),
             self._log,
             Path(f"{self.path}.loading.ndjson"),
             dedup_window_ms=int(dedup_window_s * 1000),
         )
-        self._interval = load_interval_s
-        self._wake = self._log.listen()
-        self._urgent = threading.Event()
-        self._loaded = threading.Condition()
-        self._loader_error: BaseException | None = None
         #: The data-quality counts of the last summary, keyed by (experiment, cut-off, loaded
         #: position); a look asks for them right after the summary (see :meth:`data_quality`).
         self._quality: tuple[tuple[str, int | None, Position], DataQuality] | None = None
-        self._stopping = False
+        self._closing = threading.Lock()
         self._closed = False
-        self._catch_up()
-        self._thread = threading.Thread(
-            target=self._run_loader, name="splitlab-loader", daemon=True
+        # A failed load is logged and retried at the next interval; the records stay in the
+        # log meanwhile, and :meth:`flush` reports the error if it lasts.
+        policy = LoadPolicy(
+            interval_s=load_interval_s,
+            retryable=(duckdb.Error, OSError, StoreError),
+            target="DuckDB",
+            thread_name="splitlab-loader",
         )
-        self._thread.start()
+        self._loads = LoaderThread(self._loader, self._log, policy)
+        self._loads.catch_up()  # on start: replay the log from the recorded position
+        self._loads.start()
 
     @property
     def connection(self) -> Any:
@@ -110,57 +108,13 @@ class DuckDBStore:
         Raises :class:`~splitlab.store.errors.OverloadedError` at once when the write queue is
         full; the future fails with :class:`StoreError` when the write failed.
         """
-        result: Future[IngestResult] = Future()
-        with self._submit_lock:
-            fresh, waits, duplicates = self._recent.claim(events)
-            if fresh:
-                try:
-                    written = self._log.submit(self._encoder.encode_lines(fresh))
-                except StoreError:
-                    self._recent.forget(fresh, None)
-                    raise
-                self._recent.attach(fresh, written)
-                waits.append(written)
-        _after_all(waits, result, IngestResult(len(fresh), duplicates))
-        return result
+        return self._writer.submit(events)
 
     def ingest(self, events: Sequence[Event]) -> IngestResult:
         """Write `events` durably and return once they are fsync'd."""
-        return self.submit(events).result()
+        return self._writer.ingest(events)
 
     # ------------------------------------------------------------------ loading
-
-    def _catch_up(self) -> None:
-        """Load everything durable (on start: replay the log from the recorded position)."""
-        while self._loader.load_once():
-            with self._loaded:
-                self._loaded.notify_all()
-
-    def _run_loader(self) -> None:
-        """Load in large batches: at most every `load_interval_s`, at once when flushed.
-
-        A failed load (DuckDB or the disk) is logged and retried at the next interval; the
-        records stay in the log meanwhile, and :meth:`flush` reports the error if it lasts.
-        """
-        last = time.monotonic()
-        while True:
-            self._wake.wait(self._interval)
-            self._urgent.wait(max(0.0, last + self._interval - time.monotonic()))
-            self._wake.clear()
-            self._urgent.clear()
-            if self._stopping:
-                return
-            try:
-                self._catch_up()
-            except (duckdb.Error, OSError, StoreError) as exc:
-                logger.error("loading events into DuckDB failed (will retry): %s", exc)
-                error: BaseException | None = exc
-            else:
-                error = None
-            last = time.monotonic()
-            with self._loaded:
-                self._loader_error = error
-                self._loaded.notify_all()
 
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until everything acknowledged so far is loaded into DuckDB.
@@ -168,17 +122,7 @@ class DuckDBStore:
         Raises :class:`StoreError` when that does not happen within `timeout` seconds (the
         loader's last error, if any, is in the message).
         """
-        target = self._log.durable_position
-        deadline = time.monotonic() + timeout
-        with self._loaded:
-            while self._loader.position < target:
-                self._wake.set()
-                self._urgent.set()
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    cause = f": {self._loader_error}" if self._loader_error else ""
-                    raise StoreError(f"events were not loaded within {timeout:g} s{cause}")
-                self._loaded.wait(remaining)
+        self._loads.wait_loaded(self._log.durable_position, timeout)
 
     @property
     def loaded_position(self) -> Position:
@@ -200,7 +144,7 @@ class DuckDBStore:
         """
         segments = [segment] if isinstance(segment, str) else list(segment or [])
         self.flush()
-        millis = _millis(cutoff)
+        millis = cutoff_millis(cutoff)
         plan = plan_summary(experiment, millis, segments)
         with self.lock:
             # The position before the query: a load committed meanwhile makes the key older
@@ -223,7 +167,7 @@ class DuckDBStore:
         through :attr:`connection` between the two calls are not seen by the reused counts.
         """
         self.flush()
-        millis = _millis(cutoff)
+        millis = cutoff_millis(cutoff)
         with self.lock:
             cached, self._quality = self._quality, None
             if cached is not None and cached[0] == (
@@ -242,17 +186,14 @@ class DuckDBStore:
 
     def close(self) -> None:
         """Write and load what is pending, then close the log and the database (once)."""
-        with self._loaded:
+        with self._closing:
             if self._closed:
                 return
             self._closed = True
         self._log.close()
-        self._stopping = True
-        self._wake.set()
-        self._urgent.set()
-        self._thread.join()
+        self._loads.stop()
         try:
-            self._catch_up()
+            self._loads.catch_up()
         except (duckdb.Error, OSError, StoreError) as exc:
             logger.error("events left in the log, loaded on the next start: %s", exc)
         with self.lock:
@@ -263,42 +204,3 @@ class DuckDBStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _millis(moment: datetime | None) -> int | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        raise StoreError(f"cut-off {moment.isoformat()}: expected a timezone-aware date-time")
-    return int(moment.timestamp() * 1000)
-
-
-def _after_all(
-    waits: Sequence[Future[Position]], result: Future[IngestResult], value: IngestResult
-) -> None:
-    """Resolve `result` with `value` once every future in `waits` succeeded (or fail it)."""
-    pending = [f for f in waits if not f.done()]
-    for future in waits:
-        if future.done() and future.exception() is not None:
-            result.set_exception(future.exception() or StoreError("write failed"))
-            return
-    if not pending:
-        result.set_result(value)
-        return
-    remaining = [len(pending)]
-    lock = threading.Lock()
-
-    def done(future: Future[Position]) -> None:
-        error = future.exception()
-        with lock:
-            if result.done():
-                return
-            if error is not None:
-                result.set_exception(error)
-                return
-            remaining[0] -= 1
-            if remaining[0] == 0:
-                result.set_result(value)
-
-    for future in pending:
-        future.add_done_callback(done)

@@ -23,11 +23,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.stats.sums import ArmSums, CrossSums, ExperimentSums, SliceSums
 from splitlab.store.base import DataQuality
+from splitlab.store.errors import StoreError
 
 NO_CUTOFF = 2**62
 #: The label of units whose first exposure lacks the segment attribute.
@@ -37,6 +39,15 @@ MISSING = "(none)"
 #: The first exposure's attributes. ``arg_min`` skips NULL values, so a first exposure without
 #: attributes must become an empty object, or a later exposure's attributes would label it.
 _ATTRS = ", arg_min(coalesce(attributes, '{}'::JSON), ts) AS attrs"
+
+
+def cutoff_millis(moment: datetime | None) -> int | None:
+    """A cut-off as epoch milliseconds (None: no cut-off); naive date-times are refused."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise StoreError(f"cut-off {moment.isoformat()}: expected a timezone-aware date-time")
+    return int(moment.timestamp() * 1000)
 
 
 @dataclass(frozen=True)

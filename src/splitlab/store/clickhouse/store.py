@@ -11,14 +11,10 @@ sufficient-statistics SQL in ClickHouse (:mod:`.sql`); only per-variant sums com
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
-
-import msgspec
 
 from splitlab.config.models import Experiment
 from splitlab.stats.sums import ExperimentSums
@@ -33,8 +29,8 @@ from splitlab.store.clickhouse.sql import (
 )
 from splitlab.store.errors import StoreError
 from splitlab.store.log import AppendLog, Position
-from splitlab.store.recent import RecentIds
-from splitlab.store.summary_sql import NO_CUTOFF, plan_summary, sums_from_rows
+from splitlab.store.summary_sql import NO_CUTOFF, cutoff_millis, plan_summary, sums_from_rows
+from splitlab.store.writepath import LoaderThread, LoadPolicy, LogWriter
 from splitlab.tracking.events import Event
 
 logger = logging.getLogger(__name__)
@@ -71,29 +67,25 @@ class ClickHouseStore:
             max_pending_bytes=max_pending_bytes,
             sync=sync,
         )
-        self._recent = RecentIds(recent_ids)
-        self._submit_lock = threading.Lock()
-        self._encoder = msgspec.json.Encoder()
+        self._writer = LogWriter(self._log, recent_ids)
         self._loader = ClickHouseLoader(
             ClickHouseClient(url, user=user, password=password),
             self.database,
             self._log,
             settle_s=settle_s,
         )
-        self._interval = load_interval_s
-        self._wake = self._log.listen()
-        self._urgent = threading.Event()
-        self._loaded = threading.Condition()
-        #: Load passes started and finished (each pass first checks for a server restart).
-        self._started = 0
-        self._finished = 0
-        self._last_error: StoreError | None = None
-        self._fatal: BaseException | None = None
-        self._stopping = False
-        self._thread = threading.Thread(
-            target=self._run_loader, name="splitlab-clickhouse-loader", daemon=True
+        # ClickHouse being unreachable is retried with back-off (the log keeps the records);
+        # failing to read the log itself stops the loader.
+        policy = LoadPolicy(
+            interval_s=load_interval_s,
+            retryable=(ClickHouseError,),
+            fatal=(OSError, StoreError),
+            max_backoff_s=_MAX_BACKOFF_S,
+            target="ClickHouse",
+            thread_name="splitlab-clickhouse-loader",
         )
-        self._thread.start()
+        self._loads = LoaderThread(self._loader, self._log, policy)
+        self._loads.start()
 
     # ------------------------------------------------------------------ writing
 
@@ -103,61 +95,13 @@ class ClickHouseStore:
         Raises :class:`~splitlab.store.errors.OverloadedError` at once when the write queue is
         full; the future fails with :class:`StoreError` when the write failed.
         """
-        result: Future[IngestResult] = Future()
-        with self._submit_lock:
-            fresh, waits, duplicates = self._recent.claim(events)
-            if fresh:
-                try:
-                    written = self._log.submit(self._encoder.encode_lines(fresh))
-                except StoreError:
-                    self._recent.forget(fresh, None)
-                    raise
-                self._recent.attach(fresh, written)
-                waits.append(written)
-        _after_all(waits, result, IngestResult(len(fresh), duplicates))
-        return result
+        return self._writer.submit(events)
 
     def ingest(self, events: Sequence[Event]) -> IngestResult:
         """Write `events` durably and return once they are fsync'd."""
-        return self.submit(events).result()
+        return self._writer.ingest(events)
 
     # ------------------------------------------------------------------ loading
-
-    def _run_loader(self) -> None:
-        """Load in large batches: at most every `load_interval_s`, at once when flushed."""
-        last = time.monotonic()
-        pause = self._interval
-        while not self._stopping:
-            self._wake.wait(pause)
-            self._urgent.wait(max(0.0, last + pause - time.monotonic()))
-            self._wake.clear()
-            self._urgent.clear()
-            if self._stopping:
-                return
-            with self._loaded:
-                self._started += 1
-            error: StoreError | None = None
-            try:
-                while self._loader.load_once():
-                    pass
-            except ClickHouseError as exc:
-                error = exc
-            except (OSError, StoreError) as exc:
-                logger.error("reading the event log failed; the loader stops: %s", exc)
-                with self._loaded:
-                    self._fatal = exc
-                    self._loaded.notify_all()
-                return
-            if error is None:
-                pause = self._interval
-            else:
-                logger.warning("loading events into ClickHouse failed (will retry): %s", error)
-                pause = min(_MAX_BACKOFF_S, max(pause, 0.05) * 2)
-            last = time.monotonic()
-            with self._loaded:
-                self._finished += 1
-                self._last_error = error
-                self._loaded.notify_all()
 
     def flush(self, timeout: float | None = 60.0) -> None:
         """Wait until everything acknowledged so far is loaded into ClickHouse.
@@ -167,22 +111,12 @@ class ClickHouseStore:
         :class:`ClickHouseError` if that pass failed.
         """
         target = self._log.durable_position
-        with self._loaded:
-            started = self._started
-        self._wake.set()
-        self._urgent.set()
-        with self._loaded:
-            ok = self._loaded.wait_for(
-                lambda: self._fatal is not None or self._finished > started, timeout
-            )
-            if self._fatal is not None:
-                raise StoreError(f"the event loader stopped: {self._fatal}")
-            if not ok:
-                raise ClickHouseError(f"events were not loaded into ClickHouse within {timeout} s")
-            if self._last_error is not None:
-                raise ClickHouseError(str(self._last_error))
-            if self._loader.position < target:
-                raise ClickHouseError("events were not loaded into ClickHouse")
+        if not self._loads.wait_pass(timeout):
+            raise ClickHouseError(f"events were not loaded into ClickHouse within {timeout} s")
+        if self._loads.last_error is not None:
+            raise ClickHouseError(str(self._loads.last_error))
+        if self._loader.position < target:
+            raise ClickHouseError("events were not loaded into ClickHouse")
 
     @property
     def loaded_position(self) -> Position:
@@ -200,7 +134,7 @@ class ClickHouseStore:
         """The experiment's sufficient statistics, computed in ClickHouse (see :mod:`.sql`)."""
         segments = [segment] if isinstance(segment, str) else list(segment or [])
         self.flush()
-        millis = _millis(cutoff)
+        millis = cutoff_millis(cutoff)
         reference = plan_summary(experiment, millis, segments)
         plan = plan_clickhouse_summary(
             self.database, experiment, reference.metrics, millis, segments, self._dedup
@@ -212,7 +146,7 @@ class ClickHouseStore:
     def data_quality(self, experiment: Experiment, cutoff: datetime | None = None) -> DataQuality:
         """Units in more than one variant and metric events that do not fit an exposure."""
         self.flush()
-        millis = _millis(cutoff)
+        millis = cutoff_millis(cutoff)
         params = {
             "exp": experiment.experiment_id,
             "cutoff": NO_CUTOFF if millis is None else millis,
@@ -226,14 +160,10 @@ class ClickHouseStore:
         Records that could not be loaded stay in the log and are loaded on the next start.
         """
         self._log.close()
-        self._stopping = True
-        self._wake.set()
-        self._urgent.set()
-        self._thread.join()
-        if self._fatal is None:
+        self._loads.stop()
+        if self._loads.fatal is None:
             try:
-                while self._loader.load_once():
-                    pass
+                self._loads.catch_up()
             except ClickHouseError as exc:
                 logger.warning("events stay in the log until the next start: %s", exc)
         self._loader.close()
@@ -244,42 +174,3 @@ class ClickHouseStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _millis(moment: datetime | None) -> int | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        raise StoreError(f"cut-off {moment.isoformat()}: expected a timezone-aware date-time")
-    return int(moment.timestamp() * 1000)
-
-
-def _after_all(
-    waits: Sequence[Future[Position]], result: Future[IngestResult], value: IngestResult
-) -> None:
-    """Resolve `result` with `value` once every future in `waits` succeeded (or fail it)."""
-    pending = [f for f in waits if not f.done()]
-    for future in waits:
-        if future.done() and future.exception() is not None:
-            result.set_exception(future.exception() or StoreError("write failed"))
-            return
-    if not pending:
-        result.set_result(value)
-        return
-    remaining = [len(pending)]
-    lock = threading.Lock()
-
-    def done(future: Future[Position]) -> None:
-        error = future.exception()
-        with lock:
-            if result.done():
-                return
-            if error is not None:
-                result.set_exception(error)
-                return
-            remaining[0] -= 1
-            if remaining[0] == 0:
-                result.set_result(value)
-
-    for future in pending:
-        future.add_done_callback(done)
