@@ -9,7 +9,9 @@
          'localhost:8000/checkout?amount=42.5'
 
 Events go to the collector at ``$SPLITLAB_COLLECTOR`` (default http://127.0.0.1:8080); a
-retried POST with the same ``Idempotency-Key`` is counted once.
+retried POST with the same ``Idempotency-Key`` is counted once. To send them to a full
+``splitlab serve`` instead, set ``SPLITLAB_COLLECTOR=http://127.0.0.1:8000`` (run the app on
+another port) and ``SPLITLAB_SDK_KEY`` to a key from ``splitlab keys create --kind sdk``.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ EXPERIMENT = load_experiment(
 )
 
 client = TrackingClient.http(
-    os.environ.get("SPLITLAB_COLLECTOR", "http://127.0.0.1:8000"),
-    api_key=os.environ.get("SPLITLAB_SDK_KEY"),  # an SDK key of `splitlab serve`
+    os.environ.get("SPLITLAB_COLLECTOR", "http://127.0.0.1:8080"),
+    api_key=os.environ.get("SPLITLAB_SDK_KEY"),  # needed when the collector is `splitlab serve`
 )
 tracking = TrackingCore(ExperimentAssignmentService([EXPERIMENT]), client, unit="X-User-Id")
 

@@ -35,8 +35,8 @@ EXPERIMENT = load_experiment(
 )
 
 client = TrackingClient.http(
-    os.environ.get("SPLITLAB_COLLECTOR", "http://127.0.0.1:8000"),
-    api_key=os.environ.get("SPLITLAB_SDK_KEY"),  # an SDK key of `splitlab serve`
+    os.environ.get("SPLITLAB_COLLECTOR", "http://127.0.0.1:8080"),
+    api_key=os.environ.get("SPLITLAB_SDK_KEY"),  # needed when the collector is `splitlab serve`
 )
 tracking = TrackingCore(ExperimentAssignmentService([EXPERIMENT]), client, unit="X-User-Id")
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # System packages the tests need (Debian): headless Chromium for the dashboard's browser tests,
-# and a ClickHouse server for the ClickHouse store's tests.
+# Node.js for the JavaScript SDK's tests, and a ClickHouse server for the ClickHouse store's tests.
 # Idempotent; as root it installs what is missing, otherwise it says what to install.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# Node.js 18+ runs the JavaScript SDK's tests (tests/test_js_sdk.py).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
 # ClickHouse (tests/clickhouse, bench/clickhouse.py): the server lives in /usr/sbin.
 { command -v clickhouse-server || [ -x /usr/sbin/clickhouse-server ]; } >/dev/null 2>&1 \
   || missing+=(clickhouse-server clickhouse-client)
