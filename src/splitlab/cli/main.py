@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "schema": "definitions:schema",
     "assign": "assign:assign",
     "analyze": "analyze:analyze_command",
+    "power": "power:power",
     "serve": "serve:serve",
     "keys": "keys:keys",
     "demo": "demo:demo",
