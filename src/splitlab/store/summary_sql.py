@@ -148,9 +148,13 @@ def plan_summary(
     in_names = ", ".join(f"$n{k}" for k in range(len(names))) or "NULL"
     # Every event of this experiment (of any name: the data-quality counts need them all),
     # and other experiments' events of the metrics' names in the CUPED pre-period.
+    # (The name test is apart from the join's test of times, so DuckDB applies it in the scan.)
     scope = "me.experiment_id = $exp"
     if wants_pre:
-        scope += f" OR (me.metric IN ({in_names}) AND me.ts < u.t0 AND me.ts >= u.t0 - $lookback)"
+        scope = (
+            f"(me.experiment_id = $exp OR me.metric IN ({in_names})) AND (me.experiment_id = $exp"
+            " OR (me.ts < u.t0 AND me.ts >= u.t0 - $lookback))"
+        )
     case = " ".join(f"WHEN $n{k} THEN {k}" for k in range(len(names))) or "WHEN NULL THEN 0"
     seg_cols = []
     for k, attribute in enumerate(segments):
