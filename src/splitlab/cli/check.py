@@ -45,7 +45,8 @@ def check(
 
     Exits 0 when ready, 1 when not ready, 3 on errors.
     """
-    with open_database(db_path) as (store, registry):
+    on_server = f"read the sums on that server with GET /v1/experiments/{experiment_id}/summary"
+    with open_database(db_path, on_server=on_server) as (store, registry):
         experiment = registry.get(experiment_id)
         report = launch_check(store, experiment, traffic=traffic, target=target, cutoff=cutoff)
     if as_json:

@@ -1,15 +1,29 @@
-"""Opening a splitlab database from the command line: the event store and its registry."""
+"""Opening a splitlab database from the command line: the event store and its registry.
+
+Every ``--db`` command opens its file through :func:`open_file` (or :func:`open_store`, built
+on it), so a file that cannot be opened is one clean message and exit code 3 whatever the
+command: a file held by a running ``splitlab serve`` (DuckDB lets one process open it), a
+directory that does not exist, a file that is not a DuckDB database, or (for commands that
+need an existing database) a mistyped path, which would otherwise create a new empty one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
 
 import click
+import duckdb
 
+from splitlab.errors import SplitlabError
 from splitlab.store.duckdb_store import DuckDBStore
 from splitlab.store.registry import Registry
+
+T = TypeVar("T")
 
 #: The ``--db`` option shared by the evaluation commands.
 db_option = click.option(
@@ -20,11 +34,81 @@ db_option = click.option(
     help="The splitlab database file (DuckDB), as given to `splitlab serve --db`.",
 )
 
+#: What to do instead while a server holds the file, when the command has no better advice.
+EVALUATE_ON_SERVER = "take looks on that server with POST /v1/experiments/{id}/evaluate"
+
+_PID = re.compile(r"\(PID (\d+)\)")
+
+
+class DatabaseUnavailableError(SplitlabError):
+    """The ``--db`` file cannot be opened (locked, missing, not a DuckDB file)."""
+
+    code = "database_unavailable"
+
+
+def open_file(
+    path: str | Path,
+    opener: Callable[[str], T],
+    *,
+    must_exist: bool = True,
+    on_server: str = EVALUATE_ON_SERVER,
+) -> T:
+    """``opener(path)``, with every way the file can fail to open as one clean message.
+
+    ``must_exist``: refuse a path that does not exist instead of creating an empty database.
+    ``on_server``: what to do on a running server instead (an HTTP route, usually), said in
+    the message when the file is locked.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise DatabaseUnavailableError(f"--db {path}: is a directory, expected a database file")
+    if not target.parent.is_dir():
+        raise DatabaseUnavailableError(f"--db {path}: the directory {target.parent} does not exist")
+    if must_exist and not target.exists():
+        raise DatabaseUnavailableError(
+            f"--db {path}: no such database file (check the path; `splitlab experiments create "
+            "FILE --db PATH` or `splitlab serve --db PATH` create a database)"
+        )
+    try:
+        return opener(str(target))
+    except duckdb.IOException as exc:
+        raise DatabaseUnavailableError(_explain(str(path), str(exc), on_server)) from None
+    except duckdb.Error as exc:
+        raise DatabaseUnavailableError(f"--db {path}: cannot open it ({exc})") from None
+    except OSError as exc:
+        raise DatabaseUnavailableError(
+            f"--db {path}: cannot open it ({exc.strerror or exc})"
+        ) from None
+
+
+def _explain(path: str, message: str, on_server: str) -> str:
+    """One line for a DuckDB IO error, in the user's terms."""
+    if "Could not set lock" in message:
+        pid = _PID.search(message)
+        holder = f"process {pid.group(1)}" if pid else "another process"
+        return (
+            f"--db {path} is locked by {holder}, most likely a running `splitlab serve` "
+            f"(DuckDB lets one process open the file): {on_server}, or stop the server and "
+            "run this again"
+        )
+    if "not a valid DuckDB database file" in message:
+        return f"--db {path}: not a DuckDB database file (expected a splitlab database)"
+    return f"--db {path}: cannot open it ({message.removeprefix('IO Error: ')})"
+
+
+def open_store(
+    path: str | Path, *, must_exist: bool = True, on_server: str = EVALUATE_ON_SERVER
+) -> DuckDBStore:
+    """The event store at ``path`` (see :func:`open_file`); the caller closes it."""
+    return open_file(path, DuckDBStore, must_exist=must_exist, on_server=on_server)
+
 
 @contextmanager
-def open_database(path: str) -> Iterator[tuple[DuckDBStore, Registry]]:
+def open_database(
+    path: str, *, must_exist: bool = True, on_server: str = EVALUATE_ON_SERVER
+) -> Iterator[tuple[DuckDBStore, Registry]]:
     """The store at ``path`` and the registry in the same file; closed on exit."""
-    store = DuckDBStore(path)
+    store = open_store(path, must_exist=must_exist, on_server=on_server)
     try:
         yield store, Registry.for_store(store)
     finally:

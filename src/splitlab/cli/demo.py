@@ -38,6 +38,7 @@ def demo(
     through the collector's validation into the durable store, and looks run on each
     experiment's schedule.
     """
+    from splitlab.cli.database import DatabaseUnavailableError, open_store
     from splitlab.demo.setup import build_demo
 
     if db is not None and db.exists():
@@ -45,6 +46,13 @@ def demo(
             f"{db} exists; the demo needs a fresh file (remove it or pick another)",
             param_hint="--db",
         )
+    if db is not None:
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseUnavailableError(
+                f"--db {db}: cannot create the directory {db.parent} ({exc.strerror or exc})"
+            ) from None
     console = Console()
     path = db or Path(tempfile.mkdtemp(prefix="splitlab-demo-")) / "splitlab.duckdb"
     console.print(f"Building the demo in [bold]{path}[/bold]")
@@ -56,6 +64,7 @@ def demo(
         result = build_demo(
             path, scale=scale, days=days, seed=seed,
             on_day=lambda _day: progress.advance(task),
+            opener=lambda new: open_store(new, must_exist=False),
         )  # fmt: skip
     table = Table(title="Experiments")
     for column in ("experiment", "status", "last decision"):

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from splitlab.cli.database import db_option, open_database, parse_instant
 from splitlab.evaluation import EvaluationError, run_look
+from splitlab.evaluation.look import results_json
 from splitlab.store.registry import LookRecord, format_time
 
 #: Exit code per decision of a new look (errors, including a refused look, exit 3).
@@ -41,7 +42,7 @@ _COLOURS = {
 @click.command("evaluate")
 @click.argument("experiment_id")
 @db_option
-@click.option("--json", "as_json", is_flag=True, help="Print the look's JSON document.")
+@click.option("--json", "as_json", is_flag=True, help="Print the look's results JSON.")
 @click.option(
     "--peek",
     is_flag=True,
@@ -74,7 +75,8 @@ def evaluate(
     Exit codes of a new look: 0 continue (or a peek), 10 ship, 11 stop, 12 rollback, 13 halt;
     3 when the look is refused (maxPeeks reached, unknown experiment, ...).
     """
-    with open_database(db_path) as (store, registry):
+    on_server = f"take the look on that server with POST /v1/experiments/{experiment_id}/evaluate"
+    with open_database(db_path, on_server=on_server) as (store, registry):
         if history or show is not None:
             registry.get(experiment_id)
             records = registry.looks(experiment_id)
@@ -100,7 +102,7 @@ def evaluate(
 
 def _print_record(record: LookRecord, as_json: bool) -> None:
     if as_json:
-        click.echo(record.document)
+        click.echo(results_json(record))
         return
     doc = record.to_dict()
     console = Console(highlight=False)

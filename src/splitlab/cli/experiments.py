@@ -28,7 +28,12 @@ def create(files: tuple[str, ...], db_path: str, by: str) -> None:
     registered, or its status cannot be reached from draft.
     """
     loaded = [(path, load_experiment(path)) for path in files]
-    with open_database(db_path) as (_, registry):
+    with open_database(
+        db_path, must_exist=False, on_server="use POST /v1/experiments on that server"
+    ) as (
+        _,
+        registry,
+    ):
         for path, experiment in loaded:
             register(registry, experiment, by=by, reason=f"registered from {path}")
             click.echo(f"registered {experiment.id} ({experiment.status.value})")
@@ -46,7 +51,8 @@ def update(file: str, db_path: str, reason: str, by: str) -> None:
     evaluation.schedule may change. Exits 3 when refused.
     """
     experiment = load_experiment(file)
-    with open_database(db_path) as (_, registry):
+    on_server = f"use PUT /v1/experiments/{experiment.id} on that server"
+    with open_database(db_path, on_server=on_server) as (_, registry):
         update_definition(registry, experiment, by=by, reason=reason)
     click.echo(f"updated {experiment.id}")
 
@@ -56,7 +62,10 @@ def update(file: str, db_path: str, reason: str, by: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the definitions as JSON.")
 def list_command(db_path: str, as_json: bool) -> None:
     """List the registered experiments with their status."""
-    with open_database(db_path) as (_, registry):
+    with open_database(db_path, on_server="use GET /v1/experiments on that server") as (
+        _,
+        registry,
+    ):
         found = registry.experiments()
     if as_json:
         click.echo(json.dumps([e.to_wire() for e in found], indent=2))

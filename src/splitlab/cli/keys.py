@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 import duckdb
 
+from splitlab.cli.database import open_file
 from splitlab.server.keys import KeyKind, KeyStore
 
 DB_OPTION = click.option(
@@ -24,17 +26,15 @@ DB_OPTION = click.option(
 )
 
 
-def _keys(db: str, create: bool = False) -> KeyStore:
-    if not create and not Path(db).exists():
-        raise click.BadParameter(f"no database at {db!r}", param_hint="--db")
+@contextmanager
+def _keys(db: str, create: bool = False) -> Iterator[KeyStore]:
+    """The keys in ``db`` (which must exist unless ``create``); the file is closed on exit."""
+    on_server = "manage keys on that server with GET, POST or DELETE /v1/keys"
+    connection = open_file(db, duckdb.connect, must_exist=not create, on_server=on_server)
     try:
-        connection = duckdb.connect(db)
-    except duckdb.IOException as exc:
-        raise click.ClickException(
-            f"cannot open {db!r} ({exc}); is `splitlab serve` using it? Stop it, or manage "
-            "keys over HTTP with POST /v1/keys"
-        ) from None
-    return KeyStore(connection, threading.Lock())
+        yield KeyStore(connection, threading.Lock())
+    finally:
+        connection.close()
 
 
 @click.group("keys")
@@ -54,7 +54,8 @@ def keys() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the key as JSON.")
 def create(db: str, kind: str, name: str, as_json: bool) -> None:
     """Create a key and print it (the only time it is shown; only its hash is stored)."""
-    new = _keys(db, create=True).create(kind, name)
+    with _keys(db, create=True) as store:
+        new = store.create(kind, name)
     if as_json:
         click.echo(json.dumps({"key": new.key.to_dict(), "secret": new.secret}))
         return
@@ -68,7 +69,8 @@ def create(db: str, kind: str, name: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the keys as JSON.")
 def list_keys(db: str, as_json: bool) -> None:
     """List keys (never the secrets)."""
-    found = _keys(db).list()
+    with _keys(db) as store:
+        found = store.list()
     if as_json:
         click.echo(json.dumps([k.to_dict() for k in found], indent=2))
         return
@@ -82,5 +84,6 @@ def list_keys(db: str, as_json: bool) -> None:
 @DB_OPTION
 def revoke(key_id: str, db: str) -> None:
     """Revoke the key KEY_ID (the 12-digit id shown by `keys list`) at once."""
-    key = _keys(db).revoke(key_id)
+    with _keys(db) as store:
+        key = store.revoke(key_id)
     click.echo(f"revoked {key.kind.value} key {key.key_id}")

@@ -42,7 +42,8 @@ def scheduler(
     if now is not None and not once:
         raise click.UsageError("--now is only meaningful with --once")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    with open_database(db_path) as (store, registry):
+    on_server = "that server takes the scheduled looks itself (unless run with --no-scheduler)"
+    with open_database(db_path, on_server=on_server) as (store, registry):
         fixed = now
         runner = (
             Scheduler(store, registry, clock=lambda: fixed, poll_seconds=poll)

@@ -27,9 +27,12 @@ def serve(db: str, host: str, port: int, log_level: str, scheduler: bool) -> Non
     server (DuckDB lets one process write the file); --no-scheduler leaves them to
     POST /v1/experiments/{id}/evaluate.
     """
-    from splitlab.server.run import open_context, run_server
+    from splitlab.cli.database import open_store
+    from splitlab.server.context import ServerContext
+    from splitlab.server.run import run_server
 
-    ctx = open_context(db)
+    on_server = "a second server cannot share the file; use the running one"
+    ctx = ServerContext.open(open_store(db, must_exist=False, on_server=on_server))
     try:
         key = ctx.bootstrap_admin_key()
         if key is not None:

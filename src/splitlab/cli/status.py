@@ -35,7 +35,8 @@ def status(
     Allowed: draft -> running; running -> paused | stopped | rolled_back | shipped;
     paused -> running | stopped | rolled_back | shipped. Exits 3 on a refused change.
     """
-    with open_database(db_path) as (_, registry):
+    on_server = f"use GET or POST /v1/experiments/{experiment_id}/audit|status on that server"
+    with open_database(db_path, on_server=on_server) as (_, registry):
         if new_status is not None:
             if not reason or not by:
                 raise click.UsageError("a status change needs --reason and --by (both recorded)")

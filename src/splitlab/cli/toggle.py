@@ -24,7 +24,8 @@ def toggle(
     """
     if clear == (variant is not None):
         raise click.UsageError("give either a VARIANT to force or --clear")
-    with open_database(db_path) as (_, registry):
+    on_server = f"use POST /v1/experiments/{experiment_id}/toggle on that server"
+    with open_database(db_path, on_server=on_server) as (_, registry):
         experiment = set_toggle(registry, experiment_id, variant, by=by, reason=reason)
     if experiment.forced_variant is None:
         click.echo(f"{experiment_id}: toggle cleared; assignment is back to normal")

@@ -112,13 +112,17 @@ def build_demo(
     seed: int = 7,
     now: datetime | None = None,
     on_day: Callable[[int], None] | None = None,
+    opener: Callable[[Path], DuckDBStore] = DuckDBStore,
 ) -> DemoResult:
-    """Create the demo in a new database file `db` (which must not exist yet)."""
+    """Create the demo in a new database file `db` (which must not exist yet).
+
+    ``opener`` opens the new store (the CLI passes one that turns failures into a message).
+    """
     if db.exists():
         raise FileExistsError(f"--db {db}: the demo needs a fresh file; remove it or pick another")
     db.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    ctx = ServerContext.open(DuckDBStore(db))
+    ctx = ServerContext.open(opener(db))
     result = DemoResult(
         ctx, db, ctx.keys.create("admin", "demo").secret, ctx.keys.create("sdk", "demo").secret
     )
