@@ -49,13 +49,15 @@ def test_experiments_list_shows_the_registered_definition(db: str) -> None:
 
 
 def test_evaluate_exit_code_gates_on_the_decision(db: str) -> None:
-    """A breached guardrail exits 12 (rollback) and the JSON document records the rollback."""
+    """A breached guardrail exits 12 (rollback); --json is the results JSON with the rollback."""
     cutoff = day(T0, 1).isoformat()
     result = _run("evaluate", "exp-eval", "--db", db, "--cutoff", cutoff, "--json")
     assert result.exit_code == 12
     doc = json.loads(result.output)
     assert doc["decision"]["action"] == "rollback"
     assert doc["actions"][0]["to"] == "rolled_back"
+    assert {"experimentId", "look", "srm", "decision", "metrics"} <= set(doc)
+    assert doc["ledger"]["seq"] == 1 and "results" not in doc
     shown = _run("evaluate", "exp-eval", "--db", db, "--show", "1", "--json")
     assert shown.output == result.output
     status = json.loads(_run("status", "exp-eval", "--db", db, "--json").output)

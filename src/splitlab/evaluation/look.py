@@ -258,6 +258,45 @@ _META_KEYS = (
 )
 
 
+def results_view(record: LookRecord) -> dict[str, Any]:
+    """A recorded look as DESIGN.md's results JSON, with the look's ledger data added.
+
+    The top level is the results JSON (``experimentId``, ``look``, ``srm``, ``decision``,
+    ``metrics`` and the engine's other keys; ``decision`` is the look's own, ``peek`` for a
+    read-only peek), plus the look's other outputs (``dataQuality``, ``segments``,
+    ``postStratified``, ``actions``: the status changes it made) and ``ledger``: where the
+    look sits in the ledger (``seq``, ``number``, ``peek``, ``analysisLook``, ``takenAt``,
+    ``cutoff``, ``triggeredBy``, ``status`` at the time) and the inputs it was computed from
+    (``definition``, ``sums``, ``history``, ``carried``), so nothing recorded is lost.
+
+    The view is a pure function of the stored document, so a past look renders to the same
+    bytes every time (:func:`results_json`); the ledger itself is unchanged.
+    """
+    stored = record.to_dict()
+    view: dict[str, Any] = dict(stored["results"])
+    view["decision"] = stored["decision"]
+    for key in ("dataQuality", "segments", "postStratified", "actions"):
+        view[key] = stored[key]
+    view["ledger"] = {
+        "seq": record.seq,
+        "number": stored["look"],
+        "peek": stored["peek"],
+        "analysisLook": stored["analysisLook"],
+        "takenAt": stored["at"],
+        "cutoff": stored["cutoff"],
+        "triggeredBy": stored["triggeredBy"],
+        "status": stored["status"],
+        "decisionAction": stored["decision"]["action"],
+        "inputs": {k: stored[k] for k in ("definition", "sums", "history", "carried")},
+    }
+    return view
+
+
+def results_json(record: LookRecord) -> str:
+    """:func:`results_view` as the ledger's canonical JSON text (same bytes every time)."""
+    return canonical_json(results_view(record))
+
+
 def _document(meta: dict[str, Any], evaluated: Evaluated, actions: list[dict[str, Any]]) -> str:
     body = dict(evaluated.document_body)
     decision = body.pop("decision")

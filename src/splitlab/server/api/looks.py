@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from splitlab.evaluation import run_look
+from splitlab.evaluation.look import results_json
 from splitlab.server.deps import SEGMENT_PATTERN, Admin, Ctx, ExperimentId, experiment, segment_of
 from splitlab.server.errors import ApiError
 from splitlab.server.schemas import EvaluateRequest, LooksLedger
@@ -26,8 +27,15 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def _document(record: LookRecord) -> Response:
-    """A look exactly as recorded (byte for byte what the ledger holds)."""
-    return Response(record.document.encode(), media_type="application/json")
+    """A recorded look as the results JSON plus its ledger data (same bytes every time)."""
+    return Response(results_json(record).encode(), media_type="application/json")
+
+
+RESULTS = (
+    "DESIGN.md's results JSON at the top level (experimentId, look, srm, decision, metrics, "
+    "...), plus dataQuality, segments, postStratified, actions and `ledger` (seq, number, "
+    "peek, analysisLook, takenAt, cutoff, triggeredBy, status, decisionAction, inputs)."
+)
 
 
 @router.get(
@@ -54,7 +62,7 @@ def get_summary(
 @router.post(
     "/{experiment_id}/evaluate",
     summary="Run a look now",
-    responses={200: {"description": "The look as recorded in the ledger.", **OBJECT}},
+    responses={200: {"description": "The look: " + RESULTS, **OBJECT}},
 )
 def post_evaluate(
     experiment_id: ExperimentId, ctx: Ctx, key: Admin, body: EvaluateRequest | None = None
@@ -77,10 +85,10 @@ def post_evaluate(
 @router.get(
     "/{experiment_id}/results",
     summary="Latest results",
-    responses={200: {"description": "The latest planned look (results and decision).", **OBJECT}},
+    responses={200: {"description": "The latest planned look: " + RESULTS, **OBJECT}},
 )
 def get_latest_results(experiment_id: ExperimentId, ctx: Ctx, key: Admin) -> Response:
-    """The latest planned look, exactly as recorded."""
+    """The latest planned look's results (re-rendered from the ledger, same bytes each time)."""
     experiment(ctx, experiment_id)
     looks = ctx.registry.looks(experiment_id, include_peeks=False)
     if not looks:
@@ -92,7 +100,7 @@ def get_latest_results(experiment_id: ExperimentId, ctx: Ctx, key: Admin) -> Res
 @router.get(
     "/{experiment_id}/results/{look}",
     summary="Results of one look",
-    responses={200: {"description": "That planned look, exactly as recorded.", **OBJECT}},
+    responses={200: {"description": "That planned look: " + RESULTS, **OBJECT}},
 )
 def get_look_results(
     experiment_id: ExperimentId,
@@ -100,7 +108,7 @@ def get_look_results(
     ctx: Ctx,
     key: Admin,
 ) -> Response:
-    """A past planned look re-rendered byte for byte from the ledger."""
+    """A past planned look's results, re-rendered byte for byte from the ledger."""
     experiment(ctx, experiment_id)
     for record in reversed(ctx.registry.looks(experiment_id, include_peeks=False)):
         if record.number == look:
