@@ -10,7 +10,9 @@ batch (what acknowledging from DuckDB itself would cost).
 
 Part 2, summary: 1,000,000 units in 3 variants and 10,000,000 metric events over 5 metrics
 generated with SQL into a store's DuckDB file, then ``DuckDBStore.summary`` (conversion,
-continuous sum with CUPED, count, max, ratio), against a single scan of the same table.
+continuous sum with CUPED, count, max, ratio), against the bare join of the events to the
+units' first exposures; then what deduplicating a load batch by eventId costs with the 24 h
+window, over all stored events, and in the summary (docs/storage.md).
 
     .venv/bin/python bench/ingest.py [--duration 30] [--clients 16] [--skip-summary]
 """
@@ -255,6 +257,51 @@ SUMMARY_EXPERIMENT: dict[str, Any] = {
 }
 
 
+DEDUP_BATCH = 100_000
+
+
+def bench_dedup(con: Any) -> dict[str, list[tuple[float, float]]]:
+    """What exact deduplication by eventId over all time would cost, beside the 24 h window.
+
+    A load batch of new events (ids interleaved with the stored ones, timestamps within one
+    second, as a live batch has) is anti-joined against the stored events in the batch's
+    range +-24 h (what the loader does) and against all of them; and the summary-side
+    alternative, one row per stored eventId, is timed as a plain distinct count.
+    """
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE dedup_batch AS SELECT event_id || 'z' AS eventId, "
+        "1700000000000 + 3 * 86400000 + i % 1000 AS ts FROM "
+        "(SELECT event_id, row_number() OVER () AS i FROM metric_events "
+        f"USING SAMPLE {DEDUP_BATCH} ROWS (reservoir, 7))"
+    )
+    lo, hi = con.execute("SELECT min(ts), max(ts) FROM dedup_batch").fetchone()
+    window = 86_400_000
+    queries = {
+        "dedup_window": (
+            "SELECT count(*) FROM dedup_batch b ANTI JOIN (SELECT event_id FROM metric_events "
+            "WHERE ts BETWEEN $lo AND $hi) e ON b.eventId = e.event_id",
+            {"lo": lo - window, "hi": hi + window},
+        ),
+        "dedup_all": (
+            "SELECT count(*) FROM dedup_batch b ANTI JOIN metric_events e "
+            "ON b.eventId = e.event_id",
+            {},
+        ),
+        "dedup_summary": (
+            "SELECT count(*) FROM (SELECT event_id FROM metric_events GROUP BY event_id)",
+            {},
+        ),
+    }
+    out: dict[str, list[tuple[float, float]]] = {name: [] for name in queries}
+    for _ in range(3):
+        for name, (sql, params) in queries.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            con.execute(sql, params).fetchall()
+            out[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    con.execute("DROP TABLE dedup_batch")
+    return out
+
+
 def bench_summary(units: int, events: int, workdir: Path) -> dict[str, float]:
     from splitlab.config import load_experiment
     from splitlab.store import DuckDBStore
@@ -292,6 +339,8 @@ def bench_summary(units: int, events: int, workdir: Path) -> dict[str, float]:
             with store.lock:
                 con.execute(floor_sql).fetchall()
             rounds["floor"].append((time.perf_counter() - wall, time.process_time() - cpu))
+        with store.lock:
+            rounds.update(bench_dedup(con))
     finally:
         store.close()
     out = {}
@@ -341,6 +390,15 @@ def main() -> None:
                   f"{s['summary_cpu_s']:>6.2f} s CPU")  # fmt: skip
             print(f"  join events to first exposures  {s['floor_s']:>8.2f} s wall "
                   f"{s['floor_cpu_s']:>6.2f} s CPU  (floor: one sum, no metrics)")  # fmt: skip
+            print(f"\nDeduplication of a {DEDUP_BATCH:,}-event load batch against "
+                  f"{args.events:,} stored events")  # fmt: skip
+            for key, label in (
+                ("dedup_window", "anti-join, stored events within 24 h"),
+                ("dedup_all", "anti-join, all stored events"),
+                ("dedup_summary", "summary side: one row per eventId"),
+            ):
+                print(f"  {label:<40} {s[key + '_s']:>6.2f} s wall "
+                      f"{s[key + '_cpu_s']:>6.2f} s CPU")  # fmt: skip
 
 
 if __name__ == "__main__":
