@@ -11,6 +11,7 @@ from rich.console import Console
 
 from splitlab.cli.database import db_option, open_database, parse_instant
 from splitlab.evaluation import launch_check
+from splitlab.evaluation.launch import DRY_RUN_TRAFFIC
 
 #: Exit code when a check fails (0 when ready; 3 for errors such as an unknown experiment).
 EXIT_NOT_READY = 1
@@ -22,7 +23,9 @@ EXIT_NOT_READY = 1
 @click.option(
     "--traffic",
     type=click.FloatRange(0.0, 1.0, min_open=True),
-    help="Allocation of the dry run (default: the definition's trafficAllocation).",
+    default=DRY_RUN_TRAFFIC,
+    show_default=True,
+    help="The allocation the dry run ran at (the article's quick start: 1%).",
 )
 @click.option(
     "--target",
@@ -36,14 +39,16 @@ EXIT_NOT_READY = 1
 def check(
     experiment_id: str,
     db_path: str,
-    traffic: float | None,
+    traffic: float,
     target: float,
     cutoff: datetime | None,
     as_json: bool,
 ) -> None:
     """The launch check: SRM, event metadata, guardrails and metric data on a dry run.
 
-    Exits 0 when ready, 1 when not ready, 3 on errors.
+    The dry run is taken to run at 1% traffic unless --traffic says otherwise; the answer
+    recommends the next step (1% -> 5% -> 25% -> 50% -> 100%, capped at --target). Exits 0
+    when ready, 1 when not ready, 3 on errors.
     """
     on_server = f"read the sums on that server with GET /v1/experiments/{experiment_id}/summary"
     with open_database(db_path, on_server=on_server) as (store, registry):

@@ -14,8 +14,9 @@ Run on a dry run at low traffic (1% by default) before the allocation is raised.
 5. every metric (primary, secondary, guardrail) has data.
 
 The answer names each failure and the next traffic step on the ladder 1% -> 5% -> 25% -> 50%
--> 100%, never beyond the target allocation. The check reads
-only; it records no look and changes no status.
+-> 100%, never beyond the target allocation, and says so when the definition's
+``trafficAllocation`` is not the traffic checked. The check reads only; it records no look and
+changes no status.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from splitlab.stats.sums import ExperimentSums
 
 #: Traffic steps of a ramp-up, as fractions of all units.
 TRAFFIC_STEPS: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5, 1.0)
+
+#: The allocation a dry run is taken to run at unless told otherwise (the article's quick
+#: start: "run a 24-hour dry run with 1% traffic").
+DRY_RUN_TRAFFIC = 0.01
 
 
 @dataclass(frozen=True)
@@ -85,17 +90,16 @@ def launch_check(
     store: LookStore,
     experiment: Experiment,
     *,
-    traffic: float | None = None,
+    traffic: float = DRY_RUN_TRAFFIC,
     target: float = 1.0,
     cutoff: datetime | None = None,
 ) -> LaunchReport:
     """Check a dry run of ``experiment`` in ``store`` (see the module docstring).
 
-    ``traffic`` is the allocation the dry run ran at (default: the definition's
-    ``trafficAllocation``, 1% for a dry run as the article suggests); ``target`` the
-    allocation to reach step by step.
+    ``traffic`` is the allocation the dry run ran at (default 1%, as the article suggests);
+    ``target`` the allocation to reach step by step.
     """
-    current = experiment.traffic_allocation if traffic is None else traffic
+    current = traffic
     sums = store.summary(experiment, cutoff=cutoff)
     quality = store.data_quality(experiment, cutoff=cutoff)
     checks = [
@@ -113,12 +117,22 @@ def launch_check(
     nxt = next_step(current, target) if ready else None
     if not ready:
         failed = ", ".join(c.name for c in checks if not c.passed)
-        text = f"Not ready ({failed}): stay at {current:.0%} and fix these before scaling up."
+        text = f"Not ready ({failed}): stay at {_pct(current)} and fix these before scaling up."
     elif nxt is None:
-        text = f"Ready, and already at the target allocation ({target:.0%})."
+        text = f"Ready, and already at the target allocation ({_pct(target)})."
     else:
-        text = f"Ready: raise traffic from {current:.0%} to {nxt:.0%} (target {target:.0%})."
+        text = f"Ready: raise traffic from {_pct(current)} to {_pct(nxt)} (target {_pct(target)})."
+    if experiment.traffic_allocation != current:
+        text += (
+            f" Note: the definition's trafficAllocation is {_pct(experiment.traffic_allocation)},"
+            f" not the {_pct(current)} checked; give the traffic the dry run ran at (--traffic)."
+        )
     return LaunchReport(experiment.id, ready, tuple(checks), current, target, nxt, text)
+
+
+def _pct(fraction: float) -> str:
+    """A fraction as a percentage without needless digits (0.01 -> "1%", 0.005 -> "0.5%")."""
+    return f"{fraction * 100:g}%"
 
 
 def _exposures(experiment: Experiment, sums: ExperimentSums) -> CheckItem:
