@@ -39,7 +39,11 @@ def demo(
     experiment's schedule.
     """
     from splitlab.cli.database import DatabaseUnavailableError, open_store
+    from splitlab.cli.ports import ensure_port_free
     from splitlab.demo.setup import build_demo
+
+    if not no_serve:
+        ensure_port_free(host, port)  # before the set-up, which takes half a minute
 
     if db is not None and db.exists():
         raise click.BadParameter(

@@ -28,9 +28,11 @@ def serve(db: str, host: str, port: int, log_level: str, scheduler: bool) -> Non
     POST /v1/experiments/{id}/evaluate.
     """
     from splitlab.cli.database import open_store
+    from splitlab.cli.ports import ensure_port_free
     from splitlab.server.context import ServerContext
     from splitlab.server.run import run_server
 
+    ensure_port_free(host, port)  # before a new admin key is created and shown
     on_server = "a second server cannot share the file; use the running one"
     ctx = ServerContext.open(open_store(db, must_exist=False, on_server=on_server))
     try:
