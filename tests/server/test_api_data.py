@@ -87,6 +87,21 @@ def test_events_summary_evaluate_and_results(api: Api) -> None:
     assert ledger["looks"][0]["triggeredBy"].startswith("api:admin-key:")
 
 
+def test_summary_counts_are_integers_and_look_is_the_next_one(api: Api) -> None:
+    """/summary writes n and units as JSON integers and `look` as the next look's number."""
+    variant_of = _running(api)
+    api.client.post("/v1/events", json=_events(30, variant_of), headers=api.admin)
+    url = "/v1/experiments/exp-small/summary"
+    first = api.client.get(url, headers=api.admin)
+    assert first.json()["look"] == 1
+    arms = first.json()["metrics"]["checkout"].values()
+    assert all(type(a["n"]) is int for a in arms)
+    assert all(type(n) is int for n in first.json()["units"].values())
+    api.client.post("/v1/experiments/exp-small/evaluate", headers=api.admin)
+    api.client.post("/v1/experiments/exp-small/evaluate", json={"peek": True}, headers=api.admin)
+    assert api.client.get(url, headers=api.admin).json()["look"] == 2
+
+
 def test_a_look_past_max_peeks_is_refused_but_a_peek_is_not(api: Api) -> None:
     """maxPeeks (2 here) is enforced: the third planned look is a 409, a peek is recorded."""
     _running(api)

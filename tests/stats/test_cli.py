@@ -55,3 +55,15 @@ def test_help_describes_the_command() -> None:
     """The command has help text."""
     result = CliRunner().invoke(cli, ["analyze", "--help"])
     assert result.exit_code == 0 and "sufficient statistics" in result.stdout
+
+
+def test_json_counts_are_integers() -> None:
+    """--json writes unit counts (units, srm.counts, comparison units) as JSON integers."""
+    code, out, _ = _run(str(ARTICLE_EXAMPLE), "--sums", str(SUMS), "--json")
+    assert code == 0
+    data = json.loads(out)
+    counts = [*data["units"].values(), *data["srm"]["counts"].values()]
+    counts += [
+        n for metric in data["metrics"] for c in metric["comparisons"] for n in c["units"].values()
+    ]
+    assert counts and all(type(n) is int for n in counts), counts

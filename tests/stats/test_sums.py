@@ -82,3 +82,16 @@ def test_adding_experiments_merges_metrics_and_units() -> None:
     assert both.units["control"] == 2 * a.units["control"]
     arm = both.metrics["error_rate"]["variant-b"]
     assert (arm.n, arm.sum) == (2 * 16010, 2 * 171)
+
+
+def test_integral_counts_are_json_integers() -> None:
+    """Counts (units, n) that are whole numbers are written as JSON integers, not 10000.0."""
+    sums = ExperimentSums.from_dict(DESIGN_EXAMPLE)
+    text = json.dumps(sums.to_dict())
+    assert '"control": 10000,' in text and "10000.0" not in text
+    data = sums.to_dict()
+    assert type(data["units"]["control"]) is int
+    assert type(data["metrics"]["checkout_completion_rate"]["variant-a"]["n"]) is int
+    merged = (sums + sums).to_dict()
+    assert merged["units"] == {"control": 20000, "variant-a": 20100}
+    assert type(merged["units"]["control"]) is int

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from splitlab.stats.relative import Interval
 from splitlab.stats.srm import SrmResult
+from splitlab.stats.sums import count
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -128,7 +129,7 @@ class Comparison:
             "reason": self.reason,
             "controlMean": num(self.control_mean),
             "variantMean": num(self.variant_mean),
-            "units": {"control": num(self.units[0]), "variant": num(self.units[1])},
+            "units": {"control": count(self.units[0]), "variant": count(self.units[1])},
             "absolute": _interval(self.absolute),
             "relative": _interval(self.relative),
             "pValue": num(self.p_value),
@@ -216,7 +217,7 @@ class Results:
             "method": self.method,
             "correction": self.correction,
             "alpha": self.alpha,
-            "units": {k: num(v) for k, v in self.units.items()},
+            "units": {k: count(v) for k, v in self.units.items()},
             "informationFraction": num(self.information_fraction),
             "finalLook": self.final_look,
             "srm": self.srm.to_dict(),

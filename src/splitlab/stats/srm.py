@@ -16,6 +16,8 @@ from typing import Any
 
 from scipy import special
 
+from splitlab.stats.sums import count
+
 
 @dataclass(frozen=True, slots=True)
 class SrmResult:
@@ -36,7 +38,7 @@ class SrmResult:
         return {
             "pValue": self.p_value,
             "detected": self.detected,
-            "counts": dict(self.counts),
+            "counts": {k: count(v) for k, v in self.counts.items()},
             "expectedShares": dict(self.expected_shares),
             "threshold": self.threshold,
             "statistic": self.statistic,

@@ -17,6 +17,17 @@ from typing import Any
 from splitlab.stats.errors import SumsError
 
 
+def count(x: float | None) -> int | float | None:
+    """A count for JSON: an ``int`` when whole (``10000``, not ``10000.0``), else the float.
+
+    Sums are floats internally (they add across shards); counts of units are whole numbers
+    and are written as JSON integers. None for missing, NaN or infinite values.
+    """
+    if x is None or not math.isfinite(x):
+        return None
+    return int(x) if float(x).is_integer() else float(x)
+
+
 def _number(data: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
     value = data.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -132,7 +143,7 @@ class ArmSums:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"n": self.n, "sum": self.sum, "sumSq": self.sum_sq}
+        out: dict[str, Any] = {"n": count(self.n), "sum": self.sum, "sumSq": self.sum_sq}
         if self.covariate is not None:
             out["covariate"] = self.covariate.to_dict()
         if self.denominator is not None:
@@ -191,7 +202,7 @@ class SliceSums:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "units": dict(self.units),
+            "units": {k: count(v) for k, v in self.units.items()},
             "metrics": {
                 name: {v: a.to_dict() for v, a in arms.items()}
                 for name, arms in self.metrics.items()

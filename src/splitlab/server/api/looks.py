@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -41,7 +42,12 @@ RESULTS = (
 @router.get(
     "/{experiment_id}/summary",
     summary="Sufficient statistics",
-    responses={200: {"description": "The sums JSON of DESIGN.md.", **OBJECT}},
+    responses={
+        200: {
+            "description": "The sums JSON of DESIGN.md; `look` is the next planned look's number.",
+            **OBJECT,
+        }
+    },
 )
 def get_summary(
     experiment_id: ExperimentId,
@@ -53,10 +59,14 @@ def get_summary(
         Query(pattern=SEGMENT_PATTERN, description="A segment declared by the experiment."),
     ] = None,
 ) -> Any:
-    """Per variant and metric: n, sum, sum of squares (and cross-products) up to the cut-off."""
+    """Per variant and metric: n, sum, sum of squares (and cross-products) up to the cut-off.
+
+    ``look`` is the number the next planned look would get (planned looks taken + 1).
+    """
     found = experiment(ctx, experiment_id)
     sums = ctx.store.summary(found, cutoff=_utc(cutoff), segment=segment_of(found, segment))
-    return sums.to_dict()
+    taken = len(ctx.registry.looks(experiment_id, include_peeks=False))
+    return replace(sums, look=taken + 1).to_dict()
 
 
 @router.post(
