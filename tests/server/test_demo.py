@@ -17,8 +17,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_demo_sets_up_three_experiments_that_end_as_intended(tmp_path: Path) -> None:
-    """The article's experiment proposes shipping variant-a, the guardrail test is rolled back
-    (after which everyone gets control), and the A/A stops with no effect."""
+    """The article's experiment proposes shipping variant-a (a fall in cart abandonment counts
+    as good), the guardrail test is rolled back (after which everyone gets control), and the
+    A/A stops with no effect."""
     db = tmp_path / "demo.duckdb"
     result = CliRunner().invoke(
         cli, ["demo", "--no-serve", "--db", str(db), "--scale", "0.3", "--days", "6"]
@@ -39,6 +40,9 @@ def test_the_demo_sets_up_three_experiments_that_end_as_intended(tmp_path: Path)
             "variant-a",
             5,
         )
+        wanted = {m["name"]: m["wantedDirection"] for m in look.to_dict()["results"]["metrics"]}
+        assert wanted["cart_abandonment_rate"] == "decrease"
+        assert wanted["checkout_completion_rate"] == "increase"
         status, look = final["exp-search-ranking-v2"]
         assert (status, look.action) == ("rolled_back", "rollback")
         changes = registry.changes("exp-search-ranking-v2")
