@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from splitlab.stats.results import Comparison, Results
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
+    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
 _ACTION_STYLE = {
     "ship": "bold green",
@@ -51,10 +51,60 @@ def cells(c: Comparison) -> list[str]:
 
 HEADERS = ["variant", "control -> variant", "lift", "interval", "adj. p", "result", "note"]
 
+#: The terminal view's columns (indexes into :func:`cells`) and which of them may wrap.
+_COLUMNS = (0, 2, 3, 4, 5, 6)
+_WRAPS = (False, False, True, False, True, True)
+#: Characters between two columns of the terminal table (padding on both sides of the rule).
+_GAP = 3
+
+
+class _MetricsTable:
+    """The comparisons of every metric, the metric's name on a line of its own above them.
+
+    A metric column would take a third of an 80-column terminal and still cut long names
+    ("checkout…"); a heading line has the full width. One table per metric, with the same
+    column widths so they line up (narrowed, when the terminal is narrow, by wrapping the
+    interval, result and note at their spaces).
+    """
+
+    def __init__(self, results: Results) -> None:
+        self._metrics = [
+            (f"{m.name} ({m.role})", [cells(c) for c in m.comparisons], m.comparisons)
+            for m in results.metrics
+        ]
+
+    def _widths(self, max_width: int) -> list[int]:
+        rows = [[row[i] for i in _COLUMNS] for _, rows, _ in self._metrics for row in rows]
+        heads = [HEADERS[i] for i in _COLUMNS]
+        widths = [max([len(h)] + [len(r[k]) for r in rows]) for k, h in enumerate(heads)]
+        if sum(widths) + _GAP * (len(widths) - 1) <= max_width:
+            return widths
+        for k, wraps in enumerate(_WRAPS):
+            if wraps:
+                words = [w for r in [heads, *rows] for w in r[k].split()]
+                widths[k] = max(len(w) for w in words)
+        return widths
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich import box
+        from rich.table import Table
+
+        widths = self._widths(options.max_width)
+        for k, (label, rows, comparisons) in enumerate(self._metrics):
+            table = Table(
+                title=label, title_justify="left", title_style="bold", show_header=k == 0,
+                box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+            )  # fmt: skip
+            for index, width in zip(_COLUMNS, widths, strict=True):
+                table.add_column(HEADERS[index], width=width)
+            for row, c in zip(rows, comparisons, strict=True):
+                style = {"better": "green", "worse": "red"}.get(c.direction, "")
+                table.add_row(*(row[i] for i in _COLUMNS), style=style)
+            yield table
+
 
 def rich_results(results: Results) -> RenderableType:
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
     title = (
@@ -67,15 +117,11 @@ def rich_results(results: Results) -> RenderableType:
         if srm.p_value is None
         else f"SRM: p = {srm.p_value:.4g} ({'MISMATCH' if srm.detected else 'ok'})"
     )
-    parts: list[RenderableType] = [Text(title, style="bold"), Text(srm_line)]
-    table = Table("metric", *HEADERS[:1], *HEADERS[2:], show_lines=False, expand=False)
-    for m in results.metrics:
-        for i, c in enumerate(m.comparisons):
-            style = {"better": "green", "worse": "red"}.get(c.direction, "")
-            label = f"{m.name} ({m.role})" if i == 0 else ""
-            row = cells(c)
-            table.add_row(label, row[0], *row[2:], style=style)
-    parts.append(table)
+    parts: list[RenderableType] = [
+        Text(title, style="bold"),
+        Text(srm_line),
+        _MetricsTable(results),
+    ]
     d = results.decision
     action = d.action + (f" {d.variant}" if d.variant else "")
     parts.append(Text(f"Decision: {action}", style=_ACTION_STYLE.get(d.action, "bold")))
