@@ -84,7 +84,9 @@ def test_an_invalid_transition_names_the_allowed_ones(api: Api) -> None:
     assert r.status_code == 409
     error = r.json()["error"]
     assert error["code"] == "invalid_transition"
-    assert error["details"][0]["expected"] == ["running"]
+    detail = error["details"][0]
+    assert (detail["path"], detail["value"]) == ("$.status", "paused")
+    assert detail["expected"] == "one of: running" and detail["allowed"] == ["running"]
 
 
 def test_status_changes_reach_assignment_at_once(api: Api) -> None:

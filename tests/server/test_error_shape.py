@@ -75,7 +75,19 @@ def assert_error(r: httpx.Response, status: int) -> dict[str, Any]:
     assert isinstance(error["code"], str) and error["code"]
     assert isinstance(error["message"], str) and error["message"]
     assert isinstance(error["details"], list)
+    for detail in error["details"]:
+        assert_detail(detail)
     return error
+
+
+def assert_detail(detail: Any) -> None:
+    """One detail item: the JSON path (or query./path. parameter), the value, the expectation."""
+    assert isinstance(detail, dict), detail
+    assert {"path", "value", "expected"} <= set(detail), detail
+    assert isinstance(detail["path"], str), detail
+    assert detail["path"].startswith(("$", "query.", "path.", "header.")), detail
+    assert isinstance(detail["expected"], str) and detail["expected"], detail
+    assert "field" not in detail, detail
 
 
 def _call(api: Api, method: str, path: str, headers: dict[str, str], **kw: Any) -> httpx.Response:
@@ -212,3 +224,62 @@ def test_a_crash_is_a_500_in_the_shape(seeded: Api) -> None:
     error = assert_error(r, 500)
     assert "Traceback" not in r.text
     assert error["code"] == "internal_error"
+
+
+def _running(api: Api) -> None:
+    api.client.post("/v1/experiments", json=small(status="running"), headers=api.admin)
+
+
+@pytest.mark.parametrize(
+    ("case", "method", "url", "body", "status", "code", "path", "value"),
+    [
+        ("transition", "POST", "/v1/experiments/exp-small/status",
+         {"status": "draft", "reason": "undo"}, 409, "invalid_transition", "$.status", "draft"),
+        ("toggle", "POST", "/v1/experiments/exp-small/toggle",
+         {"variant": "nope", "reason": "r"}, 409, "invalid_toggle", "$.variant", "nope"),
+        ("ship", "POST", "/v1/experiments/exp-small/status",
+         {"status": "shipped", "reason": "r"}, 409, "invalid_transition", "$.variant", None),
+        ("duplicate", "POST", "/v1/experiments", small(), 409, "duplicate_experiment",
+         "$.experimentId", "exp-small"),
+        ("definition", "POST", "/v1/experiments", small("exp-2", variants=["only"]), 422,
+         "invalid_definition", "$.variants", [{"name": "only"}]),
+    ],
+)  # fmt: skip
+def test_library_errors_name_path_value_and_expected(
+    api: Api,
+    case: str,
+    method: str,
+    url: str,
+    body: Any,
+    status: int,
+    code: str,
+    path: str,
+    value: Any,
+) -> None:
+    """Library errors behind every route carry {path, value, expected} details, not `field`."""
+    _running(api)
+    error = assert_error(api.client.request(method, url, json=body, headers=api.admin), status)
+    assert error["code"] == code
+    assert error["details"], case
+    assert error["details"][0]["path"] == path
+    assert error["details"][0]["value"] == value
+
+
+def test_look_errors_name_path_value_and_expected(api: Api) -> None:
+    """A look on a draft and a look past maxPeeks are 409s whose details name path and value."""
+    api.client.post("/v1/experiments", json=small(), headers=api.admin)
+    url = "/v1/experiments/exp-small/evaluate"
+    error = assert_error(api.client.post(url, headers=api.admin), 409)
+    assert (error["details"][0]["path"], error["details"][0]["value"]) == ("$.status", "draft")
+    api.client.post(
+        "/v1/experiments/exp-small/status",
+        json={"status": "running", "reason": "go"},
+        headers=api.admin,
+    )
+    for _ in range(2):
+        assert api.client.post(url, headers=api.admin).status_code == 200
+    error = assert_error(api.client.post(url, headers=api.admin), 409)
+    assert error["code"] == "look_limit_reached"
+    detail = error["details"][0]
+    assert (detail["path"], detail["value"]) == ("$.evaluation.maxPeeks", 2)
+    assert "peek" in detail["expected"]

@@ -136,6 +136,7 @@ def run_look(
                 "run it again",
                 field="look",
                 value=number,
+                expected="no other look recorded while this one ran (run it again)",
             )
         record = registry.append_look(
             experiment_id,
@@ -312,6 +313,7 @@ def _check_planned_look(experiment: Experiment, planned: list[LookRecord]) -> No
             "is allowed in any status)",
             field="status",
             value=experiment.status.value,
+            expected="running or paused (a read-only peek is allowed in any status)",
         )
     if len(planned) >= ev.max_peeks and not ev.allow_extra_looks:
         last = planned[-1]
@@ -322,6 +324,8 @@ def _check_planned_look(experiment: Experiment, planned: list[LookRecord]) -> No
             "decision, or a plan with more looks (maxPeeks, allowExtraLooks).",
             field="evaluation.maxPeeks",
             value=ev.max_peeks,
+            expected="a read-only peek (peek: true), which cannot trigger a decision, or a "
+            "plan with more looks (maxPeeks, allowExtraLooks)",
             taken=len(planned),
         )
 

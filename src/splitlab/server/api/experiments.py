@@ -19,6 +19,7 @@ from splitlab.server.schemas import (
     StatusChange,
     Toggle,
 )
+from splitlab.store.registry import DuplicateExperimentError
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
 
@@ -87,7 +88,12 @@ async def create_experiment(request: Request, ctx: Ctx, key: Admin) -> JSONRespo
     wanted = definition.status
     registry = ctx.registry
     with registry.transaction():
-        registry.create(definition.model_copy(update={"status": Status.DRAFT}), at=_now())
+        try:
+            registry.create(definition.model_copy(update={"status": Status.DRAFT}), at=_now())
+        except DuplicateExperimentError as exc:
+            raise ApiError(409, str(exc), code="duplicate_experiment", details=[
+                {"path": "$.experimentId", "value": definition.id,
+                 "expected": "an experimentId that is not registered yet"}]) from exc  # fmt: skip
         if wanted is not Status.DRAFT:
             change_status(
                 registry, definition.id, wanted, by=key.principal,
