@@ -383,6 +383,7 @@ GROWTHBOOK_DIFFERS = {
 def test_agrees_with_growthbook_except_documented_differences() -> None:
     """GrowthBook's own evaluator agrees on every spec case not listed as a documented difference."""
     import growthbook.core as growthbook_core  # a dev dependency: the peer we compare with
+
     differing = {
         case["name"]
         for case in SPEC["conditions"]
