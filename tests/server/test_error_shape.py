@@ -283,3 +283,33 @@ def test_look_errors_name_path_value_and_expected(api: Api) -> None:
     detail = error["details"][0]
     assert (detail["path"], detail["value"]) == ("$.evaluation.maxPeeks", 2)
     assert "peek" in detail["expected"]
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "application/x-www-form-urlencoded", "text/plain"]
+)  # fmt: skip
+def test_a_json_body_is_read_whatever_its_content_type(
+    seeded: Api, content_type: str | None
+) -> None:
+    """A JSON body sent as curl -d sends it (form-encoded, or with no type) is read as JSON."""
+    headers = dict(seeded.admin)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    r = seeded.client.post(
+        "/v1/experiments/exp-small/status",
+        content=b'{"status": "running", "reason": "go"}',
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "running"
+
+
+def test_a_bad_body_never_shows_a_python_repr(seeded: Api) -> None:
+    """A body that is not JSON, form-encoded, is refused without b'...' or other reprs."""
+    headers = {**seeded.admin, "Content-Type": "application/x-www-form-urlencoded"}
+    r = seeded.client.post(
+        "/v1/experiments/exp-small/toggle", content=b"variant=x", headers=headers
+    )
+    error = assert_error(r, 400)
+    assert error["code"] == "malformed_json" and error["details"][0]["path"] == "$"
+    assert "b'" not in r.text and 'b\\"' not in r.text

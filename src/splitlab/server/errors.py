@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -155,10 +156,15 @@ def _expected(msg: str) -> str:
 
 
 def _jsonable(value: Any) -> Any:
+    """`value` if JSON can carry it, else JSON-safe text (never a Python repr such as b'..')."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):
-        return repr(value)
+        return str(value)
     return value
 
 
@@ -190,6 +196,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
+        broken = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+        if broken:
+            why = str((broken[0].get("ctx") or {}).get("error", "not JSON"))
+            detail = {"path": "$", "value": None, "expected": f"a JSON body ({why})"}
+            return error_response(
+                400, "malformed_json", "the request body is not valid JSON", [detail]
+            )
         details = validation_details(exc.errors())
         return error_response(422, "validation_error", "the request is not valid", details)
 

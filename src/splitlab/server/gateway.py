@@ -6,7 +6,8 @@ Every HTTP request passes through :class:`Gateway`, which
    ``Content-Length`` header when there is one, otherwise while reading),
 2. sends ``POST /v1/assign`` and ``POST /v1/events`` straight to their lean handlers (plain
    ASGI + msgspec: no FastAPI dependency resolution or pydantic on the hot path), and
-   everything else to the FastAPI application,
+   everything else to the FastAPI application, reading every ``/v1`` body as JSON whatever
+   its ``Content-Type`` (:func:`as_json`),
 3. counts the request and its latency in :class:`~splitlab.server.metrics.ServerMetrics`,
    labelled by route template (never the raw path, to keep the label set bounded).
 
@@ -96,6 +97,21 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
+def as_json(scope: Scope) -> Scope:
+    """`scope` with its body declared JSON, whatever ``Content-Type`` the client sent.
+
+    The API speaks only JSON, as ``/v1/assign`` and ``/v1/events`` do, which read the body as
+    JSON whatever its type; ``curl -d`` sends ``application/x-www-form-urlencoded`` (and some
+    clients send no type at all), which FastAPI would otherwise hand to validation as raw
+    bytes. A body that is not JSON is then refused as malformed JSON, in the error shape.
+    """
+    headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+    for name, value in scope["headers"]:
+        if name == b"content-type" and value.split(b";")[0].strip().lower().endswith(b"json"):
+            return scope
+    return {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+
+
 class Gateway:
     """Dispatch, limit and measure every HTTP request (see the module docstring)."""
 
@@ -144,6 +160,8 @@ class Gateway:
                 except BodyTooLarge:
                     await self._too_large(send_and_record, limit)
                 else:
+                    if hot is None and body and path.startswith("/v1/"):
+                        scope = as_json(scope)
                     await target(scope, replay(body, receive), send_and_record)
             else:
                 await target(scope, receive, send_and_record)
