@@ -147,14 +147,14 @@ def plan_summary(
     wants_pre = any(m.cuped for m in metrics)
     in_names = ", ".join(f"$n{k}" for k in range(len(names))) or "NULL"
     # Every event of this experiment (of any name: the data-quality counts need them all),
-    # and other experiments' events of the metrics' names in the CUPED pre-period.
-    # (The name test is apart from the join's test of times, so DuckDB applies it in the scan.)
-    scope = "me.experiment_id = $exp"
+    # and other experiments' events of the metrics' names in the CUPED pre-period. The name
+    # and the experiment are turned into small columns before the join, which then carries
+    # those instead of the strings.
+    scope = "experiment_id = $exp"
+    join_scope = ""
     if wants_pre:
-        scope = (
-            f"(me.experiment_id = $exp OR me.metric IN ({in_names})) AND (me.experiment_id = $exp"
-            " OR (me.ts < u.t0 AND me.ts >= u.t0 - $lookback))"
-        )
+        scope += f" OR metric IN ({in_names})"
+        join_scope = " AND (me.own OR (me.ts < u.t0 AND me.ts >= u.t0 - $lookback))"
     case = " ".join(f"WHEN $n{k} THEN {k}" for k in range(len(names))) or "WHEN NULL THEN 0"
     seg_cols = []
     for k, attribute in enumerate(segments):
@@ -180,10 +180,13 @@ WITH first AS (
     count(CASE WHEN own AND mismatch THEN 1 END) AS q_mismatch,
     count(CASE WHEN own AND age < 0 THEN 1 END) AS q_pre
   FROM (
-    SELECT u.uk, me.value, me.ts - u.t0 AS age, me.experiment_id = $exp AS own,
-           CASE me.metric {case} END AS k, me.variant <> u.variant AS mismatch
-    FROM metric_events me JOIN u ON me.unit_id = u.unit_id
-    WHERE me.ts <= $cutoff AND ({scope})
+    SELECT u.uk, me.value, me.ts - u.t0 AS age, me.own, me.k,
+           me.variant <> u.variant AS mismatch
+    FROM (
+      SELECT unit_id, value, ts, variant, experiment_id = $exp AS own,
+             CASE metric {case} END AS k
+      FROM metric_events WHERE ts <= $cutoff AND ({scope})
+    ) me JOIN u ON me.unit_id = u.unit_id{join_scope}
   ) GROUP BY uk
 ), vals AS (
   SELECT u.multi, u.variant{seg_names}{"".join(", " + v for v in values)},
