@@ -88,7 +88,7 @@ def test_mixed_batch_keeps_valid_events(served: tuple[str, DuckDBStore]) -> None
         (1, "value"), (2, "experimentId"), (3, "unitId"), (4, "variant"), (5, "timestamp"),
     ]  # fmt: skip
     assert answer["rejections"][1] == {"index": 2, "field": "experimentId",
-                                       "value": "unknown-exp",
+                                       "path": "$[2].experimentId", "value": "unknown-exp",
                                        "expected": "the id of a known experiment"}  # fmt: skip
     assert stored_ids(store) == {"e-0", "e-6"}
 

@@ -313,3 +313,41 @@ def test_a_bad_body_never_shows_a_python_repr(seeded: Api) -> None:
     error = assert_error(r, 400)
     assert error["code"] == "malformed_json" and error["details"][0]["path"] == "$"
     assert "b'" not in r.text and 'b\\"' not in r.text
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "value", "expected"),
+    [
+        ({"unitId": 5}, "$.unitId", 5, "a string (got int)"),
+        ({"unitId": "u", "experimentId": ["x"]}, "$.experimentId", ["x"], "a string (got array)"),
+        ({"unitId": "u", "attributes": {"ok": 1, "bad": [1]}}, "$.attributes.bad", [1], None),
+    ],
+)  # fmt: skip
+def test_assign_validation_returns_the_bad_value(
+    seeded: Api, body: dict[str, Any], path: str, value: Any, expected: str | None
+) -> None:
+    """/v1/assign's 422 names the path and gives back the offending value, not null."""
+    error = assert_error(seeded.client.post("/v1/assign", json=body, headers=seeded.sdk), 422)
+    detail = error["details"][0]
+    assert (detail["path"], detail["value"]) == (path, value)
+    if expected is not None:
+        assert detail["expected"] == expected
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "Infinity", "NaN"])
+def test_a_non_finite_event_value_is_named_with_its_path(seeded: Api, number: str) -> None:
+    """An event whose value is not finite is rejected with path $[i].value and JSON-safe text."""
+    good = ('{"eventId": "e0", "type": "exposure", "experimentId": "exp-small", '
+            '"variant": "control", "unitId": "u0", "timestamp": 1767261600000}')  # fmt: skip
+    bad = ('{"eventId": "e1", "type": "metric", "experimentId": "exp-small", "variant": '
+           f'"control", "unitId": "u1", "metric": "checkout", "value": {number}, '
+           '"timestamp": 1767261600000}')  # fmt: skip
+    r = seeded.client.post("/v1/events", content=f"[{good}, {bad}]".encode(), headers=seeded.sdk)
+    assert r.status_code == 200, r.text
+    rejections = r.json()["rejections"]
+    assert len(rejections) == 1
+    rejection = rejections[0]
+    assert rejection["path"] == "$[1].value" and rejection["index"] == 1
+    want = {"1e999": "Infinity", "-1e999": "-Infinity"}.get(number, number)
+    assert rejection["value"] == want
+    assert rejection["expected"] == "a finite number"

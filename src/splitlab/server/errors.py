@@ -127,7 +127,7 @@ def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
         out.append(
             {
                 "path": _path(loc),
-                "value": None if err.get("type") == "missing" else _jsonable(err.get("input")),
+                "value": None if err.get("type") == "missing" else jsonable(err.get("input")),
                 "expected": _expected(str(err.get("msg", "a valid value"))),
             }
         )
@@ -155,7 +155,7 @@ def _expected(msg: str) -> str:
     return msg[0].lower() + msg[1:] if msg else "a valid value"
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """`value` if JSON can carry it, else JSON-safe text (never a Python repr such as b'..')."""
     if isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8", errors="replace")

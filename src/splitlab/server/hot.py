@@ -14,16 +14,19 @@ actually shows the variant.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
 from splitlab.server.auth import authorize, bearer
 from splitlab.server.context import ServerContext
-from splitlab.server.errors import ApiError, error_body
+from splitlab.server.errors import ApiError, error_body, jsonable
 from splitlab.server.gateway import ASGIApp, Message, Receive, Scope, Send, send_json
+from splitlab.tracking.events import expected_words
 
 logger = logging.getLogger(__name__)
 
@@ -61,14 +64,44 @@ _encode = msgspec.json.Encoder().encode
 _PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 
 
-def decode_error(exc: msgspec.DecodeError) -> ApiError:
+_STEP = re.compile(r"\.(?P<key>[^.\[]+)|\[(?P<index>\d+|\.\.\.)\]")
+
+
+def located(body: bytes, path: str) -> tuple[str, Any]:
+    """The offending value at msgspec's `path` (``.unitId``) in `body`, and its full path.
+
+    msgspec writes a mapping's key as ``[...]``; the key is found again as the first entry
+    whose value is a list or an object (what an attribute may not be). The value is made
+    JSON-safe (``Infinity`` as text); it is None only when the body cannot be read back.
+    """
+    try:
+        data: Any = json.loads(body)
+    except (ValueError, RecursionError):
+        return "$" + path, None
+    where = "$"
+    for step in _STEP.finditer(path):
+        key, index = step.group("key"), step.group("index")
+        if key is not None and isinstance(data, dict) and key in data:
+            where, data = f"{where}.{key}", data[key]
+        elif index == "..." and isinstance(data, dict):
+            bad = [k for k, v in data.items() if isinstance(v, dict | list)]
+            if not bad:
+                return "$" + path, None
+            where, data = f"{where}.{bad[0]}", data[bad[0]]
+        elif index not in (None, "...") and isinstance(data, list) and int(index) < len(data):
+            where, data = f"{where}[{index}]", data[int(index)]
+        else:
+            return "$" + path, None
+    return where, jsonable(data)
+
+
+def decode_error(exc: msgspec.DecodeError, body: bytes = b"") -> ApiError:
     """A msgspec decoding failure as a 422 (wrong shape) or 400 (not JSON) with a JSON path."""
     match = _PATH.match(str(exc))
     message = match.group("message") if match else str(exc)
-    path = "$" + (match.group("path") or "" if match else "")
     if isinstance(exc, msgspec.ValidationError):
-        expected = message[0].lower() + message[1:] if message else "a valid value"
-        detail = {"path": path, "value": None, "expected": expected}
+        path, value = located(body, (match.group("path") or "") if match else "")
+        detail = {"path": path, "value": value, "expected": expected_words(message)}
         return ApiError(422, "the request body is not valid", code="validation_error",
                         details=[detail])  # fmt: skip
     detail = {"path": "$", "value": None, "expected": f"a JSON object ({message})"}
@@ -81,7 +114,7 @@ def assign_body(ctx: ServerContext, body: bytes) -> bytes:
     try:
         request = _decode_assign(body)
     except msgspec.DecodeError as exc:
-        raise decode_error(exc) from None
+        raise decode_error(exc, body) from None
     if not 0 < len(request.unit_id) <= 256:
         raise ApiError(422, "the request body is not valid", code="validation_error", details=[
             {"path": "$.unitId", "value": request.unit_id[:64],

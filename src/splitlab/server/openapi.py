@@ -82,7 +82,11 @@ def _hot_paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "200": {
-                        "description": "Counts and rejections.",
+                        "description": (
+                            "Counts and rejections; each rejection names the event's index, "
+                            "its field, the JSON path ($[3].value), the value and what was "
+                            "expected."
+                        ),
                         "content": {"application/json": {"schema": {"type": "object"}}},
                     },
                     "413": _error("More events or bytes than the collector accepts."),

@@ -52,6 +52,7 @@ __all__ = [
     "Known",
     "Limits",
     "Rejection",
+    "expected_words",
     "now_ms",
     "validate_batch",
 ]
@@ -206,7 +207,7 @@ def _type_rejection(index: int, exc: msgspec.ValidationError, raw: Any) -> Rejec
     missing = _MISSING.match(message)
     if missing:
         field = missing.group("field")
-    return Rejection(index, field, _value_at(raw, field), _expected_words(message))
+    return Rejection(index, field, _value_at(raw, field), expected_words(message))
 
 
 _EXPECTED = re.compile(r"Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`")
@@ -220,7 +221,7 @@ _WORDS = {
 }
 
 
-def _expected_words(message: str) -> str:
+def expected_words(message: str) -> str:
     """msgspec's "Expected `float | null`, got `str`" as "a number (got str)"."""
     if message.startswith("Invalid enum value"):
         return "'exposure' or 'metric'"
@@ -241,7 +242,12 @@ def _value_at(raw: Any, field: str) -> Any:
         try:
             data = msgspec.json.decode(raw)
         except (msgspec.DecodeError, msgspec.ValidationError):
-            return shorten(bytes(raw).decode("utf-8", "replace"))
+            # msgspec refuses numbers out of range (1e999); Python's json reads them as inf,
+            # which shorten() writes as "Infinity".
+            try:
+                data = json.loads(bytes(raw))
+            except (ValueError, RecursionError):
+                return shorten(bytes(raw).decode("utf-8", "replace"))
     if field == "(event)":
         return shorten(data)
     for part in field.split("."):

@@ -72,9 +72,15 @@ class Rejection:
     value: Any
     expected: str
 
+    @property
+    def path(self) -> str:
+        """The JSON path of the offending value in the batch: ``$[3].value``."""
+        where = f"$[{self.index}]"
+        return where if self.field == "(event)" else f"{where}.{self.field}"
+
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "field": self.field, "value": self.value,
-                "expected": self.expected}  # fmt: skip
+        return {"index": self.index, "field": self.field, "path": self.path,
+                "value": self.value, "expected": self.expected}  # fmt: skip
 
 
 class BatchError(SplitlabError):
