@@ -67,3 +67,20 @@ def test_json_counts_are_integers() -> None:
         n for metric in data["metrics"] for c in metric["comparisons"] for n in c["units"].values()
     ]
     assert counts and all(type(n) is int for n in counts), counts
+
+
+def test_every_problem_of_a_bad_sums_file_is_reported(tmp_path: Path) -> None:
+    """--sums with several problems: each is printed with its JSON path, exit code 3."""
+    sums = json.loads(SUMS.read_text())
+    sums["look"] = 0
+    first = next(iter(sums["units"]))
+    sums["units"][first] = -5
+    metric = next(iter(sums["metrics"]))
+    arm = next(iter(sums["metrics"][metric]))
+    sums["metrics"][metric][arm]["sumSq"] = "lots"
+    bad = tmp_path / "bad-sums.json"
+    bad.write_text(json.dumps(sums))
+    code, out, err = _run(str(ARTICLE_EXAMPLE), "--sums", str(bad))
+    assert code == 3 and "Traceback" not in out + err
+    for path in ("$.look", f"$.units.{first}", f"$.metrics.{metric}.{arm}.sumSq"):
+        assert path in err, (path, err)

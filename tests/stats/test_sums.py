@@ -95,3 +95,39 @@ def test_integral_counts_are_json_integers() -> None:
     merged = (sums + sums).to_dict()
     assert merged["units"] == {"control": 20000, "variant-a": 20100}
     assert type(merged["units"]["control"]) is int
+
+
+BROKEN = {
+    "experimentId": "exp-1",
+    "look": 0,
+    "units": {"control": -1, "variant-a": "many"},
+    "metrics": {
+        "m": {
+            "control": {"n": 1, "sum": "x", "sumSq": float("inf")},
+            "variant-a": {"sum": 1, "sumSq": 1, "covariate": {"sum": 0, "sumSq": 0}},
+        },
+        "r": [],
+    },
+}
+
+
+def test_every_problem_of_a_sums_document_is_listed() -> None:
+    """A malformed sums document is refused with every problem, each with its JSON path."""
+    with pytest.raises(SumsError) as info:
+        ExperimentSums.from_dict(BROKEN)
+    paths = [p["path"] for p in info.value.details()]
+    assert paths == [
+        "$.units.control",
+        "$.units.variant-a",
+        "$.metrics.m.control.sum",
+        "$.metrics.m.control.sumSq",
+        "$.metrics.m.variant-a.n",
+        "$.metrics.m.variant-a.covariate.sumProduct",
+        "$.metrics.r",
+        "$.look",
+    ]
+    assert all(set(p) == {"path", "value", "expected"} for p in info.value.details())
+    assert info.value.details()[1]["value"] == "many"
+    assert info.value.details()[3]["value"] == "Infinity"
+    text = str(info.value)
+    assert "8 problems" in text and all(path in text for path in paths)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from splitlab.stats.errors import SumsError
+from splitlab.stats.errors import SumsError, SumsProblem
 
 
 def count(x: float | None) -> int | float | None:
@@ -28,19 +28,44 @@ def count(x: float | None) -> int | float | None:
     return int(x) if float(x).is_integer() else float(x)
 
 
-def _number(data: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SumsError(f"{where}.{key}: expected a number (got {value!r})")
+Problems = list[SumsProblem]
+"""Where parsing collects every problem of a document before refusing it."""
+
+
+def _number(
+    data: Mapping[str, Any], key: str, where: str, problems: Problems, default: float = 0.0
+) -> float:
+    """``data[key]`` as a finite float; a problem is recorded (and 0 returned) otherwise."""
+    value = data.get(key)
+    if key not in data or isinstance(value, bool) or not isinstance(value, int | float):
+        problems.append(SumsProblem(f"{where}.{key}", value, "a number"))
+        return default
     if not math.isfinite(value):
-        raise SumsError(f"{where}.{key}: expected a finite number (got {value!r})")
+        problems.append(SumsProblem(f"{where}.{key}", value, "a finite number"))
+        return default
     return float(value)
 
 
-def _mapping(data: Any, where: str) -> Mapping[str, Any]:
+def _count(data: Mapping[str, Any], key: str, where: str, problems: Problems) -> float:
+    """``data[key]`` as a count: a finite number >= 0."""
+    before = len(problems)
+    value = _number(data, key, where, problems)
+    if len(problems) == before and value < 0:
+        problems.append(SumsProblem(f"{where}.{key}", data[key], "a count >= 0"))
+    return value
+
+
+def _mapping(data: Any, where: str, problems: Problems) -> Mapping[str, Any]:
+    """`data` if it is an object; a problem is recorded (and {} returned) otherwise."""
     if not isinstance(data, Mapping):
-        raise SumsError(f"{where}: expected an object (got {type(data).__name__})")
+        problems.append(SumsProblem(where, data, "an object"))
+        return {}
     return data
+
+
+def _refuse(problems: Problems) -> None:
+    if problems:
+        raise SumsError(problems=problems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +94,20 @@ class CrossSums:
         )
 
     @classmethod
-    def from_dict(cls, data: Any, where: str) -> CrossSums:
-        data = _mapping(data, where)
+    def from_dict(cls, data: Any, where: str, problems: Problems | None = None) -> CrossSums:
+        """Read the JSON form; every problem is listed (in `problems` when given)."""
+        found: Problems = [] if problems is None else problems
+        data = _mapping(data, where, found)
         spd = data.get("sumProductDenominator")
-        return cls(
-            _number(data, "sum", where),
-            _number(data, "sumSq", where),
-            _number(data, "sumProduct", where),
-            None if spd is None else _number(data, "sumProductDenominator", where),
+        out = cls(
+            _number(data, "sum", where, found),
+            _number(data, "sumSq", where, found),
+            _number(data, "sumProduct", where, found),
+            None if spd is None else _number(data, "sumProductDenominator", where, found),
         )
+        if problems is None:
+            _refuse(found)
+        return out
 
     def to_dict(self) -> dict[str, float]:
         out = {"sum": self.sum, "sumSq": self.sum_sq, "sumProduct": self.sum_product}
@@ -127,20 +157,22 @@ class ArmSums:
         return cls(float(y.size), float(y.sum()), float(y @ y), cov, den)
 
     @classmethod
-    def from_dict(cls, data: Any, where: str) -> ArmSums:
-        data = _mapping(data, where)
-        n = _number(data, "n", where)
-        if n < 0:
-            raise SumsError(f"{where}.n: expected a count >= 0 (got {n!r})")
+    def from_dict(cls, data: Any, where: str, problems: Problems | None = None) -> ArmSums:
+        """Read the JSON form; every problem is listed (in `problems` when given)."""
+        found: Problems = [] if problems is None else problems
+        data = _mapping(data, where, found)
         cov = data.get("covariate")
         den = data.get("denominator")
-        return cls(
-            n,
-            _number(data, "sum", where),
-            _number(data, "sumSq", where),
-            None if cov is None else CrossSums.from_dict(cov, f"{where}.covariate"),
-            None if den is None else CrossSums.from_dict(den, f"{where}.denominator"),
+        out = cls(
+            _count(data, "n", where, found),
+            _number(data, "sum", where, found),
+            _number(data, "sumSq", where, found),
+            None if cov is None else CrossSums.from_dict(cov, f"{where}.covariate", found),
+            None if den is None else CrossSums.from_dict(den, f"{where}.denominator", found),
         )
+        if problems is None:
+            _refuse(found)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"n": count(self.n), "sum": self.sum, "sumSq": self.sum_sq}
@@ -184,20 +216,22 @@ class SliceSums:
         return SliceSums(_add_maps(self.units, other.units), metrics)
 
     @classmethod
-    def from_dict(cls, data: Any, where: str) -> SliceSums:
-        data = _mapping(data, where)
-        units_raw = _mapping(data.get("units", {}), f"{where}.units")
-        units = {k: _number(units_raw, k, f"{where}.units") for k in units_raw}
-        for name, count in units.items():
-            if count < 0:
-                raise SumsError(f"{where}.units.{name}: expected a count >= 0 (got {count!r})")
-        metrics_raw = _mapping(data.get("metrics", {}), f"{where}.metrics")
+    def from_dict(cls, data: Any, where: str, problems: Problems | None = None) -> SliceSums:
+        """Read the JSON form; every problem is listed (in `problems` when given)."""
+        found: Problems = [] if problems is None else problems
+        data = _mapping(data, where, found)
+        units_raw = _mapping(data.get("units", {}), f"{where}.units", found)
+        units = {k: _count(units_raw, k, f"{where}.units", found) for k in units_raw}
+        metrics_raw = _mapping(data.get("metrics", {}), f"{where}.metrics", found)
         metrics: dict[str, dict[str, ArmSums]] = {}
         for name, arms in metrics_raw.items():
-            arms = _mapping(arms, f"{where}.metrics.{name}")
+            arms = _mapping(arms, f"{where}.metrics.{name}", found)
             metrics[name] = {
-                v: ArmSums.from_dict(a, f"{where}.metrics.{name}.{v}") for v, a in arms.items()
+                v: ArmSums.from_dict(a, f"{where}.metrics.{name}.{v}", found)
+                for v, a in arms.items()
             }
+        if problems is None:
+            _refuse(found)
         return cls(units, metrics)
 
     def to_dict(self) -> dict[str, Any]:
@@ -245,20 +279,28 @@ class ExperimentSums(SliceSums):
         return ExperimentSums(part.units, part.metrics, self.experiment_id, self.look)
 
     @classmethod
-    def from_dict(cls, data: Any, where: str = "$") -> ExperimentSums:
-        data = _mapping(data, where)
-        base = SliceSums.from_dict(data, where)
+    def from_dict(
+        cls, data: Any, where: str = "$", problems: Problems | None = None
+    ) -> ExperimentSums:
+        """Read DESIGN.md's sums JSON; a malformed one is refused with every problem listed."""
+        found: Problems = [] if problems is None else problems
+        data = _mapping(data, where, found)
+        base = SliceSums.from_dict(data, where, found)
         look = data.get("look")
         if look is not None and (isinstance(look, bool) or not isinstance(look, int) or look < 1):
-            raise SumsError(f"{where}.look: expected an integer >= 1 (got {look!r})")
+            found.append(SumsProblem(f"{where}.look", look, "an integer >= 1"))
         exp_id = data.get("experimentId", "")
         if not isinstance(exp_id, str):
-            raise SumsError(f"{where}.experimentId: expected a string (got {exp_id!r})")
-        segments_raw = _mapping(data.get("segments", {}), f"{where}.segments")
+            found.append(SumsProblem(f"{where}.experimentId", exp_id, "a string"))
+        segments_raw = _mapping(data.get("segments", {}), f"{where}.segments", found)
         segments = {
-            k: SliceSums.from_dict(v, f"{where}.segments.{k}") for k, v in segments_raw.items()
+            k: SliceSums.from_dict(v, f"{where}.segments.{k}", found)
+            for k, v in segments_raw.items()
         }
-        return cls(base.units, base.metrics, exp_id, look, segments)
+        if problems is None:
+            _refuse(found)
+        return cls(base.units, base.metrics, exp_id, look if isinstance(look, int) else None,
+                   segments)  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"experimentId": self.experiment_id, "look": self.look}
