@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
-from .server_helpers import Api, small
+from .server_helpers import ROOT, Api, article, small
 
 T0 = 1_767_261_600_000  # 2026-01-01T10:00:00Z in epoch milliseconds
 
@@ -223,3 +225,14 @@ def test_the_server_takes_scheduled_looks_and_applies_them(api: Api) -> None:
     assert record.triggered_by == "scheduler"
     assert "exp-sched" in api.ctx.view.experiments
     assert "splitlab_looks_total" in api.client.get("/metrics").text
+
+
+def test_the_assign_examples_in_the_docs_are_what_the_server_answers(api: Api) -> None:
+    """Every `curl .../v1/assign -d '...'` example in docs/server.md shows the real answer."""
+    api.client.post("/v1/experiments", json=article(), headers=api.admin)
+    text = (ROOT / "docs" / "server.md").read_text()
+    examples = re.findall(r"/v1/assign [^\n]*\\\n\s*-d '(\{.*?\})'\n(\{[^\n]*\})\n", text, re.S)
+    assert len(examples) >= 2
+    for request, shown in examples:
+        answer = api.client.post("/v1/assign", content=request.encode(), headers=api.sdk)
+        assert answer.json() == json.loads(shown), request
