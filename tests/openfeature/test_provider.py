@@ -12,9 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
-pytest.importorskip("openfeature", reason="the OpenFeature tests need openfeature-sdk")
-
 from openfeature.api import clear_providers, get_client, get_provider_metadata, set_provider
 from openfeature.client import OpenFeatureClient
 from openfeature.evaluation_context import EvaluationContext
