@@ -344,16 +344,3 @@ def _unknown(experiment_id: str) -> UnknownExperimentError:
 
 def _definition(experiment: Experiment) -> str:
     return canonical_json(experiment.to_wire())
-
-
-__all__ = [
-    "Change",
-    "DuplicateExperimentError",
-    "LookRecord",
-    "Registry",
-    "RegistryError",
-    "UnknownExperimentError",
-    "canonical_json",
-    "format_time",
-    "parse_time",
-]
