@@ -9,7 +9,6 @@ need an existing database) a mistyped path, which would otherwise create a new e
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ import duckdb
 
 from splitlab.errors import SplitlabError
 from splitlab.store.duckdb_store import DuckDBStore
+from splitlab.store.errors import DatabaseOpenError, database_open_error
 from splitlab.store.registry import Registry
 
 T = TypeVar("T")
@@ -36,8 +36,6 @@ db_option = click.option(
 
 #: What to do instead while a server holds the file, when the command has no better advice.
 EVALUATE_ON_SERVER = "take looks on that server with POST /v1/experiments/{id}/evaluate"
-
-_PID = re.compile(r"\(PID (\d+)\)")
 
 
 class DatabaseUnavailableError(SplitlabError):
@@ -70,30 +68,30 @@ def open_file(
             "FILE --db PATH` or `splitlab serve --db PATH` create a database)"
         )
     try:
-        return opener(str(target))
-    except duckdb.IOException as exc:
-        raise DatabaseUnavailableError(_explain(str(path), str(exc), on_server)) from None
-    except duckdb.Error as exc:
-        raise DatabaseUnavailableError(f"--db {path}: cannot open it ({exc})") from None
+        try:
+            return opener(str(target))
+        except duckdb.Error as exc:  # an opener other than DuckDBStore (keys: duckdb.connect)
+            raise database_open_error(str(path), exc) from None
+    except DatabaseOpenError as exc:
+        raise DatabaseUnavailableError(_explain(str(path), exc, on_server)) from None
     except OSError as exc:
         raise DatabaseUnavailableError(
             f"--db {path}: cannot open it ({exc.strerror or exc})"
         ) from None
 
 
-def _explain(path: str, message: str, on_server: str) -> str:
-    """One line for a DuckDB IO error, in the user's terms."""
-    if "Could not set lock" in message:
-        pid = _PID.search(message)
-        holder = f"process {pid.group(1)}" if pid else "another process"
+def _explain(path: str, error: DatabaseOpenError, on_server: str) -> str:
+    """One line for a database that cannot be opened, in the shell user's terms."""
+    if error.kind == "locked":
+        holder = f"process {error.holder_pid}" if error.holder_pid else "another process"
         return (
             f"--db {path} is locked by {holder}, most likely a running `splitlab serve` "
             f"(DuckDB lets one process open the file): {on_server}, or stop the server and "
             "run this again"
         )
-    if "not a valid DuckDB database file" in message:
+    if error.kind == "not_duckdb":
         return f"--db {path}: not a DuckDB database file (expected a splitlab database)"
-    return f"--db {path}: cannot open it ({message.removeprefix('IO Error: ')})"
+    return f"--db {path}: cannot open it ({error.detail})"
 
 
 def open_store(

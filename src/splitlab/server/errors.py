@@ -72,6 +72,7 @@ LIBRARY_STATUS: dict[str, int] = {
     "store_error": 503,
     "store_unavailable": 503,
     "overloaded": 503,
+    "database_unavailable": 503,
 }
 
 

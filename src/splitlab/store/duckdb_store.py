@@ -28,7 +28,7 @@ import duckdb
 from splitlab.config.models import Experiment
 from splitlab.stats.sums import ExperimentSums
 from splitlab.store.base import DataQuality, IngestResult
-from splitlab.store.errors import StoreError
+from splitlab.store.errors import StoreError, database_open_error
 from splitlab.store.loader import SCHEMA, Loader
 from splitlab.store.log import AppendLog, Position
 from splitlab.store.summary_sql import (
@@ -61,7 +61,10 @@ class DuckDBStore:
         sync: bool = True,
     ) -> None:
         self.path = Path(path)
-        self._con: Any = duckdb.connect(str(self.path))
+        try:
+            self._con: Any = duckdb.connect(str(self.path))
+        except duckdb.Error as exc:
+            raise database_open_error(str(self.path), exc) from exc
         #: Held by anyone using :attr:`connection` (DuckDB connections are not thread-safe).
         self.lock = threading.RLock()
         self._con.execute(SCHEMA)
