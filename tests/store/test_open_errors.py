@@ -40,4 +40,3 @@ def test_a_file_that_is_not_duckdb_is_named_as_such(tmp_path: Path) -> None:
         DuckDBStore(path)
     assert info.value.kind == "not_duckdb"
     assert str(path) in str(info.value)
-
