@@ -6,7 +6,6 @@ Playwright through its ``executable_path``; Playwright's own browser downloads a
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,12 +15,8 @@ import pytest
 
 from splitlab.demo.setup import DemoResult, build_demo
 from splitlab.server.run import BackgroundServer
+from tests.chromium import launched_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 
 
@@ -45,21 +40,9 @@ def server(demo: DemoResult) -> Iterator[BackgroundServer]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Headless Chromium (Debian's package) under Playwright.
-
-    Module-scoped on purpose: Playwright's sync API keeps an event loop running in this thread
-    while it is open, which would break every later test that calls ``asyncio.run``.
-    """
-    if shutil.which("chromium") is None and not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: run scripts/install-system-deps.sh (apt chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    """Debian's headless Chromium under Playwright (module-scoped: see tests/chromium.py)."""
+    with launched_chromium() as browser:
+        yield browser
 
 
 class Page:

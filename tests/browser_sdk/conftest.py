@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import http.server
-import shutil
 import threading
 from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser_sdk.page import BrowserPage
+from tests.chromium import launched_chromium
 from tests.conftest import ROOT
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -52,17 +39,9 @@ def static_base() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
-    from playwright import sync_api  # a dev dependency
-
-    if not CHROMIUM.exists() and shutil.which("chromium") is None:
-        pytest.fail("Chromium is missing: run scripts/install-system-deps.sh (Debian's chromium)")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    """Debian's headless Chromium under Playwright (module-scoped: see tests/chromium.py)."""
+    with launched_chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
