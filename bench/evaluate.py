@@ -60,11 +60,11 @@ DEFINITION: dict[str, Any] = {
 
 BARE_SQL = """
 WITH exposed AS (
-  SELECT unit_id, min(ts) AS t0, arg_min(variant, ts) AS variant
+  SELECT unit_key, min(ts) AS t0, arg_min(variant, ts) AS variant
   FROM exposures WHERE experiment_id = $exp
-  GROUP BY unit_id HAVING count(DISTINCT variant) = 1
+  GROUP BY unit_key HAVING count(DISTINCT variant) = 1
 ), unit_values AS (
-  SELECT me.unit_id,
+  SELECT me.unit_key,
     max(1) FILTER (WHERE me.metric = 'purchase' AND me.ts >= e.t0) AS y0,
     max(1) FILTER (WHERE me.metric = 'purchase' AND me.ts < e.t0) AS x0,
     max(1) FILTER (WHERE me.metric = 'signup' AND me.ts >= e.t0) AS y1,
@@ -75,9 +75,9 @@ WITH exposed AS (
     count(*) FILTER (WHERE me.metric = 'pageviews' AND me.ts < e.t0) AS x3,
     sum(me.value) FILTER (WHERE me.metric = 'errors' AND me.ts >= e.t0) AS y4,
     sum(me.value) FILTER (WHERE me.metric = 'errors' AND me.ts < e.t0) AS x4
-  FROM metric_events me JOIN exposed e USING (unit_id)
+  FROM metric_events me JOIN exposed e USING (unit_key)
   WHERE me.ts >= e.t0 - $lookback
-  GROUP BY me.unit_id
+  GROUP BY me.unit_key
 ), filled AS (
   SELECT e.variant,
     coalesce(y0, 0)::DOUBLE AS y0, coalesce(x0, 0)::DOUBLE AS x0,
@@ -85,7 +85,7 @@ WITH exposed AS (
     coalesce(y2, 0)::DOUBLE AS y2, coalesce(x2, 0)::DOUBLE AS x2,
     coalesce(y3, 0)::DOUBLE AS y3, coalesce(x3, 0)::DOUBLE AS x3,
     coalesce(y4, 0)::DOUBLE AS y4, coalesce(x4, 0)::DOUBLE AS x4
-  FROM exposed e LEFT JOIN unit_values v USING (unit_id)
+  FROM exposed e LEFT JOIN unit_values v USING (unit_key)
 )
 SELECT variant, count(*),
   sum(y0), sum(y0*y0), sum(x0), sum(x0*x0), sum(y0*x0),
@@ -104,14 +104,14 @@ def generate(store: DuckDBStore, units: int, events: int) -> None:
         con.execute(
             "INSERT INTO exposures SELECT 'x' || i, $exp, "
             "['control', 'a', 'b'][1 + (hash(i) % 3)::INT], 'u' || i, "
-            "$start + (hash(i * 11) % $day)::BIGINT, NULL FROM range($units) t(i)",
+            "$start + (hash(i * 11) % $day)::BIGINT, NULL, i + 1 FROM range($units) t(i)",
             {"exp": EXPERIMENT, "units": units, "start": START_MS, "day": DAY_MS},
         )
         con.execute(
             "INSERT INTO metric_events SELECT 'e' || i, $exp, "
             "['control', 'a', 'b'][1 + (hash(u) % 3)::INT], 'u' || u, "
             "$metrics[1 + (i % 5)::INT], (hash(i) % 1000) / 100.0, "
-            "$start - 5 * $day + (hash(i * 3) % (20 * $day))::BIGINT "
+            "$start - 5 * $day + (hash(i * 3) % (20 * $day))::BIGINT, u + 1 "
             "FROM (SELECT i, hash(i * 7) % $units AS u FROM range($events) t(i))",
             {
                 "exp": EXPERIMENT,
@@ -121,6 +121,11 @@ def generate(store: DuckDBStore, units: int, events: int) -> None:
                 "day": DAY_MS,
                 "metrics": list(METRICS),
             },
+        )
+        # the unit keys the loader would have given (docs/storage.md)
+        con.execute(
+            "INSERT INTO unit_keys SELECT 'u' || i, i + 1 FROM range($units) t(i)",
+            {"units": units},
         )
         con.execute("CHECKPOINT")
 

@@ -314,21 +314,26 @@ def bench_summary(units: int, events: int, workdir: Path) -> dict[str, float]:
             con.execute(
                 "INSERT INTO exposures SELECT 'x' || i, $exp, "
                 "['control', 'a', 'b'][1 + (hash(i) % 3)::INT], 'u' || i, "
-                "1700000000000 + (i % 86400) * 1000, NULL FROM range($units) t(i)",
+                "1700000000000 + (i % 86400) * 1000, NULL, i + 1 FROM range($units) t(i)",
                 {"exp": EXPERIMENT, "units": units},
             )
             con.execute(
                 "INSERT INTO metric_events SELECT 'e' || i, $exp, 'control', "
                 "'u' || (hash(i * 7) % $units), 'm' || (i % 5), (hash(i) % 1000) / 10.0, "
-                "1700000000000 + (hash(i * 3) % (20 * 86400))::BIGINT * 1000 - 5 * 86400000 "
-                "FROM range($events) t(i)",
+                "1700000000000 + (hash(i * 3) % (20 * 86400))::BIGINT * 1000 - 5 * 86400000, "
+                "(hash(i * 7) % $units) + 1 FROM range($events) t(i)",
                 {"exp": EXPERIMENT, "units": units, "events": events},
+            )
+            # the unit keys the loader would have given (docs/storage.md)
+            con.execute(
+                "INSERT INTO unit_keys SELECT 'u' || i, i + 1 FROM range($units) t(i)",
+                {"units": units},
             )
             con.execute("CHECKPOINT")
         floor_sql = (
             "SELECT count(*), sum(me.value) FROM metric_events me JOIN "
-            "(SELECT unit_id, min(ts) AS t0 FROM exposures GROUP BY unit_id) u "
-            "ON me.unit_id = u.unit_id WHERE me.ts >= u.t0"
+            "(SELECT unit_key, min(ts) AS t0 FROM exposures GROUP BY unit_key) u "
+            "ON me.unit_key = u.unit_key WHERE me.ts >= u.t0"
         )
         rounds: dict[str, list[tuple[float, float]]] = {"summary": [], "floor": []}
         for _ in range(3):  # alternate, so machine load hits both alike

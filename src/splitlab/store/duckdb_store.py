@@ -29,7 +29,7 @@ from splitlab.config.models import Experiment
 from splitlab.stats.sums import ExperimentSums
 from splitlab.store.base import DataQuality, IngestResult
 from splitlab.store.errors import StoreError, database_open_error
-from splitlab.store.loader import SCHEMA, Loader
+from splitlab.store.loader import Loader
 from splitlab.store.log import AppendLog, Position
 from splitlab.store.summary_sql import (
     DATA_QUALITY_SQL,
@@ -39,6 +39,7 @@ from splitlab.store.summary_sql import (
     quality_from_rows,
     sums_from_rows,
 )
+from splitlab.store.tables import create_tables
 from splitlab.store.writepath import LoaderThread, LoadPolicy, LogWriter
 from splitlab.tracking.events import Event
 
@@ -67,7 +68,7 @@ class DuckDBStore:
             raise database_open_error(str(self.path), exc) from exc
         #: Held by anyone using :attr:`connection` (DuckDB connections are not thread-safe).
         self.lock = threading.RLock()
-        self._con.execute(SCHEMA)
+        create_tables(self._con)
         self._log = AppendLog(
             Path(log_dir) if log_dir is not None else Path(f"{self.path}.log"),
             segment_bytes=segment_bytes,

@@ -5,6 +5,12 @@ transaction, and records the new position in that same transaction. A crash befo
 leaves both unchanged (the records are loaded again on start); after the commit, both moved
 together. So no record is loaded twice and none is skipped.
 
+Unit keys: every unit id gets a dense integer ``unit_key`` the first time a batch carries it
+(table ``unit_keys``, filled in the same transaction), and both event tables store it beside
+``unit_id``. The summary joins and groups 10 million events by that integer instead of the
+string, which measured about 25% faster (docs/benchmarks.md). A key is never reused or
+changed, so a unit's events share one key across batches, experiments and restarts.
+
 Deduplication by ``eventId``: duplicates inside a batch are dropped with a window function,
 and the batch is anti-joined against the rows already stored in the batch's time range
 widened by ``dedup_window_ms`` on each side (24 hours by default). The range lets DuckDB skip
@@ -24,51 +30,39 @@ from splitlab.store.log import AppendLog, Position
 
 logger = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS exposures (
-    event_id VARCHAR NOT NULL,
-    experiment_id VARCHAR NOT NULL,
-    variant VARCHAR NOT NULL,
-    unit_id VARCHAR NOT NULL,
-    ts BIGINT NOT NULL,
-    attributes JSON
-);
-CREATE TABLE IF NOT EXISTS metric_events (
-    event_id VARCHAR NOT NULL,
-    experiment_id VARCHAR NOT NULL,
-    variant VARCHAR NOT NULL,
-    unit_id VARCHAR NOT NULL,
-    metric VARCHAR NOT NULL,
-    value DOUBLE NOT NULL,
-    ts BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS splitlab_log_position (
-    log_id VARCHAR PRIMARY KEY,
-    segment BIGINT NOT NULL,
-    "offset" BIGINT NOT NULL
-);
-"""
-
 _COLUMNS = (
     "{eventId: 'VARCHAR', type: 'VARCHAR', experimentId: 'VARCHAR', variant: 'VARCHAR', "
     "unitId: 'VARCHAR', timestamp: 'BIGINT', metric: 'VARCHAR', value: 'DOUBLE', "
     "attributes: 'JSON'}"
 )
 
+#: The batch's units with their keys: the stored key, or the next free one for a new unit
+#: (numbered after ``$base``, the largest key so far, in the order of the unit ids).
+_BATCH_KEYS = """
+CREATE OR REPLACE TEMP TABLE _splitlab_keys AS
+SELECT b.unit_id, u.unit_key IS NULL AS new,
+       coalesce(u.unit_key, $base + sum((u.unit_key IS NULL)::BIGINT)
+                OVER (ORDER BY b.unit_id ROWS UNBOUNDED PRECEDING)) AS unit_key
+FROM (SELECT DISTINCT unitId AS unit_id FROM _splitlab_batch) b
+LEFT JOIN unit_keys u ON b.unit_id = u.unit_id
+"""
+
 _INSERT_EXPOSURES = """
-INSERT INTO exposures
-SELECT b.eventId, b.experimentId, b.variant, b.unitId, b.timestamp, b.attributes
+INSERT INTO exposures (event_id, experiment_id, variant, unit_id, ts, attributes, unit_key)
+SELECT b.eventId, b.experimentId, b.variant, b.unitId, b.timestamp, b.attributes, k.unit_key
 FROM (SELECT * FROM _splitlab_batch WHERE type = 'exposure'
       QUALIFY row_number() OVER (PARTITION BY eventId) = 1) b
+JOIN _splitlab_keys k ON b.unitId = k.unit_id
 ANTI JOIN (SELECT event_id FROM exposures WHERE ts BETWEEN $lo AND $hi) e
     ON b.eventId = e.event_id
 """
 
 _INSERT_METRICS = """
-INSERT INTO metric_events
-SELECT b.eventId, b.experimentId, b.variant, b.unitId, b.metric, b.value, b.timestamp
+INSERT INTO metric_events (event_id, experiment_id, variant, unit_id, metric, value, ts, unit_key)
+SELECT b.eventId, b.experimentId, b.variant, b.unitId, b.metric, b.value, b.timestamp, k.unit_key
 FROM (SELECT * FROM _splitlab_batch WHERE type = 'metric'
       QUALIFY row_number() OVER (PARTITION BY eventId) = 1) b
+JOIN _splitlab_keys k ON b.unitId = k.unit_id
 ANTI JOIN (SELECT event_id FROM metric_events WHERE ts BETWEEN $lo AND $hi) e
     ON b.eventId = e.event_id
 """
@@ -133,9 +127,15 @@ class Loader:
             row = con.execute('SELECT min("timestamp"), max("timestamp") FROM _splitlab_batch')
             lo, hi = row.fetchone()
             if lo is not None:
+                base = con.execute("SELECT coalesce(max(unit_key), 0) FROM unit_keys").fetchone()
+                con.execute(_BATCH_KEYS, {"base": base[0]})
+                con.execute(
+                    "INSERT INTO unit_keys SELECT unit_id, unit_key FROM _splitlab_keys WHERE new"
+                )
                 bounds = {"lo": lo - self._dedup_window, "hi": hi + self._dedup_window}
                 con.execute(_INSERT_EXPOSURES, bounds)
                 con.execute(_INSERT_METRICS, bounds)
+                con.execute("DROP TABLE _splitlab_keys")
             self._upsert_position(end)
             con.execute("DROP TABLE _splitlab_batch")
             con.execute("COMMIT")

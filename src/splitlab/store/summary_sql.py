@@ -14,6 +14,8 @@ Rules (docs/storage.md explains them):
   experiment's assignment, so any of it is a valid covariate); for ratio metrics, the
   pre-exposure numerator.
 * Units without events count with 0 (the LEFT JOIN).
+* Units are matched by their integer ``unit_key`` (one per unit id, see
+  :mod:`splitlab.store.loader`), not by the id string: the same matches, measured faster.
 
 Only the final per-variant (and per-segment) sums leave DuckDB.
 """
@@ -156,6 +158,16 @@ def plan_summary(
         scope += f" OR metric IN ({in_names})"
         join_scope = " AND (me.own OR (me.ts < u.t0 AND me.ts >= u.t0 - $lookback))"
     case = " ".join(f"WHEN $n{k} THEN {k}" for k in range(len(names))) or "WHEN NULL THEN 0"
+    # Variants as numbers, so the join carries and compares an integer, not a string: the
+    # definition's variants by position, any other by its 64-bit hash (distinct from those
+    # positions but for a chance of about n / 2^64).
+    for j, variant in enumerate(experiment.variant_names):
+        params[f"v{j}"] = variant
+    codes = (
+        "CASE variant "
+        + "".join(f"WHEN $v{j} THEN {j}::UBIGINT " for j in range(len(experiment.variant_names)))
+        + "ELSE hash(variant) END"
+    )
     seg_cols = []
     for k, attribute in enumerate(segments):
         params[f"s{k}"] = attribute
@@ -168,11 +180,11 @@ def plan_summary(
     seg_names = "".join(f", s{k}" for k in range(len(segments)))
     sql = f"""
 WITH first AS (
-  SELECT unit_id, min(ts) AS t0, arg_min(variant, ts) AS variant,
+  SELECT unit_key, min(ts) AS t0, arg_min(variant, ts) AS variant,
          min(variant) <> max(variant) AS multi{_ATTRS if segments else ""}
-  FROM exposures WHERE experiment_id = $exp AND ts <= $cutoff GROUP BY unit_id
+  FROM exposures WHERE experiment_id = $exp AND ts <= $cutoff GROUP BY unit_key
 ), u AS (
-  SELECT row_number() OVER () AS uk, unit_id, t0, variant, multi{"".join(", " + c for c in seg_cols)}
+  SELECT unit_key AS uk, t0, variant, {codes} AS vc, multi{"".join(", " + c for c in seg_cols)}
   FROM first
 ), per AS (
   SELECT uk,
@@ -180,13 +192,12 @@ WITH first AS (
     count(CASE WHEN own AND mismatch THEN 1 END) AS q_mismatch,
     count(CASE WHEN own AND age < 0 THEN 1 END) AS q_pre
   FROM (
-    SELECT u.uk, me.value, me.ts - u.t0 AS age, me.own, me.k,
-           me.variant <> u.variant AS mismatch
+    SELECT u.uk, me.value, me.ts - u.t0 AS age, me.own, me.k, me.vc <> u.vc AS mismatch
     FROM (
-      SELECT unit_id, value, ts, variant, experiment_id = $exp AS own,
+      SELECT unit_key, value, ts, {codes} AS vc, experiment_id = $exp AS own,
              CASE metric {case} END AS k
       FROM metric_events WHERE ts <= $cutoff AND ({scope})
-    ) me JOIN u ON me.unit_id = u.unit_id{join_scope}
+    ) me JOIN u ON me.unit_key = u.uk{join_scope}
   ) GROUP BY uk
 ), vals AS (
   SELECT u.multi, u.variant{seg_names}{"".join(", " + v for v in values)},
@@ -290,15 +301,15 @@ def _arm(i: int, metric: Metric, record: dict[str, Any] | None) -> ArmSums:
 #: :func:`plan_summary`'s query did not just compute them).
 DATA_QUALITY_SQL = """
 WITH first AS (
-  SELECT unit_id, min(ts) AS t0, arg_min(variant, ts) AS variant,
+  SELECT unit_key, min(ts) AS t0, arg_min(variant, ts) AS variant,
          min(variant) <> max(variant) AS multi
-  FROM exposures WHERE experiment_id = $exp AND ts <= $cutoff GROUP BY unit_id
+  FROM exposures WHERE experiment_id = $exp AND ts <= $cutoff GROUP BY unit_key
 )
 SELECT
   (SELECT count(*) FROM first WHERE multi),
-  count(CASE WHEN f.unit_id IS NULL THEN 1 END),
+  count(CASE WHEN f.unit_key IS NULL THEN 1 END),
   count(CASE WHEN ev.variant <> f.variant THEN 1 END),
   count(CASE WHEN ev.ts < f.t0 THEN 1 END)
-FROM metric_events ev LEFT JOIN first f ON ev.unit_id = f.unit_id
+FROM metric_events ev LEFT JOIN first f ON ev.unit_key = f.unit_key
 WHERE ev.experiment_id = $exp AND ev.ts <= $cutoff
 """

@@ -26,7 +26,7 @@ from splitlab.store.registry import LookRecord, format_time
 EXPOSURES_BY_DAY = """
 SELECT day, variant, count(*) AS units FROM (
     SELECT arg_min(variant, ts) AS variant, min(ts) // 86400000 AS day
-    FROM exposures WHERE experiment_id = ? GROUP BY unit_id)
+    FROM exposures WHERE experiment_id = ? GROUP BY unit_key)
 GROUP BY day, variant ORDER BY day, variant
 """
 
