@@ -49,13 +49,15 @@ def free_port() -> int:
 def batch_template(client: int, size: int) -> bytes:
     """A body of `size` events with placeholders for the batch number and the clock.
 
-    Event ids hold ``#########`` (the batch number); timestamps start with ``@@@@@@@@@@``
+    Event ids and unit ids hold ``#########`` (the batch number); timestamps start with ``@@@@@@@@@@``
     (replaced by the send time in epoch seconds), so they advance as in real traffic.
     """
     now = 1_111_111_111_111
     events = []
     for i in range(size):
-        unit = f"u{client}-{i}"
+        # 4 events per unit and batch, new units in every batch (the batch number is in the
+        # id): the loader numbers about a quarter of a million new units per 1M events
+        unit = f"u{client}-#########-{i % max(1, size // 4)}"
         if i % 4 == 0:
             events.append({"eventId": f"c{client}-#########-{i}", "type": "exposure",
                            "experimentId": EXPERIMENT, "variant": VARIANTS[i % 3],
@@ -268,6 +270,8 @@ def bench_dedup(con: Any) -> dict[str, list[tuple[float, float]]]:
     range +-24 h (what the loader does) and against all of them; and the summary-side
     alternative, one row per stored eventId, is timed as a plain distinct count.
     """
+    from splitlab.store.loader import BATCH_KEYS
+
     con.execute(
         "CREATE OR REPLACE TEMP TABLE dedup_batch AS SELECT event_id || 'z' AS eventId, "
         "1700000000000 + 3 * 86400000 + i % 1000 AS ts FROM "
@@ -299,6 +303,21 @@ def bench_dedup(con: Any) -> dict[str, list[tuple[float, float]]]:
             con.execute(sql, params).fetchall()
             out[name].append((time.perf_counter() - wall, time.process_time() - cpu))
     con.execute("DROP TABLE dedup_batch")
+    # numbering a load batch's units (what each load adds for unit keys): 100,000 events of
+    # 25,000 units, half of them stored already, against the stored unit_keys
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _splitlab_batch AS SELECT CASE WHEN u % 2 = 0 "
+        "THEN 'u' || (hash(u) % 1000000) ELSE 'new-' || u END AS unitId FROM "
+        f"(SELECT i % {DEDUP_BATCH // 4} AS u FROM range({DEDUP_BATCH}) t(i))"
+    )
+    base = con.execute("SELECT max(unit_key) FROM unit_keys").fetchone()[0]
+    out["unit_keys"] = []
+    for _ in range(3):
+        wall, cpu = time.perf_counter(), time.process_time()
+        con.execute(BATCH_KEYS, {"base": base})
+        out["unit_keys"].append((time.perf_counter() - wall, time.process_time() - cpu))
+    con.execute("DROP TABLE _splitlab_keys")
+    con.execute("DROP TABLE _splitlab_batch")
     return out
 
 
@@ -401,6 +420,7 @@ def main() -> None:
                 ("dedup_window", "anti-join, stored events within 24 h"),
                 ("dedup_all", "anti-join, all stored events"),
                 ("dedup_summary", "summary side: one row per eventId"),
+                ("unit_keys", "unit keys for the batch (25,000 units)"),
             ):
                 print(f"  {label:<40} {s[key + '_s']:>6.2f} s wall "
                       f"{s[key + '_cpu_s']:>6.2f} s CPU")  # fmt: skip

@@ -38,7 +38,7 @@ _COLUMNS = (
 
 #: The batch's units with their keys: the stored key, or the next free one for a new unit
 #: (numbered after ``$base``, the largest key so far, in the order of the unit ids).
-_BATCH_KEYS = """
+BATCH_KEYS = """
 CREATE OR REPLACE TEMP TABLE _splitlab_keys AS
 SELECT b.unit_id, u.unit_key IS NULL AS new,
        coalesce(u.unit_key, $base + sum((u.unit_key IS NULL)::BIGINT)
@@ -128,7 +128,7 @@ class Loader:
             lo, hi = row.fetchone()
             if lo is not None:
                 base = con.execute("SELECT coalesce(max(unit_key), 0) FROM unit_keys").fetchone()
-                con.execute(_BATCH_KEYS, {"base": base[0]})
+                con.execute(BATCH_KEYS, {"base": base[0]})
                 con.execute(
                     "INSERT INTO unit_keys SELECT unit_id, unit_key FROM _splitlab_keys WHERE new"
                 )
