@@ -13,6 +13,7 @@ import pytest
 
 from splitlab.store import DuckDBStore
 from splitlab.tracking.events import Event, now_ms
+from tests.store.store_helpers import key_problems
 
 from .collector_helpers import CollectorProcess
 
@@ -83,6 +84,8 @@ def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
         store.flush()
         with store.lock:
             rows = store.connection.execute("SELECT event_id FROM metric_events").fetchall()
+            problems = key_problems(store.connection)
+    assert problems == dict.fromkeys(problems, 0), "one unit key per unit after the kills"
     ids = [r[0] for r in rows]
     assert len(ids) == len(set(ids)), "stored exactly once"
     assert set(ids) == sent

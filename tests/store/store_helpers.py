@@ -218,3 +218,21 @@ def data_quality(events: list[Event], cutoff: int = 2**62) -> dict[str, int]:
             e.unit_id in units and e.timestamp < units[e.unit_id].t0 for e in own
         ),
     }
+
+
+def key_problems(con: Any) -> dict[str, int]:
+    """Counts of every way the keys could be wrong (all zero when they are right)."""
+    queries = {
+        # a unit id with two keys, or a key shared by two unit ids
+        "ids_with_two_keys": "SELECT count(*) FROM (SELECT unit_id FROM unit_keys "
+        "GROUP BY unit_id HAVING count(*) > 1)",
+        "keys_with_two_ids": "SELECT count(*) FROM (SELECT unit_key FROM unit_keys "
+        "GROUP BY unit_key HAVING count(*) > 1)",
+        # an event whose key is not its unit's key
+        "wrong_event_keys": "SELECT count(*) FROM (SELECT unit_id, unit_key FROM exposures "
+        "UNION ALL SELECT unit_id, unit_key FROM metric_events) e "
+        "ANTI JOIN unit_keys k ON e.unit_id = k.unit_id AND e.unit_key = k.unit_key",
+        # keys are dense: 1..n
+        "gaps": "SELECT count(*) - max(unit_key) FROM unit_keys",
+    }
+    return {name: int(con.execute(sql).fetchone()[0]) for name, sql in queries.items()}

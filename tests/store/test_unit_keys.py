@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy as np
@@ -18,7 +17,14 @@ import pytest
 from splitlab.config import load_experiment
 from splitlab.store import DuckDBStore
 
-from .store_helpers import DEFINITION, data_quality, expected_sums, experiment, simulate
+from .store_helpers import (
+    DEFINITION,
+    data_quality,
+    expected_sums,
+    experiment,
+    key_problems,
+    simulate,
+)
 from .test_summary import assert_sums_equal
 
 #: The tables as splitlab wrote them before unit keys (the upgrade's starting point).
@@ -31,24 +37,6 @@ CREATE TABLE metric_events (event_id VARCHAR NOT NULL, experiment_id VARCHAR NOT
 CREATE TABLE splitlab_log_position (log_id VARCHAR PRIMARY KEY, segment BIGINT NOT NULL,
     "offset" BIGINT NOT NULL);
 """
-
-
-def key_problems(con: Any) -> dict[str, int]:
-    """Counts of every way the keys could be wrong (all zero when they are right)."""
-    queries = {
-        # a unit id with two keys, or a key shared by two unit ids
-        "ids_with_two_keys": "SELECT count(*) FROM (SELECT unit_id FROM unit_keys "
-        "GROUP BY unit_id HAVING count(*) > 1)",
-        "keys_with_two_ids": "SELECT count(*) FROM (SELECT unit_key FROM unit_keys "
-        "GROUP BY unit_key HAVING count(*) > 1)",
-        # an event whose key is not its unit's key
-        "wrong_event_keys": "SELECT count(*) FROM (SELECT unit_id, unit_key FROM exposures "
-        "UNION ALL SELECT unit_id, unit_key FROM metric_events) e "
-        "ANTI JOIN unit_keys k ON e.unit_id = k.unit_id AND e.unit_key = k.unit_key",
-        # keys are dense: 1..n
-        "gaps": "SELECT count(*) - max(unit_key) FROM unit_keys",
-    }
-    return {name: int(con.execute(sql).fetchone()[0]) for name, sql in queries.items()}
 
 
 def test_keys_are_stable_across_loads_and_restarts(tmp_path: Path) -> None:
