@@ -25,7 +25,7 @@ from splitlab.store.registry import Registry
 
 T = TypeVar("T")
 
-#: The ``--db`` option shared by the evaluation commands.
+#: The ``--db`` option shared by the commands that open a database.
 db_option = click.option(
     "--db",
     "db_path",

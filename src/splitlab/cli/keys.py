@@ -14,16 +14,8 @@ from contextlib import contextmanager
 import click
 import duckdb
 
-from splitlab.cli.database import open_file
+from splitlab.cli.database import db_option, open_file
 from splitlab.server.keys import KeyKind, KeyStore
-
-DB_OPTION = click.option(
-    "--db",
-    "db",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="The splitlab database file (the one `splitlab serve --db` uses).",
-)
 
 
 @contextmanager
@@ -43,7 +35,7 @@ def keys() -> None:
 
 
 @keys.command("create")
-@DB_OPTION
+@db_option
 @click.option(
     "--kind",
     required=True,
@@ -52,9 +44,9 @@ def keys() -> None:
 )
 @click.option("--name", default="", help="A label to recognise the key by (team, service).")
 @click.option("--json", "as_json", is_flag=True, help="Print the key as JSON.")
-def create(db: str, kind: str, name: str, as_json: bool) -> None:
+def create(db_path: str, kind: str, name: str, as_json: bool) -> None:
     """Create a key and print it (the only time it is shown; only its hash is stored)."""
-    with _keys(db, create=True) as store:
+    with _keys(db_path, create=True) as store:
         new = store.create(kind, name)
     if as_json:
         click.echo(json.dumps({"key": new.key.to_dict(), "secret": new.secret}))
@@ -65,11 +57,11 @@ def create(db: str, kind: str, name: str, as_json: bool) -> None:
 
 
 @keys.command("list")
-@DB_OPTION
+@db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the keys as JSON.")
-def list_keys(db: str, as_json: bool) -> None:
+def list_keys(db_path: str, as_json: bool) -> None:
     """List keys (never the secrets)."""
-    with _keys(db) as store:
+    with _keys(db_path) as store:
         found = store.list()
     if as_json:
         click.echo(json.dumps([k.to_dict() for k in found], indent=2))
@@ -81,9 +73,9 @@ def list_keys(db: str, as_json: bool) -> None:
 
 @keys.command("revoke")
 @click.argument("key_id")
-@DB_OPTION
-def revoke(key_id: str, db: str) -> None:
+@db_option
+def revoke(key_id: str, db_path: str) -> None:
     """Revoke the key KEY_ID (the 12-digit id shown by `keys list`) at once."""
-    with _keys(db) as store:
+    with _keys(db_path) as store:
         key = store.revoke(key_id)
     click.echo(f"revoked {key.kind.value} key {key.key_id}")
