@@ -104,7 +104,6 @@ class TrackingClient:
         self._in_flight = False
         self._flush_requested = False
         self._closed = False
-        self._closing = False
         self._abandoned = False
         self._close_deadline = 0.0
         self._tally = Tally()
@@ -247,7 +246,6 @@ class TrackingClient:
             if self._closed:
                 return
             self._closed = True
-            self._closing = True
             self._close_deadline = self._clock() + limit
             self._cond.notify_all()
         self._wake.set()
@@ -301,7 +299,7 @@ class TrackingClient:
         with self._cond:
             while True:
                 pending = len(self._pending)
-                if self._closing:
+                if self._closed:
                     return self._front_batch_locked() if pending else None
                 if self._spool_waiting():
                     return "spool"
@@ -378,7 +376,7 @@ class TrackingClient:
     def _give_up_at(self) -> float | None:
         """The close deadline while closing, else None (retry for as long as it takes)."""
         with self._cond:
-            return self._close_deadline if self._closing else None
+            return self._close_deadline if self._closed else None
 
     def _interruptible_sleep(self, seconds: float) -> None:
         """Sleep, but wake once early when close() is called (to flush without waiting)."""
