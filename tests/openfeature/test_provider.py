@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import subprocess
 import sys
 import uuid
@@ -26,29 +25,15 @@ from splitlab.openfeature import (
     ProviderValuesError,
     SplitlabProvider,
 )
+from tests.assignment.assignment_helpers import definition
 from tests.conftest import ROOT
-
-BASE: dict[str, Any] = {
-    "experimentId": "exp-of",
-    "status": "running",
-    "trafficAllocation": 1.0,
-    "variants": ["control", "variant-a", "variant-b"],
-    "assignment": {"strategy": "consistent_hash", "hashKey": "userId", "salt": "of-salt"},
-    "metrics": {"primary": {"name": "conversion"}},
-}
 
 US_FREE = {"region": "US", "accountType": "free"}
 
 
 def experiment(**changes: Any) -> Experiment:
-    """The base definition with top-level keys replaced (``assignment`` keys merged)."""
-    raw = copy.deepcopy(BASE)
-    for key, value in changes.items():
-        if key == "assignment":
-            raw["assignment"].update(value)
-        else:
-            raw[key] = value
-    return load_experiment(raw)
+    """The assignment tests' base definition as ``exp-of``, with `changes`."""
+    return load_experiment(definition(experimentId="exp-of", **changes))
 
 
 @pytest.fixture
