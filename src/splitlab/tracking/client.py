@@ -256,8 +256,7 @@ class TrackingClient:
             self._pending.clear()
         if leftover:
             logger.warning("%d events were still pending when the client closed", len(leftover))
-            for start in range(0, len(leftover), self.batch_size):
-                self._spill(leftover[start : start + self.batch_size], why="close_timeout")
+            self._spill_in_batches(leftover, why="close_timeout")
         self._transport.close()
         if self._spool is not None:
             self._spool.close()
@@ -336,8 +335,7 @@ class TrackingClient:
                 leftover = list(self._pending)
                 self._pending.clear()
             self._cond.notify_all()
-        for start in range(0, len(leftover), self.batch_size):
-            self._spill(leftover[start : start + self.batch_size], why="close_timeout")
+        self._spill_in_batches(leftover, why="close_timeout")
 
     def _replay_oldest_segment(self) -> None:
         assert self._spool is not None
@@ -372,6 +370,10 @@ class TrackingClient:
         self._tally.add("spooled", len(events))
         with self._cond:
             self._cond.notify_all()
+
+    def _spill_in_batches(self, events: list[Event], *, why: str) -> None:
+        for start in range(0, len(events), self.batch_size):
+            self._spill(events[start : start + self.batch_size], why=why)
 
     def _give_up_at(self) -> float | None:
         """The close deadline while closing, else None (retry for as long as it takes)."""
