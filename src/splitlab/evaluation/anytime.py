@@ -94,7 +94,7 @@ def apply_running(
             continue
         for c in metric.comparisons:
             ps = [c.sequential_p_value] + [
-                _comparison(r, metric.name, c.variant).sequential_p_value for r in past
+                r.comparison(metric.name, c.variant).sequential_p_value for r in past
             ]
             known = [p for p in ps if p is not None]
             if c.estimable and known:
@@ -115,7 +115,7 @@ def apply_running(
                 comparisons.append(c)
                 continue
             p, adj = found[key]
-            views = [_comparison(r, *key) for r in at_level]
+            views = [r.comparison(*key) for r in at_level]
             comparisons.append(_rebuild(views, p, adj, ev.alpha, metric.direction == "increase"))
         metrics.append(replace(metric, comparisons=tuple(comparisons)))
     return replace(results, metrics=tuple(metrics))
@@ -146,10 +146,6 @@ def _analyse_at(experiment: Experiment, look: _Look, level: float) -> Results:
         }
     )
     return analyze(pinned, look.sums, look.look, history=look.history)
-
-
-def _comparison(results: Results, metric: str, variant: str) -> Comparison:
-    return next(c for c in results.metric(metric).comparisons if c.variant == variant)
 
 
 def _rebuild(
