@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -155,17 +155,8 @@ def _validate_slowly(
             f"expected a JSON list of events or an object {{'events': [...]}} ({exc})"
         ) from None
     raws = outer.events if isinstance(outer, RawEnvelope) else outer
-    _check_count(len(raws), limits)
-    events: list[Event] = []
-    rejections: list[Rejection] = []
-    for index, raw in enumerate(raws):
-        try:
-            wire = msgspec.json.decode(raw, type=WireEvent)
-        except msgspec.ValidationError as exc:
-            rejections.append(_type_rejection(index, exc, raw))
-            continue
-        check_one(index, wire, known, limits, now, events, rejections)
-    return events, rejections
+    decode = msgspec.json.Decoder(WireEvent).decode
+    return _check_each(raws, decode, known, limits, now)
 
 
 def _validate_python_json(
@@ -185,12 +176,25 @@ def _validate_python_json(
         data = data["events"]
     if not isinstance(data, list):
         raise BatchError("expected a JSON list of events or an object {'events': [...]}")
-    _check_count(len(data), limits)
+    return _check_each(
+        data, lambda item: msgspec.convert(item, type=WireEvent, strict=True), known, limits, now
+    )
+
+
+def _check_each(
+    items: Sequence[Any],
+    decode: Callable[[Any], WireEvent],
+    known: Known | None,
+    limits: Limits,
+    now: int,
+) -> tuple[list[Event], list[Rejection]]:
+    """Decode and check the events one by one; a type error is that event's rejection."""
+    _check_count(len(items), limits)
     events: list[Event] = []
     rejections: list[Rejection] = []
-    for index, item in enumerate(data):
+    for index, item in enumerate(items):
         try:
-            wire = msgspec.convert(item, type=WireEvent, strict=True)
+            wire = decode(item)
         except msgspec.ValidationError as exc:
             rejections.append(_type_rejection(index, exc, item))
             continue
