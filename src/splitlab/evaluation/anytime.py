@@ -103,7 +103,9 @@ def apply_running(
     adjusted = corrections.adjust(running, ev.correction)
     rejected = sum(1 for a in adjusted if a <= ev.alpha)
     level = corrections.interval_level(ev.correction, ev.alpha, len(family), rejected)
-    at_level = [_analyse_at(experiment, look, level) for look in looks]
+    if level != ev.alpha:
+        past = [_analyse_at(experiment, look, level) for look in looks[:-1]]
+    at_level = [*past, _analyse_at(experiment, looks[-1], level)]
 
     found = dict(zip(family, zip(running, adjusted, strict=True), strict=True))
     metrics = []
