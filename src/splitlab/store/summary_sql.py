@@ -53,7 +53,9 @@ def cutoff_millis(moment: datetime | None) -> int | None:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class SummaryPlan:
+    """A summary query and what :func:`sums_from_rows` needs to read its rows back."""
+
     sql: str
     params: dict[str, Any]
     metrics: list[Metric]
@@ -76,15 +78,16 @@ def _aggregate(metric: Metric, event: int, condition: str) -> str:
     return f"sum(CASE WHEN {where} THEN value END)"
 
 
-def _metrics(experiment: Experiment) -> list[Metric]:
-    metrics: list[Metric] = []
+def summary_metrics(experiment: Experiment) -> list[Metric]:
+    """The experiment's metrics in summary order (metric ``i`` gives columns ``y{i}...``)."""
+    metrics: dict[str, Metric] = {}
     for _, metric in experiment.metrics.all():
-        if metric.name not in {m.name for m in metrics}:
-            metrics.append(metric)
-    return metrics
+        metrics.setdefault(metric.name, metric)
+    return list(metrics.values())
 
 
-def _event_names(metrics: list[Metric]) -> list[str]:
+def event_names(metrics: Sequence[Metric]) -> list[str]:
+    """The event names `metrics` read (numerators and denominators included), sorted."""
     names: set[str] = set()
     for metric in metrics:
         if metric.type is MetricType.RATIO:
@@ -95,17 +98,37 @@ def _event_names(metrics: list[Metric]) -> list[str]:
     return sorted(names)
 
 
+def sum_columns(metrics: Sequence[Metric]) -> list[str]:
+    """The sums over units of each metric's per-unit columns (``y{i}``, and ``x{i}`` with
+    CUPED, ``d{i}`` for a ratio), named as :func:`sums_from_rows` reads them back.
+
+    Plain ``sum`` and ``*``, so every store's dialect uses these same columns.
+    """
+    sums: list[str] = []
+    for i, metric in enumerate(metrics):
+        y, x, d = f"y{i}", f"x{i}", f"d{i}"
+        ratio = metric.type is MetricType.RATIO
+        sums += [f"sum({y}) AS {y}_s", f"sum({y} * {y}) AS {y}_ss"]
+        if metric.cuped:
+            sums += [f"sum({x}) AS {x}_s", f"sum({x} * {x}) AS {x}_ss", f"sum({y} * {x}) AS {x}_sp"]
+            if ratio:
+                sums.append(f"sum({x} * {d}) AS {x}_spd")
+        if ratio:
+            sums += [f"sum({d}) AS {d}_s", f"sum({d} * {d}) AS {d}_ss", f"sum({y} * {d}) AS {d}_sp"]
+    return sums
+
+
 def plan_summary(
     experiment: Experiment, cutoff_ms: int | None, segments: Sequence[str] = ()
-) -> _Plan:
+) -> SummaryPlan:
     """Build the query and its parameters for :func:`sums_from_rows`.
 
     Each joined event row gets, once, the number ``k`` of its event name, whether it belongs
     to this experiment (``own``) and its age relative to the unit's first exposure (``age``,
     ms); the per-metric aggregates then test those cheap columns.
     """
-    metrics = _metrics(experiment)
-    names = _event_names(metrics)
+    metrics = summary_metrics(experiment)
+    names = event_names(metrics)
     number = {name: k for k, name in enumerate(names)}
     params: dict[str, Any] = {
         "exp": experiment.experiment_id,
@@ -116,7 +139,6 @@ def plan_summary(
         params[f"n{k}"] = name
     per_unit: list[str] = []
     values: list[str] = []
-    sums = ["count(*)::DOUBLE AS n"]
     pre = "age < 0 AND age >= -$lookback"
     for i, metric in enumerate(metrics):
         post = "own AND age >= 0"
@@ -137,15 +159,9 @@ def plan_summary(
             per_unit.append(f"{_aggregate(metric, event, post)} AS {y}")
             cuped = f"{_aggregate(metric, event, pre)} AS {x}"
         values.append(f"coalesce(p.{y}, 0)::DOUBLE AS {y}")
-        sums += [f"sum({y}) AS {y}_s", f"sum({y} * {y}) AS {y}_ss"]
         if metric.cuped:
             per_unit.append(cuped)
             values.append(f"coalesce(p.{x}, 0)::DOUBLE AS {x}")
-            sums += [f"sum({x}) AS {x}_s", f"sum({x} * {x}) AS {x}_ss", f"sum({y} * {x}) AS {x}_sp"]
-            if ratio:
-                sums.append(f"sum({x} * {d}) AS {x}_spd")
-        if ratio:
-            sums += [f"sum({d}) AS {d}_s", f"sum({d} * {d}) AS {d}_ss", f"sum({y} * {d}) AS {d}_sp"]
     wants_pre = any(m.cuped for m in metrics)
     in_names = ", ".join(f"$n{k}" for k in range(len(names))) or "NULL"
     # Every event of this experiment (of any name: the data-quality counts need them all),
@@ -178,6 +194,7 @@ def plan_summary(
     )
     seg_select = "".join(f", s{k}, grouping(s{k}) AS g{k}" for k in range(len(segments)))
     seg_names = "".join(f", s{k}" for k in range(len(segments)))
+    sums = ", ".join(sum_columns(metrics) or ["0 AS nothing"])
     sql = f"""
 WITH first AS (
   SELECT unit_key, min(ts) AS t0, arg_min(variant, ts) AS variant,
@@ -205,17 +222,20 @@ WITH first AS (
          coalesce(p.q_pre, 0) AS q_pre
   FROM u LEFT JOIN per p ON u.uk = p.uk
 )
-SELECT multi, variant{seg_select}, count(*)::DOUBLE AS n, {", ".join(sums[1:] or ["0 AS nothing"])},
+SELECT multi, variant{seg_select}, count(*)::DOUBLE AS n, {sums},
   sum(q_own) AS q_own, sum(q_mismatch) AS q_mismatch, sum(q_pre) AS q_pre,
   (SELECT count(*) FROM metric_events WHERE experiment_id = $exp AND ts <= $cutoff) AS q_all
 FROM vals GROUP BY GROUPING SETS ({grouping})
 """
     used = set(re.findall(r"\$(\w+)", sql))
-    return _Plan(sql, {k: v for k, v in params.items() if k in used}, metrics, list(segments))
+    return SummaryPlan(sql, {k: v for k, v in params.items() if k in used}, metrics, list(segments))
 
 
 def sums_from_rows(
-    experiment: Experiment, plan: _Plan, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    experiment: Experiment,
+    plan: SummaryPlan,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
 ) -> ExperimentSums:
     """Assemble :class:`ExperimentSums` (with every variant present) from the query's rows."""
     overall: dict[str, dict[str, Any]] = {}
@@ -240,7 +260,10 @@ def sums_from_rows(
 
 
 def quality_from_rows(
-    experiment: Experiment, plan: _Plan, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    experiment: Experiment,
+    plan: SummaryPlan,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
 ) -> DataQuality | None:
     """The data-quality counts the summary query computed on the way (None without units).
 

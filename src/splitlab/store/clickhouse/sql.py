@@ -17,29 +17,28 @@ how ClickHouse 18.16 says it:
   and measured 1.5x to 1.7x slower (docs/clickhouse.md). Exposures need none (see
   :mod:`.schema`).
 
-Metric indices, parameter names and result columns match ``summary_sql`` so its
+The metrics, their numbering and the sum columns come from ``summary_sql``
+(:func:`~splitlab.store.summary_sql.summary_metrics`,
+:func:`~splitlab.store.summary_sql.sum_columns`), so that its
 :func:`~splitlab.store.summary_sql.sums_from_rows` assembles the result.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from splitlab.config.models import Experiment, Metric, MetricType
-from splitlab.store.summary_sql import MISSING, NO_CUTOFF
+from splitlab.store.summary_sql import (
+    MISSING,
+    NO_CUTOFF,
+    SummaryPlan,
+    event_names,
+    sum_columns,
+    summary_metrics,
+)
 
 Dedup = Literal["limit_by", "final", "none"]
-
-
-@dataclass(frozen=True)
-class ClickHousePlan:
-    """A summary query for ClickHouse and what is needed to read its rows back."""
-
-    sql: str
-    params: dict[str, Any]
-    segments: list[str]
 
 
 def _aggregate(metric: Metric, event_param: str, condition: str) -> str:
@@ -83,12 +82,12 @@ def metric_events(db: str, where: str, columns: str, dedup: Dedup) -> str:
 def plan_clickhouse_summary(
     db: str,
     experiment: Experiment,
-    metrics: Sequence[Metric],
     cutoff_ms: int | None,
     segments: Sequence[str] = (),
     dedup: Dedup = "final",
-) -> ClickHousePlan:
-    """The summary query over `metrics` (in the order and numbering of ``summary_sql``)."""
+) -> SummaryPlan:
+    """The summary query in database `db`, read back by ``summary_sql.sums_from_rows``."""
+    metrics = summary_metrics(experiment)
     params: dict[str, Any] = {
         "exp": experiment.experiment_id,
         "cutoff": NO_CUTOFF if cutoff_ms is None else cutoff_ms,
@@ -96,8 +95,6 @@ def plan_clickhouse_summary(
     }
     per_unit: list[str] = []
     values: list[str] = []
-    names: set[str] = set()
-    wants_pre = False
     for i, metric in enumerate(metrics):
         window = ""
         if metric.window_hours is not None:
@@ -108,40 +105,27 @@ def plan_clickhouse_summary(
         if metric.type is MetricType.RATIO:
             params[f"e{i}"] = metric.numerator or metric.event_name
             params[f"d{i}"] = metric.denominator or metric.event_name
-            names.update((params[f"e{i}"], params[f"d{i}"]))
             per_unit.append(f"sumIf(value, metric = $e{i} AND {post}) AS py{i}")
             per_unit.append(f"sumIf(value, metric = $d{i} AND {post}) AS pd{i}")
             values.append(f"toFloat64(pd{i}) AS d{i}")
             cuped = f"sumIf(value, metric = $e{i} AND {pre}) AS px{i}"
         else:
             params[f"e{i}"] = metric.event_name
-            names.add(metric.event_name)
             per_unit.append(f"{_aggregate(metric, f'e{i}', post)} AS py{i}")
             cuped = f"{_aggregate(metric, f'e{i}', pre)} AS px{i}"
         values.append(f"toFloat64(py{i}) AS y{i}")
         if metric.cuped:
-            wants_pre = True
             per_unit.append(cuped)
             values.append(f"toFloat64(px{i}) AS x{i}")
-    for j, name in enumerate(sorted(names)):
+    names = event_names(metrics)
+    for j, name in enumerate(names):
         params[f"n{j}"] = name
     for k, attribute in enumerate(segments):
         params[f"s{k}"] = attribute
-    sums = ["toFloat64(count()) AS n"]
-    for i, metric in enumerate(metrics):
-        y = f"y{i}"
-        sums += [f"sum({y}) AS {y}_s", f"sum({y} * {y}) AS {y}_ss"]
-        if metric.cuped:
-            x = f"x{i}"
-            sums += [f"sum({x}) AS {x}_s", f"sum({x} * {x}) AS {x}_ss", f"sum({y} * {x}) AS {x}_sp"]
-            if metric.type is MetricType.RATIO:
-                sums.append(f"sum({x} * d{i}) AS {x}_spd")
-        if metric.type is MetricType.RATIO:
-            d = f"d{i}"
-            sums += [f"sum({d}) AS {d}_s", f"sum({d} * {d}) AS {d}_ss", f"sum({y} * {d}) AS {d}_sp"]
+    sums = ["toFloat64(count()) AS n", *sum_columns(metrics)]
     in_names = ", ".join(f"$n{j}" for j in range(len(names))) or "''"
     where = f"ts <= $cutoff AND metric IN ({in_names})"
-    if not wants_pre:
+    if not any(m.cuped for m in metrics):
         where += " AND experiment_id = $exp"
     events = metric_events(
         db, where, "unit_id, metric, value, ts, experiment_id AS event_experiment", dedup
@@ -170,11 +154,11 @@ ARRAY JOIN [{slices}] AS slice, [{labels}] AS label
 GROUP BY variant, slice, label"""
     else:
         sql = f"SELECT variant, {', '.join(sums)}\nFROM {vals}\nGROUP BY variant"
-    return ClickHousePlan(sql, params, list(segments))
+    return SummaryPlan(sql, params, metrics, list(segments))
 
 
 def as_grouping_rows(
-    plan: ClickHousePlan, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    plan: SummaryPlan, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Rows shaped like DuckDB's ``GROUPING SETS`` result (``s{k}`` and ``g{k}`` columns)."""
     if not plan.segments:

@@ -29,7 +29,7 @@ from splitlab.store.clickhouse.sql import (
 )
 from splitlab.store.errors import StoreError
 from splitlab.store.log import AppendLog, Position
-from splitlab.store.summary_sql import NO_CUTOFF, cutoff_millis, plan_summary, sums_from_rows
+from splitlab.store.summary_sql import NO_CUTOFF, cutoff_millis, sums_from_rows
 from splitlab.store.writepath import LoaderThread, LoadPolicy, LogWriter
 from splitlab.tracking.events import Event
 
@@ -135,13 +135,10 @@ class ClickHouseStore:
         segments = [segment] if isinstance(segment, str) else list(segment or [])
         self.flush()
         millis = cutoff_millis(cutoff)
-        reference = plan_summary(experiment, millis, segments)
-        plan = plan_clickhouse_summary(
-            self.database, experiment, reference.metrics, millis, segments, self._dedup
-        )
+        plan = plan_clickhouse_summary(self.database, experiment, millis, segments, self._dedup)
         columns, rows = self._client.query(plan.sql, plan.params)
         columns, shaped = as_grouping_rows(plan, columns, rows)
-        return sums_from_rows(experiment, reference, columns, shaped)
+        return sums_from_rows(experiment, plan, columns, shaped)
 
     def data_quality(self, experiment: Experiment, cutoff: datetime | None = None) -> DataQuality:
         """Units in more than one variant and metric events that do not fit an exposure."""
