@@ -266,10 +266,10 @@ class SplitlabProvider(AbstractProvider):
         return _Served(by_variant[variant], mapped=True, control=None)
 
     def _control(self, experiment_id: str) -> str:
-        return self._service.experiments[experiment_id].control
+        return self._service.experiment(experiment_id).control
 
     def _hash_key(self, experiment_id: str) -> str:
-        return self._service.experiments[experiment_id].assignment.hash_key
+        return self._service.experiment(experiment_id).assignment.hash_key
 
 
 class _Served:
@@ -345,7 +345,7 @@ def _error_message(
     if assignment.reason is Reason.UNKNOWN_EXPERIMENT:
         known = sorted(service.experiments)
         return f"flag key {experiment_id!r} is not a known experiment id; expected one of {known}"
-    hash_key = service.experiments[experiment_id].assignment.hash_key
+    hash_key = service.experiment(experiment_id).assignment.hash_key
     return (
         f"no usable unit id for experiment {experiment_id!r}: expected a non-empty string or "
         f"integer as the evaluation context's targeting_key or attributes[{hash_key!r}] "

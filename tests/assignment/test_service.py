@@ -191,11 +191,15 @@ def test_update_replaces_experiments() -> None:
     """update() swaps the experiment set: a status change takes effect at once."""
     svc = service()
     assert svc.assign("user-1", "exp-test").reason is Reason.ASSIGNED
-    svc.update([experiment(status="rolled_back")])
+    rolled_back = experiment(status="rolled_back")
+    svc.update([rolled_back])
     assert svc.assign("user-1", "exp-test").reason is Reason.ROLLED_BACK
+    assert svc.experiment("exp-test") is rolled_back
     svc.update([])
     assert svc.assign("user-1", "exp-test").reason is Reason.UNKNOWN_EXPERIMENT
     assert svc.experiments == {}
+    with pytest.raises(KeyError):
+        svc.experiment("exp-test")
 
 
 def test_duplicate_ids_are_refused_and_old_set_kept() -> None:

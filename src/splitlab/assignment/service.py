@@ -65,6 +65,13 @@ class ExperimentAssignmentService:
         """The experiments in force, by id (a copy)."""
         return {eid: plan.experiment for eid, plan in self._plans.items()}
 
+    def experiment(self, experiment_id: str) -> Experiment:
+        """The experiment in force with that id (``KeyError`` when there is none).
+
+        One lookup, where :attr:`experiments` copies every definition.
+        """
+        return self._plans[experiment_id].experiment
+
     def assign(
         self, unit_id: Any, experiment_id: str, attributes: Mapping[str, Any] | None = None
     ) -> Assignment:
