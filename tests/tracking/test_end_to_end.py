@@ -7,16 +7,9 @@ transport into ``DuckDBStore``. Counts are read back from the DuckDB file.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 from fastapi import FastAPI
@@ -26,36 +19,8 @@ from splitlab.assignment import ExperimentAssignmentService
 from splitlab.store import DuckDBStore
 from splitlab.tracking import EventTrackingMiddleware, TrackingClient, TrackingCore, emit
 from splitlab.tracking.retry import Backoff
+from tests.collector.collector_helpers import CollectorProcess
 from tests.tracking.tracking_helpers import make_experiment
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def start_collector(db: Path, port: int) -> subprocess.Popen[bytes]:
-    """Start the real collector and wait until it answers."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "splitlab.server.collector", "--db", str(db), "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.post(f"http://127.0.0.1:{port}/v1/events", json=[]).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.05)
-        assert process.poll() is None, process.stderr.read() if process.stderr else b""
-    process.kill()
-    raise AssertionError("the collector did not start within 30 s")
 
 
 def stored_counts(db: Path) -> tuple[int, int]:
@@ -77,10 +42,11 @@ def test_client_to_a_killed_and_restarted_collector_stores_each_event_once(
     tmp_path: Path,
 ) -> None:
     """SIGKILL of the collector mid-stream: after retries every event is stored exactly once."""
-    db, port = tmp_path / "events.duckdb", free_port()
-    collector = start_collector(db, port)
+    db = tmp_path / "events.duckdb"
+    collector = CollectorProcess(db)
+    collector.start()
     client = TrackingClient.http(
-        f"http://127.0.0.1:{port}",
+        collector.url,
         batch_size=50,
         flush_interval=0.05,
         backoff=Backoff(base=0.05, cap=0.5),
@@ -91,9 +57,8 @@ def test_client_to_a_killed_and_restarted_collector_stores_each_event_once(
         for i in range(600):
             client.metric(f"user-{i % 97}", "exp-1", "control", "checkout", value=1.0)
             if i == 300:
-                os.kill(collector.pid, signal.SIGKILL)
-                collector.wait()
-                collector = start_collector(db, port)
+                collector.kill()
+                collector.start()
         assert client.flush(timeout=30)
         stats = client.stats
         assert (stats.accepted + stats.duplicates, stats.rejected, stats.dropped_total) == (
@@ -103,8 +68,7 @@ def test_client_to_a_killed_and_restarted_collector_stores_each_event_once(
         )
     finally:
         client.close()
-        collector.send_signal(signal.SIGTERM)
-        collector.wait(timeout=30)
+        collector.stop()
     assert stored_counts(db) == (600, 600)
 
 
