@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -27,15 +26,6 @@ def served(tmp_path: Path):  # type: ignore[no-untyped-def]
     with BackgroundServer(ctx) as server:
         yield server, store, sdk
     store.close()
-
-
-def _wait_for(predicate, seconds: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_client_with_an_sdk_key_delivers_to_the_server(served) -> None:  # type: ignore[no-untyped-def]
