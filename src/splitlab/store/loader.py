@@ -97,10 +97,7 @@ class Loader:
     def load_once(self) -> int:
         """Load one batch of durable records; the number of records loaded (0: caught up)."""
         durable = self._log.durable_position
-        payloads: list[bytes] = []
-        end = self.position
-        for end, payload in self._log.read(self.position, self._batch_bytes, durable):  # noqa: B007
-            payloads.append(payload)
+        payloads, end = self._log.read_batch(self.position, self._batch_bytes, durable)
         if not payloads:
             if durable > self.position:
                 self._commit_position(durable)

@@ -227,6 +227,13 @@ class AppendLog:
                 if total >= max_bytes:
                     return
 
+    def read_batch(
+        self, start: Position, max_bytes: int, end: Position
+    ) -> tuple[list[bytes], Position]:
+        """The payloads :meth:`read` gives, and the position past the last (`start` if none)."""
+        records = list(self.read(start, max_bytes, end))
+        return [payload for _, payload in records], records[-1][0] if records else start
+
     def release(self, upto: Position) -> None:
         """Delete segments entirely before `upto` (their records are safely elsewhere)."""
         for segment in self.segments():

@@ -89,10 +89,7 @@ class ClickHouseLoader:
             self._schema_ready = False  # a server that lost its tables gets them back
             raise
         durable = self._log.durable_position
-        payloads: list[bytes] = []
-        end = self.position
-        for end, payload in self._log.read(self.position, self._batch_bytes, durable):  # noqa: B007
-            payloads.append(payload)
+        payloads, end = self._log.read_batch(self.position, self._batch_bytes, durable)
         if payloads:
             exposures, metrics = self._encoder.rows(payloads)
             self._client.insert(f"{self._db}.{EXPOSURES}", exposures)
