@@ -15,7 +15,7 @@ import pytest
 
 from splitlab.tracking import TrackingClient
 from splitlab.tracking.retry import Backoff, parse_retry_after
-from tests.tracking.tracking_helpers import FakeClock, Reply, ScriptedCollector
+from tests.tracking.tracking_helpers import FakeClock, Reply, ScriptedCollector, track_many
 
 
 def http_client(collector: ScriptedCollector, clock: FakeClock, **options: Any) -> TrackingClient:
@@ -29,12 +29,6 @@ def http_client(collector: ScriptedCollector, clock: FakeClock, **options: Any) 
     }
     settings.update(options)
     return TrackingClient.http(collector.url, **settings)
-
-
-def track_many(client: TrackingClient, count: int) -> list[str]:
-    return [
-        client.metric(f"user-{i}", "exp-1", "control", "checkout").event_id for i in range(count)
-    ]
 
 
 def test_failed_send_keeps_the_batch_and_retries_until_accepted(

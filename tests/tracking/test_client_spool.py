@@ -20,7 +20,7 @@ import pytest
 from splitlab.tracking import SpoolError, TrackingClient
 from splitlab.tracking.events import Event
 from splitlab.tracking.spool import Spool
-from tests.tracking.tracking_helpers import FakeClock, Reply, ScriptedCollector
+from tests.tracking.tracking_helpers import FakeClock, Reply, ScriptedCollector, track_many
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,13 +43,6 @@ def down_client(
     }
     settings.update(options)
     return TrackingClient.http(collector.url, **settings)
-
-
-def track_many(client: TrackingClient, count: int, prefix: str = "user") -> list[str]:
-    return [
-        client.metric(f"{prefix}-{i}", "exp-1", "control", "checkout").event_id
-        for i in range(count)
-    ]
 
 
 def spooled_ids(directory: Path) -> list[str]:

@@ -150,6 +150,14 @@ class MemorySink:
             return [e for e in self.stored.values() if e.type == kind]
 
 
+def track_many(client: TrackingClient, count: int, prefix: str = "user") -> list[str]:
+    """Track ``count`` metric events of units ``{prefix}-0...``; their event ids."""
+    return [
+        client.metric(f"{prefix}-{i}", "exp-1", "control", "checkout").event_id
+        for i in range(count)
+    ]
+
+
 def make_experiment(experiment_id: str = "exp-1", **overrides: Any) -> Experiment:
     """A running two-variant experiment with all traffic and no targeting."""
     raw: dict[str, Any] = {
