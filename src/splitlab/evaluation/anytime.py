@@ -30,7 +30,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from splitlab.config import Experiment
-from splitlab.stats import analyze, corrections, msprt
+from splitlab.stats import analyze, corrections
+from splitlab.stats.analyze import at_level
 from splitlab.stats.relative import Interval
 from splitlab.stats.results import Comparison, DirectionName, Results
 from splitlab.stats.sums import ExperimentSums
@@ -127,27 +128,9 @@ def _analyse_at(experiment: Experiment, look: _Look, level: float) -> Results:
     """One look's analysis with its intervals at two-sided ``level`` and the plan's ``tau``.
 
     With correction ``none`` and ``alpha = level`` every interval is at ``level``; ``tau`` is
-    pinned because its default depends on alpha, and the mSPRT p-value must not change.
+    pinned (:func:`~splitlab.stats.analyze.at_level`), so the mSPRT p-value does not change.
     """
-    ev = experiment.evaluation
-    seq = ev.sequential
-    tau = (
-        seq.tau
-        if seq.tau is not None
-        else msprt.default_tau(ev.alpha, ev.power, ev.min_sample_size)
-    )
-    pinned = experiment.model_copy(
-        update={
-            "evaluation": ev.model_copy(
-                update={
-                    "alpha": level,
-                    "correction": "none",
-                    "sequential": seq.model_copy(update={"tau": tau}),
-                }
-            )
-        }
-    )
-    return analyze(pinned, look.sums, look.look, history=look.history)
+    return analyze(at_level(experiment, level, "none"), look.sums, look.look, history=look.history)
 
 
 def _rebuild(

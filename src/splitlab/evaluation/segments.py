@@ -19,33 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from splitlab.config import Experiment
-from splitlab.stats import analyze, msprt
+from splitlab.stats import analyze
+from splitlab.stats.analyze import at_level
 from splitlab.stats.sums import ExperimentSums
-
-
-def segment_level_experiment(experiment: Experiment, slices: int) -> Experiment:
-    """The definition with family level ``alpha / slices`` (and the plan's mSPRT ``tau``).
-
-    ``tau``'s default depends on alpha, so it is pinned to the experiment's own value: the
-    slices are tested with the same mixture as the whole experiment.
-    """
-    ev = experiment.evaluation
-    seq = ev.sequential
-    tau = (
-        seq.tau
-        if seq.tau is not None
-        else msprt.default_tau(ev.alpha, ev.power, ev.min_sample_size)
-    )
-    return experiment.model_copy(
-        update={
-            "evaluation": ev.model_copy(
-                update={
-                    "alpha": ev.alpha / slices,
-                    "sequential": seq.model_copy(update={"tau": tau}),
-                }
-            )
-        }
-    )
 
 
 def segment_results(
@@ -64,7 +40,7 @@ def segment_results(
         return None
     m = len(names)
     level = experiment.evaluation.alpha / m
-    corrected = segment_level_experiment(experiment, m)
+    corrected = at_level(experiment, level)
     slices: dict[str, Any] = {}
     for name in names:
         data = analyze(corrected, sums, look, history=history, segment=name).to_dict()

@@ -126,6 +126,34 @@ def _check_variants(experiment: Experiment, sums: ExperimentSums) -> None:
         )
 
 
+def plan_tau(experiment: Experiment) -> float:
+    """The plan's mSPRT mixing scale: ``sequential.tau``, or the default for the plan's alpha,
+    power and minSampleSize (:func:`splitlab.stats.msprt.default_tau`)."""
+    ev = experiment.evaluation
+    if ev.sequential.tau is not None:
+        return ev.sequential.tau
+    return msprt.default_tau(ev.alpha, ev.power, ev.min_sample_size)
+
+
+def at_level(
+    experiment: Experiment, alpha: float, correction: corrections.Correction | None = None
+) -> Experiment:
+    """The definition analysed at family level `alpha` (and `correction`, when given).
+
+    The mSPRT ``tau`` is pinned to the plan's own (:func:`plan_tau`): its default depends on
+    alpha, and a re-analysis at another level must test with the same mixture, so that the
+    always-valid p-values do not change.
+    """
+    ev = experiment.evaluation
+    update: dict[str, object] = {
+        "alpha": alpha,
+        "sequential": ev.sequential.model_copy(update={"tau": plan_tau(experiment)}),
+    }
+    if correction is not None:
+        update["correction"] = correction
+    return experiment.model_copy(update={"evaluation": ev.model_copy(update=update)})
+
+
 def analyze(
     experiment: Experiment,
     sums: ExperimentSums,
@@ -167,11 +195,7 @@ def analyze(
             diff, reason, notes, arm_units = _difference(experiment, data, metric, variant, cache)
             pending.append(Pending(role, metric, variant, diff, reason, arm_units, notes))
 
-    tau = (
-        seq.tau
-        if seq.tau is not None
-        else msprt.default_tau(ev.alpha, ev.power, ev.min_sample_size)
-    )
+    tau = plan_tau(experiment)
     family = [p for p in pending if p.role != "guardrail"]
     exact = tuple(
         sorted({*corrections.decision_levels(ev.correction, ev.alpha, len(family)), ev.alpha})
