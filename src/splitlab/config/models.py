@@ -15,6 +15,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+#: An experiment id: 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or
+#: digit. The server checks ids in paths and bodies against the same rule.
+EXPERIMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+
 
 class Model(BaseModel):
     """Base of every definition model: camelCase on the wire, unknown keys refused, frozen."""
@@ -180,7 +184,7 @@ class Rollback(Model):
 class Experiment(Model):
     """One experiment definition, as the article's configuration template describes it."""
 
-    experiment_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    experiment_id: Annotated[str, Field(pattern=EXPERIMENT_ID_PATTERN)]
     name: str = ""
     description: str | None = None
     status: Status = Status.DRAFT

@@ -9,13 +9,12 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from splitlab.config import Experiment
+from splitlab.config.models import EXPERIMENT_ID_PATTERN
 from splitlab.server.auth import authorize
 from splitlab.server.context import ServerContext
 from splitlab.server.errors import ApiError
 from splitlab.server.keys import ApiKey
 
-#: Experiment ids: the definition's own rule, checked before any id reaches SQL.
-EXPERIMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 #: Segment (attribute) names.
 SEGMENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
 _SEGMENT = re.compile(SEGMENT_PATTERN)
@@ -48,7 +47,7 @@ Sdk = Annotated[ApiKey, Depends(sdk_key)]
 ExperimentId = Annotated[
     str,
     Path(
-        pattern=EXPERIMENT_ID_PATTERN,
+        pattern=EXPERIMENT_ID_PATTERN,  # the definition's own rule, checked before SQL
         description="1 to 128 letters, digits, '.', '_', ':' or '-'",
         examples=["exp-checkout-flow-v3"],
     ),

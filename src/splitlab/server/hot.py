@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from splitlab.config.models import EXPERIMENT_ID_PATTERN
 from splitlab.server.auth import authorize, bearer
 from splitlab.server.context import ServerContext
 from splitlab.server.errors import ApiError, error_body, jsonable
@@ -31,7 +32,7 @@ from splitlab.tracking.events import expected_words
 logger = logging.getLogger(__name__)
 
 #: The same rule as a definition's ``experimentId``.
-EXPERIMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+EXPERIMENT_ID = re.compile(EXPERIMENT_ID_PATTERN)
 
 AttributeValue = str | int | float | bool | None
 
