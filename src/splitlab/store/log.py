@@ -185,11 +185,7 @@ class AppendLog:
         path = self._path(self._segment)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         if self._sync:
-            dir_fd = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            fsync_directory(self.directory)
 
     def close(self) -> None:
         """Write what is queued, stop the writer and close the file."""
@@ -266,6 +262,15 @@ class AppendLog:
                 handle.truncate(good)
                 handle.flush()
                 os.fsync(handle.fileno())
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make the entries of `directory` (a new or renamed file) durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -27,12 +27,11 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from pathlib import Path
 
 from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError
 from splitlab.store.clickhouse.schema import ALIVE, EXPOSURES, METRIC_EVENTS, SCHEMA, RowEncoder
 from splitlab.store.errors import StoreError
-from splitlab.store.log import AppendLog, Position
+from splitlab.store.log import AppendLog, Position, fsync_directory
 
 logger = logging.getLogger(__name__)
 
@@ -158,12 +157,4 @@ class ClickHouseLoader:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self._file)
-        _fsync_directory(self._file.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_directory(self._file.parent)
