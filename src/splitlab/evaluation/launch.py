@@ -27,7 +27,7 @@ from typing import Any
 
 from splitlab.config import Experiment, MetricType
 from splitlab.evaluation.look import LookStore
-from splitlab.stats import analyze
+from splitlab.stats import analyze, srm
 from splitlab.stats.sums import ExperimentSums
 
 #: Traffic steps of a ramp-up, as fractions of all units.
@@ -144,18 +144,23 @@ def _exposures(experiment: Experiment, sums: ExperimentSums) -> CheckItem:
 
 
 def _srm(experiment: Experiment, sums: ExperimentSums) -> CheckItem:
-    from splitlab.stats import srm
-
-    threshold = experiment.evaluation.launch_srm_threshold
-    result = srm.check(sums.units, experiment.variant_names, experiment.weights, threshold)
+    ev = experiment.evaluation
+    result = srm.check(
+        sums.units,
+        experiment.variant_names,
+        experiment.weights,
+        ev.srm_threshold,
+        ev.launch_srm_threshold,
+    )
     if result.p_value is None:
         return CheckItem("srm", False, "no exposures yet, so the split cannot be checked")
-    passed = result.p_value > threshold
+    passed = result.launch_check_passed
     relation = ">" if passed else "<="
     return CheckItem(
         "srm",
         passed,
-        f"chi-square p = {result.p_value:.3g} {relation} launchSrmThreshold {threshold:g}",
+        f"chi-square p = {result.p_value:.3g} {relation} launchSrmThreshold "
+        f"{result.launch_threshold:g}",
     )
 
 
