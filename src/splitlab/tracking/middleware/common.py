@@ -219,14 +219,13 @@ class TrackingCore:
         assignments: Mapping[str, Assignment],
     ) -> dict[str, str]:
         """Track first exposures; the tracked unit id per experiment the unit is part of."""
-        randomised = [a for a in assignments.values() if a.in_experiment and a.variant]
-        if not randomised:
-            return {}
-        definitions = self.assigner.experiments
         tracked: dict[str, str] = {}
-        for assignment in randomised:
-            experiment = definitions.get(assignment.experiment_id)
-            if experiment is None or assignment.variant is None:
+        for assignment in assignments.values():
+            if not (assignment.in_experiment and assignment.variant):
+                continue
+            try:
+                experiment = self.assigner.experiment(assignment.experiment_id)
+            except KeyError:  # removed by an update() since it was assigned
                 continue
             unit = resolve_unit(experiment.assignment.hash_key, unit_id, attributes)
             if unit is None:
