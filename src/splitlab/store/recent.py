@@ -34,7 +34,7 @@ class RecentIds:
 
         Returns the new events, the writes the repeats depend on, and the number of repeats.
         The caller must :meth:`attach` (or :meth:`forget`) the new ones before anyone else
-        claims: :class:`~splitlab.store.duckdb_store.DuckDBStore` holds one lock around both.
+        claims: :class:`~splitlab.store.writepath.LogWriter` holds one lock around both.
         """
         keys = [e.event_id for e in events]
         with self._lock:
@@ -70,17 +70,16 @@ class RecentIds:
 
     def forget(self, events: Sequence[Event], write: Write | None) -> None:
         """Drop the claims of `events` (their write was refused or failed)."""
-        with self._lock:
-            for event in events:
-                for generation in (self._young, self._old):
-                    if event.event_id in generation and generation[event.event_id] is write:
-                        del generation[event.event_id]
+        self._drop([e.event_id for e in events], write)
 
     def _forget_failed(self, keys: list[str], write: Write) -> None:
-        if write.exception() is None:
-            return
+        if write.exception() is not None:
+            self._drop(keys, write)
+
+    def _drop(self, keys: list[str], write: Write | None) -> None:
+        """Forget each of `keys` still claimed by `write` (a later claim is kept)."""
         with self._lock:
             for key in keys:
                 for generation in (self._young, self._old):
-                    if generation.get(key) is write:
+                    if key in generation and generation[key] is write:
                         del generation[key]
