@@ -135,6 +135,13 @@ def assign_body(ctx: ServerContext, body: bytes) -> bytes:
     return _encode(AssignResponse(request.unit_id, assignments))
 
 
+async def _send_error(send: Send, exc: ApiError) -> None:
+    """Answer `exc` in the one error shape, with its headers (``WWW-Authenticate``, ...)."""
+    headers = [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
+    body = error_body(exc.status, exc.code, exc.message, exc.details())
+    await send_json(send, exc.status, body, headers)
+
+
 def assign_app(ctx: ServerContext) -> ASGIApp:
     """The ASGI handler of ``POST /v1/assign`` (the gateway hands it the whole body)."""
 
@@ -144,9 +151,7 @@ def assign_app(ctx: ServerContext) -> ASGIApp:
             message = await receive()
             answer = assign_body(ctx, message.get("body", b""))
         except ApiError as exc:
-            headers = [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
-            body = error_body(exc.status, exc.code, exc.message, exc.details())
-            await send_json(send, exc.status, body, headers)
+            await _send_error(send, exc)
             return
         await send_json(send, 200, answer)
 
@@ -161,9 +166,7 @@ def events_app(ctx: ServerContext, collector: ASGIApp) -> ASGIApp:
         try:
             authorize(ctx.keys, bearer(scope["headers"]), admin=False)
         except ApiError as exc:
-            headers = [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
-            body = error_body(exc.status, exc.code, exc.message, exc.details())
-            await send_json(send, exc.status, body, headers)
+            await _send_error(send, exc)
             return
         status = 0
 
