@@ -32,7 +32,7 @@ from typing import Any
 from splitlab.config import Experiment
 from splitlab.stats import analyze, corrections
 from splitlab.stats.analyze import at_level
-from splitlab.stats.relative import Interval
+from splitlab.stats.relative import Interval, excludes_zero
 from splitlab.stats.results import Comparison, DirectionName, Results
 from splitlab.stats.sums import ExperimentSums
 
@@ -149,11 +149,11 @@ def _rebuild(
             "of probability at most the level if the model holds): no interval is reported and "
             "nothing is called significant; check the data for drift",
         )
-    significant = adjusted <= alpha and _excludes_zero(absolute)
+    significant = adjusted <= alpha and excludes_zero(absolute)
     direction: DirectionName = "none"
     if significant and absolute is not None:
         direction = "better" if (absolute.lower > 0) == increase else "worse"
-    if relative is not None and _excludes_zero(relative) != significant:
+    if relative is not None and excludes_zero(relative) != significant:
         notes = (
             *notes,
             f"the running relative interval {'excludes' if not significant else 'includes'} 0 "
@@ -171,10 +171,6 @@ def _rebuild(
         relative=None if absolute is None else relative,
         notes=notes,
     )
-
-
-def _excludes_zero(i: Interval | None) -> bool:
-    return i is not None and (i.lower > 0 or i.upper < 0)
 
 
 def _intersect(intervals: list[Interval | None]) -> Interval | None:

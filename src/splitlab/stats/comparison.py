@@ -59,13 +59,9 @@ def _ndtr(x: float) -> float:
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
-def _excludes_zero(i: relative.Interval | None) -> bool:
-    return i is not None and (i.lower > 0 or i.upper < 0)
-
-
 def _relative_note(d: Difference, significant: bool, rel: relative.Interval | None) -> str | None:
     """A note when the delta-method lift interval and the test on the difference disagree."""
-    if rel is None or significant == _excludes_zero(rel):
+    if rel is None or significant == relative.excludes_zero(rel):
         return None
     said = "significant" if significant else "not significant"
     return (
@@ -134,7 +130,7 @@ def build_comparison(
         # The correction's decision, shown by the interval at the level it was taken at: the
         # two agree by construction (see docs/statistics.md, "One rule"); requiring both only
         # matters at exact ties and when the interval cannot be reported (no alpha left).
-        significant = adjusted <= ev.alpha and _excludes_zero(absolute)
+        significant = adjusted <= ev.alpha and relative.excludes_zero(absolute)
         if ev.relative_interval == "delta":
             note = _relative_note(d, significant, relative_i)
             notes = notes if note is None else (*notes, note)

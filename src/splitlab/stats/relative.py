@@ -33,6 +33,11 @@ class Interval:
         return {"estimate": self.estimate, "lower": self.lower, "upper": self.upper}
 
 
+def excludes_zero(i: Interval | None) -> bool:
+    """Whether an interval lies entirely on one side of 0 (None, no interval: False)."""
+    return i is not None and (i.lower > 0 or i.upper < 0)
+
+
 def relative_se(d: Difference) -> float | None:
     """Delta-method SE of estimate / control mean; None when the control mean is zero (or so
     close to zero that the lift is not a finite number)."""
