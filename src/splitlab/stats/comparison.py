@@ -55,10 +55,6 @@ def _critical(
     return float(-special.ndtri(level / 2.0))
 
 
-def _ndtr(x: float) -> float:
-    return 0.5 * math.erfc(-x / math.sqrt(2.0))
-
-
 def _relative_note(d: Difference, significant: bool, rel: relative.Interval | None) -> str | None:
     """A note when the delta-method lift interval and the test on the difference disagree."""
     if rel is None or significant == relative.excludes_zero(rel):
@@ -141,7 +137,7 @@ def build_comparison(
         one_sided = None
         if seq.method == "alpha_spending":
             c1 = sequential.boundary(ev.alpha, seq.spending, plan, 1)
-            one_sided = None if c1 is None else _ndtr(-c1)
+            one_sided = None if c1 is None else float(special.ndtr(-c1))
         elif seq.method == "none":
             one_sided = ev.alpha
         guard = guardrails.check(
