@@ -40,15 +40,6 @@ DEFINITIONS = [
 ]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def baseline_app() -> Any:
     """The floor: a FastAPI POST endpoint returning a constant, body unread."""
     from fastapi import FastAPI
@@ -217,6 +208,8 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="splitlab-bench-server-"))
     db, sdk = prepare(workdir)
+    from splitlab.server.run import free_port
+
     splitlab_port, baseline_port = free_port(), free_port()
     servers = [
         start([sys.executable, "-m", "splitlab", "serve", "--db", str(db), "--port",
