@@ -33,7 +33,6 @@ from splitlab.store.loader import Loader
 from splitlab.store.log import AppendLog, Position
 from splitlab.store.summary_sql import (
     DATA_QUALITY_SQL,
-    NO_CUTOFF,
     cutoff_millis,
     plan_summary,
     quality_from_rows,
@@ -84,7 +83,7 @@ class DuckDBStore:
         )
         #: The data-quality counts of the last summary, keyed by (experiment, cut-off, loaded
         #: position); a look asks for them right after the summary (see :meth:`data_quality`).
-        self._quality: tuple[tuple[str, int | None, Position], DataQuality] | None = None
+        self._quality: tuple[tuple[str, int, Position], DataQuality] | None = None
         self._closing = threading.Lock()
         self._closed = False
         # A failed load is logged and retried at the next interval; the records stay in the
@@ -180,10 +179,7 @@ class DuckDBStore:
                 self._loader.position,
             ):
                 return cached[1]
-        params = {
-            "exp": experiment.experiment_id,
-            "cutoff": NO_CUTOFF if millis is None else millis,
-        }
+        params = {"exp": experiment.experiment_id, "cutoff": millis}
         with self.lock:
             row = self._con.execute(DATA_QUALITY_SQL, params).fetchone()
         return DataQuality(experiment.experiment_id, *(int(v) for v in row))

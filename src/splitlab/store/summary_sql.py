@@ -43,10 +43,10 @@ MISSING = "(none)"
 _ATTRS = ", arg_min(coalesce(attributes, '{}'::JSON), ts) AS attrs"
 
 
-def cutoff_millis(moment: datetime | None) -> int | None:
-    """A cut-off as epoch milliseconds (None: no cut-off); naive date-times are refused."""
+def cutoff_millis(moment: datetime | None) -> int:
+    """A cut-off as epoch milliseconds (None: :data:`NO_CUTOFF`); naive date-times are refused."""
     if moment is None:
-        return None
+        return NO_CUTOFF
     if moment.tzinfo is None:
         raise StoreError(f"cut-off {moment.isoformat()}: expected a timezone-aware date-time")
     return int(moment.timestamp() * 1000)
@@ -119,7 +119,7 @@ def sum_columns(metrics: Sequence[Metric]) -> list[str]:
 
 
 def plan_summary(
-    experiment: Experiment, cutoff_ms: int | None, segments: Sequence[str] = ()
+    experiment: Experiment, cutoff_ms: int, segments: Sequence[str] = ()
 ) -> SummaryPlan:
     """Build the query and its parameters for :func:`sums_from_rows`.
 
@@ -132,7 +132,7 @@ def plan_summary(
     number = {name: k for k, name in enumerate(names)}
     params: dict[str, Any] = {
         "exp": experiment.experiment_id,
-        "cutoff": NO_CUTOFF if cutoff_ms is None else cutoff_ms,
+        "cutoff": cutoff_ms,
         "lookback": experiment.evaluation.cuped_lookback_days * 86_400_000,
     }
     for name, k in number.items():

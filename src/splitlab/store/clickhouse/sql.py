@@ -31,7 +31,6 @@ from typing import Any, Literal
 from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.store.summary_sql import (
     MISSING,
-    NO_CUTOFF,
     SummaryPlan,
     event_names,
     sum_columns,
@@ -82,7 +81,7 @@ def metric_events(db: str, where: str, columns: str, dedup: Dedup) -> str:
 def plan_clickhouse_summary(
     db: str,
     experiment: Experiment,
-    cutoff_ms: int | None,
+    cutoff_ms: int,
     segments: Sequence[str] = (),
     dedup: Dedup = "final",
 ) -> SummaryPlan:
@@ -90,7 +89,7 @@ def plan_clickhouse_summary(
     metrics = summary_metrics(experiment)
     params: dict[str, Any] = {
         "exp": experiment.experiment_id,
-        "cutoff": NO_CUTOFF if cutoff_ms is None else cutoff_ms,
+        "cutoff": cutoff_ms,
         "lookback": experiment.evaluation.cuped_lookback_days * 86_400_000,
     }
     per_unit: list[str] = []

@@ -29,7 +29,7 @@ from splitlab.store.clickhouse.sql import (
 )
 from splitlab.store.errors import StoreError
 from splitlab.store.log import AppendLog, Position
-from splitlab.store.summary_sql import NO_CUTOFF, cutoff_millis, sums_from_rows
+from splitlab.store.summary_sql import cutoff_millis, sums_from_rows
 from splitlab.store.writepath import LoaderThread, LoadPolicy, LogWriter
 from splitlab.tracking.events import Event
 
@@ -144,10 +144,7 @@ class ClickHouseStore:
         """Units in more than one variant and metric events that do not fit an exposure."""
         self.flush()
         millis = cutoff_millis(cutoff)
-        params = {
-            "exp": experiment.experiment_id,
-            "cutoff": NO_CUTOFF if millis is None else millis,
-        }
+        params = {"exp": experiment.experiment_id, "cutoff": millis}
         _, rows = self._client.query(data_quality_sql(self.database, self._dedup), params)
         return DataQuality(experiment.experiment_id, *(int(v) for v in rows[0]))
 
