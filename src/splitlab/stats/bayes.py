@@ -29,6 +29,13 @@ from splitlab.stats.results import BayesianResult
 MAX_TERMS = 50_000
 
 
+def _difference_moments(a: float, b: float, c: float, d: float) -> tuple[float, float]:
+    """Mean and variance of X - Y for independent X ~ Beta(c, d) and Y ~ Beta(a, b)."""
+    mean = c / (c + d) - a / (a + b)
+    var = c * d / ((c + d) ** 2 * (c + d + 1)) + a * b / ((a + b) ** 2 * (a + b + 1))
+    return mean, var
+
+
 def prob_greater(a: float, b: float, c: float, d: float) -> float:
     """P(X > Y) for X ~ Beta(c, d) and Y ~ Beta(a, b)."""
     if float(c).is_integer() and 0 < c <= MAX_TERMS:
@@ -42,8 +49,7 @@ def prob_greater(a: float, b: float, c: float, d: float) -> float:
         return float(min(1.0, max(0.0, np.exp(terms).sum())))
     if float(a).is_integer() and 0 < a <= MAX_TERMS:
         return 1.0 - prob_greater(c, d, a, b)
-    mean = c / (c + d) - a / (a + b)
-    var = c * d / ((c + d) ** 2 * (c + d + 1)) + a * b / ((a + b) ** 2 * (a + b + 1))
+    mean, var = _difference_moments(a, b, c, d)
     return float(special.ndtr(mean / math.sqrt(var)))
 
 
@@ -66,8 +72,7 @@ def conversion(
     else:
         chance = 1.0 - prob_greater(a, b, c, d)
         loss = beta_expected_loss(c, d, a, b)
-    mean = c / (c + d) - a / (a + b)
-    var = c * d / ((c + d) ** 2 * (c + d + 1)) + a * b / ((a + b) ** 2 * (a + b + 1))
+    mean, var = _difference_moments(a, b, c, d)
     q = float(special.ndtri(1.0 - level / 2.0)) * math.sqrt(var)
     return BayesianResult(chance, loss, Interval(mean, mean - q, mean + q), "beta(1, 1) per arm")
 
