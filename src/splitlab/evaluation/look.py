@@ -32,6 +32,7 @@ from splitlab.evaluation.poststrat import post_stratified
 from splitlab.evaluation.quality import DataQualityCounts, QualityReport, assess
 from splitlab.evaluation.segments import segment_results
 from splitlab.stats import analyze
+from splitlab.stats.analyze import information_fraction
 from splitlab.stats.sums import ExperimentSums
 from splitlab.store.registry import LookRecord, Registry, canonical_json, format_time
 
@@ -105,7 +106,7 @@ def run_look(
         _check_planned_look(experiment, planned)
         number = analysis_look = taken + 1
     sums = _collect_sums(store, experiment, cutoff, analysis_look)
-    history = _history(planned, analysis_look, _fraction(experiment, sums))
+    history = _history(planned, analysis_look, information_fraction(experiment, sums.units))
     carried = (
         carry_forward([r.to_dict() for r in planned])
         if ev.sequential.method == "always_valid"
@@ -328,12 +329,6 @@ def _check_planned_look(experiment: Experiment, planned: list[LookRecord]) -> No
             "plan with more looks (maxPeeks, allowExtraLooks)",
             taken=len(planned),
         )
-
-
-def _fraction(experiment: Experiment, sums: ExperimentSums) -> float:
-    """This look's information fraction: the smallest arm over minSampleSize, capped at 1."""
-    smallest = min(float(sums.units.get(v, 0.0)) for v in experiment.variant_names)
-    return min(smallest / experiment.evaluation.min_sample_size, 1.0)
 
 
 def _history(planned: list[LookRecord], look: int, current: float) -> tuple[float, ...] | None:

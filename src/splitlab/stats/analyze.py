@@ -10,7 +10,7 @@ guardrail verdicts (:mod:`guardrails`); and the decision (:mod:`decision`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from splitlab.config import Experiment, Metric, MetricType
@@ -126,6 +126,12 @@ def _check_variants(experiment: Experiment, sums: ExperimentSums) -> None:
         )
 
 
+def information_fraction(experiment: Experiment, units: Mapping[str, float]) -> float:
+    """A look's information fraction: the smallest arm's units over minSampleSize, capped at 1."""
+    smallest = min(float(units.get(v, 0.0)) for v in experiment.variant_names)
+    return min(smallest / experiment.evaluation.min_sample_size, 1.0)
+
+
 def plan_tau(experiment: Experiment) -> float:
     """The plan's mSPRT mixing scale: ``sequential.tau``, or the default for the plan's alpha,
     power and minSampleSize (:func:`splitlab.stats.msprt.default_tau`)."""
@@ -182,7 +188,7 @@ def analyze(
         units, names, experiment.weights, ev.srm_threshold, ev.launch_srm_threshold
     )
 
-    fraction = min(min(units.values()) / ev.min_sample_size, 1.0)
+    fraction = information_fraction(experiment, units)
     max_looks = max(ev.max_peeks, look)
     plan = sequential.make_plan(
         look, max_looks, fraction, None if history is None else tuple(history)
