@@ -29,9 +29,6 @@ class Interval:
     lower: float
     upper: float
 
-    def to_dict(self) -> dict[str, float]:
-        return {"estimate": self.estimate, "lower": self.lower, "upper": self.upper}
-
 
 def excludes_zero(i: Interval | None) -> bool:
     """Whether an interval lies entirely on one side of 0 (None, no interval: False)."""
