@@ -22,7 +22,7 @@ from typing import Any
 
 from splitlab.config import Experiment, Status
 from splitlab.evaluation.quality import QualityReport
-from splitlab.stats.decision import decide
+from splitlab.stats.decision import decide, sentence
 from splitlab.stats.results import Decision, Results
 
 
@@ -52,7 +52,7 @@ def look_decision(results: Results, experiment: Experiment, quality: QualityRepo
         halted = decide(results, experiment, data_quality=quality.halting)
         srm_reasons = decision.reasons if results.srm.detected else ()
         decision = Decision("halt", None, (*srm_reasons, *halted.reasons))
-    context = [_sentence(w) for w in quality.warnings]
+    context = [sentence(w) for w in quality.warnings]
     context += _secondary_context(results)
     return Decision(decision.action, decision.variant, (*decision.reasons, *context))
 
@@ -156,8 +156,3 @@ def _secondary_context(results: Results) -> list[str]:
                     f"the secondary metric {metric.name}; secondary metrics do not decide."
                 )
     return out
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text if text.endswith((".", "!", "?")) else text + "."

@@ -26,7 +26,8 @@ def _pct(x: float) -> str:
     return f"{x * 100:+.2f}%"
 
 
-def _sentence(text: str) -> str:
+def sentence(text: str) -> str:
+    """The text with a full stop at its end, unless it already ends a sentence."""
     text = text.strip()
     return text if text.endswith((".", "!", "?")) else text + "."
 
@@ -52,7 +53,7 @@ def _effect(c: Comparison) -> str:
 def decide(results: Results, experiment: Experiment, data_quality: Sequence[str] = ()) -> Decision:
     """The decision for these results; `data_quality` adds findings that halt the experiment."""
     if data_quality:
-        return Decision("halt", None, tuple(_sentence(f) for f in data_quality))
+        return Decision("halt", None, tuple(sentence(f) for f in data_quality))
     srm = results.srm
     if srm.detected:
         counts = ", ".join(f"{k} {v:g}" for k, v in srm.counts.items())
@@ -80,9 +81,9 @@ def decide(results: Results, experiment: Experiment, data_quality: Sequence[str]
             if g.verdict == "breached":
                 text = f"Guardrail {metric.name} is breached by {c.variant}: {g.reason}"
                 if g.action == "rollback":
-                    breaches.append(_sentence(text))
+                    breaches.append(sentence(text))
                 else:
-                    reasons.append(_sentence(text + " (alert only)"))
+                    reasons.append(sentence(text + " (alert only)"))
             if g.verdict != "passed":
                 unsafe.setdefault(c.variant, []).append(metric.name)
     if breaches:
