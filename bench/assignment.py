@@ -1,6 +1,6 @@
 """Assignment speed: splitlab's single-call and batch paths, the SHA-256 floor, GrowthBook.
 
-Run: ``.venv/bin/python bench/assignment.py`` (``make bench`` installs growthbook).
+Run: ``.venv-bench/bin/python bench/assignment.py`` (``make bench`` installs growthbook).
 
 Cases, measured alternately in one process (bench/harness.py), 100,000 distinct units each:
 
@@ -103,7 +103,7 @@ def growthbook_case(attrs: list[dict[str, Any]]) -> Any:
     try:
         from growthbook import Experiment, GrowthBook
     except ImportError:
-        print("growthbook is not installed (make bench-deps); skipping the peer")
+        print("growthbook is not installed (make bench-venv); skipping the peer")
         return None
     experiment = Experiment(
         key="exp-checkout-flow-v3",

@@ -11,7 +11,7 @@ continuous sum with CUPED, count in a window, max, ratio) is timed on both, alte
 the ``ReplacingMergeTree`` (the store's default), ``LIMIT 1 BY event_id``, and none at all
 (wrong with duplicates present: the floor). The stores' results are checked to be equal.
 
-    .venv/bin/python bench/clickhouse.py [--units 300000] [--events 3000000] [--rounds 5]
+    .venv-bench/bin/python bench/clickhouse.py [--units 300000] [--events 3000000] [--rounds 5]
 """
 
 from __future__ import annotations

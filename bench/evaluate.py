@@ -13,7 +13,7 @@ tables. Cases, run alternately (bench/harness.py):
   unit, per-unit aggregates after exposure and in the pre-period, sums of squares and
   cross-products), fetched and nothing else: the floor for any look.
 
-Run: ``.venv/bin/python bench/evaluate.py [--units N] [--events N] [--rounds N]``.
+Run: ``.venv-bench/bin/python bench/evaluate.py [--units N] [--events N] [--rounds N]``.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ continuous sum with CUPED, count, max, ratio), against the bare join of the even
 units' first exposures; then what deduplicating a load batch by eventId costs with the 24 h
 window, over all stored events, and in the summary (docs/storage.md).
 
-    .venv/bin/python bench/ingest.py [--duration 30] [--clients 16] [--skip-summary]
+    .venv-bench/bin/python bench/ingest.py [--duration 30] [--clients 16] [--skip-summary]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """JS SDK speed in Chromium and in Node beside the Python service, on the same units.
 
-Run: ``.venv/bin/python bench/sdk_js.py`` (needs /usr/bin/chromium, Python Playwright, node).
+Run: ``.venv-bench/bin/python bench/sdk_js.py`` (needs /usr/bin/chromium, Python Playwright, node).
 
 One round = ``assign()`` for each of 100,000 distinct units (``user-0`` ...) on the article's
 experiment (3 variants, its include/exclude targeting, allocation 1.0 so every unit is

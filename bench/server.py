@@ -8,7 +8,7 @@ keep-alive connections, one request in flight per connection, pre-encoded reques
 each in alternating rounds so that background load on the machine hits both alike, and
 records every request's latency.
 
-    .venv/bin/python bench/server.py --seconds 30 --connections 16
+    .venv-bench/bin/python bench/server.py --seconds 30 --connections 16
 
 `--seconds` is the total load time per case (split over `--rounds` alternating rounds).
 """

@@ -5,7 +5,7 @@ CUPED), O'Brien-Fleming alpha spending at look 3 of 5, each correction in turn, 
 the same sums; beside it, in the same run and alternating rounds, gbstats'
 ``process_experiment_results`` (frequentist, its sequential option on) on those sums.
 
-    .venv/bin/python bench/stats.py
+    .venv-bench/bin/python bench/stats.py
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ every operation. A checked-in snapshot (``schemas/openapi.json``) is compared by
 from __future__ import annotations
 
 import copy
+import inspect
 import json
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from fastapi import FastAPI
@@ -107,6 +108,25 @@ def _msgspec_components() -> dict[str, Any]:
     return components
 
 
+def normalise_descriptions(node: Any) -> Any:
+    """`node` with every ``description`` string cleaned as :func:`inspect.cleandoc` does.
+
+    Libraries differ in how much of a docstring's indentation they keep (msgspec 0.23 started
+    cleaning docstrings, 0.22 did not), so the document fixes one form itself: the snapshot
+    then depends on splitlab's text only, not on a dependency's whitespace choices.
+    """
+    if isinstance(node, dict):
+        return {
+            key: inspect.cleandoc(value)
+            if key == "description" and isinstance(value, str)
+            else normalise_descriptions(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [normalise_descriptions(item) for item in node]
+    return node
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     """The full document for `app` (cached on the app by FastAPI's convention)."""
     if app.openapi_schema is not None:
@@ -140,6 +160,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schemas.pop("ValidationError", None)
     document["paths"] = dict(sorted(document["paths"].items()))
     components["schemas"] = dict(sorted(schemas.items()))
+    document = cast(dict[str, Any], normalise_descriptions(document))
     app.openapi_schema = document
     return document
 
