@@ -1,7 +1,7 @@
 """`splitlab analyze EXPERIMENT.json --sums SUMS.json`: results from sufficient statistics.
 
 This is also how a team that keeps its events in its own warehouse uses splitlab: compute the
-sums there (the JSON of DESIGN.md), analyse them here.
+sums there (the JSON of docs/architecture.md), analyse them here.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ The engine never sees raw events. Per (look, variant, metric[, segment]) the sto
 ``n, sum, sum_sq``; with a pre-exposure covariate (CUPED) also the covariate's sum, sum of
 squares and the sum of metric x covariate; for a ratio metric also the denominator's sum, sum
 of squares and the sum of numerator x denominator. All of them are sums, so two shards (or two
-days) merge with ``+``. The JSON form is the one in DESIGN.md (camelCase).
+days) merge with ``+``. The JSON form (camelCase) is described in docs/architecture.md, "The
+sufficient-statistics JSON".
 """
 
 from __future__ import annotations
@@ -250,7 +251,7 @@ class SliceSums:
 
 @dataclass(frozen=True)
 class ExperimentSums(SliceSums):
-    """The sufficient statistics of one experiment at one look (DESIGN.md's sums JSON).
+    """The sufficient statistics of one experiment at one look (the sums JSON).
 
     ``segments`` maps ``"<attribute>=<value>"`` to that segment's own :class:`SliceSums`;
     analysing a segment is analysing that slice (:meth:`segment`).
