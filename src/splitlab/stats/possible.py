@@ -7,8 +7,9 @@ cannot exist. Two kinds of rule:
 * **Any metric** (:func:`impossible`): ``n`` and the units are whole numbers >= 0; with
   ``n = 0`` every sum is 0; ``sumSq >= sum^2 / n`` (the sum of squared deviations, ``sumSq -
   sum^2/n``, is never negative), for the metric, its covariate and its denominator; the
-  cross-products obey the Cauchy-Schwarz inequality ``(sumProduct - sum_a sum_b / n)^2 <=
-  (sumSq_a - sum_a^2/n)(sumSq_b - sum_b^2/n)`` (no correlation beyond +-1); and a metric's
+  cross-products (``sumProduct`` of the covariate and of the denominator, and
+  ``sumProductDenominator``) obey the Cauchy-Schwarz inequality ``(sumProduct - sum_a sum_b /
+  n)^2 <= (sumSq_a - sum_a^2/n)(sumSq_b - sum_b^2/n)`` (no correlation beyond +-1); and a metric's
   ``n`` is at most the variant's units (each unit a metric counts is a unit of the variant).
 * **By metric type** (:func:`impossible_for`, with the definition): a conversion is 0 or 1
   per unit, so ``sum`` is a whole number between 0 and ``n`` and ``sumSq == sum``; a
@@ -120,10 +121,21 @@ def _arm(where: str, arm: ArmSums, units: float | None) -> Iterator[SumsProblem]
         if spread is not None:
             yield spread
             return
-    if arm.covariate is not None:
-        yield from _cross(f"{where}.covariate", arm, arm.covariate)
-    if arm.denominator is not None:
-        yield from _cross(f"{where}.denominator", arm, arm.denominator)
+    found = False
+    for key, cross in (("covariate", arm.covariate), ("denominator", arm.denominator)):
+        if cross is not None:
+            for problem in _cross(f"{where}.{key}", arm, cross):
+                found = True
+                yield problem
+    cov, den = arm.covariate, arm.denominator
+    if found or arm.n == 0 or cov is None or den is None or cov.sum_product_denominator is None:
+        return
+    pair = _correlation(
+        f"{where}.covariate.sumProductDenominator", arm.n, (cov.sum, cov.sum_sq),
+        (den.sum, den.sum_sq), cov.sum_product_denominator,
+    )  # fmt: skip
+    if pair is not None:
+        yield pair
 
 
 def _slices(sums: ExperimentSums, where: str) -> Iterator[tuple[str, SliceSums]]:
