@@ -67,8 +67,12 @@ def demo(
                 f"--db {db}: cannot create the directory {db.parent} ({exc.strerror or exc})"
             ) from None
     console = Console()
-    temporary = None if db is not None else Path(tempfile.mkdtemp(prefix="splitlab-demo-"))
-    path = db or Path(temporary or ".") / "splitlab.duckdb"
+    temporary: Path | None = None  # the demo's own directory, removed when it exits
+    if db is None:
+        temporary = Path(tempfile.mkdtemp(prefix="splitlab-demo-"))
+        path = temporary / "splitlab.duckdb"
+    else:
+        path = db
     opened: list[DuckDBStore] = []
 
     def opener(new: Path) -> DuckDBStore:
