@@ -244,10 +244,10 @@ class SplitlabProvider(AbstractProvider):
             )
         served = self._served(flag_key, variant)
         value = convert(served)
-        if value is None:
+        if value is None:  # the default is served, so no variant is (the spec's rule)
             code, message = served.mismatch(flag_key, variant)
             return FlagResolutionDetails(
-                default_value, code, message, OFReason.ERROR, variant, metadata
+                default_value, code, message, OFReason.ERROR, None, metadata
             )
         if assignment.in_experiment and self._on_exposure is not None:
             unit = resolve_unit(self._hash_key(flag_key), unit_id, attributes)

@@ -256,7 +256,7 @@ def test_type_mismatch_serves_the_default(
     assert details.error_code == ErrorCode.TYPE_MISMATCH
     assert details.value == default
     assert details.reason == OFReason.ERROR
-    assert details.variant == "treatment"
+    assert details.variant is None
     assert "exp-of" in details.error_message
 
 
@@ -381,3 +381,52 @@ def test_a_failing_exposure_callback_serves_the_default(domain: str) -> None:
     assert (details.value, details.reason) == ("fallback", OFReason.ERROR)
     assert details.error_code == ErrorCode.GENERAL
     assert details.error_message == "tracking queue unavailable"
+
+
+def _raise(assignment: Assignment, unit: str) -> None:
+    raise OSError("tracking queue unavailable")
+
+
+@pytest.mark.parametrize(
+    ("kind", "flag", "unit", "values", "forced", "exposure", "code"),
+    [
+        ("string", "exp-nope", "u1", None, "treatment", None, ErrorCode.FLAG_NOT_FOUND),
+        ("string", "exp-of", None, None, None, None, ErrorCode.TARGETING_KEY_MISSING),
+        ("integer", "exp-of", "u1", None, "treatment", None, ErrorCode.TYPE_MISMATCH),
+        ("object", "exp-of", "u1", None, "treatment", None, ErrorCode.TYPE_MISMATCH),
+        ("integer", "exp-of", "u1", {"control": "one", "treatment": "two"}, "treatment", None,
+         ErrorCode.TYPE_MISMATCH),
+        ("boolean", "exp-of", "u1", {"control": 1, "treatment": 2}, "treatment", None,
+         ErrorCode.TYPE_MISMATCH),
+        ("integer", "exp-of", "u1", {"control": 1, "treatment": 2}, "extra", None,
+         ErrorCode.GENERAL),
+        ("string", "exp-of", "u1", None, None, _raise, ErrorCode.GENERAL),
+    ],
+    ids=["flag-not-found", "targeting-key-missing", "unmapped-integer", "unmapped-object",
+         "mapped-type-mismatch", "boolean-mismatch", "variant-without-value", "exposure-fails"],
+)  # fmt: skip
+def test_every_error_serves_the_default_and_no_variant(
+    domain: str,
+    kind: str,
+    flag: str,
+    unit: str | None,
+    values: dict[str, dict[str, Any]] | None,
+    forced: str | None,
+    exposure: Any,
+    code: ErrorCode,
+) -> None:
+    """On every error path the default value is served with reason ERROR and variant None
+    (OpenFeature specification, flag evaluation: the variant names the value served; see
+    docs/openfeature.md), even when splitlab had assigned a variant whose value could not be
+    served (a TYPE_MISMATCH once reported variant 'treatment' with the default value)."""
+    service = ExperimentAssignmentService([experiment(variants=["control", "treatment"])])
+    mapping = None if values is None else {"exp-of": values}
+    provider = SplitlabProvider(service, mapping, on_exposure=exposure)
+    if forced is not None:
+        names = ["control", "treatment"] + (["extra"] if forced == "extra" else [])
+        service.update([experiment(variants=names, forcedVariant=forced)])
+    default: Any = {"boolean": False, "integer": 7, "object": {"d": 1}}.get(kind, "dflt")
+    details = getattr(client_for(domain, provider), f"get_{kind}_details")(flag, default, ctx(unit))
+    assert (details.value, details.variant, details.reason) == (default, None, OFReason.ERROR)
+    assert details.error_code == code
+    assert details.error_message

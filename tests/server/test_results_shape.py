@@ -1,9 +1,9 @@
-"""The results JSON of DESIGN.md, at the top level, on every surface that promises it.
+"""The results JSON, at the top level, on every surface that promises it.
 
-DESIGN.md ("Public surface") names three: `splitlab analyze --json`,
+docs/architecture.md ("The results JSON") names them: `splitlab analyze --json`,
 `POST /v1/experiments/{id}/evaluate` and `GET /v1/experiments/{id}/results`. Each must answer
 the results JSON itself (extra keys allowed, none renamed or nested), so a client written from
-DESIGN.md's example reads ``srm`` and ``metrics`` without a KeyError.
+the documented example reads ``srm`` and ``metrics`` without a KeyError.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .server_helpers import Api, small
 
 SUMS = Path(__file__).resolve().parents[1] / "stats" / "data" / "checkout-sums.json"
 
-#: The keys of DESIGN.md's results JSON example, level by level.
+#: The keys of the documented results JSON example, level by level.
 TOP = {"experimentId", "look", "srm", "decision", "metrics"}
 SRM = {"pValue", "detected", "counts", "expectedShares"}
 DECISION = {"action", "variant", "reasons"}
@@ -35,7 +35,7 @@ SEQUENTIAL = {"boundary", "alphaSpent"}
 
 
 def assert_results_shape(doc: dict[str, Any]) -> None:
-    """`doc` has every key of DESIGN.md's results JSON example, at the same place."""
+    """`doc` has every key of the documented results JSON example, at the same place."""
     assert set(doc) >= TOP, sorted(TOP - set(doc))
     assert set(doc["srm"]) >= SRM
     assert set(doc["decision"]) >= DECISION
@@ -70,7 +70,7 @@ def _running(api: Api) -> None:
 
 
 def test_analyze_json_is_the_results_json() -> None:
-    """`splitlab analyze --json` prints DESIGN.md's results JSON at the top level."""
+    """`splitlab analyze --json` prints the results JSON at the top level."""
     result = CliRunner().invoke(
         cli, ["analyze", str(ARTICLE_EXAMPLE), "--sums", str(SUMS), "--json"]
     )

@@ -1,4 +1,4 @@
-"""analyze(): the results JSON of DESIGN.md, errors, options and rendering."""
+"""analyze(): the results JSON (docs/architecture.md), errors, options and rendering."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _strict(results: object) -> dict:
 
 
 def test_results_json_has_the_design_shape() -> None:
-    """Every key of DESIGN.md's results JSON is present with the documented types."""
+    """Every key of the documented results JSON is present with the documented types."""
     out = _strict(analyze(experiment(), scenario(WIN_A)))
     assert {"experimentId", "look", "srm", "decision", "metrics"} <= set(out)
     assert {"pValue", "detected", "counts", "expectedShares"} <= set(out["srm"])

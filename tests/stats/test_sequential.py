@@ -143,3 +143,92 @@ def test_levels_without_alpha_are_never_reached() -> None:
     assert tab.boundary_at(1e-9) is None
     assert tab.floor >= 1e-9
     assert tab.p_value(1e6) > 1e-9
+
+
+#: Lan-DeMets O'Brien-Fleming spending, two-sided alpha 0.05, 3 equally spaced looks.
+#: R package ldbounds: ``ldBounds(t = c(1/3, 2/3, 1), iuse = 1, alpha = 0.05, sides = 2)``
+#: prints upper bounds 3.7103, 2.5114, 1.9930; gsDesign's
+#: ``gsDesign(k = 3, test.type = 2, alpha = 0.025, sfu = sfLDOF)$upper$bound`` gives the same
+#: 3.7103, 2.5114, 1.9930 (alpha there is per side).
+LDBOUNDS_OBF_3 = (3.7103, 2.5114, 1.9930)
+
+
+def _obf_spent(t: float, alpha: float = 0.05) -> float:
+    """Two-sided cumulative alpha by t: each side spends 2 - 2 Phi(z_{1 - alpha/4} / sqrt t)
+    of its alpha/2 (Lan & DeMets 1983), written out here rather than taken from the engine."""
+    per_side = 2.0 - 2.0 * sps.norm.cdf(sps.norm.ppf(1.0 - alpha / 4.0) / math.sqrt(t))
+    return 2.0 * float(per_side)
+
+
+def _obf_by_quadrature(t: tuple[float, float, float]) -> list[float]:
+    """An independent solution of the 3-look design with scipy: Z_k = S(t_k)/sqrt(t_k) for a
+    Brownian motion S, so (Z_1, Z_2, Z_3) is a Gaussian Markov chain with
+    Z_{k+1} | Z_k = z ~ N(sqrt(t_k/t_{k+1}) z, 1 - t_k/t_{k+1}) (Jennison & Turnbull 2000,
+    section 3.1). Each boundary solves P(no earlier crossing, |Z_k| >= c_k) = the alpha spent
+    in (t_{k-1}, t_k], by scipy.integrate.quad on the Z scale and scipy.optimize.brentq."""
+    from scipy import integrate, optimize
+
+    def step(k: int) -> tuple[float, float]:  # (slope, sd) of Z_{k+1} given Z_k
+        r = t[k] / t[k + 1]
+        return math.sqrt(r), math.sqrt(1.0 - r)
+
+    def exits(z: float, k: int, c: float) -> float:  # P(|Z_{k+1}| >= c | Z_k = z)
+        slope, sd = step(k)
+        return float(sps.norm.sf((c - slope * z) / sd) + sps.norm.cdf((-c - slope * z) / sd))
+
+    c1 = float(sps.norm.isf(_obf_spent(t[0]) / 2.0))
+
+    def second(c: float) -> float:
+        inside = integrate.quad(lambda z: sps.norm.pdf(z) * exits(z, 0, c), -c1, c1,
+                                epsabs=1e-13, epsrel=1e-11)[0]  # fmt: skip
+        return inside - (_obf_spent(t[1]) - _obf_spent(t[0]))
+
+    c2 = float(optimize.brentq(second, 1.0, 6.0, xtol=1e-10))
+
+    def density_2(z: float) -> float:  # density of Z_2 on {|Z_1| < c1}, via Z_1 | Z_2
+        back = math.sqrt(t[0] / t[1])
+        spread = math.sqrt(1.0 - t[0] / t[1])
+        kept = sps.norm.cdf((c1 - back * z) / spread) - sps.norm.cdf((-c1 - back * z) / spread)
+        return float(sps.norm.pdf(z) * kept)
+
+    def third(c: float) -> float:
+        inside = integrate.quad(lambda z: density_2(z) * exits(z, 1, c), -c2, c2,
+                                epsabs=1e-13, epsrel=1e-11)[0]  # fmt: skip
+        return inside - (_obf_spent(t[2]) - _obf_spent(t[1]))
+
+    c3 = float(optimize.brentq(third, 1.0, 6.0, xtol=1e-10))
+    return [c1, c2, c3]
+
+
+def test_three_equal_looks_match_ldbounds_at_every_look() -> None:
+    """At looks 1, 2 and 3 of 3 (information 1/3, 2/3, 1) the boundary the engine uses equals
+    ldbounds/gsDesign's 3.7103, 2.5114, 1.9930 (to their 4 decimals) and scipy quadrature's
+    solution to 2e-5; information fractions are not rounded (rounding 1/3 to 0.3333 once
+    gave 3.71051 at look 1)."""
+    reference = _obf_by_quadrature((1 / 3, 2 / 3, 1.0))
+    assert reference == pytest.approx(LDBOUNDS_OBF_3, abs=6e-5)
+    for look in (1, 2, 3):
+        plan = make_plan(look, 3, look / 3)
+        got = sequential.boundary(0.05, "obrien_fleming", plan, 2)
+        assert got == pytest.approx(LDBOUNDS_OBF_3[look - 1], abs=1e-4), look
+        assert got == pytest.approx(reference[look - 1], abs=2e-5), look
+
+
+def test_analysis_at_a_third_of_the_sample_reports_the_ldbounds_boundary() -> None:
+    """analyze() at look 1 of 3 with 1,000 of 3,000 planned units per arm reports the
+    O'Brien-Fleming boundary 3.7103 (ldbounds, as above) and information fraction 1/3."""
+    from splitlab.config import load_experiment
+    from splitlab.stats import ExperimentSums, analyze
+    from tests.evaluation.conftest import definition
+
+    raw = definition(evaluation={"maxPeeks": 3, "minSampleSize": 3000})
+    raw["metrics"].pop("guardrails")
+    arm = {"n": 1000, "sum": 100, "sumSq": 100}
+    sums = ExperimentSums.from_dict({
+        "units": {"control": 1000, "treatment": 1000},
+        "metrics": {"checkout": {"control": arm, "treatment": arm}},
+    })  # fmt: skip
+    [metric] = analyze(load_experiment(raw), sums, 1).to_dict()["metrics"]
+    info = metric["comparisons"][0]["sequential"]
+    assert info["informationFraction"] == pytest.approx(1 / 3, abs=1e-15)
+    assert info["boundary"] == pytest.approx(LDBOUNDS_OBF_3[0], abs=1e-4)

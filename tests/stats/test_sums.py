@@ -1,4 +1,4 @@
-"""The sufficient-statistics value objects and their JSON form (DESIGN.md)."""
+"""The sufficient-statistics value objects and their JSON form (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from splitlab.stats import ArmSums, CrossSums, ExperimentSums, SumsError
 
 DATA = Path(__file__).parent / "data" / "checkout-sums.json"
 
-DESIGN_EXAMPLE = {
+DOC_EXAMPLE = {
     "experimentId": "exp-1",
     "look": 2,
     "units": {"control": 10000, "variant-a": 10050},
@@ -31,17 +31,17 @@ DESIGN_EXAMPLE = {
 
 
 def test_design_example_round_trips() -> None:
-    """DESIGN.md's sums JSON reads and writes back unchanged (numbers as floats)."""
-    sums = ExperimentSums.from_dict(DESIGN_EXAMPLE)
+    """The documented sums JSON example reads and writes back unchanged."""
+    sums = ExperimentSums.from_dict(DOC_EXAMPLE)
     assert sums.look == 2 and sums.units["variant-a"] == 10050
     arm = sums.metrics["checkout_completion_rate"]["variant-a"]
     assert arm.covariate == CrossSums(0, 0, 0)
-    assert json.loads(json.dumps(sums.to_dict())) == json.loads(json.dumps(DESIGN_EXAMPLE))
+    assert json.loads(json.dumps(sums.to_dict())) == json.loads(json.dumps(DOC_EXAMPLE))
 
 
 def test_segments_are_slices() -> None:
     """A segment's sums are analysed as sums of their own."""
-    data = dict(DESIGN_EXAMPLE)
+    data = dict(DOC_EXAMPLE)
     data["segments"] = {"country=US": {"units": {"control": 10}, "metrics": {}}}
     sums = ExperimentSums.from_dict(data)
     us = sums.segment("country=US")
@@ -66,7 +66,7 @@ def test_segments_are_slices() -> None:
 def test_malformed_sums_name_the_path(patch: dict, fragment: str) -> None:
     """Every refusal names the JSON path and what was expected."""
     with pytest.raises(SumsError, match=fragment.replace("$", r"\$")):
-        ExperimentSums.from_dict({**DESIGN_EXAMPLE, **patch})
+        ExperimentSums.from_dict({**DOC_EXAMPLE, **patch})
 
 
 def test_adding_needs_matching_covariates() -> None:
@@ -86,7 +86,7 @@ def test_adding_experiments_merges_metrics_and_units() -> None:
 
 def test_integral_counts_are_json_integers() -> None:
     """Counts (units, n) that are whole numbers are written as JSON integers, not 10000.0."""
-    sums = ExperimentSums.from_dict(DESIGN_EXAMPLE)
+    sums = ExperimentSums.from_dict(DOC_EXAMPLE)
     text = json.dumps(sums.to_dict())
     assert '"control": 10000,' in text and "10000.0" not in text
     data = sums.to_dict()

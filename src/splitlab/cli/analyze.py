@@ -1,7 +1,7 @@
 """`splitlab analyze EXPERIMENT.json --sums SUMS.json`: results from sufficient statistics.
 
 This is also how a team that keeps its events in its own warehouse uses splitlab: compute the
-sums there (the JSON of DESIGN.md), analyse them here.
+sums there (the JSON of docs/architecture.md), analyse them here.
 """
 
 from __future__ import annotations
@@ -11,18 +11,18 @@ from pathlib import Path
 
 import click
 
-from splitlab.config import load_experiment
+from splitlab.config import Experiment, load_experiment
 from splitlab.stats import ExperimentSums, SumsError, analyze
 
 
-def _read_sums(path: str) -> ExperimentSums:
+def _read_sums(path: str, definition: Experiment) -> ExperimentSums:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise click.FileError(path, hint=exc.strerror or str(exc)) from exc
     except json.JSONDecodeError as exc:
         raise SumsError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-    return ExperimentSums.from_dict(data)
+    return ExperimentSums.from_dict(data, experiment=definition)
 
 
 @click.command("analyze")
@@ -45,7 +45,7 @@ def analyze_command(
     Exits 0 on success and 3 when the definition or the sums are refused.
     """
     definition = load_experiment(experiment)
-    sums = _read_sums(sums_path)
+    sums = _read_sums(sums_path, definition)
     results = analyze(definition, sums, look, segment=segment)
     if as_json:
         click.echo(json.dumps(results.to_dict(), indent=2, allow_nan=False))

@@ -11,7 +11,6 @@ from rich.console import Console
 
 from splitlab.cli.database import db_option, open_database, parse_instant
 from splitlab.evaluation import launch_check
-from splitlab.evaluation.launch import DRY_RUN_TRAFFIC
 
 #: Exit code when a check fails (0 when ready; 3 for errors such as an unknown experiment).
 EXIT_NOT_READY = 1
@@ -23,9 +22,9 @@ EXIT_NOT_READY = 1
 @click.option(
     "--traffic",
     type=click.FloatRange(0.0, 1.0, min_open=True),
-    default=DRY_RUN_TRAFFIC,
-    show_default=True,
-    help="The allocation the dry run ran at (the article's quick start: 1%).",
+    default=None,
+    help="The allocation the experiment ran at, when not its definition's trafficAllocation "
+    "(the default).",
 )
 @click.option(
     "--target",
@@ -39,16 +38,17 @@ EXIT_NOT_READY = 1
 def check(
     experiment_id: str,
     db_path: str,
-    traffic: float,
+    traffic: float | None,
     target: float,
     cutoff: datetime | None,
     as_json: bool,
 ) -> None:
-    """The launch check: SRM, event metadata, guardrails and metric data on a dry run.
+    """The launch check: SRM, event metadata, guardrails and metric data before a ramp-up.
 
-    The dry run is taken to run at 1% traffic unless --traffic says otherwise; the answer
-    recommends the next step (1% -> 5% -> 25% -> 50% -> 100%, capped at --target). Exits 0
-    when ready, 1 when not ready, 3 on errors.
+    The experiment is taken to run at its definition's trafficAllocation (a 1% dry run, a
+    25% step, ...) unless --traffic says otherwise; the answer recommends the next step above
+    it (1% -> 5% -> 25% -> 50% -> 100%, capped at --target). Exits 0 when ready, 1 when not
+    ready, 3 on errors.
     """
     on_server = f"read the sums on that server with GET /v1/experiments/{experiment_id}/summary"
     with open_database(db_path, on_server=on_server) as (store, registry):

@@ -1,4 +1,4 @@
-"""`splitlab experiments create|list --db PATH`: the definitions registered in a database."""
+"""`splitlab experiments create|update|list --db PATH`: the definitions registered in a database."""
 
 from __future__ import annotations
 

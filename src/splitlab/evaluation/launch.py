@@ -1,6 +1,8 @@
 """The launch check: the article's quick start, step 4 ("validate before launch").
 
-Run on a dry run at low traffic (1% by default) before the allocation is raised. Ready when:
+Run on a running experiment (a dry run at low traffic, or a step of the ramp-up) before its
+allocation is raised; the allocation checked is the definition's ``trafficAllocation`` unless
+the caller says otherwise. Ready when:
 
 1. every variant has exposed units;
 2. the sample ratio passes at the launch threshold: chi-square p > ``launchSrmThreshold``
@@ -14,9 +16,9 @@ Run on a dry run at low traffic (1% by default) before the allocation is raised.
 5. every metric (primary, secondary, guardrail) has data.
 
 The answer names each failure and the next traffic step on the ladder 1% -> 5% -> 25% -> 50%
--> 100%, never beyond the target allocation, and says so when the definition's
-``trafficAllocation`` is not the traffic checked. The check reads only; it records no look and
-changes no status.
+-> 100% above the current allocation, never beyond the target allocation, and says so when a
+traffic given by the caller differs from the definition's ``trafficAllocation``. The check
+reads only; it records no look and changes no status.
 """
 
 from __future__ import annotations
@@ -32,10 +34,6 @@ from splitlab.stats.sums import ExperimentSums
 
 #: Traffic steps of a ramp-up, as fractions of all units.
 TRAFFIC_STEPS: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5, 1.0)
-
-#: The allocation a dry run is taken to run at unless told otherwise (the article's quick
-#: start: "run a 24-hour dry run with 1% traffic").
-DRY_RUN_TRAFFIC = 0.01
 
 
 @dataclass(frozen=True)
@@ -90,16 +88,17 @@ def launch_check(
     store: LookStore,
     experiment: Experiment,
     *,
-    traffic: float = DRY_RUN_TRAFFIC,
+    traffic: float | None = None,
     target: float = 1.0,
     cutoff: datetime | None = None,
 ) -> LaunchReport:
     """Check a dry run of ``experiment`` in ``store`` (see the module docstring).
 
-    ``traffic`` is the allocation the dry run ran at (default 1%, as the article suggests);
-    ``target`` the allocation to reach step by step.
+    ``traffic`` is the allocation the experiment ran at (default: its ``trafficAllocation``,
+    the article's quick start sets 1% there for the dry run); ``target`` the allocation to
+    reach step by step.
     """
-    current = traffic
+    current = experiment.traffic_allocation if traffic is None else traffic
     sums = store.summary(experiment, cutoff=cutoff)
     quality = store.data_quality(experiment, cutoff=cutoff)
     checks = [
@@ -125,7 +124,7 @@ def launch_check(
     if experiment.traffic_allocation != current:
         text += (
             f" Note: the definition's trafficAllocation is {_pct(experiment.traffic_allocation)},"
-            f" not the {_pct(current)} checked; give the traffic the dry run ran at (--traffic)."
+            f" not the {_pct(current)} checked, which was given as the traffic it ran at."
         )
     return LaunchReport(experiment.id, ready, tuple(checks), current, target, nxt, text)
 

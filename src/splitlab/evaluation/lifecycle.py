@@ -1,6 +1,6 @@
 """The one place where an experiment's status and variant toggle change.
 
-Lifecycle (DESIGN.md): ``draft -> running -> (paused) -> stopped | rolled_back | shipped``,
+Lifecycle (docs/architecture.md#lifecycle): ``draft -> running -> (paused) -> stopped | rolled_back | shipped``,
 and ``paused -> running``. ``stopped``, ``rolled_back`` and ``shipped`` are final: a
 finished experiment is not restarted (its data would mix two regimes); start a new one with a
 new salt instead. Every accepted change is written together with an audit record (who, when,

@@ -261,7 +261,7 @@ _META_KEYS = (
 
 
 def results_view(record: LookRecord) -> dict[str, Any]:
-    """A recorded look as DESIGN.md's results JSON, with the look's ledger data added.
+    """A recorded look as the results JSON (docs/architecture.md), with its ledger data added.
 
     The top level is the results JSON (``experimentId``, ``look``, ``srm``, ``decision``,
     ``metrics`` and the engine's other keys; ``decision`` is the look's own, ``peek`` for a

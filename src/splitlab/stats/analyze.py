@@ -20,6 +20,7 @@ from splitlab.stats.decision import decide
 from splitlab.stats.difference import Difference, NotEstimable, TestKind, compare
 from splitlab.stats.errors import LookError, StatsError, SumsError
 from splitlab.stats.moments import ArmView, mean_view
+from splitlab.stats.possible import impossible_for
 from splitlab.stats.ratio import ratio_cuped_possible, ratio_view
 from splitlab.stats.results import (
     Comparison,
@@ -124,6 +125,9 @@ def _check_variants(experiment: Experiment, sums: ExperimentSums) -> None:
         raise SumsError(
             f"the sums are for experiment {sums.experiment_id!r}, not {experiment.id!r}"
         )
+    problems = impossible_for(sums, experiment)
+    if problems:
+        raise SumsError(problems=problems)
 
 
 def information_fraction(experiment: Experiment, units: Mapping[str, float]) -> float:

@@ -1,4 +1,4 @@
-"""The results of one analysis and their JSON form (DESIGN.md's results JSON, camelCase).
+"""The results of one analysis and their JSON form (the results JSON of docs/architecture.md).
 
 Every number in the JSON is finite: a quantity that cannot be computed is ``null`` and the
 comparison says why (``estimable: false`` with a ``reason``), so ``json.dumps(...,

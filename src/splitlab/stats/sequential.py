@@ -93,8 +93,7 @@ def make_plan(
     history: tuple[float, ...] | None = None,
 ) -> Plan:
     """The plan at `look` given this look's information fraction (and earlier ones, if known)."""
-    t = min(max(fraction, 1e-4), 1.0)
-    t = round(t, 4)
+    t = min(max(fraction, 1e-4), 1.0)  # as given: rounding moves the boundaries
     if history is None:
         fractions = tuple(t * j / look for j in range(1, look + 1))
     else:
@@ -102,7 +101,7 @@ def make_plan(
             raise StatsError(
                 f"history has {len(history)} earlier look(s); look {look} needs {look - 1}"
             )
-        fractions = (*(round(min(max(h, 1e-4), 1.0), 4) for h in history), t)
+        fractions = (*(min(max(h, 1e-4), 1.0) for h in history), t)
     fixed: list[float] = []
     for f in fractions:
         fixed.append(max(f, fixed[-1] + 1e-4) if fixed else f)

@@ -4,7 +4,8 @@ The engine never sees raw events. Per (look, variant, metric[, segment]) the sto
 ``n, sum, sum_sq``; with a pre-exposure covariate (CUPED) also the covariate's sum, sum of
 squares and the sum of metric x covariate; for a ratio metric also the denominator's sum, sum
 of squares and the sum of numerator x denominator. All of them are sums, so two shards (or two
-days) merge with ``+``. The JSON form is the one in DESIGN.md (camelCase).
+days) merge with ``+``. The JSON form (camelCase) is described in docs/architecture.md, "The
+sufficient-statistics JSON".
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from splitlab.stats.errors import SumsError, SumsProblem
+from splitlab.stats.possible import WHOLE_UNITS, impossible, impossible_for
+
+if TYPE_CHECKING:
+    from splitlab.config import Experiment
 
 
 def count(x: float | None) -> int | float | None:
@@ -47,11 +52,11 @@ def _number(
 
 
 def _count(data: Mapping[str, Any], key: str, where: str, problems: Problems) -> float:
-    """``data[key]`` as a count: a finite number >= 0."""
+    """``data[key]`` as a count of units: a whole number >= 0."""
     before = len(problems)
     value = _number(data, key, where, problems)
-    if len(problems) == before and value < 0:
-        problems.append(SumsProblem(f"{where}.{key}", data[key], "a count >= 0"))
+    if len(problems) == before and (value < 0 or not value.is_integer()):
+        problems.append(SumsProblem(f"{where}.{key}", data[key], WHOLE_UNITS))
     return value
 
 
@@ -246,7 +251,7 @@ class SliceSums:
 
 @dataclass(frozen=True)
 class ExperimentSums(SliceSums):
-    """The sufficient statistics of one experiment at one look (DESIGN.md's sums JSON).
+    """The sufficient statistics of one experiment at one look (the sums JSON).
 
     ``segments`` maps ``"<attribute>=<value>"`` to that segment's own :class:`SliceSums`;
     analysing a segment is analysing that slice (:meth:`segment`).
@@ -280,9 +285,14 @@ class ExperimentSums(SliceSums):
 
     @classmethod
     def from_dict(
-        cls, data: Any, where: str = "$", problems: Problems | None = None
+        cls,
+        data: Any,
+        where: str = "$",
+        problems: Problems | None = None,
+        experiment: Experiment | None = None,
     ) -> ExperimentSums:
-        """Read DESIGN.md's sums JSON; a malformed one is refused with every problem listed."""
+        """Read the sums JSON; a malformed or impossible one is refused with every problem
+        listed (:mod:`splitlab.stats.possible`; with `experiment`, also its metric types')."""
         found: Problems = [] if problems is None else problems
         data = _mapping(data, where, found)
         base = SliceSums.from_dict(data, where, found)
@@ -297,10 +307,14 @@ class ExperimentSums(SliceSums):
             k: SliceSums.from_dict(v, f"{where}.segments.{k}", found)
             for k, v in segments_raw.items()
         }
+        out = cls(base.units, base.metrics, exp_id, look if isinstance(look, int) else None,
+                  segments)  # fmt: skip
+        if not found:  # well-formed: now the sums must be possible
+            found += impossible(out, where) if experiment is None else (
+                impossible_for(out, experiment, where))  # fmt: skip
         if problems is None:
             _refuse(found)
-        return cls(base.units, base.metrics, exp_id, look if isinstance(look, int) else None,
-                   segments)  # fmt: skip
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"experimentId": self.experiment_id, "look": self.look}

@@ -15,8 +15,9 @@ Deduplication by ``eventId``: duplicates inside a batch are dropped with a windo
 and the batch is anti-joined against the rows already stored in the batch's time range
 widened by ``dedup_window_ms`` on each side (24 hours by default). The range lets DuckDB skip
 most of the table by its min/max zone maps; the widening catches a retried *request* whose
-events keep their derived ``eventId`` but get a new timestamp. DESIGN.md measured the ranged
-anti-join at a fraction of the disk and load time of a primary key.
+events keep their derived ``eventId`` but get a new timestamp. The ranged anti-join measured
+at a fraction of the disk and load time of a primary key (docs/architecture.md, "Storage
+design").
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ def _document(record: LookRecord) -> Response:
 
 
 RESULTS = (
-    "DESIGN.md's results JSON at the top level (experimentId, look, srm, decision, metrics, "
+    "the results JSON (docs/architecture.md#the-results-json) at the top level (experimentId, "
+    "look, srm, decision, metrics, "
     "...), plus dataQuality, segments, postStratified, actions and `ledger` (seq, number, "
     "peek, analysisLook, takenAt, cutoff, triggeredBy, status, decisionAction, inputs)."
 )
@@ -44,7 +45,8 @@ RESULTS = (
     summary="Sufficient statistics",
     responses={
         200: {
-            "description": "The sums JSON of DESIGN.md; `look` is the next planned look's number.",
+            "description": "The sums JSON (docs/architecture.md#the-sufficient-statistics-json); `look` is "
+            "the next planned look's number.",
             **OBJECT,
         }
     },
