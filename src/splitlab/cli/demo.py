@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import shutil
+import signal
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from splitlab.demo.setup import DemoResult
+    from splitlab.store import DuckDBStore
+
 
 @click.command("demo")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="A new database file to build the demo in (default: a fresh temporary "
-                   "directory, printed at the start).")  # fmt: skip
+              help="A new database file to build the demo in, kept afterwards (default: a "
+                   "fresh temporary directory, printed at the start and removed when the "
+                   "demo exits).")  # fmt: skip
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to serve on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
               help="Port to serve the dashboard and API on.")  # fmt: skip
@@ -40,7 +50,6 @@ def demo(
     """
     from splitlab.cli.database import DatabaseUnavailableError, open_store
     from splitlab.cli.ports import ensure_port_free
-    from splitlab.demo.setup import build_demo
 
     if not no_serve:
         ensure_port_free(host, port)  # before the set-up, which takes half a minute
@@ -58,8 +67,53 @@ def demo(
                 f"--db {db}: cannot create the directory {db.parent} ({exc.strerror or exc})"
             ) from None
     console = Console()
-    path = db or Path(tempfile.mkdtemp(prefix="splitlab-demo-")) / "splitlab.duckdb"
-    console.print(f"Building the demo in [bold]{path}[/bold]")
+    temporary = None if db is not None else Path(tempfile.mkdtemp(prefix="splitlab-demo-"))
+    path = db or Path(temporary or ".") / "splitlab.duckdb"
+    opened: list[DuckDBStore] = []
+
+    def opener(new: Path) -> DuckDBStore:
+        store = open_store(new, must_exist=False)
+        opened.append(store)
+        return store
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main else None
+    try:
+        console.print(f"Building the demo in [bold]{path}[/bold]")
+        result = _build(console, path, days, scale, seed, opener)
+        if no_serve:
+            return
+        from splitlab.server.run import run_server
+
+        console.print(
+            f"Dashboard: [bold]http://{host}:{port}/[/bold] (sign in with the admin key; "
+            "Ctrl-C stops)"
+        )
+        run_server(result.ctx, host, port, log_level="warning")
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        try:
+            for store in opened:
+                store.close()
+        finally:
+            if temporary is not None:  # --db files are the user's; the temporary one is ours
+                shutil.rmtree(temporary, ignore_errors=True)
+                console.print(f"Removed the demo's temporary directory {temporary}")
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM ends the demo through the normal exit path, so its clean-up runs."""
+    raise SystemExit(128 + signum)
+
+
+def _build(
+    console: Console, path: Path, days: int, scale: float, seed: int,
+    opener: Callable[[Path], DuckDBStore],
+) -> DemoResult:  # fmt: skip
+    """Build the demo with a progress bar, then print its experiments and keys."""
+    from splitlab.demo.setup import build_demo
+
     started = time.monotonic()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())  # fmt: skip
@@ -67,8 +121,7 @@ def demo(
         task = progress.add_task("Simulating days of traffic", total=days)
         result = build_demo(
             path, scale=scale, days=days, seed=seed,
-            on_day=lambda _day: progress.advance(task),
-            opener=lambda new: open_store(new, must_exist=False),
+            on_day=lambda _day: progress.advance(task), opener=opener,
         )  # fmt: skip
     table = Table(title="Experiments")
     for column in ("experiment", "status", "last decision"):
@@ -82,15 +135,4 @@ def demo(
     )
     console.print(f"Admin key: [bold yellow]{result.admin_key}[/bold yellow]")
     console.print(f"SDK key:   [bold]{result.sdk_key}[/bold]")
-    try:
-        if no_serve:
-            return
-        from splitlab.server.run import run_server
-
-        console.print(
-            f"Dashboard: [bold]http://{host}:{port}/[/bold] (sign in with the admin key; "
-            "Ctrl-C stops)"
-        )
-        run_server(result.ctx, host, port, log_level="warning")
-    finally:
-        result.ctx.store.close()
+    return result
