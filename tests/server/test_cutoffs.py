@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from splitlab.cli.main import cli
+from splitlab.evaluation import run_look
+from splitlab.evaluation.cutoff import CutoffError
 from splitlab.server.app import create_app
 from splitlab.server.context import ServerContext
 from splitlab.store import DuckDBStore
@@ -137,3 +139,12 @@ def test_with_extra_looks_allowed_the_summary_counts_on(api: Api) -> None:
     for _ in range(3):
         api.client.post(EVALUATE, headers=api.admin)
     assert api.client.get(SUMMARY, headers=api.admin).json()["look"] == 4
+
+
+def test_run_look_refuses_a_cutoff_outside_the_range(api: Api) -> None:
+    """The library (and so `splitlab evaluate --cutoff`) refuses year 1 too: nothing stored."""
+    api.client.post("/v1/experiments", json=small(status="running"), headers=api.admin)
+    with pytest.raises(CutoffError, match="before 2000-01-01T00:00:00Z") as refused:
+        run_look(api.ctx.store, api.ctx.registry, "exp-small", cutoff=datetime(1, 1, 1, tzinfo=UTC))
+    assert refused.value.details()[0]["path"] == "$.cutoff"
+    assert api.ctx.registry.looks("exp-small") == []

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
+
+from splitlab.server.context import ServerContext
+from splitlab.server.run import BackgroundServer
 
 from .server_helpers import Api, small
 
@@ -132,3 +136,16 @@ def test_the_last_admin_key_cannot_revoke_itself(api: Api) -> None:
     assert api.client.get("/v1/keys", headers=api.admin).status_code == 401
     last = api.client.delete(f"/v1/keys/{created['key']['keyId']}", headers=other)
     assert last.status_code == 409
+
+
+def test_a_real_server_answers_hostile_bodies_400(ctx: ServerContext) -> None:
+    """Over real HTTP (uvicorn, as `splitlab serve` runs it) the hot routes answer 400 JSON."""
+    sdk = {"Authorization": f"Bearer {ctx.keys.create('sdk').secret}"}
+    with BackgroundServer(ctx) as server:
+        for path in ("/v1/events", "/v1/assign"):
+            for name, body in HOSTILE.items():
+                if path == "/v1/assign" and len(body) > ctx.limits.assign:
+                    continue
+                answer = httpx.post(server.url + path, content=body, headers=sdk, timeout=30)
+                assert answer.status_code == 400, (path, name, answer.text[:200])
+                assert answer.json()["error"]["code"] == "malformed_json", (path, name)
