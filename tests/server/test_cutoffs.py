@@ -80,7 +80,7 @@ def test_times_before_year_1000_are_written_with_four_digits() -> None:
 def test_a_damaged_ledger_row_breaks_no_listing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Rows with an unreadable time are left out and logged; looks, results, list and CLI work."""
+    """Rows with an unreadable time are left out and logged; API, dashboard and CLI still read."""
     db = tmp_path / "splitlab.duckdb"
     store = DuckDBStore(db)
     try:
@@ -106,6 +106,11 @@ def test_a_damaged_ledger_row_breaks_no_listing(
             listed = client.get("/v1/experiments", headers=admin)
             assert listed.status_code == 200
             assert listed.json()["experiments"][0]["looks"] == 1
+            secret = admin["Authorization"].removeprefix("Bearer ")
+            signed_in = client.post("/login", data={"key": secret}, follow_redirects=False)
+            assert signed_in.status_code == 303
+            assert client.get("/").status_code == 200  # the dashboard home
+            assert client.get("/experiments/exp-small").status_code == 200
     finally:
         store.close()
     history = CliRunner().invoke(cli, ["evaluate", "exp-small", "--db", str(db), "--history"])
