@@ -41,8 +41,9 @@ def _document(record: LookRecord) -> Response:
 
 
 RESULTS = (
-    "The results JSON (as `splitlab analyze` prints it) at the top level (experimentId, look, srm, decision, metrics, "
-    "...), plus dataQuality, segments, postStratified, actions and `ledger` (seq, number, "
+    "The results JSON (as `splitlab analyze --json` prints it) at the top level (experimentId, "
+    "look, srm, decision, metrics, ...), plus dataQuality, segments, postStratified, actions "
+    "and `ledger` (seq, number, "
     "peek, analysisLook, takenAt, cutoff, triggeredBy, status, decisionAction, inputs)."
 )
 
