@@ -10,6 +10,7 @@ example), so the routes that read an experiment's data answer 200 too, not only 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,7 +28,8 @@ from .server_helpers import article
 
 #: Requests per operation and generation mode (positive, negative, and positive aimed at the
 #: running experiment): about 2,200 requests for both keys, under two minutes on two cores.
-EXAMPLES = 20
+#: ``SPLITLAB_FUZZ_EXAMPLES=200`` fuzzes deeper by hand (give pytest a longer --timeout).
+EXAMPLES = int(os.environ.get("SPLITLAB_FUZZ_EXAMPLES", "20"))
 
 #: The experiment the server holds (running) when the fuzzing starts.
 EXPERIMENT = "exp-checkout-flow-v3"
