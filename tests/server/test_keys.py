@@ -47,6 +47,7 @@ def test_keys_survive_a_reopen_and_revocation_is_immediate(tmp_path: Path) -> No
     """A key created earlier verifies after reopening; once revoked it does not."""
     keys = _store(tmp_path)
     new = keys.create("admin", "first")
+    keys.create("admin", "second")  # the last admin key cannot be revoked
     keys._db.close()
     again = _store(tmp_path)
     assert again.verify(new.secret) is not None
@@ -84,6 +85,29 @@ def test_cli_errors_are_clean(tmp_path: Path) -> None:
     assert "Traceback" not in r.output
     r = runner.invoke(cli, ["keys", "create", "--db", db, "--kind", "root"])
     assert r.exit_code == 2
+
+
+def test_cli_refuses_to_revoke_the_last_admin_key(tmp_path: Path) -> None:
+    """`keys revoke` of the last active admin key fails cleanly; after another one it works."""
+    db = str(tmp_path / "cli.duckdb")
+    runner = CliRunner()
+
+    def create(kind: str) -> str:
+        made = runner.invoke(cli, ["keys", "create", "--db", db, "--kind", kind, "--json"])
+        key_id: str = json.loads(made.output)["key"]["keyId"]
+        return key_id
+
+    first, sdk = create("admin"), create("sdk")
+    refused = runner.invoke(cli, ["keys", "revoke", first, "--db", db])
+    assert refused.exit_code == 3
+    assert "last active admin key" in refused.output
+    assert "splitlab keys create --kind admin" in refused.output
+    assert "Traceback" not in refused.output
+    assert runner.invoke(cli, ["keys", "revoke", sdk, "--db", db]).exit_code == 0
+    create("admin")
+    assert runner.invoke(cli, ["keys", "revoke", first, "--db", db]).exit_code == 0
+    listed = json.loads(runner.invoke(cli, ["keys", "list", "--db", db, "--json"]).output)
+    assert [k["revokedAt"] is None for k in listed] == [False, False, True]
 
 
 def test_keys_over_http_and_revocation_takes_effect(api: Api) -> None:

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from splitlab.config import Experiment, Status, load_experiment
 from splitlab.evaluation import lifecycle
 from splitlab.evaluation.anytime import Carried, apply_running, carry_forward
+from splitlab.evaluation.cutoff import check_cutoff
 from splitlab.evaluation.errors import EvaluationError, PeekLimitError
 from splitlab.evaluation.policy import PlannedChange, look_decision, plan_change
 from splitlab.evaluation.poststrat import post_stratified
@@ -91,10 +92,11 @@ def run_look(
     """Take one look at an experiment (or a read-only peek) and record it.
 
     ``cutoff`` is the data cut-off (events with a later timestamp are left out; default:
-    now). ``now`` is the clock, injectable for tests and the scheduler.
+    now); one outside the range of :mod:`splitlab.evaluation.cutoff` is refused. ``now`` is
+    the clock, injectable for tests and the scheduler.
     """
     now = now or datetime.now(UTC)
-    cutoff = cutoff or now
+    cutoff = now if cutoff is None else check_cutoff(cutoff, now)
     experiment = registry.get(experiment_id)
     ev = experiment.evaluation
     planned = registry.looks(experiment_id, include_peeks=False)

@@ -28,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from splitlab.errors import SplitlabError
 
@@ -63,11 +64,13 @@ LIBRARY_STATUS: dict[str, int] = {
     "look_not_allowed": 409,
     "look_limit_reached": 409,
     "evaluation_error": 409,
+    "invalid_cutoff": 422,
     "invalid_schedule": 422,
     "duplicate_experiment": 409,
     "not_found": 404,
     "unknown_experiment": 404,
     "unknown_key": 404,
+    "last_admin_key": 409,
     "invalid_key_kind": 422,
     "store_error": 503,
     "store_unavailable": 503,
@@ -97,6 +100,12 @@ class ApiError(SplitlabError):
 
     def details(self) -> list[dict[str, Any]]:
         return list(self._details)
+
+
+def malformed_json(problem: str) -> ApiError:
+    """The 400 for a body that is not JSON; `problem` says why ("is not UTF-8 text ...")."""
+    detail = {"path": "$", "value": None, "expected": f"a JSON body (this one {problem})"}
+    return ApiError(400, f"the request body {problem}", code="malformed_json", details=[detail])
 
 
 def error_body(
@@ -173,6 +182,20 @@ def _library_status(exc: SplitlabError) -> int:
     return LIBRARY_STATUS.get(exc.code, 400)
 
 
+#: The methods a route of the API may take (HEAD comes with GET).
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of `app` takes on `path` (Starlette's 405 names only one)."""
+    allowed = []
+    for method in METHODS:
+        scope = {"type": "http", "path": path, "method": method, "root_path": "", "headers": []}
+        if any(route.matches(scope)[0] is Match.FULL for route in app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every failure FastAPI can see through :func:`error_response`."""
 
@@ -190,10 +213,12 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route matches {request.method} {request.url.path}"
-        elif exc.status_code == 405:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}"
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
         code = DEFAULT_CODES.get(exc.status_code, "error")
-        return error_response(exc.status_code, code, message, (), dict(exc.headers or {}))
+        return error_response(exc.status_code, code, message, (), headers)
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

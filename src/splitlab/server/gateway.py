@@ -7,7 +7,9 @@ Every HTTP request passes through :class:`Gateway`, which
 2. sends ``POST /v1/assign`` and ``POST /v1/events`` straight to their lean handlers (plain
    ASGI + msgspec: no FastAPI dependency resolution or pydantic on the hot path), and
    everything else to the FastAPI application, reading every ``/v1`` body as JSON whatever
-   its ``Content-Type`` (:func:`as_json`),
+   its ``Content-Type`` (:func:`as_json`) and refusing one that is not JSON (not UTF-8, a
+   lone surrogate, nested too deeply, a syntax error) with ``400 malformed_json`` before any
+   route sees it,
 3. counts the request and its latency in :class:`~splitlab.server.metrics.ServerMetrics`,
    labelled by route template (never the raw path, to keep the label set bounded).
 
@@ -22,8 +24,9 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from splitlab.server.errors import error_body
+from splitlab.server.errors import error_body, malformed_json
 from splitlab.server.metrics import ServerMetrics
+from splitlab.tracking.jsontext import json_problem
 
 logger = logging.getLogger(__name__)
 
@@ -160,9 +163,14 @@ class Gateway:
                 except BodyTooLarge:
                     await self._too_large(send_and_record, limit)
                 else:
+                    problem = None
                     if hot is None and body and path.startswith("/v1/"):
                         scope = as_json(scope)
-                    await target(scope, replay(body, receive), send_and_record)
+                        problem = json_problem(body)
+                    if problem is not None:
+                        await self._not_json(send_and_record, problem)
+                    else:
+                        await target(scope, replay(body, receive), send_and_record)
             else:
                 await target(scope, receive, send_and_record)
         finally:
@@ -187,6 +195,11 @@ class Gateway:
     async def _not_allowed(send: Send, method: str, path: str) -> None:
         body = error_body(405, "method_not_allowed", f"{method} is not allowed on {path}")
         await send_json(send, 405, body, [(b"allow", b"POST")])
+
+    @staticmethod
+    async def _not_json(send: Send, problem: str) -> None:
+        exc = malformed_json(problem)
+        await send_json(send, 400, error_body(400, exc.code, exc.message, exc.details()))
 
     @staticmethod
     async def _too_large(send: Send, limit: int) -> None:

@@ -25,9 +25,10 @@ import msgspec
 from splitlab.config.models import EXPERIMENT_ID_PATTERN
 from splitlab.server.auth import authorize, bearer
 from splitlab.server.context import ServerContext
-from splitlab.server.errors import ApiError, error_body, jsonable
+from splitlab.server.errors import ApiError, error_body, jsonable, malformed_json
 from splitlab.server.gateway import ASGIApp, Message, Receive, Scope, Send, send_json
 from splitlab.tracking.events import expected_words
+from splitlab.tracking.jsontext import json_problem
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,9 @@ def located(body: bytes, path: str) -> tuple[str, Any]:
 
 def decode_error(exc: msgspec.DecodeError, body: bytes = b"") -> ApiError:
     """A msgspec decoding failure as a 422 (wrong shape) or 400 (not JSON) with a JSON path."""
+    problem = json_problem(body)
+    if problem is not None:
+        return malformed_json(problem)
     match = _PATH.match(str(exc))
     message = match.group("message") if match else str(exc)
     if isinstance(exc, msgspec.ValidationError):
@@ -114,6 +118,8 @@ def assign_body(ctx: ServerContext, body: bytes) -> bytes:
     """Answer one assign request body (raises :class:`ApiError`)."""
     try:
         request = _decode_assign(body)
+    except RecursionError:
+        raise malformed_json(json_problem(body) or "nests too deeply") from None
     except msgspec.DecodeError as exc:
         raise decode_error(exc, body) from None
     if not 0 < len(request.unit_id) <= 256:

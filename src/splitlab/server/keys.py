@@ -165,13 +165,18 @@ class KeyStore:
         ]
 
     def revoke(self, key_id: str) -> ApiKey:
-        """Revoke the key `key_id` at once; raise :class:`ApiKeyError` when there is none."""
+        """Revoke the key `key_id` at once.
+
+        Raise :class:`ApiKeyError` when there is no such key, or when it is the last active
+        admin key (code ``last_admin_key``): nobody could manage the server after that.
+        """
         if not _KEY_ID_RE.match(key_id):
             raise ApiKeyError(
                 f"key id: expected 12 hexadecimal digits (got {key_id!r})", "unknown_key"
             )
         now = datetime.now(UTC).replace(tzinfo=None)
         with self._lock:
+            self._refuse_last_admin(key_id)
             row = self._db.execute(
                 "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE key_id = ? "
                 "RETURNING key_id",
@@ -183,6 +188,21 @@ class KeyStore:
             )
         self._active = {k: v for k, v in self._active.items() if k != key_id}
         return next(k for k in self.list() if k.key_id == key_id)
+
+    def _refuse_last_admin(self, key_id: str) -> None:
+        """Raise when `key_id` is the only active admin key (revoking it locks everyone out)."""
+        row = self._db.execute(
+            "SELECT count(*) FILTER (WHERE key_id = ?), count(*) FROM api_keys "
+            "WHERE kind = 'admin' AND revoked_at IS NULL",
+            [key_id],
+        ).fetchone()
+        if row is not None and row[0] == 1 and row[1] == 1:
+            raise ApiKeyError(
+                f"key id: {key_id!r} is the last active admin key; revoking it would leave "
+                "no key that can manage the server. Create another admin key first "
+                "(POST /v1/keys or `splitlab keys create --kind admin`), then revoke this one",
+                "last_admin_key",
+            )
 
     def active(self, key_id: str) -> ApiKey | None:
         """The active key with id `key_id`, or None."""

@@ -2,8 +2,9 @@
 
 Added here: the experiment definition's JSON Schema (``components.schemas.Experiment``), the
 two hot routes served outside FastAPI (``POST /v1/assign``, ``POST /v1/events``, their schemas
-generated from their msgspec types), and the one error shape as the ``default`` response of
-every operation. A checked-in snapshot (``schemas/openapi.json``) is compared by a test.
+generated from their msgspec types), and every error status each operation may answer, in the
+one error shape (no catch-all ``default``: ``tests/server/test_fuzz_openapi.py`` holds the
+server to the list). A checked-in snapshot (``schemas/openapi.json``) is compared by a test.
 """
 
 from __future__ import annotations
@@ -54,7 +55,6 @@ def _hot_paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "200": _json("#/components/schemas/AssignResponse", "The assignments."),
-                    "default": _error("Any failure, in the one error shape."),
                 },
             }
         },
@@ -90,13 +90,66 @@ def _hot_paths() -> dict[str, Any]:
                         ),
                         "content": {"application/json": {"schema": {"type": "object"}}},
                     },
+                    "400": _error(
+                        "Not a batch: not JSON (not UTF-8, a lone surrogate, nested too "
+                        'deeply), or neither a list nor {"events": [...]}.'
+                    ),
                     "413": _error("More events or bytes than the collector accepts."),
-                    "503": _error("Overloaded or storage failure; retry after Retry-After."),
-                    "default": _error("Any failure, in the one error shape."),
                 },
             }
         },
     }
+
+
+#: Routes an SDK key may call; every other route with a key needs an admin key.
+SDK_ROUTES = {("/v1/config", "get"), ("/v1/assign", "post"), ("/v1/events", "post")}
+
+#: Refusals a route's own rules add (the rest follow from its key, body and parameters).
+CONFLICTS: dict[tuple[str, str], str] = {
+    ("/v1/experiments", "post"): "An experiment with this experimentId is registered already.",
+    ("/v1/experiments/{experiment_id}", "put"): "The experiment is not a draft any more.",
+    ("/v1/experiments/{experiment_id}/status", "post"): "A change its lifecycle does not allow.",
+    ("/v1/experiments/{experiment_id}/toggle", "post"): "A toggle that cannot be applied now.",
+    ("/v1/experiments/{experiment_id}/rollback", "post"): "The experiment cannot roll back.",
+    ("/v1/experiments/{experiment_id}/evaluate", "post"): (
+        "Every planned look is taken (maxPeeks), or the look cannot run in this state."
+    ),
+    ("/v1/keys/{key_id}", "delete"): "The last active admin key cannot be revoked.",
+}
+
+#: Routes that read or write event data: the store may be overloaded or failing.
+STORE_ROUTES = {
+    ("/v1/events", "post"),
+    ("/v1/experiments/{experiment_id}/evaluate", "post"),
+    ("/v1/experiments/{experiment_id}/summary", "get"),
+}
+
+
+def _errors(path: str, method: str, operation: dict[str, Any]) -> dict[int, str]:
+    """Every error status `operation` may answer, each with what it means.
+
+    Listed explicitly (no catch-all ``default``) so that the document says which failures a
+    client must handle, and so that a test can hold the server to it.
+    """
+    errors: dict[int, str] = {}
+    if "requestBody" in operation:
+        errors[400] = "The body is not JSON (not UTF-8, a lone surrogate, nested too deeply)."
+    if operation.get("security"):
+        errors[401] = "No key, or a key that is unknown, revoked or malformed."
+        if (path, method) not in SDK_ROUTES:
+            errors[403] = "An SDK key: this route needs an admin key."
+    if "{experiment_id}" in path or path == "/v1/keys/{key_id}":
+        errors[404] = "No such experiment (or key, or look)."
+    if (path, method) in CONFLICTS:
+        errors[409] = CONFLICTS[(path, method)]
+    if "requestBody" in operation:
+        errors[413] = "The body is larger than this route accepts."
+    checked = [p for p in operation.get("parameters", []) if p.get("in") in ("path", "query")]
+    if "requestBody" in operation or checked:
+        errors[422] = "A value in the body or the parameters is not valid; details name it."
+    if (path, method) in STORE_ROUTES:
+        errors[503] = "The store is overloaded or failing; retry after Retry-After."
+    return errors
 
 
 def _msgspec_components() -> dict[str, Any]:
@@ -151,11 +204,13 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for name, schema in schemas["ErrorBody"].pop("$defs", {}).items():
         schemas[name] = schema
     document["paths"].update(_hot_paths())
-    for path in document["paths"].values():
-        for operation in path.values():
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
-            responses.setdefault("default", _error("Any failure, in the one error shape."))
+            responses.pop("default", None)
+            for status, description in _errors(path, method, operation).items():
+                responses.setdefault(str(status), _error(description))
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     document["paths"] = dict(sorted(document["paths"].items()))

@@ -11,15 +11,39 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from splitlab.config import Status
+from splitlab.evaluation.cutoff import CUTOFF_RULE, cutoff_problem
 
 Reason = Annotated[
     str,
     Field(min_length=1, max_length=2000, description="Why: recorded in the audit log."),
 ]
+
+
+def _iso_text(value: Any) -> Any:
+    """Only ISO-8601 text is a cut-off (pydantic would read 0.5 or 1700000000 as epoch time)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(CUTOFF_RULE)
+    try:
+        return datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError:
+        raise ValueError(CUTOFF_RULE) from None
+
+
+def _in_range(value: datetime) -> datetime:
+    problem = cutoff_problem(value)
+    if problem is not None:
+        raise ValueError(f"{CUTOFF_RULE} (this one {problem})")
+    return value
+
+
+#: A data cut-off: ISO-8601 text in the range of :mod:`splitlab.evaluation.cutoff`.
+Cutoff = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_in_range)]
 
 
 class Body(BaseModel):
@@ -52,7 +76,9 @@ class RollbackRequest(Body):
 class EvaluateRequest(Body):
     """Run a look now."""
 
-    cutoff: datetime | None = Field(None, description="Data cut-off (default: now).")
+    cutoff: Cutoff | None = Field(
+        None, description=f"Data cut-off (default: now): {CUTOFF_RULE}; without a zone, UTC."
+    )
     peek: bool = Field(
         False, description="A read-only look that cannot trigger a decision or use a planned look."
     )

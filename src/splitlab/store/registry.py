@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from splitlab.config import Experiment, load_experiment
+from splitlab.errors import SplitlabError
 from splitlab.store.registry_records import (
     Change,
     DuplicateExperimentError,
@@ -32,7 +33,9 @@ from splitlab.store.registry_records import (
     RegistryError,
     UnknownExperimentError,
     canonical_json,
+    change_from_row,
     format_time,
+    look_from_row,
     parse_time,
 )
 
@@ -178,9 +181,18 @@ class Registry:
         """Every registered experiment, by id."""
         with self.transaction():
             rows = self._conn.execute(
-                "SELECT definition FROM splitlab_experiments ORDER BY experiment_id"
+                "SELECT experiment_id, definition FROM splitlab_experiments ORDER BY experiment_id"
             ).fetchall()
-        return [load_experiment(json.loads(r[0])) for r in rows]
+        found = []
+        for experiment_id, definition in rows:
+            try:
+                found.append(load_experiment(json.loads(definition)))
+            except (SplitlabError, ValueError) as exc:  # one bad row must not hide the rest
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                logger.error(
+                    "registry: experiment %s left out of the list: %s", experiment_id, first
+                )
+        return found
 
     def write_state(
         self,
@@ -239,12 +251,7 @@ class Registry:
                 "details FROM splitlab_changes WHERE experiment_id = ? ORDER BY seq",
                 [experiment_id],
             ).fetchall()
-        return [
-            Change(
-                r[0], r[1], parse_time(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9])
-            )
-            for r in rows
-        ]
+        return [c for c in map(change_from_row, rows) if c is not None]
 
     # -- looks ledger --------------------------------------------------------------------
 
@@ -303,12 +310,7 @@ class Registry:
                 "ORDER BY seq",
                 [experiment_id],
             ).fetchall()
-        return [
-            LookRecord(
-                r[0], r[1], r[2], r[3], parse_time(r[4]), parse_time(r[5]), r[6], r[7], r[8], r[9]
-            )
-            for r in rows
-        ]
+        return [r for r in map(look_from_row, rows) if r is not None]
 
     def planned_looks_taken(self, experiment_id: str) -> int:
         """How many planned (non-peek) looks the ledger holds for this experiment."""

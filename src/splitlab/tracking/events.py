@@ -28,6 +28,7 @@ from typing import Any
 import msgspec
 
 from splitlab.tracking.checks import check_one, shorten
+from splitlab.tracking.jsontext import json_problem
 from splitlab.tracking.model import (
     MIN_TIMESTAMP_MS,
     AttributeValue,
@@ -75,7 +76,7 @@ def validate_batch(
     now = now_ms() if now is None else now
     try:
         decoded = msgspec.json.decode(body, type=list[WireEvent] | Envelope)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return _validate_slowly(body, known, limits, now)
     wires = decoded.events if isinstance(decoded, Envelope) else decoded
     _check_count(len(wires), limits)
@@ -146,6 +147,9 @@ def _validate_slowly(
     body: bytes, known: Known | None, limits: Limits, now: int
 ) -> tuple[list[Event], list[Rejection]]:
     """The path for batches with at least one bad event: check the events one by one."""
+    problem = json_problem(body)
+    if problem is not None:
+        raise BatchError(f"the body {problem}", code="malformed_json")
     try:
         outer = msgspec.json.decode(body, type=list[msgspec.Raw] | RawEnvelope)
     except msgspec.DecodeError:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from splitlab.config import Experiment, Status, parse_experiment, parse_json
 from splitlab.evaluation.lifecycle import change_status, history, set_toggle
 from splitlab.server.deps import Admin, Ctx, ExperimentId, experiment
-from splitlab.server.errors import ApiError
+from splitlab.server.errors import ApiError, malformed_json
 from splitlab.server.schemas import (
     AuditLog,
     ExperimentList,
@@ -20,6 +20,7 @@ from splitlab.server.schemas import (
     Toggle,
 )
 from splitlab.store.registry import DuplicateExperimentError
+from splitlab.tracking.jsontext import json_problem
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
 
@@ -37,11 +38,10 @@ DEFINITION_OUT: dict[int | str, dict[str, Any]] = {
 
 async def _definition(request: Request) -> Experiment:
     body = await request.body()
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(400, "the request body is not UTF-8 text", code="malformed_json") from None
-    return parse_experiment(parse_json(text, "request body"), "request body")
+    problem = json_problem(body)  # the gateway refuses these first; this keeps the route safe
+    if problem is not None:
+        raise malformed_json(problem)
+    return parse_experiment(parse_json(body.decode("utf-8"), "request body"), "request body")
 
 
 def _wire(found: Experiment) -> JSONResponse:

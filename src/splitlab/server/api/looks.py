@@ -9,11 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
+from splitlab.config import Experiment
 from splitlab.evaluation import run_look
+from splitlab.evaluation.cutoff import CUTOFF_RULE
 from splitlab.evaluation.look import results_json
 from splitlab.server.deps import SEGMENT_PATTERN, Admin, Ctx, ExperimentId, experiment, segment_of
 from splitlab.server.errors import ApiError
-from splitlab.server.schemas import EvaluateRequest, LooksLedger
+from splitlab.server.schemas import Cutoff, EvaluateRequest, LooksLedger
 from splitlab.store.registry import LookRecord, format_time
 
 router = APIRouter(prefix="/v1/experiments", tags=["results"])
@@ -27,15 +29,21 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
+def summary_look(found: Experiment, taken: int) -> int:
+    """The look a summary is for: the next planned one, at most the last (as a peek's)."""
+    ev = found.evaluation
+    return taken + 1 if ev.allow_extra_looks else min(taken + 1, ev.max_peeks)
+
+
 def _document(record: LookRecord) -> Response:
     """A recorded look as the results JSON plus its ledger data (same bytes every time)."""
     return Response(results_json(record).encode(), media_type="application/json")
 
 
 RESULTS = (
-    "the results JSON (docs/architecture.md#the-results-json) at the top level (experimentId, "
-    "look, srm, decision, metrics, "
-    "...), plus dataQuality, segments, postStratified, actions and `ledger` (seq, number, "
+    "The results JSON (docs/architecture.md#the-results-json, as `splitlab analyze --json` prints it) at the top level (experimentId, "
+    "look, srm, decision, metrics, ...), plus dataQuality, segments, postStratified, actions "
+    "and `ledger` (seq, number, "
     "peek, analysisLook, takenAt, cutoff, triggeredBy, status, decisionAction, inputs)."
 )
 
@@ -45,8 +53,10 @@ RESULTS = (
     summary="Sufficient statistics",
     responses={
         200: {
-            "description": "The sums JSON (docs/architecture.md#the-sufficient-statistics-json); `look` is "
-            "the next planned look's number.",
+            "description": (
+                "The sums JSON (docs/architecture.md#the-sufficient-statistics-json, the input of `splitlab analyze --sums`); `look` is the next "
+                "planned look's number, capped at maxPeeks unless allowExtraLooks."
+            ),
             **OBJECT,
         }
     },
@@ -55,7 +65,10 @@ def get_summary(
     experiment_id: ExperimentId,
     ctx: Ctx,
     key: Admin,
-    cutoff: Annotated[datetime | None, Query(description="Data cut-off (default: now).")] = None,
+    cutoff: Annotated[
+        Cutoff | None,
+        Query(description=f"Data cut-off (default: now): {CUTOFF_RULE}; without a zone, UTC."),
+    ] = None,
     segment: Annotated[
         str | None,
         Query(pattern=SEGMENT_PATTERN, description="A segment declared by the experiment."),
@@ -63,12 +76,15 @@ def get_summary(
 ) -> Any:
     """Per variant and metric: n, sum, sum of squares (and cross-products) up to the cut-off.
 
-    ``look`` is the number the next planned look would get (planned looks taken + 1).
+    ``look`` is the look these sums would be analysed as: the next planned look (planned
+    looks taken + 1), but never past ``maxPeeks`` once every planned look is taken (unless
+    ``allowExtraLooks``), as a peek then is; so ``splitlab analyze --sums`` takes the answer
+    unchanged.
     """
     found = experiment(ctx, experiment_id)
     sums = ctx.store.summary(found, cutoff=_utc(cutoff), segment=segment_of(found, segment))
-    taken = len(ctx.registry.looks(experiment_id, include_peeks=False))
-    return replace(sums, look=taken + 1).to_dict()
+    taken = ctx.registry.planned_looks_taken(experiment_id)
+    return replace(sums, look=summary_look(found, taken)).to_dict()
 
 
 @router.post(
