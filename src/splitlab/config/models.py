@@ -201,7 +201,7 @@ class AssignmentConfig(Model):
     salt: Name
     #: QA allow-lists: variant name -> unit ids that always get that variant.
     forced: Annotated[
-        dict[Name, Annotated[list[Name], Field(max_length=MAX_FORCED_UNITS)]],
+        dict[Name, Annotated[list[Short], Field(max_length=MAX_FORCED_UNITS)]],
         Field(max_length=MAX_VARIANTS),
     ] = Field(default_factory=dict)
 
