@@ -10,6 +10,21 @@ const CLASS_LETTER_ESCAPES = "dDwWsSnrtfv";
 const SYNTAX = "^$\\.*+?()[]{}|/";
 const HEX = /^[0-9a-fA-F]{2}$/;
 
+const CLASS_ESCAPES = "dDwWsS";
+const RANGE = "no range with a class escape such as [\\d-z] (JavaScript refuses it)";
+const ASSERTION = "no quantifier on ^, $, \\b or \\B (JavaScript refuses it)";
+
+// Whether a '-' at `i` (inside a class) starts a range, i.e. is not the class's end.
+function opensRange(pattern, i) {
+  return pattern[i] === "-" && i + 1 < pattern.length && pattern[i + 1] !== "]";
+}
+
+// Whether a quantifier (* + ? or a { repetition) starts at `i`.
+function quantifier(pattern, i) {
+  const next = pattern[i];
+  return ["*", "+", "?"].includes(next) || (next === "{" && repeatEnd(pattern, i) > 0);
+}
+
 function escapeProblem(pattern, i, inClass) {
   const next = pattern.slice(i + 1, i + 2);
   if (!next) return "no '\\' at the end of the pattern";
@@ -44,12 +59,17 @@ function repeatEnd(pattern, i) {
 export function portableProblem(pattern) {
   let i = 0;
   let inClass = false;
+  let classStart = 0;
   const n = pattern.length;
   while (i < n) {
     const char = pattern[i];
     if (char === "\\") {
       const problem = escapeProblem(pattern, i, inClass);
       if (problem) return problem;
+      if (inClass && CLASS_ESCAPES.includes(pattern[i + 1]) && opensRange(pattern, i + 2)) {
+        return RANGE;
+      }
+      if (!inClass && "bB".includes(pattern[i + 1]) && quantifier(pattern, i + 2)) return ASSERTION;
       i += pattern[i + 1] === "x" ? 4 : 2;
       continue;
     }
@@ -57,10 +77,19 @@ export function portableProblem(pattern) {
       if (char === "]") inClass = false;
       else if (char === "[" && pattern[i + 1] === ":") {
         return "no POSIX classes such as [[:alpha:]] (they are not portable)";
+      } else if (
+        char === "-" &&
+        i > classStart &&
+        pattern[i + 1] === "\\" &&
+        i + 2 < n &&
+        CLASS_ESCAPES.includes(pattern[i + 2])
+      ) {
+        return RANGE;
       }
       i += 1;
       continue;
     }
+    if ((char === "^" || char === "$") && quantifier(pattern, i + 1)) return ASSERTION;
     if (char === "[") {
       const start = pattern[i + 1] === "^" ? i + 2 : i + 1;
       if (pattern[start] === "]") {
@@ -68,6 +97,7 @@ export function portableProblem(pattern) {
       }
       inClass = true;
       i = start;
+      classStart = start;
       continue;
     }
     if (char === "(" && pattern[i + 1] === "?" && pattern[i + 2] !== ":") {

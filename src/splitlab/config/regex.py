@@ -31,13 +31,17 @@ _HEX = set("0123456789abcdefABCDEF")
 
 def portable_problem(pattern: str) -> str | None:
     """Why `pattern` is outside the syntax shared by RE2 and JavaScript, or None if inside."""
-    i, n, in_class = 0, len(pattern), False
+    i, n, in_class, class_start = 0, len(pattern), False, 0
     while i < n:
         char = pattern[i]
         if char == "\\":
             problem = _escape_problem(pattern, i, in_class)
             if problem:
                 return problem
+            if in_class and pattern[i + 1] in _CLASS_ESCAPES and _opens_range(pattern, i + 2):
+                return _RANGE
+            if not in_class and pattern[i + 1] in "bB" and _quantifier(pattern, i + 2):
+                return _ASSERTION
             i += 4 if pattern[i + 1 : i + 2] == "x" else 2
             continue
         if in_class:
@@ -45,13 +49,22 @@ def portable_problem(pattern: str) -> str | None:
                 in_class = False
             elif char == "[" and pattern[i + 1 : i + 2] == ":":
                 return "no POSIX classes such as [[:alpha:]] (they are not portable)"
+            elif (
+                char == "-"
+                and i > class_start
+                and pattern[i + 1 : i + 2] == "\\"
+                and pattern[i + 2 : i + 3] in _CLASS_ESCAPES
+            ):
+                return _RANGE
             i += 1
             continue
+        if char in "^$" and _quantifier(pattern, i + 1):
+            return _ASSERTION
         if char == "[":
             start = i + 2 if pattern[i + 1 : i + 2] == "^" else i + 1
             if pattern[start : start + 1] == "]":
                 return "no class starting with ']' ([] and []...] differ between engines)"
-            in_class, i = True, start
+            in_class, i, class_start = True, start, start
             continue
         if char == "(" and pattern[i + 1 : i + 2] == "?" and pattern[i + 2 : i + 3] != ":":
             return (
@@ -68,6 +81,22 @@ def portable_problem(pattern: str) -> str | None:
             return f"'{char}' escaped (\\{char}) outside a character class"
         i += 1
     return None
+
+
+_CLASS_ESCAPES = set("dDwWsS")
+_RANGE = "no range with a class escape such as [\\d-z] (JavaScript refuses it)"
+_ASSERTION = "no quantifier on ^, $, \\b or \\B (JavaScript refuses it)"
+
+
+def _opens_range(pattern: str, i: int) -> bool:
+    """Whether a '-' at `i` (inside a class) starts a range, i.e. is not the class's end."""
+    return pattern[i : i + 1] == "-" and pattern[i + 1 : i + 2] not in ("]", "")
+
+
+def _quantifier(pattern: str, i: int) -> bool:
+    """Whether a quantifier (``* + ?`` or a ``{`` repetition) starts at `i`."""
+    nxt = pattern[i : i + 1]
+    return nxt in ("*", "+", "?") or (nxt == "{" and _repeat_end(pattern, i) > 0)
 
 
 def _escape_problem(pattern: str, i: int, in_class: bool) -> str | None:
