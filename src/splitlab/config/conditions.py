@@ -35,7 +35,7 @@ from splitlab.config.predicates import (
     type_name,
     version,
 )
-from splitlab.config.regex import compile_regex, regex_problem
+from splitlab.config.regex import regex_problem, regex_search
 from splitlab.config.rules import compile_rules, validate_rules
 from splitlab.config.versions import parse_version
 from splitlab.errors import SplitlabError
@@ -314,8 +314,8 @@ class _Compiler:
         if op == "$type":
             return lambda v: type_name(v) == x
         if op in ("$regex", "$regexi"):
-            search = compile_regex(x, op == "$regexi").search
-            return any_element(lambda v: isinstance(v, str) and search(v) is not None)
+            found = regex_search(x, op == "$regexi")
+            return any_element(lambda v: isinstance(v, str) and found(v))
         if op == "$size":
             size = self.value(x)
             return lambda v: is_array(v) and size(len(v))

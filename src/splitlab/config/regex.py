@@ -12,6 +12,7 @@ rules are listed in ``docs/targeting.md``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -19,7 +20,7 @@ import re2
 
 from splitlab.config.limits import MAX_REGEX_LENGTH
 
-__all__ = ["MAX_REPEAT", "compile_regex", "portable_problem", "regex_problem"]
+__all__ = ["MAX_REPEAT", "compile_regex", "portable_problem", "regex_problem", "regex_search"]
 
 #: RE2 refuses a repetition count above 1000 (``a{1001}``); so does the portable scan.
 MAX_REPEAT = 1000
@@ -155,5 +156,22 @@ def compile_regex(pattern: str, ignore_case: bool) -> Any:
     """The RE2 program of `pattern` (cached); raises ``re2.error`` when it does not compile."""
     options = re2.Options()
     options.log_errors = False
+    options.never_capture = True  # only "is there a match" is ever asked
     options.case_sensitive = not ignore_case
     return re2.compile(pattern, options)
+
+
+def regex_search(pattern: str, ignore_case: bool) -> Callable[[str], bool]:
+    """Whether `pattern` is found in a string, on RE2.
+
+    The text is handed over as UTF-8 bytes: the wrapper's ``str`` path maps byte offsets back
+    to characters, which costs more than the match (about 4 µs against 1.5 µs on a short
+    email). ``surrogatepass`` lets a lone surrogate (valid in JSON text) through as bytes RE2
+    reads as one invalid character, where a plain ``encode`` would raise.
+    """
+    search = compile_regex(pattern, ignore_case).search
+
+    def found(text: str) -> bool:
+        return search(text.encode("utf-8", "surrogatepass")) is not None
+
+    return found
