@@ -77,8 +77,9 @@ function countNodes(value, limit) {
   while (stack.length && count <= limit) {
     const current = stack.pop();
     count += 1;
-    if (isArray(current)) stack.push(...current);
-    else if (isObject(current)) stack.push(...Object.values(current));
+    // a loop, not push(...values): spreading a huge array overflows the call stack
+    const values = isArray(current) ? current : isObject(current) ? Object.values(current) : [];
+    for (const value of values) stack.push(value);
   }
   return count;
 }

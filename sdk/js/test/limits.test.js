@@ -27,6 +27,12 @@ test("a condition of more than 10,000 values is refused at its path", () => {
   assert.match(expected, /at most 10000 JSON values/);
 });
 
+test("a 500,000-item list is refused without overflowing the call stack", () => {
+  const ids = new Array(500000).fill(1);
+  const [[path]] = validateCondition({ id: { $in: ids } });
+  assert.equal(path, "$");
+});
+
 test("top-level keys beginning with $ are attribute names; value operators there are not", () => {
   assert.equal(evaluateCondition({ $groups: "beta" }, { $groups: "beta" }), true);
   assert.equal(evaluateCondition({ "$meta.plan": "pro" }, { $meta: { plan: "pro" } }), true);
