@@ -150,7 +150,11 @@ def test_targeting_does_not_change_the_variant() -> None:
 def test_malformed_condition_is_refused_at_construction() -> None:
     """A bad condition raises ConditionError when the service compiles it, not per unit."""
     bad = experiment().model_copy(
-        update={"targeting": experiment().targeting.model_copy(update={"condition": {"$bad": 1}})}
+        update={
+            "targeting": experiment().targeting.model_copy(
+                update={"condition": {"age": {"$bad": 1}}}
+            )
+        }
     )
     with pytest.raises(ConditionError):
         ExperimentAssignmentService([bad])

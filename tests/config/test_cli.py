@@ -63,3 +63,44 @@ def test_python_dash_m_runs_the_cli() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "valid" in proc.stdout
+
+
+def test_validate_on_truncated_json_names_file_line_column_and_expectation(
+    tmp_path: Path,
+) -> None:
+    """A file cut short is reported with its name, the line and column, and what was expected."""
+    text = ARTICLE_EXAMPLE.read_text()
+    path = tmp_path / "cut.json"
+    path.write_text(text[: text.rindex(",", 0, len(text) // 2) + 1])  # cut after a comma
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 3
+    lines = result.output.splitlines()
+    assert lines[0] == f"{path}: invalid (1 problem)"
+    assert lines[1].startswith("  - line ") and ", column " in lines[1]
+    assert "expected valid JSON: " in lines[1] and "cut short" in lines[1]
+
+
+def test_validate_suggests_the_key_meant(tmp_path: Path) -> None:
+    """A misspelt key is answered with "did you mean" and the problem count is singular."""
+    raw = json.loads(ARTICLE_EXAMPLE.read_text())
+    raw["trafficAlocation"] = raw.pop("trafficAllocation")
+    path = tmp_path / "typo.json"
+    path.write_text(json.dumps(raw))
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 3
+    assert f"{path}: invalid (1 problem)" in result.output
+    assert "did you mean 'trafficAllocation'?" in result.output
+
+
+def test_validate_refuses_5000_nested_and_without_a_traceback(tmp_path: Path) -> None:
+    """A condition of 5,000 nested $and is one problem at its line and column, exit 3."""
+    raw = json.loads(ARTICLE_EXAMPLE.read_text())
+    raw["targeting"] = {"condition": "CONDITION"}
+    condition = '{"$and": [' * 5000 + '{"a": 1}' + "]}" * 5000
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps(raw).replace('"CONDITION"', condition))
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 3, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "nested at most 64 arrays and objects deep" in result.output
+    assert "Traceback" not in result.output and "RecursionError" not in result.output

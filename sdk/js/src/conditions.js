@@ -14,6 +14,7 @@ import {
   typeName,
 } from "./values.js";
 import { compareVersions, parseVersion } from "./versions.js";
+import { makeRegex, regexProblem } from "./regex.js";
 
 const LOGICAL = ["$and", "$or", "$nor", "$not"];
 const ORDERING = ["$gt", "$gte", "$lt", "$lte"];
@@ -24,7 +25,12 @@ const OPERATORS = [
   "$eq", "$ne", ...ORDERING, ...LISTS, "$exists", "$type", "$regex", "$regexi", "$size",
   "$elemMatch", "$not", ...VERSIONS, "$inGroup", "$notInGroup",
 ];
+// Keys GrowthBook gives a meaning at the condition level that splitlab does not support.
+const UNSUPPORTED = ["$savedGroup", "$savedGroups"];
 const SIMPLE_KEY = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+// Size limits, as in src/splitlab/config/limits.py (docs/targeting.md).
+export const MAX_CONDITION_DEPTH = 32;
+export const MAX_CONDITION_NODES = 10000;
 const VERSION_HINT = "a semantic version string such as '1.2.3' or '2.0.0-rc.1'";
 
 // ------------------------------------------------------------------------------ public API
@@ -43,9 +49,58 @@ export function compileCondition(condition, savedGroups = {}) {
 
 /** Every problem as [JSON path, bad value, expected]; [] when valid. */
 export function validateCondition(condition, path = "$") {
+  const tooBig = sizeProblem(condition, path);
+  if (tooBig !== null) return [tooBig];
   const problems = [];
   checkCondition(condition, path, problems);
   return problems;
+}
+
+/** The path of the first array or object nested deeper than `limit` (iterative), or null. */
+function deepestPath(value, limit, path) {
+  const stack = [[value, path, 1]];
+  while (stack.length) {
+    const [current, where, depth] = stack.pop();
+    let children;
+    if (isArray(current)) children = current.map((v, i) => [v, `${where}[${i}]`]);
+    else if (isObject(current)) children = Object.entries(current).map(([k, v]) => [v, child(where, k)]);
+    else continue;
+    if (depth > limit) return where;
+    for (let i = children.length - 1; i >= 0; i--) stack.push([...children[i], depth + 1]);
+  }
+  return null;
+}
+
+function countNodes(value, limit) {
+  let count = 0;
+  const stack = [value];
+  while (stack.length && count <= limit) {
+    const current = stack.pop();
+    count += 1;
+    // a loop, not push(...values): spreading a huge array overflows the call stack
+    const values = isArray(current) ? current : isObject(current) ? Object.values(current) : [];
+    for (const value of values) stack.push(value);
+  }
+  return count;
+}
+
+function sizeProblem(condition, path) {
+  const deep = deepestPath(condition, MAX_CONDITION_DEPTH, path);
+  if (deep !== null) {
+    return [
+      deep,
+      `more than ${MAX_CONDITION_DEPTH} levels`,
+      `a condition nested at most ${MAX_CONDITION_DEPTH} arrays and objects deep`,
+    ];
+  }
+  if (countNodes(condition, MAX_CONDITION_NODES) > MAX_CONDITION_NODES) {
+    return [
+      path,
+      `more than ${MAX_CONDITION_NODES} values`,
+      `a condition of at most ${MAX_CONDITION_NODES} JSON values`,
+    ];
+  }
+  return null;
 }
 
 // ------------------------------------------------------------------------------ validation
@@ -75,8 +130,14 @@ function checkCondition(cond, path, out) {
       value.forEach((item, i) => checkCondition(item, `${here}[${i}]`, out));
     } else if (key === "$not") {
       checkCondition(value, here, out);
-    } else if (!key || key.startsWith("$")) {
+    } else if (!key) {
       out.push([here, key, "an attribute path or one of $and, $or, $nor, $not"]);
+    } else if (OPERATORS.includes(key)) {
+      const expected = "an attribute path or one of $and, $or, $nor, $not (operators such as ";
+      out.push([here, key, `${expected}${key} belong under an attribute path)`]);
+    } else if (UNSUPPORTED.includes(key)) {
+      const expected = "an attribute path or one of $and, $or, $nor, $not (GrowthBook's ";
+      out.push([here, key, `${expected}${key} is not supported: use $inGroup)`]);
     } else {
       checkValue(value, here, out);
     }
@@ -90,26 +151,6 @@ function checkValue(cond, path, out) {
     return;
   }
   for (const [op, operand] of Object.entries(cond)) checkOperator(op, operand, child(path, op), out);
-}
-
-// Python's engine (the reference) refuses repetition counts above 2^32 - 1; JavaScript
-// accepts them, so the SDK refuses them too, keeping both sides' definitions valid alike.
-const MAX_REPEAT = 4294967295;
-const REPEAT = /(?<!\\)\{(\d+)(?:,(\d*))?\}/g;
-
-function regexError(pattern, ignoreCase) {
-  for (const [, low, high] of pattern.matchAll(REPEAT)) {
-    if (Number(low) > MAX_REPEAT || (high && Number(high) > MAX_REPEAT)) {
-      return "the repetition number is too large";
-    }
-  }
-  try {
-    makeRegex(pattern, ignoreCase);
-    return null;
-  } catch (error) {
-    if (error instanceof SyntaxError) return error.message;
-    throw error;
-  }
 }
 
 function checkOperator(op, operand, path, out) {
@@ -127,8 +168,7 @@ function checkOperator(op, operand, path, out) {
   } else if (op === "$regex" || op === "$regexi") {
     if (typeof operand !== "string") expected = "a regular expression string";
     else {
-      const error = regexError(operand, op === "$regexi");
-      if (error !== null) expected = `a valid regular expression (${error})`;
+      expected = regexProblem(operand, op === "$regexi");
     }
   } else if (op === "$size") {
     if (isOperatorObject(operand)) checkValue(operand, path, out);
@@ -151,10 +191,6 @@ function checkOperator(op, operand, path, out) {
     return;
   }
   if (expected !== null) out.push([path, operand, expected]);
-}
-
-function makeRegex(pattern, ignoreCase) {
-  return new RegExp(pattern, ignoreCase ? "i" : "");
 }
 
 // ------------------------------------------------------------------------------ predicates

@@ -11,7 +11,8 @@ function render(value) {
 export class ConditionError extends Error {
   constructor(problems) {
     const [path, value, expected] = problems[0];
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : "";
+    const rest = problems.length - 1;
+    const more = rest ? ` (and ${rest} more problem${rest > 1 ? "s" : ""})` : "";
     super(`${path}: expected ${expected} (got ${render(value)})${more}`);
     this.name = "ConditionError";
     this.code = "invalid_condition";

@@ -8,6 +8,7 @@ import sys
 import click
 
 from splitlab.config import ConfigError, experiment_schema_text, load_experiment
+from splitlab.config.errors import count
 
 
 @click.command()
@@ -25,7 +26,7 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
         except ConfigError as exc:
             report.append({"file": path, "valid": False, "problems": exc.details()})
             if not as_json:
-                click.secho(f"{path}: invalid ({len(exc.problems)} problem(s))", fg="red")
+                click.secho(f"{path}: invalid ({count(len(exc.problems), 'problem')})", fg="red")
                 for problem in exc.problems:
                     click.echo(f"  - {problem}")
         else:

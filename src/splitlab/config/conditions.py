@@ -15,9 +15,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
+from splitlab.config.limits import (
+    MAX_CONDITION_DEPTH,
+    MAX_CONDITION_NODES,
+    count_nodes,
+    deepest_path,
+)
 from splitlab.config.predicates import (
     Pred,
     any_element,
@@ -30,6 +35,7 @@ from splitlab.config.predicates import (
     type_name,
     version,
 )
+from splitlab.config.regex import regex_problem, regex_search
 from splitlab.config.rules import compile_rules, validate_rules
 from splitlab.config.versions import parse_version
 from splitlab.errors import SplitlabError
@@ -59,6 +65,8 @@ _OPERATORS = (
     "$eq", "$ne", *_ORDERING, *_LISTS, "$exists", "$type", "$regex", "$regexi", "$size",
     "$elemMatch", "$not", *_VERSIONS, "$inGroup", "$notInGroup",
 )  # fmt: skip
+#: Keys GrowthBook gives a meaning at the condition level that splitlab does not support.
+_UNSUPPORTED = ("$savedGroup", "$savedGroups")
 _SIMPLE_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*\Z")
 
 
@@ -70,7 +78,8 @@ class ConditionError(SplitlabError, ValueError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         self.path, self.value, self.expected = problems[0]
-        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        rest = len(problems) - 1
+        more = f" (and {rest} more problem{'s' if rest > 1 else ''})" if rest else ""
         super().__init__(f"{self.path}: expected {self.expected} (got {_render(self.value)}){more}")
 
     def details(self) -> list[dict[str, Any]]:
@@ -117,9 +126,25 @@ def validate_condition(condition: Any, path: str = "$") -> list[Problem]:
 
     `path` is the JSON path of the condition itself, e.g. ``$.targeting.condition``.
     """
+    too_big = _size_problem(condition, path)
+    if too_big is not None:
+        return [too_big]
     problems: list[Problem] = []
     _check_condition(condition, path, problems)
     return problems
+
+
+def _size_problem(condition: Any, path: str) -> Problem | None:
+    """A condition nested too deeply or too large, checked without recursion, or None."""
+    deep = deepest_path(condition, MAX_CONDITION_DEPTH, path)
+    if deep is not None:
+        expected = f"a condition nested at most {MAX_CONDITION_DEPTH} arrays and objects deep"
+        return (deep, f"more than {MAX_CONDITION_DEPTH} levels", expected)
+    nodes = count_nodes(condition, MAX_CONDITION_NODES)
+    if nodes > MAX_CONDITION_NODES:
+        expected = f"a condition of at most {MAX_CONDITION_NODES} JSON values"
+        return (path, f"more than {MAX_CONDITION_NODES} values", expected)
+    return None
 
 
 # ---------------------------------------------------------------------------- validation
@@ -151,8 +176,14 @@ def _check_condition(cond: Any, path: str, out: list[Problem]) -> None:
                 _check_condition(item, f"{here}[{i}]", out)
         elif key == "$not":
             _check_condition(value, here, out)
-        elif not isinstance(key, str) or not key or key.startswith("$"):
+        elif not isinstance(key, str) or not key:
             out.append((here, key, "an attribute path or one of $and, $or, $nor, $not"))
+        elif key in _OPERATORS:
+            expected = "an attribute path or one of $and, $or, $nor, $not (operators such as "
+            out.append((here, key, expected + f"{key} belong under an attribute path)"))
+        elif key in _UNSUPPORTED:
+            expected = "an attribute path or one of $and, $or, $nor, $not (GrowthBook's "
+            out.append((here, key, expected + f"{key} is not supported: use $inGroup)"))
         else:
             _check_value(value, here, out)
 
@@ -191,10 +222,7 @@ def _check_operator(op: str, operand: Any, path: str, out: list[Problem]) -> Non
         if not isinstance(operand, str):
             expected = "a regular expression string"
         else:
-            try:
-                _regex(operand, op == "$regexi")
-            except (re.error, OverflowError) as exc:  # what re.compile raises on bad input
-                expected = f"a valid regular expression ({exc})"
+            expected = regex_problem(operand, op == "$regexi")
     elif op == "$size":
         if _is_operator_object(operand):
             _check_value(operand, path, out)
@@ -221,11 +249,6 @@ def _check_operator(op: str, operand: Any, path: str, out: list[Problem]) -> Non
         return
     if expected is not None:
         out.append((path, operand, expected))
-
-
-@lru_cache(maxsize=1024)
-def _regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
 
 
 # ---------------------------------------------------------------------------- compiling
@@ -291,8 +314,8 @@ class _Compiler:
         if op == "$type":
             return lambda v: type_name(v) == x
         if op in ("$regex", "$regexi"):
-            search = _regex(x, op == "$regexi").search
-            return any_element(lambda v: isinstance(v, str) and search(v) is not None)
+            found = regex_search(x, op == "$regexi")
+            return any_element(lambda v: isinstance(v, str) and found(v))
         if op == "$size":
             size = self.value(x)
             return lambda v: is_array(v) and size(len(v))

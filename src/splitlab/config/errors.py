@@ -20,12 +20,24 @@ class Problem:
     path: str
     value: Any
     expected: str
+    #: Where in the text, for problems found before the JSON could be read (1-based).
+    line: int | None = None
+    column: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.path}: expected {self.expected} (got {_render(self.value)})"
+        where = self.path if self.line is None else f"line {self.line}, column {self.column}"
+        return f"{where}: expected {self.expected} (got {_render(self.value)})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "value": _jsonable(self.value), "expected": self.expected}
+        out = {"path": self.path, "value": _jsonable(self.value), "expected": self.expected}
+        if self.line is not None:
+            out |= {"line": self.line, "column": self.column}
+        return out
+
+
+def count(n: int, noun: str) -> str:
+    """``1 problem``, ``3 problems``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 class ConfigError(SplitlabError):
@@ -39,7 +51,7 @@ class ConfigError(SplitlabError):
         where = f" in {source}" if source else ""
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(
-            f"invalid experiment definition{where}: {len(problems)} problem(s)\n{lines}"
+            f"invalid experiment definition{where}: {count(len(problems), 'problem')}\n{lines}"
         )
 
     def details(self) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from splitlab.config.checks import check_experiment
 from splitlab.config.errors import MISSING, ConfigError, Problem
+from splitlab.config.limits import MAX_DOCUMENT_DEPTH, deepest_path, text_too_deep
 from splitlab.config.models import Experiment
 
 ID_EXPECTED = (
@@ -56,21 +58,57 @@ def parse_json(text: str, source: str | None = None) -> Any:
             out[key] = value
         return out
 
+    deep = text_too_deep(text, MAX_DOCUMENT_DEPTH)
+    if deep is not None:
+        line, column = deep
+        expected = f"JSON nested at most {MAX_DOCUMENT_DEPTH} arrays and objects deep"
+        problem = Problem("$", f"more than {MAX_DOCUMENT_DEPTH} levels", expected, line, column)
+        raise ConfigError([problem], source)
     try:
         return json.loads(text, parse_constant=no_constants, object_pairs_hook=no_duplicates)
     except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno} column {exc.colno}"
-        raise ConfigError([Problem("$", where, f"valid JSON ({exc.msg})")], source) from None
+        raise ConfigError([_syntax_problem(exc)], source) from None
     except ValueError as exc:
         raise ConfigError(
             [Problem("$", str(exc), "valid JSON without NaN, Infinity or duplicate keys")], source
         ) from None
 
 
+#: What the JSON parser's messages were looking for, in words.
+_SYNTAX_EXPECTED = {
+    "Expecting value": "a JSON value (an object, array, string, number, true, false or null)",
+    "Expecting ',' delimiter": "',' or a closing bracket",
+    "Expecting ':' delimiter": "':' after the key",
+    "Expecting property name enclosed in double quotes": "a key in double quotes, or '}'",
+    "Unterminated string starting at": "a closing '\"' for the string that starts here",
+    "Invalid control character at": "no raw control character inside a string (write \\n)",
+    "Invalid \\escape": 'an escape such as \\" \\\\ \\n \\t or \\uXXXX',
+    "Invalid \\uXXXX escape": "four hex digits after \\u",
+    "Extra data": "the end of the text after the JSON value",
+}
+
+
+def _syntax_problem(exc: json.JSONDecodeError) -> Problem:
+    """A JSON syntax error as a problem at its line and column, saying what was expected."""
+    expected = "valid JSON: " + _SYNTAX_EXPECTED.get(exc.msg, exc.msg)
+    rest = exc.doc[exc.pos :].split("\n", 1)[0]
+    if exc.pos >= len(exc.doc.rstrip()):
+        found: Any = "the end of the text (is it cut short?)"
+    else:
+        found = rest[:20] + ("..." if len(rest) > 20 else "")
+    return Problem("$", found, expected, exc.lineno, exc.colno)
+
+
 def parse_experiment(raw: Mapping[str, Any], source: str | None = None) -> Experiment:
     """Validate a parsed definition; every field and cross-field problem is listed at once."""
     if not isinstance(raw, Mapping):
         raise ConfigError([Problem("$", raw, "a JSON object (the experiment definition)")], source)
+    deep = deepest_path(raw, MAX_DOCUMENT_DEPTH)
+    if deep is not None:
+        expected = f"a definition nested at most {MAX_DOCUMENT_DEPTH} arrays and objects deep"
+        raise ConfigError(
+            [Problem(deep, f"more than {MAX_DOCUMENT_DEPTH} levels", expected)], source
+        )
     problems = check_experiment(raw)
     try:
         experiment = Experiment.model_validate(dict(raw), context={"skip_checks": True})
@@ -103,9 +141,7 @@ def _from_pydantic(exc: ValidationError, root: type[BaseModel]) -> list[Problem]
         if kind == "missing":
             problems.append(Problem(path, MISSING, "a value (this key is required)"))
         elif kind == "extra_forbidden":
-            known = _known_keys(root, loc[:-1])
-            hint = f"; known keys here: {', '.join(known)}" if known else ""
-            problems.append(Problem(path, value, f"no such key (unknown key{hint})"))
+            problems.append(Problem(path, value, _unknown_key(root, loc)))
         elif kind == "string_pattern_mismatch" and path == "$.experimentId":
             problems.append(Problem(path, value, ID_EXPECTED))
         else:
@@ -116,6 +152,15 @@ def _from_pydantic(exc: ValidationError, root: type[BaseModel]) -> list[Problem]
                 expected = "one of " + expected
             problems.append(Problem(path, value, expected))
     return problems
+
+
+def _unknown_key(root: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """What an unknown key should have been: the closest known key, and all of them."""
+    known = _known_keys(root, loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1) if known else []
+    guess = f": did you mean {close[0]!r}?" if close else ""
+    listed = f"; known keys here: {', '.join(known)}" if known else ""
+    return f"a known key (unknown key{guess}{listed})"
 
 
 def _json_path(loc: tuple[Any, ...]) -> str:

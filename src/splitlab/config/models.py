@@ -12,16 +12,46 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 #: An experiment id: 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or
 #: digit. The server checks ids in paths and bodies against the same rule.
 EXPERIMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
+# Size limits of a definition (docs/configuration.md, "Limits"); conditions have their own in
+# splitlab.config.limits.
+MAX_VARIANTS = 50
+MAX_METRICS = 50  # secondary metrics, and guardrails, each
+MAX_SEGMENTS = 50
+MAX_RULES = 1000  # targeting.include, and targeting.exclude, each
+MAX_FORCED_UNITS = 1000  # per variant
+MAX_NAME = 200  # names, event names, salt, hash key, unit ids, schedule
+MAX_TEXT = 10_000  # free text: the experiment's name and descriptions
+MAX_RULE = 1000  # one include / exclude entry
+
+#: A name: 1 to 200 characters.
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+#: An optional-looking short string (may be empty): at most 200 characters.
+Short = Annotated[str, Field(max_length=MAX_NAME)]
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+
 
 class Model(BaseModel):
-    """Base of every definition model: camelCase on the wire, unknown keys refused, frozen."""
+    """Base of every definition model: camelCase on the wire, unknown keys refused, frozen.
+
+    Types are strict, as JSON's are: ``"0.5"`` and ``true`` are not numbers, ``1`` is not
+    ``true``; an integer is accepted where a float is expected (``trafficAllocation: 1``).
+    Enumerations take their string values (``Loose`` below).
+    """
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -29,6 +59,7 @@ class Model(BaseModel):
         extra="forbid",
         frozen=True,
         use_enum_values=False,
+        strict=True,
     )
 
     def to_wire(self) -> dict[str, Any]:
@@ -60,6 +91,9 @@ class Direction(StrEnum):
     DECREASE = "decrease"
 
 
+#: An enumeration read from its JSON string (strict mode would want the Python member).
+Loose = Strict(False)
+
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 OpenUnit = Annotated[float, Field(gt=0.0, lt=1.0)]
 
@@ -67,24 +101,24 @@ OpenUnit = Annotated[float, Field(gt=0.0, lt=1.0)]
 class Variant(Model):
     """One arm. On the wire a plain string (the article) or an object with a weight."""
 
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Name
     weight: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
-    description: str | None = None
+    description: Text | None = None
 
 
 class Metric(Model):
     """A metric: what the store aggregates per unit and what the stats engine compares."""
 
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    type: MetricType = MetricType.CONVERSION
-    direction: Direction = Direction.INCREASE
+    name: Name
+    type: Annotated[MetricType, Loose] = MetricType.CONVERSION
+    direction: Annotated[Direction, Loose] = Direction.INCREASE
     #: Event name in the store; defaults to the metric's name.
-    event: str | None = None
+    event: Short | None = None
     #: Continuous metrics: the per-unit aggregate of event values.
     aggregation: Literal["sum", "count", "max"] = "sum"
     #: Ratio metrics: event names whose per-unit sums form numerator and denominator.
-    numerator: str | None = None
-    denominator: str | None = None
+    numerator: Short | None = None
+    denominator: Short | None = None
     #: CUPED: use the same metric in the pre-exposure window as covariate.
     cuped: bool = False
     #: Attribution window after the unit's first exposure, in hours (None: until the cut-off).
@@ -102,7 +136,7 @@ class Guardrail(Metric):
     threshold: an absolute difference, or relative to the control mean.
     """
 
-    direction: Direction = Direction.DECREASE
+    direction: Annotated[Direction, Loose] = Direction.DECREASE
     threshold: Annotated[float, Field(ge=0.0)]
     threshold_type: Literal["absolute", "relative"] = "absolute"
     action: Literal["rollback", "alert"] = "rollback"
@@ -113,8 +147,10 @@ Role = Literal["primary", "secondary", "guardrail"]
 
 class Metrics(Model):
     primary: Metric
-    secondary: list[Metric] = Field(default_factory=list)
-    guardrails: list[Guardrail] = Field(default_factory=list)
+    secondary: Annotated[list[Metric], Field(max_length=MAX_METRICS)] = Field(default_factory=list)
+    guardrails: Annotated[list[Guardrail], Field(max_length=MAX_METRICS)] = Field(
+        default_factory=list
+    )
 
     def all(self) -> list[tuple[Role, Metric]]:
         """Every metric with its role, primary first."""
@@ -145,7 +181,7 @@ class Evaluation(Model):
     max_peeks: Annotated[int, Field(ge=1, le=1000)] = 5
     #: Planned units per variant; the sequential information fraction is measured against it.
     min_sample_size: Annotated[int, Field(ge=1)] = 1000
-    schedule: str = "daily_0900_utc"
+    schedule: Short = "daily_0900_utc"
     #: Halt when the SRM chi-square p-value falls below this (the article's halt rule).
     srm_threshold: OpenUnit = 0.01
     #: The launch check passes only when the SRM p-value is above this (article, quick start).
@@ -155,29 +191,37 @@ class Evaluation(Model):
     allow_extra_looks: bool = False
     cuped_lookback_days: Annotated[int, Field(ge=1, le=365)] = 14
     relative_interval: Literal["delta", "fieller"] = "delta"
-    post_stratify: str | None = None
+    post_stratify: Short | None = None
 
 
 class AssignmentConfig(Model):
     strategy: Literal["consistent_hash"] = "consistent_hash"
     #: The attribute that identifies the randomisation unit (user, account, tenant, ...).
-    hash_key: Annotated[str, Field(min_length=1)] = "userId"
-    salt: Annotated[str, Field(min_length=1)]
+    hash_key: Name = "userId"
+    salt: Name
     #: QA allow-lists: variant name -> unit ids that always get that variant.
-    forced: dict[str, list[str]] = Field(default_factory=dict)
+    forced: Annotated[
+        dict[Name, Annotated[list[Short], Field(max_length=MAX_FORCED_UNITS)]],
+        Field(max_length=MAX_VARIANTS),
+    ] = Field(default_factory=dict)
+
+
+Rule = Annotated[str, Field(max_length=MAX_RULE)]
 
 
 class Targeting(Model):
     #: The article's rules, "attribute:value".
-    include: list[str] = Field(default_factory=list)
-    exclude: list[str] = Field(default_factory=list)
+    include: Annotated[list[Rule], Field(max_length=MAX_RULES)] = Field(default_factory=list)
+    exclude: Annotated[list[Rule], Field(max_length=MAX_RULES)] = Field(default_factory=list)
     #: A MongoDB-style condition (the language GrowthBook's SDKs made common).
     condition: dict[str, Any] | None = None
 
 
 class Rollback(Model):
     enabled: bool = False
-    conditions: list[Literal["guardrail_breach", "srm_detected"]] = Field(default_factory=list)
+    conditions: Annotated[
+        list[Literal["guardrail_breach", "srm_detected"]], Field(max_length=2)
+    ] = Field(default_factory=list)
     auto_deploy: bool = False
 
 
@@ -185,24 +229,24 @@ class Experiment(Model):
     """One experiment definition, as the article's configuration template describes it."""
 
     experiment_id: Annotated[str, Field(pattern=EXPERIMENT_ID_PATTERN)]
-    name: str = ""
-    description: str | None = None
-    status: Status = Status.DRAFT
+    name: Text = ""
+    description: Text | None = None
+    status: Annotated[Status, Loose] = Status.DRAFT
     traffic_allocation: Probability = 1.0
-    variants: Annotated[list[Variant], Field(min_length=2)]
+    variants: Annotated[list[Variant], Field(min_length=2, max_length=MAX_VARIANTS)]
     #: The control variant's name; the first variant when absent.
-    control: str = ""
+    control: Short = ""
     assignment: AssignmentConfig
     metrics: Metrics
     evaluation: Evaluation = Field(default_factory=Evaluation)
     targeting: Targeting = Field(default_factory=Targeting)
     rollback: Rollback = Field(default_factory=Rollback)
     #: Attributes whose values define pre-registered segments (exploratory results).
-    segments: list[str] = Field(default_factory=list)
+    segments: Annotated[list[Short], Field(max_length=MAX_SEGMENTS)] = Field(default_factory=list)
     #: With status "shipped": the variant everyone gets.
-    shipped_variant: str | None = None
+    shipped_variant: Short | None = None
     #: The variant toggle: when set, everyone gets this variant (immediate reversion).
-    forced_variant: str | None = None
+    forced_variant: Short | None = None
 
     @field_validator("variants", mode="before")
     @classmethod
