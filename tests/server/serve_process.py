@@ -36,9 +36,11 @@ def child_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}", **extra}
 
 
-def wait_healthy(url: str, process: subprocess.Popen[bytes], what: str) -> None:
-    """Wait (at most 30 s) until ``GET {url}/healthz`` answers 200."""
-    deadline = time.monotonic() + 30
+def wait_healthy(
+    url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 30
+) -> None:
+    """Wait (at most ``timeout`` seconds) until ``GET {url}/healthz`` answers 200."""
+    deadline = time.monotonic() + timeout
     while True:
         try:
             if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
