@@ -90,18 +90,33 @@ def sigterm_unwinds() -> Iterator[None]:
         die_of(signal.SIGTERM)
 
 
-def chain_sigterm(on_default: Callable[[], None]) -> Callable[[], None] | None:
+def chain_sigterm(on_default: Callable[[], None], timeout: float) -> Callable[[], None] | None:
     """Install a SIGTERM handler that runs ``on_default`` when nothing else handles SIGTERM.
 
     The previous handler is kept: a Python handler is called (``on_default`` is not: the host
     decides how it stops), ``SIG_IGN`` keeps the signal ignored, and the default action (or
     a handler set outside Python) first runs ``on_default`` and then re-delivers the default
-    action. Returns a function that removes the handler again (when it is still the current
-    one), or None outside the main thread, where nothing is installed.
+    action. ``on_default`` runs on a helper thread joined for at most ``timeout`` seconds, so
+    a lock the interrupted main thread holds cannot hang the stop. Returns a function that
+    removes the handler again (when it is still the current one), or None outside the main
+    thread, where nothing is installed.
     """
     if not _in_main_thread():
         return None
     previous: Handler = signal.getsignal(signal.SIGTERM)
+
+    def run_bounded() -> None:
+        def guarded() -> None:
+            try:
+                on_default()
+            except Exception:  # the process must still stop
+                logger.exception("closing on SIGTERM failed")
+
+        helper = threading.Thread(target=guarded, name="splitlab-sigterm", daemon=True)
+        helper.start()
+        helper.join(timeout)
+        if helper.is_alive():
+            logger.warning("closing on SIGTERM took more than %.1f s; stopping anyway", timeout)
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if callable(previous):
@@ -109,10 +124,7 @@ def chain_sigterm(on_default: Callable[[], None]) -> Callable[[], None] | None:
             return
         if previous == signal.SIG_IGN:
             return
-        try:
-            on_default()
-        except Exception:  # the process must still stop
-            logger.exception("closing on SIGTERM failed")
+        run_bounded()
         die_of(signum)
 
     signal.signal(signal.SIGTERM, handler)

@@ -37,13 +37,17 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def wait_healthy(
-    url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 30
+    url: str,
+    process: subprocess.Popen[bytes],
+    what: str,
+    timeout: float = 30,
+    path: str = "/healthz",
 ) -> None:
-    """Wait (at most ``timeout`` seconds) until ``GET {url}/healthz`` answers 200."""
+    """Wait (at most ``timeout`` seconds) until ``GET {url}{path}`` answers 200."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
+            if httpx.get(f"{url}{path}", timeout=0.5).status_code == 200:
                 return
         except httpx.TransportError:
             pass

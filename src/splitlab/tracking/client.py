@@ -18,8 +18,9 @@ Guarantees (what the tests pin down):
   configured), ``spool_full`` (``spool_max_bytes`` reached), ``spool_write_failed`` (the disk
   refused the write), ``spool_corrupt`` (an unreadable spooled line), ``close_timeout`` (still
   undelivered at close and no spool), ``closed`` (tracked after close).
-- ``close()``, leaving a ``with`` block, and interpreter exit (an ``atexit`` hook) deliver what
-  is pending, within ``close_timeout`` seconds; what is still undelivered then is spooled.
+- ``close()``, leaving a ``with`` block, interpreter exit (an ``atexit`` hook) and SIGTERM
+  when the process has no handler of its own (:func:`splitlab.signals.chain_sigterm`) deliver
+  what is pending, within ``close_timeout`` seconds; what is still undelivered then is spooled.
   Events still in memory when the process is killed outright are lost (at most
   ``max_buffered``); set a small ``max_buffered`` if that matters more than throughput.
 """
@@ -40,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from splitlab.signals import chain_sigterm
 from splitlab.tracking.delivery import ClientStats, Deliverer, Tally
 from splitlab.tracking.events import AttributeValue, Event
 from splitlab.tracking.retry import Backoff
@@ -79,6 +81,7 @@ class TrackingClient:
         sleep: Callable[[float], None] | None = None,
         rng: np.random.Generator | None = None,
         register_atexit: bool = True,
+        handle_sigterm: bool | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1 (got {batch_size})")
@@ -121,6 +124,10 @@ class TrackingClient:
         self._thread.start()
         if register_atexit:
             atexit.register(self.close)
+        on_sigterm = register_atexit if handle_sigterm is None else handle_sigterm
+        self._unhook_sigterm = (
+            chain_sigterm(self.close, close_timeout + 5.0) if on_sigterm else None
+        )
 
     # -- construction helpers -------------------------------------------------------------
 
@@ -259,9 +266,18 @@ class TrackingClient:
             self._spill_in_batches(leftover, why="close_timeout")
         self._transport.close()
         if self._spool is not None:
+            if self._spool.segment_count:
+                logger.warning(
+                    "closed with undelivered events in the spool %s (%d bytes); they are sent "
+                    "by the next client that opens it",
+                    self._spool.directory,
+                    self._spool.size_bytes,
+                )
             self._spool.close()
         if self._atexit:
             atexit.unregister(self.close)
+        if self._unhook_sigterm is not None:
+            self._unhook_sigterm()
 
     def __enter__(self) -> TrackingClient:
         return self
