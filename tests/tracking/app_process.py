@@ -79,6 +79,10 @@ def uvicorn_app(**env: str) -> AppProcess:
 
 def gunicorn_app(module: str, *options: str, **env: str) -> AppProcess:
     """``gunicorn --workers 2 examples.<module>:app`` with extra options (a worker class)."""
+    import gunicorn.config
+
+    if hasattr(gunicorn.config, "ControlSocketDisable"):  # no socket in the shared home dir
+        options = ("--no-control-socket", *options)
     command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", "127.0.0.1:{port}",
                "--graceful-timeout", "20", *options, f"examples.{module}:app"]  # fmt: skip
     return AppProcess(command, env)

@@ -71,9 +71,18 @@ def test_fastapi_under_uvicorn_delivers_on_stop(collector: ServeProcess, signum:
     assert not missing, f"{len(missing)} of {len(expected)} events never reached the store"
 
 
-def test_flask_under_gunicorn_delivers_on_sigterm(collector: ServeProcess) -> None:
-    """gunicorn (2 sync workers) + examples/flask_app.py: SIGTERM to the master delivers all."""
-    expected = run_and_stop(gunicorn_app("flask_app", **env_for(collector)), users=6)
+@pytest.mark.parametrize(
+    "options",
+    [(), ("--preload",), ("--worker-class", "gthread", "--threads", "4")],
+    ids=["sync", "preload", "gthread"],
+)
+def test_flask_under_gunicorn_delivers_on_sigterm(
+    collector: ServeProcess, options: tuple[str, ...]
+) -> None:
+    """gunicorn (2 workers) + examples/flask_app.py: SIGTERM to the master delivers every
+    event, also with --preload (the client was created before the fork)."""
+    app = gunicorn_app("flask_app", *options, **env_for(collector))
+    expected = run_and_stop(app, users=6)
     missing = expected - delivered(collector)
     assert not missing, f"{len(missing)} of {len(expected)} events never reached the store"
 

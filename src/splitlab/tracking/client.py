@@ -27,9 +27,9 @@ Guarantees (what the tests pin down):
 
 from __future__ import annotations
 
-import atexit
 import logging
 import math
+import os
 import threading
 import time
 import uuid
@@ -41,9 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from splitlab.signals import chain_sigterm
 from splitlab.tracking.delivery import ClientStats, Deliverer, Tally
 from splitlab.tracking.events import AttributeValue, Event
+from splitlab.tracking.hooks import ProcessHooks
 from splitlab.tracking.retry import Backoff
 from splitlab.tracking.spool import Spool, SpoolFullError
 from splitlab.tracking.transport import EventSink, HTTPTransport, InProcessTransport, Transport
@@ -100,34 +100,52 @@ class TrackingClient:
         self._clock = clock
         self._wall_clock = wall_clock
         self._spool = Spool(spool_dir, max_bytes=spool_max_bytes) if spool_dir else None
+        self._closed = False
+        self._abandoned = False
+        self._close_deadline = 0.0
+        self._backoff = backoff or Backoff()
+        self._sleep = sleep or self._interruptible_sleep
+        self._start(rng if rng is not None else np.random.default_rng())
+        sigterm = register_atexit if handle_sigterm is None else handle_sigterm
+        self._hooks = ProcessHooks(
+            self.close, self._after_fork, at_exit=register_atexit, on_sigterm=sigterm,
+            close_timeout=close_timeout,
+        )  # fmt: skip
+
+    def _start(self, rng: np.random.Generator) -> None:
+        """This process's state and sender thread (in __init__, and again in a forked child)."""
         self._pending: deque[Event] = deque()
         self._cond = threading.Condition()
         self._wake = threading.Event()
         self._oldest_at = 0.0
         self._in_flight = False
         self._flush_requested = False
-        self._closed = False
-        self._abandoned = False
-        self._close_deadline = 0.0
         self._tally = Tally()
         self._deliverer = Deliverer(
-            transport,
-            self._tally,
-            backoff=backoff or Backoff(),
-            rng=rng if rng is not None else np.random.default_rng(),
-            clock=clock,
-            sleep=sleep or self._interruptible_sleep,
-            give_up_at=self._give_up_at,
-        )
-        self._atexit = register_atexit
+            self._transport, self._tally, backoff=self._backoff, rng=rng, clock=self._clock,
+            sleep=self._sleep, give_up_at=self._give_up_at,
+        )  # fmt: skip
         self._thread = threading.Thread(target=self._run, name="splitlab-tracking", daemon=True)
-        self._thread.start()
-        if register_atexit:
-            atexit.register(self.close)
-        on_sigterm = register_atexit if handle_sigterm is None else handle_sigterm
-        self._unhook_sigterm = (
-            chain_sigterm(self.close, close_timeout + 5.0) if on_sigterm else None
-        )
+        if not self._closed:
+            self._thread.start()
+
+    def _after_fork(self) -> None:
+        """In a forked child (gunicorn --preload), which has no thread: a sender of its own.
+
+        The parent's pending events and spool stay the parent's (one process per spool).
+        """
+        if self._spool is not None:
+            logger.warning(
+                "the tracking client's spool %s stays with the parent process; process %d has "
+                "none (create the client after the fork to have one)",
+                self._spool.directory,
+                os.getpid(),
+            )
+            self._spool = None  # not closed: that would release the parent's lock
+        reopen = getattr(self._transport, "after_fork", None)
+        if callable(reopen):
+            reopen()
+        self._start(np.random.default_rng())  # the parent's generator would repeat its jitter
 
     # -- construction helpers -------------------------------------------------------------
 
@@ -266,18 +284,8 @@ class TrackingClient:
             self._spill_in_batches(leftover, why="close_timeout")
         self._transport.close()
         if self._spool is not None:
-            if self._spool.segment_count:
-                logger.warning(
-                    "closed with undelivered events in the spool %s (%d bytes); they are sent "
-                    "by the next client that opens it",
-                    self._spool.directory,
-                    self._spool.size_bytes,
-                )
-            self._spool.close()
-        if self._atexit:
-            atexit.unregister(self.close)
-        if self._unhook_sigterm is not None:
-            self._unhook_sigterm()
+            self._spool.close()  # warns when undelivered events wait in it
+        self._hooks.remove()
 
     def __enter__(self) -> TrackingClient:
         return self
