@@ -70,9 +70,16 @@ class AppProcess:
         return code
 
 
-def uvicorn_app(**env: str) -> AppProcess:
-    """``uvicorn examples.fastapi_app:app`` (lifespan on, as uvicorn's default)."""
-    command = [sys.executable, "-m", "uvicorn", "examples.fastapi_app:app",
+def uvicorn_app(
+    target: str = "examples.fastapi_app:app", *, workers: int = 1, **env: str
+) -> AppProcess:
+    """``uvicorn [--workers N] target`` (lifespan on, uvicorn's default).
+
+    With one process uvicorn imports the app before it installs its signal handlers, so the
+    client's own SIGTERM handler is called last. With ``--workers`` each worker imports the
+    app inside uvicorn's handlers: there only the lifespan shutdown can close the client.
+    """
+    command = [sys.executable, "-m", "uvicorn", target, "--workers", str(workers),
                "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"]  # fmt: skip
     return AppProcess(command, env)
 

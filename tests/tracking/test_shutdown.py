@@ -61,11 +61,15 @@ def env_for(collector: ServeProcess) -> dict[str, str]:
     return {"SPLITLAB_COLLECTOR": collector.url, "SPLITLAB_SDK_KEY": collector.sdk_key}
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["1-process", "2-workers"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_fastapi_under_uvicorn_delivers_on_stop(collector: ServeProcess, signum: int) -> None:
+def test_fastapi_under_uvicorn_delivers_on_stop(
+    collector: ServeProcess, signum: int, workers: int
+) -> None:
     """uvicorn + examples/fastapi_app.py: after the signal, every answered request's events
     are in the store (closed at the ASGI lifespan shutdown)."""
-    expected = run_and_stop(uvicorn_app(**env_for(collector)), users=5, signum=signum)
+    app = uvicorn_app(workers=workers, **env_for(collector))
+    expected = run_and_stop(app, users=5, signum=signum)
     assert len(expected) == 15
     missing = expected - delivered(collector)
     assert not missing, f"{len(missing)} of {len(expected)} events never reached the store"
@@ -95,6 +99,20 @@ def test_fastapi_under_gunicorn_uvicorn_workers_delivers_on_sigterm(
         "fastapi_app", "--worker-class", "uvicorn.workers.UvicornWorker", **env_for(collector)
     )
     expected = run_and_stop(app, users=6)
+    missing = expected - delivered(collector)
+    assert not missing, f"{len(missing)} of {len(expected)} events never reached the store"
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "uvicorn"])
+def test_django_delivers_on_sigterm(collector: ServeProcess, server: str) -> None:
+    """examples/django_app.py under gunicorn (WSGI, atexit) and uvicorn --workers 2 (ASGI,
+    wrapped in CloseOnShutdown, the only hook there): SIGTERM delivers every event."""
+    app = (
+        gunicorn_app("django_app", **env_for(collector))
+        if server == "gunicorn"
+        else uvicorn_app("examples.django_app:asgi", workers=2, **env_for(collector))
+    )
+    expected = run_and_stop(app, users=5)
     missing = expected - delivered(collector)
     assert not missing, f"{len(missing)} of {len(expected)} events never reached the store"
 
