@@ -40,7 +40,6 @@ def test_stop_under_load_leaves_every_acknowledged_event_in_duckdb(
 ) -> None:
     """A signal under load: the final load runs, every acknowledged event is in the file."""
     db = tmp_path / "serve.duckdb"
-    # A long load interval: what is in the file after the stop was loaded by the shutdown.
     serve = ServeProcess(db).start()
     try:
         serve.register(json.loads(ARTICLE.read_text()))
