@@ -12,6 +12,11 @@ Events go to the collector at ``$SPLITLAB_COLLECTOR`` (default http://127.0.0.1:
 retried POST with the same ``Idempotency-Key`` is counted once. To send them to a full
 ``splitlab serve`` instead, set ``SPLITLAB_COLLECTOR=http://127.0.0.1:8000`` (run the app on
 another port) and ``SPLITLAB_SDK_KEY`` to a key from ``splitlab keys create --kind sdk``.
+
+Stopping (SIGTERM from systemd, Docker or Kubernetes, or Ctrl-C): uvicorn finishes the requests
+in flight, then runs the ASGI lifespan shutdown, where the middleware closes the client: it
+sends what is pending within ``$SPLITLAB_CLOSE_TIMEOUT`` seconds (default 10) and writes what
+it could not send to ``$SPLITLAB_SPOOL_DIR`` (when set), which the next start sends.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ EXPERIMENT = load_experiment(
 client = TrackingClient.http(
     os.environ.get("SPLITLAB_COLLECTOR", "http://127.0.0.1:8080"),
     api_key=os.environ.get("SPLITLAB_SDK_KEY"),  # needed when the collector is `splitlab serve`
+    spool_dir=os.environ.get("SPLITLAB_SPOOL_DIR"),  # keeps what cannot be sent at shutdown
+    close_timeout=float(os.environ.get("SPLITLAB_CLOSE_TIMEOUT", "10")),
 )
 tracking = TrackingCore(ExperimentAssignmentService([EXPERIMENT]), client, unit="X-User-Id")
 

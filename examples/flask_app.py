@@ -8,6 +8,16 @@
     curl -X POST -H 'X-User-Id: user-1' -H 'X-Request-Id: r-1' 'localhost:8000/checkout?amount=9'
 
 Events go to the collector at ``$SPLITLAB_COLLECTOR`` (default http://127.0.0.1:8080).
+
+In production, under gunicorn::
+
+    gunicorn --workers 4 --bind 127.0.0.1:8000 examples.flask_app:app
+
+On SIGTERM gunicorn lets each worker finish its request and exit; the client closes at the
+worker's exit, sending what is pending within ``$SPLITLAB_CLOSE_TIMEOUT`` seconds (default
+10; keep it below gunicorn's ``--graceful-timeout``, 30 s by default) and writing what it
+could not send to ``$SPLITLAB_SPOOL_DIR`` when set (a spool directory belongs to one
+process: with several workers, give each its own).
 """
 
 from __future__ import annotations
@@ -37,6 +47,8 @@ EXPERIMENT = load_experiment(
 client = TrackingClient.http(
     os.environ.get("SPLITLAB_COLLECTOR", "http://127.0.0.1:8080"),
     api_key=os.environ.get("SPLITLAB_SDK_KEY"),  # needed when the collector is `splitlab serve`
+    spool_dir=os.environ.get("SPLITLAB_SPOOL_DIR"),  # keeps what cannot be sent at shutdown
+    close_timeout=float(os.environ.get("SPLITLAB_CLOSE_TIMEOUT", "10")),
 )
 tracking = TrackingCore(ExperimentAssignmentService([EXPERIMENT]), client, unit="X-User-Id")
 

@@ -15,6 +15,7 @@ import click
 
 from splitlab import __version__
 from splitlab.errors import SplitlabError
+from splitlab.signals import sigterm_unwinds
 
 #: Command name -> "module under splitlab.cli:attribute". Modules are imported only when
 #: their command runs (or `--help` lists it), so a quick command never loads the server.
@@ -70,5 +71,11 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="splitlab")
+    """Console-script entry point.
+
+    SIGTERM (systemd, Docker, Kubernetes) stops a command as cleanly as Ctrl-C: it unwinds
+    through every ``finally`` (a server closes its store, loading the last events into the
+    database), then the process ends by SIGTERM as a supervisor expects.
+    """
+    with sigterm_unwinds():
+        cli(prog_name="splitlab")

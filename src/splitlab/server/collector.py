@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
+    from splitlab.signals import sigterm_unwinds
     from splitlab.store import DuckDBStore
 
     parser = argparse.ArgumentParser(prog="python -m splitlab.server.collector")
@@ -230,24 +231,27 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     known = known_from_files(args.experiments) if args.experiments else None
-    store = DuckDBStore(
-        args.db,
-        max_pending_bytes=int(args.max_pending_mb * (1 << 20)),
-        segment_bytes=int(args.segment_mb * (1 << 20)),
-        log_dir=args.log_dir,
-        load_interval_s=args.load_interval,
-    )
-    if args.duckdb_threads:
-        with store.lock:
-            store.connection.execute(f"SET threads = {int(args.duckdb_threads)}")
-    app = create_collector(
-        store,
-        (lambda: known) if known is not None else None,
-        limits=Limits(max_events=args.max_events),
-        on_shutdown=store.close,  # uvicorn re-raises SIGTERM/SIGINT after its shutdown
-    )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
-    store.close()
+    with sigterm_unwinds():  # SIGTERM stops as cleanly as Ctrl-C: the store is closed
+        store = DuckDBStore(
+            args.db,
+            max_pending_bytes=int(args.max_pending_mb * (1 << 20)),
+            segment_bytes=int(args.segment_mb * (1 << 20)),
+            log_dir=args.log_dir,
+            load_interval_s=args.load_interval,
+        )
+        try:
+            if args.duckdb_threads:
+                with store.lock:
+                    store.connection.execute(f"SET threads = {int(args.duckdb_threads)}")
+            app = create_collector(
+                store,
+                (lambda: known) if known is not None else None,
+                limits=Limits(max_events=args.max_events),
+                on_shutdown=store.close,  # at the ASGI lifespan shutdown, the clean stop
+            )
+            uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+        finally:
+            store.close()  # if uvicorn never got to its shutdown
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from splitlab.tracking.errors import (
 )
 from splitlab.tracking.events import Event
 from splitlab.tracking.middleware import (
+    CloseOnShutdown,
     EventTrackingMiddleware,
     RequestInfo,
     TrackingCore,
@@ -24,6 +25,7 @@ from splitlab.tracking.transport import HTTPTransport, InProcessTransport, SendR
 
 __all__ = [
     "ClientStats",
+    "CloseOnShutdown",
     "Event",
     "EventTrackingMiddleware",
     "HTTPTransport",

@@ -18,17 +18,18 @@ Guarantees (what the tests pin down):
   configured), ``spool_full`` (``spool_max_bytes`` reached), ``spool_write_failed`` (the disk
   refused the write), ``spool_corrupt`` (an unreadable spooled line), ``close_timeout`` (still
   undelivered at close and no spool), ``closed`` (tracked after close).
-- ``close()``, leaving a ``with`` block, and interpreter exit (an ``atexit`` hook) deliver what
-  is pending, within ``close_timeout`` seconds; what is still undelivered then is spooled.
+- ``close()``, leaving a ``with`` block, interpreter exit (an ``atexit`` hook) and SIGTERM
+  when the process has no handler of its own (:func:`splitlab.signals.chain_sigterm`) deliver
+  what is pending, within ``close_timeout`` seconds; what is still undelivered then is spooled.
   Events still in memory when the process is killed outright are lost (at most
   ``max_buffered``); set a small ``max_buffered`` if that matters more than throughput.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import math
+import os
 import threading
 import time
 import uuid
@@ -42,6 +43,7 @@ import numpy as np
 
 from splitlab.tracking.delivery import ClientStats, Deliverer, Tally
 from splitlab.tracking.events import AttributeValue, Event
+from splitlab.tracking.hooks import ProcessHooks
 from splitlab.tracking.retry import Backoff
 from splitlab.tracking.spool import Spool, SpoolFullError
 from splitlab.tracking.transport import EventSink, HTTPTransport, InProcessTransport, Transport
@@ -79,6 +81,7 @@ class TrackingClient:
         sleep: Callable[[float], None] | None = None,
         rng: np.random.Generator | None = None,
         register_atexit: bool = True,
+        handle_sigterm: bool | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1 (got {batch_size})")
@@ -97,30 +100,52 @@ class TrackingClient:
         self._clock = clock
         self._wall_clock = wall_clock
         self._spool = Spool(spool_dir, max_bytes=spool_max_bytes) if spool_dir else None
+        self._closed = False
+        self._abandoned = False
+        self._close_deadline = 0.0
+        self._backoff = backoff or Backoff()
+        self._sleep = sleep or self._interruptible_sleep
+        self._start(rng if rng is not None else np.random.default_rng())
+        sigterm = register_atexit if handle_sigterm is None else handle_sigterm
+        self._hooks = ProcessHooks(
+            self.close, self._after_fork, at_exit=register_atexit, on_sigterm=sigterm,
+            close_timeout=close_timeout,
+        )  # fmt: skip
+
+    def _start(self, rng: np.random.Generator) -> None:
+        """This process's state and sender thread (in __init__, and again in a forked child)."""
         self._pending: deque[Event] = deque()
         self._cond = threading.Condition()
         self._wake = threading.Event()
         self._oldest_at = 0.0
         self._in_flight = False
         self._flush_requested = False
-        self._closed = False
-        self._abandoned = False
-        self._close_deadline = 0.0
         self._tally = Tally()
         self._deliverer = Deliverer(
-            transport,
-            self._tally,
-            backoff=backoff or Backoff(),
-            rng=rng if rng is not None else np.random.default_rng(),
-            clock=clock,
-            sleep=sleep or self._interruptible_sleep,
-            give_up_at=self._give_up_at,
-        )
-        self._atexit = register_atexit
+            self._transport, self._tally, backoff=self._backoff, rng=rng, clock=self._clock,
+            sleep=self._sleep, give_up_at=self._give_up_at,
+        )  # fmt: skip
         self._thread = threading.Thread(target=self._run, name="splitlab-tracking", daemon=True)
-        self._thread.start()
-        if register_atexit:
-            atexit.register(self.close)
+        if not self._closed:
+            self._thread.start()
+
+    def _after_fork(self) -> None:
+        """In a forked child (gunicorn --preload), which has no thread: a sender of its own.
+
+        The parent's pending events and spool stay the parent's (one process per spool).
+        """
+        if self._spool is not None:
+            logger.warning(
+                "the tracking client's spool %s stays with the parent process; process %d has "
+                "none (create the client after the fork to have one)",
+                self._spool.directory,
+                os.getpid(),
+            )
+            self._spool = None  # not closed: that would release the parent's lock
+        reopen = getattr(self._transport, "after_fork", None)
+        if callable(reopen):
+            reopen()
+        self._start(np.random.default_rng())  # the parent's generator would repeat its jitter
 
     # -- construction helpers -------------------------------------------------------------
 
@@ -259,9 +284,8 @@ class TrackingClient:
             self._spill_in_batches(leftover, why="close_timeout")
         self._transport.close()
         if self._spool is not None:
-            self._spool.close()
-        if self._atexit:
-            atexit.unregister(self.close)
+            self._spool.close()  # warns when undelivered events wait in it
+        self._hooks.remove()
 
     def __enter__(self) -> TrackingClient:
         return self

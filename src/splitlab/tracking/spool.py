@@ -173,7 +173,16 @@ class Spool:
             os.close(fd)
 
     def close(self) -> None:
-        """Release the directory lock (segments stay on disk for the next start)."""
+        """Release the directory lock (segments stay on disk for the next start, said in a
+        warning)."""
+        if self.segment_count:
+            logger.warning(
+                "undelivered events in the spool %s (%d bytes in %d segments); the next "
+                "client that opens it sends them",
+                self.directory,
+                self.size_bytes,
+                self.segment_count,
+            )
         if self._lock_file is not None:
             fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
             self._lock_file.close()

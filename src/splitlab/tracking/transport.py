@@ -163,6 +163,8 @@ class HTTPTransport:
         self.endpoint = base if base.endswith("/v1/events") else base + "/v1/events"
         self._httpx = _import_httpx()
         self._client: httpx.Client = client or self._httpx.Client(timeout=timeout)
+        self._timeout = timeout
+        self._own_client = client is None
         self._headers = {"content-type": "application/json", **(headers or {})}
         if api_key is not None:
             self._headers["authorization"] = f"Bearer {api_key}"
@@ -192,6 +194,11 @@ class HTTPTransport:
                 status=status,
             )
         return _read_answer(response.content, events)
+
+    def after_fork(self) -> None:
+        """In a forked child: a connection pool of its own (the parent's stays the parent's)."""
+        if self._own_client:
+            self._client = self._httpx.Client(timeout=self._timeout)
 
     def close(self) -> None:
         """Close the connection pool."""

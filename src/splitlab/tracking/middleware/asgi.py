@@ -2,16 +2,23 @@
 
     app.add_middleware(EventTrackingMiddleware, tracking=core)
 
-Only ``http`` scopes are tracked; ``websocket`` and ``lifespan`` scopes pass through
-untouched. The request's context is current (a contextvar) while the application runs, also
+Only ``http`` scopes are tracked; ``websocket`` scopes pass through untouched. At the
+``lifespan`` shutdown, which an ASGI server (uvicorn, hypercorn, gunicorn's uvicorn worker)
+runs on SIGTERM or SIGINT once the requests in flight have finished, the tracking client is
+closed: it delivers what is pending within its ``close_timeout`` and spools the rest. An
+application that does not speak the lifespan protocol gets it answered by the middleware, so
+the hook works there too. :class:`CloseOnShutdown` is the same hook alone, for apps tracked
+through another adapter (Django's ASGI handler). The request's context is current (a contextvar) while the application runs, also
 in sync endpoints that Starlette runs in a thread pool (the context is copied there), and is
 available as ``request.state.splitlab``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 
 from splitlab.tracking.context import activate, deactivate
 from splitlab.tracking.middleware.common import RequestInfo, TrackingCore, parse_cookies
@@ -21,6 +28,15 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Closeable(Protocol):
+    """Anything with ``close()``: a :class:`~splitlab.tracking.client.TrackingClient`."""
+
+    def close(self) -> None: ...
+
+
+logger = logging.getLogger(__name__)
 
 
 def _request_info(scope: Scope) -> RequestInfo:
@@ -49,6 +65,9 @@ class EventTrackingMiddleware:
         self.tracking = tracking
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan_closing(self.app, scope, receive, send, self.tracking.close)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -69,3 +88,67 @@ class EventTrackingMiddleware:
             await self.app(scope, receive, send_with_headers)
         finally:
             deactivate(token)
+
+
+class CloseOnShutdown:
+    """Closes ``closeable`` (a tracking client) at the ASGI lifespan shutdown of ``app``.
+
+    For ASGI apps that track through another adapter, such as Django's ASGI handler with
+    :class:`~splitlab.tracking.middleware.django.DjangoTrackingMiddleware`::
+
+        application = CloseOnShutdown(get_asgi_application(), client)
+
+    Every other scope goes to ``app`` unchanged.
+    """
+
+    def __init__(self, app: ASGIApp, closeable: Closeable) -> None:
+        self.app = app
+        self.closeable = closeable
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan_closing(self.app, scope, receive, send, self.closeable.close)
+            return
+        await self.app(scope, receive, send)
+
+
+async def lifespan_closing(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send, close: Callable[[], None]
+) -> None:
+    """Run ``app``'s lifespan, calling ``close`` (in a thread) before shutdown is reported done.
+
+    An app that does not speak the lifespan protocol (returns at once, or raises before it
+    answered anything, as Django's ASGI handler does) gets it answered here, so the shutdown
+    still calls ``close``.
+    """
+    received: list[str] = []
+    answered: list[str] = []
+
+    async def receive_noted() -> Message:
+        message = await receive()
+        received.append(message["type"])
+        return message
+
+    async def send_after_close(message: Message) -> None:
+        answered.append(message["type"])
+        if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            await asyncio.to_thread(close)
+        await send(message)
+
+    try:
+        await app(scope, receive_noted, send_after_close)
+    except Exception:
+        if answered:  # the app speaks lifespan and failed in it: the server reports that
+            raise
+        logger.debug("the application does not speak the ASGI lifespan; answering it here")
+    if answered:
+        return
+    if "lifespan.startup" in received:
+        await send({"type": "lifespan.startup.complete"})
+    while "lifespan.shutdown" not in received:
+        message = await receive()
+        received.append(message["type"])
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+    await asyncio.to_thread(close)
+    await send({"type": "lifespan.shutdown.complete"})

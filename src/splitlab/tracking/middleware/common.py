@@ -270,6 +270,16 @@ class TrackingCore:
             )
         return events
 
+    def close(self) -> None:
+        """Close the recorder: the client delivers what is pending and spools the rest.
+
+        The shutdown hooks call this (the ASGI middleware at the lifespan shutdown); a
+        recorder without ``close()`` is left alone.
+        """
+        close = getattr(self.recorder, "close", None)
+        if callable(close):
+            close()
+
     def response_headers(self, context: RequestContext) -> list[tuple[str, str]]:
         """Headers to add to the response (the assignments), possibly none."""
         if self.response_header is None:
