@@ -116,8 +116,8 @@ def test_decision_progress_and_held_points(
     assert _text(wide, "#days-left") == "planned sample reached"
     held = wide.locator("#primary circle.state-held")
     assert held.count() >= 1
-    stroke = held.first.evaluate("c => getComputedStyle(c).fill")
-    assert stroke == "rgb(255, 255, 255)"  # hollow: not drawn like an acted-on crossing
+    fill = held.first.evaluate("c => getComputedStyle(c).fill")
+    assert fill == "rgb(255, 255, 255)"  # hollow: not drawn like an acted-on crossing
     assert "keep running" in _text(wide, "#primary-caption")
     top = wide.eval_on_selector(
         "#exposures svg", "s => [...s.querySelectorAll('polyline')].pop().dataset.series"
