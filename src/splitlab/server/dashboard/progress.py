@@ -27,18 +27,18 @@ from splitlab.server.context import ServerContext
 RATE_WINDOW_DAYS = 7
 _DAY_MS = 86_400_000
 
-#: Per variant: units (first exposure only), first and last first-exposure time (ms).
+#: Per variant: units (first exposure only), the window's start (ms) and the units first
+#: exposed after it; one pass over the experiment's exposures.
 _FIRST_EXPOSURES = """
-SELECT variant, count(*) AS units, min(first) AS since, max(first) AS latest FROM (
+WITH firsts AS (
     SELECT arg_min(variant, ts) AS variant, min(ts) AS first
-    FROM exposures WHERE experiment_id = ? GROUP BY unit_key)
-GROUP BY variant
-"""
-_RECENT = """
-SELECT variant, count(*) FROM (
-    SELECT arg_min(variant, ts) AS variant, min(ts) AS first
-    FROM exposures WHERE experiment_id = ? GROUP BY unit_key)
-WHERE first > ? GROUP BY variant
+    FROM exposures WHERE experiment_id = $exp GROUP BY unit_key),
+window_start AS (
+    SELECT greatest(min(first), max(first) - $window) AS start, max(first) AS latest
+    FROM firsts)
+SELECT variant, count(*), any_value(start), any_value(latest),
+       count(*) FILTER (WHERE first > start)
+FROM firsts, window_start GROUP BY variant
 """
 
 
@@ -136,14 +136,13 @@ def _rates(
     """Units so far per variant, their recent rate per day, and the window in days."""
     ctx.store.flush()
     with ctx.store.lock:
-        conn = ctx.store.connection
-        rows = conn.execute(_FIRST_EXPOSURES, [experiment_id]).fetchall()
-        if not rows:
-            return {}, {}, 0.0
-        since = min(int(r[2]) for r in rows)
-        latest = max(int(r[3]) for r in rows)
-        start = max(since, latest - RATE_WINDOW_DAYS * _DAY_MS)
-        recent = dict(conn.execute(_RECENT, [experiment_id, start]).fetchall())
+        rows = ctx.store.connection.execute(
+            _FIRST_EXPOSURES, {"exp": experiment_id, "window": RATE_WINDOW_DAYS * _DAY_MS}
+        ).fetchall()
+    if not rows:
+        return {}, {}, 0.0
+    start, latest = int(rows[0][2]), int(rows[0][3])
+    recent = {str(r[0]): int(r[4]) for r in rows}
     window = (latest - start) / _DAY_MS
     units = {str(r[0]): int(r[1]) for r in rows}
     rates = {v: int(recent.get(v, 0)) / window for v in units} if window > 0 else {}
