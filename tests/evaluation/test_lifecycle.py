@@ -17,6 +17,7 @@ from splitlab.evaluation import (
     set_toggle,
     update_definition,
 )
+from splitlab.evaluation.lifecycle import FINAL
 from splitlab.store.registry import DuplicateExperimentError, Registry, UnknownExperimentError
 
 from .conftest import T0, definition
@@ -147,6 +148,33 @@ def test_toggle_refuses_unknown_variant_noop_and_finished_experiment(
     change_status(registry, experiment.id, "stopped", by="a", reason="done")
     with pytest.raises(ToggleError, match="'stopped'"):
         set_toggle(registry, experiment.id, "control", by="a", reason="x")
+
+
+@pytest.mark.parametrize("start", [Status.RUNNING, Status.PAUSED])
+@pytest.mark.parametrize("target", sorted(FINAL, key=lambda s: s.value))
+def test_a_final_status_clears_the_toggle_in_the_same_audited_change(
+    registry: Registry, experiment: Experiment, start: Status, target: Status
+) -> None:
+    """Stopping, rolling back or shipping over a toggle clears it and names it in the record."""
+    _at(registry, experiment, start)
+    set_toggle(registry, experiment.id, "control", by="oncall", reason="errors")
+    variant = "treatment" if target is Status.SHIPPED else None
+    changed = change_status(registry, experiment.id, target, by="a", reason="done",
+                            variant=variant)  # fmt: skip
+    assert changed.forced_variant is None
+    assert registry.get(experiment.id).forced_variant is None
+    last = history(registry, experiment.id)[-1]
+    assert (last.kind, last.to_value) == ("status", target.value)
+    assert last.details["toggleCleared"] == "control"
+
+
+def test_pausing_keeps_the_toggle(registry: Registry, experiment: Experiment) -> None:
+    """A pause is not final: the toggle stays (everyone keeps getting the forced variant)."""
+    _at(registry, experiment, Status.RUNNING)
+    set_toggle(registry, experiment.id, "control", by="oncall", reason="errors")
+    change_status(registry, experiment.id, Status.PAUSED, by="a", reason="look closer")
+    assert registry.get(experiment.id).forced_variant == "control"
+    assert "toggleCleared" not in history(registry, experiment.id)[-1].details
 
 
 def test_ramp_up_of_a_running_experiment_is_allowed_and_audited(

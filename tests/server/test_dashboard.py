@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from splitlab.config import load_experiment
 from splitlab.demo.setup import DemoResult, build_demo
 from splitlab.server.app import create_app
-from splitlab.server.dashboard import charts, words
+from splitlab.server.dashboard import charts, looks, pages, words
 
 from .server_helpers import ARTICLE
 
@@ -93,7 +94,7 @@ def test_experiment_page_has_every_section_and_charts_with_data(browser: TestCli
     assert len(re.findall(r'<circle class="look[^"]*" [^>]*data-z=', html)) == 10
     assert html.count('data-boundary="upper"') == 2
     assert "The split of units matches the plan" in html
-    assert html.count("<tr><td>") >= 5  # five looks in the ledger
+    assert html.count("<tr data-seq=") == 5  # five looks in the ledger
 
 
 def test_a_status_change_from_the_page_is_applied_and_audited(
@@ -188,3 +189,102 @@ def test_each_decision_has_one_plain_sentence() -> None:
     assert words.headline(decision) == "Roll back"
     assert words.why(decision) == "Guardrail x breached."
     assert words.headline(None) == "No look yet"
+
+
+def _latest_document(demo: DemoResult, experiment_id: str) -> dict[str, Any]:
+    planned = demo.ctx.registry.looks(experiment_id, include_peeks=False)
+    return planned[-1].to_dict()
+
+
+def test_the_page_shows_the_power_warning_and_data_quality_counts(
+    browser: TestClient, demo: DemoResult
+) -> None:
+    """The latest look's power warning and its four data-quality counts are on the page."""
+    document = _latest_document(demo, "exp-checkout-flow-v3")
+    html = browser.get("/experiments/exp-checkout-flow-v3").text
+    quality = html[html.index('id="quality"') : html.index('id="srm"')]
+    warnings = document["results"]["warnings"]
+    assert warnings, "the demo's plan is under-powered after its Bonferroni correction"
+    for warning in warnings:
+        assert f"<strong>Low power:</strong> {warning}" in quality
+    counts = dict(re.findall(r'data-quality="(\w+)"><td class="num">([\d,]+)</td>', quality))
+    recorded = document["dataQuality"]
+    assert set(counts) == {"multiExposedUnits", "unexposedMetricEvents",
+                           "variantMismatchEvents", "preExposureMetricEvents"}  # fmt: skip
+    for key, shown in counts.items():
+        assert int(shown.replace(",", "")) == recorded[key]
+    assert "units saw more than one variant" in quality
+
+
+def test_sequential_points_follow_the_recorded_decision(
+    browser: TestClient, demo: DemoResult
+) -> None:
+    """A point beyond the boundary at a look that decided to keep running is not "acted on"."""
+    html = browser.get("/experiments/exp-checkout-flow-v3").text
+    marks = re.findall(r'<circle class="look state-(\w+)" [^>]*data-look="(\d+)"', html)
+    assert "crossed" not in html
+    looks = {r.number: r.to_dict() for r in demo.ctx.registry.looks("exp-checkout-flow-v3")}
+    held = 0
+    for state, number in marks:
+        decision = looks[int(number)]["decision"]
+        if state == "decided":
+            assert decision["action"] in {"ship", "stop", "rollback"}
+        if state == "held":
+            held += 1
+            assert decision["action"] == "continue"
+    assert held >= 1, "the demo's variant-a is beyond the boundary before the planned sample"
+    assert "planned 4,500 units" in html
+
+
+def test_point_state_reads_the_engine_flags() -> None:
+    """Significant and acted on, significant but held, or inside: from the look, not re-judged."""
+    significant = {"variant": "b", "significant": True}
+    assert looks.point_state(significant, {"action": "ship", "variant": "b"}) == "decided"
+    assert looks.point_state(significant, {"action": "ship", "variant": "c"}) == "held"
+    assert looks.point_state(significant, {"action": "continue"}) == "held"
+    assert looks.point_state({"significant": False}, {"action": "ship"}) == "inside"
+
+
+def test_the_metrics_table_names_its_interval_and_p_value(browser: TestClient) -> None:
+    """The headers say which interval and which p-value are shown, with a note on each."""
+    html = browser.get("/experiments/exp-checkout-flow-v3").text
+    assert re.search(r'id="interval-header">Sequential interval<sup>1</sup>', html)
+    assert re.search(r'id="p-header">Sequential p, corrected<sup>2</sup>', html)
+    assert "widened for the looks taken (alpha spending), corrected (bonferroni)" in html
+    assert 'title="raw single-look p = ' in html
+
+
+def test_the_decision_says_how_old_its_look_is(demo: DemoResult) -> None:
+    """The decision card gives the look's time and its age in days."""
+    data = pages.experiment_page(demo.ctx, "exp-checkout-flow-v3", now=NOW + timedelta(days=9))
+    latest = data["latest"]
+    assert latest["at"] == "2026-03-19 09:01"
+    assert latest["age"] == "10 days ago"
+    assert data["headline"].startswith("Ship variant-a")
+
+
+def test_the_exposure_chart_draws_control_on_top_with_a_legend_and_the_look(
+    browser: TestClient,
+) -> None:
+    """Control is the last line drawn (on top), in its own style, listed in the legend."""
+    html = browser.get("/experiments/exp-checkout-flow-v3").text
+    chart = html[html.index('id="exposures"') : html.index('id="quality"')]
+    lines = re.findall(r'<polyline class="line ([\w-]+)" data-series="([^"]+)"', chart)
+    assert lines[-1] == ("control", "control")
+    assert re.findall(r'data-legend="([^"]+)"', chart) == ["control", "variant-a", "variant-b"]
+    assert 'data-marker="look 5 data cut-off"' in chart
+
+
+def test_past_looks_open_from_the_ledger(browser: TestClient, demo: DemoResult) -> None:
+    """Every ledger entry links to its own page showing that look's decision and metrics."""
+    html = browser.get("/experiments/exp-checkout-flow-v3").text
+    links = re.findall(r'href="(/experiments/exp-checkout-flow-v3/looks/(\d+))"', html)
+    records = demo.ctx.registry.looks("exp-checkout-flow-v3")
+    assert {int(seq) for _, seq in links} == {r.seq for r in records}
+    for record in records:
+        page = browser.get(f"/experiments/exp-checkout-flow-v3/looks/{record.seq}")
+        assert page.status_code == 200
+        assert f"Look {record.number} of 5" in page.text
+        decision = record.to_dict()["decision"]
+        assert words.why(decision).replace("'", "&#39;") in page.text
+        assert 'id="metrics"' in page.text and 'id="quality"' in page.text

@@ -27,7 +27,7 @@ from splitlab.assignment.units import unit_text
 from splitlab.config.models import Experiment, Status
 from splitlab.errors import SplitlabError
 
-__all__ = ["AssignmentError", "Plan", "compile_plan"]
+__all__ = ["AssignmentError", "Plan", "compile_plan", "fixed_outcome"]
 
 #: One unit: (unit_id, attributes) -> Assignment.
 AssignOne = Callable[[Any, Mapping[str, Any] | None], Assignment]
@@ -63,7 +63,7 @@ def compile_plan(
     experiment: Experiment, saved_groups: Mapping[str, Sequence[Any]] | None = None
 ) -> Plan:
     """Compile `experiment`; the status decides first, then the running-experiment steps."""
-    fixed = _fixed_outcome(experiment)
+    fixed = fixed_outcome(experiment)
     if fixed is not None:
 
         def assign_fixed(unit_id: Any, attributes: Mapping[str, Any] | None) -> Assignment:
@@ -80,8 +80,12 @@ def compile_plan(
     return Plan(experiment, assign, many, True)
 
 
-def _fixed_outcome(experiment: Experiment) -> Assignment | None:
-    """The one answer every unit gets, when the status (or the toggle) decides alone."""
+def fixed_outcome(experiment: Experiment) -> Assignment | None:
+    """The one answer every unit gets, when the status (or the toggle) decides alone.
+
+    None for a running experiment without a toggle (each unit is hashed). The dashboard
+    describes what units get with this same function, so the page and ``/v1/assign`` agree.
+    """
     eid = experiment.experiment_id
     if experiment.status is Status.ROLLED_BACK:
         return Assignment(eid, experiment.control, Reason.ROLLED_BACK)

@@ -67,7 +67,10 @@ def change_status(
     """Move an experiment to ``target`` after validating the transition; audited.
 
     ``variant`` is required for ``shipped`` (the variant everyone gets from then on) and
-    refused otherwise. ``look`` names the look that caused the change, if one did.
+    refused otherwise. ``look`` names the look that caused the change, if one did. A final
+    status (stopped, rolled back, shipped) clears the variant toggle in the same change, since
+    from then on the status alone decides what everyone gets; the audit record names the
+    cleared toggle (``details.toggleCleared``).
     """
     target = _status(target)
     _require_text("by", by)
@@ -93,7 +96,16 @@ def change_status(
                 field="variant",
                 value=variant,
             )
+        cleared = None
+        if target in FINAL and experiment.forced_variant is not None:
+            # A final status decides alone what everyone gets (see set_toggle); a toggle left
+            # behind would still be listed, sent to SDKs and shown as active.
+            cleared = experiment.forced_variant
+            update["forced_variant"] = None
         changed = experiment.model_copy(update=update)
+        extra: dict[str, Any] = {"variant": variant} if variant else {}
+        if cleared is not None:
+            extra["toggleCleared"] = cleared
         registry.write_state(
             changed,
             kind="status",
@@ -103,7 +115,7 @@ def change_status(
             reason=reason,
             at=now or datetime.now(UTC),
             look=look,
-            details={**(details or {}), **({"variant": variant} if variant else {})},
+            details={**(details or {}), **extra},
         )
     return changed
 

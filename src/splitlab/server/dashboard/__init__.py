@@ -25,6 +25,7 @@ from splitlab.server.context import ServerContext
 from splitlab.server.dashboard import pages
 from splitlab.server.deps import Ctx, ExperimentId
 from splitlab.server.keys import ApiKey, KeyKind
+from splitlab.store.registry import UnknownExperimentError
 
 logger = logging.getLogger(__name__)
 
@@ -100,17 +101,46 @@ def experiments_page(request: Request, ctx: Ctx) -> Response:
     return templates.TemplateResponse(request, "experiments.html", {"rows": rows, "user": user})
 
 
+def _not_found(request: Request, user: ApiKey, what: str) -> Response:
+    return templates.TemplateResponse(
+        request, "not_found.html", {"user": user, "what": what}, status_code=404
+    )
+
+
 @router.get("/experiments/{experiment_id}")
 def experiment_page(experiment_id: ExperimentId, request: Request, ctx: Ctx) -> Response:
     user = _session(request, ctx)
     if user is None:
         return _to_login(request)
-    data = pages.experiment_page(ctx, experiment_id)
+    try:
+        data = pages.experiment_page(ctx, experiment_id)
+    except UnknownExperimentError:
+        return _not_found(request, user, f"There is no experiment {experiment_id!r}.")
     cookie = request.cookies.get(SESSION_COOKIE, "")
     data.update(user=user, csrf=ctx.sessions.csrf_token(cookie),
                 flash=request.query_params.get("flash", ""),
                 flash_error=request.query_params.get("error", ""))  # fmt: skip
     return templates.TemplateResponse(request, "experiment.html", data)
+
+
+@router.get("/experiments/{experiment_id}/looks/{seq}")
+def look_page(experiment_id: ExperimentId, seq: str, request: Request, ctx: Ctx) -> Response:
+    """One past look from the ledger, as it was recorded."""
+    user = _session(request, ctx)
+    if user is None:
+        return _to_login(request)
+    try:
+        data = (
+            pages.look_page(ctx, experiment_id, int(seq))
+            if seq.isascii() and seq.isdigit()
+            else None
+        )
+    except UnknownExperimentError:
+        return _not_found(request, user, f"There is no experiment {experiment_id!r}.")
+    if data is None:
+        return _not_found(request, user, f"Experiment {experiment_id!r} has no look {seq!r}.")
+    data["user"] = user
+    return templates.TemplateResponse(request, "look.html", data)
 
 
 @router.post("/experiments/{experiment_id}/actions")

@@ -13,7 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-WIDTH = 640
+#: Widths in SVG units, about the size the chart is shown at on a wide screen, so that text
+#: keeps its CSS size: a full-width card, and half a card (the side-by-side pair).
+WIDTH = 960
+HALF_WIDTH = 480
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 64, 16, 16, 40
 
 
@@ -46,6 +49,12 @@ class LookPoint:
     upper: float
     z: float | None
     boundary: float | None
+    #: How the look's own decision treated this point (recorded by the engine, not re-judged
+    #: here): ``inside`` (not significant), ``decided`` (significant and the decision acted
+    #: on it) or ``held`` (significant, but the decision was to keep running).
+    state: str = "inside"
+    #: The look's decision, in words, for the mark's tooltip.
+    note: str = ""
 
 
 def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -83,9 +92,9 @@ class _Scale:
         return self.start + (value - self.low) / (self.high - self.low) * (self.end - self.start)
 
 
-def _svg(height: int, title: str, body: list[str]) -> str:
+def _svg(height: int, title: str, body: list[str], width: int = WIDTH) -> str:
     return (
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{escape(title)}</title>{''.join(body)}</svg>"
     )
@@ -104,40 +113,61 @@ def _y_axis(scale: _Scale, ticks: list[float], x0: float, x1: float, unit: str =
 
 
 def line_chart(series: Sequence[Series], x_labels: dict[float, str], title: str,
-               height: int = 240) -> str:  # fmt: skip
-    """Lines over a shared x axis (for exposures per variant over time)."""
+               height: int = 260, highlight: str | None = None,
+               markers: Sequence[tuple[float, str]] = ()) -> str:  # fmt: skip
+    """Lines over a shared x axis (for exposures per variant over time).
+
+    ``highlight`` names the series drawn last (on top) in its own dark, dashed style (the
+    control), so lines that overlap it cannot hide it. ``markers`` are vertical lines at an x
+    value with a label (the latest look's data cut-off).
+    """
     xs = [x for s in series for x, _ in s.points]
     ys = [y for s in series for _, y in s.points]
     if not xs:
         return _svg(60, title, ['<text class="empty" x="10" y="30">No data yet.</text>'])
     x = _Scale(min(xs), max(xs), PAD_LEFT, WIDTH - PAD_RIGHT)
     ticks = _nice_ticks(0.0, max(ys) or 1.0)
-    legend_height = 22
+    legend_height = 26
     y = _Scale(0.0, max(ticks[-1], max(ys)), height - PAD_BOTTOM, PAD_TOP + legend_height)
     body = _y_axis(y, ticks, PAD_LEFT, WIDTH - PAD_RIGHT)
     shown = sorted(x_labels)
-    step = max(1, math.ceil(len(shown) / 8))
+    step = max(1, math.ceil(len(shown) / 10))
     for value in shown[::step]:
         anchor = "start" if value == shown[0] else "end" if value == shown[-1] else "middle"
         body.append(
-            f'<text class="tick" x="{x(value):.1f}" y="{height - PAD_BOTTOM + 16}" '
+            f'<text class="tick" x="{x(value):.1f}" y="{height - PAD_BOTTOM + 18}" '
             f'text-anchor="{anchor}">{escape(x_labels[value])}</text>'
         )
-    legend_x = PAD_LEFT
-    for i, s in enumerate(series):
-        pts = " ".join(f"{x(px):.1f},{y(py):.1f}" for px, py in s.points)
+    for at, label in markers:
+        mx = x(min(max(at, min(xs)), max(xs)))
         body.append(
-            f'<polyline class="line series-{i % 6}" data-series="{escape(s.name)}" '
+            f'<g class="marker" data-marker="{escape(label)}"><line x1="{mx:.1f}" x2="{mx:.1f}" '
+            f'y1="{PAD_TOP + legend_height}" y2="{height - PAD_BOTTOM}"/>'
+            f'<text class="tick" x="{mx - 6:.1f}" y="{height - PAD_BOTTOM - 8}" '
+            f'text-anchor="end">{escape(label)}</text></g>'
+        )
+    order = sorted(range(len(series)), key=lambda i: series[i].name == highlight)
+    legend_x = PAD_LEFT
+    legend: list[str] = []
+    lines: list[str] = []
+    for i, s in enumerate(series):
+        style = "control" if s.name == highlight else f"series-{i % 6}"
+        lx, ly = legend_x, PAD_TOP + 6
+        legend_x += 30 + 8 * len(s.name) + 24
+        legend.append(
+            f'<g class="legend" data-legend="{escape(s.name)}"><line class="line {style}" '
+            f'x1="{lx}" x2="{lx + 24}" y1="{ly - 5}" y2="{ly - 5}"/><text class="label {style}" '
+            f'x="{lx + 30}" y="{ly}">{escape(s.name)}</text></g>'
+        )
+    for i in order:
+        s = series[i]
+        style = "control" if s.name == highlight else f"series-{i % 6}"
+        pts = " ".join(f"{x(px):.1f},{y(py):.1f}" for px, py in s.points)
+        lines.append(
+            f'<polyline class="line {style}" data-series="{escape(s.name)}" '
             f'data-points="{len(s.points)}" points="{pts}"/>'
         )
-        lx, ly = legend_x, PAD_TOP + 4
-        legend_x += 24 + 7 * len(s.name) + 18
-        body.append(
-            f'<line class="line series-{i % 6}" x1="{lx}" x2="{lx + 18}" y1="{ly - 4}" '
-            f'y2="{ly - 4}"/><text class="label series-{i % 6}" x="{lx + 24}" y="{ly}">'
-            f"{escape(s.name)}</text>"
-        )
-    return _svg(height, title, body)
+    return _svg(height, title, body + lines + legend)
 
 
 def forest_plot(rows: Sequence[Interval], title: str, unit: str = "%") -> str:
@@ -145,7 +175,8 @@ def forest_plot(rows: Sequence[Interval], title: str, unit: str = "%") -> str:
     finite = [r for r in rows if all(math.isfinite(v) for v in (r.estimate, r.lower, r.upper))]
     if not finite:
         return _svg(60, title, ['<text class="empty" x="10" y="30">No estimates yet.</text>'])
-    row_height, label_width = 28, 220
+    row_height = 28
+    label_width = min(WIDTH // 2, max(120, 8 * max(len(r.label) for r in finite) + 24))
     height = PAD_TOP + row_height * len(finite) + PAD_BOTTOM
     low = min(0.0, *(r.lower for r in finite))
     high = max(0.0, *(r.upper for r in finite))
@@ -174,26 +205,29 @@ def forest_plot(rows: Sequence[Interval], title: str, unit: str = "%") -> str:
     return _svg(height, title, body)
 
 
-def sequential_chart(points: Sequence[LookPoint], max_looks: int, title: str) -> str:
+def sequential_chart(
+    points: Sequence[LookPoint], max_looks: int, title: str, width: int = HALF_WIDTH
+) -> str:
     """The primary metric's test statistic at each look against the sequential boundary.
 
-    The boundary (critical |z| at that look) is drawn as a stepped band; a statistic beyond
-    it at a planned look is significant with the overall false-positive rate kept at alpha.
+    The boundary (critical |z| at that look) is drawn as a stepped band. Each point is marked
+    as the look's own recorded result says (:attr:`LookPoint.state`), never by re-comparing
+    the statistic with the boundary here: filled red when significant and acted on, hollow
+    when significant but the decision was to keep running (for instance below the planned
+    sample, where the engine does not stop early), plain otherwise.
     """
     usable = [p for p in points if p.z is not None and math.isfinite(p.z)]
     if not usable:
-        return _svg(60, title, ['<text class="empty" x="10" y="30">No looks yet.</text>'])
-    height = 240
+        return _svg(60, title, ['<text class="empty" x="10" y="30">No looks yet.</text>'], width)
+    height = 260
+    right = width - PAD_RIGHT
     bounds = [p.boundary for p in points if p.boundary is not None and math.isfinite(p.boundary)]
     top = max([abs(p.z) for p in usable if p.z is not None] + bounds + [2.5]) * 1.1
-    x = _Scale(0.5, max(max_looks, max(p.look for p in points)) + 0.5, PAD_LEFT, WIDTH - PAD_RIGHT)
+    last = max(max_looks, max(p.look for p in points))
+    x = _Scale(0.5, last + 0.5, PAD_LEFT, right)
     y = _Scale(-top, top, height - PAD_BOTTOM, PAD_TOP)
-    body = _y_axis(y, _nice_ticks(-top, top), PAD_LEFT, WIDTH - PAD_RIGHT)
-    for look in range(1, max(max_looks, max(p.look for p in points)) + 1):
-        body.append(
-            f'<text class="tick" x="{x(look):.1f}" y="{height - PAD_BOTTOM + 16}" '
-            f'text-anchor="middle">look {look}</text>'
-        )
+    body = _y_axis(y, _nice_ticks(-top, top), PAD_LEFT, right)
+    body += _look_ticks(x, last, height)
     upper, lower = [], []
     for p in points:
         if p.boundary is not None and math.isfinite(p.boundary):
@@ -206,37 +240,50 @@ def sequential_chart(points: Sequence[LookPoint], max_looks: int, title: str) ->
             body.append(f'<polyline class="boundary" data-boundary="{name}" '
                         f'data-points="{len(coords)}" points="{" ".join(coords)}"/>')  # fmt: skip
     zero = y(0.0)
-    body.append(f'<line class="zero" x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" '
+    body.append(f'<line class="zero" x1="{PAD_LEFT}" x2="{right}" '
                 f'y1="{zero:.1f}" y2="{zero:.1f}"/>')  # fmt: skip
     path = " ".join(f"{x(p.look):.1f},{y(p.z or 0.0):.1f}" for p in usable)
     body.append(f'<polyline class="line series-0" data-series="z" points="{path}"/>')
     for p in usable:
-        crossed = p.boundary is not None and abs(p.z or 0.0) >= p.boundary
         body.append(
-            f'<circle class="look{" crossed" if crossed else ""}" cx="{x(p.look):.1f}" '
+            f'<circle class="look state-{escape(p.state)}" cx="{x(p.look):.1f}" '
             f'cy="{y(p.z or 0.0):.1f}" r="5" data-look="{p.look}" data-z="{p.z!r}" '
-            f'data-boundary="{p.boundary!r}"/>'
+            f'data-boundary="{p.boundary!r}" data-state="{escape(p.state)}" '
+            f'data-note="{escape(p.note)}"/>'
         )
-    body.append(f'<text class="axis-title" x="12" y="{PAD_TOP + 4}">z</text>')
-    return _svg(height, title, body)
+    body.append(f'<text class="axis-title" x="8" y="{PAD_TOP + 10}">z</text>')
+    return _svg(height, title, body, width)
 
 
-def effect_chart(points: Sequence[LookPoint], max_looks: int, title: str, unit: str = "%") -> str:
+def _look_ticks(x: _Scale, last: int, height: int) -> list[str]:
+    step = max(1, math.ceil(last / 6))
+    return [
+        f'<text class="tick" x="{x(look):.1f}" y="{height - PAD_BOTTOM + 18}" '
+        f'text-anchor="middle">look {look}</text>'
+        for look in range(1, last + 1, step)
+    ]
+
+
+def effect_chart(
+    points: Sequence[LookPoint], max_looks: int, title: str, unit: str = "%",
+    width: int = HALF_WIDTH,
+) -> str:  # fmt: skip
     """The primary metric's cumulative effect estimate and interval at each look."""
     usable = [p for p in points
               if all(math.isfinite(v) for v in (p.estimate, p.lower, p.upper))]  # fmt: skip
     if not usable:
-        return _svg(60, title, ['<text class="empty" x="10" y="30">No looks yet.</text>'])
-    height = 220
+        return _svg(60, title, ['<text class="empty" x="10" y="30">No looks yet.</text>'], width)
+    height = 260
+    right = width - PAD_RIGHT
     low = min(0.0, *(p.lower for p in usable))
     high = max(0.0, *(p.upper for p in usable))
     margin = (high - low) * 0.1 or 1.0
     last = max(max_looks, max(p.look for p in usable))
-    x = _Scale(0.5, last + 0.5, PAD_LEFT, WIDTH - PAD_RIGHT)
+    x = _Scale(0.5, last + 0.5, PAD_LEFT, right)
     y = _Scale(low - margin, high + margin, height - PAD_BOTTOM, PAD_TOP)
-    body = _y_axis(y, _nice_ticks(low - margin, high + margin), PAD_LEFT, WIDTH - PAD_RIGHT, unit)
+    body = _y_axis(y, _nice_ticks(low - margin, high + margin), PAD_LEFT, right, unit)
     zero = y(0.0)
-    body.append(f'<line class="zero" x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" '
+    body.append(f'<line class="zero" x1="{PAD_LEFT}" x2="{right}" '
                 f'y1="{zero:.1f}" y2="{zero:.1f}"/>')  # fmt: skip
     band = [f"{x(p.look):.1f},{y(p.upper):.1f}" for p in usable]
     band += [f"{x(p.look):.1f},{y(p.lower):.1f}" for p in reversed(usable)]
@@ -248,7 +295,5 @@ def effect_chart(points: Sequence[LookPoint], max_looks: int, title: str, unit: 
             f'<circle class="look" cx="{x(p.look):.1f}" cy="{y(p.estimate):.1f}" r="4" '
             f'data-look="{p.look}" data-estimate="{p.estimate!r}"/>'
         )
-    for look in range(1, last + 1):
-        body.append(f'<text class="tick" x="{x(look):.1f}" y="{height - PAD_BOTTOM + 16}" '
-                    f'text-anchor="middle">look {look}</text>')  # fmt: skip
-    return _svg(height, title, body)
+    body += _look_ticks(x, last, height)
+    return _svg(height, title, body, width)

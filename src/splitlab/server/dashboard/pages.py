@@ -7,18 +7,15 @@ already decide, so the page shows exactly what the ledger holds.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from scipy.stats import norm
-
 from splitlab.config import Experiment, Status
 from splitlab.evaluation.lifecycle import TRANSITIONS
 from splitlab.server.context import ServerContext
-from splitlab.server.dashboard import charts, words
+from splitlab.server.dashboard import charts, looks, progress, words
 from splitlab.store.registry import LookRecord, format_time
 
 #: A unit's first exposure per day and variant (the store's ``exposures`` table keeps every
@@ -50,6 +47,8 @@ class ListRow:
     headline: str
     why: str
     alerts: list[str]
+    serving: str
+    progress: str
 
 
 def _latest(looks: list[LookRecord]) -> dict[str, Any] | None:
@@ -77,8 +76,9 @@ def _running_span(
 
 def _alerts(document: Mapping[str, Any] | None, experiment: Experiment) -> list[str]:
     alerts = []
-    if experiment.forced_variant:
-        alerts.append(f"toggled: everyone gets {experiment.forced_variant}")
+    served = progress.serving(experiment)
+    if served.toggled:
+        alerts.append(served.text)
     if document is None:
         return alerts
     results = document.get("results", {})
@@ -97,8 +97,10 @@ def experiments_list(ctx: ServerContext, now: datetime | None = None) -> list[Li
     now = now or datetime.now(UTC)
     rows = []
     for e in ctx.registry.experiments():
-        looks = ctx.registry.looks(e.id)
-        document = _latest(looks)
+        records = ctx.registry.looks(e.id)
+        document = _latest(records)
+        planned = sum(1 for r in records if not r.peek)
+        state = progress.progress(ctx, e, planned, len(records) - planned)
         started, ended = _running_span(ctx, e.id)
         days = f"{((ended or now) - started).days}" if started else "-"
         units = (document or {}).get("results", {}).get("units") or {}
@@ -108,14 +110,18 @@ def experiments_list(ctx: ServerContext, now: datetime | None = None) -> list[Li
             ListRow(
                 e.id, e.name or e.id, e.status.value, f"{e.traffic_allocation * 100:g}%", days,
                 f"{total:,.0f}" if document else "-", words.headline(decision, e.status.value),
-                words.why(decision), _alerts(document, e),
+                words.why(decision), _alerts(document, e), progress.serving(e).text,
+                state.compact(),
             )
         )  # fmt: skip
     return rows
 
 
-def exposure_chart(ctx: ServerContext, experiment: Experiment) -> str:
-    """Cumulative units exposed per variant, by day (first exposure)."""
+def exposure_chart(
+    ctx: ServerContext, experiment: Experiment, latest: LookRecord | None = None
+) -> str:
+    """Cumulative units exposed per variant, by day (first exposure), control on top, with
+    the latest look's data cut-off marked (the chart may run on past it)."""
     ctx.store.flush()
     with ctx.store.lock:
         rows = ctx.store.connection.execute(EXPOSURES_BY_DAY, [experiment.id]).fetchall()
@@ -131,99 +137,13 @@ def exposure_chart(ctx: ServerContext, experiment: Experiment) -> str:
             points.append((float(day), float(total)))
         series.append(charts.Series(variant, points))
     labels = {float(d): datetime.fromtimestamp(d * 86400, UTC).strftime("%b %d") for d in days}
-    return charts.line_chart(series, labels, "Units exposed per variant (cumulative)")
-
-
-def _z(comparison: Mapping[str, Any]) -> float | None:
-    p = comparison.get("pValue")
-    estimate = (comparison.get("absolute") or {}).get("estimate")
-    if not isinstance(p, int | float) or not isinstance(estimate, int | float):
-        return None
-    p = min(max(float(p), 1e-300), 1.0)
-    z = float(norm.isf(p / 2.0))
-    return math.copysign(z, estimate) if math.isfinite(z) else None
-
-
-def _num(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) else math.nan
-
-
-def primary_points(
-    looks: list[LookRecord], experiment: Experiment
-) -> dict[str, list[charts.LookPoint]]:
-    """Per variant: the primary metric's relative effect and z at each planned look."""
-    out: dict[str, list[charts.LookPoint]] = {}
-    primary = experiment.metrics.primary.name
-    for record in looks:
-        if record.peek:
-            continue
-        document = record.to_dict()
-        for metric in document.get("results", {}).get("metrics", []):
-            if metric.get("name") != primary:
-                continue
-            for c in metric.get("comparisons", []):
-                rel = c.get("relative") or {}
-                seq = c.get("sequential") or {}
-                boundary = seq.get("boundary")
-                out.setdefault(c["variant"], []).append(
-                    charts.LookPoint(
-                        record.number,
-                        _num(rel.get("estimate")) * 100,
-                        _num(rel.get("lower")) * 100,
-                        _num(rel.get("upper")) * 100,
-                        _z(c),
-                        float(boundary) if isinstance(boundary, int | float) else None,
-                    )
-                )
-    return out
-
-
-def metric_rows(document: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """The latest look's comparisons as table rows (every metric, every variant)."""
-    rows = []
-    for metric in (document or {}).get("results", {}).get("metrics", []):
-        for c in metric.get("comparisons", []):
-            rel = c.get("relative") or {}
-            absolute = c.get("absolute") or {}
-            rows.append(
-                {
-                    "metric": metric["name"],
-                    "role": metric.get("role", ""),
-                    "variant": c["variant"],
-                    "estimable": c.get("estimable", True),
-                    "reason": c.get("reason"),
-                    "control_mean": c.get("controlMean"),
-                    "variant_mean": c.get("variantMean"),
-                    "absolute": absolute,
-                    "relative": rel,
-                    "p": c.get("pValue"),
-                    "adjusted_p": c.get("adjustedPValue"),
-                    "direction": c.get("direction", "none"),
-                    "significant": c.get("significant", False),
-                    "guardrail": c.get("guardrail"),
-                }
-            )
-    return rows
-
-
-def forest(rows: list[dict[str, Any]]) -> str:
-    """Relative effects with their intervals, every metric and variant."""
-    intervals = []
-    for r in rows:
-        rel = r["relative"]
-        if not r["estimable"] or not isinstance(rel.get("estimate"), int | float):
-            continue
-        tone = {"better": "better", "worse": "worse"}.get(r["direction"], "neutral")
-        intervals.append(
-            charts.Interval(
-                f"{r['metric']} · {r['variant']}",
-                _num(rel.get("estimate")) * 100,
-                _num(rel.get("lower")) * 100,
-                _num(rel.get("upper")) * 100,
-                tone if r["significant"] else "neutral",
-            )
-        )
-    return charts.forest_plot(intervals, "Relative effect against control, with intervals")
+    markers = []
+    if latest is not None:
+        markers.append((latest.cutoff.timestamp() / 86400, f"look {latest.number} data cut-off"))
+    return charts.line_chart(
+        series, labels, "Units exposed per variant (cumulative)",
+        highlight=experiment.control, markers=markers,
+    )  # fmt: skip
 
 
 def actions(experiment: Experiment) -> list[dict[str, str]]:
@@ -240,14 +160,18 @@ def actions(experiment: Experiment) -> list[dict[str, str]]:
     return out
 
 
-def experiment_page(ctx: ServerContext, experiment_id: str) -> dict[str, Any]:
+def experiment_page(
+    ctx: ServerContext, experiment_id: str, now: datetime | None = None
+) -> dict[str, Any]:
     """Everything the experiment page shows."""
+    now = now or datetime.now(UTC)
     e = ctx.registry.get(experiment_id)
-    looks = ctx.registry.looks(e.id)
-    document = _latest(looks)
-    decision = (document or {}).get("decision")
-    rows = metric_rows(document)
-    by_variant = primary_points(looks, e)
+    records = ctx.registry.looks(e.id)
+    planned = [r for r in records if not r.peek]
+    latest = looks.view(planned[-1], now) if planned else None
+    if latest is not None:
+        latest["headline"] = words.headline(latest["decision"], e.status.value)
+    by_variant = looks.primary_points(records, e)
     max_looks = e.evaluation.max_peeks
     sequential = {
         v: charts.sequential_chart(points, max_looks, f"{v}: test statistic against the boundary")
@@ -257,20 +181,17 @@ def experiment_page(ctx: ServerContext, experiment_id: str) -> dict[str, Any]:
         v: charts.effect_chart(points, max_looks, f"{v}: cumulative relative effect")
         for v, points in by_variant.items()
     }
-    results = (document or {}).get("results", {})
+    document = latest["document"] if latest else None
     return {
         "experiment": e,
         "description": words.describe(e),
-        "headline": words.headline(decision, e.status.value),
-        "why": words.why(decision),
-        "reasons": (decision or {}).get("reasons", []),
-        "document": document,
-        "srm": results.get("srm"),
-        "units": results.get("units") or {},
-        "rows": rows,
-        "guardrails": [r for r in rows if r["role"] == "guardrail"],
-        "forest": forest(rows),
-        "exposures": exposure_chart(ctx, e),
+        "serving": progress.serving(e),
+        "progress": progress.progress(ctx, e, len(planned), len(records) - len(planned)),
+        "rate_window": progress.RATE_WINDOW_DAYS,
+        "latest": latest,
+        "headline": latest["headline"] if latest else words.headline(None),
+        "why": words.why(latest["decision"] if latest else None),
+        "exposures": exposure_chart(ctx, e, planned[-1] if planned else None),
         "sequential": sequential,
         "effects": effects,
         "looks": [
@@ -284,9 +205,29 @@ def experiment_page(ctx: ServerContext, experiment_id: str) -> dict[str, Any]:
                 "action": r.action,
                 "variant": r.variant,
             }
-            for r in looks
+            for r in records
         ],
         "changes": [c.to_dict() for c in ctx.registry.changes(e.id)],
         "actions": actions(e),
         "alerts": _alerts(document, e),
+    }
+
+
+def look_page(
+    ctx: ServerContext, experiment_id: str, seq: int, now: datetime | None = None
+) -> dict[str, Any] | None:
+    """One past look (by its ledger sequence number), or None when there is no such look."""
+    e = ctx.registry.get(experiment_id)
+    records = ctx.registry.looks(e.id)
+    found = next((r for r in records if r.seq == seq), None)
+    if found is None:
+        return None
+    seqs = [r.seq for r in records]
+    i = seqs.index(seq)
+    return {
+        "experiment": e,
+        "look": looks.view(found, now),
+        "previous": seqs[i - 1] if i > 0 else None,
+        "next": seqs[i + 1] if i + 1 < len(seqs) else None,
+        "count": len(records),
     }

@@ -28,6 +28,7 @@ document.addEventListener("DOMContentLoaded", () => {
       parts.push("[" + Number(mark.dataset.lower).toFixed(2) + "%, " + Number(mark.dataset.upper).toFixed(2) + "%]");
     }
     if (mark.dataset.z) parts.push("z " + Number(mark.dataset.z).toFixed(2));
+    if (mark.dataset.note) parts.push(mark.dataset.note);
     title.textContent = parts.join(" · ");
     mark.appendChild(title);
   }
