@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -80,8 +78,8 @@ def demo(
         opened.append(store)
         return store
 
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminated) if main else None
+    # SIGTERM unwinds through this `finally` like Ctrl-C does (splitlab.signals, around every
+    # command), so the stores close and the temporary directory goes either way.
     try:
         console.print(f"Building the demo in [bold]{path}[/bold]")
         result = _build(console, path, days, scale, seed, opener)
@@ -95,8 +93,6 @@ def demo(
         )
         run_server(result.ctx, host, port, log_level="warning")
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
         try:
             for store in opened:
                 store.close()
@@ -104,11 +100,6 @@ def demo(
             if temporary is not None:  # --db files are the user's; the temporary one is ours
                 shutil.rmtree(temporary, ignore_errors=True)
                 console.print(f"Removed the demo's temporary directory {temporary}")
-
-
-def _terminated(signum: int, frame: object) -> None:
-    """SIGTERM ends the demo through the normal exit path, so its clean-up runs."""
-    raise SystemExit(128 + signum)
 
 
 def _build(
