@@ -54,10 +54,20 @@ def sdk_config(experiments: list[Experiment]) -> SdkConfig:
     the shipped variant for ``shipped`` and "not running" (rather than "unknown") otherwise.
     """
     document = {
-        "experiments": [e.to_wire() for e in experiments if e.status is not Status.DRAFT],
+        "experiments": [_served(e).to_wire() for e in experiments if e.status is not Status.DRAFT],
     }
     body = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
     return SdkConfig(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+
+
+def _served(experiment: Experiment) -> Experiment:
+    """`experiment` as SDKs get it: a toggle that a shipped or rolled-back status overrides
+    (left in files written before a final status cleared it) is not sent, so the config says
+    what ``/v1/assign`` serves."""
+    overridden = experiment.status in (Status.SHIPPED, Status.ROLLED_BACK)
+    if overridden and experiment.forced_variant is not None:
+        return experiment.model_copy(update={"forced_variant": None})
+    return experiment
 
 
 def build_view(experiments: list[Experiment]) -> View:
