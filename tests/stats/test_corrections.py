@@ -24,7 +24,10 @@ def test_adjusted_p_values_equal_statsmodels(ps: list[float], method: Correction
     reject, ref, _, _ = multipletests(ps, alpha=0.05, method=METHODS[method])
     got = adjust(ps, method)
     assert got == pytest.approx(list(ref), abs=1e-12)
-    assert [g <= 0.05 for g in got] == list(reject)
+    # At the boundary (BH: 0.025 at rank 3 of 6 adjusts to 0.05 up to rounding) the two
+    # decisions differ only by the last bit of a float; compare the rest exactly.
+    clear = [i for i, g in enumerate(got) if abs(g - 0.05) > 1e-12]
+    assert [got[i] <= 0.05 for i in clear] == [bool(reject[i]) for i in clear]
 
 
 def test_none_leaves_p_values_alone() -> None:
