@@ -97,7 +97,8 @@ class ProviderValuesError(SplitlabError):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(
-            f"invalid OpenFeature provider values: {len(problems)} problem(s)\n{lines}"
+            f"invalid OpenFeature provider values: {len(problems)} "
+            f"{'problem' if len(problems) == 1 else 'problems'}\n{lines}"
         )
 
     def details(self) -> list[dict[str, Any]]:

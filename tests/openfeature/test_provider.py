@@ -276,6 +276,7 @@ def test_values_are_checked_against_the_experiments() -> None:
         "values['exp-of']['treatment']",
     ]
     assert "treatmnet" in str(info.value)
+    assert "3 problems\n" in str(info.value)
     assert info.value.code == "invalid_provider_values"
 
 
