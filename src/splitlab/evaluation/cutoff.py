@@ -13,9 +13,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from splitlab.evaluation.errors import EvaluationError
+from splitlab.tracking.model import MIN_TIMESTAMP_MS
 
-#: The earliest cut-off accepted (events before it are refused by the collector too).
-EARLIEST_CUTOFF = datetime(2000, 1, 1, tzinfo=UTC)
+#: The earliest cut-off accepted: the earliest event timestamp the collector accepts.
+EARLIEST_CUTOFF = datetime.fromtimestamp(MIN_TIMESTAMP_MS / 1000, UTC)
 
 #: How far after the clock a cut-off may be (clock skew between machines, time zones).
 MAX_CUTOFF_AHEAD = timedelta(hours=24)
@@ -37,7 +38,7 @@ class CutoffError(EvaluationError):
 def cutoff_problem(cutoff: datetime, now: datetime | None = None) -> str | None:
     """None when `cutoff` is accepted at `now` (default: the clock), else what is wrong."""
     now = now or datetime.now(UTC)
-    moment = cutoff if cutoff.tzinfo is not None else cutoff.replace(tzinfo=UTC)
+    moment = _aware(cutoff)
     try:
         if moment < EARLIEST_CUTOFF:
             return "is before 2000-01-01T00:00:00Z (no event can be that old)"
@@ -58,5 +59,9 @@ def check_cutoff(cutoff: datetime, now: datetime | None = None) -> datetime:
             value=cutoff.isoformat(),
             expected=CUTOFF_RULE,
         )
-    moment = cutoff if cutoff.tzinfo is not None else cutoff.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return _aware(cutoff).astimezone(UTC)
+
+
+def _aware(cutoff: datetime) -> datetime:
+    """`cutoff` with UTC as its time zone when it has none."""
+    return cutoff if cutoff.tzinfo is not None else cutoff.replace(tzinfo=UTC)
