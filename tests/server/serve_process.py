@@ -69,6 +69,18 @@ def stop(process: subprocess.Popen[bytes], signum: int = signal.SIGTERM) -> int:
     return process.returncode
 
 
+def stop_reading_stderr(
+    process: subprocess.Popen[bytes], signum: int = signal.SIGTERM
+) -> tuple[int, str]:
+    """:func:`stop`, then what the process wrote to its piped stderr ("" when not piped)."""
+    code = stop(process, signum)
+    text = ""
+    if process.stderr is not None and not process.stderr.closed:
+        text = process.stderr.read().decode(errors="replace")
+        process.stderr.close()
+    return code, text
+
+
 class ServeProcess:
     """``python -m splitlab serve --db PATH`` on a free port, with an admin and an SDK key."""
 
@@ -108,10 +120,8 @@ class ServeProcess:
     def stop(self, signum: int = signal.SIGTERM) -> int:
         """Stop the server with ``signum``; its return code."""
         assert self.process is not None
-        code = stop(self.process, signum)
-        if self.process.stderr is not None and not self.process.stderr.closed:
-            self.stderr = self.process.stderr.read().decode(errors="replace")
-            self.process.stderr.close()
+        code, text = stop_reading_stderr(self.process, signum)
+        self.stderr = text or self.stderr
         return code
 
 

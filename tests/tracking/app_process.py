@@ -19,7 +19,7 @@ import msgspec
 from splitlab.tracking.events import Event
 from splitlab.tracking.middleware import derive_event_id
 from tests.collector.collector_helpers import free_port
-from tests.server.serve_process import ROOT, child_env, stop, wait_healthy
+from tests.server.serve_process import ROOT, child_env, stop_reading_stderr, wait_healthy
 
 EXPERIMENT = "exp-one-page-checkout"
 
@@ -63,10 +63,8 @@ class AppProcess:
 
     def stop(self, signum: int = signal.SIGTERM) -> int:
         assert self.process is not None
-        code = stop(self.process, signum)
-        if self.process.stderr is not None and not self.process.stderr.closed:
-            self.stderr = self.process.stderr.read().decode(errors="replace")
-            self.process.stderr.close()
+        code, text = stop_reading_stderr(self.process, signum)
+        self.stderr = text or self.stderr
         return code
 
 
