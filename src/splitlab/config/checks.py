@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from splitlab.config.conditions import validate_condition
+from splitlab.config.designs import check_design
 from splitlab.config.errors import Problem
 from splitlab.config.rules import validate_rules
 
@@ -32,6 +33,7 @@ def check_experiment(raw: Mapping[str, Any]) -> list[Problem]:
     _check_metrics(raw.get("metrics"), problems)
     _check_targeting(raw.get("targeting"), problems)
     _check_segments(raw, problems)
+    check_design(raw, problems)
     evaluation = raw.get("evaluation")
     if isinstance(evaluation, Mapping):
         schedule = evaluation.get("schedule")

@@ -142,6 +142,15 @@ def _from_pydantic(exc: ValidationError, root: type[BaseModel]) -> list[Problem]
             problems.append(Problem(path, MISSING, "a value (this key is required)"))
         elif kind == "extra_forbidden":
             problems.append(Problem(path, value, _unknown_key(root, loc)))
+        elif kind in {"union_tag_invalid", "union_tag_not_found"}:
+            ctx = err.get("ctx") or {}
+            tag = ctx.get("tag", MISSING) if kind == "union_tag_invalid" else MISSING
+            expected = "one of 'cluster', 'switchback'"
+            problems.append(
+                Problem(
+                    f"{path}.{ctx.get('discriminator', 'type')}".replace("'", ""), tag, expected
+                )
+            )
         elif kind == "string_pattern_mismatch" and path == "$.experimentId":
             problems.append(Problem(path, value, ID_EXPECTED))
         else:
@@ -163,11 +172,17 @@ def _unknown_key(root: type[BaseModel], loc: tuple[Any, ...]) -> str:
     return f"a known key (unknown key{guess}{listed})"
 
 
+#: The tags pydantic puts in an error's location for a tagged union (``design``'s ``type``).
+DESIGN_TAGS = frozenset({"cluster", "switchback"})
+
+
 def _json_path(loc: tuple[Any, ...]) -> str:
     out = "$"
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
+        elif i > 0 and loc[i - 1] == "design" and part in DESIGN_TAGS:
+            continue
         elif isinstance(part, str) and not _is_union_tag(part):
             out += f".{part}"
     return out
@@ -187,7 +202,12 @@ def _expected(msg: str) -> str:
 def _known_keys(root: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The camelCase keys the model at `loc` accepts (empty when it cannot tell)."""
     model: Any = root
-    for part in loc:
+    for i, part in enumerate(loc):
+        if i > 0 and loc[i - 1] == "design" and part in DESIGN_TAGS:
+            from splitlab.config.designs import ClusterDesign, SwitchbackDesign
+
+            model = ClusterDesign if part == "cluster" else SwitchbackDesign
+            continue
         if isinstance(part, int) or not (isinstance(model, type) and issubclass(model, BaseModel)):
             continue
         field = next(

@@ -13,58 +13,45 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     Strict,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
 
-#: An experiment id: 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or
-#: digit. The server checks ids in paths and bodies against the same rule.
-EXPERIMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+from splitlab.config.designs import Design
+from splitlab.config.models_base import (
+    EXPERIMENT_ID_PATTERN,
+    MAX_FORCED_UNITS,
+    MAX_METRICS,
+    MAX_NAME,
+    MAX_RULE,
+    MAX_RULES,
+    MAX_SEGMENTS,
+    MAX_TEXT,
+    MAX_VARIANTS,
+    Model,
+    Name,
+    Short,
+    Text,
+)
 
-# Size limits of a definition (docs/configuration.md, "Limits"); conditions have their own in
-# splitlab.config.limits.
-MAX_VARIANTS = 50
-MAX_METRICS = 50  # secondary metrics, and guardrails, each
-MAX_SEGMENTS = 50
-MAX_RULES = 1000  # targeting.include, and targeting.exclude, each
-MAX_FORCED_UNITS = 1000  # per variant
-MAX_NAME = 200  # names, event names, salt, hash key, unit ids, schedule
-MAX_TEXT = 10_000  # free text: the experiment's name and descriptions
-MAX_RULE = 1000  # one include / exclude entry
-
-#: A name: 1 to 200 characters.
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
-#: An optional-looking short string (may be empty): at most 200 characters.
-Short = Annotated[str, Field(max_length=MAX_NAME)]
-Text = Annotated[str, Field(max_length=MAX_TEXT)]
-
-
-class Model(BaseModel):
-    """Base of every definition model: camelCase on the wire, unknown keys refused, frozen.
-
-    Types are strict, as JSON's are: ``"0.5"`` and ``true`` are not numbers, ``1`` is not
-    ``true``; an integer is accepted where a float is expected (``trafficAllocation: 1``).
-    Enumerations take their string values (``Loose`` below).
-    """
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        frozen=True,
-        use_enum_values=False,
-        strict=True,
-    )
-
-    def to_wire(self) -> dict[str, Any]:
-        """The definition as camelCase JSON-ready data (defaults included)."""
-        return self.model_dump(by_alias=True, mode="json")
+__all__ = [
+    "EXPERIMENT_ID_PATTERN",
+    "MAX_FORCED_UNITS",
+    "MAX_METRICS",
+    "MAX_NAME",
+    "MAX_RULE",
+    "MAX_RULES",
+    "MAX_SEGMENTS",
+    "MAX_TEXT",
+    "MAX_VARIANTS",
+    "Model",
+    "Name",
+    "Short",
+    "Text",
+]
 
 
 class Status(StrEnum):
@@ -247,6 +234,9 @@ class Experiment(Model):
     shipped_variant: Short | None = None
     #: The variant toggle: when set, everyone gets this variant (immediate reversion).
     forced_variant: Short | None = None
+    #: How units are randomised beyond the classic test: cluster or switchback
+    #: (:mod:`splitlab.config.designs`); None is the classic individually randomised test.
+    design: Design | None = None
 
     @field_validator("variants", mode="before")
     @classmethod
@@ -270,6 +260,16 @@ class Experiment(Model):
     @property
     def id(self) -> str:
         return self.experiment_id
+
+    @property
+    def is_cluster(self) -> bool:
+        """Whether units are randomised in clusters (``design.type == "cluster"``)."""
+        return self.design is not None and self.design.type == "cluster"
+
+    @property
+    def is_switchback(self) -> bool:
+        """Whether this is a switchback experiment (``design.type == "switchback"``)."""
+        return self.design is not None and self.design.type == "switchback"
 
     @property
     def variant_names(self) -> tuple[str, ...]:

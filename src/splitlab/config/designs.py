@@ -1,0 +1,124 @@
+"""The ``design`` of an experiment: how units are randomised beyond the classic test.
+
+Absent (``None``) means the classic individually randomised experiment. Two designs exist:
+
+* ``{"type": "cluster", "analysisUnit": "userId"}``: units are randomised in clusters (the
+  ``assignment.hashKey`` attribute, e.g. ``accountId``) and the metrics are measured per
+  analysis unit (e.g. per user). Events carry both ids (``unitId`` is the analysis unit,
+  ``clusterId`` the randomisation unit); the analysis works on cluster totals.
+* ``{"type": "switchback", "unit": "region", "periodSeconds": 3600, "burnInSeconds": 600}``:
+  the variant of a switchback unit (an attribute's value, or one global unit when ``unit`` is
+  absent) is re-drawn every period; events are attributed to their (unit, period) cell by
+  timestamp and those in the first ``burnInSeconds`` of every period are left out.
+
+docs/designs.md describes both for users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from splitlab.config.errors import Problem
+from splitlab.config.models_base import Model, Name
+
+#: The clock skew an SDK may have against the server, in seconds. A switchback's burn-in must
+#: be longer, so that an event stamped by a skewed clock still falls inside its own period.
+MAX_CLOCK_SKEW_SECONDS = 30
+#: The longest switchback period: 31 days.
+MAX_PERIOD_SECONDS = 31 * 86_400
+#: Switchback periods are counted from this instant unless ``origin`` says otherwise.
+DEFAULT_ORIGIN = "1970-01-01T00:00:00Z"
+
+
+class ClusterDesign(Model):
+    """Cluster randomisation: randomise by ``assignment.hashKey``, analyse per ``analysisUnit``."""
+
+    type: Literal["cluster"]
+    #: The attribute naming the unit the metrics are measured on (e.g. ``userId``); it must
+    #: differ from ``assignment.hashKey``, which names the cluster.
+    analysis_unit: Name
+
+
+class SwitchbackDesign(Model):
+    """Switchback: the variant of a unit changes from period to period."""
+
+    type: Literal["switchback"]
+    #: The attribute whose value is the switchback unit (e.g. ``region``); None: one global
+    #: unit for all traffic.
+    unit: Name | None = None
+    #: Period length in whole seconds (60 s to 31 days).
+    period_seconds: Annotated[int, Field(ge=60, le=MAX_PERIOD_SECONDS)]
+    #: Events in the first ``burnInSeconds`` of every period are left out of the analysis
+    #: (carry-over from the previous period). Longer than the SDKs' allowed clock skew and
+    #: shorter than the period.
+    burn_in_seconds: Annotated[int, Field(gt=MAX_CLOCK_SKEW_SECONDS)]
+    #: Period 0 starts at this instant (ISO 8601 with an offset); periods are
+    #: ``floor((t - origin) / periodSeconds)``. An offset like ``+05:30`` aligns hourly
+    #: periods with that time zone's half hours.
+    origin: Annotated[str, Field(min_length=1, max_length=40)] = DEFAULT_ORIGIN
+
+
+Design = Annotated[ClusterDesign | SwitchbackDesign, Field(discriminator="type")]
+
+
+def check_design(raw: Mapping[str, Any], problems: list[Problem]) -> None:
+    """Cross-field rules of ``design`` (read defensively from the camelCase mapping)."""
+    design = raw.get("design")
+    if not isinstance(design, Mapping):
+        return
+    kind = design.get("type")
+    assignment = raw.get("assignment")
+    hash_key = assignment.get("hashKey", "userId") if isinstance(assignment, Mapping) else None
+    if kind == "cluster":
+        unit = design.get("analysisUnit")
+        if isinstance(unit, str) and unit == hash_key:
+            problems.append(
+                Problem(
+                    "$.design.analysisUnit",
+                    unit,
+                    "an attribute other than assignment.hashKey (the cluster): with both the "
+                    "same the experiment is an ordinary one; leave design out",
+                )
+            )
+    elif kind == "switchback":
+        period = design.get("periodSeconds")
+        burn_in = design.get("burnInSeconds")
+        if (
+            isinstance(period, int)
+            and isinstance(burn_in, int)
+            and not isinstance(period, bool)
+            and not isinstance(burn_in, bool)
+            and burn_in >= period
+        ):
+            problems.append(
+                Problem(
+                    "$.design.burnInSeconds",
+                    burn_in,
+                    f"fewer seconds than the period (periodSeconds is {period})",
+                )
+            )
+        origin = design.get("origin")
+        if isinstance(origin, str) and parse_origin(origin) is None:
+            problems.append(
+                Problem(
+                    "$.design.origin",
+                    origin,
+                    "an ISO 8601 date-time with a UTC offset, like '2026-01-01T00:00:00Z'",
+                )
+            )
+
+
+def parse_origin(text: str) -> int | None:
+    """``origin`` as epoch milliseconds; None when it is not a date-time with an offset."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return round(moment.timestamp() * 1000)
