@@ -68,10 +68,13 @@ def check_design(raw: Mapping[str, Any], problems: list[Problem]) -> None:
     """Cross-field rules of ``design`` (read defensively from the camelCase mapping)."""
     design = raw.get("design")
     if not isinstance(design, Mapping):
+        _check_levels(raw, problems)
         return
     kind = design.get("type")
     assignment = raw.get("assignment")
     hash_key = assignment.get("hashKey", "userId") if isinstance(assignment, Mapping) else None
+    if kind != "cluster":
+        _check_levels(raw, problems)
     if kind == "cluster":
         unit = design.get("analysisUnit")
         if isinstance(unit, str) and unit == hash_key:
@@ -122,3 +125,25 @@ def parse_origin(text: str) -> int | None:
     if moment.tzinfo is None:
         return None
     return round(moment.timestamp() * 1000)
+
+
+def _check_levels(raw: Mapping[str, Any], problems: list[Problem]) -> None:
+    """``level: "cluster"`` is for metrics of cluster designs only."""
+    metrics = raw.get("metrics")
+    if not isinstance(metrics, Mapping):
+        return
+    found: list[tuple[str, Any]] = [("$.metrics.primary", metrics.get("primary"))]
+    for role in ("secondary", "guardrails"):
+        items = metrics.get(role)
+        if isinstance(items, list):
+            found += [(f"$.metrics.{role}[{i}]", m) for i, m in enumerate(items)]
+    for path, metric in found:
+        if isinstance(metric, Mapping) and metric.get("level") == "cluster":
+            problems.append(
+                Problem(
+                    f"{path}.level",
+                    "cluster",
+                    "'unit': per-cluster metrics need a cluster design "
+                    '(design: {"type": "cluster", ...})',
+                )
+            )

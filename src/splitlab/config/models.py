@@ -110,6 +110,10 @@ class Metric(Model):
     cuped: bool = False
     #: Attribution window after the unit's first exposure, in hours (None: until the cut-off).
     window_hours: Annotated[float, Field(gt=0.0)] | None = None
+    #: Cluster designs: ``"unit"`` measures the metric per analysis unit (a per-user mean,
+    #: analysed as a ratio of cluster totals); ``"cluster"`` per cluster (the cluster's total,
+    #: each cluster counting once). Other designs take only ``"unit"``.
+    level: Literal["unit", "cluster"] = "unit"
 
     @property
     def event_name(self) -> str:

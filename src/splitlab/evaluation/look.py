@@ -363,4 +363,11 @@ def _collect_sums(
     if stratify is not None and stratify not in attributes:
         attributes.append(stratify)
     sums = store.summary(experiment, cutoff=cutoff, segment=attributes or None)
-    return ExperimentSums(sums.units, sums.metrics, experiment.id, look, dict(sums.segments))
+    return ExperimentSums(
+        sums.units,
+        sums.metrics,
+        experiment.id,
+        look,
+        dict(sums.segments),
+        cluster_sizes=sums.cluster_sizes,
+    )

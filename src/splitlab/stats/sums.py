@@ -213,12 +213,20 @@ class SliceSums:
 
     units: Mapping[str, float]
     metrics: Mapping[str, MetricSums]
+    #: Cluster designs only: per variant, the clusters' sizes in analysis units as sums over
+    #: clusters (``n`` clusters, ``sum`` of sizes, ``sumSq`` of squared sizes); ``units`` then
+    #: counts clusters. None for every other design.
+    cluster_sizes: Mapping[str, ArmSums] | None = field(default=None, kw_only=True)
 
     def __add__(self, other: SliceSums) -> SliceSums:
         metrics = dict(self.metrics)
         for name, arms in other.metrics.items():
             metrics[name] = _add_maps(metrics[name], arms) if name in metrics else dict(arms)
-        return SliceSums(_add_maps(self.units, other.units), metrics)
+        return SliceSums(
+            _add_maps(self.units, other.units),
+            metrics,
+            cluster_sizes=_add_sizes(self.cluster_sizes, other.cluster_sizes),
+        )
 
     @classmethod
     def from_dict(cls, data: Any, where: str, problems: Problems | None = None) -> SliceSums:
@@ -235,18 +243,39 @@ class SliceSums:
                 v: ArmSums.from_dict(a, f"{where}.metrics.{name}.{v}", found)
                 for v, a in arms.items()
             }
+        sizes_raw = data.get("clusterSizes")
+        sizes = None
+        if sizes_raw is not None:
+            sizes_raw = _mapping(sizes_raw, f"{where}.clusterSizes", found)
+            sizes = {
+                v: ArmSums.from_dict(a, f"{where}.clusterSizes.{v}", found)
+                for v, a in sizes_raw.items()
+            }
         if problems is None:
             _refuse(found)
-        return cls(units, metrics)
+        return cls(units, metrics, cluster_sizes=sizes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "units": {k: count(v) for k, v in self.units.items()},
             "metrics": {
                 name: {v: a.to_dict() for v, a in arms.items()}
                 for name, arms in self.metrics.items()
             },
         }
+        if self.cluster_sizes is not None:
+            out["clusterSizes"] = {v: a.to_dict() for v, a in self.cluster_sizes.items()}
+        return out
+
+
+def _add_sizes(
+    a: Mapping[str, ArmSums] | None, b: Mapping[str, ArmSums] | None
+) -> Mapping[str, ArmSums] | None:
+    if a is None and b is None:
+        return None
+    if a is None or b is None:
+        raise SumsError("cannot add sums with cluster sizes to sums without them")
+    return _add_maps(a, b)
 
 
 @dataclass(frozen=True)
@@ -273,7 +302,14 @@ class ExperimentSums(SliceSums):
             look = max(self.look or 0, other.look or 0) or None
         else:
             segments, look = dict(self.segments), self.look
-        return ExperimentSums(base.units, base.metrics, self.experiment_id, look, segments)
+        return ExperimentSums(
+            base.units,
+            base.metrics,
+            self.experiment_id,
+            look,
+            segments,
+            cluster_sizes=base.cluster_sizes,
+        )
 
     def segment(self, name: str) -> ExperimentSums:
         """The sums of one segment (``"country=US"``) as sums of their own."""
@@ -281,7 +317,13 @@ class ExperimentSums(SliceSums):
             known = ", ".join(sorted(self.segments)) or "none"
             raise SumsError(f"no segment {name!r} in the sums (segments: {known})")
         part = self.segments[name]
-        return ExperimentSums(part.units, part.metrics, self.experiment_id, self.look)
+        return ExperimentSums(
+            part.units,
+            part.metrics,
+            self.experiment_id,
+            self.look,
+            cluster_sizes=part.cluster_sizes,
+        )
 
     @classmethod
     def from_dict(
@@ -308,7 +350,7 @@ class ExperimentSums(SliceSums):
             for k, v in segments_raw.items()
         }
         out = cls(base.units, base.metrics, exp_id, look if isinstance(look, int) else None,
-                  segments)  # fmt: skip
+                  segments, cluster_sizes=base.cluster_sizes)  # fmt: skip
         if not found:  # well-formed: now the sums must be possible
             found += impossible(out, where) if experiment is None else (
                 impossible_for(out, experiment, where))  # fmt: skip
