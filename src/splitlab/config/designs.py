@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from splitlab.config.allocation import Allocation, check_allocation
 from splitlab.config.errors import Problem
 from splitlab.config.models_base import Model, Name
 
@@ -40,6 +41,9 @@ class ClusterDesign(Model):
     #: The attribute naming the unit the metrics are measured on (e.g. ``userId``); it must
     #: differ from ``assignment.hashKey``, which names the cluster.
     analysis_unit: Name
+    #: An explicit allocation table (:mod:`splitlab.config.allocation`) instead of hashing
+    #: the clusters; None: clusters are hashed like any unit.
+    allocation: Allocation | None = None
 
 
 class SwitchbackDesign(Model):
@@ -86,6 +90,9 @@ def check_design(raw: Mapping[str, Any], problems: list[Problem]) -> None:
                     "same the experiment is an ordinary one; leave design out",
                 )
             )
+        allocation = design.get("allocation")
+        if isinstance(allocation, Mapping):
+            check_allocation(raw, allocation, problems)
     elif kind == "switchback":
         period = design.get("periodSeconds")
         burn_in = design.get("burnInSeconds")
