@@ -71,6 +71,7 @@ REASONS: Mapping[Reason, OFReason] = {
     Reason.ROLLED_BACK: OFReason.STATIC,
     Reason.NOT_TARGETED: OFReason.DEFAULT,
     Reason.OUTSIDE_TRAFFIC: OFReason.DEFAULT,
+    Reason.NOT_ALLOCATED: OFReason.DEFAULT,
     Reason.NOT_RUNNING: OFReason.DISABLED,
     Reason.UNKNOWN_EXPERIMENT: OFReason.ERROR,
     Reason.MISSING_UNIT_ID: OFReason.ERROR,

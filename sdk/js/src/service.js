@@ -18,6 +18,7 @@ export const Reason = Object.freeze({
   FORCED: "forced",
   NOT_TARGETED: "not_targeted",
   OUTSIDE_TRAFFIC: "outside_traffic",
+  NOT_ALLOCATED: "not_allocated",
   ASSIGNED: "assigned",
 });
 
@@ -69,6 +70,24 @@ function compileTargeting(targeting, savedGroups) {
   return (attributes) => rules(attributes) && cond(attributes);
 }
 
+/**
+ * A cluster design's allocation table (design.allocation.table) as a Map from cluster id to
+ * its shared "assigned" outcome; null when the definition has no table (clusters are hashed).
+ */
+function allocationTable(definition, id, assigned, names) {
+  const design = definition.design;
+  if (!isObject(design) || design.type !== "cluster" || !isObject(design.allocation)) return null;
+  const table = design.allocation.table;
+  if (!isObject(table)) fail(id, "design.allocation.table", table, "an object of cluster id -> variant");
+  const out = new Map();
+  for (const [cluster, variant] of Object.entries(table)) {
+    const index = names.indexOf(variant);
+    if (index < 0) fail(id, `design.allocation.table[${JSON.stringify(cluster)}]`, variant, `one of ${names.join(", ")}`);
+    out.set(cluster, assigned[index]);
+  }
+  return out;
+}
+
 /** Compile one definition (the experiment JSON) into {definition, assign, serves}. */
 function compilePlan(definition, savedGroups) {
   const id = definition?.experimentId;
@@ -111,6 +130,8 @@ function compilePlan(definition, savedGroups) {
   const missing = outcome(id, null, Reason.MISSING_UNIT_ID);
   const notTargeted = outcome(id, null, Reason.NOT_TARGETED);
   const outside = outcome(id, null, Reason.OUTSIDE_TRAFFIC);
+  const table = allocationTable(definition, id, assigned, names);
+  const notAllocated = outcome(id, null, Reason.NOT_ALLOCATED);
   const targeted = compileTargeting(definition.targeting, savedGroups);
 
   const assign = (unitId, attributes) => {
@@ -119,6 +140,7 @@ function compilePlan(definition, savedGroups) {
     const hit = forced.get(unit);
     if (hit !== undefined) return hit;
     if (targeted !== null && !targeted(isObject(attributes) ? attributes : {})) return notTargeted;
+    if (table !== null) return table.get(unit) ?? notAllocated;
     const { split, gate } = hashIntegers(hashInput(id, salt, unit));
     if (gate >= threshold) return outside;
     return assigned[variantIndex(edges, split)];

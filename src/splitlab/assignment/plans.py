@@ -2,7 +2,8 @@
 
 A plan precomputes everything that does not depend on the unit: the encoded prefix of the
 hashed string, the integer gate and variant edges, the compiled targeting predicate, the
-forced allow-list, and one shared :class:`Assignment` per possible outcome. Assigning a unit
+forced allow-list, the allocation table of a cluster design that has one (served instead of
+the gate and the hash), and one shared :class:`Assignment` per possible outcome. Assigning a unit
 then costs one SHA-256 call and a few byte-string comparisons.
 """
 
@@ -24,6 +25,7 @@ from splitlab.assignment.hashing import (
 from splitlab.assignment.result import Assignment, Reason
 from splitlab.assignment.targeting import compile_targeting
 from splitlab.assignment.units import unit_text
+from splitlab.config.designs import ClusterDesign
 from splitlab.config.models import Experiment, Status
 from splitlab.errors import SplitlabError
 
@@ -113,6 +115,19 @@ def _check_lengths(
         )
 
 
+def _allocation_table(experiment: Experiment) -> dict[str, Assignment] | None:
+    """Cluster -> its shared ``assigned`` answer, for a design with an allocation table."""
+    design = experiment.design
+    if not isinstance(design, ClusterDesign) or design.allocation is None:
+        return None
+    eid = experiment.experiment_id
+    answers = {name: Assignment(eid, name, Reason.ASSIGNED) for name in experiment.variant_names}
+    return {
+        cluster: answers.get(variant) or Assignment(eid, variant, Reason.ASSIGNED)
+        for cluster, variant in design.allocation.table.items()
+    }
+
+
 def _running(
     experiment: Experiment, saved_groups: Mapping[str, Sequence[Any]] | None
 ) -> tuple[AssignOne, AssignMany]:
@@ -129,9 +144,11 @@ def _running(
         for variant, units in experiment.assignment.forced.items()
         for unit in units
     }
+    table = _allocation_table(experiment)
     missing = Assignment(eid, None, Reason.MISSING_UNIT_ID)
     not_targeted = Assignment(eid, None, Reason.NOT_TARGETED)
     outside = Assignment(eid, None, Reason.OUTSIDE_TRAFFIC)
+    not_allocated = Assignment(eid, None, Reason.NOT_ALLOCATED)
     targeted = compile_targeting(experiment.targeting, saved_groups)
     # Units given without attributes are targeted exactly when the empty mapping is.
     bare_targeted = targeted is None or targeted(_NO_ATTRIBUTES)
@@ -159,6 +176,8 @@ def _running(
             no_attributes if attributes is None else attributes
         ):
             return not_targeted
+        if table is not None:
+            return table.get(unit, not_allocated)
         try:
             data = prefix + unit.encode()
         except UnicodeEncodeError:  # a lone surrogate: not text, so not a usable unit id
@@ -174,7 +193,7 @@ def _running(
         _check_lengths(unit_ids, attributes)
         if attributes is not None:
             return [assign(u, a) for u, a in zip(unit_ids, attributes, strict=True)]
-        if forced or not bare_targeted or "" in unit_ids:
+        if forced or table is not None or not bare_targeted or "" in unit_ids:
             return [assign(u, None) for u in unit_ids]
         try:
             # The hot loops: every unit a non-empty str, no allow-list, targeting settled.

@@ -29,7 +29,11 @@ class Reason(StrEnum):
     NOT_TARGETED = "not_targeted"
     #: The unit's gate value is above the traffic allocation.
     OUTSIDE_TRAFFIC = "outside_traffic"
-    #: Bucketed by the hash: the only reason that counts as an exposure for analysis.
+    #: A cluster design with an allocation table (``design.allocation``) that does not list
+    #: this cluster: it was not part of the randomisation, so it is not in the experiment.
+    NOT_ALLOCATED = "not_allocated"
+    #: Bucketed by the hash, or given its variant by the allocation table: the only reason
+    #: that counts as an exposure for analysis.
     ASSIGNED = "assigned"
 
 
@@ -38,7 +42,7 @@ class Assignment:
     """The outcome of assigning one unit to one experiment.
 
     ``variant`` is None exactly when the unit is not served any variant (unknown experiment,
-    not running, missing unit id, not targeted, outside traffic). Instances are shared: the
+    not running, missing unit id, not targeted, outside traffic, not allocated). Instances are shared: the
     service preallocates one per (variant, reason), so compare them by value.
     """
 

@@ -3,7 +3,9 @@
 The article's class name is kept so its readers find their way; its defects are not. The
 precedence of the reasons (see :class:`~splitlab.assignment.result.Reason` and
 ``docs/assignment.md``): unknown experiment, status (rolled back, shipped, toggled, not
-running), missing unit id, forced allow-list, targeting, traffic gate, weighted split.
+running), missing unit id, forced allow-list, targeting, then either the allocation table of
+a cluster design (listed: its variant; not listed: ``not_allocated``) or the traffic gate and
+the weighted split.
 """
 
 from __future__ import annotations
