@@ -25,6 +25,7 @@ from splitlab.openfeature import (
     ProviderValuesError,
     SplitlabProvider,
 )
+from tests.allocation.helpers import STRATIFIED, allocated
 from tests.assignment.assignment_helpers import definition
 from tests.conftest import ROOT
 
@@ -431,3 +432,26 @@ def test_every_error_serves_the_default_and_no_variant(
     assert (details.value, details.variant, details.reason) == (default, None, OFReason.ERROR)
     assert details.error_code == code
     assert details.error_message
+
+
+def test_allocation_table_serves_listed_tenants_and_defaults_the_rest() -> None:
+    """A tabled tenant resolves to its variant as a SPLIT; an unlisted one gets the default."""
+    service = ExperimentAssignmentService([load_experiment(allocated(STRATIFIED))])
+    provider = SplitlabProvider(service)
+    listed = provider.resolve_string_details(
+        "exp-pricing", "fallback", EvaluationContext("user-1", {"tenantId": "t2"})
+    )
+    assert (listed.value, listed.variant, listed.reason) == (
+        "new-price",
+        "new-price",
+        OFReason.SPLIT,
+    )
+    unlisted = provider.resolve_string_details(
+        "exp-pricing", "fallback", EvaluationContext("user-1", {"tenantId": "t-new"})
+    )
+    assert (unlisted.value, unlisted.variant, unlisted.reason) == (
+        "fallback",
+        None,
+        OFReason.DEFAULT,
+    )
+    assert unlisted.flag_metadata["splitlabReason"] == "not_allocated"

@@ -101,3 +101,41 @@ describe("ExperimentAssignmentService", () => {
     assert.equal(resolveUnit("constructor", "user-1", {}), "user-1");
   });
 });
+
+describe("allocation tables (cluster designs)", () => {
+  const table = { t1: "control", t2: "variant-b", t3: "variant-a" };
+  const allocated = (changes = {}) =>
+    base({
+      assignment: { hashKey: "tenantId" },
+      design: { type: "cluster", analysisUnit: "userId", allocation: { method: "complete", seed: 1, table } },
+      ...changes,
+    });
+
+  test("a listed tenant gets its table variant for every user", () => {
+    const service = new ExperimentAssignmentService([allocated()]);
+    for (const [tenant, variant] of Object.entries(table)) {
+      for (const user of ["u1", "u2", "u3"]) {
+        const got = service.assign(user, "exp-test", { tenantId: tenant });
+        assert.deepEqual([got.variant, got.reason, got.inExperiment], [variant, Reason.ASSIGNED, true]);
+      }
+    }
+  });
+
+  test("an unlisted tenant is not allocated", () => {
+    const got = new ExperimentAssignmentService([allocated()]).assign("u1", "exp-test", { tenantId: "t9" });
+    assert.deepEqual([got.variant, got.reason, got.inExperiment], [null, Reason.NOT_ALLOCATED, false]);
+  });
+
+  test("a table naming an unknown variant is refused when compiled", () => {
+    const bad = allocated();
+    bad.design.allocation = { method: "complete", seed: 1, table: { t1: "nope" } };
+    assert.throws(() => new ExperimentAssignmentService([bad]), /design.allocation.table\["t1"\]/);
+  });
+
+  test("without a table the tenant is hashed as before", () => {
+    const plain = allocated();
+    delete plain.design.allocation;
+    const got = new ExperimentAssignmentService([plain]).assign("u1", "exp-test", { tenantId: "t9" });
+    assert.equal(got.reason, Reason.ASSIGNED);
+  });
+});
