@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "assign": "assign:assign",
     "analyze": "analyze:analyze_command",
     "power": "power:power",
+    "allocate": "allocate:allocate",
     "serve": "serve:serve",
     "keys": "keys:keys",
     "demo": "demo:demo",
