@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from splitlab.config import Experiment, Status, load_experiment
 from splitlab.evaluation import lifecycle
+from splitlab.evaluation.allocation import allocation_stratified
 from splitlab.evaluation.anytime import Carried, apply_running, carry_forward
 from splitlab.evaluation.cutoff import check_cutoff
 from splitlab.evaluation.errors import EvaluationError, PeekLimitError
@@ -223,6 +224,9 @@ def evaluate(
         "sums": sums.to_dict(),
         "definition": experiment.to_wire(),
     }
+    stratified = allocation_stratified(experiment, sums)
+    if stratified is not None:  # only for an allocation table, so other documents keep their keys
+        body["allocationStratified"] = stratified
     return Evaluated(decision, body, change)
 
 
