@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from splitlab.assignment import ExperimentAssignmentService, Reason
 from splitlab.config import load_experiment
+from splitlab.server.context import sdk_config
 from tests.allocation.helpers import STRATIFIED, allocated
 
 EID = "exp-pricing"
@@ -48,3 +51,11 @@ def test_status_comes_before_the_table(status: str, reason: Reason) -> None:
     """A paused or rolled-back experiment answers by its status, listed tenants included."""
     svc = ExperimentAssignmentService([load_experiment(allocated(STRATIFIED, status=status))])
     assert svc.assign("u1", EID, {"tenantId": "t2"}).reason is reason
+
+
+def test_sdk_config_carries_the_table_unchanged() -> None:
+    """/v1/config's document holds design.allocation as written, so SDKs serve the table."""
+    config = sdk_config([load_experiment(allocated(STRATIFIED))])
+    served = json.loads(config.body)["experiments"][0]["design"]["allocation"]
+    assert served["table"] == STRATIFIED["table"] and served["strata"] == STRATIFIED["strata"]
+    assert (served["method"], served["seed"]) == ("stratified", 11)
