@@ -12,6 +12,7 @@ from splitlab.assignment import ExperimentAssignmentService, Reason
 from splitlab.cli.main import cli
 from splitlab.config import load_experiment
 from tests.allocation.helpers import BASE
+from tests.conftest import ROOT
 
 TIERS = ("EU-large", "EU-small", "US-large", "US-small")
 
@@ -82,3 +83,24 @@ def test_errors_name_the_file_line_and_column(tmp_path: Path) -> None:
     both = run(str(definition), "--clusters", str(clusters), "--seed", "1",
                "--stratum", "tier", "--match-on", "arr")  # fmt: skip
     assert both.exit_code == 2
+
+
+def test_the_documented_example_draws_what_docs_allocation_md_says(tmp_path: Path) -> None:
+    """docs/allocation.md's worked example: 60 tenants, 4 strata, each split evenly, 11 of
+    the 22 large tenants in each arm, for seed 20270115."""
+    out = tmp_path / "out.json"
+    result = run(str(ROOT / "examples" / "exp-enterprise-pricing.json"), "--clusters",
+                 str(ROOT / "examples" / "tenants.csv"), "--seed", "20270115",
+                 "--stratum", "segment", "-o", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    allocation = json.loads(out.read_text())["design"]["allocation"]
+    split: dict[tuple[str, str], int] = {}
+    for tenant, variant in allocation["table"].items():
+        key = (allocation["strata"][tenant], variant)
+        split[key] = split.get(key, 0) + 1
+    assert split == {
+        (stratum, arm): half
+        for stratum, half in (("EU-large", 5), ("EU-small", 10), ("US-large", 6), ("US-small", 9))
+        for arm in ("current-price", "new-price")
+    }
+    assert allocation["table"]["tenant-01"] == "new-price"

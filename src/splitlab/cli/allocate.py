@@ -193,10 +193,14 @@ def _summary(drawn: Drawn, variants: list[str]) -> None:
     """Clusters per variant (and per stratum, left out) on stderr, apart from the JSON."""
     counts = Counter(drawn.table.values())
     arms = ", ".join(f"{v}: {counts[v]}" for v in variants)
-    strata = len(set(drawn.strata.values())) if drawn.strata is not None else 1
+    groups = len(set(drawn.strata.values())) if drawn.strata is not None else 1
+    if drawn.method == "pair_matched":
+        noun = "matched set" if groups == 1 else "matched sets"
+    else:
+        noun = "stratum" if groups == 1 else "strata"
     click.echo(
         f"{drawn.method} allocation, seed {drawn.seed}: {len(drawn.table)} clusters in "
-        f"{strata} {'stratum' if strata == 1 else 'strata'} ({arms})",
+        f"{groups} {noun} ({arms})",
         err=True,
     )
     if drawn.left_out:
