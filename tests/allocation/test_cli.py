@@ -40,6 +40,7 @@ def test_stratified_table_written_and_served(tmp_path: Path) -> None:
                  "--stratum", "tier", "-o", str(out))  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "stratified allocation, seed 7: 60 clusters in 4 strata" in result.stderr
+    assert "fewer than 2 clusters" not in result.stderr
     exp = load_experiment(out)
     assert exp.design is not None and exp.design.type == "cluster"
     allocation = exp.design.allocation
@@ -64,6 +65,17 @@ def test_pair_matched_leaves_the_smallest_out(tmp_path: Path) -> None:
     assert allocation["method"] == "pair_matched" and allocation["column"] == "arr"
     assert len(set(allocation["strata"].values())) == 30
     assert "left out" in result.stderr
+
+
+def test_thin_strata_are_named(tmp_path: Path) -> None:
+    """A stratum too small for a within-stratum variance is named on stderr."""
+    definition, _ = write_inputs(tmp_path)
+    clusters = tmp_path / "thin.csv"
+    rows = [f"t{i},big" for i in range(8)] + ["t8,tiny", "t9,tiny"]
+    clusters.write_text("tenantId,tier\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    result = run(str(definition), "--clusters", str(clusters), "--seed", "1", "--stratum", "tier")
+    assert result.exit_code == 0, result.output
+    assert "cannot estimate their variance and leaves them out): tiny" in result.stderr
 
 
 def test_errors_name_the_file_line_and_column(tmp_path: Path) -> None:

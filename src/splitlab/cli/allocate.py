@@ -203,6 +203,15 @@ def _summary(drawn: Drawn, variants: list[str]) -> None:
         f"{groups} {noun} ({arms})",
         err=True,
     )
+    if drawn.method == "stratified" and drawn.strata is not None:
+        per = Counter((drawn.strata[c], v) for c, v in drawn.table.items())
+        thin = sorted({k for k in drawn.strata.values() if any(per[(k, v)] < 2 for v in variants)})
+        if thin:
+            click.echo(
+                f"strata with fewer than 2 clusters in some variant (the stratified analysis "
+                f"cannot estimate their variance and leaves them out): {', '.join(thin)}",
+                err=True,
+            )
     if drawn.left_out:
         click.echo(
             f"left out (not a multiple of {len(variants)} clusters; unlisted clusters get "
