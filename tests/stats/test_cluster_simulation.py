@@ -20,8 +20,9 @@ import math
 
 import numpy as np
 import pytest
+from scipy import special
 
-from splitlab.stats import ArmSums, cluster
+from splitlab.stats import ArmSums, cluster, power
 from splitlab.stats.difference import Difference, compare
 from splitlab.stats.moments import mean_view
 
@@ -93,6 +94,11 @@ def test_aa_false_positive_rate_is_alpha_and_naive_test_is_not(binary: bool) -> 
     print(f"A/A ICC {ICC}: cluster CR1 t(G-1) {rate:.4f}, naive per-user test {naive_rate:.4f}")
     assert abs(rate - ALPHA) <= _band(ALPHA)
     assert naive_rate > ALPHA + 5 * _band(ALPHA)
+    # The naive z is N(0, DE) with Eldridge's design effect for sizes 1 + Poisson(9) (mean 10,
+    # CV 0.3): DE = 1 + ((0.09 + 1) 10 - 1) 0.2 = 2.98, so its rate is 2 Phi(-1.96 / sqrt(DE)).
+    deff = power.design_effect(ICC, MEAN_SIZE, math.sqrt(MEAN_SIZE - 1.0) / MEAN_SIZE)
+    expected = float(2.0 * special.ndtr(-special.ndtri(1 - ALPHA / 2) / math.sqrt(deff)))
+    assert abs(naive_rate - expected) <= _band(expected)
 
 
 @pytest.mark.parametrize("binary", [False, True], ids=["continuous", "conversion"])
