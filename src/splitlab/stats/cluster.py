@@ -249,12 +249,12 @@ class ClusterDesignResult:
     def summary(self) -> str:
         """One line for the terminal: who was randomised, who was measured, how many."""
         arms = ", ".join(
-            f"{v} {count(g)} ({_shown(self.analysis_units.get(v))} {self.analysis_unit})"
+            f"{v} {count(g)} clusters / {_shown(self.analysis_units.get(v))} units"
             for v, g in self.clusters.items()
         )
         return (
-            f"Design: clusters of {self.cluster_key} randomised, metrics per "
-            f"{self.analysis_unit}; clusters {arms}; small-sample correction "
+            f"Design: cluster-randomised by {self.cluster_key}, metrics per "
+            f"{self.analysis_unit}; {arms}; small-sample correction "
             f"{self.small_sample_correction}"
         )
 
