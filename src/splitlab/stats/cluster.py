@@ -54,7 +54,7 @@ K_PARAMETERS = 2
 #: J. Human Resources 50:317, section VI) put "few" clusters somewhere between fewer than 20
 #: and fewer than 50 in balanced designs; 20 per arm is 40 in a two-arm test, and there CR1
 #: with t(G - 1) rejects 5.5-5.6% of A/A tests at alpha 0.05 in bench/cluster_stats.py
-#: (10 users per account, ICC 0.2), more below it.
+#: (10 users per account, ICC 0.2), 5.8-6.3% at 10 per arm and 6.7-7.2% at 5.
 MIN_CLUSTERS_PER_ARM = 20
 #: Two-sided level of the Welch test of equal mean cluster sizes across arms. Checked at every
 #: look, like SRM, so it uses the SRM halt level (0.01) to keep false alarms rare.
