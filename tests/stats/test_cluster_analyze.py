@@ -151,6 +151,7 @@ def test_text_output_shows_the_design() -> None:
     n_c = int((conv.treated == 0).sum())
     assert f"control 60 clusters / {n_c} units" in text
     assert "small-sample correction CR1" in text
+    assert "(100% of planned clusters)" in text  # minSampleSize counts clusters
     assert "Design:" in results._repr_html_()
 
 
