@@ -107,9 +107,11 @@ def rich_results(results: Results) -> RenderableType:
     from rich.console import Group
     from rich.text import Text
 
+    design = results.design.to_dict() if results.design is not None else {}
+    counted = "clusters" if design.get("type") == "cluster" else "units"
     title = (
         f"{results.experiment_id}: look {results.look} of {results.max_peeks}"
-        f" ({results.information_fraction:.0%} of planned units)"
+        f" ({results.information_fraction:.0%} of planned {counted})"
     )
     srm = results.srm
     srm_line = (
@@ -120,8 +122,10 @@ def rich_results(results: Results) -> RenderableType:
     parts: list[RenderableType] = [
         Text(title, style="bold"),
         Text(srm_line),
-        _MetricsTable(results),
     ]
+    if results.design is not None:
+        parts.append(Text(results.design.summary()))
+    parts.append(_MetricsTable(results))
     d = results.decision
     action = d.action + (f" {d.variant}" if d.variant else "")
     parts.append(Text(f"Decision: {action}", style=_ACTION_STYLE.get(d.action, "bold")))
@@ -140,8 +144,9 @@ def html_results(results: Results, escape: Callable[[str], str]) -> str:
     d = results.decision
     reasons = "".join(f"<li>{escape(r)}</li>" for r in d.reasons)
     action = escape(d.action + (f" {d.variant}" if d.variant else ""))
+    design = "" if results.design is None else f"<p>{escape(results.design.summary())}</p>"
     return (
         f"<div><h4>{escape(results.experiment_id)}: look {results.look} of "
-        f"{results.max_peeks}</h4><table><thead><tr>{head}</tr></thead><tbody>"
+        f"{results.max_peeks}</h4>{design}<table><thead><tr>{head}</tr></thead><tbody>"
         f"{''.join(rows)}</tbody></table><p><b>Decision: {action}</b></p><ul>{reasons}</ul></div>"
     )
