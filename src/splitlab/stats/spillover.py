@@ -11,9 +11,9 @@ friends, and the reverse) while the cluster design's is not, and the difference 
 
 Three pieces, each usable alone:
 
-* :func:`spillover_design`: the split, a pure function of the cluster id and a salt of its
-  own (SHA-256, the same in every process and language), so the app can compute it as an
-  attribute and the two experiments' targeting can pick their clusters by it;
+* :func:`splitlab.spillover_split.spillover_design` (in the assignment layer, so an app
+  computes it without loading numpy): the split, a pure function of the cluster id and a
+  salt of its own, which the two experiments' targeting reads as an attribute;
 * :func:`design_estimate`: one design's effect estimate, variance and degrees of freedom from
   its sufficient statistics;
 * :func:`spillover_test`: the test of the difference. Its variance is the **sum** of the two
@@ -24,15 +24,12 @@ Three pieces, each usable alone:
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from scipy import special
 
-from splitlab.assignment.hashing import BUCKETS
-from splitlab.assignment.units import unit_text
 from splitlab.config import Experiment, MetricType
 from splitlab.stats.difference import NotEstimable, TestKind, compare
 from splitlab.stats.errors import StatsError
@@ -41,64 +38,24 @@ from splitlab.stats.ratio import ratio_view
 from splitlab.stats.sums import ArmSums, ExperimentSums
 
 __all__ = [
-    "SPLIT_ATTRIBUTE",
-    "SPLIT_PREFIX",
     "DesignEstimate",
     "SpilloverError",
     "SpilloverTest",
     "design_estimate",
-    "spillover_design",
     "spillover_test",
 ]
 
-#: The attribute the app sets to :func:`spillover_design`'s answer, read by both experiments'
-#: ``targeting.condition`` (any name works; this one is what the docs use).
-SPLIT_ATTRIBUTE = "spilloverDesign"
-#: The version tag that starts every hashed string of the split (distinct from assignment's
-#: ``splitlab/v1``, so the split is independent of every experiment's own bucketing).
-SPLIT_PREFIX = "splitlab/spillover/v1"
-
-DesignName = Literal["cluster", "individual"]
-
 
 class SpilloverError(StatsError, ValueError):
-    """Input the split or the spillover test cannot use (the message names it)."""
+    """Input the spillover test cannot use (the message names it)."""
 
     code = "invalid_spillover_input"
 
 
 def _shown(value: Any) -> str:
-    return (
-        repr(value) if isinstance(value, str | int | float | bool | None) else type(value).__name__
-    )
-
-
-def spillover_design(cluster_id: Any, salt: str, cluster_share: float = 0.5) -> DesignName:
-    """Which design a cluster belongs to: ``"cluster"`` or ``"individual"``.
-
-    The split integer ``s`` is bytes 0-5 (big-endian) of the SHA-256 digest of the UTF-8
-    string ``"splitlab/spillover/v1|" + salt + "|" + cluster``, where `cluster_id` is a
-    non-empty string or an integer (in decimal). The cluster goes to the cluster design when
-    ``s < ceil(cluster_share * 2**48)``. Pure: the same answer in every process.
-    """
-    cluster = unit_text(cluster_id)
-    if cluster is None:
-        raise SpilloverError(
-            f"cluster_id: expected a non-empty string or an integer (got {_shown(cluster_id)})"
-        )
-    if not isinstance(salt, str) or not salt:
-        raise SpilloverError(
-            f"salt: expected a non-empty string of its own, not an experiment's salt "
-            f"(got {_shown(salt)})"
-        )
-    share = cluster_share
-    if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 < share < 1.0:
-        raise SpilloverError(
-            f"cluster_share: expected a number strictly between 0 and 1 (got {_shown(share)})"
-        )
-    digest = hashlib.sha256(f"{SPLIT_PREFIX}|{salt}|{cluster}".encode()).digest()
-    split = int.from_bytes(digest[0:6], "big")
-    return "cluster" if split < math.ceil(share * BUCKETS) else "individual"
+    if value is None or isinstance(value, str | int | float | bool):
+        return repr(value)
+    return type(value).__name__
 
 
 @dataclass(frozen=True, slots=True)
