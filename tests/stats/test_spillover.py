@@ -1,50 +1,23 @@
-"""splitlab.stats.spillover: the two-design split, the design estimates and the test of
-their difference (Saveski et al. 2017), with a simulation on a graph."""
+"""splitlab.stats.spillover: the design estimates and the test of their difference
+(Saveski et al. 2017), with a simulation on a graph (tests/stats/spillover_sim.py)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 import pytest
-from scipy import sparse, stats
+from scipy import stats
 from statsmodels.stats import proportion
 
-from splitlab import load_experiment
-from splitlab.config import Experiment
-from splitlab.stats import ArmSums, CrossSums, ExperimentSums, analyze
+from splitlab.stats import ArmSums, ExperimentSums, analyze
 from splitlab.stats.spillover import (
     DesignEstimate,
     SpilloverError,
     design_estimate,
     spillover_test,
 )
-
-
-def _experiment(cluster: bool, metric_type: str = "continuous") -> Experiment:
-    raw: dict[str, object] = {
-        "experimentId": "exp-cluster" if cluster else "exp-users",
-        "name": "spillover",
-        "status": "running",
-        "variants": ["control", "treatment"],
-        "assignment": {
-            "strategy": "consistent_hash",
-            "hashKey": "communityId" if cluster else "userId",
-            "salt": "s",
-        },
-        "metrics": {"primary": {"name": "m", "type": metric_type}},
-        "evaluation": {"maxPeeks": 1, "minSampleSize": 100},
-    }
-    if cluster:
-        raw["design"] = {"type": "cluster", "analysisUnit": "userId"}
-    return load_experiment(raw)
-
-
-CLUSTER = _experiment(True)
-INDIVIDUAL = _experiment(False)
-
+from tests.stats.spillover_sim import CLUSTER, INDIVIDUAL, Graph, experiment, make_graph, simulate
 
 # --- the test on fixed numbers ---------------------------------------------------------
 
@@ -112,12 +85,12 @@ def test_bad_input_names_the_field(
 def test_conversion_design_estimate_is_the_wald_test() -> None:
     """A classic conversion metric: the unpooled Wald z test (reference: statsmodels
     test_proportions_2indep(method='wald'))."""
-    experiment = _experiment(False, "conversion")
+    conversion = experiment(False, "conversion")
     sums = ExperimentSums(
         {"control": 2000, "treatment": 2000},
         {"m": {"control": ArmSums(2000, 200, 200), "treatment": ArmSums(2000, 250, 250)}},
     )
-    got = design_estimate(experiment, sums, "m")
+    got = design_estimate(conversion, sums, "m")
     ref = proportion.test_proportions_2indep(250, 2000, 200, 2000, method="wald", compare="diff")
     assert got.estimate == pytest.approx(0.025, rel=1e-12)
     assert got.estimate / math.sqrt(got.variance) == pytest.approx(ref.statistic, rel=1e-9)
@@ -140,108 +113,12 @@ def test_design_estimate_refuses_what_it_cannot_use() -> None:
 # --- simulation on a graph -------------------------------------------------------------
 
 RUNS = 2000
-BATCH = 250
 ALPHA = 0.05
-
-
-@dataclass(frozen=True)
-class Graph:
-    community: np.ndarray  # community index per user
-    share: sparse.csr_array  # row-normalised adjacency: share of friends
-    members: sparse.csr_array  # community x user indicator
-    sizes: np.ndarray
 
 
 @pytest.fixture(scope="module")
 def graph() -> Graph:
-    """About 8,000 users in 400 tight groups (stochastic block model, p_in 0.35, p_out
-    0.0001), partitioned by Louvain (147 communities; a user's friends are on average 91% inside
-    the user's community)."""
-    rng = np.random.default_rng(20171)
-    sizes = rng.integers(10, 31, size=400).tolist()
-    p = np.full((400, 400), 0.0001)
-    np.fill_diagonal(p, 0.35)
-    g = nx.stochastic_block_model(sizes, p.tolist(), seed=20172)
-    found = sorted(nx.community.louvain_communities(g, seed=20173), key=min)
-    n = g.number_of_nodes()
-    community = np.empty(n, dtype=np.int64)
-    for k, group in enumerate(found):
-        community[list(group)] = k
-    adjacency = nx.to_scipy_sparse_array(g, nodelist=range(n), format="csr", dtype=float)
-    degree = np.asarray(adjacency.sum(axis=1)).ravel()
-    share = sparse.csr_array(sparse.diags(1.0 / np.maximum(degree, 1.0)) @ adjacency)
-    members = sparse.csr_array((np.ones(n), (community, np.arange(n))), shape=(len(found), n))
-    return Graph(community, share, members, np.bincount(community).astype(float))
-
-
-def _arm(n: float, s: float, ss: float, den: CrossSums | None = None) -> ArmSums:
-    return ArmSums(float(n), float(s), float(ss), denominator=den)
-
-
-def _simulate(graph: Graph, spillover: float, seed: int) -> list:
-    """RUNS replications of the two-design experiment; per run the spillover test of the
-    real design_estimate and spillover_test on the sums of that run.
-
-    Per run: communities split 50/50 (Bernoulli) between the designs; in the cluster half
-    each community is treated with probability 1/2, in the individual half each user.
-    minutes = 1 + community effect (sd 0.3) + noise (sd 1) + 0.2 x treated + spillover x
-    (share of treated friends). Community effects and noise are drawn afresh every run.
-    """
-    rng = np.random.default_rng(seed)
-    k, n = graph.members.shape
-    c = graph.community
-    m = graph.sizes[:, None]
-    results = []
-    for _ in range(RUNS // BATCH):
-        in_cluster = rng.random((k, BATCH)) < 0.5
-        cluster_treated = rng.random((k, BATCH)) < 0.5
-        user_treated = rng.random((n, BATCH)) < 0.5
-        treated = np.where(in_cluster[c], cluster_treated[c], user_treated).astype(float)
-        y = (
-            1.0
-            + rng.normal(0.0, 0.3, (k, BATCH))[c]
-            + rng.normal(0.0, 1.0, (n, BATCH))
-            + 0.2 * treated
-            + spillover * (graph.share @ treated)
-        )
-        individual = ~in_cluster[c]
-        totals = graph.members @ y  # cluster totals Y_c, one column per run
-        users = {}  # individual half, per arm: n, sum, sumSq over users
-        for arm, mask in (
-            ("treatment", individual & (treated == 1)),
-            ("control", individual & (treated == 0)),
-        ):
-            users[arm] = (mask.sum(0), (y * mask).sum(0), (y * y * mask).sum(0))
-        clusters = {}  # cluster half, per arm: sums over clusters, sizes as the denominator
-        for arm, mask in (
-            ("treatment", in_cluster & cluster_treated),
-            ("control", in_cluster & ~cluster_treated),
-        ):
-            clusters[arm] = (
-                mask.sum(0),
-                (totals * mask).sum(0),
-                (totals * totals * mask).sum(0),
-                (m * mask).sum(0),
-                (m * m * mask).sum(0),
-                (totals * m * mask).sum(0),
-            )
-        for r in range(BATCH):
-            ind = ExperimentSums(
-                {}, {"m": {arm: _arm(*(v[r] for v in users[arm])) for arm in users}}
-            )
-            clu_arms = {}
-            for arm, columns in clusters.items():
-                g_n, s, ss, d, dd, yd = (v[r] for v in columns)
-                clu_arms[arm] = _arm(g_n, s, ss, CrossSums(float(d), float(dd), float(yd)))
-            clu_sums = ExperimentSums({}, {"m": clu_arms})
-            results.append(
-                spillover_test(
-                    design_estimate(CLUSTER, clu_sums, "m"),
-                    design_estimate(INDIVIDUAL, ind, "m"),
-                    ALPHA,
-                )
-            )
-    return results
+    return make_graph()
 
 
 def test_no_interference_false_positive_rate(graph: Graph) -> None:
@@ -249,7 +126,7 @@ def test_no_interference_false_positive_rate(graph: Graph) -> None:
     (measured: 0.0515; 0.0385 with seed 11); the differences centre on 0 and their spread
     matches the summed variance estimates; the Chebyshev bound rejects less often than
     alpha (measured: never)."""
-    runs = _simulate(graph, 0.0, seed=1)
+    runs = simulate(graph, 0.0, seed=1, runs=RUNS, alpha=ALPHA)
     rate = np.mean([t.detected for t in runs])
     assert rate <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / RUNS)
     diffs = np.array([t.difference for t in runs])
@@ -267,7 +144,7 @@ def test_interference_is_detected(graph: Graph) -> None:
     individual design's about 0.2, and 2,000 replications detect it in 86% of runs
     (measured: 0.8635; 0.86 with seed 12; the Chebyshev bound, for comparison, in 11%). The
     bound asserted, 0.7, is far above alpha and 20 Monte Carlo s.e. below the rate."""
-    runs = _simulate(graph, 0.3, seed=2)
+    runs = simulate(graph, 0.3, seed=2, runs=RUNS, alpha=ALPHA)
     rate = np.mean([t.detected for t in runs])
     assert rate >= 0.7
     assert np.mean([t.difference for t in runs]) > 0.2
