@@ -108,6 +108,43 @@ def test_design_estimate_refuses_what_it_cannot_use() -> None:
         design_estimate(INDIVIDUAL, no_den, "nope")
     with pytest.raises(SpilloverError, match="variant: expected one of 'treatment'"):
         design_estimate(INDIVIDUAL, no_den, "m", "control")
+    per_cluster = CLUSTER.model_copy(
+        update={
+            "metrics": CLUSTER.metrics.model_copy(
+                update={"primary": CLUSTER.metrics.primary.model_copy(update={"level": "cluster"})}
+            )
+        }
+    )
+    with pytest.raises(SpilloverError, match="expected a per-unit metric"):
+        design_estimate(per_cluster, no_den, "m")
+
+
+def test_cluster_conversion_is_a_ratio_of_converted_users_to_users() -> None:
+    """A conversion metric of a cluster design: Y_c converted users of m_c; the estimate is
+    the difference of sum Y / sum m, the variance the delta method's over clusters (numpy
+    by hand)."""
+    y_c, m_c = np.array([3.0, 5, 2, 4, 6]), np.array([10.0, 12, 8, 9, 15])
+    y_t, m_t = np.array([6.0, 4, 7, 5]), np.array([11.0, 10, 14, 9])
+    sums = ExperimentSums(
+        {"control": 5, "treatment": 4},
+        {
+            "m": {
+                "control": ArmSums.from_values(y_c, denominator=m_c),
+                "treatment": ArmSums.from_values(y_t, denominator=m_t),
+            }
+        },
+    )
+    got = design_estimate(experiment(True, "conversion"), sums, "m")
+
+    def ratio_and_var(y: np.ndarray, m: np.ndarray) -> tuple[float, float]:
+        r = y.sum() / m.sum()
+        g = len(y)
+        return r, float(((y - r * m) ** 2).sum() / ((g - 1) * g * m.mean() ** 2))
+
+    (rc, vc), (rt, vt) = ratio_and_var(y_c, m_c), ratio_and_var(y_t, m_t)
+    assert got.estimate == pytest.approx(rt - rc, rel=1e-12)
+    assert got.variance == pytest.approx(vc + vt, rel=1e-10)
+    assert got.df == pytest.approx((vc + vt) ** 2 / (vc**2 / 4 + vt**2 / 3), rel=1e-10)
 
 
 # --- simulation on a graph -------------------------------------------------------------

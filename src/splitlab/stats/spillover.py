@@ -125,7 +125,7 @@ class SpilloverTest:
             f"spillover detected: the cluster design's estimate ({self.cluster.estimate:.4g}) "
             f"differs from the individual design's ({self.individual.estimate:.4g}) by "
             f"{self.difference:.4g} (SE {self.se:.3g}, p = {self.p_value:.3g} <= {self.alpha:g}); "
-            "the individually randomised estimate is biased by interference, trust the "
+            "the individually randomised estimate is biased by interference; report the "
             "cluster design's"
         )
         none = (
@@ -216,7 +216,8 @@ def design_estimate(
     delta-method variance of a ratio computed over clusters (the ratio metric's variance of
     docs/statistics.md, with clusters as the observations), Welch df over clusters. A classic
     design: the metric's own test (Welch's for means and ratios, the unpooled Wald z for
-    rates). `variant` defaults to the first variant that is not control.
+    rates). Without CUPED or sequential adjustment, in both designs alike. `variant`
+    defaults to the first variant that is not control.
     """
     try:
         _, m = experiment.metric(metric)
