@@ -5,9 +5,11 @@ Effects: Randomizing Over Randomized Experiments" (KDD). The clusters (communiti
 accounts, ...) are first split at random between two designs: in one, whole clusters are
 randomised (a cluster design); in the other, units are randomised one by one (a classic
 experiment). Without interference both designs estimate the same average treatment effect,
-so the difference of their two estimates has expectation zero; with spillover between
-neighbours the classic design's estimate is pulled away (its control units have treated
-friends, and the reverse) while the cluster design's is not, and the difference shows it.
+so the difference of their two estimates has expectation zero. With spillover between
+neighbours they part: in the classic design treated and control units have, on average, the
+same share of treated neighbours, so the spillover lifts both arms alike and the estimate
+misses it, while in the cluster design neighbours share a variant and the estimate carries
+it; the difference shows it.
 
 Three pieces, each usable alone:
 
