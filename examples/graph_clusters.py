@@ -152,8 +152,8 @@ def simulate(
     spillover: float = 1.0,
     seed: int = 7,
 ) -> np.ndarray:
-    """Minutes per user: 10 + community level (sd 0.5) + noise (sd 2) + effect x treated + spillover x the
-    share of the user's friends who are treated (0 for a user without friends)."""
+    """Minutes per user: 10 + community level (sd 0.5) + noise (sd 2) + effect x treated
+    + spillover x the share of the user's friends who are treated (0 without friends)."""
     rng = np.random.default_rng(seed)
     n = len(assigned.users)
     adjacency = nx.to_scipy_sparse_array(graph, nodelist=assigned.users, format="csr", dtype=float)
