@@ -20,7 +20,7 @@ outside, once, and pass the group's id as the randomisation unit:
 This example goes one step further and measures whether the spillover is there at all
 (Saveski et al. 2017, docs/spillover.md): the communities are split at random between two
 experiments, a cluster-randomised one and a classic one, by an attribute the app computes
-with :func:`splitlab.spillover_split.spillover_design`; both experiments target their half
+with :func:`splitlab.assignment.spillover.spillover_design`; both experiments target their half
 with ``targeting.condition``. A difference between the two estimates that is larger than
 their noise means spillover.
 
@@ -40,7 +40,7 @@ from scipy import sparse
 from splitlab import load_experiment
 from splitlab.assignment import ExperimentAssignmentService
 from splitlab.config import Experiment
-from splitlab.spillover_split import SPLIT_ATTRIBUTE, spillover_design
+from splitlab.assignment.spillover import SPLIT_ATTRIBUTE, spillover_design
 from splitlab.stats import ArmSums, ExperimentSums, Results, analyze
 from splitlab.stats.spillover import SpilloverTest, design_estimate, spillover_test
 

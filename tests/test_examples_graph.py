@@ -12,7 +12,7 @@ from examples import graph_clusters as ex
 from scipy import stats
 
 from splitlab.assignment import ExperimentAssignmentService
-from splitlab.spillover_split import SPLIT_ATTRIBUTE, spillover_design
+from splitlab.assignment.spillover import SPLIT_ATTRIBUTE, spillover_design
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""splitlab.spillover_split: the split of clusters between the two designs of spillover
+"""splitlab.assignment.spillover: the split of clusters between the two designs of spillover
 detection, a pure function of the cluster id and its own salt."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from splitlab.assignment.hashing import hash_integers
-from splitlab.spillover_split import SplitError, spillover_design
+from splitlab.assignment.spillover import SplitError, spillover_design
 
 
 def test_split_is_the_documented_hash() -> None:
@@ -69,7 +69,7 @@ def test_the_split_loads_neither_numpy_nor_scipy() -> None:
     """An app computes the split on its assignment path, which stays light."""
     code = (
         "import sys\n"
-        "from splitlab.spillover_split import spillover_design\n"
+        "from splitlab.assignment.spillover import spillover_design\n"
         "spillover_design('community-1', 'salt')\n"
         "print(','.join(m for m in ('numpy', 'scipy') if m in sys.modules))\n"
     )

@@ -13,7 +13,7 @@ it; the difference shows it.
 
 Three pieces, each usable alone:
 
-* :func:`splitlab.spillover_split.spillover_design` (in the assignment layer, so an app
+* :func:`splitlab.assignment.spillover.spillover_design` (in the assignment layer, so an app
   computes it without loading numpy): the split, a pure function of the cluster id and a
   salt of its own, which the two experiments' targeting reads as an attribute;
 * :func:`design_estimate`: one design's effect estimate, variance and degrees of freedom from
