@@ -107,6 +107,7 @@ def check_design(raw: Mapping[str, Any], problems: list[Problem]) -> None:
             and isinstance(burn_in, int)
             and not isinstance(period, bool)
             and not isinstance(burn_in, bool)
+            and 60 <= period <= MAX_PERIOD_SECONDS  # else the period's own problem says it
             and burn_in >= period
         ):
             problems.append(
