@@ -44,7 +44,7 @@ def test_a_request_timestamp_picks_the_period(api: Api) -> None:
                     "period": step,
                     "periodStart": t,
                     "switchbackUnit": "EU",
-                }  # fmt: skip
+                }
             ],
             "timestamp": t,
             "timeSource": "request",
@@ -85,7 +85,7 @@ def test_a_missing_region_is_missing_unit_id_with_its_period(api: Api) -> None:
             "reason": "missing_unit_id",
             "period": 0,
             "periodStart": ORIGIN,
-        }  # fmt: skip
+        }
     ]
 
 
