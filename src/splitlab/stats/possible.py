@@ -195,7 +195,9 @@ def impossible_for(
     kinds: dict[str, str] = {}
     for _, metric in experiment.metrics.all():
         if metric.type is MetricType.CONVERSION:
-            kinds.setdefault(metric.name, "conversion")
+            # Switchback sums are over cells, and a cell's conversion total counts the
+            # converted units in it (0, 1, 2, ...).
+            kinds.setdefault(metric.name, "count" if experiment.is_switchback else "conversion")
         elif metric.type is MetricType.CONTINUOUS and metric.aggregation == "count":
             kinds.setdefault(metric.name, "count")
     typed: list[SumsProblem] = []
