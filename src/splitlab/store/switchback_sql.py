@@ -25,7 +25,8 @@ the data-quality count).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,7 @@ class CellPlan:
     bounds_sql: str
     cells_sql: str
     claims_sql: str
+    missing_sql: str
     params: dict[str, Any]
     metrics: list[Metric]
     origin: int
@@ -133,11 +135,14 @@ GROUP BY u, p
 SELECT u, p, variant, count(*) AS events
 FROM ({kept}) WHERE {window}
 GROUP BY u, p, variant
-UNION ALL
-SELECT NULL, NULL, NULL, count(*) FROM metric_events
+"""
+    missing_sql = f"""
+SELECT count(*) FROM metric_events
 WHERE experiment_id = $exp AND ts <= $cutoff AND NOT ({has_unit})
 """
-    return CellPlan(bounds_sql, cells_sql, claims_sql, params, metrics, origin, period_ms)
+    return CellPlan(
+        bounds_sql, cells_sql, claims_sql, missing_sql, params, metrics, origin, period_ms
+    )
 
 
 def window(plan: CellPlan, first_ts: int | None, cutoff_ms: int) -> tuple[int, int]:
@@ -159,12 +164,13 @@ class CellResult:
 def cells_from_rows(
     experiment: Experiment,
     plan: CellPlan,
-    bounds: Sequence[tuple[Any, ...]],
+    bounds: Sequence[Sequence[Any]],
     first: int,
     last: int,
     columns: Sequence[str],
-    rows: Sequence[tuple[Any, ...]],
-    claims: Sequence[tuple[Any, ...]],
+    rows: Sequence[Sequence[Any]],
+    claims: Sequence[Sequence[Any]],
+    missing_unit: int,
 ) -> CellResult:
     """The full grid (units x periods of the window), variants from the assignment function."""
     design = design_of(experiment)
@@ -187,11 +193,8 @@ def cells_from_rows(
             values[metric.name][cell] = float(row[index[f"y{i}"]] or 0.0)
             if metric.name in dens:
                 dens[metric.name][cell] = float(row[index[f"d{i}"]] or 0.0)
-    mismatch = missing_unit = 0
+    mismatch = 0
     for u, p, claimed, events in claims:
-        if u is None:
-            missing_unit = int(events)
-            continue
         if claimed != variants[where[u] * periods + (int(p) - first)]:
             mismatch += int(events)
     cells = SwitchbackCells(
@@ -204,3 +207,27 @@ def cells_from_rows(
     )
     quality = DataQuality(experiment.experiment_id, 0, missing_unit, mismatch, 0)
     return CellResult(cells, quality)
+
+
+#: Runs one query of a plan: ``(sql, params) -> (column names, rows)``.
+Runner = Callable[[str, dict[str, Any]], tuple[list[str], Sequence[Sequence[Any]]]]
+
+
+def read_cells(experiment: Experiment, plan: CellPlan, cutoff_ms: int, run: Runner) -> CellResult:
+    """Run a plan's queries through `run` (any store's dialect) and build the cell table."""
+    _, bounds = run(plan.bounds_sql, _used(plan.bounds_sql, plan.params))
+    first_ts = min((int(r[1]) for r in bounds), default=None)
+    first, last = window(plan, first_ts, cutoff_ms)
+    params = {**plan.params, "first": first, "last": last}
+    columns, rows = run(plan.cells_sql, _used(plan.cells_sql, params))
+    _, claims = run(plan.claims_sql, _used(plan.claims_sql, params))
+    _, missing = run(plan.missing_sql, _used(plan.missing_sql, params))
+    return cells_from_rows(
+        experiment, plan, bounds, first, last, columns, rows, claims, int(missing[0][0])
+    )
+
+
+def _used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters `sql` names (DuckDB refuses unused named parameters)."""
+    names = set(re.findall(r"\$(\w+)", sql))
+    return {k: v for k, v in params.items() if k in names}
