@@ -227,3 +227,22 @@ def test_global_switchback_has_one_unit_and_no_regression() -> None:
     comparison = out["metrics"][0]["comparisons"][0]
     assert comparison["estimable"]
     assert not any(n.startswith("regression") for n in comparison["notes"])
+
+
+def test_bayesian_method_uses_the_normal_posterior_for_cell_conversions() -> None:
+    exp = switchback_experiment(
+        evaluation={"method": "bayesian", "minSampleSize": 50},
+        metrics={"primary": {"name": "orders", "type": "conversion"}},
+    )
+    rng = np.random.default_rng(11)
+    periods = 120
+    names = ("control", "variant-a", "variant-b")
+    cells = SwitchbackCells(
+        ("a", "b"), 0, periods, tuple(names[i] for i in rng.integers(0, 3, 2 * periods)),
+        {"orders": tuple(rng.poisson(12, 2 * periods) * 1.0)},
+    )  # fmt: skip
+    out = analyze(exp, cell_sums(exp, cells)).to_dict()
+    comparison = out["metrics"][0]["comparisons"][0]
+    # Per-cell converted users (about 12 per cell) are no share of units: a normal posterior.
+    assert comparison["bayesian"]["prior"] == "flat"
+    assert 0.0 <= comparison["bayesian"]["chanceToBeatControl"] <= 1.0
