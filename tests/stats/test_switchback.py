@@ -15,10 +15,9 @@ from splitlab.stats import ExperimentSums, analyze
 from splitlab.stats.difference import Difference, NotEstimable
 from splitlab.stats.errors import SumsError
 from splitlab.stats.sums import ArmSums, CrossSums
-from splitlab.stats.switchback import (
-    cell_sums,
+from splitlab.stats.switchback import cell_sums, horvitz_thompson
+from splitlab.stats.switchback_regression import (
     fit_regression,
-    horvitz_thompson,
     period_regression,
     regression_difference,
 )
