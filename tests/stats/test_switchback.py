@@ -16,12 +16,12 @@ from splitlab.stats.difference import Difference, NotEstimable
 from splitlab.stats.errors import SumsError
 from splitlab.stats.sums import ArmSums, CrossSums
 from splitlab.stats.switchback import cell_sums, horvitz_thompson
+from splitlab.stats.switchback_cells import SwitchbackCells
 from splitlab.stats.switchback_regression import (
     fit_regression,
     period_regression,
     regression_difference,
 )
-from splitlab.stats.switchback_cells import SwitchbackCells
 from tests.stats.helpers import experiment
 
 SWITCHBACK = {"type": "switchback", "unit": "region", "periodSeconds": 3600, "burnInSeconds": 600}
