@@ -23,6 +23,7 @@ from splitlab.stats.sums import ExperimentSums
 from splitlab.stats.switchback import cell_sums
 from splitlab.stats.switchback_cells import SwitchbackCells
 from splitlab.store.base import DataQuality, IngestResult
+from splitlab.store.clickhouse.cluster_sql import plan_clickhouse_cluster_summary
 from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError, identifier
 from splitlab.store.clickhouse.loader import ClickHouseLoader
 from splitlab.store.clickhouse.sql import (
@@ -137,15 +138,18 @@ class ClickHouseStore:
         cutoff: datetime | None = None,
         segment: str | Sequence[str] | None = None,
     ) -> ExperimentSums:
-        """The experiment's sufficient statistics, computed in ClickHouse (see :mod:`.sql`).
-
-        A switchback's sums are over its cells (:meth:`switchback_cells`)."""
+        """The experiment's sufficient statistics, computed in ClickHouse (see :mod:`.sql`;
+        for a cluster design, sums over clusters: :mod:`.cluster_sql`; for a switchback, sums
+        over its cells: :meth:`switchback_cells`)."""
         if experiment.is_switchback:
             return cell_sums(experiment, self._switchback(experiment, cutoff).cells)
         segments = [segment] if isinstance(segment, str) else list(segment or [])
         self.flush()
         millis = cutoff_millis(cutoff)
-        plan = plan_clickhouse_summary(self.database, experiment, millis, segments, self._dedup)
+        planner = (
+            plan_clickhouse_cluster_summary if experiment.is_cluster else plan_clickhouse_summary
+        )
+        plan = planner(self.database, experiment, millis, segments, self._dedup)
         columns, rows = self._client.query(plan.sql, plan.params)
         columns, shaped = as_grouping_rows(plan, columns, rows)
         return sums_from_rows(experiment, plan, columns, shaped)
@@ -168,13 +172,15 @@ class ClickHouseStore:
 
     def data_quality(self, experiment: Experiment, cutoff: datetime | None = None) -> DataQuality:
         """Units in more than one variant and metric events that do not fit an exposure
-        (a switchback's: see :meth:`DuckDBStore.data_quality`)."""
+        (for a cluster design also clusters in more than one variant and exposures without a
+        cluster id; a switchback's: see :meth:`DuckDBStore.data_quality`)."""
         if experiment.is_switchback:
             return self._switchback(experiment, cutoff).quality
         self.flush()
         millis = cutoff_millis(cutoff)
         params = {"exp": experiment.experiment_id, "cutoff": millis}
-        _, rows = self._client.query(data_quality_sql(self.database, self._dedup), params)
+        sql = data_quality_sql(self.database, self._dedup, experiment.is_cluster)
+        _, rows = self._client.query(sql, params)
         return DataQuality(experiment.experiment_id, *(int(v) for v in rows[0]))
 
     def close(self) -> None:
