@@ -39,8 +39,8 @@ from scipy import sparse
 
 from splitlab import load_experiment
 from splitlab.assignment import ExperimentAssignmentService
-from splitlab.config import Experiment
 from splitlab.assignment.spillover import SPLIT_ATTRIBUTE, spillover_design
+from splitlab.config import Experiment
 from splitlab.stats import ArmSums, ExperimentSums, Results, analyze
 from splitlab.stats.spillover import SpilloverTest, design_estimate, spillover_test
 

@@ -196,8 +196,11 @@ def impossible_for(
     kinds: dict[str, str] = {}
     for _, metric in experiment.metrics.all():
         if metric.type is MetricType.CONVERSION:
-            # Cluster sums: a cluster's total is its count of converted units (0, 1, 2, ...).
-            kinds.setdefault(metric.name, "count" if experiment.is_cluster else "conversion")
+            # Cluster and switchback sums are over clusters or cells: a conversion total counts
+            # the converted units in it (0, 1, 2, ...).
+            kinds.setdefault(
+                metric.name, "count" if experiment.design is not None else "conversion"
+            )
         elif metric.type is MetricType.CONTINUOUS and metric.aggregation == "count":
             kinds.setdefault(metric.name, "count")
     typed: list[SumsProblem] = []

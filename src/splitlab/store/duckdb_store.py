@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from datetime import datetime
@@ -27,17 +28,16 @@ import duckdb
 
 from splitlab.config.models import Experiment
 from splitlab.stats.sums import ExperimentSums
+from splitlab.stats.switchback import cell_sums
+from splitlab.stats.switchback_cells import SwitchbackCells
 from splitlab.store.base import DataQuality, IngestResult
+from splitlab.store.cluster_sql import plan_cluster_summary
 from splitlab.store.errors import StoreError, database_open_error
 from splitlab.store.loader import Loader
 from splitlab.store.log import AppendLog, Position
-from splitlab.store.summary_sql import (
-    DATA_QUALITY_SQL,
-    cutoff_millis,
-    plan_summary,
-    quality_from_rows,
-    sums_from_rows,
-)
+from splitlab.store.quality_sql import data_quality_sql, quality_from_rows
+from splitlab.store.summary_sql import cutoff_millis, plan_summary, sums_from_rows
+from splitlab.store.switchback_sql import CellResult, plan_cells, read_cells
 from splitlab.store.tables import create_tables
 from splitlab.store.writepath import LoaderThread, LoadPolicy, LogWriter
 from splitlab.tracking.events import Event
@@ -140,15 +140,23 @@ class DuckDBStore:
         cutoff: datetime | None = None,
         segment: str | Sequence[str] | None = None,
     ) -> ExperimentSums:
-        """The experiment's sufficient statistics, computed in DuckDB (see summary_sql).
+        """The experiment's sufficient statistics, computed in DuckDB (see summary_sql; for a
+        cluster design, sums over clusters: cluster_sql).
 
         The same pass counts the data-quality problems; they are kept for a following
         :meth:`data_quality` call with the same experiment, cut-off and loaded data.
+
+        A switchback experiment's sums are over its cells (:meth:`switchback_cells`; segments
+        are not computed for it).
         """
+        if experiment.is_switchback:
+            return cell_sums(experiment, self._switchback(experiment, cutoff).cells)
         segments = [segment] if isinstance(segment, str) else list(segment or [])
         self.flush()
         millis = cutoff_millis(cutoff)
-        plan = plan_summary(experiment, millis, segments)
+        plan = (plan_cluster_summary if experiment.is_cluster else plan_summary)(
+            experiment, millis, segments
+        )
         with self.lock:
             # The position before the query: a load committed meanwhile makes the key older
             # than the data, so the counts are recomputed rather than reused stale.
@@ -161,13 +169,42 @@ class DuckDBStore:
             self._quality = None if quality is None else (key, quality)
         return sums_from_rows(experiment, plan, columns, rows)
 
+    def switchback_cells(
+        self, experiment: Experiment, cutoff: datetime | None = None
+    ) -> SwitchbackCells:
+        """The cell table of a switchback experiment (:mod:`splitlab.store.switchback_sql`):
+        one row per (unit, period) cell of the analysis window, with its variant and each
+        metric's cell outcome. Without a cut-off the window ends at the last complete period
+        before now."""
+        return self._switchback(experiment, cutoff).cells
+
+    def _switchback(self, experiment: Experiment, cutoff: datetime | None) -> CellResult:
+        self.flush()
+        millis = int(time.time() * 1000) if cutoff is None else cutoff_millis(cutoff)
+        plan = plan_cells(experiment, millis)
+
+        def run(sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+            cursor = self._con.execute(sql, params)
+            return [d[0] for d in cursor.description], cursor.fetchall()
+
+        with self.lock:
+            key = (experiment.experiment_id, cutoff_millis(cutoff), self._loader.position)
+            result = read_cells(experiment, plan, millis, run)
+        with self.lock:
+            self._quality = (key, result.quality)
+        return result
+
     def data_quality(self, experiment: Experiment, cutoff: datetime | None = None) -> DataQuality:
-        """Units in more than one variant and metric events that do not fit an exposure.
+        """Units in more than one variant and metric events that do not fit an exposure
+        (for a cluster design also clusters in more than one variant and exposures without a
+        cluster id).
 
         Right after :meth:`summary` of the same experiment and cut-off, with nothing loaded
         since, these are the counts that summary's query computed (used once); otherwise one
         pass over the experiment's metric events. Rows written straight into the tables
         through :attr:`connection` between the two calls are not seen by the reused counts.
+        A switchback's counts: metric events without the unit's ``clusterId`` (as
+        ``unexposedMetricEvents``) and events claiming a variant other than their cell's.
         """
         self.flush()
         millis = cutoff_millis(cutoff)
@@ -179,9 +216,11 @@ class DuckDBStore:
                 self._loader.position,
             ):
                 return cached[1]
+        if experiment.is_switchback:
+            return self._switchback(experiment, cutoff).quality
         params = {"exp": experiment.experiment_id, "cutoff": millis}
         with self.lock:
-            row = self._con.execute(DATA_QUALITY_SQL, params).fetchone()
+            row = self._con.execute(data_quality_sql(experiment.is_cluster), params).fetchone()
         return DataQuality(experiment.experiment_id, *(int(v) for v in row))
 
     def close(self) -> None:
