@@ -80,3 +80,26 @@ def test_a_classic_experiment_keeps_its_traffic_gate_and_forced_units() -> None:
 def test_a_valid_switchback_loads() -> None:
     exp = parse_experiment(definition(design=SWITCHBACK | {"unit": "region"}))
     assert exp.is_switchback and not exp.is_cluster
+
+
+def test_a_global_switchback_cannot_ask_for_the_regression() -> None:
+    from splitlab.config import ConfigError, load_experiment
+
+    wire = {
+        "experimentId": "sb-global",
+        "variants": ["control", "treatment"],
+        "assignment": {"salt": "s"},
+        "metrics": {"primary": {"name": "orders", "type": "continuous"}},
+        "design": {
+            "type": "switchback",
+            "periodSeconds": 3600,
+            "burnInSeconds": 600,
+            "estimator": "regression",
+        },
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_experiment(wire)
+    assert "$.design.estimator" in str(caught.value)
+    assert "global switchback" in str(caught.value)
+    wire["design"]["unit"] = "region"
+    assert load_experiment(wire).design.estimator == "regression"  # type: ignore[union-attr]

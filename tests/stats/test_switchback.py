@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
+from splitlab.config import load_experiment
 from splitlab.stats import ExperimentSums, analyze
 from splitlab.stats.difference import Difference, NotEstimable
 from splitlab.stats.errors import SumsError
@@ -248,10 +249,11 @@ def test_bayesian_method_uses_the_normal_posterior_for_cell_conversions() -> Non
 
 
 def _asking_for_regression(exp: Any) -> Any:
-    """The definition with ``design.estimator: "regression"`` (a field config may add)."""
-    return exp.model_copy(
-        update={"design": exp.design.model_copy(update={"estimator": "regression"})}
-    )
+    """The definition with ``design.estimator: "regression"``, loaded as a user writes it."""
+    wire = exp.to_wire()
+    wire["design"]["estimator"] = "regression"
+    wire["design"]["unit"] = wire["design"].get("unit") or "region"
+    return load_experiment(wire)
 
 
 def test_a_design_asking_for_the_regression_gets_it_where_it_applies() -> None:

@@ -76,6 +76,10 @@ class SwitchbackDesign(Model):
     #: ``floor((t - origin) / periodSeconds)``. An offset like ``+05:30`` aligns hourly
     #: periods with that time zone's half hours.
     origin: Annotated[str, Field(min_length=1, max_length=40)] = DEFAULT_ORIGIN
+    #: The test: ``"horvitz_thompson"`` (design-based, any number of units) or
+    #: ``"regression"`` (period fixed effects, unit-clustered errors; needs a ``unit`` and is
+    #: reliable only with many units). The other is shown beside it as a note.
+    estimator: Literal["horvitz_thompson", "regression"] = "horvitz_thompson"
 
 
 Design = Annotated[ClusterDesign | SwitchbackDesign, Field(discriminator="type")]
@@ -107,6 +111,15 @@ def check_design(raw: Mapping[str, Any], problems: list[Problem]) -> None:
         if isinstance(allocation, Mapping):
             check_allocation(raw, allocation, problems)
     elif kind == "switchback":
+        if design.get("estimator") == "regression" and design.get("unit") is None:
+            problems.append(
+                Problem(
+                    "$.design.estimator",
+                    "regression",
+                    "'horvitz_thompson' for a global switchback (no unit): the regression "
+                    "needs at least two units randomised in every period",
+                )
+            )
         period = design.get("periodSeconds")
         burn_in = design.get("burnInSeconds")
         if (

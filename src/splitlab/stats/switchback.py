@@ -160,7 +160,7 @@ def _design(experiment: Experiment) -> SwitchbackDesign:
 
 
 def chosen_estimator(experiment: Experiment) -> Estimator:
-    """The design's ``estimator`` when the definition names one, else Horvitz-Thompson."""
+    """The design's ``estimator`` (Horvitz-Thompson unless the definition asks otherwise)."""
     wanted = getattr(_design(experiment), "estimator", None)
     return "regression" if wanted == "regression" else "horvitz_thompson"
 
