@@ -81,22 +81,17 @@ def _half(outcome: ex.Outcome, experiment_id: str) -> tuple[np.ndarray, np.ndarr
 
 def test_cluster_estimate_against_statsmodels_cluster_robust_ols(outcome: ex.Outcome) -> None:
     """The cluster design's estimate is the difference of per-user means (OLS of minutes on
-    treated, statsmodels); its variance is, per arm, statsmodels' cluster-robust (CR0)
-    variance of the arm's mean times G/(G - 1), summed over the arms."""
+    treated, statsmodels) and its variance statsmodels' cluster-robust CR1 variance of that
+    coefficient (``use_correction=True``), with t on G - 1 degrees of freedom."""
     y, treated, groups = _half(outcome, ex.CLUSTER_EXPERIMENT.id)
-    ols = sm.OLS(y, sm.add_constant(treated)).fit()
-    expected_var = 0.0
-    for arm in (0.0, 1.0):
-        mask = treated == arm
-        g = np.unique(groups[mask], return_inverse=True)[1]
-        fit = sm.OLS(y[mask], np.ones(mask.sum())).fit(
-            cov_type="cluster", cov_kwds={"groups": g, "use_correction": False}
-        )
-        n_clusters = g.max() + 1
-        expected_var += float(fit.bse[0]) ** 2 * n_clusters / (n_clusters - 1)
+    g = np.unique(groups, return_inverse=True)[1]
+    fit = sm.OLS(y, sm.add_constant(treated)).fit(
+        cov_type="cluster", cov_kwds={"groups": g, "use_correction": True}
+    )
     got = outcome.test.cluster
-    assert got.estimate == pytest.approx(float(ols.params[1]), rel=1e-10)
-    assert got.variance == pytest.approx(expected_var, rel=1e-9)
+    assert got.estimate == pytest.approx(float(fit.params[1]), rel=1e-10)
+    assert got.variance == pytest.approx(float(fit.bse[1]) ** 2, rel=1e-9)
+    assert got.df == g.max()  # G - 1
 
 
 def test_individual_half_is_an_ordinary_welch_test(outcome: ex.Outcome) -> None:

@@ -121,8 +121,9 @@ def test_design_estimate_refuses_what_it_cannot_use() -> None:
 
 def test_cluster_conversion_is_a_ratio_of_converted_users_to_users() -> None:
     """A conversion metric of a cluster design: Y_c converted users of m_c; the estimate is
-    the difference of sum Y / sum m, the variance the delta method's over clusters (numpy
-    by hand)."""
+    the difference of sum Y / sum m, the variance the cluster experiment's own: per arm the
+    CR0 variance sum (Y_c - R m_c)^2 / (sum m)^2, times the CR1 factor
+    G/(G - 1) * (N - 1)/(N - 2) (Cameron & Miller 2015), df G - 1 (numpy by hand)."""
     y_c, m_c = np.array([3.0, 5, 2, 4, 6]), np.array([10.0, 12, 8, 9, 15])
     y_t, m_t = np.array([6.0, 4, 7, 5]), np.array([11.0, 10, 14, 9])
     sums = ExperimentSums(
@@ -136,15 +137,16 @@ def test_cluster_conversion_is_a_ratio_of_converted_users_to_users() -> None:
     )
     got = design_estimate(experiment(True, "conversion"), sums, "m")
 
-    def ratio_and_var(y: np.ndarray, m: np.ndarray) -> tuple[float, float]:
+    def ratio_and_cr0(y: np.ndarray, m: np.ndarray) -> tuple[float, float]:
         r = y.sum() / m.sum()
-        g = len(y)
-        return r, float(((y - r * m) ** 2).sum() / ((g - 1) * g * m.mean() ** 2))
+        return r, float(((y - r * m) ** 2).sum() / m.sum() ** 2)
 
-    (rc, vc), (rt, vt) = ratio_and_var(y_c, m_c), ratio_and_var(y_t, m_t)
+    (rc, vc), (rt, vt) = ratio_and_cr0(y_c, m_c), ratio_and_cr0(y_t, m_t)
+    g, n = 9, m_c.sum() + m_t.sum()
+    cr1 = g / (g - 1) * (n - 1) / (n - 2)
     assert got.estimate == pytest.approx(rt - rc, rel=1e-12)
-    assert got.variance == pytest.approx(vc + vt, rel=1e-10)
-    assert got.df == pytest.approx((vc + vt) ** 2 / (vc**2 / 4 + vt**2 / 3), rel=1e-10)
+    assert got.variance == pytest.approx((vc + vt) * cr1, rel=1e-10)
+    assert got.df == g - 1
 
 
 # --- simulation on a graph -------------------------------------------------------------

@@ -33,6 +33,7 @@ from typing import Any
 from scipy import special
 
 from splitlab.config import Experiment, MetricType
+from splitlab.stats import cluster
 from splitlab.stats.difference import NotEstimable, TestKind, compare
 from splitlab.stats.errors import StatsError
 from splitlab.stats.moments import mean_view
@@ -214,9 +215,9 @@ def design_estimate(
     """One design's effect estimate on `metric`, from its experiment's sufficient statistics.
 
     A cluster design (sums over clusters, ``denominator`` = the clusters' sizes or the ratio
-    denominators' cluster totals): the per-unit means ``sum Y_c / sum D_c`` of each arm and the
-    delta-method variance of a ratio computed over clusters (the ratio metric's variance of
-    docs/statistics.md, with clusters as the observations), Welch df over clusters. A classic
+    denominators' cluster totals): the cluster experiment's own estimate
+    (:func:`splitlab.stats.cluster.estimate`: per-unit means ``sum Y_c / sum D_c``, the CR1
+    cluster-robust variance, t with G - 1 df). A classic
     design: the metric's own test (Welch's for means and ratios, the unpooled Wald z for
     rates). Without CUPED or sequential adjustment, in both designs alike. `variant`
     defaults to the first variant that is not control.
@@ -247,9 +248,20 @@ def design_estimate(
                 f"metric {metric!r}: expected a per-unit metric (level 'unit'); a per-cluster "
                 "total has no counterpart in the individually randomised design"
             )
-        views = (ratio_view(c_arm, False), ratio_view(t_arm, False))
-        kind = "welch"
-        need = "the clusters' sizes (contract of cluster sums)"
+        for label, arm in ((control, c_arm), (chosen, t_arm)):
+            if arm.denominator is None:
+                raise SpilloverError(
+                    f"sums.metrics.{metric}.{label}.denominator: expected the clusters' sizes "
+                    "(contract of cluster sums) (missing)"
+                )
+        # The same estimator as the cluster experiment's own results (CR1, t with G - 1 df),
+        # without CUPED so that both designs are estimated alike.
+        diff, reason, _, _ = cluster.estimate(
+            experiment, sums, m.model_copy(update={"cuped": False}), chosen, None
+        )
+        if diff is None:
+            raise SpilloverError(f"{experiment.id}, metric {metric!r}: {reason}")
+        return DesignEstimate(diff.estimate, diff.se * diff.se, diff.df)
     elif m.type == MetricType.RATIO:
         views = (ratio_view(c_arm, False), ratio_view(t_arm, False))
         kind = "welch"
