@@ -1,4 +1,4 @@
-"""Build the demo: a fresh store, three experiments, weeks of traffic and the scheduled looks.
+"""Build the demo: a fresh store, five experiments, weeks of traffic and the scheduled looks.
 
 Timeline: the experiments start ``days`` days before the latest 09:00 UTC, and each simulated
 day runs from 09:00 to the next 09:00. After each day the scheduler is run with its clock at
@@ -14,17 +14,19 @@ in batches of the collector's size) and are written with the store's durable ``s
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
 
 from splitlab.config import Experiment, Status, load_experiment
+from splitlab.demo.designed import dispatch_events, dispatch_world, pricing_events
 from splitlab.demo.traffic import BEHAVIOUR, events_for, visitors
 from splitlab.evaluation.lifecycle import change_status
 from splitlab.evaluation.scheduler import Scheduler
@@ -42,6 +44,8 @@ DEFINITIONS = (
     "exp-checkout-flow-v3.json",
     "exp-search-ranking-v2.json",
     "exp-homepage-copy-aa.json",
+    "exp-pricing-annual-plan.json",
+    "exp-dispatch-batching.json",
 )
 
 #: Visitors per simulated day at scale 1: enough for the article's experiment to reach its
@@ -91,7 +95,9 @@ def scaled(experiment: Experiment, scale: float) -> Experiment:
     )
 
 
-def _send(ctx: ServerContext, events: list[Event]) -> tuple[int, list[Future[IngestResult]]]:
+def _send(
+    ctx: ServerContext, events: Sequence[Event | dict[str, Any]]
+) -> tuple[int, list[Future[IngestResult]]]:
     """Validate in collector-sized batches and submit; returns the accepted count and futures."""
     known = ctx.known()
     encode = msgspec.json.encode
@@ -143,13 +149,20 @@ def build_demo(
     clock = _Clock(start)
     scheduler = Scheduler(ctx.store, registry, clock=clock)
     per_day = max(int(VISITORS_PER_DAY * scale), 10)
+    # The design experiments draw from their own stream, so the classic experiments' traffic
+    # (and so their stories, the A/A's included) is the same as without them.
+    designed_rng = np.random.default_rng([seed, 1])
+    world = dispatch_world(int(start.timestamp() * 1000), days, designed_rng)
     for day in range(days):
         day_start = start + timedelta(days=day)
         people = visitors(day, per_day, int(day_start.timestamp() * 1000), rng)
         service = ctx.view.service
-        events: list[Event] = []
+        events: list[Event | dict[str, Any]] = []
         for experiment_id, behaviour in BEHAVIOUR.items():
             events += events_for(experiment_id, people, service, rng, behaviour)
+        day_ms = int(day_start.timestamp() * 1000)
+        events += pricing_events(day, day_ms, scale, service, designed_rng)
+        events += dispatch_events(day, world, scale, service, designed_rng)
         accepted, futures = _send(ctx, events)
         for future in futures:
             future.result()
