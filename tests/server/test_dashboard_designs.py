@@ -34,7 +34,7 @@ def _rects(svg: str) -> list[tuple[str, int, int, str]]:
 def test_the_cell_chart_draws_runs_of_one_variant_and_leaves_gaps_blank() -> None:
     """Consecutive periods with one variant are one rectangle; a period without a cell is a
     gap; every cell is counted once in data-cells."""
-    plan = {
+    plan: dict[str, list[str | None]] = {
         "ams": ["control", "control", "batched", None, "batched", "batched"],
         "ber": ["batched", "control", "control", "control", "batched", "control"],
     }
