@@ -23,7 +23,7 @@ NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoResult]:
-    """A small but complete demo (three experiments, six days, ten looks)."""
+    """A small but complete demo (five experiments, six days)."""
     path: Path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     result = build_demo(path, scale=0.3, days=6, now=NOW)
     try:
@@ -73,7 +73,8 @@ def test_list_page_shows_status_decision_and_alerts(browser: TestClient) -> None
     """The list names each experiment's status, latest decision, why, and alerts."""
     html = browser.get("/").text
     rows = dict(re.findall(r'<tr data-experiment="([^"]+)">(.*?)</tr>', html, re.S))
-    assert set(rows) == {"exp-checkout-flow-v3", "exp-search-ranking-v2", "exp-homepage-copy-aa"}
+    assert set(rows) == {"exp-checkout-flow-v3", "exp-search-ranking-v2", "exp-homepage-copy-aa",
+                         "exp-pricing-annual-plan", "exp-dispatch-batching"}  # fmt: skip
     assert "Ship variant-a (proposed" in rows["exp-checkout-flow-v3"]
     assert "rolled back" in rows["exp-search-ranking-v2"]
     assert "guardrail search_error_rate breached (new-ranker)" in rows["exp-search-ranking-v2"]
