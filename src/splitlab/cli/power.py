@@ -11,6 +11,7 @@ import click
 from splitlab.config import load_experiment
 from splitlab.stats.power import (
     conversion_sd,
+    design_effect,
     duration_days,
     minimum_detectable_effect,
     sample_size,
@@ -62,6 +63,24 @@ from splitlab.stats.power import (
     type=click.FloatRange(0, min_open=True),
     help="Units a day that reach the experiment's targeting: print the duration.",
 )
+@click.option(
+    "--icc",
+    type=click.FloatRange(0, 1),
+    help="Cluster designs: the intra-cluster correlation of the metric (needs --cluster-size); "
+    "prints clusters per variant.",
+)
+@click.option(
+    "--cluster-size",
+    type=click.FloatRange(1),
+    help="Cluster designs: the mean number of analysis units per cluster.",
+)
+@click.option(
+    "--cluster-size-cv",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Cluster designs: the coefficient of variation (sd / mean) of the cluster sizes.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def power(
     experiment: str | None,
@@ -74,6 +93,9 @@ def power(
     target: float | None,
     variants: int | None,
     daily_units: float | None,
+    icc: float | None,
+    cluster_size: float | None,
+    cluster_size_cv: float,
     as_json: bool,
 ) -> None:
     """Plan a test: units per variant for an effect (or the effect for a sample), and days.
@@ -82,8 +104,16 @@ def power(
     correction come from the definition: under Bonferroni or Holm each comparison of the
     family (variants x primary and secondary metrics) is planned at alpha / m, which is what
     makes many variants or metrics cost power (the article's pitfall 3).
+
+    With --icc and --cluster-size (a cluster design), units are analysis units and the sample
+    is inflated by the design effect 1 + ((CV^2 + 1) m - 1) ICC (Eldridge, Ashby & Kerry
+    2006); clustersPerVariant is what minSampleSize counts in a cluster design.
     """
     plan = _plan(experiment, alpha, target, variants)
+    if (icc is None) != (cluster_size is None):
+        raise click.UsageError("give --icc and --cluster-size together (a cluster design)")
+    deff = 1.0 if icc is None or cluster_size is None else (
+        design_effect(icc, cluster_size, cluster_size_cv))  # fmt: skip
     if (baseline is None) == (sd is None):
         raise click.UsageError("give exactly one of --baseline (conversion) or --sd (continuous)")
     if (mde is None) == (units is None):
@@ -92,8 +122,10 @@ def power(
         )
     level = plan["alpha"] / plan["comparisons"]
     out: dict[str, Any] = {**plan, "testLevel": level}
+    if cluster_size is not None:
+        out["designEffect"] = deff
     if units is not None:
-        d = minimum_detectable_effect(units, level, plan["power"])
+        d = minimum_detectable_effect(units / deff, level, plan["power"])
         out["unitsPerVariant"] = units
         if sd is not None:
             out["mde"] = d * sd
@@ -102,6 +134,8 @@ def power(
             out["mdeAbsolute"] = _conversion_mde(baseline, d)
             out["mdeRelative"] = out["mdeAbsolute"] / baseline
         n = float(units)
+        if cluster_size is not None:
+            out["clustersPerVariant"] = units / cluster_size
     else:
         assert mde is not None
         if sd is not None:
@@ -114,7 +148,12 @@ def power(
                     f"the rate would become {p1:g}, outside (0, 1)", param_hint="--mde"
                 )
             d = (p1 - baseline) / conversion_sd(baseline, p1)
-        n = float(math.ceil(sample_size(d, level, plan["power"])))
+        n = float(math.ceil(sample_size(d, level, plan["power"]) * deff))
+        if cluster_size is not None:
+            clusters = math.ceil(n / cluster_size)
+            out["clustersPerVariant"] = clusters
+            out["totalClusters"] = clusters * plan["variants"]
+            n = float(math.ceil(clusters * cluster_size))
         out["unitsPerVariant"] = int(n)
         out["totalUnits"] = int(n) * plan["variants"]
     if daily_units is not None:

@@ -10,11 +10,11 @@ guardrail verdicts (:mod:`guardrails`); and the decision (:mod:`decision`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from splitlab.config import Experiment, Metric, MetricType
-from splitlab.stats import corrections, msprt, power, sequential, srm
+from splitlab.stats import cluster, corrections, msprt, power, sequential, srm
 from splitlab.stats.comparison import Pending, build_comparison
 from splitlab.stats.decision import decide
 from splitlab.stats.difference import Difference, NotEstimable, TestKind, compare
@@ -94,6 +94,29 @@ def _difference(
     if isinstance(result, NotEstimable):
         return None, result.reason, tuple(notes), units
     return result, None, tuple(notes) + result.notes, units
+
+
+Estimator = Callable[
+    [Experiment, ExperimentSums, Metric, str, ViewCache],
+    tuple[Difference | None, str | None, tuple[str, ...], tuple[float, float]],
+]
+
+#: How each design estimates a comparison: ``design.type`` (``"classic"`` without a design)
+#: -> ``(experiment, sums, metric, variant, cache) -> (difference | None, reason | None,
+#: notes, (units in control, units in the variant))``. A cluster design's "units" are clusters.
+ESTIMATORS: dict[str, Estimator] = {
+    "classic": _difference,
+    "cluster": cluster.estimate,
+}
+
+
+def estimator_for(experiment: Experiment) -> Estimator:
+    """The estimator of the experiment's design (:data:`ESTIMATORS`)."""
+    kind = "classic" if experiment.design is None else experiment.design.type
+    found = ESTIMATORS.get(kind)
+    if found is None:
+        raise StatsError(f"no estimator for design type {kind!r} (known: {', '.join(ESTIMATORS)})")
+    return found
 
 
 def _check_look(experiment: Experiment, sums: ExperimentSums, look: int | None) -> int:
@@ -200,9 +223,10 @@ def analyze(
 
     pending: list[Pending] = []
     cache: ViewCache = {}
+    estimate = estimator_for(experiment)
     for role, metric in experiment.metrics.all():
         for variant in treatments:
-            diff, reason, notes, arm_units = _difference(experiment, data, metric, variant, cache)
+            diff, reason, notes, arm_units = estimate(experiment, data, metric, variant, cache)
             pending.append(Pending(role, metric, variant, diff, reason, arm_units, notes))
 
     tau = plan_tau(experiment)
@@ -250,6 +274,9 @@ def analyze(
     )
     if warning:
         warnings.append(warning)
+    design = cluster.design_result(experiment, data) if experiment.is_cluster else None
+    if design is not None:
+        warnings += design.warnings
     results = Results(
         experiment_id=experiment.id,
         look=look,
@@ -265,6 +292,7 @@ def analyze(
         final_look=plan.final,
         warnings=tuple(warnings),
         segment=segment,
+        design=design,
     )
     return replace(results, decision=decide(results, experiment, data_quality))
 

@@ -118,7 +118,7 @@ def build_comparison(
     increase = metric.direction == "increase"
     bayesian = None
     if ev.method == "bayesian":
-        bayesian = _bayesian(metric, p, d, increase, level)
+        bayesian = _bayesian(metric, p, d, increase, level, experiment.is_cluster)
         significant = bayesian.chance_to_beat_control >= 1 - ev.alpha or (
             bayesian.chance_to_beat_control <= ev.alpha
         )
@@ -175,8 +175,11 @@ def _bayesian(
     d: Difference,
     increase: bool,
     level: float,
+    clustered: bool = False,
 ) -> BayesianResult:
-    if metric.type == MetricType.CONVERSION and d.theta is None:
+    # A cluster design's rate is a ratio of cluster totals and p.units counts clusters, so the
+    # Beta-binomial model (independent units) does not apply: the normal posterior does.
+    if metric.type == MetricType.CONVERSION and d.theta is None and not clustered:
         n_c, n_t = p.units
         return bayes.conversion(
             _count(d.control_mean * n_c), n_c, _count(d.treatment_mean * n_t), n_t, increase, level

@@ -91,10 +91,11 @@ def decide(results: Results, experiment: Experiment, data_quality: Sequence[str]
 
     planned = experiment.evaluation.min_sample_size
     smallest = min(results.units.values(), default=0.0)
+    noun = "clusters" if experiment.is_cluster else "units"
     where = f"look {results.look} of {results.max_peeks}"
     if smallest < planned:
         reasons.append(
-            f"The smallest arm has {smallest:g} of the {planned} planned units per variant "
+            f"The smallest arm has {smallest:g} of the {planned} planned {noun} per variant "
             f"({where}), so it is too early to decide; keep collecting data."
         )
         if results.look >= results.max_peeks:

@@ -14,7 +14,8 @@ cannot exist. Two kinds of rule:
 * **By metric type** (:func:`impossible_for`, with the definition): a conversion is 0 or 1
   per unit, so ``sum`` is a whole number between 0 and ``n`` and ``sumSq == sum``; a
   continuous metric aggregated with ``count`` is a whole number >= 0 per unit, so ``sum`` is a
-  whole number >= 0 and ``sumSq >= sum``.
+  whole number >= 0 and ``sumSq >= sum``. In a cluster design the sums are over clusters and a
+  conversion metric's cluster total counts converted units, so it obeys the count rule.
 
 Sums of floating-point numbers carry rounding error, so the inequalities allow a relative
 :data:`TOLERANCE` of the magnitudes involved; every rule that holds exactly for whole
@@ -174,7 +175,7 @@ def _typed(where: str, arm: ArmSums, kind: str) -> Iterator[SumsProblem]:
             )
             yield SumsProblem(f"{where}.sumSq", _v(arm.sum_sq), expected)
     elif not _whole(arm.sum) or arm.sum < 0:
-        expected = "a whole number >= 0 (a count metric is 0, 1, 2, ... per unit)"
+        expected = "a whole number >= 0 (a count is 0, 1, 2, ... per unit or cluster)"
         yield SumsProblem(f"{where}.sum", _v(arm.sum), expected)
     elif arm.sum_sq < arm.sum:
         expected = (
@@ -195,7 +196,8 @@ def impossible_for(
     kinds: dict[str, str] = {}
     for _, metric in experiment.metrics.all():
         if metric.type is MetricType.CONVERSION:
-            kinds.setdefault(metric.name, "conversion")
+            # Cluster sums: a cluster's total is its count of converted units (0, 1, 2, ...).
+            kinds.setdefault(metric.name, "count" if experiment.is_cluster else "conversion")
         elif metric.type is MetricType.CONTINUOUS and metric.aggregation == "count":
             kinds.setdefault(metric.name, "count")
     typed: list[SumsProblem] = []

@@ -12,6 +12,14 @@ For a conversion rate the effect is standardised by the unpooled binomial sd,
 ``sigma = sqrt((p_0 q_0 + p_1 q_1) / 2)``. Sample sizes are solved exactly (Brent's method).
 With m comparisons in a Bonferroni family each test runs at alpha / m, which is what makes
 "too many variants" (the article's pitfall 3) cost power.
+
+Cluster-randomised designs: units in one cluster are correlated (intra-cluster correlation
+ICC), so a cluster of m units carries less information than m independent units. The design
+effect for clusters of unequal sizes with mean m and coefficient of variation CV is
+``DE = 1 + ((CV^2 + 1) m - 1) ICC`` (Eldridge, Ashby & Kerry 2006, Int. J. Epidemiology
+35:1292, eq. 4); with equal sizes it is ``1 + (m - 1) ICC`` (Donner, Birkett & Buck 1981).
+The sample size of an individually randomised test times DE is the analysis units needed;
+divided by m, the clusters per arm.
 """
 
 from __future__ import annotations
@@ -75,6 +83,22 @@ def conversion_sample_size(
     if not 0 < baseline < 1 or not 0 < p1 < 1:
         raise ValueError(f"rates must be within (0, 1) (got {baseline!r} -> {p1!r})")
     return sample_size((p1 - baseline) / conversion_sd(baseline, p1), alpha, target)
+
+
+def design_effect(icc: float, mean_size: float, cv: float = 0.0) -> float:
+    """``1 + ((CV^2 + 1) m - 1) ICC``: variance inflation of a cluster design (module doc)."""
+    if not 0 <= icc <= 1:
+        raise ValueError(f"icc must be within [0, 1] (got {icc!r})")
+    if not mean_size >= 1:
+        raise ValueError(f"the mean cluster size must be >= 1 (got {mean_size!r})")
+    if not cv >= 0:
+        raise ValueError(f"the cluster sizes' coefficient of variation must be >= 0 (got {cv!r})")
+    return 1.0 + ((cv * cv + 1.0) * mean_size - 1.0) * icc
+
+
+def clusters_per_arm(units: float, icc: float, mean_size: float, cv: float = 0.0) -> float:
+    """Clusters per arm matching `units` individually randomised units per arm."""
+    return units * design_effect(icc, mean_size, cv) / mean_size
 
 
 def duration_days(

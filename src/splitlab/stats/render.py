@@ -120,8 +120,10 @@ def rich_results(results: Results) -> RenderableType:
     parts: list[RenderableType] = [
         Text(title, style="bold"),
         Text(srm_line),
-        _MetricsTable(results),
     ]
+    if results.design is not None:
+        parts.append(Text(results.design.summary()))
+    parts.append(_MetricsTable(results))
     d = results.decision
     action = d.action + (f" {d.variant}" if d.variant else "")
     parts.append(Text(f"Decision: {action}", style=_ACTION_STYLE.get(d.action, "bold")))
@@ -140,8 +142,9 @@ def html_results(results: Results, escape: Callable[[str], str]) -> str:
     d = results.decision
     reasons = "".join(f"<li>{escape(r)}</li>" for r in d.reasons)
     action = escape(d.action + (f" {d.variant}" if d.variant else ""))
+    design = "" if results.design is None else f"<p>{escape(results.design.summary())}</p>"
     return (
         f"<div><h4>{escape(results.experiment_id)}: look {results.look} of "
-        f"{results.max_peeks}</h4><table><thead><tr>{head}</tr></thead><tbody>"
+        f"{results.max_peeks}</h4>{design}<table><thead><tr>{head}</tr></thead><tbody>"
         f"{''.join(rows)}</tbody></table><p><b>Decision: {action}</b></p><ul>{reasons}</ul></div>"
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from splitlab.stats.relative import Interval
 from splitlab.stats.srm import SrmResult
@@ -177,6 +177,18 @@ class Decision:
         return {"action": self.action, "variant": self.variant, "reasons": list(self.reasons)}
 
 
+class DesignResult(Protocol):
+    """A design's block of the results (``design`` in the JSON): what a non-classic design
+    adds, e.g. :class:`splitlab.stats.cluster.ClusterDesignResult`."""
+
+    @property
+    def warnings(self) -> tuple[str, ...]: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+    def summary(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Results:
     """Everything one look at an experiment concluded."""
@@ -195,6 +207,9 @@ class Results:
     final_look: bool = False
     warnings: tuple[str, ...] = ()
     segment: str | None = None
+    #: Cluster (or switchback) designs: the design's counts, correction and warnings; None
+    #: for the classic design (and then absent from the JSON).
+    design: DesignResult | None = None
 
     def metric(self, name: str) -> MetricResult:
         for m in self.metrics:
@@ -209,7 +224,7 @@ class Results:
         raise KeyError((metric, variant))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "experimentId": self.experiment_id,
             "look": self.look,
             "maxPeeks": self.max_peeks,
@@ -225,6 +240,9 @@ class Results:
             "metrics": [m.to_dict() for m in self.metrics],
             "warnings": list(self.warnings),
         }
+        if self.design is not None:
+            out["design"] = self.design.to_dict()
+        return out
 
     def __rich__(self) -> RenderableType:
         from splitlab.stats.render import rich_results
