@@ -5,6 +5,7 @@ vectors in ``spec/assignment-cases.json``.
 
     SplitlabError                (splitlab.errors)
     ├── AssignmentError          the service cannot be built (duplicate experiment ids, ...)
+    ├── TimeError                a switchback time that is not a usable instant (also ValueError)
     └── ConditionError           a malformed targeting rule or condition
 """
 
@@ -19,6 +20,14 @@ from splitlab.assignment.hashing import (
 from splitlab.assignment.plans import AssignmentError
 from splitlab.assignment.result import Assignment, Reason
 from splitlab.assignment.service import ExperimentAssignmentService
+from splitlab.assignment.switchback import (
+    TimeError,
+    epoch_ms,
+    period_index,
+    period_start_ms,
+    switchback_input,
+    switchback_variant,
+)
 from splitlab.assignment.units import resolve_unit
 from splitlab.config.conditions import (
     ConditionError,
@@ -33,13 +42,19 @@ __all__ = [
     "ConditionError",
     "ExperimentAssignmentService",
     "Reason",
+    "TimeError",
     "allocation_threshold",
     "bucket_of",
     "compile_condition",
+    "epoch_ms",
     "evaluate_condition",
     "hash_input",
     "hash_integers",
+    "period_index",
+    "period_start_ms",
     "resolve_unit",
+    "switchback_input",
+    "switchback_variant",
     "validate_condition",
     "variant_edges",
     "variant_index",

@@ -22,6 +22,7 @@ from splitlab.assignment.hashing import (
     variant_edges,
 )
 from splitlab.assignment.result import Assignment, Reason
+from splitlab.assignment.switchback import compile_switchback
 from splitlab.assignment.targeting import compile_targeting
 from splitlab.assignment.units import unit_text
 from splitlab.config.models import Experiment, Status
@@ -33,6 +34,10 @@ __all__ = ["AssignmentError", "Plan", "compile_plan", "fixed_outcome"]
 AssignOne = Callable[[Any, Mapping[str, Any] | None], Assignment]
 #: A batch: (unit_ids, per-unit attributes or None) -> list of Assignment.
 AssignMany = Callable[[Sequence[Any], Sequence[Mapping[str, Any] | None] | None], list[Assignment]]
+#: One unit at a given time (epoch ms): (unit_id, attributes, t_ms) -> Assignment.
+AssignAt = Callable[[Any, Mapping[str, Any] | None, int], Assignment]
+#: A clock: the current time in epoch milliseconds.
+Clock = Callable[[], int]
 
 _NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
 _NOT_RUNNING = frozenset({Status.DRAFT, Status.PAUSED, Status.STOPPED})
@@ -45,24 +50,49 @@ class AssignmentError(SplitlabError, ValueError):
 
 
 class Plan:
-    """The compiled form of one experiment: ``assign`` for one unit, ``many`` for a batch."""
+    """The compiled form of one experiment: ``assign`` for one unit, ``many`` for a batch.
 
-    __slots__ = ("assign", "experiment", "many", "serves")
+    ``assign_at`` takes the time as well (epoch ms); only a running switchback (``timed``)
+    reads it, and its ``assign`` reads the clock it was compiled with.
+    """
+
+    __slots__ = ("assign", "assign_at", "experiment", "many", "serves", "timed")
 
     def __init__(
-        self, experiment: Experiment, assign: AssignOne, many: AssignMany, serves: bool
+        self,
+        experiment: Experiment,
+        assign: AssignOne,
+        many: AssignMany,
+        serves: bool,
+        assign_at: AssignAt | None = None,
     ) -> None:
         self.experiment = experiment
         self.assign = assign
         self.many = many
         #: True when the plan can serve a variant (running, or one variant for everyone).
         self.serves = serves
+        #: True when the answer depends on the time (a running switchback).
+        self.timed = assign_at is not None
+        if assign_at is None:
+
+            def untimed(
+                unit_id: Any, attributes: Mapping[str, Any] | None, t_ms: int
+            ) -> Assignment:
+                return assign(unit_id, attributes)
+
+            assign_at = untimed
+        self.assign_at = assign_at
 
 
 def compile_plan(
-    experiment: Experiment, saved_groups: Mapping[str, Sequence[Any]] | None = None
+    experiment: Experiment,
+    saved_groups: Mapping[str, Sequence[Any]] | None = None,
+    clock: Clock | None = None,
 ) -> Plan:
-    """Compile `experiment`; the status decides first, then the running-experiment steps."""
+    """Compile `experiment`; the status decides first, then the running-experiment steps.
+
+    `clock` (epoch ms) is read by a running switchback's ``assign`` when no time is given.
+    """
     fixed = fixed_outcome(experiment)
     if fixed is not None:
 
@@ -76,8 +106,38 @@ def compile_plan(
             return [fixed] * len(unit_ids)
 
         return Plan(experiment, assign_fixed, many_fixed, fixed.variant is not None)
+    if experiment.is_switchback:
+        return _switchback_plan(experiment, saved_groups, clock)
     assign, many = _running(experiment, saved_groups)
     return Plan(experiment, assign, many, True)
+
+
+def _switchback_plan(
+    experiment: Experiment,
+    saved_groups: Mapping[str, Sequence[Any]] | None,
+    clock: Clock | None,
+) -> Plan:
+    """A running switchback: every call needs a time, the clock's when none is given."""
+    assign_at = compile_switchback(experiment, saved_groups)
+    if clock is None:
+        raise AssignmentError(
+            f"experiment {experiment.experiment_id!r} is a switchback: its plan needs a clock"
+        )
+    now = clock
+
+    def assign(unit_id: Any, attributes: Mapping[str, Any] | None) -> Assignment:
+        return assign_at(unit_id, attributes, now())
+
+    def many(
+        unit_ids: Sequence[Any], attributes: Sequence[Mapping[str, Any] | None] | None
+    ) -> list[Assignment]:
+        _check_lengths(unit_ids, attributes)
+        t_ms = now()  # one time for the whole batch
+        if attributes is None:
+            return [assign_at(u, None, t_ms) for u in unit_ids]
+        return [assign_at(u, a, t_ms) for u, a in zip(unit_ids, attributes, strict=True)]
+
+    return Plan(experiment, assign, many, True, assign_at)
 
 
 def fixed_outcome(experiment: Experiment) -> Assignment | None:

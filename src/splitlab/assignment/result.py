@@ -45,6 +45,12 @@ class Assignment:
     experiment_id: str
     variant: str | None
     reason: Reason
+    #: Switchback experiments only (None otherwise): the period index of the time used,
+    period: int | None = None
+    #: the first epoch millisecond of that period,
+    period_start_ms: int | None = None
+    #: and the switchback unit's value (None for the global unit or when it is missing).
+    switchback_unit: str | None = None
 
     @property
     def in_experiment(self) -> bool:
@@ -55,10 +61,16 @@ class Assignment:
         """
         return self.reason is Reason.ASSIGNED
 
-    def to_dict(self) -> dict[str, str | None]:
-        """camelCase JSON shape: ``{experimentId, variant, reason}``."""
-        return {
+    def to_dict(self) -> dict[str, str | int | None]:
+        """camelCase JSON shape: ``{experimentId, variant, reason}``; a running switchback
+        adds ``period``, ``periodStart`` (epoch ms) and ``switchbackUnit``."""
+        out: dict[str, str | int | None] = {
             "experimentId": self.experiment_id,
             "variant": self.variant,
             "reason": self.reason.value,
         }
+        if self.period is not None:
+            out["period"] = self.period
+            out["periodStart"] = self.period_start_ms
+            out["switchbackUnit"] = self.switchback_unit
+        return out

@@ -4,16 +4,24 @@ The article's class name is kept so its readers find their way; its defects are 
 precedence of the reasons (see :class:`~splitlab.assignment.result.Reason` and
 ``docs/assignment.md``): unknown experiment, status (rolled back, shipped, toggled, not
 running), missing unit id, forced allow-list, targeting, traffic gate, weighted split.
+
+Switchback experiments (``design.type == "switchback"``) depend on the time: every method
+takes ``at`` (epoch ms or an aware datetime); without it the service reads its injectable
+``clock`` (``time.time`` by default), its only contact with the outside world.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from splitlab.assignment.plans import AssignmentError, Plan, compile_plan
 from splitlab.assignment.result import Assignment, Reason
+from splitlab.assignment.switchback import epoch_ms
 from splitlab.config.models import Experiment
 
 __all__ = ["ExperimentAssignmentService"]
@@ -26,16 +34,26 @@ class ExperimentAssignmentService:
 
     Thread-safe for readers: :meth:`update` builds the new plans first and then swaps them in
     with one assignment, so a concurrent :meth:`assign` sees either the old or the new set.
+    `clock` returns the current time in seconds since the epoch (``time.time``); it is read
+    only for switchback experiments assigned without ``at``.
     """
 
     def __init__(
         self,
         experiments: Iterable[Experiment] = (),
         saved_groups: Mapping[str, Sequence[Any]] | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._saved_groups: dict[str, Sequence[Any]] = dict(saved_groups or {})
         self._plans: dict[str, Plan] = {}
+        self._timed = False
+        self._clock = clock
         self.update(experiments)
+
+    def now_ms(self) -> int:
+        """The clock's current time in epoch milliseconds (floored)."""
+        return math.floor(self._clock() * 1000)
 
     def update(
         self,
@@ -55,9 +73,10 @@ class ExperimentAssignmentService:
                     f"experimentId {experiment.experiment_id!r} appears more than once; "
                     "expected unique experiment ids"
                 )
-            plans[experiment.experiment_id] = compile_plan(experiment, groups)
+            plans[experiment.experiment_id] = compile_plan(experiment, groups, self.now_ms)
         self._saved_groups = groups
         self._plans = plans
+        self._timed = any(plan.timed for plan in plans.values())
         logger.debug("assignment plans compiled for %d experiment(s)", len(plans))
 
     @property
@@ -73,28 +92,50 @@ class ExperimentAssignmentService:
         return self._plans[experiment_id].experiment
 
     def assign(
-        self, unit_id: Any, experiment_id: str, attributes: Mapping[str, Any] | None = None
+        self,
+        unit_id: Any,
+        experiment_id: str,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        at: int | datetime | None = None,
     ) -> Assignment:
         """Assign one unit to one experiment; the reason says why (never a bare None).
 
         `unit_id` is the id of the randomisation unit; when `attributes` hold a non-null
-        value under the experiment's ``hashKey``, that value is the unit instead.
+        value under the experiment's ``hashKey``, that value is the unit instead. A
+        switchback's unit is ``attributes[design.unit]`` (or the one global unit) and its
+        variant depends on the time `at` (epoch ms or an aware datetime; default: the
+        clock). A bad `at` raises :class:`~splitlab.assignment.switchback.TimeError`.
         """
         plan = self._plans.get(experiment_id)
         if plan is None:
             return Assignment(experiment_id, None, Reason.UNKNOWN_EXPERIMENT)
-        return plan.assign(unit_id, attributes)
+        if at is None:
+            return plan.assign(unit_id, attributes)
+        return plan.assign_at(unit_id, attributes, epoch_ms(at))
 
     def assign_all(
-        self, unit_id: Any, attributes: Mapping[str, Any] | None = None
+        self,
+        unit_id: Any,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        at: int | datetime | None = None,
     ) -> dict[str, Assignment]:
         """Assign one unit to every experiment that can serve a variant, by experiment id.
 
         That is every running experiment plus those that serve one variant to everyone
         (rolled back, shipped, toggled); draft, paused and stopped experiments are left out.
+        Every switchback is assigned at the same time (`at`, or one reading of the clock).
         """
+        if at is None and not self._timed:
+            return {
+                eid: plan.assign(unit_id, attributes)
+                for eid, plan in self._plans.items()
+                if plan.serves
+            }
+        t_ms = self.now_ms() if at is None else epoch_ms(at)
         return {
-            eid: plan.assign(unit_id, attributes)
+            eid: plan.assign_at(unit_id, attributes, t_ms)
             for eid, plan in self._plans.items()
             if plan.serves
         }
@@ -104,15 +145,28 @@ class ExperimentAssignmentService:
         experiment_id: str,
         unit_ids: Sequence[Any],
         attributes: Sequence[Mapping[str, Any] | None] | None = None,
+        *,
+        at: int | datetime | None = None,
     ) -> list[Assignment]:
         """Assign many units to one experiment: the same results as :meth:`assign`, faster.
 
         For back-fills and audits. `attributes`, when given, has one mapping (or None) per
-        unit, in the same order.
+        unit, in the same order. A switchback assigns every unit at the same time (`at`, or
+        one reading of the clock).
         """
         units = unit_ids if isinstance(unit_ids, list | tuple) else list(unit_ids)
         plan = self._plans.get(experiment_id)
         if plan is None:
             unknown = Assignment(experiment_id, None, Reason.UNKNOWN_EXPERIMENT)
             return [unknown] * len(units)
-        return plan.many(units, attributes)
+        if at is None or not plan.timed:
+            if at is not None:
+                epoch_ms(at)  # a bad time is refused whatever the experiment
+            return plan.many(units, attributes)
+        if attributes is not None and len(attributes) != len(units):
+            raise AssignmentError(
+                f"attributes must have one entry per unit id ({len(units)}), got {len(attributes)}"
+            )
+        t_ms = epoch_ms(at)
+        each = attributes if attributes is not None else [None] * len(units)
+        return [plan.assign_at(u, a, t_ms) for u, a in zip(units, each, strict=True)]

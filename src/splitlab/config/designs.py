@@ -16,7 +16,9 @@ docs/designs.md describes both for users.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -31,6 +33,17 @@ MAX_CLOCK_SKEW_SECONDS = 30
 MAX_PERIOD_SECONDS = 31 * 86_400
 #: Switchback periods are counted from this instant unless ``origin`` says otherwise.
 DEFAULT_ORIGIN = "1970-01-01T00:00:00Z"
+#: The one form of ``origin`` every SDK parses alike: date, ``T``, hours and minutes, optional
+#: seconds and milliseconds, then ``Z`` or a ``+HH:MM`` / ``-HH:MM`` offset.
+ORIGIN_PATTERN = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,3})?)?"
+    r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$"
+)
+ORIGIN_RULE = (
+    "an ISO 8601 date-time with a UTC offset, like '2026-01-01T00:00:00Z' or "
+    "'2026-01-01T00:00:00+05:30' (YYYY-MM-DDTHH:MM[:SS[.mmm]] then Z or +HH:MM / -HH:MM)"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ClusterDesign(Model):
@@ -94,6 +107,7 @@ def check_design(raw: Mapping[str, Any], problems: list[Problem]) -> None:
             and isinstance(burn_in, int)
             and not isinstance(period, bool)
             and not isinstance(burn_in, bool)
+            and 60 <= period <= MAX_PERIOD_SECONDS  # else the period's own problem says it
             and burn_in >= period
         ):
             problems.append(
@@ -105,26 +119,51 @@ def check_design(raw: Mapping[str, Any], problems: list[Problem]) -> None:
             )
         origin = design.get("origin")
         if isinstance(origin, str) and parse_origin(origin) is None:
-            problems.append(
-                Problem(
-                    "$.design.origin",
-                    origin,
-                    "an ISO 8601 date-time with a UTC offset, like '2026-01-01T00:00:00Z'",
-                )
+            problems.append(Problem("$.design.origin", origin, ORIGIN_RULE))
+        _check_switchback_traffic(raw, problems)
+
+
+def _check_switchback_traffic(raw: Mapping[str, Any], problems: list[Problem]) -> None:
+    """A switchback serves one variant to ALL traffic of a (unit, period) cell.
+
+    A traffic gate or a per-user allow-list would put part of a cell's traffic on another
+    variant, which is the interference a switchback exists to avoid, so both are refused.
+    """
+    allocation = raw.get("trafficAllocation", 1.0)
+    if isinstance(allocation, int | float) and not isinstance(allocation, bool) and allocation < 1:
+        problems.append(
+            Problem(
+                "$.trafficAllocation",
+                allocation,
+                "1 for a switchback design (every request of a unit and period gets the "
+                "period's variant; restrict who is in the experiment with targeting instead)",
             )
+        )
+    assignment = raw.get("assignment")
+    forced = assignment.get("forced") if isinstance(assignment, Mapping) else None
+    if isinstance(forced, Mapping) and any(forced.values()):
+        problems.append(
+            Problem(
+                "$.assignment.forced",
+                dict(forced),
+                "no forced units for a switchback design (a QA tester would change the variant "
+                "of their whole cell); use the variant toggle (forcedVariant) instead",
+            )
+        )
 
 
 def parse_origin(text: str) -> int | None:
-    """``origin`` as epoch milliseconds; None when it is not a date-time with an offset."""
-    from datetime import datetime
+    """``origin`` as exact epoch milliseconds; None unless it matches :data:`ORIGIN_PATTERN`.
 
+    Only that one form is accepted so that every SDK computes the same instant.
+    """
+    if ORIGIN_PATTERN.match(text) is None:
+        return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return (moment - _EPOCH) // timedelta(milliseconds=1)
+    except (ValueError, OverflowError):  # 2026-02-30, or before year 1 once offset
         return None
-    if moment.tzinfo is None:
-        return None
-    return round(moment.timestamp() * 1000)
 
 
 def _check_levels(raw: Mapping[str, Any], problems: list[Problem]) -> None:

@@ -4,9 +4,12 @@ They bypass FastAPI's dependency injection and pydantic (the request is decoded 
 by msgspec in one pass) but answer in the same shapes and the same error shape, check the same
 keys, and are documented in the same OpenAPI document (:mod:`splitlab.server.openapi`).
 
-``POST /v1/assign`` body: ``{"unitId": "u-1", "experimentId": "exp-1"?, "attributes": {...}?}``;
-without ``experimentId`` the unit is assigned in every experiment the server knows. The answer
-is ``{"unitId": "u-1", "assignments": [{"experimentId", "variant", "reason"}, ...]}``. An
+``POST /v1/assign`` body: ``{"unitId": "u-1", "experimentId": "exp-1"?, "attributes": {...}?,
+"timestamp": 1767268800000?}``; without ``experimentId`` the unit is assigned in every
+experiment the server knows. The answer is ``{"unitId": "u-1", "assignments":
+[{"experimentId", "variant", "reason"}, ...]}``; a running switchback's assignment adds
+``period``, ``periodStart`` and ``switchbackUnit``, and the answer then says which time it used
+(``timestamp``, ``timeSource``: ``request`` when the body gave one, else ``server``). An
 unknown experiment is not an HTTP error: its assignment says ``"reason": "unknown_experiment"``,
 as the SDKs do. Assignment is not exposure: the caller sends the exposure event when it
 actually shows the variant.
@@ -18,16 +21,17 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
+from splitlab.assignment.switchback import MAX_TIME_MS
 from splitlab.config.models import EXPERIMENT_ID_PATTERN
 from splitlab.server.auth import authorize, bearer
 from splitlab.server.context import ServerContext
 from splitlab.server.errors import ApiError, error_body, jsonable, malformed_json
 from splitlab.server.gateway import ASGIApp, Message, Receive, Scope, Send, send_json
-from splitlab.tracking.events import expected_words
+from splitlab.tracking.events import MIN_TIMESTAMP_MS, expected_words
 from splitlab.tracking.jsontext import json_problem
 
 logger = logging.getLogger(__name__)
@@ -37,6 +41,12 @@ EXPERIMENT_ID = re.compile(EXPERIMENT_ID_PATTERN)
 
 AttributeValue = str | int | float | bool | None
 
+#: What ``timestamp`` must be, in the 422 that refuses one.
+TIMESTAMP_RULE = (
+    f"epoch milliseconds (an integer) from {MIN_TIMESTAMP_MS} (2000-01-01T00:00:00Z) "
+    f"to {MAX_TIME_MS}"
+)
+
 
 class AssignRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     """Body of ``POST /v1/assign``."""
@@ -44,21 +54,51 @@ class AssignRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     unit_id: str
     experiment_id: str | None = None
     attributes: dict[str, AttributeValue] | None = None
+    timestamp: (
+        Annotated[
+            int,
+            msgspec.Meta(
+                description="The time to assign at, in epoch milliseconds (switchback "
+                "experiments); default: the server's clock."
+            ),
+        ]
+        | None
+    ) = None
 
 
-class AssignmentOut(msgspec.Struct, rename="camel"):
-    """One experiment's answer for the unit."""
+class AssignmentOut(msgspec.Struct, rename="camel", omit_defaults=True):
+    """One experiment's answer for the unit (``period``... for a running switchback only)."""
 
     experiment_id: str
     variant: str | None
     reason: str
+    period: Annotated[int, msgspec.Meta(description="Switchback: the period index.")] | None = None
+    period_start: (
+        Annotated[int, msgspec.Meta(description="Switchback: the period's start, epoch ms.")] | None
+    ) = None
+    switchback_unit: (
+        Annotated[str, msgspec.Meta(description="Switchback: the unit (absent: global).")] | None
+    ) = None
 
 
-class AssignResponse(msgspec.Struct, rename="camel"):
+class AssignResponse(msgspec.Struct, rename="camel", omit_defaults=True):
     """Answer of ``POST /v1/assign``."""
 
     unit_id: str
     assignments: list[AssignmentOut]
+    timestamp: (
+        Annotated[int, msgspec.Meta(description="The time used, epoch ms (see timeSource).")] | None
+    ) = None
+    time_source: (
+        Annotated[
+            Literal["request", "server"],
+            msgspec.Meta(
+                description="Where the time came from: the body's timestamp or the server's "
+                "clock. Present when the body gave a timestamp or a switchback was assigned."
+            ),
+        ]
+        | None
+    ) = None
 
 
 _decode_assign = msgspec.json.Decoder(AssignRequest).decode
@@ -126,18 +166,36 @@ def assign_body(ctx: ServerContext, body: bytes) -> bytes:
         raise ApiError(422, "the request body is not valid", code="validation_error", details=[
             {"path": "$.unitId", "value": request.unit_id[:64],
              "expected": "a unit id of 1 to 256 characters"}])  # fmt: skip
+    timestamp = request.timestamp
+    if timestamp is not None and not MIN_TIMESTAMP_MS <= timestamp <= MAX_TIME_MS:
+        raise ApiError(422, "the request body is not valid", code="validation_error", details=[
+            {"path": "$.timestamp", "value": timestamp, "expected": TIMESTAMP_RULE}])  # fmt: skip
     attributes = request.attributes
     service = ctx.view.service
+    # One time for every experiment of the request: the body's, else one clock reading.
+    at = service.now_ms() if timestamp is None else timestamp
     if request.experiment_id is None:
-        results = list(service.assign_all(request.unit_id, attributes).values())
+        results = list(service.assign_all(request.unit_id, attributes, at=at).values())
     else:
         if EXPERIMENT_ID.match(request.experiment_id) is None:
             raise ApiError(422, "the request body is not valid", code="validation_error", details=[
                 {"path": "$.experimentId", "value": request.experiment_id[:140],
                  "expected": "an experiment id: 1 to 128 letters, digits, '.', '_', ':' or '-'"}
             ])  # fmt: skip
-        results = [service.assign(request.unit_id, request.experiment_id, attributes)]
-    assignments = [AssignmentOut(a.experiment_id, a.variant, a.reason.value) for a in results]
+        results = [service.assign(request.unit_id, request.experiment_id, attributes, at=at)]
+    timed = False
+    assignments = []
+    for a in results:
+        if a.period is None:
+            assignments.append(AssignmentOut(a.experiment_id, a.variant, a.reason.value))
+        else:
+            timed = True
+            assignments.append(AssignmentOut(a.experiment_id, a.variant, a.reason.value,
+                                             a.period, a.period_start_ms, a.switchback_unit))  # fmt: skip
+    if timestamp is not None:
+        return _encode(AssignResponse(request.unit_id, assignments, timestamp, "request"))
+    if timed:
+        return _encode(AssignResponse(request.unit_id, assignments, at, "server"))
     return _encode(AssignResponse(request.unit_id, assignments))
 
 

@@ -1,0 +1,82 @@
+"""The ``design`` rules of a switchback: each mistake named with its path, value and rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from splitlab.config import ConfigError, parse_experiment
+from splitlab.config.designs import MAX_CLOCK_SKEW_SECONDS, parse_origin
+from tests.assignment.assignment_helpers import definition
+
+SWITCHBACK = {"type": "switchback", "periodSeconds": 3600, "burnInSeconds": 600}
+
+
+def problems(**changes: Any) -> list[str]:
+    """The problem lines of a switchback definition with `changes` (design keys merged)."""
+    design = SWITCHBACK | changes.pop("design", {})
+    with pytest.raises(ConfigError) as info:
+        parse_experiment(definition(design=design, **changes))
+    return [str(p) for p in info.value.problems]
+
+
+@pytest.mark.parametrize(
+    ("design", "line"),
+    [
+        ({"periodSeconds": 0}, "$.design.periodSeconds: expected greater than or equal to 60 (got 0)"),
+        ({"periodSeconds": -60}, "$.design.periodSeconds: expected greater than or equal to 60 (got -60)"),
+        ({"periodSeconds": 3600.5}, "$.design.periodSeconds: expected a valid integer (got 3600.5)"),
+        ({"periodSeconds": "3600"}, '$.design.periodSeconds: expected a valid integer (got "3600")'),
+        ({"periodSeconds": 31 * 86_400 + 1},
+         "$.design.periodSeconds: expected less than or equal to 2678400 (got 2678401)"),
+        ({"burnInSeconds": 3600},
+         "$.design.burnInSeconds: expected fewer seconds than the period (periodSeconds is 3600) "
+         "(got 3600)"),
+        ({"burnInSeconds": 5000},
+         "$.design.burnInSeconds: expected fewer seconds than the period (periodSeconds is 3600) "
+         "(got 5000)"),
+        ({"burnInSeconds": MAX_CLOCK_SKEW_SECONDS},
+         "$.design.burnInSeconds: expected greater than 30 (got 30)"),
+    ],
+)  # fmt: skip
+def test_period_and_burn_in_mistakes_are_named(design: dict[str, Any], line: str) -> None:
+    """One problem each: a bad period does not also blame the burn-in."""
+    assert problems(design=design) == [line]
+
+
+@pytest.mark.parametrize(
+    "origin", ["2026-01-01", "2026-01-01T00:00:00", "2026-02-30T00:00:00Z", "2026-01-01T00:00+0530"]
+)
+def test_an_origin_without_the_one_form_is_refused(origin: str) -> None:
+    (line,) = problems(design={"origin": origin})
+    assert line.startswith("$.design.origin: expected an ISO 8601 date-time with a UTC offset")
+    assert f'(got "{origin}")' in line
+
+
+def test_offsets_and_milliseconds_are_exact() -> None:
+    assert parse_origin("2026-01-01T00:00:00+05:30") == 1_767_205_800_000
+    assert parse_origin("1969-12-31T23:59:59.999Z") == -1
+    assert parse_origin("2026-01-01T00:00Z") == 1_767_225_600_000
+
+
+def test_a_switchback_refuses_a_traffic_gate_and_forced_units() -> None:
+    lines = problems(trafficAllocation=0.5, assignment={"forced": {"control": ["u1"]}})
+    assert lines == [
+        "$.trafficAllocation: expected 1 for a switchback design (every request of a unit and "
+        "period gets the period's variant; restrict who is in the experiment with targeting "
+        "instead) (got 0.5)",
+        "$.assignment.forced: expected no forced units for a switchback design (a QA tester "
+        "would change the variant of their whole cell); use the variant toggle (forcedVariant) "
+        'instead (got {"control": ["u1"]})',
+    ]
+
+
+def test_a_classic_experiment_keeps_its_traffic_gate_and_forced_units() -> None:
+    raw = definition(trafficAllocation=0.5, assignment={"forced": {"control": ["u1"]}})
+    assert parse_experiment(raw).traffic_allocation == 0.5
+
+
+def test_a_valid_switchback_loads() -> None:
+    exp = parse_experiment(definition(design=SWITCHBACK | {"unit": "region"}))
+    assert exp.is_switchback and not exp.is_cluster
