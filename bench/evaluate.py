@@ -104,14 +104,14 @@ def generate(store: DuckDBStore, units: int, events: int) -> None:
         con.execute(
             "INSERT INTO exposures SELECT 'x' || i, $exp, "
             "['control', 'a', 'b'][1 + (hash(i) % 3)::INT], 'u' || i, "
-            "$start + (hash(i * 11) % $day)::BIGINT, NULL, i + 1 FROM range($units) t(i)",
+            "$start + (hash(i * 11) % $day)::BIGINT, NULL, i + 1, NULL FROM range($units) t(i)",
             {"exp": EXPERIMENT, "units": units, "start": START_MS, "day": DAY_MS},
         )
         con.execute(
             "INSERT INTO metric_events SELECT 'e' || i, $exp, "
             "['control', 'a', 'b'][1 + (hash(u) % 3)::INT], 'u' || u, "
             "$metrics[1 + (i % 5)::INT], (hash(i) % 1000) / 100.0, "
-            "$start - 5 * $day + (hash(i * 3) % (20 * $day))::BIGINT, u + 1 "
+            "$start - 5 * $day + (hash(i * 3) % (20 * $day))::BIGINT, u + 1, NULL "
             "FROM (SELECT i, hash(i * 7) % $units AS u FROM range($events) t(i))",
             {
                 "exp": EXPERIMENT,

@@ -333,14 +333,14 @@ def bench_summary(units: int, events: int, workdir: Path) -> dict[str, float]:
             con.execute(
                 "INSERT INTO exposures SELECT 'x' || i, $exp, "
                 "['control', 'a', 'b'][1 + (hash(i) % 3)::INT], 'u' || i, "
-                "1700000000000 + (i % 86400) * 1000, NULL, i + 1 FROM range($units) t(i)",
+                "1700000000000 + (i % 86400) * 1000, NULL, i + 1, NULL FROM range($units) t(i)",
                 {"exp": EXPERIMENT, "units": units},
             )
             con.execute(
                 "INSERT INTO metric_events SELECT 'e' || i, $exp, 'control', "
                 "'u' || (hash(i * 7) % $units), 'm' || (i % 5), (hash(i) % 1000) / 10.0, "
                 "1700000000000 + (hash(i * 3) % (20 * 86400))::BIGINT * 1000 - 5 * 86400000, "
-                "(hash(i * 7) % $units) + 1 FROM range($events) t(i)",
+                "(hash(i * 7) % $units) + 1, NULL FROM range($events) t(i)",
                 {"exp": EXPERIMENT, "units": units, "events": events},
             )
             # the unit keys the loader would have given (docs/storage.md)

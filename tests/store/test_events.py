@@ -70,6 +70,25 @@ def test_exposure_with_attributes() -> None:
     assert accepted[0].attributes == {"country": "US"} and accepted[0].value is None
 
 
+def test_cluster_id_is_carried_on_both_event_types() -> None:
+    """``clusterId`` reaches the Event (exposures and metric events); absent is None."""
+    exposure = metric(eventId="x", type="exposure", metric=..., value=..., clusterId="acct-1")
+    accepted, rejections = check([metric(clusterId="acct-1"), exposure, metric(eventId="n")])
+    assert rejections == []
+    assert [e.cluster_id for e in accepted] == ["acct-1", "acct-1", None]
+    slow, _ = check([metric(clusterId="acct-2"), metric(eventId="bad", value="x")])
+    assert [e.cluster_id for e in slow] == ["acct-2"]  # the per-event path keeps it too
+
+
+def test_cluster_id_rejection_names_field_value_and_expectation() -> None:
+    """The refusal of a bad ``clusterId`` reads as a sentence a user can act on."""
+    _, rejections = check([metric(clusterId="")])
+    assert rejections == [
+        {"index": 0, "field": "clusterId", "path": "$[0].clusterId", "value": "",
+         "expected": "a non-empty string, or no such field"}
+    ]  # fmt: skip
+
+
 def test_iso_timestamps_with_and_without_offset() -> None:
     """ISO-8601 strings are converted to epoch ms; no offset means UTC."""
     accepted, _ = check(
@@ -105,6 +124,10 @@ def test_iso_timestamps_with_and_without_offset() -> None:
         (metric(attributes={"a": "b"}), "attributes", "no attributes on a metric event"),
         (metric(userId="other"), "userId", "same value as unitId"),
         (metric(type="exposure", value=...), "metric", "no metric on an exposure"),
+        (metric(clusterId=42), "clusterId", "a string (got int)"),
+        (metric(clusterId=["a"]), "clusterId", "a string (got array)"),
+        (metric(clusterId=""), "clusterId", "a non-empty string, or no such field"),
+        (metric(clusterId="c" * 300), "clusterId", "at most 256 characters"),
     ],
 )
 def test_each_problem_is_named(event: dict[str, Any], field: str, expected_part: str) -> None:
@@ -182,15 +205,20 @@ ids = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=
     value=st.floats(allow_nan=False, allow_infinity=False),
     ts=st.integers(min_value=NOW - 10**10, max_value=NOW),
     exposure=st.booleans(),
+    cluster=st.none() | ids,
 )
 def test_events_built_with_the_model_round_trip(
-    event_id: str, unit_id: str, value: float, ts: int, exposure: bool
+    event_id: str, unit_id: str, value: float, ts: int, exposure: bool, cluster: str | None
 ) -> None:
     """Any Event encoded by msgspec (what clients send) validates back to itself."""
     if exposure:
-        event = Event(event_id, "exposure", "exp-1", "control", unit_id, ts, None, None, {"k": 1})
+        event = Event(
+            event_id, "exposure", "exp-1", "control", unit_id, ts, None, None, {"k": 1}, cluster
+        )
     else:
-        event = Event(event_id, "metric", "exp-1", "control", unit_id, ts, "m", value)
+        event = Event(
+            event_id, "metric", "exp-1", "control", unit_id, ts, "m", value, None, cluster
+        )
     accepted, rejections = validate_batch(msgspec.json.encode([event]), KNOWN, now=NOW)
     assert rejections == []
     assert accepted == [event]

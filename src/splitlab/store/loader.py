@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 _COLUMNS = (
     "{eventId: 'VARCHAR', type: 'VARCHAR', experimentId: 'VARCHAR', variant: 'VARCHAR', "
     "unitId: 'VARCHAR', timestamp: 'BIGINT', metric: 'VARCHAR', value: 'DOUBLE', "
-    "attributes: 'JSON'}"
+    "attributes: 'JSON', clusterId: 'VARCHAR'}"
 )
 
 #: The batch's units with their keys: the stored key, or the next free one for a new unit
@@ -49,8 +49,10 @@ LEFT JOIN unit_keys u ON b.unit_id = u.unit_id
 """
 
 _INSERT_EXPOSURES = """
-INSERT INTO exposures (event_id, experiment_id, variant, unit_id, ts, attributes, unit_key)
-SELECT b.eventId, b.experimentId, b.variant, b.unitId, b.timestamp, b.attributes, k.unit_key
+INSERT INTO exposures (event_id, experiment_id, variant, unit_id, ts, attributes, unit_key,
+                       cluster_id)
+SELECT b.eventId, b.experimentId, b.variant, b.unitId, b.timestamp, b.attributes, k.unit_key,
+       b.clusterId
 FROM (SELECT * FROM _splitlab_batch WHERE type = 'exposure'
       QUALIFY row_number() OVER (PARTITION BY eventId) = 1) b
 JOIN _splitlab_keys k ON b.unitId = k.unit_id
@@ -59,8 +61,10 @@ ANTI JOIN (SELECT event_id FROM exposures WHERE ts BETWEEN $lo AND $hi) e
 """
 
 _INSERT_METRICS = """
-INSERT INTO metric_events (event_id, experiment_id, variant, unit_id, metric, value, ts, unit_key)
-SELECT b.eventId, b.experimentId, b.variant, b.unitId, b.metric, b.value, b.timestamp, k.unit_key
+INSERT INTO metric_events (event_id, experiment_id, variant, unit_id, metric, value, ts, unit_key,
+                           cluster_id)
+SELECT b.eventId, b.experimentId, b.variant, b.unitId, b.metric, b.value, b.timestamp, k.unit_key,
+       b.clusterId
 FROM (SELECT * FROM _splitlab_batch WHERE type = 'metric'
       QUALIFY row_number() OVER (PARTITION BY eventId) = 1) b
 JOIN _splitlab_keys k ON b.unitId = k.unit_id

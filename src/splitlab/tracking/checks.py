@@ -62,6 +62,7 @@ def check_one(
         ("unitId", unit_id),
     ):
         _check_text(name, text, limits, reject, required=True)
+    _check_text("clusterId", wire.cluster_id, limits, reject, required=False, empty=False)
     if known is not None and wire.experiment_id:
         variants = known.get(wire.experiment_id)
         if variants is None:
@@ -97,16 +98,25 @@ def check_one(
             wire.metric,
             value,
             wire.attributes or None,
+            wire.cluster_id,
         )
     )
 
 
 def _check_text(
-    name: str, text: str | None, limits: Limits, reject: Reject, required: bool
+    name: str,
+    text: str | None,
+    limits: Limits,
+    reject: Reject,
+    required: bool,
+    empty: bool = True,
 ) -> None:
+    """`text` present (if `required`), non-empty (unless `empty` allows it) and short enough."""
     if text is None or text == "":
         if required:
             reject(name, text, "a non-empty string")
+        elif text == "" and not empty:
+            reject(name, text, "a non-empty string, or no such field")
     elif len(text) > limits.max_string:
         reject(name, text, f"a string of at most {limits.max_string} characters")
 

@@ -180,8 +180,14 @@ class TrackingClient:
         attributes: Mapping[str, AttributeValue] | None = None,
         event_id: str | None = None,
         timestamp_ms: int | None = None,
+        cluster_id: str | None = None,
     ) -> Event:
-        """Track that ``unit_id`` was exposed to ``variant``; returns the event (with its id)."""
+        """Track that ``unit_id`` was exposed to ``variant``; returns the event (with its id).
+
+        ``cluster_id``: for a cluster design, the randomisation unit (the ``hashKey`` value,
+        e.g. the account) when ``unit_id`` is the analysis unit (the user); for a switchback
+        design, the switchback unit's value.
+        """
         event = Event(
             event_id=event_id or new_event_id(),
             type="exposure",
@@ -190,6 +196,7 @@ class TrackingClient:
             unit_id=unit_id,
             timestamp=self.now_ms() if timestamp_ms is None else timestamp_ms,
             attributes=dict(attributes) if attributes else None,
+            cluster_id=cluster_id,
         )
         self.track(event)
         return event
@@ -204,8 +211,12 @@ class TrackingClient:
         *,
         event_id: str | None = None,
         timestamp_ms: int | None = None,
+        cluster_id: str | None = None,
     ) -> Event:
-        """Track a metric event; returns the event (with its id)."""
+        """Track a metric event; returns the event (with its id).
+
+        ``cluster_id`` as for :meth:`exposure` (the same value as the unit's exposure).
+        """
         event = Event(
             event_id=event_id or new_event_id(),
             type="metric",
@@ -215,6 +226,7 @@ class TrackingClient:
             timestamp=self.now_ms() if timestamp_ms is None else timestamp_ms,
             metric=metric,
             value=float(value),
+            cluster_id=cluster_id,
         )
         self.track(event)
         return event
@@ -223,11 +235,18 @@ class TrackingClient:
         """Queue ``event`` for delivery; never blocks on the network.
 
         Raises ValueError for a non-finite ``value`` (JSON has no NaN: it would reach the
-        collector as null, which means 1).
+        collector as null, which means 1) and for a ``cluster_id`` that is not a non-empty
+        string (the collector would refuse the event long after this call returned).
         """
         if event.value is not None and not math.isfinite(event.value):
             raise ValueError(
                 f"event {event.event_id}: value must be a finite number (got {event.value!r})"
+            )
+        cluster = event.cluster_id
+        if cluster is not None and not (isinstance(cluster, str) and cluster):
+            raise ValueError(
+                f"event {event.event_id}: cluster_id must be a non-empty string or None "
+                f"(got {cluster!r})"
             )
         spill: list[Event] = []
         with self._cond:

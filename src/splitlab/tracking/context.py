@@ -59,6 +59,8 @@ class RequestContext:
     emitter: MetricEmitter
     #: Name of the header carrying the assignments (responses and forwarded calls).
     header_name: str = "X-Splitlab-Assignments"
+    #: The ``clusterId`` per experiment of a cluster or switchback design (none otherwise).
+    tracked_clusters: Mapping[str, str] = field(default_factory=dict)
     _occurrences: Counter[tuple[str, str]] = field(default_factory=Counter)
     _mutex: threading.Lock = field(default_factory=threading.Lock)
 

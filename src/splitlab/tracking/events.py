@@ -5,11 +5,13 @@ On the wire (camelCase JSON)::
     {"eventId": "...", "type": "exposure" | "metric", "experimentId": "...",
      "variant": "...", "unitId": "...", "metric": "...", "value": 1.0,
      "timestamp": "2026-01-01T12:00:00Z" | 1767268800000,
-     "attributes": {"country": "US"}}
+     "attributes": {"country": "US"}, "clusterId": "account-7"}
 
 ``userId`` (the article's name) is accepted in place of ``unitId``; ``type`` defaults to
 ``"metric"`` so the article's ``TrackedEvent`` is accepted unchanged; a metric event without a
-``value`` counts 1. ``eventId`` is the idempotency key: the same logical event keeps the same id
+``value`` counts 1. ``clusterId`` (optional, a non-empty string) names the randomisation unit
+of a cluster design (``unitId`` then being the analysis unit) or the switchback unit.
+``eventId`` is the idempotency key: the same logical event keeps the same id
 on every retry. Unknown fields are ignored, so newer clients can talk to older collectors.
 
 :func:`validate_batch` turns a request body into accepted :class:`Event` objects plus one
@@ -107,6 +109,9 @@ def _fast_checker(
     def check(wire: WireEvent) -> Event | None:
         unit = wire.unit_id if wire.user_id is None else None if wire.unit_id else wire.user_id
         eid, exp, variant, ts = wire.event_id, wire.experiment_id, wire.variant, wire.timestamp
+        cluster = wire.cluster_id
+        if cluster is not None and not (cluster and len(cluster) <= longest):
+            return None
         if not (
             eid and exp and variant and unit and type(ts) is int and lowest <= ts <= highest
             and len(eid) <= longest and len(exp) <= longest and len(variant) <= longest
@@ -122,10 +127,10 @@ def _fast_checker(
             if not metric or len(metric) > longest or wire.attributes is not None:
                 return None
             value = 1.0 if wire.value is None else wire.value
-            return Event(eid, "metric", exp, variant, unit, ts, metric, value)
+            return Event(eid, "metric", exp, variant, unit, ts, metric, value, None, cluster)
         if wire.metric is not None or wire.value is not None or wire.attributes:
             return None
-        return Event(eid, "exposure", exp, variant, unit, ts)
+        return Event(eid, "exposure", exp, variant, unit, ts, cluster_id=cluster)
 
     return check
 

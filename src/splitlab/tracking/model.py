@@ -38,6 +38,9 @@ class Event(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True, gc=
     metric: str | None = None
     value: float | None = None
     attributes: dict[str, AttributeValue] | None = None
+    #: The randomisation unit of a cluster design (the unit that was hashed, e.g. the
+    #: account) or the switchback unit's value; None for classic experiments.
+    cluster_id: str | None = None
 
 
 class WireEvent(msgspec.Struct, rename="camel", gc=False):
@@ -53,6 +56,7 @@ class WireEvent(msgspec.Struct, rename="camel", gc=False):
     value: float | None = None
     timestamp: str | int | float | None = None
     attributes: dict[str, AttributeValue] | None = None
+    cluster_id: str | None = None
 
 
 class Envelope(msgspec.Struct):

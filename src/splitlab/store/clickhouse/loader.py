@@ -29,7 +29,14 @@ from collections import deque
 from collections.abc import Callable
 
 from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError
-from splitlab.store.clickhouse.schema import ALIVE, EXPOSURES, METRIC_EVENTS, SCHEMA, RowEncoder
+from splitlab.store.clickhouse.schema import (
+    ADD_COLUMNS,
+    ALIVE,
+    EXPOSURES,
+    METRIC_EVENTS,
+    SCHEMA,
+    RowEncoder,
+)
 from splitlab.store.errors import StoreError
 from splitlab.store.log import AppendLog, Position, fsync_directory
 
@@ -69,9 +76,22 @@ class ClickHouseLoader:
     # ------------------------------------------------------------------ loading
 
     def ensure_schema(self) -> None:
-        """Create the database and tables if they are missing."""
+        """Create the database and tables if they are missing; add newer columns to old ones."""
         for statement in SCHEMA:
             self._client.execute(statement.format(db=self._db))
+        _, rows = self._client.query(
+            "SELECT table, name FROM system.columns WHERE database = $db", {"db": self._db}
+        )
+        present = {(str(table), str(name)) for table, name in rows}
+        for table, column, kind in ADD_COLUMNS:
+            if (table, column) in present:
+                continue
+            logger.info("adding %s to %s.%s (made by an older splitlab)", column, self._db, table)
+            try:
+                self._client.execute(f"ALTER TABLE {self._db}.{table} ADD COLUMN {column} {kind}")
+            except ClickHouseError as exc:
+                if "Code: 44," not in str(exc):  # 44: another loader added it meanwhile
+                    raise
         self._schema_ready = True
 
     def load_once(self) -> int:

@@ -11,6 +11,10 @@ Timestamps are ``Int64`` epoch milliseconds (ClickHouse 18.16 has no ``DateTime6
 the DuckDB store. An exposure's segment attributes are two parallel arrays of keys and values,
 each value rendered the way DuckDB's ``attributes ->> key`` renders it: strings as they are,
 booleans as ``true``/``false``, numbers as their JSON text.
+
+``cluster_id`` (``Nullable(String)``, the event's ``clusterId``) came later: tables made by an
+older splitlab get it from :data:`ADD_COLUMNS` when a loader starts (ClickHouse 18.16 has no
+``ADD COLUMN IF NOT EXISTS``, so the loader reads ``system.columns`` first).
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ SCHEMA = (
     unit_id String,
     ts Int64,
     attr_keys Array(String),
-    attr_values Array(String)
+    attr_values Array(String),
+    cluster_id Nullable(String)
 ) ENGINE = ReplacingMergeTree() ORDER BY (experiment_id, unit_id, ts, event_id)""",
     """CREATE TABLE IF NOT EXISTS {db}.metric_events (
     event_id String,
@@ -42,9 +47,16 @@ SCHEMA = (
     unit_id String,
     metric String,
     value Float64,
-    ts Int64
+    ts Int64,
+    cluster_id Nullable(String)
 ) ENGINE = ReplacingMergeTree() ORDER BY (experiment_id, metric, unit_id, ts, event_id)""",
     "CREATE TABLE IF NOT EXISTS {db}.loader_alive (token String) ENGINE = Memory",
+)
+
+#: Columns added after the first release: (table, column, type), added where missing.
+ADD_COLUMNS = (
+    (EXPOSURES, "cluster_id", "Nullable(String)"),
+    (METRIC_EVENTS, "cluster_id", "Nullable(String)"),
 )
 
 
@@ -56,6 +68,7 @@ class _ExposureRow(msgspec.Struct, gc=False):
     ts: int
     attr_keys: list[str]
     attr_values: list[str]
+    cluster_id: str | None
 
 
 class _MetricRow(msgspec.Struct, gc=False):
@@ -66,6 +79,7 @@ class _MetricRow(msgspec.Struct, gc=False):
     metric: str
     value: float
     ts: int
+    cluster_id: str | None
 
 
 def attribute_text(value: AttributeValue) -> str:
@@ -101,6 +115,7 @@ class RowEncoder:
                             event.timestamp,
                             list(attributes),
                             [attribute_text(v) for v in attributes.values()],
+                            event.cluster_id,
                         )
                     )
                 else:
@@ -113,6 +128,7 @@ class RowEncoder:
                             event.metric or "",
                             1.0 if event.value is None else event.value,
                             event.timestamp,
+                            event.cluster_id,
                         )
                     )
         return (

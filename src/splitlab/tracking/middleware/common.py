@@ -8,7 +8,8 @@ framework detection) and calls :meth:`TrackingCore.begin`, which
    configured ones); headers such as ``x-variant`` or ``x-experiment-id`` are never read;
 3. tracks an exposure event once per (unit, experiment, variant) in this process (a bounded
    LRU cache remembers which were sent; the store keeps the first exposure per unit anyway),
-   only for units randomised into the experiment (reason ``assigned``);
+   only for units randomised into the experiment (reason ``assigned``). For a cluster or
+   switchback design the events also carry ``clusterId`` (see :func:`tracked_ids`);
 4. returns the :class:`~splitlab.tracking.context.RequestContext` the adapter makes current.
 
 Event ids. An exposure's ``eventId`` is derived from (experiment, variant, unit), so a second
@@ -31,6 +32,9 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any, Protocol
 
 from splitlab.assignment import Assignment, ExperimentAssignmentService, resolve_unit
+from splitlab.assignment.units import unit_text
+from splitlab.config.designs import ClusterDesign, SwitchbackDesign
+from splitlab.config.models import Experiment
 from splitlab.tracking.context import RequestContext
 from splitlab.tracking.events import AttributeValue, Event
 
@@ -103,6 +107,7 @@ class Recorder(Protocol):
         attributes: Mapping[str, AttributeValue] | None = None,
         event_id: str | None = None,
         timestamp_ms: int | None = None,
+        cluster_id: str | None = None,
     ) -> Event: ...
 
     def metric(
@@ -115,6 +120,7 @@ class Recorder(Protocol):
         *,
         event_id: str | None = None,
         timestamp_ms: int | None = None,
+        cluster_id: str | None = None,
     ) -> Event: ...
 
 
@@ -147,6 +153,31 @@ class ExposureCache:
 def derive_event_id(*parts: str) -> str:
     """A deterministic event id: UUID5 under EVENT_NAMESPACE of the parts joined by U+001F."""
     return str(uuid.uuid5(EVENT_NAMESPACE, _SEP.join(parts)))
+
+
+def tracked_ids(
+    experiment: Experiment, unit_id: str | None, attributes: Mapping[str, Any]
+) -> tuple[str | None, str | None]:
+    """The ``unitId`` and ``clusterId`` events of `experiment` carry for this request.
+
+    * Classic: the hashed unit (``assignment.hashKey``, falling back to the request's unit),
+      no cluster id.
+    * Cluster design: the analysis unit (the ``design.analysisUnit`` attribute, falling back
+      to the request's unit) and, as the cluster id, the hashed unit (e.g. the account).
+    * Switchback: the hashed unit as for a classic experiment, and the switchback unit's
+      value (the ``design.unit`` attribute) as the cluster id; none for a global switchback.
+
+    (None, None) when there is no unit to hash: nothing is tracked then.
+    """
+    hashed = resolve_unit(experiment.assignment.hash_key, unit_id, attributes)
+    if hashed is None:
+        return None, None
+    design = experiment.design
+    if isinstance(design, ClusterDesign):
+        return resolve_unit(design.analysis_unit, unit_id, attributes), hashed
+    if isinstance(design, SwitchbackDesign) and design.unit is not None:
+        return hashed, unit_text(attributes.get(design.unit))
+    return hashed, None
 
 
 def _scalar_attributes(
@@ -198,10 +229,12 @@ class TrackingCore:
         unit_id = self._unit(request)
         attributes = dict(self._attributes(request)) if self._attributes else {}
         assignments = self._assign(request, unit_id, attributes)
-        tracked_units = self._log_exposures(unit_id, attributes, assignments)
+        tracked_units, clusters = self._log_exposures(unit_id, attributes, assignments)
         key = next((request.headers[h] for h in self._key_headers if request.headers.get(h)), None)
         header = self.response_header or "X-Splitlab-Assignments"
-        return RequestContext(unit_id, assignments, tracked_units, key, self, header)
+        return RequestContext(
+            unit_id, assignments, tracked_units, key, self, header, tracked_clusters=clusters
+        )
 
     def _assign(
         self, request: RequestInfo, unit_id: str | None, attributes: Mapping[str, Any]
@@ -217,9 +250,11 @@ class TrackingCore:
         unit_id: str | None,
         attributes: Mapping[str, Any],
         assignments: Mapping[str, Assignment],
-    ) -> dict[str, str]:
-        """Track first exposures; the tracked unit id per experiment the unit is part of."""
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Track first exposures; the tracked unit id and cluster id per experiment the unit
+        is part of (see :func:`tracked_ids`)."""
         tracked: dict[str, str] = {}
+        clusters: dict[str, str] = {}
         for assignment in assignments.values():
             if not (assignment.in_experiment and assignment.variant):
                 continue
@@ -227,10 +262,12 @@ class TrackingCore:
                 experiment = self.assigner.experiment(assignment.experiment_id)
             except KeyError:  # removed by an update() since it was assigned
                 continue
-            unit = resolve_unit(experiment.assignment.hash_key, unit_id, attributes)
+            unit, cluster = tracked_ids(experiment, unit_id, attributes)
             if unit is None:
                 continue
             tracked[assignment.experiment_id] = unit
+            if cluster is not None:
+                clusters[assignment.experiment_id] = cluster
             key = (unit, assignment.experiment_id, assignment.variant)
             if self.exposures.first_time(key):
                 self.recorder.exposure(
@@ -239,8 +276,9 @@ class TrackingCore:
                     assignment.variant,
                     attributes=_scalar_attributes(experiment.segments, attributes),
                     event_id=derive_event_id("exposure", *key),
+                    cluster_id=cluster,
                 )
-        return tracked
+        return tracked, clusters
 
     def emit_metric(
         self, context: RequestContext, metric: str, value: float, experiment_id: str | None
@@ -258,8 +296,11 @@ class TrackingCore:
             if context.request_key is not None:
                 parts = ("metric", context.request_key, unit, eid, metric, str(occurrence))
                 event_id = derive_event_id(*parts)
+            cluster = context.tracked_clusters.get(eid)
             events.append(
-                self.recorder.metric(unit, eid, variant, metric, value, event_id=event_id)
+                self.recorder.metric(
+                    unit, eid, variant, metric, value, event_id=event_id, cluster_id=cluster
+                )
             )
         if not events:
             logger.debug(
