@@ -17,8 +17,8 @@
   period, so orders placed then are delivered as the previous hour's variant would: the
   carry-over the design's burn-in leaves out.
 
-Events are built in their wire shape (camelCase JSON objects, as a client sends them) and go
-through the collector's validation like every other demo event. Randomness comes only from
+Each event carries ``clusterId`` and goes through the collector's validation like every other
+demo event. Randomness comes only from
 the ``numpy.random.Generator`` passed in.
 """
 
@@ -31,6 +31,9 @@ import numpy as np
 import numpy.typing as npt
 
 from splitlab.assignment import ExperimentAssignmentService
+from splitlab.assignment.switchback import period_start_ms
+from splitlab.config.designs import SwitchbackDesign
+from splitlab.tracking.events import Event, EventType
 
 HOUR_MS = 3_600_000
 
@@ -60,13 +63,10 @@ CARRY_OVER_MS = 8 * 60_000
 LATE_MINUTES = 45.0
 
 
-def _wire(event_id: str, kind: str, experiment_id: str, variant: str, unit: str, ts: int,
-          cluster: str, **extra: Any) -> dict[str, Any]:  # fmt: skip
-    """One event in the collector's wire shape, with its ``clusterId``."""
-    event = {"eventId": event_id, "type": kind, "experimentId": experiment_id,
-             "variant": variant, "unitId": unit, "timestamp": ts, "clusterId": cluster}  # fmt: skip
-    event.update(extra)
-    return event
+def _event(event_id: str, kind: EventType, experiment_id: str, variant: str, unit: str,
+           ts: int, cluster: str, **extra: Any) -> Event:  # fmt: skip
+    """One event with its ``clusterId`` (encoded, the collector's wire shape)."""
+    return Event(event_id, kind, experiment_id, variant, unit, ts, cluster_id=cluster, **extra)
 
 
 def pricing_events(
@@ -75,7 +75,7 @@ def pricing_events(
     scale: float,
     service: ExperimentAssignmentService,
     rng: np.random.Generator,
-) -> list[dict[str, Any]]:
+) -> list[Event]:
     """One day of new accounts and their users in the cluster experiment."""
     accounts = max(round(ACCOUNTS_PER_DAY * scale), 4)
     sizes = 1 + np.minimum(rng.poisson(rng.lognormal(np.log(2.5), 0.7, accounts)), 60)
@@ -96,22 +96,22 @@ def pricing_events(
     upgrade_draw = rng.random(n)
     price_noise = rng.lognormal(0.0, 0.3, n)
     delays = rng.exponential(30 * 60_000, n).astype(np.int64) + 1_000
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     for i, a in enumerate(assignments):
         if not a.in_experiment or a.variant is None:
             continue
         variant, unit, account = a.variant, units[i], account_ids[int(account_of[i])]
         ts = int(arrivals[i])
-        events.append(_wire(f"{PRICING}:x:{unit}", "exposure", PRICING, variant, unit, ts,
+        events.append(_event(f"{PRICING}:x:{unit}", "exposure", PRICING, variant, unit, ts,
                             account, attributes={"plan": attributes[i]["plan"]}))  # fmt: skip
         odds = np.log(UPGRADE_RATE[variant] / (1 - UPGRADE_RATE[variant]))
         p = 1.0 / (1.0 + np.exp(-(odds + effects[account_of[i]])))
         if upgrade_draw[i] < p:
             at = ts + int(delays[i])
             value = round(float(PRICE[variant] * price_noise[i]), 2)
-            events.append(_wire(f"{PRICING}:upgrade:{unit}", "metric", PRICING, variant, unit,
+            events.append(_event(f"{PRICING}:upgrade:{unit}", "metric", PRICING, variant, unit,
                                 at, account, metric="upgrade", value=1.0))  # fmt: skip
-            events.append(_wire(f"{PRICING}:purchase:{unit}", "metric", PRICING, variant, unit,
+            events.append(_event(f"{PRICING}:purchase:{unit}", "metric", PRICING, variant, unit,
                                 at, account, metric="purchase", value=value))  # fmt: skip
     return events
 
@@ -145,16 +145,18 @@ def dispatch_world(start_ms: int, days: int, rng: np.random.Generator) -> Dispat
 def cell_variants(
     service: ExperimentAssignmentService, periods: list[int]
 ) -> dict[tuple[str, int], str | None]:
-    """The variant each (region, period) cell runs (None: the experiment serves none).
-
-    Interim: the assignment service hashes the cell as the unit ``region/period``; the
-    switchback assignment function replaces this once it lands.
-    """
-    cells = [(r, k) for r in REGIONS for k in periods]
-    found = service.assign_many(DISPATCH, [f"{r}/{k}" for r, k in cells])
-    return {
-        cell: (a.variant if a.in_experiment else None) for cell, a in zip(cells, found, strict=True)
-    }
+    """The variant each (region, period) cell runs (None: the experiment serves none), from
+    the assignment service at the start of the period."""
+    design = service.experiment(DISPATCH).design
+    assert isinstance(design, SwitchbackDesign)
+    regions = [{"region": r} for r in REGIONS]
+    cells: dict[tuple[str, int], str | None] = {}
+    for k in periods:
+        found = service.assign_many(DISPATCH, list(REGIONS), regions,
+                                    at=period_start_ms(design, k))  # fmt: skip
+        for region, a in zip(REGIONS, found, strict=True):
+            cells[(region, k)] = a.variant if a.in_experiment else None
+    return cells
 
 
 def dispatch_events(
@@ -163,11 +165,11 @@ def dispatch_events(
     scale: float,
     service: ExperimentAssignmentService,
     rng: np.random.Generator,
-) -> list[dict[str, Any]]:
+) -> list[Event]:
     """One day of orders in the switchback experiment, cell by cell."""
     first = world.start_ms // HOUR_MS + day * 24
     variants = cell_variants(service, list(range(first - 1, first + 24)))
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     mean_demand = float(world.demand.mean())
     for h in range(24):
         period = first + h
@@ -187,13 +189,13 @@ def dispatch_events(
                 minutes = round(BASE_MINUTES * max(congestion, 0.5) * effect * noise[j], 1)
                 unit = f"o-{day:02d}-{region}-{h:02d}-{j:04d}"
                 ts = period * HOUR_MS + int(offsets[j])
-                events.append(_wire(f"{DISPATCH}:x:{unit}", "exposure", DISPATCH, variant, unit,
+                events.append(_event(f"{DISPATCH}:x:{unit}", "exposure", DISPATCH, variant, unit,
                                     ts, region, attributes={"region": region}))  # fmt: skip
-                events.append(_wire(f"{DISPATCH}:delivery:{unit}", "metric", DISPATCH, variant,
+                events.append(_event(f"{DISPATCH}:delivery:{unit}", "metric", DISPATCH, variant,
                                     unit, ts, region, metric="delivery_minutes",
                                     value=float(minutes)))  # fmt: skip
                 if minutes > LATE_MINUTES:
-                    events.append(_wire(f"{DISPATCH}:late:{unit}", "metric", DISPATCH, variant,
+                    events.append(_event(f"{DISPATCH}:late:{unit}", "metric", DISPATCH, variant,
                                         unit, ts, region, metric="late_delivery",
                                         value=1.0))  # fmt: skip
     return events

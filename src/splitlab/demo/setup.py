@@ -14,13 +14,12 @@ in batches of the collector's size) and are written with the store's durable ``s
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import numpy as np
@@ -95,9 +94,7 @@ def scaled(experiment: Experiment, scale: float) -> Experiment:
     )
 
 
-def _send(
-    ctx: ServerContext, events: Sequence[Event | dict[str, Any]]
-) -> tuple[int, list[Future[IngestResult]]]:
+def _send(ctx: ServerContext, events: list[Event]) -> tuple[int, list[Future[IngestResult]]]:
     """Validate in collector-sized batches and submit; returns the accepted count and futures."""
     known = ctx.known()
     encode = msgspec.json.encode
@@ -157,7 +154,7 @@ def build_demo(
         day_start = start + timedelta(days=day)
         people = visitors(day, per_day, int(day_start.timestamp() * 1000), rng)
         service = ctx.view.service
-        events: list[Event | dict[str, Any]] = []
+        events: list[Event] = []
         for experiment_id, behaviour in BEHAVIOUR.items():
             events += events_for(experiment_id, people, service, rng, behaviour)
         day_ms = int(day_start.timestamp() * 1000)
