@@ -366,10 +366,15 @@ def cell_chart(cells: Sequence[Cell], variants: Sequence[str], period_label: Cal
                 f'width="{x(end + 1) - x(start):.2f}" height="{row - 4}">'
                 f"<title>{escape(label)}</title></rect>"
             )
-    step = max(1, math.ceil((last + 1 - first) / 8))
-    for p in range(first, last + 1, step):
-        anchor = "start" if p == first else "middle"
-        body.append(f'<text class="tick" x="{x(p):.1f}" y="{height - PAD_BOTTOM + 18}" '
-                    f'text-anchor="{anchor}">{escape(period_label(p))}</text>')  # fmt: skip
+    # Ticks at multiples of a round number of periods (1, 2, 3, 6, 12, 24, 48, ...), at most 8.
+    span = last + 1 - first
+    step = next((s for s in (1, 2, 3, 6, 12, 24, 48, 72, 96, 168) if span / s <= 8),
+                math.ceil(span / 8))  # fmt: skip
+    ticks = []
+    for p in range(first + (-first) % step, last + 1, step):
+        ticks.append(f'<line class="grid" x1="{x(p):.1f}" x2="{x(p):.1f}" y1="{top}" '
+                    f'y2="{height - PAD_BOTTOM + 4}"/><text class="tick" x="{x(p):.1f}" '
+                    f'y="{height - PAD_BOTTOM + 18}" text-anchor="middle">'
+                    f"{escape(period_label(p))}</text>")  # fmt: skip
     return _svg(height, title, [f'<g class="cells" data-cells="{drawn}" '
-                                f'data-units="{len(units)}">', *body, "</g>"])  # fmt: skip
+                                f'data-units="{len(units)}">', *ticks, *body, "</g>"])  # fmt: skip

@@ -140,8 +140,21 @@ def cell_chart(ctx: ServerContext, experiment: Experiment, design: SwitchbackDes
     )  # fmt: skip
 
 
+#: Each (switchback unit, period) cell's variant as the exposures record it: the variant of the
+#: cell's first exposure, and how many exposures it had.
+CELLS_FROM_EXPOSURES = """
+SELECT cluster_id, (ts - $origin) // $period AS period, arg_min(variant, ts), count(*)
+FROM exposures WHERE experiment_id = $exp GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
+
 def switchback_cells(
     ctx: ServerContext, experiment: Experiment, design: SwitchbackDesign
 ) -> list[charts.Cell]:
-    """The experiment's cells (unit, period, variant) as the store sees them."""
-    return []
+    """The experiment's cells (unit, period, variant) from the store's exposures."""
+    ctx.store.flush()
+    params = {"exp": experiment.id, "origin": parse_origin(design.origin) or 0,
+              "period": design.period_seconds * 1000}  # fmt: skip
+    with ctx.store.lock:
+        rows = ctx.store.connection.execute(CELLS_FROM_EXPOSURES, params).fetchall()
+    return [charts.Cell(None if u is None else str(u), int(k), str(v)) for u, k, v, _ in rows]
