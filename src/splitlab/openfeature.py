@@ -14,6 +14,10 @@ and its ``attributes`` are the unit's attributes; the served value is the assign
 name, or the value the ``values`` mapping gives that variant. How splitlab's reasons become
 OpenFeature's reasons and error codes is in ``docs/openfeature.md`` and :data:`REASONS`.
 
+Switchback experiments are assigned at the context attribute ``timestamp`` (:data:`TIME_ATTRIBUTE`:
+epoch milliseconds as an integer, or an aware ``datetime``), else at the service's clock; the
+flag metadata then carries ``period``, ``periodStart`` and ``switchbackUnit``.
+
     SplitlabError                 (splitlab.errors)
     ├── MissingDependencyError    openfeature-sdk is not installed (also an ImportError)
     └── ProviderValuesError       the provider's ``values`` mapping does not fit the experiments
@@ -29,7 +33,13 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from splitlab.assignment import Assignment, ExperimentAssignmentService, Reason, resolve_unit
+from splitlab.assignment import (
+    Assignment,
+    ExperimentAssignmentService,
+    Reason,
+    TimeError,
+    resolve_unit,
+)
 from splitlab.config.errors import Problem
 from splitlab.errors import SplitlabError
 
@@ -54,6 +64,7 @@ except ImportError as exc:  # the optional dependency is missing: say how to ins
 
 __all__ = [
     "REASONS",
+    "TIME_ATTRIBUTE",
     "ExposureCallback",
     "MissingDependencyError",
     "ProviderValuesError",
@@ -81,6 +92,9 @@ _ERRORS: Mapping[Reason, ErrorCode] = {
     Reason.UNKNOWN_EXPERIMENT: ErrorCode.FLAG_NOT_FOUND,
     Reason.MISSING_UNIT_ID: ErrorCode.TARGETING_KEY_MISSING,
 }
+
+#: The evaluation context attribute holding the time to assign switchbacks at.
+TIME_ATTRIBUTE = "timestamp"
 
 #: Called with (assignment, unit id) for every resolution that exposes a randomised unit.
 ExposureCallback = Callable[[Assignment, str], None]
@@ -225,13 +239,32 @@ class SplitlabProvider(AbstractProvider):
         convert: Callable[[_Served], T | None],
     ) -> FlagResolutionDetails[T]:
         unit_id = context.targeting_key if context is not None else None
+        at = context.attributes.get(TIME_ATTRIBUTE) if context is not None else None
         attributes = _plain(context.attributes) if context is not None else {}
-        assignment = self._service.assign(unit_id, flag_key, attributes)
+        try:
+            if at is not None and not isinstance(at, int | datetime):
+                raise TimeError(f"{TIME_ATTRIBUTE} is a {type(at).__name__}")
+            assignment = self._service.assign(unit_id, flag_key, attributes, at=at)
+        except TimeError:
+            message = (
+                f"the evaluation context's {TIME_ATTRIBUTE!r} attribute must be epoch "
+                f"milliseconds (an integer within +-8.64e15) or a timezone-aware datetime "
+                f"(got {at!r})"
+            )
+            meta: dict[str, bool | int | float | str] = {"experimentId": flag_key}
+            return FlagResolutionDetails(
+                default_value, ErrorCode.INVALID_CONTEXT, message, OFReason.ERROR, None, meta
+            )
         metadata: dict[str, bool | int | float | str] = {
             "experimentId": flag_key,
             "splitlabReason": assignment.reason.value,
             "inExperiment": assignment.in_experiment,
         }
+        if assignment.period is not None and assignment.period_start_ms is not None:
+            metadata["period"] = assignment.period
+            metadata["periodStart"] = assignment.period_start_ms
+            if assignment.switchback_unit is not None:
+                metadata["switchbackUnit"] = assignment.switchback_unit
         error = _ERRORS.get(assignment.reason)
         if error is not None:
             message = _error_message(assignment, self._service, unit_id)

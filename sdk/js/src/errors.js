@@ -28,3 +28,12 @@ export class DefinitionError extends Error {
     this.code = "invalid_definition";
   }
 }
+
+/** A time given for a switchback assignment that is not a usable instant. */
+export class TimeError extends RangeError {
+  constructor(message) {
+    super(message);
+    this.name = "TimeError";
+    this.code = "invalid_time";
+  }
+}

@@ -4,7 +4,17 @@
 export { ExperimentAssignmentService, Reason, resolveUnit, unitText } from "./service.js";
 export { compileCondition, evaluateCondition, validateCondition } from "./conditions.js";
 export { compileRules, renderValue, validateRules } from "./rules.js";
-export { ConditionError, DefinitionError } from "./errors.js";
+export { ConditionError, DefinitionError, TimeError } from "./errors.js";
+export {
+  SWITCHBACK_PREFIX,
+  epochMs,
+  parseOrigin,
+  periodIndex,
+  periodStartMs,
+  switchbackInput,
+  switchbackSplit,
+  switchbackVariant,
+} from "./switchback.js";
 export {
   BUCKETS,
   PREFIX,

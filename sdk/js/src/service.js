@@ -6,6 +6,7 @@ import { compileCondition } from "./conditions.js";
 import { compileRules } from "./rules.js";
 import { allocationThreshold, hashInput, hashIntegers, variantEdges, variantIndex } from "./hashing.js";
 import { isObject, own } from "./values.js";
+import { compileSwitchback, epochMs } from "./switchback.js";
 
 /** Why a unit got its variant (or none); the order is the precedence. */
 export const Reason = Object.freeze({
@@ -24,8 +25,9 @@ export const Reason = Object.freeze({
 const NOT_RUNNING = new Set(["draft", "paused", "stopped"]);
 const STATUSES = new Set([...NOT_RUNNING, "running", "rolled_back", "shipped"]);
 
-function outcome(experimentId, variant, reason) {
-  return Object.freeze({ experimentId, variant, reason, inExperiment: reason === Reason.ASSIGNED });
+function outcome(experimentId, variant, reason, extra = undefined) {
+  const answer = { experimentId, variant, reason, inExperiment: reason === Reason.ASSIGNED };
+  return Object.freeze(extra === undefined ? answer : Object.assign(answer, extra));
 }
 
 // A lone UTF-16 surrogate: text that has no UTF-8 encoding (isWellFormed needs Node 20).
@@ -83,7 +85,7 @@ function compilePlan(definition, savedGroups) {
   const control = definition.control || names[0];
   const fixed = (variant, reason) => {
     const answer = outcome(id, variant, reason);
-    return { definition, assign: () => answer, serves: variant !== null };
+    return { definition, assign: () => answer, serves: variant !== null, timed: false };
   };
   if (status === "rolled_back") return fixed(control, Reason.ROLLED_BACK);
   if (status === "shipped") {
@@ -98,6 +100,20 @@ function compilePlan(definition, savedGroups) {
   const assignment = definition.assignment ?? {};
   const salt = assignment.salt;
   if (typeof salt !== "string" || !salt) fail(id, "assignment.salt", salt, "a non-empty string");
+  if (definition.design?.type === "switchback") {
+    const targeting = compileTargeting(definition.targeting, savedGroups);
+    const cell = compileSwitchback(
+      definition,
+      variants,
+      targeting === null ? null : (attributes) => targeting(isObject(attributes) ? attributes : {}),
+      (variant, reason, extra) => outcome(id, variant, reason, extra),
+    );
+    const unitOf = (key, attributes) => {
+      const value = isObject(attributes) ? own(attributes, key) : null;
+      return value === null ? null : unitText(value);
+    };
+    return { definition, assign: (unitId, attributes, tMs) => cell(attributes, unitOf, tMs), serves: true, timed: true };
+  }
   const hashKey = assignment.hashKey ?? "userId";
   const allocation = definition.trafficAllocation ?? 1.0;
   const threshold = allocationThreshold(allocation);
@@ -123,16 +139,34 @@ function compilePlan(definition, savedGroups) {
     if (gate >= threshold) return outside;
     return assigned[variantIndex(edges, split)];
   };
-  return { definition, assign, serves: true };
+  return { definition, assign, serves: true, timed: false };
 }
 
-/** Deterministic assignment of units to experiments from their definitions (JSON objects). */
+/**
+ * Deterministic assignment of units to experiments from their definitions (JSON objects).
+ * `options.clock` returns the current time in epoch ms (Date.now); it is read only for
+ * switchback experiments assigned without the `at` option.
+ */
 export class ExperimentAssignmentService {
   #plans = new Map();
   #savedGroups = {};
+  #clock;
 
-  constructor(experiments = [], savedGroups = {}) {
+  constructor(experiments = [], savedGroups = {}, { clock = Date.now } = {}) {
+    this.#clock = clock;
     this.update(experiments, savedGroups);
+  }
+
+  /** The clock's current time in epoch milliseconds (floored). */
+  nowMs() {
+    return Math.floor(this.#clock());
+  }
+
+  // The time of one call: `at` when given (checked), else the clock when a plan needs it.
+  #time(options, timed) {
+    const at = options?.at;
+    if (at !== undefined && at !== null) return epochMs(at);
+    return timed ? this.nowMs() : 0;
   }
 
   /** Replace every experiment (and the saved groups, when given) at once. */
@@ -149,28 +183,37 @@ export class ExperimentAssignmentService {
     this.#savedGroups = groups;
   }
 
-  /** {experimentId, variant, reason, inExperiment}; variant is null when none is served. */
-  assign(unitId, experimentId, attributes = null) {
+  /**
+   * {experimentId, variant, reason, inExperiment}; variant is null when none is served. A
+   * running switchback adds {period, periodStart, switchbackUnit}; `options.at` (epoch ms or
+   * a Date) is the time to assign at, the clock's when absent.
+   */
+  assign(unitId, experimentId, attributes = null, options = undefined) {
     const plan = this.#plans.get(experimentId);
     if (plan === undefined) return outcome(experimentId, null, Reason.UNKNOWN_EXPERIMENT);
-    return plan.assign(unitId, attributes);
+    return plan.assign(unitId, attributes, this.#time(options, plan.timed));
   }
 
-  /** Assignments to every experiment that can serve a variant, by experiment id. */
-  assignAll(unitId, attributes = null) {
+  /** Assignments to every experiment that can serve a variant, by experiment id (one time). */
+  assignAll(unitId, attributes = null, options = undefined) {
+    const plans = [...this.#plans].filter(([, plan]) => plan.serves);
+    const tMs = this.#time(options, plans.some(([, plan]) => plan.timed));
     const out = {};
-    for (const [id, plan] of this.#plans) if (plan.serves) out[id] = plan.assign(unitId, attributes);
+    for (const [id, plan] of plans) out[id] = plan.assign(unitId, attributes, tMs);
     return out;
   }
 
-  /** Many units to one experiment; `attributes`, when given, has one object per unit. */
-  assignMany(experimentId, unitIds, attributes = null) {
+  /** Many units to one experiment (one time); `attributes` has one object per unit. */
+  assignMany(experimentId, unitIds, attributes = null, options = undefined) {
     const units = Array.from(unitIds);
     if (attributes !== null && attributes.length !== units.length) {
       throw new RangeError(
         `attributes must have one entry per unit id (${units.length}), got ${attributes.length}`,
       );
     }
-    return units.map((u, i) => this.assign(u, experimentId, attributes === null ? null : attributes[i]));
+    const at = this.#time(options, this.#plans.get(experimentId)?.timed ?? false);
+    return units.map((u, i) =>
+      this.assign(u, experimentId, attributes === null ? null : attributes[i], { at }),
+    );
   }
 }
