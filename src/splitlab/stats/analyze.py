@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from splitlab.config import Experiment, Metric, MetricType
-from splitlab.stats import cluster, corrections, msprt, power, sequential, srm
+from splitlab.stats import cluster, corrections, msprt, power, sequential, srm, switchback
 from splitlab.stats.comparison import Pending, build_comparison
 from splitlab.stats.decision import decide
 from splitlab.stats.difference import Difference, NotEstimable, TestKind, compare
@@ -25,6 +25,7 @@ from splitlab.stats.ratio import ratio_cuped_possible, ratio_view
 from splitlab.stats.results import (
     Comparison,
     Decision,
+    DesignResult,
     MetricResult,
     Results,
 )
@@ -103,10 +104,12 @@ Estimator = Callable[
 
 #: How each design estimates a comparison: ``design.type`` (``"classic"`` without a design)
 #: -> ``(experiment, sums, metric, variant, cache) -> (difference | None, reason | None,
-#: notes, (units in control, units in the variant))``. A cluster design's "units" are clusters.
+#: notes, (units in control, units in the variant))``. A cluster design's "units" are
+#: clusters, a switchback's "units" are cells.
 ESTIMATORS: dict[str, Estimator] = {
     "classic": _difference,
     "cluster": cluster.estimate,
+    "switchback": switchback.estimate,
 }
 
 
@@ -274,7 +277,11 @@ def analyze(
     )
     if warning:
         warnings.append(warning)
-    design = cluster.design_result(experiment, data) if experiment.is_cluster else None
+    design: DesignResult | None = None
+    if experiment.is_cluster:
+        design = cluster.design_result(experiment, data)
+    elif experiment.is_switchback:
+        design = switchback.design_result(experiment, data)
     if design is not None:
         warnings += design.warnings
     results = Results(

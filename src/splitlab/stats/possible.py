@@ -196,8 +196,10 @@ def impossible_for(
     kinds: dict[str, str] = {}
     for _, metric in experiment.metrics.all():
         if metric.type is MetricType.CONVERSION:
-            # Cluster sums: a cluster's total is its count of converted units (0, 1, 2, ...).
-            kinds.setdefault(metric.name, "count" if experiment.is_cluster else "conversion")
+            # Cluster sums: a cluster's total is its count of converted units (0, 1, 2, ...);
+            # switchback sums are over cells, whose total counts the converted units in it.
+            grouped = experiment.is_cluster or experiment.is_switchback
+            kinds.setdefault(metric.name, "count" if grouped else "conversion")
         elif metric.type is MetricType.CONTINUOUS and metric.aggregation == "count":
             kinds.setdefault(metric.name, "count")
     typed: list[SumsProblem] = []

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from splitlab.stats.errors import SumsError, SumsProblem
 from splitlab.stats.possible import WHOLE_UNITS, impossible, impossible_for
+from splitlab.stats.switchback_cells import SwitchbackCells
 
 if TYPE_CHECKING:
     from splitlab.config import Experiment
@@ -289,6 +290,11 @@ class ExperimentSums(SliceSums):
     experiment_id: str = ""
     look: int | None = None
     segments: Mapping[str, SliceSums] = field(default_factory=dict)
+    #: Switchback designs with two or more units: the cell table the sums were made from
+    #: (:mod:`splitlab.stats.switchback_cells`), for the regression estimator and replays.
+    #: ``units`` and the metrics' sums then count cells. None otherwise; a sum of two sums
+    #: has none.
+    cells: SwitchbackCells | None = field(default=None, kw_only=True)
 
     def __add__(self, other: SliceSums) -> ExperimentSums:
         base = SliceSums.__add__(self, other)
@@ -349,8 +355,11 @@ class ExperimentSums(SliceSums):
             k: SliceSums.from_dict(v, f"{where}.segments.{k}", found)
             for k, v in segments_raw.items()
         }
+        cells_raw = data.get("cells")
+        cells = None if cells_raw is None else SwitchbackCells.from_dict(
+            cells_raw, f"{where}.cells", found)  # fmt: skip
         out = cls(base.units, base.metrics, exp_id, look if isinstance(look, int) else None,
-                  segments, cluster_sizes=base.cluster_sizes)  # fmt: skip
+                  segments, cluster_sizes=base.cluster_sizes, cells=cells)  # fmt: skip
         if not found:  # well-formed: now the sums must be possible
             found += impossible(out, where) if experiment is None else (
                 impossible_for(out, experiment, where))  # fmt: skip
@@ -363,4 +372,6 @@ class ExperimentSums(SliceSums):
         out.update(SliceSums.to_dict(self))
         if self.segments:
             out["segments"] = {k: s.to_dict() for k, s in self.segments.items()}
+        if self.cells is not None:
+            out["cells"] = self.cells.to_dict()
         return out
