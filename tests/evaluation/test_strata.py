@@ -83,6 +83,20 @@ def test_post_stratification_not_configured_or_missing_strata() -> None:
     assert result is not None and result["strata"] == 0 and "no strata" in result["note"]
 
 
+def test_cluster_designs_are_not_post_stratified() -> None:
+    """Cluster sums are cluster totals: per-unit strata means would be wrong, so a note."""
+    raw = definition(
+        metrics={"primary": {"name": "revenue", "type": "continuous"}},
+        segments=["region"],
+        assignment={"hashKey": "accountId", "salt": "s-1"},
+        design={"type": "cluster", "analysisUnit": "userId"},
+        evaluation={"postStratify": "region"},
+    )
+    result = post_stratified(load_experiment(raw), _sums(_data(np.random.default_rng(2), 300)))
+    assert result is not None and result["metrics"] == []
+    assert "not applied to cluster-randomised" in result["note"]
+
+
 def test_segment_results_are_exploratory_and_bonferroni_corrected() -> None:
     """Each region is analysed alone; p-values are multiplied by the 3 slices, capped at 1."""
     experiment = _experiment()

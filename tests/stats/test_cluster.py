@@ -9,11 +9,14 @@ computations on the same rows for ratio metrics and clustered CUPED (Deng, Knobl
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import statsmodels.api as sm
 from scipy import stats as sps
 
+from splitlab.config import Experiment
 from splitlab.stats import ArmSums, ExperimentSums, cluster
 from splitlab.stats.difference import Difference
 from tests.stats.cluster_data import Rows, arm_sums, totals, users_in_accounts
@@ -173,3 +176,73 @@ def test_cr1_factor_and_few_clusters_refused() -> None:
     result = cluster.compare_units(one, two)
     assert not isinstance(result, Difference)
     assert "1 cluster(s)" in result.reason
+
+
+def _one_metric(metric: dict[str, object]) -> Experiment:
+    return experiment(
+        assignment={"hashKey": "accountId"},
+        design={"type": "cluster", "analysisUnit": "userId"},
+        variants=["control", "variant-a"],
+        metrics={"primary": metric, "secondary": [], "guardrails": []},
+    )
+
+
+def _sums(arms: tuple[ArmSums, ArmSums], sizes: tuple[ArmSums, ArmSums] | None) -> ExperimentSums:
+    names = ("control", "variant-a")
+    return ExperimentSums(
+        {v: a.n for v, a in zip(names, arms, strict=True)},
+        {"m": dict(zip(names, arms, strict=True))},
+        cluster_sizes=None if sizes is None else dict(zip(names, sizes, strict=True)),
+    )
+
+
+def test_ratio_metric_through_the_registry_entry_uses_n_from_cluster_sizes() -> None:
+    rows = users_in_accounts(np.random.default_rng(17), effect=0.2)
+    (c_arm, c_sizes), (t_arm, t_sizes) = (
+        arm_sums(rows, 0, ratio=True),
+        arm_sums(rows, 1, ratio=True),
+    )
+    exp = _one_metric({"name": "m", "type": "ratio", "numerator": "a", "denominator": "b"})
+    diff, reason, _, _ = cluster.estimate(
+        exp, _sums((c_arm, t_arm), (c_sizes, t_sizes)), exp.metrics.primary, "variant-a", {}
+    )
+    estimate, se = _numpy_ratio(rows, rows.y, rows.den)  # N = the rows (users)
+    assert reason is None and diff is not None
+    assert diff.estimate == pytest.approx(estimate, rel=REL)
+    assert diff.se == pytest.approx(se, rel=REL)
+    # Without clusterSizes a ratio metric's N is unknown: the factor is G/(G - 1) alone.
+    bare, _, _, _ = cluster.estimate(
+        exp, _sums((c_arm, t_arm), None), exp.metrics.primary, "variant-a", {}
+    )
+    n = rows.y.size
+    assert bare is not None
+    assert bare.se == pytest.approx(se / np.sqrt((n - 1) / (n - 2)), rel=REL)
+
+
+def test_cuped_needs_the_covariate_times_denominator_sum() -> None:
+    rows = users_in_accounts(np.random.default_rng(18))
+    (c_arm, _), (t_arm, _) = arm_sums(rows, 0, covariate=True), arm_sums(rows, 1, covariate=True)
+    assert c_arm.covariate is not None and t_arm.covariate is not None
+    no_spd = [
+        ArmSums(a.n, a.sum, a.sum_sq, replace(a.covariate, sum_product_denominator=None),
+                a.denominator)
+        for a in (c_arm, t_arm) if a.covariate is not None
+    ]  # fmt: skip
+    exp = _one_metric({"name": "m", "type": "continuous", "cuped": True})
+    diff, _, notes, _ = cluster.estimate(
+        exp, _sums((no_spd[0], no_spd[1]), None), exp.metrics.primary, "variant-a", {}
+    )
+    assert diff is not None and diff.theta is None
+    assert any("sumProductDenominator" in n for n in notes)
+    plain = _ours(rows, "CR1")
+    assert diff.estimate == pytest.approx(plain.estimate, rel=REL)
+
+
+def test_missing_denominator_is_not_estimable_with_a_reason() -> None:
+    exp = _one_metric({"name": "m", "type": "continuous"})
+    arm = ArmSums.from_values([3.0, 4.0, 8.0])
+    diff, reason, _, units = cluster.estimate(
+        exp, _sums((arm, arm), None), exp.metrics.primary, "variant-a", {}
+    )
+    assert diff is None and reason is not None and "denominator" in reason
+    assert units == (3, 3)

@@ -146,8 +146,11 @@ def test_text_output_shows_the_design() -> None:
     results = analyze(cluster_experiment(), cluster_sums(conv, rev))
     out = io.StringIO()
     Console(file=out, width=120).print(results)
-    assert "Design: clusters of accountId randomised, metrics per userId" in out.getvalue()
-    assert "small-sample correction CR1" in out.getvalue()
+    text = out.getvalue()
+    assert "Design: cluster-randomised by accountId, metrics per userId" in text
+    n_c = int((conv.treated == 0).sum())
+    assert f"control 60 clusters / {n_c} units" in text
+    assert "small-sample correction CR1" in text
     assert "Design:" in results._repr_html_()
 
 

@@ -8,10 +8,10 @@ is far above alpha (design effect about 1 + (10.9 - 1) 0.2 = 3), which is why th
 analysis exists. Bands: 3 Monte Carlo standard errors.
 
 100 accounts per arm, not the warning threshold's 20: CR1 with t(G - 1) is still slightly
-liberal with few clusters of unequal size (bench/cluster_stats.py, 20,000 fresh runs:
-false-positive rate 0.0555 at 30 accounts per arm, 0.0496-0.052 at 100), and the test must
-check the method where it is claimed to hold, with a band a correct method leaves by chance
-less than once in 100 suite runs.
+liberal with few clusters of unequal size (bench/cluster_stats.py, 100,000 fresh runs per
+row: false-positive rate 0.055-0.056 at 20 accounts per arm, 0.052-0.054 at 30, 0.051 at
+100), and the test must check the method where it is claimed to hold, with a band a correct
+method leaves by chance less than once in 100 suite runs.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ conditional on the stratum sizes). The relative effect divides by the post-strat
 mean ``m_c = sum_k W_k mean_c,k``; its delta-method variance is
 ``Var(effect)/m_c^2 + effect^2 Var(m_c)/m_c^4 + 2 effect Var(m_c)/m_c^3`` (the covariance of
 effect and m_c is ``-Var(m_c)``). Intervals and p-values are normal (large strata). Ratio
-metrics are left to the main analysis. Results are reported beside the main analysis, with
+metrics, and every metric of a cluster-randomised experiment (whose sums are cluster totals),
+are left to the main analysis. Results are reported beside the main analysis, with
 the variance ratio against the unstratified difference; the decision stays with the
 pre-registered main analysis.
 """
@@ -40,6 +41,14 @@ def post_stratified(experiment: Experiment, sums: ExperimentSums) -> dict[str, A
     prefix = f"{attribute}="
     strata = sorted(k for k in sums.segments if k.startswith(prefix))
     out: dict[str, Any] = {"attribute": attribute, "strata": len(strata), "metrics": []}
+    if experiment.is_cluster:
+        # Cluster sums hold cluster totals, not per-unit values: the per-unit means and
+        # variances below would be wrong. The main analysis is the cluster estimator.
+        out["note"] = (
+            "post-stratification is not applied to cluster-randomised experiments; "
+            "the main analysis uses the cluster estimator"
+        )
+        return out
     if not strata:
         out["note"] = f"no strata for {attribute!r} in the sums: nothing to post-stratify"
         return out

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from scipy import special
@@ -195,33 +195,41 @@ def estimate(
         use_cuped = metric.cuped and c_view.x_var is not None and t_view.x_var is not None
         result = compare(c_view, t_view, "z" if normal else "welch", use_cuped)
     else:
-        if c_arm.denominator is None or t_arm.denominator is None:
-            return None, "cluster sums need denominator sums (sum D_c) in both arms", (), units
-        for label, arm in (("control", c_arm), (variant, t_arm)):
-            if arm.denominator is not None and arm.denominator.sum == 0 and arm.n > 0:
-                return None, f"the denominator sums to zero in {label}", tuple(notes), units
-        if (
-            metric.cuped
-            and not notes
-            and not all(
-                a.covariate is not None and a.covariate.sum_product_denominator is not None
-                for a in (c_arm, t_arm)
+        problem = _unit_level_problem(c_arm, t_arm, variant)
+        if problem is not None:
+            return None, problem, tuple(notes), units
+        if metric.cuped and not notes and not all(map(_has_spd, (c_arm, t_arm))):
+            notes.append(
+                "CUPED not applied: a clustered metric's covariate needs "
+                "sumProductDenominator (the sum of X_c D_c)"
             )
-        ):
-            notes.append("CUPED not applied: a clustered metric's covariate needs "
-                         "sumProductDenominator (sum X_c D_c)")  # fmt: skip
         c_view, t_view = unit_view(c_arm, metric.cuped), unit_view(t_arm, metric.cuped)
-        use_cuped = metric.cuped and c_view.x_var is not None and t_view.x_var is not None
-        n_units = _analysis_units(sums, experiment.control, c_arm, metric) + _analysis_units(
-            sums, variant, t_arm, metric
-        )
+        n_c = _analysis_units(sums, experiment.control, c_arm, metric)
+        n_t = _analysis_units(sums, variant, t_arm, metric)
         result = compare_units(
-            c_view, t_view, use_cuped=use_cuped, normal=normal,
-            analysis_units=None if math.isnan(n_units) else n_units,
-        )  # fmt: skip
+            c_view,
+            t_view,
+            use_cuped=metric.cuped and c_view.x_var is not None and t_view.x_var is not None,
+            normal=normal,
+            analysis_units=None if math.isnan(n_c + n_t) else n_c + n_t,
+        )
     if isinstance(result, NotEstimable):
         return None, result.reason, tuple(notes), units
     return result, None, tuple(notes) + result.notes, units
+
+
+def _unit_level_problem(control: ArmSums, treatment: ArmSums, variant: str) -> str | None:
+    """Why a per-unit metric's cluster sums cannot give a ratio (None: they can)."""
+    if control.denominator is None or treatment.denominator is None:
+        return "cluster sums need denominator sums (the sum of D_c) in both arms"
+    for label, arm in (("control", control), (variant, treatment)):
+        if arm.denominator is not None and arm.denominator.sum == 0 and arm.n > 0:
+            return f"the denominator sums to zero in {label}"
+    return None
+
+
+def _has_spd(arm: ArmSums) -> bool:
+    return arm.covariate is not None and arm.covariate.sum_product_denominator is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +241,7 @@ class ClusterDesignResult:
     clusters: Mapping[str, float]
     analysis_units: Mapping[str, float | None]
     small_sample_correction: str = SMALL_SAMPLE_CORRECTION
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -249,12 +257,12 @@ class ClusterDesignResult:
     def summary(self) -> str:
         """One line for the terminal: who was randomised, who was measured, how many."""
         arms = ", ".join(
-            f"{v} {count(g)} ({_shown(self.analysis_units.get(v))} {self.analysis_unit})"
+            f"{v} {count(g)} clusters / {_shown(self.analysis_units.get(v))} units"
             for v, g in self.clusters.items()
         )
         return (
-            f"Design: clusters of {self.cluster_key} randomised, metrics per "
-            f"{self.analysis_unit}; clusters {arms}; small-sample correction "
+            f"Design: cluster-randomised by {self.cluster_key}, metrics per "
+            f"{self.analysis_unit}; {arms}; small-sample correction "
             f"{self.small_sample_correction}"
         )
 
