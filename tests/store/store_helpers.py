@@ -217,6 +217,8 @@ def data_quality(events: list[Event], cutoff: int = 2**62) -> dict[str, int]:
         "preExposureMetricEvents": sum(
             e.unit_id in units and e.timestamp < units[e.unit_id].t0 for e in own
         ),
+        "multiVariantClusters": 0,  # a classic experiment
+        "missingClusterExposures": 0,
     }
 
 

@@ -8,6 +8,10 @@ The first two are symptoms of broken assignment or tracking, like a sample ratio
 when their count exceeds :data:`TOLERANCE` of the exposed units the look halts; below it the
 finding is reported as context. Variant mismatches are reported as context (the store always
 counts a unit under its first exposure, never under the client's claim).
+
+Cluster designs add two counts judged the same way: clusters served more than one variant
+(left out with all their units) and exposures without a ``clusterId`` (left out: their
+cluster is unknown, which means the tracking does not send it).
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ class DataQualityCounts(Protocol):
     @property
     def pre_exposure_metric_events(self) -> int: ...
 
+    @property
+    def multi_variant_clusters(self) -> int: ...
+
+    @property
+    def missing_cluster_exposures(self) -> int: ...
+
 
 @dataclass(frozen=True)
 class QualityReport:
@@ -46,6 +56,9 @@ class QualityReport:
     pre_exposure_metric_events: int
     halting: tuple[str, ...]
     warnings: tuple[str, ...]
+    #: Cluster designs only (0 otherwise); looks recorded before they existed read as 0.
+    multi_variant_clusters: int = 0
+    missing_cluster_exposures: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +67,8 @@ class QualityReport:
             "unexposedMetricEvents": self.unexposed_metric_events,
             "variantMismatchEvents": self.variant_mismatch_events,
             "preExposureMetricEvents": self.pre_exposure_metric_events,
+            "multiVariantClusters": self.multi_variant_clusters,
+            "missingClusterExposures": self.missing_cluster_exposures,
             "tolerance": TOLERANCE,
             "halting": list(self.halting),
             "warnings": list(self.warnings),
@@ -69,6 +84,8 @@ class QualityReport:
             data["preExposureMetricEvents"],
             tuple(data["halting"]),
             tuple(data["warnings"]),
+            data.get("multiVariantClusters", 0),
+            data.get("missingClusterExposures", 0),
         )
 
 
@@ -98,6 +115,17 @@ def assess(counts: DataQualityCounts, exposed_units: float) -> QualityReport:
         f"{counts.unexposed_metric_events} metric event(s) came from units never exposed to "
         "the experiment; exposures are being lost",
     )
+    judge(
+        counts.multi_variant_clusters,
+        f"{counts.multi_variant_clusters} cluster(s) were served more than one variant and "
+        "are left out of the sums with all their units; assignment is not stable for them",
+    )
+    judge(
+        counts.missing_cluster_exposures,
+        f"{counts.missing_cluster_exposures} exposure(s) carry no clusterId and are left out "
+        "of the sums; every event of a cluster experiment must carry its cluster (the "
+        "assignment.hashKey value) as clusterId",
+    )
     if counts.variant_mismatch_events > 0:
         warnings.append(
             f"{counts.variant_mismatch_events} metric event(s) claimed a variant other than the "
@@ -111,4 +139,6 @@ def assess(counts: DataQualityCounts, exposed_units: float) -> QualityReport:
         counts.pre_exposure_metric_events,
         tuple(halting),
         tuple(warnings),
+        counts.multi_variant_clusters,
+        counts.missing_cluster_exposures,
     )

@@ -46,6 +46,12 @@ class DataQuality:
     variant_mismatch_events: int
     #: Metric events before the unit's first exposure (not counted).
     pre_exposure_metric_events: int
+    #: Cluster designs: clusters whose units were exposed to more than one variant (excluded
+    #: from the sums with all their units). 0 for other designs.
+    multi_variant_clusters: int = 0
+    #: Cluster designs: exposures without a ``clusterId`` (left out: their cluster is
+    #: unknown). 0 for other designs.
+    missing_cluster_exposures: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +60,8 @@ class DataQuality:
             "unexposedMetricEvents": self.unexposed_metric_events,
             "variantMismatchEvents": self.variant_mismatch_events,
             "preExposureMetricEvents": self.pre_exposure_metric_events,
+            "multiVariantClusters": self.multi_variant_clusters,
+            "missingClusterExposures": self.missing_cluster_exposures,
         }
 
 

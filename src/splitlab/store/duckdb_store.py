@@ -28,16 +28,12 @@ import duckdb
 from splitlab.config.models import Experiment
 from splitlab.stats.sums import ExperimentSums
 from splitlab.store.base import DataQuality, IngestResult
+from splitlab.store.cluster_sql import plan_cluster_summary
 from splitlab.store.errors import StoreError, database_open_error
 from splitlab.store.loader import Loader
 from splitlab.store.log import AppendLog, Position
-from splitlab.store.summary_sql import (
-    DATA_QUALITY_SQL,
-    cutoff_millis,
-    plan_summary,
-    quality_from_rows,
-    sums_from_rows,
-)
+from splitlab.store.quality_sql import data_quality_sql, quality_from_rows
+from splitlab.store.summary_sql import cutoff_millis, plan_summary, sums_from_rows
 from splitlab.store.tables import create_tables
 from splitlab.store.writepath import LoaderThread, LoadPolicy, LogWriter
 from splitlab.tracking.events import Event
@@ -140,7 +136,8 @@ class DuckDBStore:
         cutoff: datetime | None = None,
         segment: str | Sequence[str] | None = None,
     ) -> ExperimentSums:
-        """The experiment's sufficient statistics, computed in DuckDB (see summary_sql).
+        """The experiment's sufficient statistics, computed in DuckDB (see summary_sql; for a
+        cluster design, sums over clusters: cluster_sql).
 
         The same pass counts the data-quality problems; they are kept for a following
         :meth:`data_quality` call with the same experiment, cut-off and loaded data.
@@ -148,7 +145,9 @@ class DuckDBStore:
         segments = [segment] if isinstance(segment, str) else list(segment or [])
         self.flush()
         millis = cutoff_millis(cutoff)
-        plan = plan_summary(experiment, millis, segments)
+        plan = (plan_cluster_summary if experiment.is_cluster else plan_summary)(
+            experiment, millis, segments
+        )
         with self.lock:
             # The position before the query: a load committed meanwhile makes the key older
             # than the data, so the counts are recomputed rather than reused stale.
@@ -162,7 +161,9 @@ class DuckDBStore:
         return sums_from_rows(experiment, plan, columns, rows)
 
     def data_quality(self, experiment: Experiment, cutoff: datetime | None = None) -> DataQuality:
-        """Units in more than one variant and metric events that do not fit an exposure.
+        """Units in more than one variant and metric events that do not fit an exposure
+        (for a cluster design also clusters in more than one variant and exposures without a
+        cluster id).
 
         Right after :meth:`summary` of the same experiment and cut-off, with nothing loaded
         since, these are the counts that summary's query computed (used once); otherwise one
@@ -181,7 +182,7 @@ class DuckDBStore:
                 return cached[1]
         params = {"exp": experiment.experiment_id, "cutoff": millis}
         with self.lock:
-            row = self._con.execute(DATA_QUALITY_SQL, params).fetchone()
+            row = self._con.execute(data_quality_sql(experiment.is_cluster), params).fetchone()
         return DataQuality(experiment.experiment_id, *(int(v) for v in row))
 
     def close(self) -> None:

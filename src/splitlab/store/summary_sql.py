@@ -30,7 +30,6 @@ from typing import Any
 
 from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.stats.sums import ArmSums, CrossSums, ExperimentSums, SliceSums
-from splitlab.store.base import DataQuality
 from splitlab.store.errors import StoreError
 
 NO_CUTOFF = 2**62
@@ -60,6 +59,9 @@ class SummaryPlan:
     params: dict[str, Any]
     metrics: list[Metric]
     segments: list[str]
+    #: Sums over clusters (:mod:`splitlab.store.cluster_sql`): rows also carry the cluster
+    #: sizes ``m_s``, ``m_ss``, and every metric a denominator.
+    clustered: bool = False
 
 
 def _aggregate(metric: Metric, event: int, condition: str) -> str:
@@ -98,16 +100,17 @@ def event_names(metrics: Sequence[Metric]) -> list[str]:
     return sorted(names)
 
 
-def sum_columns(metrics: Sequence[Metric]) -> list[str]:
+def sum_columns(metrics: Sequence[Metric], *, clustered: bool = False) -> list[str]:
     """The sums over units of each metric's per-unit columns (``y{i}``, and ``x{i}`` with
     CUPED, ``d{i}`` for a ratio), named as :func:`sums_from_rows` reads them back.
 
+    `clustered`: sums over clusters, where every metric has a denominator ``d{i}``.
     Plain ``sum`` and ``*``, so every store's dialect uses these same columns.
     """
     sums: list[str] = []
     for i, metric in enumerate(metrics):
         y, x, d = f"y{i}", f"x{i}", f"d{i}"
-        ratio = metric.type is MetricType.RATIO
+        ratio = clustered or metric.type is MetricType.RATIO
         sums += [f"sum({y}) AS {y}_s", f"sum({y} * {y}) AS {y}_ss"]
         if metric.cuped:
             sums += [f"sum({x}) AS {x}_s", f"sum({x} * {x}) AS {x}_ss", f"sum({y} * {x}) AS {x}_sp"]
@@ -118,14 +121,30 @@ def sum_columns(metrics: Sequence[Metric]) -> list[str]:
     return sums
 
 
-def plan_summary(
-    experiment: Experiment, cutoff_ms: int, segments: Sequence[str] = ()
-) -> SummaryPlan:
-    """Build the query and its parameters for :func:`sums_from_rows`.
+@dataclass(frozen=True)
+class UnitValues:
+    """The per-unit part of a summary query: common table expressions ending in ``vals``.
+
+    ``vals`` has one row per exposed unit: ``multi``, ``variant``, the segment labels
+    ``s{k}``, the metric columns ``y{i}`` (``x{i}`` with CUPED, ``d{i}`` for a ratio) and the
+    data-quality counts ``q_own``, ``q_mismatch``, ``q_pre``; with ``clustered`` also the
+    unit's ``cluster`` and first-exposure time ``t0``.
+    """
+
+    ctes: str
+    params: dict[str, Any]
+    metrics: list[Metric]
+
+
+def unit_values(
+    experiment: Experiment, cutoff_ms: int, segments: Sequence[str], *, clustered: bool = False
+) -> UnitValues:
+    """The per-unit values of `experiment`'s metrics (see :class:`UnitValues`).
 
     Each joined event row gets, once, the number ``k`` of its event name, whether it belongs
     to this experiment (``own``) and its age relative to the unit's first exposure (``age``,
-    ms); the per-metric aggregates then test those cheap columns.
+    ms); the per-metric aggregates then test those cheap columns. With `clustered`, only
+    exposures that carry a ``cluster_id`` count, and each unit gets its first one's.
     """
     metrics = summary_metrics(experiment)
     names = event_names(metrics)
@@ -189,19 +208,24 @@ def plan_summary(
         params[f"s{k}"] = attribute
         seg_cols.append(f"coalesce(attrs ->> $s{k}, '{MISSING}') AS s{k}")
     per_unit_sql = "".join(f"{c},\n    " for c in per_unit)
-    grouping = ", ".join(
-        ["(multi, variant)"] + [f"(multi, variant, s{k})" for k in range(len(segments))]
-    )
-    seg_select = "".join(f", s{k}, grouping(s{k}) AS g{k}" for k in range(len(segments)))
     seg_names = "".join(f", s{k}" for k in range(len(segments)))
-    sums = ", ".join(sum_columns(metrics) or ["0 AS nothing"])
-    sql = f"""
+    first_cols = _ATTRS if segments else ""
+    unit_cols = "".join(", " + c for c in seg_cols)
+    val_cols = seg_names
+    with_cluster = ""
+    if clustered:
+        first_cols += ", arg_min(cluster_id, ts) AS cluster"
+        unit_cols += ", cluster"
+        val_cols += ", u.cluster, u.t0"
+        with_cluster = " AND cluster_id IS NOT NULL"
+    val_cols += "".join(", " + v for v in values)
+    ctes = f"""
 WITH first AS (
   SELECT unit_key, min(ts) AS t0, arg_min(variant, ts) AS variant,
-         min(variant) <> max(variant) AS multi{_ATTRS if segments else ""}
-  FROM exposures WHERE experiment_id = $exp AND ts <= $cutoff GROUP BY unit_key
+         min(variant) <> max(variant) AS multi{first_cols}
+  FROM exposures WHERE experiment_id = $exp AND ts <= $cutoff{with_cluster} GROUP BY unit_key
 ), u AS (
-  SELECT unit_key AS uk, t0, variant, {codes} AS vc, multi{"".join(", " + c for c in seg_cols)}
+  SELECT unit_key AS uk, t0, variant, {codes} AS vc, multi{unit_cols}
   FROM first
 ), per AS (
   SELECT uk,
@@ -217,18 +241,45 @@ WITH first AS (
     ) me JOIN u ON me.unit_key = u.uk{join_scope}
   ) GROUP BY uk
 ), vals AS (
-  SELECT u.multi, u.variant{seg_names}{"".join(", " + v for v in values)},
+  SELECT u.multi, u.variant{val_cols},
          coalesce(p.q_own, 0) AS q_own, coalesce(p.q_mismatch, 0) AS q_mismatch,
          coalesce(p.q_pre, 0) AS q_pre
   FROM u LEFT JOIN per p ON u.uk = p.uk
-)
+)"""
+    return UnitValues(ctes, params, metrics)
+
+
+def grouping_sets(segments: Sequence[str]) -> tuple[str, str]:
+    """The ``GROUPING SETS`` of the final sums (overall, and one per segment attribute), and
+    the segment columns to select with them (``s{k}`` and its ``grouping`` flag ``g{k}``)."""
+    sets = ", ".join(
+        ["(multi, variant)"] + [f"(multi, variant, s{k})" for k in range(len(segments))]
+    )
+    select = "".join(f", s{k}, grouping(s{k}) AS g{k}" for k in range(len(segments)))
+    return sets, select
+
+
+def used_params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters `sql` names (DuckDB refuses unused ones)."""
+    used = set(re.findall(r"\$(\w+)", sql))
+    return {k: v for k, v in params.items() if k in used}
+
+
+def plan_summary(
+    experiment: Experiment, cutoff_ms: int, segments: Sequence[str] = ()
+) -> SummaryPlan:
+    """Build the query and its parameters for :func:`sums_from_rows`: per-variant (and
+    per-segment) sums over units of :func:`unit_values`."""
+    unit = unit_values(experiment, cutoff_ms, segments)
+    sets, seg_select = grouping_sets(segments)
+    sums = ", ".join(sum_columns(unit.metrics) or ["0 AS nothing"])
+    sql = f"""{unit.ctes}
 SELECT multi, variant{seg_select}, count(*)::DOUBLE AS n, {sums},
   sum(q_own) AS q_own, sum(q_mismatch) AS q_mismatch, sum(q_pre) AS q_pre,
   (SELECT count(*) FROM metric_events WHERE experiment_id = $exp AND ts <= $cutoff) AS q_all
-FROM vals GROUP BY GROUPING SETS ({grouping})
+FROM vals GROUP BY GROUPING SETS ({sets})
 """
-    used = set(re.findall(r"\$(\w+)", sql))
-    return SummaryPlan(sql, {k: v for k, v in params.items() if k in used}, metrics, list(segments))
+    return SummaryPlan(sql, used_params(sql, unit.params), unit.metrics, list(segments))
 
 
 def sums_from_rows(
@@ -254,60 +305,44 @@ def sums_from_rows(
         else:
             by_segment.setdefault(label, {})[variant] = record
     variants = experiment.variant_names
-    main = _slice(plan.metrics, variants, overall)
-    segments = {label: _slice(plan.metrics, variants, recs) for label, recs in by_segment.items()}
-    return ExperimentSums(main.units, main.metrics, experiment.experiment_id, None, segments)
-
-
-def quality_from_rows(
-    experiment: Experiment,
-    plan: SummaryPlan,
-    columns: Sequence[str],
-    rows: Sequence[tuple[Any, ...]],
-) -> DataQuality | None:
-    """The data-quality counts the summary query computed on the way (None without units).
-
-    The overall rows (one per variant, for single- and multi-exposed units) carry per-variant
-    counts of the experiment's own metric events of exposed units (``q_own``), of those whose
-    claimed variant differs from the first exposure's (``q_mismatch``) and of those before
-    it (``q_pre``); ``q_all`` counts all its metric events, exposed or not.
-    """
-    multi = own = mismatch = pre = 0
-    total = None
-    for row in rows:
-        record = dict(zip(columns, row, strict=True))
-        if any(record[f"g{k}"] == 0 for k in range(len(plan.segments))):
-            continue  # a segment row: the overall rows already count these units and events
-        if record["multi"]:
-            multi += int(record["n"])
-        own += int(record["q_own"])
-        mismatch += int(record["q_mismatch"])
-        pre += int(record["q_pre"])
-        total = int(record["q_all"])
-    if total is None:
-        return None
-    return DataQuality(experiment.experiment_id, multi, total - own, mismatch, pre)
+    main = _slice(plan, variants, overall)
+    segments = {label: _slice(plan, variants, recs) for label, recs in by_segment.items()}
+    return ExperimentSums(
+        main.units,
+        main.metrics,
+        experiment.experiment_id,
+        None,
+        segments,
+        cluster_sizes=main.cluster_sizes,
+    )
 
 
 def _slice(
-    metrics: list[Metric], variants: Sequence[str], records: dict[str, dict[str, Any]]
+    plan: SummaryPlan, variants: Sequence[str], records: dict[str, dict[str, Any]]
 ) -> SliceSums:
     units: dict[str, float] = {}
-    per_metric: dict[str, dict[str, ArmSums]] = {m.name: {} for m in metrics}
+    per_metric: dict[str, dict[str, ArmSums]] = {m.name: {} for m in plan.metrics}
+    sizes: dict[str, ArmSums] | None = {} if plan.clustered else None
     for variant in variants:
         record = records.get(variant)
         units[variant] = float(record["n"]) if record else 0.0
-        for i, metric in enumerate(metrics):
-            per_metric[metric.name][variant] = _arm(i, metric, record)
-    return SliceSums(units, per_metric)
+        for i, metric in enumerate(plan.metrics):
+            per_metric[metric.name][variant] = _arm(i, metric, record, plan.clustered)
+        if sizes is not None:
+            sizes[variant] = ArmSums(
+                units[variant],
+                float(record["m_s"] or 0.0) if record else 0.0,
+                float(record["m_ss"] or 0.0) if record else 0.0,
+            )
+    return SliceSums(units, per_metric, cluster_sizes=sizes)
 
 
-def _arm(i: int, metric: Metric, record: dict[str, Any] | None) -> ArmSums:
+def _arm(i: int, metric: Metric, record: dict[str, Any] | None, clustered: bool) -> ArmSums:
     def get(key: str) -> float:
         return float(record[key] or 0.0) if record else 0.0
 
     covariate = denominator = None
-    ratio = metric.type is MetricType.RATIO
+    ratio = clustered or metric.type is MetricType.RATIO
     if metric.cuped:
         covariate = CrossSums(
             get(f"x{i}_s"),
@@ -318,21 +353,3 @@ def _arm(i: int, metric: Metric, record: dict[str, Any] | None) -> ArmSums:
     if ratio:
         denominator = CrossSums(get(f"d{i}_s"), get(f"d{i}_ss"), get(f"d{i}_sp"))
     return ArmSums(get("n"), get(f"y{i}_s"), get(f"y{i}_ss"), covariate, denominator)
-
-
-#: The data-quality counts alone, in one pass over the experiment's metric events (used when
-#: :func:`plan_summary`'s query did not just compute them).
-DATA_QUALITY_SQL = """
-WITH first AS (
-  SELECT unit_key, min(ts) AS t0, arg_min(variant, ts) AS variant,
-         min(variant) <> max(variant) AS multi
-  FROM exposures WHERE experiment_id = $exp AND ts <= $cutoff GROUP BY unit_key
-)
-SELECT
-  (SELECT count(*) FROM first WHERE multi),
-  count(CASE WHEN f.unit_key IS NULL THEN 1 END),
-  count(CASE WHEN ev.variant <> f.variant THEN 1 END),
-  count(CASE WHEN ev.ts < f.t0 THEN 1 END)
-FROM metric_events ev LEFT JOIN first f ON ev.unit_key = f.unit_key
-WHERE ev.experiment_id = $exp AND ev.ts <= $cutoff
-"""
