@@ -109,3 +109,48 @@ def test_invalid_definition_exits_3_without_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert "$.trafficAllocation" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+SWITCHBACK = {"type": "switchback", "unit": "region", "periodSeconds": 3600,
+              "burnInSeconds": 600, "origin": "2026-01-01T00:00:00+05:30"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "at", ["1767268800000", "2026-01-01T12:00:00Z", "2026-01-01T17:30:00+05:30"]
+)
+def test_at_gives_the_switchback_period_in_ms_or_iso(tmp_path: Path, at: str) -> None:
+    """--at takes epoch ms or ISO with an offset; both name the same instant and period."""
+    path = tmp_path / "sb.json"
+    path.write_text(json.dumps(definition(design=SWITCHBACK)))
+    result = run(str(path), "user-1", "--attr", "region=EU", "--at", at, "--json")
+    assert result.exit_code == 0, result.output
+    expected = ExperimentAssignmentService([load_experiment(path)]).assign(
+        "user-1", "exp-test", {"region": "EU"}, at=1_767_268_800_000
+    )
+    assert json.loads(result.output) == {
+        "experimentId": "exp-test", "unitId": "user-1", "variant": expected.variant,
+        "reason": "assigned", "period": 17, "periodStart": 1_767_267_000_000,
+        "switchbackUnit": "EU",
+    }  # fmt: skip
+    text = run(str(path), "user-1", "--attr", "region=EU", "--at", at)
+    assert text.output == (
+        f"{expected.variant}  reason: assigned  period: 17 (from 2026-01-01T11:30:00.000+00:00)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("at", "words"),
+    [
+        ("2026-01-01T12:00:00", "'2026-01-01T12:00:00' has no UTC offset"),
+        ("soon", "(got 'soon')"),
+        ("99999999999999999", "(got '99999999999999999')"),
+    ],
+)
+def test_a_bad_at_exits_2_naming_the_option(tmp_path: Path, at: str, words: str) -> None:
+    path = tmp_path / "sb.json"
+    path.write_text(json.dumps(definition(design=SWITCHBACK)))
+    result = run(str(path), "user-1", "--attr", "region=EU", "--at", at)
+    assert result.exit_code == 2
+    assert "Invalid value for '--at': expected epoch milliseconds" in result.output
+    assert words in result.output
+    assert "Traceback" not in result.output

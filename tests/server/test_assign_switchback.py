@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
 
-from .server_helpers import Api, small
+from .server_helpers import ROOT, Api, small
 
 T0 = 1_767_268_800_000  # 2026-01-01T12:00:00Z
 DESIGN = {"type": "switchback", "unit": "region", "periodSeconds": 1800, "burnInSeconds": 300,
@@ -118,3 +120,21 @@ def test_the_sdk_config_serves_the_design(api: Api) -> None:
     served = {e["experimentId"]: e for e in config["experiments"]}
     assert served["exp-sb"]["design"] == DESIGN
     assert served["exp-classic"].get("design") is None
+
+
+def test_the_docs_example_is_the_real_answer(api: Api) -> None:
+    """The /v1/assign example of docs/assignment.md, replayed against the server."""
+    cases = json.loads((ROOT / "spec" / "switchback-cases.json").read_text("utf-8"))
+    regional = next(
+        c["experiment"]
+        for c in cases["assignments"]
+        if c["experiment"]["experimentId"] == "exp-switchback-regions"
+    )
+    assert api.client.post("/v1/experiments", json=regional, headers=api.admin).status_code == 201
+    text = (ROOT / "docs" / "assignment.md").read_text("utf-8")
+    body = re.search(r"the body `(\{.*?\})` \(exactly", text, re.S)
+    shown = re.search(r"```json\n(.*?)```", text[body.end() :] if body else "", re.S)
+    assert body is not None and shown is not None
+    request = json.loads(" ".join(body.group(1).split()))
+    answer = api.client.post("/v1/assign", json=request, headers=api.sdk).json()
+    assert answer == json.loads(shown.group(1))
