@@ -357,7 +357,11 @@ def _history(planned: list[LookRecord], look: int, current: float) -> tuple[floa
 def _collect_sums(
     store: LookStore, experiment: Experiment, cutoff: datetime, look: int
 ) -> ExperimentSums:
-    """Overall and per-segment sums in one query (segments and the post-stratification key)."""
+    """Overall and per-segment sums in one query (segments and the post-stratification key).
+
+    A switchback's sums are over its cells, with the cell table when the regression applies
+    (the store's ``summary`` makes them; segments do not apply to it).
+    """
     attributes = list(experiment.segments)
     stratify = experiment.evaluation.post_stratify
     if stratify is not None and stratify not in attributes:
@@ -370,4 +374,5 @@ def _collect_sums(
         look,
         dict(sums.segments),
         cluster_sizes=sums.cluster_sizes,
+        cells=sums.cells,
     )

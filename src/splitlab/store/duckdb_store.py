@@ -16,7 +16,9 @@ first waits until everything acknowledged before the call is loaded (read-your-w
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from datetime import datetime
@@ -27,6 +29,8 @@ import duckdb
 
 from splitlab.config.models import Experiment
 from splitlab.stats.sums import ExperimentSums
+from splitlab.stats.switchback import cell_sums
+from splitlab.stats.switchback_cells import SwitchbackCells
 from splitlab.store.base import DataQuality, IngestResult
 from splitlab.store.cluster_sql import plan_cluster_summary
 from splitlab.store.errors import StoreError, database_open_error
@@ -34,6 +38,7 @@ from splitlab.store.loader import Loader
 from splitlab.store.log import AppendLog, Position
 from splitlab.store.quality_sql import data_quality_sql, quality_from_rows
 from splitlab.store.summary_sql import cutoff_millis, plan_summary, sums_from_rows
+from splitlab.store.switchback_sql import CellResult, cells_from_rows, plan_cells, window
 from splitlab.store.tables import create_tables
 from splitlab.store.writepath import LoaderThread, LoadPolicy, LogWriter
 from splitlab.tracking.events import Event
@@ -141,7 +146,12 @@ class DuckDBStore:
 
         The same pass counts the data-quality problems; they are kept for a following
         :meth:`data_quality` call with the same experiment, cut-off and loaded data.
+
+        A switchback experiment's sums are over its cells (:meth:`switchback_cells`; segments
+        are not computed for it).
         """
+        if experiment.is_switchback:
+            return cell_sums(experiment, self._switchback(experiment, cutoff).cells)
         segments = [segment] if isinstance(segment, str) else list(segment or [])
         self.flush()
         millis = cutoff_millis(cutoff)
@@ -160,6 +170,35 @@ class DuckDBStore:
             self._quality = None if quality is None else (key, quality)
         return sums_from_rows(experiment, plan, columns, rows)
 
+    def switchback_cells(
+        self, experiment: Experiment, cutoff: datetime | None = None
+    ) -> SwitchbackCells:
+        """The cell table of a switchback experiment (:mod:`splitlab.store.switchback_sql`):
+        one row per (unit, period) cell of the analysis window, with its variant and each
+        metric's cell outcome. Without a cut-off the window ends at the last complete period
+        before now."""
+        return self._switchback(experiment, cutoff).cells
+
+    def _switchback(self, experiment: Experiment, cutoff: datetime | None) -> CellResult:
+        self.flush()
+        millis = int(time.time() * 1000) if cutoff is None else cutoff_millis(cutoff)
+        plan = plan_cells(experiment, millis)
+        with self.lock:
+            key = (experiment.experiment_id, cutoff_millis(cutoff), self._loader.position)
+            bounds = self._con.execute(plan.bounds_sql, _used(plan.bounds_sql, plan.params))
+            bound_rows = bounds.fetchall()
+            first_ts = min((int(r[1]) for r in bound_rows), default=None)
+            first, last = window(plan, first_ts, millis)
+            params = {**plan.params, "first": first, "last": last}
+            cursor = self._con.execute(plan.cells_sql, _used(plan.cells_sql, params))
+            columns = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+            claims = self._con.execute(plan.claims_sql, _used(plan.claims_sql, params)).fetchall()
+        result = cells_from_rows(experiment, plan, bound_rows, first, last, columns, rows, claims)
+        with self.lock:
+            self._quality = (key, result.quality)
+        return result
+
     def data_quality(self, experiment: Experiment, cutoff: datetime | None = None) -> DataQuality:
         """Units in more than one variant and metric events that do not fit an exposure
         (for a cluster design also clusters in more than one variant and exposures without a
@@ -169,6 +208,8 @@ class DuckDBStore:
         since, these are the counts that summary's query computed (used once); otherwise one
         pass over the experiment's metric events. Rows written straight into the tables
         through :attr:`connection` between the two calls are not seen by the reused counts.
+        A switchback's counts: metric events without the unit's ``clusterId`` (as
+        ``unexposedMetricEvents``) and events claiming a variant other than their cell's.
         """
         self.flush()
         millis = cutoff_millis(cutoff)
@@ -180,6 +221,8 @@ class DuckDBStore:
                 self._loader.position,
             ):
                 return cached[1]
+        if experiment.is_switchback:
+            return self._switchback(experiment, cutoff).quality
         params = {"exp": experiment.experiment_id, "cutoff": millis}
         with self.lock:
             row = self._con.execute(data_quality_sql(experiment.is_cluster), params).fetchone()
@@ -205,3 +248,9 @@ class DuckDBStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters `sql` names (DuckDB refuses unused named parameters)."""
+    names = set(re.findall(r"\$(\w+)", sql))
+    return {k: v for k, v in params.items() if k in names}
