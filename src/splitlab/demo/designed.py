@@ -11,8 +11,10 @@
 * ``exp-dispatch-batching`` (switchback design): 8 regions, hourly periods. Demand in a
   region follows an autocorrelated (AR(1)) path over the hours on top of a lunch and dinner
   rhythm; each (region, hour) cell runs the variant the switchback assignment gives it, and
-  every order placed in the cell sends an exposure and its ``delivery_minutes`` (and a
-  ``late_delivery`` event when it took over 45 minutes), with ``clusterId`` = the region.
+  every order placed in the cell sends an exposure, an ``order`` event and its
+  ``delivery_minutes`` (and a ``late_delivery`` event when it took over 45 minutes), with
+  ``clusterId`` = the region; the metrics are ratios of cell totals (minutes per order, share
+  of late orders), so a busy hour does not count as a slow one.
   Couriers dispatched in the previous hour are still on the road in the first minutes of a
   period, so orders placed then are delivered as the previous hour's variant would: the
   carry-over the design's burn-in leaves out.
@@ -57,7 +59,7 @@ _REGION_SIZE = (1.2, 1.4, 0.7, 0.8, 0.9, 1.3, 1.6, 0.8)
 ORDERS_PER_CELL = 10.0
 #: Delivery time: a base in minutes, times congestion, times the variant's effect.
 BASE_MINUTES = 30.0
-DISPATCH_EFFECT = {"control": 1.0, "batched": 0.93}
+DISPATCH_EFFECT = {"control": 1.0, "batched": 0.92}
 #: The first minutes of a period still deliver as the previous period's variant did.
 CARRY_OVER_MS = 8 * 60_000
 LATE_MINUTES = 45.0
@@ -103,7 +105,7 @@ def pricing_events(
         variant, unit, account = a.variant, units[i], account_ids[int(account_of[i])]
         ts = int(arrivals[i])
         events.append(_event(f"{PRICING}:x:{unit}", "exposure", PRICING, variant, unit, ts,
-                            account, attributes={"plan": attributes[i]["plan"]}))  # fmt: skip
+                            account))  # fmt: skip
         odds = np.log(UPGRADE_RATE[variant] / (1 - UPGRADE_RATE[variant]))
         p = 1.0 / (1.0 + np.exp(-(odds + effects[account_of[i]])))
         if upgrade_draw[i] < p:
@@ -181,7 +183,7 @@ def dispatch_events(
                 continue
             offsets = np.sort(rng.integers(0, HOUR_MS, orders))
             previous = variants[(region, period - 1)] or variant
-            congestion = 1.0 + 0.35 * (demand / mean_demand - 1.0)
+            congestion = 1.0 + 0.15 * (demand / mean_demand - 1.0)
             noise = rng.lognormal(0.0, 0.25, orders)
             for j in range(orders):
                 carried = offsets[j] < CARRY_OVER_MS
@@ -190,7 +192,9 @@ def dispatch_events(
                 unit = f"o-{day:02d}-{region}-{h:02d}-{j:04d}"
                 ts = period * HOUR_MS + int(offsets[j])
                 events.append(_event(f"{DISPATCH}:x:{unit}", "exposure", DISPATCH, variant, unit,
-                                    ts, region, attributes={"region": region}))  # fmt: skip
+                                    ts, region))  # fmt: skip
+                events.append(_event(f"{DISPATCH}:order:{unit}", "metric", DISPATCH, variant,
+                                     unit, ts, region, metric="order", value=1.0))  # fmt: skip
                 events.append(_event(f"{DISPATCH}:delivery:{unit}", "metric", DISPATCH, variant,
                                     unit, ts, region, metric="delivery_minutes",
                                     value=float(minutes)))  # fmt: skip
