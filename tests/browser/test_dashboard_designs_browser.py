@@ -66,8 +66,8 @@ def test_the_switchback_panel_and_its_cells_chart(
     page: Page, server: BackgroundServer, demo: DemoResult
 ) -> None:
     """Unit, period and burn-in are shown; the chart has one row per region, is laid out
-    with a real size, and each drawn cell's variant is the variant of the orders the store
-    holds for that region and hour."""
+    with a real size, its cells add up to the latest look's cells per arm, and each cell's
+    variant is the variant of the orders the store holds for that region and hour."""
     page.page.goto(f"{server.url}/experiments/{DISPATCH}")
     assert page.page.locator("#design").get_attribute("data-design") == "switchback"
     assert "region" in page.page.locator("#design-unit").inner_text()
@@ -82,20 +82,22 @@ def test_the_switchback_panel_and_its_cells_chart(
     box = page.page.locator("#design svg.chart").bounding_box()
     assert box is not None and box["width"] > 600 and box["height"] > 8 * 10
     rects = page.page.eval_on_selector_all(
-        "#design rect[data-variant]",
+        "#design rect[data-variant][data-unit]",
         "els => els.map(e => [e.dataset.unit, +e.dataset.from, +e.dataset.to, "
         "e.dataset.variant, e.getBBox().width])",
     )
     assert all(width > 0 for *_, width in rects)
     drawn = {(u, k): v for u, a, b, v, _ in rects for k in range(a, b + 1)}
+    per_variant = {v: sum(1 for x in drawn.values() if x == v) for v in ("control", "batched")}
+    assert per_variant == recorded["cells"], "the chart shows the look's cells"
     with demo.ctx.store.lock:
         served = demo.ctx.store.connection.execute(
             "SELECT cluster_id, ts // 3600000, min(variant), max(variant) FROM exposures "
             "WHERE experiment_id = ? GROUP BY 1, 2",
             [DISPATCH],
         ).fetchall()
-    assert served, "the demo sent switchback exposures"
-    assert all(low == high for _, _, low, high in served), "one variant per cell"
-    stored = {(str(u), int(k)): str(v) for u, k, v, _ in served}
-    assert drawn == stored
+    inside = [(str(u), int(k), low, high) for u, k, low, high in served if (u, k) in drawn]
+    assert len(inside) > len(drawn) / 2, "most cells had orders"
+    for region, hour, low, high in inside:
+        assert low == high == drawn[(region, hour)], (region, hour)
     assert page.problems == []

@@ -71,6 +71,19 @@ def test_the_cell_chart_keeps_the_latest_periods_and_names_the_global_unit() -> 
     assert "No cells yet." in charts.cell_chart([], ["a", "b"], str, "cells")
 
 
+def test_empty_cells_are_drawn_faint_and_break_runs() -> None:
+    """A cell without events is its own run, marked empty; its neighbours stay separate."""
+    cells = [
+        charts.Cell("ams", 1, "a"),
+        charts.Cell("ams", 2, "a", empty=True),
+        charts.Cell("ams", 3, "a", empty=True),
+        charts.Cell("ams", 4, "a"),
+    ]
+    svg = charts.cell_chart(cells, ["a", "b"], str, "t")
+    assert _rects(svg) == [("ams", 1, 1, "a"), ("ams", 2, 3, "a"), ("ams", 4, 4, "a")]
+    assert svg.count("data-empty") == 1 and "(no events)" in svg
+
+
 def test_the_cell_chart_escapes_unit_names() -> None:
     """A unit value is user data: it is escaped in the labels and attributes."""
     svg = charts.cell_chart([charts.Cell("<b>&", 1, "a")], ["a", "b"], str, "t")

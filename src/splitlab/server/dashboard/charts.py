@@ -306,6 +306,8 @@ class Cell:
     unit: str | None
     period: int
     variant: str
+    #: True when the cell had no counted events (drawn faint).
+    empty: bool = False
 
 
 def cell_chart(cells: Sequence[Cell], variants: Sequence[str], period_label: Callable[[int], str],
@@ -314,16 +316,17 @@ def cell_chart(cells: Sequence[Cell], variants: Sequence[str], period_label: Cal
 
     Consecutive periods of a row with the same variant are drawn as one rectangle carrying
     ``data-unit``, ``data-from``, ``data-to`` (period indexes) and ``data-variant``; a period
-    with no cell (no traffic) stays blank. Only the latest ``max_periods`` periods are drawn.
+    with no cell stays blank and empty cells (no events) are drawn faint (``cell empty``,
+    ``data-empty``). Only the latest ``max_periods`` periods are drawn.
     """
     if not cells:
         return _svg(60, title, ['<text class="empty" x="10" y="30">No cells yet.</text>'])
     last = max(c.period for c in cells)
     first = max(min(c.period for c in cells), last - max_periods + 1)
-    by_unit: dict[str | None, dict[int, str]] = {}
+    by_unit: dict[str | None, dict[int, tuple[str, bool]]] = {}
     for c in cells:
         if c.period >= first:
-            by_unit.setdefault(c.unit, {})[c.period] = c.variant
+            by_unit.setdefault(c.unit, {})[c.period] = (c.variant, c.empty)
     units = sorted(by_unit, key=lambda u: (u is not None, u or ""))
     names = [u if u is not None else "all traffic" for u in units]
     row, legend_height = 18, 26
@@ -349,20 +352,22 @@ def cell_chart(cells: Sequence[Cell], variants: Sequence[str], period_label: Cal
         periods = sorted(by_unit[unit])
         k = 0
         while k < len(periods):
-            start, variant = periods[k], by_unit[unit][periods[k]]
+            start, (variant, empty) = periods[k], by_unit[unit][periods[k]]
             end = start
             while k + 1 < len(periods) and periods[k + 1] == end + 1 \
-                    and by_unit[unit][periods[k + 1]] == variant:  # fmt: skip
+                    and by_unit[unit][periods[k + 1]] == (variant, empty):  # fmt: skip
                 k += 1
                 end = periods[k]
             k += 1
             drawn += end - start + 1
             label = f"{name}: {variant}, {period_label(start)}"
             label += f" to {period_label(end + 1)}" if end > start else ""
+            label += " (no events)" if empty else ""
             body.append(
-                f'<rect class="cell {style.get(variant, "series-5")}" '
+                f'<rect class="cell {style.get(variant, "series-5")}{" empty" if empty else ""}" '
                 f'data-unit="{escape(name)}" data-from="{start}" data-to="{end}" '
-                f'data-variant="{escape(variant)}" x="{x(start):.2f}" y="{y + 2}" '
+                f'data-variant="{escape(variant)}"{" data-empty" if empty else ""} '
+                f'x="{x(start):.2f}" y="{y + 2}" '
                 f'width="{x(end + 1) - x(start):.2f}" height="{row - 4}">'
                 f"<title>{escape(label)}</title></rect>"
             )

@@ -4,7 +4,7 @@ The panel reads the definition (randomisation unit, analysis unit; switchback un
 burn-in) and the latest look's ``results.design`` exactly as the engine recorded it
 (clusters and analysis units per arm, the small-sample correction, cells per arm, the
 estimator and their warnings). The switchback chart shows which variant each (unit, period)
-cell had, from the store's cell table.
+cell had, from the store's cell table (``switchback_cells``).
 """
 
 from __future__ import annotations
@@ -62,9 +62,16 @@ def _count(value: Any) -> int | None:
 
 
 def panel(
-    ctx: ServerContext, experiment: Experiment, document: Mapping[str, Any] | None
+    ctx: ServerContext,
+    experiment: Experiment,
+    document: Mapping[str, Any] | None,
+    cutoff: datetime | None = None,
 ) -> dict[str, Any] | None:
-    """What the design panel shows; None for a classic experiment (no panel)."""
+    """What the design panel shows; None for a classic experiment (no panel).
+
+    `cutoff` is the latest look's data cut-off: the switchback chart shows the cells of that
+    look's window (so they add up to its cells per arm); None: up to now.
+    """
     design = experiment.design
     recorded = _recorded(document)
     warnings = [str(w) for w in recorded.get("warnings") or []]
@@ -113,7 +120,8 @@ def panel(
             "estimator": estimator,
             "estimator_text": _ESTIMATORS.get(str(estimator), str(estimator or "")),
             "warnings": warnings,
-            "chart": cell_chart(ctx, experiment, design),
+            "chart": cell_chart(ctx, experiment, design, cutoff),
+            "cutoff": None if cutoff is None else cutoff.strftime("%Y-%m-%d %H:%M"),
         }
     return None
 
@@ -130,9 +138,14 @@ def period_labeller(design: SwitchbackDesign) -> Any:
     return name
 
 
-def cell_chart(ctx: ServerContext, experiment: Experiment, design: SwitchbackDesign) -> str:
-    """The cells-over-time chart of a switchback experiment."""
-    cells = switchback_cells(ctx, experiment, design)
+def cell_chart(
+    ctx: ServerContext,
+    experiment: Experiment,
+    design: SwitchbackDesign,
+    cutoff: datetime | None,
+) -> str:
+    """The cells-over-time chart of a switchback experiment, up to `cutoff`."""
+    cells = switchback_cells(ctx, experiment, cutoff)
     return charts.cell_chart(
         cells, experiment.variant_names, period_labeller(design),
         f"Variant of each {design.unit or 'global'} cell per {duration(design.period_seconds)} "
@@ -140,21 +153,18 @@ def cell_chart(ctx: ServerContext, experiment: Experiment, design: SwitchbackDes
     )  # fmt: skip
 
 
-#: Each (switchback unit, period) cell's variant as the exposures record it: the variant of the
-#: cell's first exposure, and how many exposures it had.
-CELLS_FROM_EXPOSURES = """
-SELECT cluster_id, (ts - $origin) // $period AS period, arg_min(variant, ts), count(*)
-FROM exposures WHERE experiment_id = $exp GROUP BY 1, 2 ORDER BY 1, 2
-"""
-
-
 def switchback_cells(
-    ctx: ServerContext, experiment: Experiment, design: SwitchbackDesign
+    ctx: ServerContext, experiment: Experiment, cutoff: datetime | None
 ) -> list[charts.Cell]:
-    """The experiment's cells (unit, period, variant) from the store's exposures."""
-    ctx.store.flush()
-    params = {"exp": experiment.id, "origin": parse_origin(design.origin) or 0,
-              "period": design.period_seconds * 1000}  # fmt: skip
-    with ctx.store.lock:
-        rows = ctx.store.connection.execute(CELLS_FROM_EXPOSURES, params).fetchall()
-    return [charts.Cell(None if u is None else str(u), int(k), str(v)) for u, k, v, _ in rows]
+    """The experiment's cells from the store's cell table (the analysis window up to `cutoff`:
+    every unit in every period, its variant from the assignment function); a cell where every
+    metric's outcome is 0 had no counted events and is drawn as empty."""
+    table = ctx.store.switchback_cells(experiment, cutoff)
+    columns = [table.outcome(name) for name in table.values]
+    active = [any(float(c[i]) != 0.0 for c in columns) for i in range(table.size)]
+    return [
+        charts.Cell(table.unit_names[int(u)], int(k), variant, empty=not active[i])
+        for i, (u, k, variant) in enumerate(
+            zip(table.unit_index(), table.period_index(), table.variants, strict=True)
+        )
+    ]

@@ -194,7 +194,7 @@ def experiment_page(
         "headline": latest["headline"] if latest else words.headline(None),
         "why": words.why(latest["decision"] if latest else None),
         "exposures": exposure_chart(ctx, e, planned[-1] if planned else None),
-        "design": designs.panel(ctx, e, document),
+        "design": designs.panel(ctx, e, document, planned[-1].cutoff if planned else None),
         "sequential": sequential,
         "effects": effects,
         "looks": [
