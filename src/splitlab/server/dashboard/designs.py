@@ -20,9 +20,9 @@ from splitlab.server.dashboard import charts
 
 _CORRECTIONS = {
     "CR0": "CR0: the cluster-robust (sandwich) variance without a small-sample factor",
-    "CR1": "CR1: the cluster-robust (sandwich) variance times G/(G-1), which offsets its "
-    "downward bias with few clusters",
-    "CR2": "CR2: the bias-reduced cluster-robust variance of Bell and McCaffrey",
+    "CR1": "CR1: the cluster-robust (sandwich) variance times G/(G-1) · (N-1)/(N-K), as "
+    "Stata's vce(cluster) defines it, which offsets its downward bias with few clusters; "
+    "tested against a t distribution with G-1 degrees of freedom",
 }
 _ESTIMATORS = {
     "horvitz_thompson": "Horvitz-Thompson: each cell weighted by the known chance of its "
