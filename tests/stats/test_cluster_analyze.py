@@ -34,7 +34,7 @@ def cluster_experiment(**over: Any) -> Experiment:
         assignment={"hashKey": "accountId", "salt": "s"},
         design={"type": "cluster", "analysisUnit": "userId"},
         variants=VARIANTS,
-        metrics=metrics,
+        metrics=over.pop("metrics", metrics),
         evaluation={"minSampleSize": 30, **over.pop("evaluation", {})},
         **over,
     )
@@ -151,6 +151,7 @@ def test_text_output_shows_the_design() -> None:
     n_c = int((conv.treated == 0).sum())
     assert f"control 60 clusters / {n_c} units" in text
     assert "small-sample correction CR1" in text
+    assert "(100% of planned clusters)" in text  # minSampleSize counts clusters
     assert "Design:" in results._repr_html_()
 
 
@@ -212,3 +213,20 @@ def test_bayesian_conversion_uses_the_normal_posterior() -> None:
     assert c.bayesian.chance_to_beat_control == pytest.approx(
         float(special.ndtr(d.estimate / d.se)), rel=1e-9
     )
+
+
+def test_guardrail_uses_the_cluster_test() -> None:
+    """A guardrail on a clustered rate: harm bounds are t(G - 1) one-sided with the CR1 SE."""
+    rev = {"name": "rev", "type": "continuous", "threshold": 0.5, "action": "rollback"}
+    exp = cluster_experiment(
+        metrics={"primary": {"name": "conv", "type": "conversion"}, "guardrails": [rev]}
+    )
+    conv, rev = _rows(10, effect=0.0)
+    sums = cluster_sums(conv, rev)
+    results = analyze(exp, sums)
+    g = results.comparison("rev", "variant-a").guardrail
+    d, _, _, _ = cluster.estimate(exp, sums, exp.metrics.guardrails[0], "variant-a", {})
+    assert g is not None and g.harm is not None and d is not None
+    width = float(special.stdtrit(123, 1 - 0.05)) * d.se  # t(G - 1), G = 60 + 64
+    assert g.harm.upper - g.harm.estimate == pytest.approx(width, rel=1e-9)
+    assert g.verdict == "passed"  # no effect, margin 0.5 far outside the interval

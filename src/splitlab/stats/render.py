@@ -107,9 +107,11 @@ def rich_results(results: Results) -> RenderableType:
     from rich.console import Group
     from rich.text import Text
 
+    design = results.design.to_dict() if results.design is not None else {}
+    counted = "clusters" if design.get("type") == "cluster" else "units"
     title = (
         f"{results.experiment_id}: look {results.look} of {results.max_peeks}"
-        f" ({results.information_fraction:.0%} of planned units)"
+        f" ({results.information_fraction:.0%} of planned {counted})"
     )
     srm = results.srm
     srm_line = (
