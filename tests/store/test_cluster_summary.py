@@ -96,12 +96,28 @@ def test_a_look_says_how_many_exposures_lack_a_cluster_id(loaded: Loaded) -> Non
     assert report.to_dict()["missingClusterExposures"] == missing
 
 
-def test_segment_of_a_cluster_is_its_first_exposure(loaded: Loaded) -> None:
-    """Each cluster is in exactly one segment: the segments' clusters add up to the total."""
-    store, _ = loaded
-    sums = store.summary(experiment(), segment="country")
-    for variant, clusters in sums.units.items():
-        assert sum(part.units[variant] for part in sums.segments.values()) == clusters
+def test_segment_of_a_cluster_is_its_first_exposure(tmp_path: Any) -> None:
+    """An account whose users name different countries is one cluster, counted once, in the
+    country of its earliest exposure, with all its users."""
+    exp = "cl-exp"
+    events = [
+        Event("x1", "exposure", exp, "control", "u1", T_BASE + 10, attributes={"country": "US"},
+              cluster_id="acct-a"),
+        Event("x2", "exposure", exp, "control", "u2", T_BASE + 5, attributes={"country": "DE"},
+              cluster_id="acct-a"),
+        Event("x3", "exposure", exp, "control", "u3", T_BASE + 1, cluster_id="acct-b"),
+        Event("x4", "exposure", exp, "control", "u4", T_BASE + 20, attributes={"country": "US"},
+              cluster_id="acct-a"),
+    ]  # fmt: skip
+    with DuckDBStore(tmp_path / "e.duckdb") as store:
+        store.ingest(events)
+        sums = store.summary(experiment(), segment="country")
+    assert sums.units["control"] == 2
+    sizes = {
+        label: (part.units["control"], part.cluster_sizes["control"].sum)  # type: ignore[index]
+        for label, part in sums.segments.items()
+    }
+    assert sizes == {"country=DE": (1, 3), "country=(none)": (1, 1)}
 
 
 def test_classic_experiment_is_unchanged_by_cluster_ids(tmp_path: Any) -> None:

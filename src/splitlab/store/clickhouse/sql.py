@@ -26,6 +26,7 @@ The metrics, their numbering and the sum columns come from ``summary_sql``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from splitlab.config.models import Experiment, Metric, MetricType
@@ -52,13 +53,26 @@ def _aggregate(metric: Metric, event_param: str, condition: str) -> str:
     return f"sumIf(value, {where})"
 
 
-def _first_exposures(db: str, segments: Sequence[str]) -> str:
-    """One row per unit exposed to exactly one variant: its first exposure."""
+def _first_exposures(db: str, segments: Sequence[str], clustered: bool = False) -> str:
+    """One row per unit exposed to exactly one variant: its first exposure.
+
+    `clustered`: every unit whose exposures carry a ``cluster_id`` (only those count), with
+    ``multi`` (exposed to more than one variant) and its first ``cluster``.
+    """
     seg_cols = "".join(
         f",\n    argMin(if(has(attr_keys, $s{k}), attr_values[indexOf(attr_keys, $s{k})],"
         f" '{MISSING}'), ts) AS s{k}"
         for k in range(len(segments))
     )
+    if clustered:
+        cluster = "argMin(assumeNotNull(cluster_id), ts) AS cluster"
+        return f"""(
+    SELECT unit_id, min(ts) AS t0, argMin(variant, ts) AS unit_variant,
+           uniqExact(variant) > 1 AS multi, {cluster}{seg_cols}
+    FROM {db}.exposures
+    WHERE experiment_id = $exp AND ts <= $cutoff AND isNotNull(cluster_id)
+    GROUP BY unit_id
+)"""
     return f"""(
     SELECT unit_id, min(ts) AS t0, argMin(variant, ts) AS unit_variant{seg_cols}
     FROM {db}.exposures WHERE experiment_id = $exp AND ts <= $cutoff
@@ -78,14 +92,28 @@ def metric_events(db: str, where: str, columns: str, dedup: Dedup) -> str:
     return f"(SELECT {columns} FROM {db}.metric_events WHERE {where})"
 
 
-def plan_clickhouse_summary(
+@dataclass(frozen=True)
+class UnitValues:
+    """A subquery with one row per exposed unit (``variant``, segment labels ``s{k}``, metric
+    columns ``y{i}``, ``x{i}``, ``d{i}``, each name after a prefix; clustered: also ``multi``,
+    ``cluster``, ``t0``), its parameters and the metrics in summary order."""
+
+    sql: str
+    params: dict[str, Any]
+    metrics: list[Metric]
+
+
+def unit_values(
     db: str,
     experiment: Experiment,
     cutoff_ms: int,
-    segments: Sequence[str] = (),
-    dedup: Dedup = "final",
-) -> SummaryPlan:
-    """The summary query in database `db`, read back by ``summary_sql.sums_from_rows``."""
+    segments: Sequence[str],
+    dedup: Dedup,
+    *,
+    clustered: bool = False,
+    prefix: str = "",
+) -> UnitValues:
+    """The per-unit metric values of `experiment` (see :class:`UnitValues`)."""
     metrics = summary_metrics(experiment)
     params: dict[str, Any] = {
         "exp": experiment.experiment_id,
@@ -106,22 +134,21 @@ def plan_clickhouse_summary(
             params[f"d{i}"] = metric.denominator or metric.event_name
             per_unit.append(f"sumIf(value, metric = $e{i} AND {post}) AS py{i}")
             per_unit.append(f"sumIf(value, metric = $d{i} AND {post}) AS pd{i}")
-            values.append(f"toFloat64(pd{i}) AS d{i}")
+            values.append(f"toFloat64(pd{i}) AS {prefix}d{i}")
             cuped = f"sumIf(value, metric = $e{i} AND {pre}) AS px{i}"
         else:
             params[f"e{i}"] = metric.event_name
             per_unit.append(f"{_aggregate(metric, f'e{i}', post)} AS py{i}")
             cuped = f"{_aggregate(metric, f'e{i}', pre)} AS px{i}"
-        values.append(f"toFloat64(py{i}) AS y{i}")
+        values.append(f"toFloat64(py{i}) AS {prefix}y{i}")
         if metric.cuped:
             per_unit.append(cuped)
-            values.append(f"toFloat64(px{i}) AS x{i}")
+            values.append(f"toFloat64(px{i}) AS {prefix}x{i}")
     names = event_names(metrics)
     for j, name in enumerate(names):
         params[f"n{j}"] = name
     for k, attribute in enumerate(segments):
         params[f"s{k}"] = attribute
-    sums = ["toFloat64(count()) AS n", *sum_columns(metrics)]
     in_names = ", ".join(f"$n{j}" for j in range(len(names))) or "''"
     where = f"ts <= $cutoff AND metric IN ({in_names})"
     if not any(m.cuped for m in metrics):
@@ -129,12 +156,16 @@ def plan_clickhouse_summary(
     events = metric_events(
         db, where, "unit_id, metric, value, ts, experiment_id AS event_experiment", dedup
     )
-    first = _first_exposures(db, segments)
-    units = _first_exposures(db, ())
+    first = _first_exposures(db, segments, clustered)
+    units = _first_exposures(db, (), clustered)
     per_unit_sql = ",\n    ".join(per_unit) if per_unit else "0 AS nothing"
-    seg_names = "".join(f", s{k}" for k in range(len(segments)))
-    vals = f"""(
-  SELECT unit_variant AS variant{seg_names}{"".join(", " + v for v in values)}
+    columns = "".join(
+        f", s{k} AS {prefix}s{k}" if prefix else f", s{k}" for k in range(len(segments))
+    )
+    if clustered:
+        columns += ", multi, cluster, t0"
+    sql = f"""(
+  SELECT unit_variant AS {prefix}variant{columns}{"".join(", " + v for v in values)}
   FROM {first}
   ANY LEFT JOIN (
     SELECT unit_id,
@@ -144,16 +175,34 @@ def plan_clickhouse_summary(
     GROUP BY unit_id
   ) USING unit_id
 )"""
-    if segments:
-        slices = ", ".join(["-1"] + [str(k) for k in range(len(segments))])
-        labels = ", ".join(["''"] + [f"s{k}" for k in range(len(segments))])
-        sql = f"""SELECT variant, slice, label, {", ".join(sums)}
-FROM {vals}
+    return UnitValues(sql, params, metrics)
+
+
+def final_sums(source: str, segments: Sequence[str], sums: Sequence[str]) -> str:
+    """Per-variant (and per-segment) `sums` of the rows of `source`: one ``GROUP BY``, each
+    row repeated by ``ARRAY JOIN`` for the overall slice and once per segment attribute."""
+    if not segments:
+        return f"SELECT variant, {', '.join(sums)}\nFROM {source}\nGROUP BY variant"
+    slices = ", ".join(["-1"] + [str(k) for k in range(len(segments))])
+    labels = ", ".join(["''"] + [f"s{k}" for k in range(len(segments))])
+    return f"""SELECT variant, slice, label, {", ".join(sums)}
+FROM {source}
 ARRAY JOIN [{slices}] AS slice, [{labels}] AS label
 GROUP BY variant, slice, label"""
-    else:
-        sql = f"SELECT variant, {', '.join(sums)}\nFROM {vals}\nGROUP BY variant"
-    return SummaryPlan(sql, params, metrics, list(segments))
+
+
+def plan_clickhouse_summary(
+    db: str,
+    experiment: Experiment,
+    cutoff_ms: int,
+    segments: Sequence[str] = (),
+    dedup: Dedup = "final",
+) -> SummaryPlan:
+    """The summary query in database `db`, read back by ``summary_sql.sums_from_rows``."""
+    unit = unit_values(db, experiment, cutoff_ms, segments, dedup)
+    sums = ["toFloat64(count()) AS n", *sum_columns(unit.metrics)]
+    sql = final_sums(unit.sql, segments, sums)
+    return SummaryPlan(sql, unit.params, unit.metrics, list(segments))
 
 
 def as_grouping_rows(
@@ -176,20 +225,35 @@ def as_grouping_rows(
     return head + sums, shaped
 
 
-def data_quality_sql(db: str, dedup: Dedup = "final") -> str:
-    """Multi-exposed units, unexposed / mismatched / pre-exposure metric events (one row)."""
+def data_quality_sql(db: str, dedup: Dedup = "final", clustered: bool = False) -> str:
+    """Multi-exposed units, unexposed / mismatched / pre-exposure metric events (one row).
+
+    `clustered` (cluster designs): over the exposures with a ``cluster_id``, and two more
+    counts: clusters served more than one variant and exposures without a ``cluster_id``
+    (distinct ids: exposures are not deduplicated in the table).
+    """
     events = metric_events(
         db, "experiment_id = $exp AND ts <= $cutoff", "unit_id, variant, ts", dedup
     )
+    exposures = f"{db}.exposures WHERE experiment_id = $exp AND ts <= $cutoff"
+    extra = ""
+    if clustered:
+        exposures += " AND isNotNull(cluster_id)"
+        extra = f""",
+  (SELECT count() FROM (
+     SELECT cluster FROM {_first_exposures(db, (), clustered=True)}
+     GROUP BY cluster HAVING uniqExact(unit_variant) > 1 OR max(multi) = 1)) AS multi_clusters,
+  (SELECT uniqExact(event_id) FROM {db}.exposures
+   WHERE experiment_id = $exp AND ts <= $cutoff AND isNull(cluster_id)) AS missing_clusters"""
     return f"""SELECT
   (SELECT count() FROM (
-     SELECT unit_id FROM {db}.exposures WHERE experiment_id = $exp AND ts <= $cutoff
+     SELECT unit_id FROM {exposures}
      GROUP BY unit_id HAVING uniqExact(variant) > 1)) AS multi_exposed,
   countIf(exposed = 0) AS unexposed,
   countIf(exposed = 1 AND variant != first_variant) AS mismatched,
-  countIf(exposed = 1 AND ts < t0) AS pre_exposure
+  countIf(exposed = 1 AND ts < t0) AS pre_exposure{extra}
 FROM {events}
 ANY LEFT JOIN (
   SELECT unit_id, 1 AS exposed, min(ts) AS t0, argMin(variant, ts) AS first_variant
-  FROM {db}.exposures WHERE experiment_id = $exp AND ts <= $cutoff GROUP BY unit_id
+  FROM {exposures} GROUP BY unit_id
 ) USING unit_id"""

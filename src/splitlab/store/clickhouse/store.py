@@ -19,6 +19,7 @@ from pathlib import Path
 from splitlab.config.models import Experiment
 from splitlab.stats.sums import ExperimentSums
 from splitlab.store.base import DataQuality, IngestResult
+from splitlab.store.clickhouse.cluster_sql import plan_clickhouse_cluster_summary
 from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError, identifier
 from splitlab.store.clickhouse.loader import ClickHouseLoader
 from splitlab.store.clickhouse.sql import (
@@ -131,21 +132,28 @@ class ClickHouseStore:
         cutoff: datetime | None = None,
         segment: str | Sequence[str] | None = None,
     ) -> ExperimentSums:
-        """The experiment's sufficient statistics, computed in ClickHouse (see :mod:`.sql`)."""
+        """The experiment's sufficient statistics, computed in ClickHouse (see :mod:`.sql`;
+        for a cluster design, sums over clusters: :mod:`.cluster_sql`)."""
         segments = [segment] if isinstance(segment, str) else list(segment or [])
         self.flush()
         millis = cutoff_millis(cutoff)
-        plan = plan_clickhouse_summary(self.database, experiment, millis, segments, self._dedup)
+        planner = (
+            plan_clickhouse_cluster_summary if experiment.is_cluster else plan_clickhouse_summary
+        )
+        plan = planner(self.database, experiment, millis, segments, self._dedup)
         columns, rows = self._client.query(plan.sql, plan.params)
         columns, shaped = as_grouping_rows(plan, columns, rows)
         return sums_from_rows(experiment, plan, columns, shaped)
 
     def data_quality(self, experiment: Experiment, cutoff: datetime | None = None) -> DataQuality:
-        """Units in more than one variant and metric events that do not fit an exposure."""
+        """Units in more than one variant and metric events that do not fit an exposure
+        (for a cluster design also clusters in more than one variant and exposures without a
+        cluster id)."""
         self.flush()
         millis = cutoff_millis(cutoff)
         params = {"exp": experiment.experiment_id, "cutoff": millis}
-        _, rows = self._client.query(data_quality_sql(self.database, self._dedup), params)
+        sql = data_quality_sql(self.database, self._dedup, experiment.is_cluster)
+        _, rows = self._client.query(sql, params)
         return DataQuality(experiment.experiment_id, *(int(v) for v in rows[0]))
 
     def close(self) -> None:

@@ -1,0 +1,51 @@
+"""The sums over clusters of :mod:`splitlab.store.cluster_sql`, in ClickHouse's dialect.
+
+Same rules, same numbers (the tests compare both stores on the same events). The per-unit
+values come from :func:`~splitlab.store.clickhouse.sql.unit_values` over the exposures that
+carry a ``cluster_id`` (named ``u...`` here: ClickHouse would read ``sum(y0) AS y0`` as a
+cyclic alias); one ``GROUP BY cluster`` makes the cluster totals and drops, with ``HAVING``,
+the clusters served more than one variant; :func:`~splitlab.store.clickhouse.sql.final_sums`
+adds them up per variant and segment. A cluster's segment is ``argMin`` of its units' labels
+by first-exposure time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from splitlab.config.models import Experiment, MetricType
+from splitlab.store.clickhouse.sql import Dedup, final_sums, unit_values
+from splitlab.store.summary_sql import SummaryPlan, sum_columns
+
+
+def plan_clickhouse_cluster_summary(
+    db: str,
+    experiment: Experiment,
+    cutoff_ms: int,
+    segments: Sequence[str] = (),
+    dedup: Dedup = "final",
+) -> SummaryPlan:
+    """The sums over clusters in database `db`, read back by ``summary_sql.sums_from_rows``."""
+    unit = unit_values(db, experiment, cutoff_ms, segments, dedup, clustered=True, prefix="u")
+    per_cluster = [f"argMin(us{k}, t0) AS s{k}" for k in range(len(segments))]
+    for i, metric in enumerate(unit.metrics):
+        per_cluster.append(f"sum(uy{i}) AS y{i}")
+        if metric.type is MetricType.RATIO:
+            per_cluster.append(f"sum(ud{i}) AS d{i}")
+        else:
+            per_cluster.append(f"toFloat64(count()) AS d{i}")
+        if metric.cuped:
+            per_cluster.append(f"sum(ux{i}) AS x{i}")
+    clusters = f"""(
+  SELECT cluster, any(uvariant) AS variant, toFloat64(count()) AS m{"".join(", " + c for c in per_cluster)}
+  FROM {unit.sql}
+  GROUP BY cluster HAVING uniqExact(uvariant) = 1 AND max(multi) = 0
+)"""
+    sums = [
+        "toFloat64(count()) AS n",
+        "sum(m) AS m_s",
+        "sum(m * m) AS m_ss",
+        *sum_columns(unit.metrics, clustered=True),
+    ]
+    sql = final_sums(clusters, segments, sums)
+    return SummaryPlan(sql, unit.params, unit.metrics, list(segments), clustered=True)
