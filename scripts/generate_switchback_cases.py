@@ -323,7 +323,8 @@ def check_library(data: dict[str, Any]) -> None:
         assert actual == expected, (c["name"], actual, expected)
 
 
-def main() -> None:
+def build() -> dict[str, Any]:
+    """The vectors, checked against the library (AssertionError when it disagrees)."""
     data = {
         "description": (
             "splitlab switchback assignment vectors, shared by every SDK; the algorithm is the "
@@ -344,6 +345,11 @@ def main() -> None:
         "assignments": assignment_cases(),
     }
     check_library(data)
+    return data
+
+
+def main() -> None:
+    data = build()
     OUT.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {OUT.relative_to(ROOT)}: {len(data['assignments'])} assignments")
 

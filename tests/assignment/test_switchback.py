@@ -7,6 +7,7 @@ provider tests too, so all three give identical answers on each.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -254,3 +255,13 @@ def test_global_and_named_units_do_not_share_a_hash() -> None:
     """The global unit's tag cannot collide with a unit whose value is 'global'."""
     assert switchback_input("e", "s", None, 3) != switchback_input("e", "s", "global", 3)
     assert switchback_input("e", "s", None, 3).startswith(b"splitlab/v1/switchback|")
+
+
+def test_vectors_file_is_what_the_generator_writes() -> None:
+    """spec/switchback-cases.json is exactly its generator's output, checked by the library."""
+    path = ROOT / "scripts" / "generate_switchback_cases.py"
+    spec = importlib.util.spec_from_file_location("generate_switchback_cases", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.build() == CASES

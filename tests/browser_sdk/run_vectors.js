@@ -1,4 +1,5 @@
-// Runs every vector of spec/assignment-cases.json and spec/condition-cases.json against the
+// Runs every vector of spec/assignment-cases.json, spec/condition-cases.json and
+// spec/switchback-cases.json against the
 // JS SDK inside a browser page (no node:crypto, no Buffer) and reports what disagrees.
 // Loaded by tests/browser_sdk/test_browser_sdk.py from a local http.server.
 
@@ -11,6 +12,11 @@ import {
   hashInput,
   hashIntegers,
   nativeHash,
+  parseOrigin,
+  periodIndex,
+  periodStartMs,
+  switchbackInput,
+  switchbackSplit,
   validateCondition,
   validateRules,
   variantEdges,
@@ -54,22 +60,48 @@ function throwsConditionError(condition) {
   return "no exception";
 }
 
-/** Fetch both spec files from the server that served this module. */
+/** Fetch the spec files from the server that served this module. */
 export async function loadVectors() {
   return {
     assignment: await loadSpec("assignment-cases.json"),
     conditions: await loadSpec("condition-cases.json"),
+    switchback: await loadSpec("switchback-cases.json"),
   };
 }
 
-/** Every vector of both spec files, as served; see runLoaded. */
+/** Every vector of the spec files, as served; see runLoaded. */
 export async function runVectors() {
-  const { assignment, conditions } = await loadVectors();
-  return runLoaded(assignment, conditions);
+  const { assignment, conditions, switchback } = await loadVectors();
+  return runLoaded(assignment, conditions, switchback);
+}
+
+/** The switchback vectors, in groups named "switchback:<list>". */
+function runSwitchback(sb, out) {
+  runGroup("switchback:origins", sb.origins, (c) => c.origin, (c) => [c.originMs, parseOrigin(c.origin)], out);
+  runGroup("switchback:badOrigins", sb.badOrigins, (c) => c, (c) => [null, parseOrigin(c)], out);
+  runGroup("switchback:periods", sb.periods, (c) => `${c.tMs}`, (c) => [
+    [c.period, c.periodStartMs],
+    [periodIndex(c.design, c.tMs), periodStartMs(c.design, c.period)],
+  ], out);
+  runGroup("switchback:hashes", sb.hashes, (c) => c.input, (c) => {
+    const text = switchbackInput(c.experimentId, c.salt, c.unit, c.period);
+    return [
+      [c.input, c.inputUtf8Hex, c.split],
+      [text, hex(new TextEncoder().encode(text)), switchbackSplit(c.experimentId, c.salt, c.unit, c.period)],
+    ];
+  }, out);
+  runGroup("switchback:assignments", sb.assignments, (c) => c.name, (c) => {
+    const service = new ExperimentAssignmentService([c.experiment]);
+    const a = service.assign(c.unitId, c.experiment.experimentId, c.attributes, { at: c.atMs });
+    return [
+      [c.variant, c.reason, c.period ?? null, c.periodStartMs ?? null, c.switchbackUnit ?? null],
+      [a.variant, a.reason, a.period ?? null, a.periodStart ?? null, a.switchbackUnit ?? null],
+    ];
+  }, out);
 }
 
 /** Run the given vectors; returns {count, counts, mismatches, nativeHash, process}. */
-export function runLoaded(assignment, conditions) {
+export function runLoaded(assignment, conditions, switchback = null) {
   const out = { count: 0, counts: {}, mismatches: [], nativeHash, process: typeof process };
 
   runGroup("hashes", assignment.hashes, (c) => JSON.stringify(c.unit), (c) => {
@@ -130,5 +162,6 @@ export function runLoaded(assignment, conditions) {
     validateRules(c.include, c.exclude).map(([path]) => path),
   ], out);
 
+  if (switchback !== null) runSwitchback(switchback, out);
   return out;
 }

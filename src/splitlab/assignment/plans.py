@@ -22,7 +22,7 @@ from splitlab.assignment.hashing import (
     variant_edges,
 )
 from splitlab.assignment.result import Assignment, Reason
-from splitlab.assignment.switchback import compile_switchback
+from splitlab.assignment.switchback import AssignAt, compile_switchback
 from splitlab.assignment.targeting import compile_targeting
 from splitlab.assignment.units import unit_text
 from splitlab.config.models import Experiment, Status
@@ -34,8 +34,6 @@ __all__ = ["AssignmentError", "Plan", "compile_plan", "fixed_outcome"]
 AssignOne = Callable[[Any, Mapping[str, Any] | None], Assignment]
 #: A batch: (unit_ids, per-unit attributes or None) -> list of Assignment.
 AssignMany = Callable[[Sequence[Any], Sequence[Mapping[str, Any] | None] | None], list[Assignment]]
-#: One unit at a given time (epoch ms): (unit_id, attributes, t_ms) -> Assignment.
-AssignAt = Callable[[Any, Mapping[str, Any] | None, int], Assignment]
 #: A clock: the current time in epoch milliseconds.
 Clock = Callable[[], int]
 

@@ -44,8 +44,10 @@ def _hot_paths() -> dict[str, Any]:
                     "Assign a unit to one experiment (`experimentId`) or to every experiment "
                     "that serves a variant. An unknown experiment is answered with reason "
                     "`unknown_experiment`, not an HTTP error. Assignment is not exposure: "
-                    "send the exposure event when the variant is shown. Needs an SDK or "
-                    "admin key."
+                    "send the exposure event when the variant is shown. Switchback "
+                    "experiments are assigned at `timestamp` (epoch ms), else at the server's "
+                    "clock; the answer then says which (`timestamp`, `timeSource`) and gives "
+                    "each switchback's `period` and `periodStart`. Needs an SDK or admin key."
                 ),
                 "operationId": "assign_v1_assign_post",
                 "security": BEARER,
