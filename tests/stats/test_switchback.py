@@ -15,14 +15,13 @@ from splitlab.stats import ExperimentSums, analyze
 from splitlab.stats.difference import Difference, NotEstimable
 from splitlab.stats.errors import SumsError
 from splitlab.stats.sums import ArmSums, CrossSums
-from splitlab.stats.switchback import (
-    cell_sums,
+from splitlab.stats.switchback import cell_sums, horvitz_thompson
+from splitlab.stats.switchback_cells import SwitchbackCells
+from splitlab.stats.switchback_regression import (
     fit_regression,
-    horvitz_thompson,
     period_regression,
     regression_difference,
 )
-from splitlab.stats.switchback_cells import SwitchbackCells
 from tests.stats.helpers import experiment
 
 SWITCHBACK = {"type": "switchback", "unit": "region", "periodSeconds": 3600, "burnInSeconds": 600}
@@ -227,3 +226,52 @@ def test_global_switchback_has_one_unit_and_no_regression() -> None:
     comparison = out["metrics"][0]["comparisons"][0]
     assert comparison["estimable"]
     assert not any(n.startswith("regression") for n in comparison["notes"])
+
+
+def test_bayesian_method_uses_the_normal_posterior_for_cell_conversions() -> None:
+    exp = switchback_experiment(
+        evaluation={"method": "bayesian", "minSampleSize": 50},
+        metrics={"primary": {"name": "orders", "type": "conversion"}},
+    )
+    rng = np.random.default_rng(11)
+    periods = 120
+    names = ("control", "variant-a", "variant-b")
+    cells = SwitchbackCells(
+        ("a", "b"), 0, periods, tuple(names[i] for i in rng.integers(0, 3, 2 * periods)),
+        {"orders": tuple(rng.poisson(12, 2 * periods) * 1.0)},
+    )  # fmt: skip
+    out = analyze(exp, cell_sums(exp, cells)).to_dict()
+    comparison = out["metrics"][0]["comparisons"][0]
+    # Per-cell converted users (about 12 per cell) are no share of units: a normal posterior.
+    assert comparison["bayesian"]["prior"] == "flat"
+    assert 0.0 <= comparison["bayesian"]["chanceToBeatControl"] <= 1.0
+
+
+def _asking_for_regression(exp: Any) -> Any:
+    """The definition with ``design.estimator: "regression"`` (a field config may add)."""
+    return exp.model_copy(
+        update={"design": exp.design.model_copy(update={"estimator": "regression"})}
+    )
+
+
+def test_a_design_asking_for_the_regression_gets_it_where_it_applies() -> None:
+    exp = _asking_for_regression(switchback_experiment())
+    cells = fixture_cells()
+    results = analyze(exp, cell_sums(exp, cells))
+    assert results.to_dict()["design"]["estimator"] == "regression"
+    comparison = results.comparison("revenue", "variant-a")
+    fit = fit_regression(cells, "revenue", "control", "variant-a")
+    assert not isinstance(fit, NotEstimable) and comparison.absolute is not None
+    assert comparison.absolute.estimate == pytest.approx(fit.estimate, rel=1e-12)
+    # The ratio metric has no regression: Horvitz-Thompson, with a note.
+    assert any(
+        "Horvitz-Thompson is used" in n for n in results.comparison("aov", "variant-a").notes
+    )
+    # A global switchback cannot have it: HT, and a warning says why.
+    one = _asking_for_regression(switchback_experiment(design={**SWITCHBACK, "unit": None}))
+    single = SwitchbackCells((None,), 0, 40, cells.variants[:40],
+                             {k: v[:40] for k, v in cells.values.items()},
+                             {k: v[:40] for k, v in cells.denominators.items()})  # fmt: skip
+    out = analyze(one, cell_sums(one, single)).to_dict()["design"]
+    assert out["estimator"] == "horvitz_thompson"
+    assert any("needs at least 2 units" in w for w in out["warnings"])

@@ -15,7 +15,11 @@ import numpy as np
 from splitlab.stats.difference import Difference, compare
 from splitlab.stats.moments import mean_view
 from splitlab.stats.sums import ArmSums
-from splitlab.stats.switchback import RegressionFit, period_regression, regression_difference
+from splitlab.stats.switchback_regression import (
+    RegressionFit,
+    period_regression,
+    regression_difference,
+)
 from tests.stats.switchback_sim import ar1_demand, ht_runs, marketplace
 
 RUNS = 2000

@@ -118,7 +118,7 @@ def build_comparison(
     increase = metric.direction == "increase"
     bayesian = None
     if ev.method == "bayesian":
-        bayesian = _bayesian(metric, p, d, increase, level, experiment.is_cluster)
+        bayesian = _bayesian(metric, p, d, increase, level, experiment.design is not None)
         significant = bayesian.chance_to_beat_control >= 1 - ev.alpha or (
             bayesian.chance_to_beat_control <= ev.alpha
         )
@@ -177,8 +177,8 @@ def _bayesian(
     level: float,
     clustered: bool = False,
 ) -> BayesianResult:
-    # A cluster design's rate is a ratio of cluster totals and p.units counts clusters, so the
-    # Beta-binomial model (independent units) does not apply: the normal posterior does.
+    # A cluster or switchback design's rate is not a share of independent units (p.units
+    # counts clusters or cells), so the Beta-binomial model does not apply: the normal one does.
     if metric.type == MetricType.CONVERSION and d.theta is None and not clustered:
         n_c, n_t = p.units
         return bayes.conversion(

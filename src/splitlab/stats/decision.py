@@ -91,7 +91,7 @@ def decide(results: Results, experiment: Experiment, data_quality: Sequence[str]
 
     planned = experiment.evaluation.min_sample_size
     smallest = min(results.units.values(), default=0.0)
-    noun = "clusters" if experiment.is_cluster else "units"
+    noun = "clusters" if experiment.is_cluster else "cells" if experiment.is_switchback else "units"
     where = f"look {results.look} of {results.max_peeks}"
     if smallest < planned:
         reasons.append(

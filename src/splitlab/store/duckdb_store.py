@@ -16,7 +16,6 @@ first waits until everything acknowledged before the call is loaded (read-your-w
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -38,7 +37,7 @@ from splitlab.store.loader import Loader
 from splitlab.store.log import AppendLog, Position
 from splitlab.store.quality_sql import data_quality_sql, quality_from_rows
 from splitlab.store.summary_sql import cutoff_millis, plan_summary, sums_from_rows
-from splitlab.store.switchback_sql import CellResult, cells_from_rows, plan_cells, window
+from splitlab.store.switchback_sql import CellResult, plan_cells, read_cells
 from splitlab.store.tables import create_tables
 from splitlab.store.writepath import LoaderThread, LoadPolicy, LogWriter
 from splitlab.tracking.events import Event
@@ -183,18 +182,14 @@ class DuckDBStore:
         self.flush()
         millis = int(time.time() * 1000) if cutoff is None else cutoff_millis(cutoff)
         plan = plan_cells(experiment, millis)
+
+        def run(sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+            cursor = self._con.execute(sql, params)
+            return [d[0] for d in cursor.description], cursor.fetchall()
+
         with self.lock:
             key = (experiment.experiment_id, cutoff_millis(cutoff), self._loader.position)
-            bounds = self._con.execute(plan.bounds_sql, _used(plan.bounds_sql, plan.params))
-            bound_rows = bounds.fetchall()
-            first_ts = min((int(r[1]) for r in bound_rows), default=None)
-            first, last = window(plan, first_ts, millis)
-            params = {**plan.params, "first": first, "last": last}
-            cursor = self._con.execute(plan.cells_sql, _used(plan.cells_sql, params))
-            columns = [d[0] for d in cursor.description]
-            rows = cursor.fetchall()
-            claims = self._con.execute(plan.claims_sql, _used(plan.claims_sql, params)).fetchall()
-        result = cells_from_rows(experiment, plan, bound_rows, first, last, columns, rows, claims)
+            result = read_cells(experiment, plan, millis, run)
         with self.lock:
             self._quality = (key, result.quality)
         return result
@@ -248,9 +243,3 @@ class DuckDBStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The parameters `sql` names (DuckDB refuses unused named parameters)."""
-    names = set(re.findall(r"\$(\w+)", sql))
-    return {k: v for k, v in params.items() if k in names}

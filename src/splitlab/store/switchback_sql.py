@@ -19,13 +19,14 @@ Rules (docs/switchback.md, "The analysis window" and "Cell outcomes"):
 * The variant of a cell is the assignment function's, ``switchback_variant(experiment, unit,
   k)``, not what events claim; events claiming another variant are counted for data quality.
 
-Only one row per cell with events leaves DuckDB (plus one per cell and claimed variant for
-the data-quality count).
+Only one row per cell with events leaves DuckDB (with, for the data-quality count, its
+events per claimed variant).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,7 @@ class CellPlan:
 
     bounds_sql: str
     cells_sql: str
-    claims_sql: str
+    missing_sql: str
     params: dict[str, Any]
     metrics: list[Metric]
     origin: int
@@ -73,7 +74,7 @@ def _aggregate(metric: Metric, event: int) -> list[str]:
 
 
 def plan_cells(experiment: Experiment, cutoff_ms: int) -> CellPlan:
-    """The three queries: window bounds and units, cell aggregates, claimed variants."""
+    """The queries: window bounds and units, cell aggregates, events without a unit."""
     design = design_of(experiment)
     origin = parse_origin(design.origin)
     if origin is None:  # a definition built without validation
@@ -102,6 +103,12 @@ def plan_cells(experiment: Experiment, cutoff_ms: int) -> CellPlan:
             columns.append(f"sum(CASE WHEN k = {den} THEN value END) AS d{i}")
         else:
             columns.append(f"{_aggregate(metric, number[metric.event_name])[0]} AS y{i}")
+    # Events per claimed variant, counted in the same pass: those claiming another variant
+    # than their cell's are data-quality findings.
+    for j, variant in enumerate(experiment.variant_names):
+        params[f"v{j}"] = variant
+        columns.append(f"count(CASE WHEN variant = $v{j} THEN 1 END) AS q{j}")
+    columns.append("count(*) AS q_all")
     case = " ".join(f"WHEN $n{k} THEN {k}" for k in range(len(names))) or "WHEN NULL THEN 0"
     # floor division on integers: exact for every BIGINT, negative periods included.
     period_of = "((ts - $origin) // $period - CASE WHEN (ts - $origin) % $period < 0 " \
@@ -123,21 +130,16 @@ WITH seen AS (
 )
 SELECT u, min(ts) AS first_ts FROM seen GROUP BY u ORDER BY u
 """
-    metric_cols = ", ".join(columns) or "0 AS nothing"
     cells_sql = f"""
-SELECT u, p, {metric_cols}
+SELECT u, p, {", ".join(columns)}
 FROM ({kept}) WHERE {window}
 GROUP BY u, p
 """
-    claims_sql = f"""
-SELECT u, p, variant, count(*) AS events
-FROM ({kept}) WHERE {window}
-GROUP BY u, p, variant
-UNION ALL
-SELECT NULL, NULL, NULL, count(*) FROM metric_events
+    missing_sql = f"""
+SELECT count(*) FROM metric_events
 WHERE experiment_id = $exp AND ts <= $cutoff AND NOT ({has_unit})
 """
-    return CellPlan(bounds_sql, cells_sql, claims_sql, params, metrics, origin, period_ms)
+    return CellPlan(bounds_sql, cells_sql, missing_sql, params, metrics, origin, period_ms)
 
 
 def window(plan: CellPlan, first_ts: int | None, cutoff_ms: int) -> tuple[int, int]:
@@ -159,12 +161,12 @@ class CellResult:
 def cells_from_rows(
     experiment: Experiment,
     plan: CellPlan,
-    bounds: Sequence[tuple[Any, ...]],
+    bounds: Sequence[Sequence[Any]],
     first: int,
     last: int,
     columns: Sequence[str],
-    rows: Sequence[tuple[Any, ...]],
-    claims: Sequence[tuple[Any, ...]],
+    rows: Sequence[Sequence[Any]],
+    missing_unit: int,
 ) -> CellResult:
     """The full grid (units x periods of the window), variants from the assignment function."""
     design = design_of(experiment)
@@ -181,19 +183,16 @@ def cells_from_rows(
     values = {m.name: np.zeros(size) for m in plan.metrics}
     dens = {m.name: np.zeros(size) for m in plan.metrics if m.type is MetricType.RATIO}
     index = {name: j for j, name in enumerate(columns)}
+    position = {v: j for j, v in enumerate(experiment.variant_names)}
+    mismatch = 0
     for row in rows:
         cell = where[row[0]] * periods + (int(row[1]) - first)
         for i, metric in enumerate(plan.metrics):
             values[metric.name][cell] = float(row[index[f"y{i}"]] or 0.0)
             if metric.name in dens:
                 dens[metric.name][cell] = float(row[index[f"d{i}"]] or 0.0)
-    mismatch = missing_unit = 0
-    for u, p, claimed, events in claims:
-        if u is None:
-            missing_unit = int(events)
-            continue
-        if claimed != variants[where[u] * periods + (int(p) - first)]:
-            mismatch += int(events)
+        own = row[index[f"q{position[variants[cell]]}"]]
+        mismatch += int(row[index["q_all"]]) - int(own)
     cells = SwitchbackCells(
         tuple(labels),
         first,
@@ -204,3 +203,24 @@ def cells_from_rows(
     )
     quality = DataQuality(experiment.experiment_id, 0, missing_unit, mismatch, 0)
     return CellResult(cells, quality)
+
+
+#: Runs one query of a plan: ``(sql, params) -> (column names, rows)``.
+Runner = Callable[[str, dict[str, Any]], tuple[list[str], Sequence[Sequence[Any]]]]
+
+
+def read_cells(experiment: Experiment, plan: CellPlan, cutoff_ms: int, run: Runner) -> CellResult:
+    """Run a plan's queries through `run` (any store's dialect) and build the cell table."""
+    _, bounds = run(plan.bounds_sql, _used(plan.bounds_sql, plan.params))
+    first_ts = min((int(r[1]) for r in bounds), default=None)
+    first, last = window(plan, first_ts, cutoff_ms)
+    params = {**plan.params, "first": first, "last": last}
+    columns, rows = run(plan.cells_sql, _used(plan.cells_sql, params))
+    _, missing = run(plan.missing_sql, _used(plan.missing_sql, params))
+    return cells_from_rows(experiment, plan, bounds, first, last, columns, rows, int(missing[0][0]))
+
+
+def _used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters `sql` names (DuckDB refuses unused named parameters)."""
+    names = set(re.findall(r"\$(\w+)", sql))
+    return {k: v for k, v in params.items() if k in names}

@@ -11,13 +11,17 @@ sufficient-statistics SQL in ClickHouse (:mod:`.sql`); only per-variant sums com
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from splitlab.config.models import Experiment
 from splitlab.stats.sums import ExperimentSums
+from splitlab.stats.switchback import cell_sums
+from splitlab.stats.switchback_cells import SwitchbackCells
 from splitlab.store.base import DataQuality, IngestResult
 from splitlab.store.clickhouse.cluster_sql import plan_clickhouse_cluster_summary
 from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError, identifier
@@ -28,9 +32,11 @@ from splitlab.store.clickhouse.sql import (
     data_quality_sql,
     plan_clickhouse_summary,
 )
+from splitlab.store.clickhouse.switchback_sql import plan_clickhouse_cells
 from splitlab.store.errors import StoreError
 from splitlab.store.log import AppendLog, Position
 from splitlab.store.summary_sql import cutoff_millis, sums_from_rows
+from splitlab.store.switchback_sql import CellResult, read_cells
 from splitlab.store.writepath import LoaderThread, LoadPolicy, LogWriter
 from splitlab.tracking.events import Event
 
@@ -133,7 +139,10 @@ class ClickHouseStore:
         segment: str | Sequence[str] | None = None,
     ) -> ExperimentSums:
         """The experiment's sufficient statistics, computed in ClickHouse (see :mod:`.sql`;
-        for a cluster design, sums over clusters: :mod:`.cluster_sql`)."""
+        for a cluster design, sums over clusters: :mod:`.cluster_sql`; for a switchback, sums
+        over its cells: :meth:`switchback_cells`)."""
+        if experiment.is_switchback:
+            return cell_sums(experiment, self._switchback(experiment, cutoff).cells)
         segments = [segment] if isinstance(segment, str) else list(segment or [])
         self.flush()
         millis = cutoff_millis(cutoff)
@@ -145,10 +154,28 @@ class ClickHouseStore:
         columns, shaped = as_grouping_rows(plan, columns, rows)
         return sums_from_rows(experiment, plan, columns, shaped)
 
+    def switchback_cells(
+        self, experiment: Experiment, cutoff: datetime | None = None
+    ) -> SwitchbackCells:
+        """The cell table of a switchback (:mod:`splitlab.store.switchback_sql`'s rules)."""
+        return self._switchback(experiment, cutoff).cells
+
+    def _switchback(self, experiment: Experiment, cutoff: datetime | None) -> CellResult:
+        self.flush()
+        millis = int(time.time() * 1000) if cutoff is None else cutoff_millis(cutoff)
+        plan = plan_clickhouse_cells(self.database, experiment, millis, self._dedup)
+
+        def run(sql: str, params: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+            return self._client.query(sql, params)
+
+        return read_cells(experiment, plan, millis, run)
+
     def data_quality(self, experiment: Experiment, cutoff: datetime | None = None) -> DataQuality:
         """Units in more than one variant and metric events that do not fit an exposure
         (for a cluster design also clusters in more than one variant and exposures without a
-        cluster id)."""
+        cluster id; a switchback's: see :meth:`DuckDBStore.data_quality`)."""
+        if experiment.is_switchback:
+            return self._switchback(experiment, cutoff).quality
         self.flush()
         millis = cutoff_millis(cutoff)
         params = {"exp": experiment.experiment_id, "cutoff": millis}
