@@ -105,3 +105,20 @@ def test_evaluate_of_a_classic_experiment_has_no_design(db: str) -> None:
     assert "Design:" not in result.output
     shown = _run("evaluate", "exp-search-ranking-v2", "--db", db, "--show", "1", "--json")
     assert "design" not in json.loads(shown.output)
+
+
+def test_evaluate_prints_the_switchback_design_and_json_passes_it_through(db: str) -> None:
+    """The switchback's look names its unit, period, burn-in, cells per arm and estimator in
+    text, and the same block is the results' design key in --json."""
+    cutoff = (START + timedelta(days=2)).isoformat()
+    result = _run("evaluate", DISPATCH, "--db", db, "--cutoff", cutoff, "--peek")
+    assert result.exit_code == 0, result.output
+    shown = _run("evaluate", DISPATCH, "--db", db, "--show", "1", "--json")
+    design = json.loads(shown.output)["design"]
+    assert design["type"] == "switchback" and design["unit"] == "region"
+    assert (design["units"], design["periods"]) == (8, 48)
+    assert sum(design["cells"].values()) == 8 * 48
+    text = " ".join(result.output.split())
+    assert "Design: switchback (region, 1 h periods, burn-in 10 min)" in text
+    assert f"cells control {design['cells']['control']:,}, batched" in text
+    assert "over 8 unit(s) x 48 periods; estimator horvitz_thompson" in text
