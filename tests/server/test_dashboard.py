@@ -289,3 +289,39 @@ def test_past_looks_open_from_the_ledger(browser: TestClient, demo: DemoResult) 
         decision = record.to_dict()["decision"]
         assert words.why(decision).replace("'", "&#39;") in page.text
         assert 'id="metrics"' in page.text and 'id="quality"' in page.text
+
+
+def test_design_panels_show_each_looks_recorded_design(
+    browser: TestClient, demo: DemoResult
+) -> None:
+    """The list names each design; the experiment page and every past look's page show the
+    design block that look recorded (clusters and users per arm; cells per arm and a chart
+    whose cells add up to them); a classic experiment has no panel."""
+    listing = browser.get("/").text
+    row_design = r'<tr data-experiment="([^"]+)">.*?<td class="design">([^<]*)</td>'
+    designs_shown = dict(re.findall(row_design, listing, re.S))
+    assert designs_shown == {
+        "exp-checkout-flow-v3": "classic", "exp-search-ranking-v2": "classic",
+        "exp-homepage-copy-aa": "classic", "exp-pricing-annual-plan": "cluster: accountId → userId",
+        "exp-dispatch-batching": "switchback: region, 1 h",
+    }  # fmt: skip
+    assert 'id="design"' not in browser.get("/experiments/exp-checkout-flow-v3").text
+    for record in demo.ctx.registry.looks("exp-pricing-annual-plan"):
+        recorded = record.to_dict()["results"]["design"]
+        html = browser.get(f"/experiments/exp-pricing-annual-plan/looks/{record.seq}").text
+        for variant in ("control", "annual-discount"):
+            panel = html.split('id="design"')[1]
+            row = re.search(rf'<tr data-variant="{variant}">.*?</tr>', panel, re.S)
+            assert row is not None
+            cells = re.findall(r'class="num (?:clusters|units)">([\d,]+)', row.group(0))
+            numbers = [int(n.replace(",", "")) for n in cells]
+            assert numbers == [recorded["clusters"][variant], recorded["analysisUnits"][variant]]
+    for record in demo.ctx.registry.looks("exp-dispatch-batching"):
+        recorded = record.to_dict()["results"]["design"]
+        html = browser.get(f"/experiments/exp-dispatch-batching/looks/{record.seq}").text
+        runs = re.findall(r'data-from="(\d+)" data-to="(\d+)" data-variant="([^"]+)"', html)
+        drawn: dict[str, int] = {}
+        for start, end, variant in runs:
+            drawn[variant] = drawn.get(variant, 0) + int(end) - int(start) + 1
+        assert drawn == recorded["cells"], record.seq
+        assert f'data-units="{recorded["units"]}"' in html

@@ -227,9 +227,11 @@ def look_page(
         return None
     seqs = [r.seq for r in records]
     i = seqs.index(seq)
+    view = looks.view(found, now)
     return {
         "experiment": e,
-        "look": looks.view(found, now),
+        "look": view,
+        "design": designs.panel(ctx, view["experiment_then"], view["document"], found.cutoff),
         "previous": seqs[i - 1] if i > 0 else None,
         "next": seqs[i + 1] if i + 1 < len(seqs) else None,
         "count": len(records),
