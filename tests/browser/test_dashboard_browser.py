@@ -12,12 +12,18 @@ from .conftest import Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-EXPERIMENTS = ("exp-checkout-flow-v3", "exp-search-ranking-v2", "exp-homepage-copy-aa")
+EXPERIMENTS = (
+    "exp-checkout-flow-v3",
+    "exp-search-ranking-v2",
+    "exp-homepage-copy-aa",
+    "exp-pricing-annual-plan",
+    "exp-dispatch-batching",
+)
 
 
 def test_every_page_loads_without_console_errors(page: Page, server: BackgroundServer) -> None:
     """The list and each experiment page load with no console error and no failed request."""
-    assert page.page.locator("#experiments tbody tr").count() == 3
+    assert page.page.locator("#experiments tbody tr").count() == 5
     for experiment_id in EXPERIMENTS:
         page.page.goto(f"{server.url}/experiments/{experiment_id}")
         page.page.wait_for_selector("#audit")

@@ -23,7 +23,7 @@ NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoResult]:
-    """A small but complete demo (three experiments, six days, ten looks)."""
+    """A small but complete demo (five experiments, six days)."""
     path: Path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     result = build_demo(path, scale=0.3, days=6, now=NOW)
     try:
@@ -73,7 +73,8 @@ def test_list_page_shows_status_decision_and_alerts(browser: TestClient) -> None
     """The list names each experiment's status, latest decision, why, and alerts."""
     html = browser.get("/").text
     rows = dict(re.findall(r'<tr data-experiment="([^"]+)">(.*?)</tr>', html, re.S))
-    assert set(rows) == {"exp-checkout-flow-v3", "exp-search-ranking-v2", "exp-homepage-copy-aa"}
+    assert set(rows) == {"exp-checkout-flow-v3", "exp-search-ranking-v2", "exp-homepage-copy-aa",
+                         "exp-pricing-annual-plan", "exp-dispatch-batching"}  # fmt: skip
     assert "Ship variant-a (proposed" in rows["exp-checkout-flow-v3"]
     assert "rolled back" in rows["exp-search-ranking-v2"]
     assert "guardrail search_error_rate breached (new-ranker)" in rows["exp-search-ranking-v2"]
@@ -288,3 +289,39 @@ def test_past_looks_open_from_the_ledger(browser: TestClient, demo: DemoResult) 
         decision = record.to_dict()["decision"]
         assert words.why(decision).replace("'", "&#39;") in page.text
         assert 'id="metrics"' in page.text and 'id="quality"' in page.text
+
+
+def test_design_panels_show_each_looks_recorded_design(
+    browser: TestClient, demo: DemoResult
+) -> None:
+    """The list names each design; the experiment page and every past look's page show the
+    design block that look recorded (clusters and users per arm; cells per arm and a chart
+    whose cells add up to them); a classic experiment has no panel."""
+    listing = browser.get("/").text
+    row_design = r'<tr data-experiment="([^"]+)">.*?<td class="design">([^<]*)</td>'
+    designs_shown = dict(re.findall(row_design, listing, re.S))
+    assert designs_shown == {
+        "exp-checkout-flow-v3": "classic", "exp-search-ranking-v2": "classic",
+        "exp-homepage-copy-aa": "classic", "exp-pricing-annual-plan": "cluster: accountId → userId",
+        "exp-dispatch-batching": "switchback: region, 1 h",
+    }  # fmt: skip
+    assert 'id="design"' not in browser.get("/experiments/exp-checkout-flow-v3").text
+    for record in demo.ctx.registry.looks("exp-pricing-annual-plan"):
+        recorded = record.to_dict()["results"]["design"]
+        html = browser.get(f"/experiments/exp-pricing-annual-plan/looks/{record.seq}").text
+        for variant in ("control", "annual-discount"):
+            panel = html.split('id="design"')[1]
+            row = re.search(rf'<tr data-variant="{variant}">.*?</tr>', panel, re.S)
+            assert row is not None
+            cells = re.findall(r'class="num (?:clusters|units)">([\d,]+)', row.group(0))
+            numbers = [int(n.replace(",", "")) for n in cells]
+            assert numbers == [recorded["clusters"][variant], recorded["analysisUnits"][variant]]
+    for record in demo.ctx.registry.looks("exp-dispatch-batching"):
+        recorded = record.to_dict()["results"]["design"]
+        html = browser.get(f"/experiments/exp-dispatch-batching/looks/{record.seq}").text
+        runs = re.findall(r'data-from="(\d+)" data-to="(\d+)" data-variant="([^"]+)"', html)
+        drawn: dict[str, int] = {}
+        for start, end, variant in runs:
+            drawn[variant] = drawn.get(variant, 0) + int(end) - int(start) + 1
+        assert drawn == recorded["cells"], record.seq
+        assert f'data-units="{recorded["units"]}"' in html

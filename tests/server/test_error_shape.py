@@ -31,6 +31,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/experiments/{experiment_id}/results"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/results/{look}"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/looks"): "admin",
+    ("GET", "/v1/experiments/{experiment_id}/cells"): "admin",
     ("GET", "/v1/keys"): "admin",
     ("POST", "/v1/keys"): "admin",
     ("DELETE", "/v1/keys/{key_id}"): "admin",

@@ -38,11 +38,12 @@ if TYPE_CHECKING:
 def demo(
     db: Path | None, host: str, port: int, no_serve: bool, days: int, scale: float, seed: int
 ) -> None:
-    """Three experiments, weeks of simulated traffic, scheduled looks, and the dashboard.
+    """Five experiments, weeks of simulated traffic, scheduled looks, and the dashboard.
 
     The article's exp-checkout-flow-v3 (variant-a really is better), a search-ranking test
-    whose error-rate guardrail breaks (rolled back automatically) and an A/A test (stopped
-    with no effect). Every visitor goes through the real assignment service, every event
+    whose error-rate guardrail breaks (rolled back automatically), an A/A test (stopped
+    with no effect), a pricing test randomised by account (cluster design) and a dispatch
+    algorithm switched back hourly over 8 regions (switchback design). Every visitor goes through the real assignment service, every event
     through the collector's validation into the durable store, and looks run on each
     experiment's schedule.
     """

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from splitlab.cli.database import db_option, open_database, parse_instant
+from splitlab.cli.designs import results_design_lines
 from splitlab.evaluation import EvaluationError, run_look
 from splitlab.evaluation.look import results_json
 from splitlab.store.registry import LookRecord, format_time
@@ -121,6 +122,8 @@ def _print_record(record: LookRecord, as_json: bool) -> None:
     console.print(f"Decision: [bold {colour}]{label}[/]")
     for reason in decision["reasons"]:
         console.print(f"  - {reason}")
+    for line in results_design_lines(doc["results"].get("design")):
+        console.print(line, markup=False)
     for action in doc["actions"]:
         console.print(f"[bold]Status changed to {action['to']}[/]: {action['reason']}")
     table, notes = _metrics_table(doc["results"])

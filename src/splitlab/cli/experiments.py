@@ -7,6 +7,7 @@ import json
 import click
 
 from splitlab.cli.database import db_option, open_database
+from splitlab.cli.designs import design_label
 from splitlab.config import load_experiment
 from splitlab.evaluation import register, update_definition
 
@@ -61,7 +62,7 @@ def update(file: str, db_path: str, reason: str, by: str) -> None:
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the definitions as JSON.")
 def list_command(db_path: str, as_json: bool) -> None:
-    """List the registered experiments with their status."""
+    """List the registered experiments: id, status, name and design (tab-separated)."""
     with open_database(db_path, on_server="use GET /v1/experiments on that server") as (
         _,
         registry,
@@ -72,4 +73,4 @@ def list_command(db_path: str, as_json: bool) -> None:
         return
     for e in found:
         toggled = f" (toggled: {e.forced_variant})" if e.forced_variant else ""
-        click.echo(f"{e.id}\t{e.status.value}{toggled}\t{e.name}")
+        click.echo(f"{e.id}\t{e.status.value}{toggled}\t{e.name}\t{design_label(e)}")

@@ -1,4 +1,4 @@
-"""Build the demo: a fresh store, three experiments, weeks of traffic and the scheduled looks.
+"""Build the demo: a fresh store, five experiments, weeks of traffic and the scheduled looks.
 
 Timeline: the experiments start ``days`` days before the latest 09:00 UTC, and each simulated
 day runs from 09:00 to the next 09:00. After each day the scheduler is run with its clock at
@@ -25,6 +25,7 @@ import msgspec
 import numpy as np
 
 from splitlab.config import Experiment, Status, load_experiment
+from splitlab.demo.designed import dispatch_events, dispatch_world, pricing_events
 from splitlab.demo.traffic import BEHAVIOUR, events_for, visitors
 from splitlab.evaluation.lifecycle import change_status
 from splitlab.evaluation.scheduler import Scheduler
@@ -42,6 +43,8 @@ DEFINITIONS = (
     "exp-checkout-flow-v3.json",
     "exp-search-ranking-v2.json",
     "exp-homepage-copy-aa.json",
+    "exp-pricing-annual-plan.json",
+    "exp-dispatch-batching.json",
 )
 
 #: Visitors per simulated day at scale 1: enough for the article's experiment to reach its
@@ -143,6 +146,10 @@ def build_demo(
     clock = _Clock(start)
     scheduler = Scheduler(ctx.store, registry, clock=clock)
     per_day = max(int(VISITORS_PER_DAY * scale), 10)
+    # The design experiments draw from their own stream, so the classic experiments' traffic
+    # (and so their stories, the A/A's included) is the same as without them.
+    designed_rng = np.random.default_rng([seed, 1])
+    world = dispatch_world(int(start.timestamp() * 1000), days, designed_rng)
     for day in range(days):
         day_start = start + timedelta(days=day)
         people = visitors(day, per_day, int(day_start.timestamp() * 1000), rng)
@@ -150,6 +157,9 @@ def build_demo(
         events: list[Event] = []
         for experiment_id, behaviour in BEHAVIOUR.items():
             events += events_for(experiment_id, people, service, rng, behaviour)
+        day_ms = int(day_start.timestamp() * 1000)
+        events += pricing_events(day, day_ms, scale, service, designed_rng)
+        events += dispatch_events(day, world, scale, service, designed_rng)
         accepted, futures = _send(ctx, events)
         for future in futures:
             future.result()

@@ -117,6 +117,7 @@ CONFLICTS: dict[tuple[str, str], str] = {
         "Every planned look is taken (maxPeeks), or the look cannot run in this state."
     ),
     ("/v1/keys/{key_id}", "delete"): "The last active admin key cannot be revoked.",
+    ("/v1/experiments/{experiment_id}/cells", "get"): "The experiment is not a switchback.",
 }
 
 #: Routes that read or write event data: the store may be overloaded or failing.
@@ -124,6 +125,7 @@ STORE_ROUTES = {
     ("/v1/events", "post"),
     ("/v1/experiments/{experiment_id}/evaluate", "post"),
     ("/v1/experiments/{experiment_id}/summary", "get"),
+    ("/v1/experiments/{experiment_id}/cells", "get"),
 }
 
 

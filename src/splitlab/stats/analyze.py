@@ -104,8 +104,8 @@ Estimator = Callable[
 
 #: How each design estimates a comparison: ``design.type`` (``"classic"`` without a design)
 #: -> ``(experiment, sums, metric, variant, cache) -> (difference | None, reason | None,
-#: notes, (units in control, units in the variant))``. A cluster design's "units" are clusters,
-#: a switchback's are cells.
+#: notes, (units in control, units in the variant))``. A cluster design's "units" are
+#: clusters, a switchback's "units" are cells.
 ESTIMATORS: dict[str, Estimator] = {
     "classic": _difference,
     "cluster": cluster.estimate,

@@ -179,7 +179,8 @@ class Decision:
 
 class DesignResult(Protocol):
     """A design's block of the results (``design`` in the JSON): what a non-classic design
-    adds, e.g. :class:`splitlab.stats.cluster.ClusterDesignResult`."""
+    adds, e.g. :class:`splitlab.stats.cluster.ClusterDesignResult` or
+    :class:`splitlab.stats.switchback.SwitchbackDesignResult`."""
 
     @property
     def warnings(self) -> tuple[str, ...]: ...

@@ -1,4 +1,5 @@
-"""Data and decisions: summary (sufficient statistics), evaluate (a look), results, ledger."""
+"""Data and decisions: summary (sufficient statistics), evaluate (a look), results, ledger,
+and a switchback's cell table."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from splitlab.config import Experiment
+from splitlab.config.designs import SwitchbackDesign
 from splitlab.evaluation import run_look
 from splitlab.evaluation.cutoff import CUTOFF_RULE
 from splitlab.evaluation.look import results_json
@@ -144,6 +146,56 @@ def get_look_results(
     raise ApiError(404, f"experiment {experiment_id!r} has no look number {look}",
                    code="no_look", details=[{"path": "path.look", "value": look,
                                              "expected": "the number of a recorded look"}])  # fmt: skip
+
+
+CELLS = (
+    "The switchback's cell table up to the cut-off: experimentId, the design's unit, "
+    "periodSeconds, burnInSeconds and origin, and the cells (unitNames, firstPeriod, periods, "
+    "variants: one per cell, unit-major, so cell i is unit i // periods in period "
+    "firstPeriod + i % periods; values: per metric event, each cell's outcome; denominators "
+    "for ratio metrics), as docs/switchback.md describes them."
+)
+
+
+@router.get(
+    "/{experiment_id}/cells",
+    summary="Switchback cells",
+    responses={200: {"description": CELLS, **OBJECT}},
+)
+def get_cells(
+    experiment_id: ExperimentId,
+    ctx: Ctx,
+    key: Admin,
+    cutoff: Annotated[
+        Cutoff | None,
+        Query(description=f"Data cut-off (default: now): {CUTOFF_RULE}; without a zone, UTC."),
+    ] = None,
+) -> Any:
+    """Which variant every (unit, period) cell of a switchback had, with its outcomes.
+
+    The analysis window runs from the period of the experiment's first event to the last
+    period complete at the cut-off; every unit seen has a cell in every period, its variant
+    from the switchback assignment. Only for ``design.type: "switchback"`` (409 otherwise).
+    """
+    found = experiment(ctx, experiment_id)
+    design = found.design
+    if not isinstance(design, SwitchbackDesign):
+        kind = "classic" if design is None else design.type
+        raise ApiError(
+            409, f"experiment {experiment_id!r} is a {kind} experiment; cells exist only for "
+            'design.type "switchback"', code="not_switchback",
+            details=[{"path": "path.experiment_id", "value": experiment_id,
+                      "expected": "the id of a switchback experiment"}],
+        )  # fmt: skip
+    table = ctx.store.switchback_cells(found, _utc(cutoff))
+    return {
+        "experimentId": found.id,
+        "unit": design.unit,
+        "periodSeconds": design.period_seconds,
+        "burnInSeconds": design.burn_in_seconds,
+        "origin": design.origin,
+        **table.to_dict(),
+    }
 
 
 @router.get("/{experiment_id}/looks", response_model=LooksLedger, summary="Looks ledger")

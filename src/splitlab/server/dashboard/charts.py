@@ -9,7 +9,7 @@ what was drawn without measuring pixels. Colours come from CSS classes in ``dash
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -297,3 +297,89 @@ def effect_chart(
         )
     body += _look_ticks(x, last, height)
     return _svg(height, title, body, width)
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One switchback cell: a unit (None: the one global unit), a period and its variant."""
+
+    unit: str | None
+    period: int
+    variant: str
+    #: True when the cell had no counted events (drawn faint).
+    empty: bool = False
+
+
+def cell_chart(cells: Sequence[Cell], variants: Sequence[str], period_label: Callable[[int], str],
+               title: str, control: str | None = None, max_periods: int = 336) -> str:  # fmt: skip
+    """Which variant each (unit, period) cell had: one row per unit, one column per period.
+
+    Consecutive periods of a row with the same variant are drawn as one rectangle carrying
+    ``data-unit``, ``data-from``, ``data-to`` (period indexes) and ``data-variant``; a period
+    with no cell stays blank and empty cells (no events) are drawn faint (``cell empty``,
+    ``data-empty``). Only the latest ``max_periods`` periods are drawn.
+    """
+    if not cells:
+        return _svg(60, title, ['<text class="empty" x="10" y="30">No cells yet.</text>'])
+    last = max(c.period for c in cells)
+    first = max(min(c.period for c in cells), last - max_periods + 1)
+    by_unit: dict[str | None, dict[int, tuple[str, bool]]] = {}
+    for c in cells:
+        if c.period >= first:
+            by_unit.setdefault(c.unit, {})[c.period] = (c.variant, c.empty)
+    units = sorted(by_unit, key=lambda u: (u is not None, u or ""))
+    names = [u if u is not None else "all traffic" for u in units]
+    row, legend_height = 18, 26
+    left = max(72, 8 * max(len(n) for n in names) + 20)
+    height = PAD_TOP + legend_height + row * len(units) + PAD_BOTTOM
+    x = _Scale(float(first), float(last + 1), left, WIDTH - PAD_RIGHT)
+    style = {v: "control" if v == control else f"series-{i % 6}" for i, v in enumerate(variants)}
+    body: list[str] = []
+    legend_x = left
+    for v in variants:
+        body.append(
+            f'<g class="legend" data-legend="{escape(v)}"><rect class="cell {style[v]}" '
+            f'x="{legend_x}" y="{PAD_TOP}" width="14" height="12"/><text class="label" '
+            f'x="{legend_x + 20}" y="{PAD_TOP + 11}">{escape(v)}</text></g>'
+        )
+        legend_x += 20 + 8 * len(v) + 24
+    top = PAD_TOP + legend_height
+    drawn = 0
+    for i, (unit, name) in enumerate(zip(units, names, strict=True)):
+        y = top + row * i
+        body.append(f'<text class="row-label" x="{left - 8}" y="{y + 13}" '
+                    f'text-anchor="end">{escape(name)}</text>')  # fmt: skip
+        periods = sorted(by_unit[unit])
+        k = 0
+        while k < len(periods):
+            start, (variant, empty) = periods[k], by_unit[unit][periods[k]]
+            end = start
+            while k + 1 < len(periods) and periods[k + 1] == end + 1 \
+                    and by_unit[unit][periods[k + 1]] == (variant, empty):  # fmt: skip
+                k += 1
+                end = periods[k]
+            k += 1
+            drawn += end - start + 1
+            label = f"{name}: {variant}, {period_label(start)}"
+            label += f" to {period_label(end + 1)}" if end > start else ""
+            label += " (no events)" if empty else ""
+            body.append(
+                f'<rect class="cell {style.get(variant, "series-5")}{" empty" if empty else ""}" '
+                f'data-unit="{escape(name)}" data-from="{start}" data-to="{end}" '
+                f'data-variant="{escape(variant)}"{" data-empty" if empty else ""} '
+                f'x="{x(start):.2f}" y="{y + 2}" '
+                f'width="{x(end + 1) - x(start):.2f}" height="{row - 4}">'
+                f"<title>{escape(label)}</title></rect>"
+            )
+    # Ticks at multiples of a round number of periods (1, 2, 3, 6, 12, 24, 48, ...), at most 8.
+    span = last + 1 - first
+    step = next((s for s in (1, 2, 3, 6, 12, 24, 48, 72, 96, 168) if span / s <= 8),
+                math.ceil(span / 8))  # fmt: skip
+    ticks = []
+    for p in range(first + (-first) % step, last + 1, step):
+        ticks.append(f'<line class="grid" x1="{x(p):.1f}" x2="{x(p):.1f}" y1="{top}" '
+                    f'y2="{height - PAD_BOTTOM + 4}"/><text class="tick" x="{x(p):.1f}" '
+                    f'y="{height - PAD_BOTTOM + 18}" text-anchor="middle">'
+                    f"{escape(period_label(p))}</text>")  # fmt: skip
+    return _svg(height, title, [f'<g class="cells" data-cells="{drawn}" '
+                                f'data-units="{len(units)}">', *ticks, *body, "</g>"])  # fmt: skip

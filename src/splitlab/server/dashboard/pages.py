@@ -15,7 +15,7 @@ from typing import Any
 from splitlab.config import Experiment, Status
 from splitlab.evaluation.lifecycle import TRANSITIONS
 from splitlab.server.context import ServerContext
-from splitlab.server.dashboard import charts, looks, progress, words
+from splitlab.server.dashboard import charts, designs, looks, progress, words
 from splitlab.store.registry import LookRecord, format_time
 
 #: A unit's first exposure per day and variant (the store's ``exposures`` table keeps every
@@ -40,6 +40,7 @@ _ACTION_LABELS = {
 class ListRow:
     experiment_id: str
     name: str
+    design: str
     status: str
     traffic: str
     days_running: str
@@ -108,7 +109,8 @@ def experiments_list(ctx: ServerContext, now: datetime | None = None) -> list[Li
         decision = (document or {}).get("decision")
         rows.append(
             ListRow(
-                e.id, e.name or e.id, e.status.value, f"{e.traffic_allocation * 100:g}%", days,
+                e.id, e.name or e.id, designs.label(e), e.status.value,
+                f"{e.traffic_allocation * 100:g}%", days,
                 f"{total:,.0f}" if document else "-", words.headline(decision, e.status.value),
                 words.why(decision), _alerts(document, e), progress.serving(e).text,
                 state.compact(),
@@ -192,6 +194,7 @@ def experiment_page(
         "headline": latest["headline"] if latest else words.headline(None),
         "why": words.why(latest["decision"] if latest else None),
         "exposures": exposure_chart(ctx, e, planned[-1] if planned else None),
+        "design": designs.panel(ctx, e, document, planned[-1].cutoff if planned else None),
         "sequential": sequential,
         "effects": effects,
         "looks": [
@@ -224,9 +227,11 @@ def look_page(
         return None
     seqs = [r.seq for r in records]
     i = seqs.index(seq)
+    view = looks.view(found, now)
     return {
         "experiment": e,
-        "look": looks.view(found, now),
+        "look": view,
+        "design": designs.panel(ctx, view["experiment_then"], view["document"], found.cutoff),
         "previous": seqs[i - 1] if i > 0 else None,
         "next": seqs[i + 1] if i + 1 < len(seqs) else None,
         "count": len(records),

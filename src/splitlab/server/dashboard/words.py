@@ -68,6 +68,9 @@ def describe(experiment: Experiment) -> list[str]:
         f"{split}, for {_percent(e.traffic_allocation)} of eligible units "
         f"(the unit is the “{e.assignment.hash_key}” attribute).",
     ]
+    design = _design(e)
+    if design:
+        lines.append(design)
     t = e.targeting
     if t.include or t.exclude or t.condition:
         parts = []
@@ -114,6 +117,31 @@ def describe(experiment: Experiment) -> list[str]:
         else "A winner is proposed; a person confirms before it ships."
     )
     return lines
+
+
+def _design(e: Experiment) -> str:
+    """The design in one sentence (empty for the classic design)."""
+    d = e.design
+    if d is None:
+        return ""
+    if d.type == "cluster":
+        return (
+            f"Cluster design: whole “{e.assignment.hash_key}” clusters are randomised and "
+            f"the metrics are measured per “{d.analysis_unit}”, analysed on cluster totals."
+        )
+    unit = f"each “{d.unit}” value" if d.unit else "all traffic (one global unit)"
+    return (
+        f"Switchback design: {unit} switches variant every {_seconds(d.period_seconds)}; "
+        f"the first {_seconds(d.burn_in_seconds)} of every period are left out."
+    )
+
+
+def _seconds(seconds: int) -> str:
+    for size, name in ((86_400, "day"), (3_600, "hour"), (60, "minute")):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {name}{'s' if count != 1 else ''}" if count != 1 else name
+    return f"{seconds} seconds"
 
 
 def headline(decision: Mapping[str, Any] | None, status: str | None = None) -> str:
