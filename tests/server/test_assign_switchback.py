@@ -118,7 +118,7 @@ def test_the_sdk_config_serves_the_design(api: Api) -> None:
     _setup(api)
     config = api.client.get("/v1/config", headers=api.sdk).json()
     served = {e["experimentId"]: e for e in config["experiments"]}
-    assert served["exp-sb"]["design"] == DESIGN
+    assert served["exp-sb"]["design"] == {**DESIGN, "estimator": "horvitz_thompson"}
     assert served["exp-classic"].get("design") is None
 
 
