@@ -135,7 +135,8 @@ def check_allocation(
                 f"{path}.stratumAttribute",
                 attribute,
                 "one of the declared segments (add it to 'segments', so that the store keeps "
-                "per-stratum sums)",
+                "its slices; or leave stratumAttribute out: the store reads the strata from "
+                "the table)",
             )
         )
 
