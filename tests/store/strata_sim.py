@@ -20,7 +20,8 @@ from splitlab.tracking.events import Event
 
 from .cluster_sim import VARIANTS, _per_cluster, _slice, experiment, per_unit
 
-STRATA = ("EU-large", "EU-small", "US-large", "US-small")
+#: One label with a quote, a backslash and non-ASCII, so that both stores' quoting is exercised.
+STRATA = ("EU-large", "EU-small", "US-large", "US-small: O'Brien \\ Zürich")
 
 
 def account_variants(events: list[Event]) -> dict[str, str]:
