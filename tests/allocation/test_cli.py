@@ -46,7 +46,8 @@ def test_stratified_table_written_and_served(tmp_path: Path) -> None:
     allocation = exp.design.allocation
     assert allocation is not None
     assert (allocation.method, allocation.seed, allocation.column) == ("stratified", 7, "tier")
-    assert allocation.stratum_attribute == "tier" and exp.segments == ["tier"]
+    # no stratum attribute by default: the store reads the strata from the table
+    assert allocation.stratum_attribute is None and exp.segments == []
     assert len(allocation.table) == 60
     svc = ExperimentAssignmentService([exp])
     for tenant, variant in allocation.table.items():
@@ -54,6 +55,18 @@ def test_stratified_table_written_and_served(tmp_path: Path) -> None:
         assert (got.variant, got.reason) == (variant, Reason.ASSIGNED)
     again = run(str(definition), "--clusters", str(clusters), "--seed", "7", "--stratum", "tier")
     assert json.loads(again.stdout) == json.loads(out.read_text())
+
+
+def test_stratum_attribute_only_when_asked(tmp_path: Path) -> None:
+    """--stratum-attribute records the attribute and declares it as a segment."""
+    definition, clusters = write_inputs(tmp_path)
+    out = tmp_path / "out.json"
+    result = run(str(definition), "--clusters", str(clusters), "--seed", "7", "--stratum",
+                 "tier", "--stratum-attribute", "plan", "-o", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    exp = load_experiment(out)
+    assert exp.design is not None and exp.design.allocation is not None
+    assert exp.design.allocation.stratum_attribute == "plan" and exp.segments == ["plan"]
 
 
 def test_pair_matched_leaves_the_smallest_out(tmp_path: Path) -> None:

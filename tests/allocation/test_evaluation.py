@@ -57,6 +57,7 @@ def test_stratified_block_uses_the_stratum_segments() -> None:
     data = sums()
     block = allocation_stratified(experiment, data)
     assert block is not None and block["strataWithoutSums"] == [] and block["strata"] == 2
+    assert block["source"] == "attribute"  # these sums have no "@stratum=" slices
     comparison = block["metrics"][0]["comparisons"][0]
     direct = stratified_cluster_difference(
         {t: data.segments[f"tier={t}"].metrics["revenue"] for t in TIERS},
@@ -68,8 +69,35 @@ def test_stratified_block_uses_the_stratum_segments() -> None:
     assert comparison["strataUsed"] == 2
 
 
+def _as_store_slices(data: ExperimentSums, shift: float = 0.0) -> ExperimentSums:
+    """`data` with its tier slices also present as the store's "@stratum=" slices (shifted
+    by `shift` clusters' worth of revenue, so that the two sources differ)."""
+    rng = np.random.default_rng(9)
+    store = {f"@stratum={t}": cluster_slice(rng, shift + k) for k, t in enumerate(TIERS)}
+    return ExperimentSums(data.units, data.metrics, data.experiment_id, 1,
+                          {**data.segments, **store}, cluster_sizes=data.cluster_sizes)  # fmt: skip
+
+
+def test_store_slices_are_preferred_over_the_attribute() -> None:
+    """With both the store's "@stratum=" slices and the stratumAttribute segments, the
+    block uses the store's (source "table"); without an attribute too."""
+    data = _as_store_slices(sums(), shift=5.0)
+    for raw in (table(), {k: v for k, v in table().items() if k != "stratumAttribute"}):
+        block = allocation_stratified(load_experiment(allocated(raw)), data)
+        assert block is not None and block["source"] == "table"
+        direct = stratified_cluster_difference(
+            {t: data.segments[f"@stratum={t}"].metrics["revenue"] for t in TIERS},
+            "control",
+            "new-price",
+        )
+        comparison = block["metrics"][0]["comparisons"][0]
+        assert comparison["absolute"]["estimate"] == direct.estimate
+        assert comparison["standardError"] == direct.standard_error
+
+
 def test_missing_attribute_or_segments_are_said() -> None:
-    """Without stratumAttribute, or without the segments' sums, the block says why."""
+    """Without store slices and stratumAttribute, or without the segments' sums, the block
+    says why."""
     no_attribute = copy.deepcopy(table())
     del no_attribute["stratumAttribute"]
     block = allocation_stratified(load_experiment(allocated(no_attribute)), sums())

@@ -56,8 +56,8 @@ from splitlab.stats.allocation import (
 @click.option(
     "--stratum-attribute",
     metavar="NAME",
-    help="The exposure attribute that carries each cluster's stratum, for the stratified "
-    "analysis (default with --stratum: that column); added to 'segments'.",
+    help="Optional: an exposure attribute that also carries each cluster's stratum (added "
+    "to 'segments'). Not needed: the store reads the strata from the table itself.",
 )
 @click.option(
     "-o",
@@ -110,7 +110,8 @@ def allocate(
         )
     else:
         drawn = complete_allocation(ids, variants, seed, experiment.weights)
-    attribute = stratum_attribute or stratum
+    # No attribute by default: the store labels clusters with the table's strata itself.
+    attribute = stratum_attribute
     design["allocation"] = _allocation_json(drawn, stratum or match_on, attribute)
     if attribute is not None:
         segments = raw.setdefault("segments", [])

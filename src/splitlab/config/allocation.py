@@ -11,8 +11,12 @@ randomisation itself, drawn once from the known list of clusters by ``splitlab a
       "table": {"t-001": "control", "t-002": "new-price", ...},
       "strata": {"t-001": "EU-large", "t-002": "EU-large", ...},
       "column": "segment",               # what the strata were made from (a record)
-      "stratumAttribute": "segment"      # the exposure attribute carrying the stratum
+      "stratumAttribute": "segment"      # optional: an exposure attribute carrying it
     }
+
+The store labels each cluster with its stratum from ``strata`` and keeps one slice of
+cluster sums per stratum, named :func:`stratum_slice` (``"@stratum=<label>"``), so that the
+stratified analysis needs no attribute on the exposures.
 
 A cluster in the table gets its variant (reason ``assigned``); a cluster outside the table
 is not in the experiment (reason ``not_allocated``). docs/allocation.md describes it for
@@ -38,6 +42,16 @@ MAX_SEED = 2**53 - 1
 
 AllocationMethod = Literal["stratified", "pair_matched", "complete"]
 
+#: The prefix of the slices of ``ExperimentSums.segments`` that hold one stratum's (or matched
+#: set's) cluster sums, made by the store from ``design.allocation.strata``. A segment
+#: attribute starts with a letter, so ``"@stratum=..."`` never collides with a segment's slice.
+STRATUM_SLICE_PREFIX = "@stratum="
+
+
+def stratum_slice(label: str) -> str:
+    """The name of the slice of stratum (or matched set) `label`: ``"@stratum=<label>"``."""
+    return STRATUM_SLICE_PREFIX + label
+
 
 class Allocation(Model):
     """The randomisation of a cluster experiment, drawn once and written down."""
@@ -56,8 +70,10 @@ class Allocation(Model):
     strata: Annotated[dict[Name, Name], Field(max_length=MAX_ALLOCATION_CLUSTERS)] | None = None
     #: The column of the clusters file the strata or the pairs were made from (a record).
     column: Name | None = None
-    #: The exposure attribute whose value is the cluster's stratum (a declared segment);
-    #: the stratified analysis reads that segment's sums. None: no stratified analysis.
+    #: Optional: an exposure attribute whose value is the cluster's stratum (a declared
+    #: segment). The stratified analysis reads the store's per-stratum slices made from
+    #: ``strata`` (:func:`stratum_slice`) and falls back to this segment's slices only for
+    #: sums without them (e.g. sums computed elsewhere and uploaded).
     stratum_attribute: Name | None = None
 
     def stratum_of(self, cluster: str) -> str | None:
@@ -119,7 +135,8 @@ def check_allocation(
                 f"{path}.stratumAttribute",
                 attribute,
                 "one of the declared segments (add it to 'segments', so that the store keeps "
-                "per-stratum sums)",
+                "its slices; or leave stratumAttribute out: the store reads the strata from "
+                "the table)",
             )
         )
 

@@ -3,11 +3,13 @@
 The table was drawn within strata (or matched sets); the analysis that matches it compares
 the arms within each stratum and combines the strata
 (:mod:`splitlab.stats.stratified_cluster`). The per-stratum cluster sums come from the
-segments mechanism: the exposures carry the cluster's stratum in the attribute
-``design.allocation.stratumAttribute`` (a declared segment), so the store keeps one slice of
-cluster sums per stratum, ``"<attribute>=<stratum>"``. The result is reported beside the
-main analysis (like post-stratification); the decision stays with the pre-registered main
-analysis.
+store, which labels each cluster with its entry in ``design.allocation.strata`` and keeps one
+slice per stratum, ``"@stratum=<label>"`` (:func:`~splitlab.config.allocation.stratum_slice`):
+no exposure attribute is needed. Sums without those slices (computed elsewhere) may instead
+carry the stratum as a segment, ``design.allocation.stratumAttribute``; the store's slices
+are preferred when both are there, as they do not depend on what the application sent. The
+result is reported beside the main analysis (like post-stratification); the decision stays
+with the pre-registered main analysis.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from splitlab.config import Experiment, Metric
+from splitlab.config.allocation import STRATUM_SLICE_PREFIX, stratum_slice
 from splitlab.config.designs import ClusterDesign
 from splitlab.stats.errors import StatsError
 from splitlab.stats.results import num
@@ -31,20 +34,26 @@ def allocation_stratified(experiment: Experiment, sums: ExperimentSums) -> dict[
     if allocation.strata is None:
         return None  # complete randomisation: the main analysis is the matching one
     attribute = allocation.stratum_attribute
+    labels = sorted(set(allocation.strata.values()))
     out: dict[str, Any] = {
         "method": allocation.method,
+        "source": "table",
         "attribute": attribute,
-        "strata": len(set(allocation.strata.values())),
+        "strata": len(labels),
         "metrics": [],
     }
-    if attribute is None:
+    if any(name.startswith(STRATUM_SLICE_PREFIX) for name in sums.segments):
+        slices = {k: sums.segments.get(stratum_slice(k)) for k in labels}
+    elif attribute is not None:
+        out["source"] = "attribute"
+        slices = {k: sums.segments.get(f"{attribute}={k}") for k in labels}
+    else:
         out["note"] = (
-            "design.allocation.stratumAttribute is not set, so the store keeps no per-stratum "
-            "sums: no stratified analysis"
+            "the sums hold no per-stratum slices ('@stratum=<label>', which the store makes "
+            "from design.allocation.strata) and design.allocation.stratumAttribute is not "
+            "set: no stratified analysis"
         )
         return out
-    labels = sorted(set(allocation.strata.values()))
-    slices = {k: sums.segments.get(f"{attribute}={k}") for k in labels}
     missing = [k for k, s in slices.items() if s is None]
     out["stratumSums"] = len(labels) - len(missing)
     out["strataWithoutSums"] = missing

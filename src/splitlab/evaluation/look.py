@@ -272,7 +272,8 @@ def results_view(record: LookRecord) -> dict[str, Any]:
     The top level is the results JSON (``experimentId``, ``look``, ``srm``, ``decision``,
     ``metrics`` and the engine's other keys; ``decision`` is the look's own, ``peek`` for a
     read-only peek), plus the look's other outputs (``dataQuality``, ``segments``,
-    ``postStratified``, ``actions``: the status changes it made) and ``ledger``: where the
+    ``postStratified``, ``allocationStratified`` when the look has it, ``actions``: the
+    status changes it made) and ``ledger``: where the
     look sits in the ledger (``seq``, ``number``, ``peek``, ``analysisLook``, ``takenAt``,
     ``cutoff``, ``triggeredBy``, ``status`` at the time) and the inputs it was computed from
     (``definition``, ``sums``, ``history``, ``carried``), so nothing recorded is lost.
@@ -285,6 +286,8 @@ def results_view(record: LookRecord) -> dict[str, Any]:
     view["decision"] = stored["decision"]
     for key in ("dataQuality", "segments", "postStratified", "actions"):
         view[key] = stored[key]
+    if "allocationStratified" in stored:  # only looks of an experiment with strata have it
+        view["allocationStratified"] = stored["allocationStratified"]
     view["ledger"] = {
         "seq": record.seq,
         "number": stored["look"],

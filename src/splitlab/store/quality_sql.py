@@ -44,8 +44,10 @@ def quality_from_rows(
     total = missing = None
     for row in rows:
         record = dict(zip(columns, row, strict=True))
-        if any(record[f"g{k}"] == 0 for k in range(len(plan.segments))):
-            continue  # a segment row: the overall rows already count these units and events
+        if any(record[f"g{k}"] == 0 for k in range(len(plan.segments))) or (
+            plan.stratified and record["gst"] == 0
+        ):
+            continue  # a segment or stratum row: the overall rows already count these
         if plan.clustered:
             multi += int(record["q_multi_units"])
             missing = int(record["q_no_cluster"])

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from splitlab.config.allocation import stratum_slice
 from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.stats.sums import ArmSums, CrossSums, ExperimentSums, SliceSums
 from splitlab.store.errors import StoreError
@@ -62,6 +63,10 @@ class SummaryPlan:
     #: Sums over clusters (:mod:`splitlab.store.cluster_sql`): rows also carry the cluster
     #: sizes ``m_s``, ``m_ss``, and every metric a denominator.
     clustered: bool = False
+    #: Rows also carry the slices of the allocation table's strata: ``st`` (the stratum,
+    #: NULL for a cluster outside the table) and its ``grouping`` flag ``gst`` (0 on those
+    #: rows), read back as ``ExperimentSums.segments["@stratum=<label>"]``.
+    stratified: bool = False
 
 
 def _aggregate(metric: Metric, event: int, condition: str) -> str:
@@ -297,6 +302,10 @@ def sums_from_rows(
             continue  # units exposed to more than one variant: only counted in data quality
         variant = record["variant"]
         label = None
+        if plan.stratified and record["gst"] == 0:
+            if record["st"] is None:
+                continue  # clusters outside the allocation table: in no stratum
+            label = stratum_slice(record["st"])
         for k, attribute in enumerate(plan.segments):
             if record[f"g{k}"] == 0:
                 label = f"{attribute}={record[f's{k}']}"

@@ -6,7 +6,9 @@ carry a ``cluster_id`` (named ``u...`` here: ClickHouse would read ``sum(y0) AS 
 cyclic alias); one ``GROUP BY cluster`` makes the cluster totals and drops, with ``HAVING``,
 the clusters served more than one variant; :func:`~splitlab.store.clickhouse.sql.final_sums`
 adds them up per variant and segment. A cluster's segment is ``argMin`` of its units' labels
-by first-exposure time.
+by first-exposure time. With an allocation table's ``strata``, a cluster's stratum is
+``transform(cluster, ids, labels, '')`` (ClickHouse 18.16 has it; '' outside the table, which
+no stratum label can be), one more slice per stratum of :func:`~.sql.final_sums`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 
 from splitlab.config.models import Experiment, MetricType
 from splitlab.store.clickhouse.sql import Dedup, final_sums, unit_values
+from splitlab.store.cluster_sql import allocation_strata, strata_params
 from splitlab.store.summary_sql import SummaryPlan, sum_columns
 
 
@@ -36,6 +39,11 @@ def plan_clickhouse_cluster_summary(
             per_cluster.append(f"toFloat64(count()) AS d{i}")
         if metric.cuped:
             per_cluster.append(f"sum(ux{i}) AS x{i}")
+    strata = allocation_strata(experiment)
+    params = dict(unit.params)
+    if strata is not None:
+        params.update(strata_params(strata))
+        per_cluster.append("transform(cluster, $strata_ids, $strata_labels, '') AS stratum")
     clusters = f"""(
   SELECT cluster, any(uvariant) AS variant, toFloat64(count()) AS m{"".join(", " + c for c in per_cluster)}
   FROM {unit.sql}
@@ -47,5 +55,12 @@ def plan_clickhouse_cluster_summary(
         "sum(m * m) AS m_ss",
         *sum_columns(unit.metrics, clustered=True),
     ]
-    sql = final_sums(clusters, segments, sums)
-    return SummaryPlan(sql, unit.params, unit.metrics, list(segments), clustered=True)
+    sql = final_sums(clusters, segments, sums, stratified=strata is not None)
+    return SummaryPlan(
+        sql,
+        params,
+        unit.metrics,
+        list(segments),
+        clustered=True,
+        stratified=strata is not None,
+    )

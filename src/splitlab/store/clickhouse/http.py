@@ -22,6 +22,8 @@ from splitlab.store.errors import StoreError
 
 logger = logging.getLogger(__name__)
 
+#: ClickHouse's default ``max_query_size``: the longest query text it parses, in bytes.
+MAX_QUERY_SIZE = 262_144
 _PARAM = re.compile(r"\$(\w+)")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -41,7 +43,8 @@ _RESULT = msgspec.json.Decoder(_Result)
 
 
 def literal(value: object) -> str:
-    """`value` as a ClickHouse SQL literal (strings escaped; numbers must be finite)."""
+    """`value` as a ClickHouse SQL literal (strings escaped; numbers must be finite; a list
+    or tuple as an array of its items' literals)."""
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, int):
@@ -52,7 +55,9 @@ def literal(value: object) -> str:
         return repr(value)
     if isinstance(value, str):
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    raise ClickHouseError(f"query value {value!r}: expected a string or a number")
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    raise ClickHouseError(f"query value {value!r}: expected a string, a number or a list")
 
 
 def identifier(name: str) -> str:
@@ -94,10 +99,13 @@ class ClickHouseClient:
         self, sql: str, params: Mapping[str, object] | None = None
     ) -> tuple[list[str], list[list[Any]]]:
         """Run a SELECT; its column names and rows."""
-        body = bind(sql, params or {}) + "\nFORMAT JSONCompact"
-        result = _RESULT.decode(
-            self._post({"output_format_json_quote_64bit_integers": "0"}, body.encode())
-        )
+        body = (bind(sql, params or {}) + "\nFORMAT JSONCompact").encode()
+        settings = {"output_format_json_quote_64bit_integers": "0"}
+        if len(body) >= MAX_QUERY_SIZE:
+            # An allocation table of thousands of clusters, bound as array literals, makes a
+            # query longer than the server parses by default (max_query_size, 256 KiB).
+            settings["max_query_size"] = str(len(body) + 1)
+        result = _RESULT.decode(self._post(settings, body))
         return [column["name"] for column in result.meta], result.data
 
     def insert(self, table: str, rows: bytes) -> None:

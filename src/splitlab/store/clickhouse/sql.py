@@ -178,16 +178,29 @@ def unit_values(
     return UnitValues(sql, params, metrics)
 
 
-def final_sums(source: str, segments: Sequence[str], sums: Sequence[str]) -> str:
+#: The slice number of the allocation table's strata in :func:`final_sums`.
+STRATUM_SLICE = -2
+
+
+def final_sums(
+    source: str, segments: Sequence[str], sums: Sequence[str], *, stratified: bool = False
+) -> str:
     """Per-variant (and per-segment) `sums` of the rows of `source`: one ``GROUP BY``, each
-    row repeated by ``ARRAY JOIN`` for the overall slice and once per segment attribute."""
-    if not segments:
+    row repeated by ``ARRAY JOIN`` for the overall slice and once per segment attribute.
+
+    `stratified`: `source` has a ``stratum`` column ('' outside the allocation table), and
+    each row is repeated once more for slice :data:`STRATUM_SLICE`, unless it has no stratum.
+    """
+    if not segments and not stratified:
         return f"SELECT variant, {', '.join(sums)}\nFROM {source}\nGROUP BY variant"
-    slices = ", ".join(["-1"] + [str(k) for k in range(len(segments))])
-    labels = ", ".join(["''"] + [f"s{k}" for k in range(len(segments))])
+    slices = ", ".join(
+        ["-1"] + [str(k) for k in range(len(segments))] + ([str(STRATUM_SLICE)] * stratified)
+    )
+    labels = ", ".join(["''"] + [f"s{k}" for k in range(len(segments))] + ["stratum"] * stratified)
+    where = f"\nWHERE slice != {STRATUM_SLICE} OR label != ''" if stratified else ""
     return f"""SELECT variant, slice, label, {", ".join(sums)}
 FROM {source}
-ARRAY JOIN [{slices}] AS slice, [{labels}] AS label
+ARRAY JOIN [{slices}] AS slice, [{labels}] AS label{where}
 GROUP BY variant, slice, label"""
 
 
@@ -208,12 +221,15 @@ def plan_clickhouse_summary(
 def as_grouping_rows(
     plan: SummaryPlan, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Rows shaped like DuckDB's ``GROUPING SETS`` result (``s{k}`` and ``g{k}`` columns)."""
-    if not plan.segments:
+    """Rows shaped like DuckDB's ``GROUPING SETS`` result (``s{k}`` and ``g{k}`` columns;
+    with strata ``st`` and ``gst``)."""
+    if not plan.segments and not plan.stratified:
         return list(columns), [tuple(row) for row in rows]
     head = ["variant"]
     for k in range(len(plan.segments)):
         head += [f"s{k}", f"g{k}"]
+    if plan.stratified:
+        head += ["st", "gst"]
     sums = list(columns[3:])
     shaped: list[tuple[Any, ...]] = []
     for row in rows:
@@ -221,6 +237,8 @@ def as_grouping_rows(
         cells: list[Any] = [variant]
         for k in range(len(plan.segments)):
             cells += [label, 0] if k == slice_index else [None, 1]
+        if plan.stratified:
+            cells += [label, 0] if slice_index == STRATUM_SLICE else [None, 1]
         shaped.append((*cells, *row[3:]))
     return head + sums, shaped
 
