@@ -195,3 +195,22 @@ def test_intervals_cover_at_their_level(paired: bool) -> None:
     """2,000 simulated experiments: 95% intervals cover the effect 95% of the time, within 3
     Monte Carlo standard errors (sqrt(0.95 * 0.05 / 2000) = 0.0049)."""
     assert abs(_coverage(paired) - 0.95) < 3 * math.sqrt(0.95 * 0.05 / 2000)
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_a_stratum_with_no_denominator_yet_is_left_out_like_a_missing_arm(paired: bool) -> None:
+    """A tenant with no orders yet (Σ D_c = 0 in control) would otherwise make the whole
+    comparison fail; it is named in strata_dropped and the other sets give the estimate,
+    exactly the estimate computed without it."""
+    frame = paired_frame(30, 3, equal_sizes=False) if paired else clusters(3, [4, 4, 4])
+    sums = sums_of(frame)
+    label = sorted(sums)[7 if paired else 1]
+    good = {k: v for k, v in sums.items() if k != label}
+    sums[label]["control"] = ArmSums.from_values([0.0] * (1 if paired else 4),
+                                                 denominator=[0.0] * (1 if paired else 4))  # fmt: skip
+    got = stratified_cluster_difference(sums, "control", "treat", level="unit", paired=paired)
+    want = stratified_cluster_difference(good, "control", "treat", level="unit", paired=paired)
+    assert got.strata_dropped == (label,)
+    assert got.strata_used == (29 if paired else 2)
+    assert got.estimate == pytest.approx(want.estimate, rel=1e-12)
+    assert got.standard_error == pytest.approx(want.standard_error, rel=1e-12)

@@ -103,3 +103,23 @@ def test_a_global_switchback_cannot_ask_for_the_regression() -> None:
     assert "global switchback" in str(caught.value)
     wire["design"]["unit"] = "region"
     assert load_experiment(wire).design.estimator == "regression"  # type: ignore[union-attr]
+
+
+def test_a_ratio_metric_cannot_be_per_cluster() -> None:
+    """A ratio is a ratio of cluster totals; a per-cluster ratio would silently drop the
+    denominator, so the definition is refused with the path, the value and the fix."""
+    ratio = {"name": "aov", "type": "ratio", "numerator": "revenue", "denominator": "order",
+             "level": "cluster"}  # fmt: skip
+    raw = definition(
+        assignment={"hashKey": "accountId"},
+        design={"type": "cluster", "analysisUnit": "userId"},
+        metrics={"primary": {"name": "conversion"}, "secondary": [ratio]},
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_experiment(raw)
+    assert [str(p) for p in info.value.problems] == [
+        "$.metrics.secondary[0].level: expected 'unit': a ratio metric is a ratio of cluster "
+        'totals; a per-cluster ratio is not supported (got "cluster")'
+    ]
+    ratio["level"] = "unit"
+    parse_experiment(raw)  # the same metric per unit loads

@@ -196,6 +196,16 @@ def _sums(arms: tuple[ArmSums, ArmSums], sizes: tuple[ArmSums, ArmSums] | None) 
     )
 
 
+def test_a_per_cluster_metric_with_one_cluster_says_clusters() -> None:
+    """Each observation of a `level: "cluster"` metric is a cluster, and the reason says so."""
+    exp = _one_metric({"name": "m", "type": "continuous", "level": "cluster"})
+    arms = (ArmSums.from_values([4.0, 6.0, 9.0]), ArmSums.from_values([5.0]))
+    diff, reason, _, units = cluster.estimate(exp, _sums(arms, None), exp.metrics.primary,
+                                              "variant-a", {})  # fmt: skip
+    assert diff is None and units == (3, 1)
+    assert reason == "the variant has 1 cluster(s); at least 2 per arm are needed"
+
+
 def test_ratio_metric_through_the_registry_entry_uses_n_from_cluster_sizes() -> None:
     rows = users_in_accounts(np.random.default_rng(17), effect=0.2)
     (c_arm, c_sizes), (t_arm, t_sizes) = (

@@ -230,3 +230,13 @@ def test_guardrail_uses_the_cluster_test() -> None:
     width = float(special.stdtrit(123, 1 - 0.05)) * d.se  # t(G - 1), G = 60 + 64
     assert g.harm.upper - g.harm.estimate == pytest.approx(width, rel=1e-9)
     assert g.verdict == "passed"  # no effect, margin 0.5 far outside the interval
+
+
+def test_family_power_warning_counts_clusters() -> None:
+    """minSampleSize counts clusters in a cluster design, so the advice to restore power does
+    too (3 comparisons at alpha/3: 1 variant x the primary and 2 secondary metrics)."""
+    conv, rev = _rows(31, 0.0)
+    exp = cluster_experiment(evaluation={"correction": "bonferroni"})
+    (warning,) = [w for w in analyze(exp, cluster_sums(conv, rev)).warnings if "comparisons" in w]
+    assert "clusters per variant would restore it" in warning
+    assert "units per variant" not in warning

@@ -56,3 +56,10 @@ def test_family_warning_fires_for_many_comparisons_only() -> None:
     text = power.family_warning(12, 0.05, 0.8, 10000, "bonferroni")
     assert text is not None and "12 comparisons" in text
     assert power.family_warning(12, 0.05, 0.8, 10000, "none") is None
+
+
+def test_family_warning_names_what_min_sample_size_counts() -> None:
+    """Cluster designs count clusters, switchbacks cells; the default stays units."""
+    for noun in ("units", "clusters", "cells"):
+        text = power.family_warning(12, 0.05, 0.8, 10000, "bonferroni", noun=noun)
+        assert text is not None and f" {noun} per variant would restore it" in text

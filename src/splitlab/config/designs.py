@@ -89,13 +89,12 @@ def check_design(raw: Mapping[str, Any], problems: list[Problem]) -> None:
     """Cross-field rules of ``design`` (read defensively from the camelCase mapping)."""
     design = raw.get("design")
     if not isinstance(design, Mapping):
-        _check_levels(raw, problems)
+        _check_levels(raw, problems, is_cluster=False)
         return
     kind = design.get("type")
     assignment = raw.get("assignment")
     hash_key = assignment.get("hashKey", "userId") if isinstance(assignment, Mapping) else None
-    if kind != "cluster":
-        _check_levels(raw, problems)
+    _check_levels(raw, problems, is_cluster=kind == "cluster")
     if kind == "cluster":
         unit = design.get("analysisUnit")
         if isinstance(unit, str) and unit == hash_key:
@@ -186,8 +185,8 @@ def parse_origin(text: str) -> int | None:
         return None
 
 
-def _check_levels(raw: Mapping[str, Any], problems: list[Problem]) -> None:
-    """``level: "cluster"`` is for metrics of cluster designs only."""
+def _check_levels(raw: Mapping[str, Any], problems: list[Problem], *, is_cluster: bool) -> None:
+    """``level: "cluster"`` is for metrics of cluster designs only, and never for a ratio."""
     metrics = raw.get("metrics")
     if not isinstance(metrics, Mapping):
         return
@@ -197,7 +196,18 @@ def _check_levels(raw: Mapping[str, Any], problems: list[Problem]) -> None:
         if isinstance(items, list):
             found += [(f"$.metrics.{role}[{i}]", m) for i, m in enumerate(items)]
     for path, metric in found:
-        if isinstance(metric, Mapping) and metric.get("level") == "cluster":
+        if not (isinstance(metric, Mapping) and metric.get("level") == "cluster"):
+            continue
+        if is_cluster and metric.get("type") == "ratio":
+            problems.append(
+                Problem(
+                    f"{path}.level",
+                    "cluster",
+                    "'unit': a ratio metric is a ratio of cluster totals; a per-cluster ratio "
+                    "is not supported",
+                )
+            )
+        elif not is_cluster:
             problems.append(
                 Problem(
                     f"{path}.level",

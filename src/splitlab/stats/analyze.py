@@ -272,8 +272,9 @@ def analyze(
     )
     warnings: list[str] = []
     family_size = len(treatments) * (1 + len(experiment.metrics.secondary))
+    noun = "clusters" if experiment.is_cluster else "cells" if experiment.is_switchback else "units"
     warning = power.family_warning(
-        family_size, ev.alpha, ev.power, ev.min_sample_size, ev.correction
+        family_size, ev.alpha, ev.power, ev.min_sample_size, ev.correction, noun=noun
     )
     if warning:
         warnings.append(warning)

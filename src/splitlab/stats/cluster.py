@@ -194,7 +194,7 @@ def estimate(
         c_view = mean_view(c_arm, False, metric.cuped)
         t_view = mean_view(t_arm, False, metric.cuped)
         use_cuped = metric.cuped and c_view.x_var is not None and t_view.x_var is not None
-        result = compare(c_view, t_view, "z" if normal else "welch", use_cuped)
+        result = compare(c_view, t_view, "z" if normal else "welch", use_cuped, noun="cluster")
     else:
         problem = _unit_level_problem(c_arm, t_arm, variant)
         if problem is not None:

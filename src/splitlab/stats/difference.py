@@ -99,11 +99,17 @@ def compare(
     treatment: ArmView,
     kind: TestKind,
     use_cuped: bool = False,
+    *,
+    noun: str = "unit",
 ) -> Difference | NotEstimable:
-    """Compare a treatment arm with control."""
+    """Compare a treatment arm with control.
+
+    `noun` names what an arm's n counts in the not-estimable reason ("cluster" when each
+    observation is a cluster's value).
+    """
     for label, arm in (("control", control), ("the variant", treatment)):
         if arm.n < 2:
-            return NotEstimable(f"{label} has {arm.n:g} unit(s); at least 2 per arm are needed")
+            return NotEstimable(f"{label} has {arm.n:g} {noun}(s); at least 2 per arm are needed")
     notes: list[str] = []
     theta = cuped.pooled_theta(control, treatment) if use_cuped else None
     if use_cuped and theta is None:

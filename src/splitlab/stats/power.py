@@ -112,13 +112,20 @@ def duration_days(
 
 @lru_cache(maxsize=256)
 def family_warning(
-    comparisons: int, alpha: float, target: float, min_sample_size: int, correction: str
+    comparisons: int,
+    alpha: float,
+    target: float,
+    min_sample_size: int,
+    correction: str,
+    *,
+    noun: str = "units",
 ) -> str | None:
     """A warning when correcting for the family leaves the primary metric under-powered.
 
     The plan's effect is the one detectable at alpha with the target power and minSampleSize
     units per variant; the warning fires when, at alpha / m, that effect has power below
-    target - 0.1.
+    target - 0.1. `noun` (plural) names what minSampleSize counts: "clusters" for a cluster
+    design, "cells" for a switchback.
     """
     if correction == "none" or comparisons <= 1:
         return None
@@ -130,6 +137,6 @@ def family_warning(
     return (
         f"With {comparisons} comparisons corrected by {correction}, the primary metric has "
         f"{achieved:.0%} power (not {target:.0%}) for the effect the plan was sized for; "
-        f"about {math.ceil(needed)} units per variant would restore it, or test fewer "
+        f"about {math.ceil(needed)} {noun} per variant would restore it, or test fewer "
         "variants or metrics."
     )

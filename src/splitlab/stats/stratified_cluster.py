@@ -19,7 +19,9 @@ Per stratum k and arm a, the arm's estimate is
 (Imbens & Rubin 2015, "Causal Inference for Statistics, Social, and Biomedical Sciences",
 ch. 9, eqs. 9.3-9.4). ``W_k`` is the stratum's share of clusters (cluster level) or of
 analysis units Σ D (unit level), counted over both arms. A stratum needs two clusters in each
-arm for its variance; strata with fewer are left out (and named). Intervals use Student's t
+arm for its variance; strata with fewer are left out (and named), and so (at unit level, in
+both table kinds) is a stratum where an arm's Σ D_c is zero, e.g. a tenant with no orders yet
+under a ratio metric: like a missing arm, it carries no estimate. Intervals use Student's t
 with ``G - 2K`` degrees of freedom (clusters minus the 2K stratum-arm means).
 
 **Pair-matched** tables (one cluster per arm in each of m matched sets): per set
@@ -63,7 +65,8 @@ class StratifiedDifference:
     #: The stratified control mean (Σ W_k est_ck); the relative effect is estimate / it.
     control_mean: float
     strata_used: int
-    #: Strata (or matched sets) left out: an arm missing, or too few clusters for a variance.
+    #: Strata (or matched sets) left out: an arm missing or with Σ D_c = 0 (unit level), or
+    #: too few clusters for a variance.
     strata_dropped: tuple[str, ...]
 
 
@@ -116,6 +119,12 @@ def stratified_cluster_difference(
         arms = strata[label]
         c, t = arms.get(control), arms.get(variant)
         if c is None or t is None or c.n < 1 or t.n < 1:
+            dropped.append(label)
+            continue
+        if level == "unit" and any(
+            arm.denominator is not None and arm.denominator.sum <= 0 for arm in (c, t)
+        ):
+            # No denominator yet in an arm (e.g. a tenant with no orders): like a missing arm.
             dropped.append(label)
             continue
         where = f"stratum {label!r}"
