@@ -152,7 +152,7 @@ CELLS = (
     "The switchback's cell table up to the cut-off: experimentId, the design's unit, "
     "periodSeconds, burnInSeconds and origin, and the cells (unitNames, firstPeriod, periods, "
     "variants: one per cell, unit-major, so cell i is unit i // periods in period "
-    "firstPeriod + i % periods; values: per metric event, each cell's outcome; denominators "
+    "firstPeriod + i % periods; values: keyed by metric name, each cell's outcome; denominators, keyed the same way, "
     "for ratio metrics), as docs/switchback.md describes them."
 )
 
