@@ -260,4 +260,9 @@ def reference_quality(events: list[Event], cutoff: int = 2**62) -> dict[str, int
         "preExposureMetricEvents": int((known.ts < known.t0).sum()),
         "multiVariantClusters": int(clusters.multi.sum()),
         "missingClusterExposures": int(exposed.cluster.isna().sum()),
+        # each count's own denominator
+        "analysisUnits": len(units),
+        "exposures": len(exposed),
+        "clusters": len(clusters),
+        "metricEvents": len(own),
     }

@@ -115,7 +115,11 @@ def run_look(
         if ev.sequential.method == "always_valid"
         else None
     )
-    quality = assess(store.data_quality(experiment, cutoff), sum(sums.units.values()))
+    quality = assess(
+        store.data_quality(experiment, cutoff),
+        sum(sums.units.values()),
+        "switchback" if experiment.is_switchback else "cluster" if experiment.is_cluster else None,
+    )
     evaluated = evaluate(
         experiment, sums, analysis_look, history, quality, peek=peek, carried=carried
     )

@@ -52,8 +52,29 @@ class DataQuality:
     #: Cluster designs: exposures without a ``clusterId`` (left out: their cluster is
     #: unknown). 0 for other designs.
     missing_cluster_exposures: int = 0
+    #: Denominators, each at its count's own level (None where the store did not count
+    #: them: classic experiments, whose counts are all measured against the exposed units).
+    #: Analysis units with an exposure (cluster designs: units with a ``clusterId``), for
+    #: ``multi_exposed_units``.
+    analysis_units: int | None = None
+    #: All of the experiment's exposures, for ``missing_cluster_exposures``.
+    exposures: int | None = None
+    #: Clusters with an exposure, for ``multi_variant_clusters``.
+    clusters: int | None = None
+    #: All of the experiment's metric events, for ``unexposed_metric_events``.
+    metric_events: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {
+            key: value
+            for key, value in (
+                ("analysisUnits", self.analysis_units),
+                ("exposures", self.exposures),
+                ("clusters", self.clusters),
+                ("metricEvents", self.metric_events),
+            )
+            if value is not None
+        }
         return {
             "experimentId": self.experiment_id,
             "multiExposedUnits": self.multi_exposed_units,
@@ -62,6 +83,7 @@ class DataQuality:
             "preExposureMetricEvents": self.pre_exposure_metric_events,
             "multiVariantClusters": self.multi_variant_clusters,
             "missingClusterExposures": self.missing_cluster_exposures,
+            **extra,
         }
 
 

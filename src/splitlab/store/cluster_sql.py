@@ -30,7 +30,7 @@ from typing import Any
 
 from splitlab.config.designs import ClusterDesign
 from splitlab.config.models import Experiment, MetricType
-from splitlab.store.quality_sql import MISSING_CLUSTER_SQL
+from splitlab.store.quality_sql import EXPOSURES_SQL, MISSING_CLUSTER_SQL
 from splitlab.store.summary_sql import (
     SummaryPlan,
     grouping_sets,
@@ -93,6 +93,7 @@ SELECT multi, variant{seg_select}, count(*)::DOUBLE AS n,
   sum(m) AS m_s, sum(m * m) AS m_ss, {sums},
   sum(q_own) AS q_own, sum(q_mismatch) AS q_mismatch, sum(q_pre) AS q_pre,
   sum(q_multi_units) AS q_multi_units, ({MISSING_CLUSTER_SQL}) AS q_no_cluster,
+  ({EXPOSURES_SQL}) AS q_exposures,
   (SELECT count(*) FROM metric_events WHERE experiment_id = $exp AND ts <= $cutoff) AS q_all
 FROM cl{source} GROUP BY GROUPING SETS ({sets})
 """

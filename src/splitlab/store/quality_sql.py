@@ -17,6 +17,9 @@ from splitlab.config.models import Experiment
 from splitlab.store.base import DataQuality
 from splitlab.store.summary_sql import SummaryPlan
 
+#: All exposures of the experiment at or before the cut-off.
+EXPOSURES_SQL = "SELECT count(*) FROM exposures WHERE experiment_id = $exp AND ts <= $cutoff"
+
 #: Exposures of the experiment without a cluster id, at or before the cut-off.
 MISSING_CLUSTER_SQL = (
     "SELECT count(*) FROM exposures "
@@ -37,11 +40,13 @@ def quality_from_rows(
     claimed variant differs from the first exposure's (``q_mismatch``) and of those before
     it (``q_pre``); ``q_all`` counts all its metric events, exposed or not. Rows over
     clusters (``plan.clustered``) also carry the multi-exposed units of each cluster
-    (``q_multi_units``) and the exposures without a cluster id (``q_no_cluster``); their
-    ``multi`` rows are clusters.
+    (``q_multi_units``), the exposures without a cluster id (``q_no_cluster``) and all the
+    experiment's exposures (``q_exposures``); their ``multi`` rows are clusters. A cluster
+    design's report carries each count's own denominator: analysis units (``m_s``), clusters
+    (``n``), exposures and metric events.
     """
-    multi = own = mismatch = pre = clusters = 0
-    total = missing = None
+    multi = own = mismatch = pre = clusters = units = all_clusters = 0
+    total = missing = exposures = None
     for row in rows:
         record = dict(zip(columns, row, strict=True))
         if any(record[f"g{k}"] == 0 for k in range(len(plan.segments))) or (
@@ -51,6 +56,9 @@ def quality_from_rows(
         if plan.clustered:
             multi += int(record["q_multi_units"])
             missing = int(record["q_no_cluster"])
+            exposures = int(record["q_exposures"])
+            units += int(record["m_s"])
+            all_clusters += int(record["n"])
             if record["multi"]:
                 clusters += int(record["n"])
         elif record["multi"]:
@@ -61,15 +69,28 @@ def quality_from_rows(
         total = int(record["q_all"])
     if total is None:
         return None
+    if not plan.clustered:
+        return DataQuality(experiment.experiment_id, multi, total - own, mismatch, pre)
     return DataQuality(
-        experiment.experiment_id, multi, total - own, mismatch, pre, clusters, missing or 0
+        experiment.experiment_id,
+        multi,
+        total - own,
+        mismatch,
+        pre,
+        clusters,
+        missing or 0,
+        analysis_units=units,
+        exposures=exposures,
+        clusters=all_clusters,
+        metric_events=total,
     )
 
 
 def data_quality_sql(clustered: bool) -> str:
     """The data-quality counts alone, in one pass over the experiment's metric events (used
     when the summary query did not just compute them): one row of the counts in
-    :class:`DataQuality`'s order (the cluster counts only when `clustered`)."""
+    :class:`DataQuality`'s order (the cluster counts and the denominators only when
+    `clustered`)."""
     cluster = ", arg_min(cluster_id, ts) AS cluster" if clustered else ""
     with_cluster = " AND cluster_id IS NOT NULL" if clustered else ""
     extra = ""
@@ -77,7 +98,11 @@ def data_quality_sql(clustered: bool) -> str:
         extra = f""",
   (SELECT count(*) FROM (SELECT cluster FROM first GROUP BY cluster
      HAVING bool_or(multi) OR min(variant) <> max(variant))),
-  ({MISSING_CLUSTER_SQL})"""
+  ({MISSING_CLUSTER_SQL}),
+  (SELECT count(*) FROM first),
+  ({EXPOSURES_SQL}),
+  (SELECT count(DISTINCT cluster) FROM first),
+  count(*)"""
     return f"""
 WITH first AS (
   SELECT unit_key, min(ts) AS t0, arg_min(variant, ts) AS variant,

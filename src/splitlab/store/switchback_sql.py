@@ -136,8 +136,8 @@ FROM ({kept}) WHERE {window}
 GROUP BY u, p
 """
     missing_sql = f"""
-SELECT count(*) FROM metric_events
-WHERE experiment_id = $exp AND ts <= $cutoff AND NOT ({has_unit})
+SELECT count(CASE WHEN NOT ({has_unit}) THEN 1 END), count(*) FROM metric_events
+WHERE experiment_id = $exp AND ts <= $cutoff
 """
     return CellPlan(bounds_sql, cells_sql, missing_sql, params, metrics, origin, period_ms)
 
@@ -167,6 +167,7 @@ def cells_from_rows(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
     missing_unit: int,
+    metric_events: int | None = None,
 ) -> CellResult:
     """The full grid (units x periods of the window), variants from the assignment function."""
     design = design_of(experiment)
@@ -201,7 +202,9 @@ def cells_from_rows(
         {k: tuple(v.tolist()) for k, v in values.items()},
         {k: tuple(v.tolist()) for k, v in dens.items()},
     )
-    quality = DataQuality(experiment.experiment_id, 0, missing_unit, mismatch, 0)
+    quality = DataQuality(
+        experiment.experiment_id, 0, missing_unit, mismatch, 0, metric_events=metric_events
+    )
     return CellResult(cells, quality)
 
 
@@ -217,7 +220,17 @@ def read_cells(experiment: Experiment, plan: CellPlan, cutoff_ms: int, run: Runn
     params = {**plan.params, "first": first, "last": last}
     columns, rows = run(plan.cells_sql, _used(plan.cells_sql, params))
     _, missing = run(plan.missing_sql, _used(plan.missing_sql, params))
-    return cells_from_rows(experiment, plan, bounds, first, last, columns, rows, int(missing[0][0]))
+    return cells_from_rows(
+        experiment,
+        plan,
+        bounds,
+        first,
+        last,
+        columns,
+        rows,
+        int(missing[0][0]),
+        int(missing[0][1]),
+    )
 
 
 def _used(sql: str, params: dict[str, Any]) -> dict[str, Any]:

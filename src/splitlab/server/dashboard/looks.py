@@ -30,6 +30,32 @@ _QUALITY = (
      "not counted; normal in small numbers"),
 )  # fmt: skip
 
+#: The lines of cluster and switchback looks (a switchback has no units exposed twice and no
+#: exposure to precede its metric events: its counts are about cells).
+_QUALITY_BY_DESIGN = {
+    "cluster": (
+        *_QUALITY,
+        ("multiVariantClusters", "clusters were served more than one variant",
+         "left out of the results with all their units; assignment is not stable for them"),
+        ("missingClusterExposures", "exposures carried no clusterId",
+         "left out of the results; their cluster is unknown"),
+    ),
+    "switchback": (
+        ("unexposedMetricEvents", "metric events carried no clusterId (the switchback unit's "
+         "value)", "they cannot be placed in a cell and are left out"),
+        ("variantMismatchEvents", "metric events named another variant than their cell's",
+         "counted under the cell's variant"),
+    ),
+}  # fmt: skip
+
+#: The total each count is measured against, when the look recorded it: (key, noun).
+_TOTAL_OF = {
+    "multiExposedUnits": ("analysisUnits", "analysis units"),
+    "unexposedMetricEvents": ("metricEvents", "metric events"),
+    "multiVariantClusters": ("clusters", "clusters"),
+    "missingClusterExposures": ("exposures", "exposures"),
+}
+
 _SEQUENTIAL_LABEL = {
     "alpha_spending": "sequential interval",
     "always_valid": "always-valid interval",
@@ -157,14 +183,30 @@ def quality(report: Mapping[str, Any] | None) -> dict[str, Any]:
     """The look's data-quality counts as plain sentences, and its halting findings."""
     report = report or {}
     exposed = report.get("exposedUnits")
+    design = report.get("design")
     lines = []
-    for key, what, consequence in _QUALITY:
+    for key, what, consequence in _QUALITY_BY_DESIGN.get(str(design), _QUALITY):
         count = report.get(key)
         if isinstance(count, int | float):
-            lines.append({"key": key, "count": int(count), "text": f"{what} ({consequence})"})
+            text = f"{what} ({consequence})"
+            total_key = _TOTAL_OF.get(key)
+            total = report.get(total_key[0]) if total_key else None
+            if total_key and isinstance(total, int | float):
+                text += f"; of {total:,.0f} {total_key[1]}"
+            lines.append({"key": key, "count": int(count), "text": text})
     tolerance = report.get("tolerance")
+    basis = None
+    if design is not None:
+        # Cluster and switchback looks measure each count against a total of its own kind.
+        exposed = None
+        if isinstance(tolerance, int | float):
+            basis = (
+                f"a finding that can halt does so above {tolerance:.0%} of its own total "
+                "(shown beside it)"
+            )
     return {
         "exposed": exposed,
+        "basis": basis,
         "lines": lines,
         "clean": all(line["count"] == 0 for line in lines),
         "tolerance": f"{tolerance:.0%}" if isinstance(tolerance, int | float) else None,

@@ -248,7 +248,8 @@ def data_quality_sql(db: str, dedup: Dedup = "final", clustered: bool = False) -
 
     `clustered` (cluster designs): over the exposures with a ``cluster_id``, and two more
     counts: clusters served more than one variant and exposures without a ``cluster_id``
-    (distinct ids: exposures are not deduplicated in the table).
+    (distinct ids: exposures are not deduplicated in the table); then each count's own
+    denominator: analysis units, all exposures, clusters and metric events.
     """
     events = metric_events(
         db, "experiment_id = $exp AND ts <= $cutoff", "unit_id, variant, ts", dedup
@@ -257,12 +258,18 @@ def data_quality_sql(db: str, dedup: Dedup = "final", clustered: bool = False) -
     extra = ""
     if clustered:
         exposures += " AND isNotNull(cluster_id)"
+        first = _first_exposures(db, (), clustered=True)
         extra = f""",
   (SELECT count() FROM (
-     SELECT cluster FROM {_first_exposures(db, (), clustered=True)}
+     SELECT cluster FROM {first}
      GROUP BY cluster HAVING uniqExact(unit_variant) > 1 OR max(multi) = 1)) AS multi_clusters,
   (SELECT uniqExact(event_id) FROM {db}.exposures
-   WHERE experiment_id = $exp AND ts <= $cutoff AND isNull(cluster_id)) AS missing_clusters"""
+   WHERE experiment_id = $exp AND ts <= $cutoff AND isNull(cluster_id)) AS missing_clusters,
+  (SELECT count() FROM {first}) AS analysis_units,
+  (SELECT uniqExact(event_id) FROM {db}.exposures
+   WHERE experiment_id = $exp AND ts <= $cutoff) AS all_exposures,
+  (SELECT uniqExact(cluster) FROM {first}) AS all_clusters,
+  count() AS metric_events"""
     return f"""SELECT
   (SELECT count() FROM (
      SELECT unit_id FROM {exposures}

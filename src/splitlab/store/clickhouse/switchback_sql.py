@@ -69,7 +69,7 @@ SELECT u, p, {", ".join(columns)}
 FROM {kept} WHERE {window}
 GROUP BY u, p
 """
-    missing_sql = f"SELECT count() FROM {events} WHERE NOT ({has_unit})"
+    missing_sql = f"SELECT countIf(NOT ({has_unit})), count() FROM {events}"
     return CellPlan(
         bounds_sql,
         cells_sql,
