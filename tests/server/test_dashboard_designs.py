@@ -224,6 +224,9 @@ def test_cluster_progress_counts_clusters_not_users(api: Api) -> None:
     assert "Units so far" not in table
     assert re.findall(r'<td class="num units">([\d,]+)</td>', table) == ["5", "4"]
     assert "4 / 5 clusters (smallest arm)" in api.client.get("/").text
+    assert api.client.post("/v1/experiments/exp-cl/evaluate", headers=api.admin).is_success
+    listing = api.client.get("/").text.split('data-experiment="exp-cl"')[1].split("</tr>")[0]
+    assert '<td class="num">9 clusters</td>' in listing  # the last look's sample, named
 
 
 def test_switchback_progress_counts_cells_not_orders(api: Api) -> None:
