@@ -241,6 +241,14 @@ def labels(experiment: Experiment) -> dict[str, str]:
     }
 
 
+def power_warnings(results: dict[str, Any]) -> list[str]:
+    """The results' warnings shown under "Low power": all but the design's own warnings
+    (those also in ``results.design.warnings``), which the design panel shows."""
+    design = results.get("design") or {}
+    own = set(design.get("warnings") or []) if isinstance(design, dict) else set()
+    return [str(w) for w in results.get("warnings") or [] if w not in own]
+
+
 def view(record: LookRecord, now: datetime | None = None) -> dict[str, Any]:
     """Everything a page shows about one recorded look."""
     now = now or datetime.now(UTC)
@@ -274,5 +282,5 @@ def view(record: LookRecord, now: datetime | None = None) -> dict[str, Any]:
         "guardrails": [r for r in rows if r["role"] == "guardrail"],
         "forest": forest(rows),
         "quality": quality(document.get("dataQuality")),
-        "power": list(results.get("warnings") or []),
+        "power": power_warnings(results),
     }

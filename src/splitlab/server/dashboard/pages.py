@@ -111,12 +111,19 @@ def experiments_list(ctx: ServerContext, now: datetime | None = None) -> list[Li
             ListRow(
                 e.id, e.name or e.id, designs.label(e), e.status.value,
                 f"{e.traffic_allocation * 100:g}%", days,
-                f"{total:,.0f}" if document else "-", words.headline(decision, e.status.value),
+                _counted(total, state.noun) if document else "-",
+                words.headline(decision, e.status.value),
                 words.why(decision), _alerts(document, e), progress.serving(e).text,
                 state.compact(),
             )
         )  # fmt: skip
     return rows
+
+
+def _counted(total: float, noun: str) -> str:
+    """The last look's sample for the list: a number, naming clusters or cells (a design's
+    ``results.units`` counts those, not units)."""
+    return f"{total:,.0f}" if noun == "units" else f"{total:,.0f} {noun}"
 
 
 def exposure_chart(

@@ -3,22 +3,31 @@
 * :func:`serving` says what every unit is served, from the assignment layer's own function
   (:func:`splitlab.assignment.plans.fixed_outcome`, the one ``/v1/assign`` uses), so the
   pages cannot disagree with the API about a toggle, a ship or a rollback.
-* :func:`progress` compares the units exposed so far with ``minSampleSize`` per variant,
-  counts the planned looks taken against ``maxPeeks``, and estimates the days left at the
-  current rate: per variant, the units first exposed in the last :data:`RATE_WINDOW_DAYS`
-  days of exposure data (or since the first exposure, if that is shorter) divided by that
-  window's length in days; the days left are the slowest variant's missing units over its
-  rate. With no exposure yet, or a window of zero length, the rate and the days left are
-  unknown.
+* :func:`progress` compares the sample so far with ``minSampleSize`` per variant, counts the
+  planned looks taken against ``maxPeeks``, and estimates the days left at the current rate.
+  The sample is counted in what ``minSampleSize`` counts for the design: units (classic),
+  clusters (cluster design: distinct ``cluster_id`` values of the exposures, each in the
+  variant of its first exposure; exposures without a cluster and clusters seen in two
+  variants are not counted, as in the analysis) or cells (switchback: the store's cell table
+  of the analysis window up to the end of the latest exposure's period, or now if that is
+  earlier: every unit seen, in every complete period).
+  The rate, per variant: the units or clusters first exposed in the last
+  :data:`RATE_WINDOW_DAYS` days of exposure data (or since the first exposure, if that is
+  shorter), or the cells of the window's periods in those days, divided by that window's
+  length in days; the days left are the slowest variant's missing sample over its rate. With
+  no exposure yet, or a window of zero length, the rate and the days left are unknown.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from splitlab.assignment.plans import fixed_outcome
 from splitlab.assignment.result import Reason
+from splitlab.assignment.switchback import period_index, period_start_ms
 from splitlab.config import Experiment
 from splitlab.evaluation.lifecycle import FINAL
 from splitlab.server.context import ServerContext
@@ -27,12 +36,13 @@ from splitlab.server.context import ServerContext
 RATE_WINDOW_DAYS = 7
 _DAY_MS = 86_400_000
 
-#: Per variant: units (first exposure only), the window's start (ms) and the units first
-#: exposed after it; one pass over the experiment's exposures.
+#: Per variant: units or clusters (first exposure only), the window's start (ms) and those
+#: first exposed after it; one pass over the experiment's exposures. ``{key}`` is the column
+#: counted; ``{only}`` and ``{having}`` narrow it (clusters: a cluster id, one variant).
 _FIRST_EXPOSURES = """
 WITH firsts AS (
     SELECT arg_min(variant, ts) AS variant, min(ts) AS first
-    FROM exposures WHERE experiment_id = $exp GROUP BY unit_key),
+    FROM exposures WHERE experiment_id = $exp {only} GROUP BY {key} {having}),
 window_start AS (
     SELECT greatest(min(first), max(first) - $window) AS start, max(first) AS latest
     FROM firsts)
@@ -103,6 +113,8 @@ class Progress:
     days_left: float | None
     finished: bool
     window_days: float
+    #: What is counted, plural: "units", "clusters" (cluster design) or "cells" (switchback).
+    noun: str = "units"
 
     @property
     def reached(self) -> bool:
@@ -126,18 +138,26 @@ class Progress:
     def compact(self) -> str:
         """One line for the list: the smallest arm, the looks and the days left."""
         low = self.smallest
-        units = f"{low.units:,} / {low.target:,} units (smallest arm)" if low else "no units yet"
+        noun = self.noun
+        units = f"{low.units:,} / {low.target:,} {noun} (smallest arm)" if low else f"no {noun} yet"
         return f"{units} · look {self.looks_taken} of {self.max_looks} · {self.days_text()}"
 
 
-def _rates(
-    ctx: ServerContext, experiment_id: str
-) -> tuple[dict[str, int], dict[str, float], float]:
-    """Units so far per variant, their recent rate per day, and the window in days."""
+_Rates = tuple[dict[str, int], dict[str, float], float]
+
+
+def _rates(ctx: ServerContext, experiment_id: str, *, clusters: bool = False) -> _Rates:
+    """Units (or clusters) so far per variant, their recent rate per day, and the window in
+    days."""
+    sql = _FIRST_EXPOSURES.format(
+        key="cluster_id" if clusters else "unit_key",
+        only="AND cluster_id IS NOT NULL" if clusters else "",
+        having="HAVING count(DISTINCT variant) = 1" if clusters else "",
+    )
     ctx.store.flush()
     with ctx.store.lock:
         rows = ctx.store.connection.execute(
-            _FIRST_EXPOSURES, {"exp": experiment_id, "window": RATE_WINDOW_DAYS * _DAY_MS}
+            sql, {"exp": experiment_id, "window": RATE_WINDOW_DAYS * _DAY_MS}
         ).fetchall()
     if not rows:
         return {}, {}, 0.0
@@ -149,9 +169,45 @@ def _rates(
     return units, rates, window
 
 
+def _cell_rates(ctx: ServerContext, experiment: Experiment) -> _Rates:
+    """Cells so far per variant (the store's cell table up to the latest exposure), the cells
+    a day over the window's last :data:`RATE_WINDOW_DAYS` days, and that span in days."""
+    design = experiment.design
+    assert design is not None and design.type == "switchback"
+    ctx.store.flush()
+    with ctx.store.lock:
+        row = ctx.store.connection.execute(
+            "SELECT max(ts) FROM exposures WHERE experiment_id = $exp", {"exp": experiment.id}
+        ).fetchone()
+    if row is None or row[0] is None:
+        return {}, {}, 0.0
+    # The window ends with the period of the latest exposure once that period is over (or
+    # at the last complete period before now, while it is not).
+    end = period_start_ms(design, period_index(design, int(row[0])) + 1)
+    end = min(end, int(datetime.now(UTC).timestamp() * 1000))
+    table = ctx.store.switchback_cells(experiment, datetime.fromtimestamp(end / 1000, UTC))
+    cells = Counter(table.variants)
+    recent_periods = min(
+        table.periods, RATE_WINDOW_DAYS * _DAY_MS // (design.period_seconds * 1000)
+    )
+    window = recent_periods * design.period_seconds / 86_400
+    if window <= 0:
+        return dict(cells), {}, 0.0
+    first_recent = table.first_period + table.periods - recent_periods
+    recent = Counter(
+        v for v, k in zip(table.variants, table.period_index(), strict=True) if k >= first_recent
+    )
+    return dict(cells), {v: recent.get(v, 0) / window for v in cells}, window
+
+
 def progress(ctx: ServerContext, experiment: Experiment, looks_taken: int, peeks: int) -> Progress:
-    """The experiment's progress to its plan, from the store's exposures and the ledger."""
-    units, rates, window = _rates(ctx, experiment.id)
+    """The experiment's progress to its plan, from the store's exposures and the ledger, in
+    what ``minSampleSize`` counts: units, clusters (cluster design) or cells (switchback)."""
+    noun = sample_noun(experiment)
+    if noun == "cells":
+        units, rates, window = _cell_rates(ctx, experiment)
+    else:
+        units, rates, window = _rates(ctx, experiment.id, clusters=noun == "clusters")
     target = experiment.evaluation.min_sample_size
     variants = tuple(
         VariantProgress(v, units.get(v, 0), target, rates.get(v) or None)
@@ -173,7 +229,24 @@ def progress(ctx: ServerContext, experiment: Experiment, looks_taken: int, peeks
         days_left,
         experiment.status in FINAL,
         window,
+        noun,
     )
 
 
-__all__ = ["RATE_WINDOW_DAYS", "Progress", "Serving", "VariantProgress", "progress", "serving"]
+def sample_noun(experiment: Experiment) -> str:
+    """What ``minSampleSize`` counts for the experiment's design, plural."""
+    design = experiment.design
+    if design is None:
+        return "units"
+    return "clusters" if design.type == "cluster" else "cells"
+
+
+__all__ = [
+    "RATE_WINDOW_DAYS",
+    "Progress",
+    "Serving",
+    "VariantProgress",
+    "progress",
+    "sample_noun",
+    "serving",
+]

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from splitlab.config import Experiment, MetricType
+from splitlab.server.dashboard.progress import sample_noun
 
 _METHODS = {
     "frequentist_t_test": "a Welch t-test",
@@ -49,12 +50,37 @@ def _rule(entry: str) -> str:
     return f"{attribute} = {value}"
 
 
-def _metric_kind(metric_type: MetricType) -> str:
+def _metric_kind(metric_type: MetricType, switchback: bool = False) -> str:
+    if switchback:  # a switchback's outcomes are per (unit, period) cell
+        return {
+            MetricType.CONVERSION: "users who do it at least once, per cell",
+            MetricType.CONTINUOUS: "average per cell",
+            MetricType.RATIO: "ratio of two per-cell totals",
+        }[metric_type]
     return {
         MetricType.CONVERSION: "share of units who do it at least once",
         MetricType.CONTINUOUS: "average per unit",
         MetricType.RATIO: "ratio of two per-unit totals",
     }[metric_type]
+
+
+def _method(e: Experiment) -> str:
+    """The test the design is analysed with, in a few words."""
+    d = e.design
+    if d is None:
+        return _METHODS[e.evaluation.method]
+    if d.type == "cluster":
+        return (
+            "a cluster-robust (CR1) t-test on cluster totals, with G − 1 degrees of freedom "
+            "(G = clusters)"
+        )
+    if d.estimator == "regression":
+        return (
+            "a regression of the cell outcome on the variant with period fixed effects and "
+            "unit-clustered (CR1) standard errors, t-test with G − 1 degrees of freedom "
+            "(G = switchback units)"
+        )
+    return "a Horvitz–Thompson estimate over the cells with a z-test"
 
 
 def describe(experiment: Experiment) -> list[str]:
@@ -83,7 +109,7 @@ def describe(experiment: Experiment) -> list[str]:
         lines.append("Eligible: " + "; ".join(parts) + ".")
     primary = e.metrics.primary
     lines.append(
-        f"Success means “{primary.name}” ({_metric_kind(primary.type)}) should "
+        f"Success means “{primary.name}” ({_metric_kind(primary.type, e.is_switchback)}) should "
         f"{primary.direction.value}."
     )
     if e.metrics.secondary:
@@ -102,10 +128,10 @@ def describe(experiment: Experiment) -> list[str]:
         spending=ev.sequential.spending.replace("obrien_fleming", "O'Brien-Fleming")
     )
     lines.append(
-        f"Analysed with {_METHODS[ev.method]} at a {_percent(ev.alpha)} false-positive rate, "
+        f"Analysed with {_method(e)} at a {_percent(ev.alpha)} false-positive rate, "
         f"{_CORRECTIONS[ev.correction]}, in at most {ev.max_peeks} looks "
         f"(schedule {ev.schedule}) with {sequential}; planned sample "
-        f"{ev.min_sample_size:,} units per variant."
+        f"{ev.min_sample_size:,} {sample_noun(e)} per variant."
     )
     rb = e.rollback
     if rb.enabled and rb.conditions:
