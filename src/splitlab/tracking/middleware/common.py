@@ -164,8 +164,11 @@ def tracked_ids(
       no cluster id.
     * Cluster design: the analysis unit (the ``design.analysisUnit`` attribute, falling back
       to the request's unit) and, as the cluster id, the hashed unit (e.g. the account).
-    * Switchback: the hashed unit as for a classic experiment, and the switchback unit's
-      value (the ``design.unit`` attribute) as the cluster id; none for a global switchback.
+    * Switchback: the measured unit (the ``assignment.hashKey`` attribute, falling back to
+      the request's unit; the configuration refuses ``hashKey == design.unit``), so every
+      user's events count, and the switchback unit's value (the ``design.unit`` attribute) as
+      the cluster id; none for a global switchback. The draw itself reads only the
+      ``design.unit`` attribute and the time.
 
     (None, None) when there is no unit to hash: nothing is tracked then.
     """
