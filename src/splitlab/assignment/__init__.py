@@ -28,7 +28,7 @@ from splitlab.assignment.switchback import (
     switchback_input,
     switchback_variant,
 )
-from splitlab.assignment.units import resolve_unit
+from splitlab.assignment.units import experiment_unit, resolve_unit
 from splitlab.config.conditions import (
     ConditionError,
     compile_condition,
@@ -52,6 +52,7 @@ __all__ = [
     "hash_integers",
     "period_index",
     "period_start_ms",
+    "experiment_unit",
     "resolve_unit",
     "switchback_input",
     "switchback_variant",

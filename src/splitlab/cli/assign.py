@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from splitlab.assignment import ExperimentAssignmentService, TimeError, epoch_ms, resolve_unit
+from splitlab.assignment import ExperimentAssignmentService, TimeError, epoch_ms, experiment_unit
 from splitlab.config import load_experiment
 
 _MILLIS = re.compile(r"^-?\d+$")
@@ -92,7 +92,7 @@ def assign(
     attributes = dict(parse_attribute(a) for a in attrs)
     service = ExperimentAssignmentService([experiment])
     result = service.assign(unit, experiment.experiment_id, attributes, at=at)
-    hashed = resolve_unit(experiment.assignment.hash_key, unit, attributes)
+    hashed = experiment_unit(experiment, unit, attributes)
     if as_json:
         payload: dict[str, Any] = {
             "experimentId": result.experiment_id,
