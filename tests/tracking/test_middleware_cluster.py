@@ -142,3 +142,18 @@ def test_switchback_tracks_every_user_of_a_region(tracked: Tracked) -> None:
     assert _by_experiment(tracked, "metric")["exp-switch"] == expected
     experiment = tracked.core.assigner.experiment("exp-switch")
     assert tracked_ids(experiment, "user-17", {"region": "ams"}) == ("user-17", "ams")
+
+
+def test_a_cluster_request_without_its_account_is_not_tracked(tracked: Tracked) -> None:
+    """No accountId: the cluster experiment has no cluster (missing_unit_id), so nothing is
+    tracked for it — the user is never its own cluster — while the others still are."""
+    client = _app(tracked)
+    client.post("/checkout", headers={"X-User-Id": "user-1", "x-device": "dev-1"})
+    for kind in ("exposure", "metric"):
+        events = _by_experiment(tracked, kind)
+        assert "exp-cluster" not in events
+        assert events["exp-classic"] == [("user-1", None)]
+    answer = tracked.core.assigner.assign("user-1", "exp-cluster", {"deviceId": "dev-1"})
+    assert answer.reason.value == "missing_unit_id"
+    experiment = tracked.core.assigner.experiment("exp-cluster")
+    assert tracked_ids(experiment, "user-1", {"deviceId": "dev-1"}) == (None, None)
