@@ -336,7 +336,5 @@ def test_a_cluster_design_never_falls_back_to_the_unit_id() -> None:
         Reason.MISSING_UNIT_ID
     }
     by_account = [svc.assign(f"u{i}", eid, {"accountId": "acct-1"}) for i in range(5)]
-    assert {(a.variant, a.reason) for a in by_account} == {
-        (by_account[0].variant, Reason.ASSIGNED)
-    }
+    assert {(a.variant, a.reason) for a in by_account} == {(by_account[0].variant, Reason.ASSIGNED)}
     assert experiment_unit(exp, "u1", {"accountId": 7}) == "7"
