@@ -36,7 +36,11 @@ def main(salts: int) -> None:
         raw["assignment"]["salt"] = f"salt-{s}"
         service = ExperimentAssignmentService([load_experiment(raw)])
         treated = np.array(
-            [service.assign(r["tenantId"], raw["experimentId"]).variant == ARMS[1] for r in rows]
+            [
+                service.assign(None, raw["experimentId"], {"tenantId": r["tenantId"]}).variant
+                == ARMS[1]
+                for r in rows
+            ]
         )
         shares.append(arr[treated].sum() / arr.sum())
         larges.append(int((treated & large).sum()))

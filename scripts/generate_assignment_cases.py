@@ -53,6 +53,8 @@ def ref_variant(edges: list[int], split: int) -> int:
 
 def ref_unit(definition: dict[str, Any], unit_id: Any, attributes: dict[str, Any] | None) -> Any:
     key = definition["assignment"].get("hashKey", "userId")
+    if (definition.get("design") or {}).get("type") == "cluster":
+        unit_id = None  # a cluster design: only the cluster attribute is the unit
     if attributes is not None and attributes.get(key) is not None:
         unit_id = attributes[key]
     if isinstance(unit_id, str) and unit_id:
@@ -285,8 +287,9 @@ ASSIGNMENTS += [
     case("allocation table: listed tenant t-03", "user-1", {"tenantId": "t-03"}, **ALLOCATED),
     case("allocation table: integer tenant id is its decimal text", "user-1", {"tenantId": 7},
          **ALLOCATED),
-    case("allocation table: unitId is the tenant when the attribute is absent", "t-02", None,
+    case("allocation table: absent attribute is missing (unitId is no fallback)", "t-02", None,
          **ALLOCATED),
+    case("allocation table: empty attributes are missing", "t-02", {}, **ALLOCATED),
     case("allocation table: unlisted tenant is not allocated", "user-1", {"tenantId": "t-99"},
          **ALLOCATED),
     case("allocation table: missing tenant id", None, {"tenantId": None}, **ALLOCATED),
@@ -297,6 +300,30 @@ ASSIGNMENTS += [
          {"tenantId": "t-01", "region": "EU"}, **ALLOCATED, targeting=ARTICLE_TARGETING),
     case("allocation table: not running", "user-1", {"tenantId": "t-01"}, **ALLOCATED,
          status="paused"),
+]  # fmt: skip
+
+# A hashed cluster design (no table): the cluster attribute is hashed; without it there is
+# no cluster, and the request's own id (a user) never stands in for one.
+CLUSTERED: dict[str, Any] = {
+    "assignment": {"hashKey": "accountId"},
+    "design": {"type": "cluster", "analysisUnit": "userId"},
+}
+
+ASSIGNMENTS += [
+    case("cluster design: the account is hashed", "user-1", {"accountId": "acct-1"},
+         **CLUSTERED),
+    case("cluster design: another user of the same account", "user-2", {"accountId": "acct-1"},
+         **CLUSTERED),
+    case("cluster design: integer account id", "user-1", {"accountId": 42}, **CLUSTERED),
+    case("cluster design: absent account is missing (no fallback to unitId)", "u1", None,
+         **CLUSTERED),
+    case("cluster design: other attributes but no account", "acct-1", {"userId": "u1"},
+         **CLUSTERED),
+    case("cluster design: null account", "u1", {"accountId": None}, **CLUSTERED),
+    case("cluster design: empty account", "u1", {"accountId": ""}, **CLUSTERED),
+    case("cluster design: forced account", "user-9", {"accountId": "acct-qa"},
+         **{**CLUSTERED, "assignment": {"hashKey": "accountId",
+                                        "forced": {"variant-b": ["acct-qa"]}}}),
 ]  # fmt: skip
 
 

@@ -38,7 +38,7 @@ from splitlab.assignment import (
     ExperimentAssignmentService,
     Reason,
     TimeError,
-    resolve_unit,
+    experiment_unit,
 )
 from splitlab.config.errors import Problem
 from splitlab.errors import SplitlabError
@@ -285,7 +285,7 @@ class SplitlabProvider(AbstractProvider):
                 default_value, code, message, OFReason.ERROR, None, metadata
             )
         if assignment.in_experiment and self._on_exposure is not None:
-            unit = resolve_unit(self._hash_key(flag_key), unit_id, attributes)
+            unit = experiment_unit(self._service.experiment(flag_key), unit_id, attributes)
             if unit is not None:
                 self._on_exposure(assignment, unit)
         return FlagResolutionDetails(
@@ -302,9 +302,6 @@ class SplitlabProvider(AbstractProvider):
 
     def _control(self, experiment_id: str) -> str:
         return self._service.experiment(experiment_id).control
-
-    def _hash_key(self, experiment_id: str) -> str:
-        return self._service.experiment(experiment_id).assignment.hash_key
 
 
 class _Served:
@@ -380,7 +377,14 @@ def _error_message(
     if assignment.reason is Reason.UNKNOWN_EXPERIMENT:
         known = sorted(service.experiments)
         return f"flag key {experiment_id!r} is not a known experiment id; expected one of {known}"
-    hash_key = service.experiment(experiment_id).assignment.hash_key
+    experiment = service.experiment(experiment_id)
+    hash_key = experiment.assignment.hash_key
+    if experiment.is_cluster:
+        return (
+            f"no cluster for experiment {experiment_id!r} (a cluster design): expected a "
+            f"non-empty string or integer in the evaluation context's attributes[{hash_key!r}]; "
+            f"the targeting_key ({unit_id!r}) never stands for the cluster"
+        )
     return (
         f"no usable unit id for experiment {experiment_id!r}: expected a non-empty string or "
         f"integer as the evaluation context's targeting_key or attributes[{hash_key!r}] "

@@ -154,3 +154,45 @@ def test_a_bad_at_exits_2_naming_the_option(tmp_path: Path, at: str, words: str)
     assert "Invalid value for '--at': expected epoch milliseconds" in result.output
     assert words in result.output
     assert "Traceback" not in result.output
+
+
+DEMO_SWITCHBACK = Path(__file__).parents[2] / "src/splitlab/demo/exp-dispatch-batching.json"
+
+
+@pytest.mark.parametrize(
+    ("at", "hint"),
+    [
+        ("1790000000", True),  # epoch seconds by mistake
+        ("-1", False),
+        ("946684799999", True),  # one ms before 2000-01-01
+        ("1999-12-31T23:59:59Z", False),
+    ],
+)
+def test_at_outside_the_assign_range_is_a_usage_error(at: str, hint: bool) -> None:
+    """--at takes the range of /v1/assign's timestamp: 946684800000 .. 8.64e15 ms."""
+    result = run(str(DEMO_SWITCHBACK), "u1", "--attr", "region=ams", f"--at={at}")
+    assert result.exit_code == 2
+    assert "Invalid value for '--at'" in result.output
+    assert "from 946684800000 (2000-01-01T00:00:00Z) to 8640000000000000" in result.output
+    assert f"(got {at!r})" in result.output
+    assert ("multiply by 1000" in result.output) is hint
+
+
+@pytest.mark.parametrize("at", ["946684800000", "1767268800000", "2026-01-01T12:00:00Z"])
+def test_at_inside_the_range_assigns(at: str) -> None:
+    result = run(str(DEMO_SWITCHBACK), "u1", "--attr", "region=ams", f"--at={at}", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["reason"] == "assigned"
+
+
+def test_cluster_without_its_attribute_is_missing_unit_id(tmp_path: Path) -> None:
+    """A cluster design never hashes UNIT itself: no --attr accountId, no cluster."""
+    raw = definition(
+        assignment={"hashKey": "accountId"}, design={"type": "cluster", "analysisUnit": "userId"}
+    )
+    path = tmp_path / "exp.json"
+    path.write_text(json.dumps(raw))
+    result = run(str(path), "user-1", "--json")
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.output)
+    assert (got["variant"], got["reason"]) == (None, "missing_unit_id")

@@ -314,3 +314,27 @@ def test_service_equals_the_integer_reference(
         else:
             assert got.variant == f"v{variant_index(edges, split)}"
         assert svc.assign(unit, "exp-test") == got
+
+
+def test_a_cluster_design_never_falls_back_to_the_unit_id() -> None:
+    """Without attributes[hashKey] a cluster design has no cluster (missing_unit_id), for
+    assign, assign_many and experiment_unit alike; the request's id is never the cluster."""
+    from splitlab.assignment import experiment_unit
+    from tests.assignment.assignment_helpers import definition
+
+    raw = definition(
+        assignment={"hashKey": "accountId"}, design={"type": "cluster", "analysisUnit": "userId"}
+    )
+    exp = load_experiment(raw)
+    eid = exp.experiment_id
+    svc = ExperimentAssignmentService([exp])
+    for attributes in (None, {}, {"userId": "u1"}, {"accountId": None}, {"accountId": ""}):
+        got = svc.assign("u1", eid, attributes)
+        assert (got.variant, got.reason) == (None, Reason.MISSING_UNIT_ID)
+        assert experiment_unit(exp, "u1", attributes) is None
+    assert {a.reason for a in svc.assign_many(eid, ["acct-1", "acct-2"])} == {
+        Reason.MISSING_UNIT_ID
+    }
+    by_account = [svc.assign(f"u{i}", eid, {"accountId": "acct-1"}) for i in range(5)]
+    assert {(a.variant, a.reason) for a in by_account} == {(by_account[0].variant, Reason.ASSIGNED)}
+    assert experiment_unit(exp, "u1", {"accountId": 7}) == "7"

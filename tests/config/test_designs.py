@@ -123,3 +123,27 @@ def test_a_ratio_metric_cannot_be_per_cluster() -> None:
     ]
     ratio["level"] = "unit"
     parse_experiment(raw)  # the same metric per unit loads
+
+
+def test_a_switchback_refuses_hash_key_equal_to_its_unit() -> None:
+    """hashKey names the measured unit of a switchback; the region there would record every
+    user of a region as the region itself, so that mistake is refused by name."""
+    lines = problems(design={"unit": "region"}, assignment={"hashKey": "region"})
+    assert lines == [
+        "$.assignment.hashKey: expected an attribute other than design.unit for a switchback: "
+        "hashKey names the measured unit (the user, whose events are counted; default userId) "
+        'and plays no part in the draw, which follows design.unit and the period (got "region")'
+    ]
+    raw = definition(design=SWITCHBACK | {"unit": "region"}, assignment={"hashKey": "riderId"})
+    assert parse_experiment(raw).assignment.hash_key == "riderId"
+
+
+def test_the_demo_switchback_loads() -> None:
+    import json
+    from pathlib import Path
+
+    import splitlab.demo
+
+    path = Path(splitlab.demo.__file__).parent / "exp-dispatch-batching.json"
+    exp = parse_experiment(json.loads(path.read_text()))
+    assert exp.is_switchback and exp.assignment.hash_key == "userId"

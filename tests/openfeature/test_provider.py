@@ -455,3 +455,25 @@ def test_allocation_table_serves_listed_tenants_and_defaults_the_rest() -> None:
         OFReason.DEFAULT,
     )
     assert unlisted.flag_metadata["splitlabReason"] == "not_allocated"
+
+
+def test_cluster_design_needs_the_cluster_attribute(domain: str) -> None:
+    """A cluster design never uses the targeting key (a user) as its cluster: without
+    attributes['accountId'] it is an ERROR naming the attribute and nothing is exposed; with
+    it, the account is hashed and the exposure's unit is the account."""
+    cluster = {"type": "cluster", "analysisUnit": "userId"}
+    exp = experiment(assignment={"hashKey": "accountId"}, design=cluster)
+    service = ExperimentAssignmentService([exp])
+    seen: list[tuple[Assignment, str]] = []
+    provider = SplitlabProvider(service, on_exposure=lambda a, unit: seen.append((a, unit)))
+    client = client_for(domain, provider)
+    details = client.get_string_details("exp-of", "fallback", ctx("user-1", region="US"))
+    assert (details.value, details.reason) == ("fallback", OFReason.ERROR)
+    assert details.error_code == ErrorCode.TARGETING_KEY_MISSING
+    assert details.error_message is not None
+    assert "attributes['accountId']" in details.error_message
+    assert "never stands for the cluster" in details.error_message
+    assert seen == []
+    value = client.get_string_value("exp-of", "x", ctx("user-1", accountId="acct-3"))
+    assert value == service.assign(None, "exp-of", {"accountId": "acct-3"}).variant
+    assert [unit for _, unit in seen] == ["acct-3"]

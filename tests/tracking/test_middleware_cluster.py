@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from splitlab.assignment import ExperimentAssignmentService
 from splitlab.tracking import EventTrackingMiddleware, emit
-from splitlab.tracking.middleware.common import derive_event_id
+from splitlab.tracking.middleware.common import derive_event_id, tracked_ids
 from tests.tracking.tracking_helpers import Tracked, make_experiment, make_tracked
 
 CLUSTER = {"type": "cluster", "analysisUnit": "deviceId"}
@@ -128,3 +128,32 @@ def test_derived_ids_do_not_depend_on_the_cluster(tracked: Tracked) -> None:
     for event in metrics:
         parts = ("metric", "req-1", event.unit_id, event.experiment_id, "checkout", "0")
         assert event.event_id == derive_event_id(*parts)
+
+
+def test_switchback_tracks_every_user_of_a_region(tracked: Tracked) -> None:
+    """Many users in one region: each is its own unitId (with the region as clusterId) and
+    gets its own exposure, so per-cell distinct-unit counts are not capped at one."""
+    client = _app(tracked)
+    users = [f"user-{i}" for i in range(20)]
+    for user in users:
+        client.post("/checkout", headers={"X-User-Id": user, "x-region": "ams"})
+    expected = sorted((user, "ams") for user in users)
+    assert _by_experiment(tracked, "exposure")["exp-switch"] == expected
+    assert _by_experiment(tracked, "metric")["exp-switch"] == expected
+    experiment = tracked.core.assigner.experiment("exp-switch")
+    assert tracked_ids(experiment, "user-17", {"region": "ams"}) == ("user-17", "ams")
+
+
+def test_a_cluster_request_without_its_account_is_not_tracked(tracked: Tracked) -> None:
+    """No accountId: the cluster experiment has no cluster (missing_unit_id), so nothing is
+    tracked for it — the user is never its own cluster — while the others still are."""
+    client = _app(tracked)
+    client.post("/checkout", headers={"X-User-Id": "user-1", "x-device": "dev-1"})
+    for kind in ("exposure", "metric"):
+        events = _by_experiment(tracked, kind)
+        assert "exp-cluster" not in events
+        assert events["exp-classic"] == [("user-1", None)]
+    answer = tracked.core.assigner.assign("user-1", "exp-cluster", {"deviceId": "dev-1"})
+    assert answer.reason.value == "missing_unit_id"
+    experiment = tracked.core.assigner.experiment("exp-cluster")
+    assert tracked_ids(experiment, "user-1", {"deviceId": "dev-1"}) == (None, None)

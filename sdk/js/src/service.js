@@ -134,6 +134,8 @@ function compilePlan(definition, savedGroups) {
     return { definition, assign: (unitId, attributes, tMs) => cell(attributes, unitOf, tMs), serves: true, timed: true };
   }
   const hashKey = assignment.hashKey ?? "userId";
+  // A cluster design hashes attributes[hashKey] only: unitId (a user) never stands for a cluster.
+  const fallback = !(isObject(definition.design) && definition.design.type === "cluster");
   const allocation = definition.trafficAllocation ?? 1.0;
   const threshold = allocationThreshold(allocation);
   const weighted = variants.some((v) => v.weight !== undefined && v.weight !== null);
@@ -151,7 +153,7 @@ function compilePlan(definition, savedGroups) {
   const targeted = compileTargeting(definition.targeting, savedGroups);
 
   const assign = (unitId, attributes) => {
-    const unit = resolveUnit(hashKey, unitId, attributes);
+    const unit = resolveUnit(hashKey, fallback ? unitId : null, attributes);
     if (unit === null) return missing;
     const hit = forced.get(unit);
     if (hit !== undefined) return hit;

@@ -21,6 +21,22 @@ describe("ExperimentAssignmentService", () => {
     assert.deepEqual([got.variant, got.reason], [null, Reason.UNKNOWN_EXPERIMENT]);
   });
 
+  test("a cluster design never uses unitId as its cluster", () => {
+    const service = new ExperimentAssignmentService([
+      base({ assignment: { hashKey: "accountId" }, design: { type: "cluster", analysisUnit: "userId" } }),
+    ]);
+    for (const attributes of [undefined, null, {}, { userId: "u1" }, { accountId: null }]) {
+      const got = service.assign("u1", "exp-test", attributes);
+      assert.deepEqual([got.variant, got.reason], [null, Reason.MISSING_UNIT_ID]);
+    }
+    const batch = service.assignMany("exp-test", ["acct-1", "acct-2"]);
+    assert.deepEqual(batch.map((a) => a.reason), [Reason.MISSING_UNIT_ID, Reason.MISSING_UNIT_ID]);
+    const mine = service.assign("u1", "exp-test", { accountId: "acct-1" });
+    const other = service.assign("u2", "exp-test", { accountId: "acct-1" });
+    assert.equal(mine.reason, Reason.ASSIGNED);
+    assert.equal(other.variant, mine.variant);
+  });
+
   test("results are frozen", () => {
     const got = new ExperimentAssignmentService([base()]).assign("u1", "exp-test");
     assert.ok(Object.isFrozen(got));

@@ -28,7 +28,7 @@ from splitlab.assignment.switchback import (
     switchback_input,
     switchback_variant,
 )
-from splitlab.assignment.units import resolve_unit
+from splitlab.assignment.units import experiment_unit, resolve_unit
 from splitlab.config.conditions import (
     ConditionError,
     compile_condition,
@@ -48,6 +48,7 @@ __all__ = [
     "compile_condition",
     "epoch_ms",
     "evaluate_condition",
+    "experiment_unit",
     "hash_input",
     "hash_integers",
     "period_index",

@@ -216,8 +216,12 @@ def _running(
     gate_bytes = gate_key(gate)
     edge_bytes = edge_keys(edges)
 
+    # A cluster design hashes the cluster attribute only: the request's own id (a user) is
+    # never a stand-in for its cluster (docs/assignment.md, "Which unit is hashed").
+    fallback = not isinstance(experiment.design, ClusterDesign)
+
     def assign(unit_id: Any, attributes: Mapping[str, Any] | None) -> Assignment:
-        unit = unit_id
+        unit = unit_id if fallback else None
         if attributes is not None:
             value = attributes.get(hash_key)
             if value is not None:
@@ -251,6 +255,8 @@ def _running(
         _check_lengths(unit_ids, attributes)
         if attributes is not None:
             return [assign(u, a) for u, a in zip(unit_ids, attributes, strict=True)]
+        if not fallback:  # a cluster design without attributes: no cluster to hash
+            return [missing] * len(unit_ids)
         if forced or table is not None or not bare_targeted or "" in unit_ids:
             return [assign(u, None) for u in unit_ids]
         try:

@@ -104,7 +104,8 @@ class ExperimentAssignmentService:
         """Assign one unit to one experiment; the reason says why (never a bare None).
 
         `unit_id` is the id of the randomisation unit; when `attributes` hold a non-null
-        value under the experiment's ``hashKey``, that value is the unit instead. A
+        value under the experiment's ``hashKey``, that value is the unit instead. A cluster
+        design requires that attribute (`unit_id` is no fallback: ``missing_unit_id``). A
         switchback's unit is ``attributes[design.unit]`` (or the one global unit) and its
         variant depends on the time `at` (epoch ms or an aware datetime; default: the
         clock). A bad `at` raises :class:`~splitlab.assignment.switchback.TimeError`.

@@ -9,8 +9,10 @@ from typing import Any
 
 import click
 
-from splitlab.assignment import ExperimentAssignmentService, TimeError, epoch_ms, resolve_unit
+from splitlab.assignment import ExperimentAssignmentService, TimeError, epoch_ms, experiment_unit
+from splitlab.assignment.switchback import MAX_TIME_MS
 from splitlab.config import load_experiment
+from splitlab.tracking.events import MIN_TIMESTAMP_MS
 
 _MILLIS = re.compile(r"^-?\d+$")
 AT_RULE = (
@@ -20,7 +22,28 @@ AT_RULE = (
 
 
 def parse_at(text: str) -> int:
-    """``--at``: epoch milliseconds, or ISO 8601 text with an offset, as epoch milliseconds."""
+    """``--at``: epoch milliseconds, or ISO 8601 text with an offset, as epoch milliseconds.
+
+    The same range as ``POST /v1/assign``'s ``timestamp``: from 2000-01-01T00:00:00Z to
+    8.64e15 ms, so epoch seconds given by mistake (1790000000 is January 1970 in ms) are
+    refused rather than assigned in the wrong period.
+    """
+    millis = _parse_at(text)
+    if not MIN_TIMESTAMP_MS <= millis <= MAX_TIME_MS:
+        hint = (
+            " (epoch seconds? --at takes milliseconds: multiply by 1000)"
+            if _MILLIS.match(text.strip()) and 0 <= millis < MIN_TIMESTAMP_MS
+            else ""
+        )
+        raise click.BadParameter(
+            f"expected a time from {MIN_TIMESTAMP_MS} (2000-01-01T00:00:00Z) to {MAX_TIME_MS} "
+            f"epoch milliseconds (got {text!r}){hint}",
+            param_hint="'--at'",
+        )
+    return millis
+
+
+def _parse_at(text: str) -> int:
     value = text.strip()
     try:
         if _MILLIS.match(value):
@@ -92,7 +115,7 @@ def assign(
     attributes = dict(parse_attribute(a) for a in attrs)
     service = ExperimentAssignmentService([experiment])
     result = service.assign(unit, experiment.experiment_id, attributes, at=at)
-    hashed = resolve_unit(experiment.assignment.hash_key, unit, attributes)
+    hashed = experiment_unit(experiment, unit, attributes)
     if as_json:
         payload: dict[str, Any] = {
             "experimentId": result.experiment_id,

@@ -110,6 +110,17 @@ def check_design(raw: Mapping[str, Any], problems: list[Problem]) -> None:
         if isinstance(allocation, Mapping):
             check_allocation(raw, allocation, problems)
     elif kind == "switchback":
+        sw_unit = design.get("unit")
+        if isinstance(sw_unit, str) and sw_unit == hash_key:
+            problems.append(
+                Problem(
+                    "$.assignment.hashKey",
+                    hash_key,
+                    "an attribute other than design.unit for a switchback: hashKey names the "
+                    "measured unit (the user, whose events are counted; default userId) and "
+                    "plays no part in the draw, which follows design.unit and the period",
+                )
+            )
         if design.get("estimator") == "regression" and design.get("unit") is None:
             problems.append(
                 Problem(

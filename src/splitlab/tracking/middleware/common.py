@@ -31,7 +31,12 @@ from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Protocol
 
-from splitlab.assignment import Assignment, ExperimentAssignmentService, resolve_unit
+from splitlab.assignment import (
+    Assignment,
+    ExperimentAssignmentService,
+    experiment_unit,
+    resolve_unit,
+)
 from splitlab.assignment.units import unit_text
 from splitlab.config.designs import ClusterDesign, SwitchbackDesign
 from splitlab.config.models import Experiment
@@ -163,13 +168,18 @@ def tracked_ids(
     * Classic: the hashed unit (``assignment.hashKey``, falling back to the request's unit),
       no cluster id.
     * Cluster design: the analysis unit (the ``design.analysisUnit`` attribute, falling back
-      to the request's unit) and, as the cluster id, the hashed unit (e.g. the account).
-    * Switchback: the hashed unit as for a classic experiment, and the switchback unit's
-      value (the ``design.unit`` attribute) as the cluster id; none for a global switchback.
+      to the request's unit) and, as the cluster id, the hashed unit (e.g. the account);
+      without the cluster attribute there is no cluster (never the user alone) and nothing
+      is tracked.
+    * Switchback: the measured unit (the ``assignment.hashKey`` attribute, falling back to
+      the request's unit; the configuration refuses ``hashKey == design.unit``), so every
+      user's events count, and the switchback unit's value (the ``design.unit`` attribute) as
+      the cluster id; none for a global switchback. The draw itself reads only the
+      ``design.unit`` attribute and the time.
 
     (None, None) when there is no unit to hash: nothing is tracked then.
     """
-    hashed = resolve_unit(experiment.assignment.hash_key, unit_id, attributes)
+    hashed = experiment_unit(experiment, unit_id, attributes)
     if hashed is None:
         return None, None
     design = experiment.design
