@@ -37,9 +37,18 @@ from typing import Any, Literal
 from scipy import special
 
 from splitlab.config import Experiment, Metric, MetricType
-from splitlab.stats import cuped
-from splitlab.stats.difference import Difference, NotEstimable, compare, two_sided_p, welch_df
+from splitlab.stats.difference import (
+    Difference,
+    NotEstimable,
+    adjusted_arms,
+    compare,
+    overflowed,
+    too_few,
+    two_sided_p,
+    welch_df,
+)
 from splitlab.stats.moments import ArmView, mean_view, sample_cov, sample_var
+from splitlab.stats.ratio import ratio_view
 from splitlab.stats.sums import ArmSums, ExperimentSums, count
 
 Correction = Literal["CR0", "CR1"]
@@ -71,19 +80,16 @@ def unit_view(arm: ArmSums, use_covariate: bool) -> ArmView:
     ``sumProductDenominator`` the covariate is linearised the same way around its own ratio
     ``R_X = sum X_c / sum D_c`` (``x_mean``).
     """
-    den = arm.denominator
-    g = arm.n
-    if den is None or g <= 0 or den.sum == 0:
-        return ArmView(g if g > 0 else 0.0, 0.0, 0.0)
+    view = ratio_view(arm, False)  # the ratio and its linearised variance, over clusters
+    den, cov, g = arm.denominator, arm.covariate, arm.n
+    if not use_covariate or den is None or den.sum == 0 or g < 2:
+        return view
+    if cov is None or cov.sum_product_denominator is None:
+        return view
+    r, var = view.mean, view.var
     d_bar = den.sum / g
-    r = arm.sum / den.sum
-    s_yy = sample_var(g, arm.sum, arm.sum_sq)
     s_dd = sample_var(g, den.sum, den.sum_sq)
     s_yd = sample_cov(g, arm.sum, den.sum, den.sum_product)
-    var = max(s_yy - 2.0 * r * s_yd + r * r * s_dd, 0.0) / (d_bar * d_bar)
-    cov = arm.covariate
-    if not use_covariate or cov is None or cov.sum_product_denominator is None or g < 2:
-        return ArmView(g, r, var)
     r_x = cov.sum / den.sum
     s_xx = sample_var(g, cov.sum, cov.sum_sq)
     s_xd = sample_cov(g, cov.sum, den.sum, cov.sum_product_denominator)
@@ -120,32 +126,20 @@ def compare_units(
     `analysis_units` is N in the CR1 factor (the two arms' analysis units); `normal` tests
     with the normal distribution instead of t(G - 1).
     """
-    for label, arm in (("control", control), ("the variant", treatment)):
-        if arm.n < 2:
-            return NotEstimable(f"{label} has {arm.n:g} cluster(s); at least 2 per arm are needed")
-    notes: list[str] = []
-    theta = cuped.pooled_theta(control, treatment) if use_cuped else None
-    if use_cuped and theta is None:
-        notes.append("CUPED not applied: the covariate has no variance")
-    if theta is not None:
-        center = cuped.pooled_x_mean(control, treatment)
-        adj_c, adj_t = cuped.adjust(control, theta, center), cuped.adjust(treatment, theta, center)
-        mean_c, var_c, cov_raw_c = adj_c.mean, adj_c.var, adj_c.cov_with_raw
-        mean_t, var_t = adj_t.mean, adj_t.var
-    else:
-        mean_c, var_c, cov_raw_c = control.mean, control.var, control.var
-        mean_t, var_t = treatment.mean, treatment.var
+    refused = too_few(control, treatment, "cluster")
+    if refused is not None:
+        return refused
+    arms = adjusted_arms(control, treatment, use_cuped)
+    theta, cov_raw_c = arms.theta, arms.cov_raw_c
     clusters = control.n + treatment.n
     factor = 1.0 if correction == "CR0" else cr1_factor(clusters, analysis_units)
-    v_c = factor * cr0_var_of_mean(control, var_c)
-    v_t = factor * cr0_var_of_mean(treatment, var_t)
+    v_c = factor * cr0_var_of_mean(control, arms.var_c)
+    v_t = factor * cr0_var_of_mean(treatment, arms.var_t)
     se = math.sqrt(v_c + v_t)
-    estimate = mean_t - mean_c
-    if not all(map(math.isfinite, (se, estimate, control.mean, treatment.mean))):
-        return NotEstimable(
-            "the values overflow double precision (too large, or a ratio "
-            "whose denominator is too close to zero)"
-        )
+    estimate = arms.mean_t - arms.mean_c
+    overflow = overflowed(se, estimate, control, treatment)
+    if overflow is not None:
+        return overflow
     if not se > 0:
         return NotEstimable("the metric has no variance between clusters in either arm")
     df = math.inf if normal else clusters - 1.0
@@ -161,7 +155,7 @@ def compare_units(
         var_control_mean=factor * cr0_var_of_mean(control, control.var),
         cov_estimate_control=-factor * cr0_var_of_mean(control, cov_raw_c),
         theta=theta,
-        notes=tuple(notes),
+        notes=arms.notes,
     )
 
 

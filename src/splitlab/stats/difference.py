@@ -94,6 +94,53 @@ def two_sided_p(statistic: float, df: float) -> float:
     return float(2.0 * special.stdtr(df, -abs(statistic)))
 
 
+@dataclass(frozen=True, slots=True)
+class AdjustedArms:
+    """Both arms' means and per-unit variances after CUPED (or as they are, without it)."""
+
+    mean_c: float
+    var_c: float
+    cov_raw_c: float  # covariance of control's adjusted and raw observations
+    mean_t: float
+    var_t: float
+    theta: float | None
+    notes: tuple[str, ...]
+
+
+def too_few(control: ArmView, treatment: ArmView, noun: str) -> NotEstimable | None:
+    """Refuse a comparison with fewer than two observations (`noun`s) in an arm."""
+    for label, arm in (("control", control), ("the variant", treatment)):
+        if arm.n < 2:
+            return NotEstimable(f"{label} has {arm.n:g} {noun}(s); at least 2 per arm are needed")
+    return None
+
+
+def adjusted_arms(control: ArmView, treatment: ArmView, use_cuped: bool) -> AdjustedArms:
+    """The arms after CUPED with a pooled theta (:mod:`cuped`), or unadjusted."""
+    theta = cuped.pooled_theta(control, treatment) if use_cuped else None
+    if theta is None:
+        notes = ("CUPED not applied: the covariate has no variance",) if use_cuped else ()
+        return AdjustedArms(
+            control.mean, control.var, control.var, treatment.mean, treatment.var, None, notes
+        )
+    center = cuped.pooled_x_mean(control, treatment)
+    adj_c = cuped.adjust(control, theta, center)
+    adj_t = cuped.adjust(treatment, theta, center)
+    return AdjustedArms(adj_c.mean, adj_c.var, adj_c.cov_with_raw, adj_t.mean, adj_t.var, theta, ())
+
+
+def overflowed(
+    se: float, estimate: float, control: ArmView, treatment: ArmView
+) -> NotEstimable | None:
+    """Refuse results that left double precision."""
+    if all(map(math.isfinite, (se, estimate, control.mean, treatment.mean))):
+        return None
+    return NotEstimable(
+        "the values overflow double precision (too large, or a ratio "
+        "whose denominator is too close to zero)"
+    )
+
+
 def compare(
     control: ArmView,
     treatment: ArmView,
@@ -107,30 +154,17 @@ def compare(
     `noun` names what an arm's n counts in the not-estimable reason ("cluster" when each
     observation is a cluster's value).
     """
-    for label, arm in (("control", control), ("the variant", treatment)):
-        if arm.n < 2:
-            return NotEstimable(f"{label} has {arm.n:g} {noun}(s); at least 2 per arm are needed")
-    notes: list[str] = []
-    theta = cuped.pooled_theta(control, treatment) if use_cuped else None
-    if use_cuped and theta is None:
-        notes.append("CUPED not applied: the covariate has no variance")
-    if theta is not None:
-        center = cuped.pooled_x_mean(control, treatment)
-        adj_c = cuped.adjust(control, theta, center)
-        adj_t = cuped.adjust(treatment, theta, center)
-        mean_c, var_c, cov_raw_c = adj_c.mean, adj_c.var, adj_c.cov_with_raw
-        mean_t, var_t = adj_t.mean, adj_t.var
-    else:
-        mean_c, var_c, cov_raw_c = control.mean, control.var, control.var
-        mean_t, var_t = treatment.mean, treatment.var
-    v_c, v_t = var_c / control.n, var_t / treatment.n
+    refused = too_few(control, treatment, noun)
+    if refused is not None:
+        return refused
+    arms = adjusted_arms(control, treatment, use_cuped)
+    theta, cov_raw_c, notes = arms.theta, arms.cov_raw_c, list(arms.notes)
+    v_c, v_t = arms.var_c / control.n, arms.var_t / treatment.n
     se = math.sqrt(v_c + v_t)
-    estimate = mean_t - mean_c
-    if not all(map(math.isfinite, (se, estimate, control.mean, treatment.mean))):
-        return NotEstimable(
-            "the values overflow double precision (too large, or a ratio "
-            "whose denominator is too close to zero)"
-        )
+    estimate = arms.mean_t - arms.mean_c
+    overflow = overflowed(se, estimate, control, treatment)
+    if overflow is not None:
+        return overflow
     if kind == "proportions" and theta is None:
         if not se > 0:
             total = control.n + treatment.n
