@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +207,13 @@ def test_cli_refuses_five_conversions_out_of_three_units(tmp_path: Path) -> None
     assert "$.metrics.checkout_completion_rate.control.sum" in result.stderr
     assert "between 0 and n = 3" in result.stderr and "(got 5)" in result.stderr
     assert "Traceback" not in result.output and "significant" not in result.stdout
+
+
+def test_values_whose_squares_underflow_are_not_an_impossible_correlation() -> None:
+    """Covariate values near 1e-162 square to a subnormal (their sumSq underflows) while products
+    with the metric do not quite: a centred sum of products of about 1e-162 against a limit of
+    0. That is rounding below the smallest normal double, not a correlation beyond +-1."""
+    arm = ArmSums.from_values([2.0, 7.5, -3.0], covariate=[0.0, 0.0, 5e-163])
+    assert arm.covariate is not None and arm.covariate.sum_sq < sys.float_info.min
+    data = {"units": {"control": 3}, "metrics": {"m": {"control": arm.to_dict()}}}
+    assert ExperimentSums.from_dict(data).metrics["m"]["control"] == arm

@@ -25,6 +25,7 @@ numbers (counts, conversions) is checked exactly.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -74,7 +75,10 @@ def _correlation(
     var_a = a[1] - a[0] * a[0] / n
     var_b = b[1] - b[0] * b[0] / n
     cov = product - a[0] * b[0] / n
-    if cov * cov - max(var_a, 0.0) * max(var_b, 0.0) > TOLERANCE * abs(a[1] * b[1]):
+    # sys.float_info.min: squares below the smallest normal double have underflowed (values
+    # near 1e-162 square to 0 or a subnormal), so they carry rounding, not a correlation.
+    slack = TOLERANCE * abs(a[1] * b[1]) + sys.float_info.min
+    if cov * cov - max(var_a, 0.0) * max(var_b, 0.0) > slack:
         limit = math.sqrt(max(var_a, 0.0) * max(var_b, 0.0))
         expected = (
             f"a sum of products whose centred value ({_g(cov)}) is within +-{_g(limit)} "
