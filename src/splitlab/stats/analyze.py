@@ -29,7 +29,7 @@ from splitlab.stats.results import (
     MetricResult,
     Results,
 )
-from splitlab.stats.sums import ArmSums, ExperimentSums
+from splitlab.stats.sums import ArmSums, ExperimentSums, arm_pair
 
 _PLACEHOLDER = Decision("continue", None, ())
 
@@ -67,12 +67,10 @@ def _difference(
     variant: str,
     cache: ViewCache,
 ) -> tuple[Difference | None, str | None, tuple[str, ...], tuple[float, float]]:
-    control = experiment.control
-    arms = sums.metrics.get(metric.name)
-    if arms is None:
-        return None, f"the sums have no data for metric {metric.name!r}", (), (0.0, 0.0)
-    empty = ArmSums(0.0, 0.0, 0.0)
-    c_arm, t_arm = arms.get(control, empty), arms.get(variant, empty)
+    pair = arm_pair(sums, metric.name, experiment.control, variant)
+    if isinstance(pair, str):
+        return None, pair, (), (0.0, 0.0)
+    c_arm, t_arm = pair
     units = (c_arm.n, t_arm.n)
     notes: list[str] = []
     if metric.type == MetricType.RATIO and (c_arm.denominator is None or t_arm.denominator is None):

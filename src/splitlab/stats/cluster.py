@@ -49,7 +49,7 @@ from splitlab.stats.difference import (
 )
 from splitlab.stats.moments import ArmView, mean_view, sample_cov, sample_var
 from splitlab.stats.ratio import ratio_view
-from splitlab.stats.sums import ArmSums, ExperimentSums, count
+from splitlab.stats.sums import ArmSums, ExperimentSums, arm_pair, count
 
 Correction = Literal["CR0", "CR1"]
 
@@ -174,11 +174,10 @@ def estimate(
 ) -> Estimate:
     """The registry's cluster entry (:data:`splitlab.stats.analyze.ESTIMATORS`)."""
     del cache  # the views are cheap; the classic entry's cache is keyed for its own views
-    arms = sums.metrics.get(metric.name)
-    if arms is None:
-        return None, f"the sums have no data for metric {metric.name!r}", (), (0.0, 0.0)
-    empty = ArmSums(0.0, 0.0, 0.0)
-    c_arm, t_arm = arms.get(experiment.control, empty), arms.get(variant, empty)
+    pair = arm_pair(sums, metric.name, experiment.control, variant)
+    if isinstance(pair, str):
+        return None, pair, (), (0.0, 0.0)
+    c_arm, t_arm = pair
     units = (c_arm.n, t_arm.n)
     normal = experiment.evaluation.method == "frequentist_z_test"
     notes: list[str] = []

@@ -201,6 +201,18 @@ MetricSums = Mapping[str, ArmSums]
 """Variant name -> that variant's sums, for one metric."""
 
 
+def arm_pair(
+    sums: SliceSums, metric: str, control: str, variant: str
+) -> tuple[ArmSums, ArmSums] | str:
+    """Control's and the variant's sums of `metric` (an arm without data has empty sums), or
+    the reason there are none: what every estimator of ``analyze`` starts from."""
+    arms = sums.metrics.get(metric)
+    if arms is None:
+        return f"the sums have no data for metric {metric!r}"
+    empty = ArmSums(0.0, 0.0, 0.0)
+    return arms.get(control, empty), arms.get(variant, empty)
+
+
 def _add_maps(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(a)
     for key, value in b.items():

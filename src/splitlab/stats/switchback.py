@@ -45,7 +45,7 @@ import numpy as np
 
 from splitlab.config import Experiment, Metric, MetricType
 from splitlab.stats.difference import Difference, NotEstimable, two_sided_p
-from splitlab.stats.sums import ArmSums, CrossSums, ExperimentSums, count
+from splitlab.stats.sums import ArmSums, CrossSums, ExperimentSums, arm_pair, count
 from splitlab.stats.switchback_cells import SwitchbackCells
 from splitlab.stats.switchback_regression import (
     FEW_UNITS,
@@ -174,11 +174,10 @@ def estimate(
 ) -> tuple[Difference | None, str | None, tuple[str, ...], tuple[float, float]]:
     """The ``analyze`` registry entry for ``design.type == "switchback"``."""
     control = experiment.control
-    arms = sums.metrics.get(metric.name)
-    if arms is None:
-        return None, f"the sums have no data for metric {metric.name!r}", (), (0.0, 0.0)
-    empty = ArmSums(0.0, 0.0, 0.0)
-    c_arm, t_arm = arms.get(control, empty), arms.get(variant, empty)
+    pair = arm_pair(sums, metric.name, control, variant)
+    if isinstance(pair, str):
+        return None, pair, (), (0.0, 0.0)
+    c_arm, t_arm = pair
     units = (c_arm.n, t_arm.n)
     notes: list[str] = []
     if metric.cuped:
