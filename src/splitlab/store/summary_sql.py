@@ -69,7 +69,7 @@ class SummaryPlan:
     stratified: bool = False
 
 
-def _aggregate(metric: Metric, event: int, condition: str) -> str:
+def aggregate(metric: Metric, event: int, condition: str) -> str:
     """The per-unit aggregate of `metric`'s events (name number `event`) under `condition`.
 
     Written as ``agg(CASE WHEN ... END)`` rather than ``agg(...) FILTER (WHERE ...)``: the same
@@ -180,8 +180,8 @@ def unit_values(
             values.append(f"coalesce(p.{d}, 0)::DOUBLE AS {d}")
         else:
             event = number[metric.event_name]
-            per_unit.append(f"{_aggregate(metric, event, post)} AS {y}")
-            cuped = f"{_aggregate(metric, event, pre)} AS {x}"
+            per_unit.append(f"{aggregate(metric, event, post)} AS {y}")
+            cuped = f"{aggregate(metric, event, pre)} AS {x}"
         values.append(f"coalesce(p.{y}, 0)::DOUBLE AS {y}")
         if metric.cuped:
             per_unit.append(cuped)

@@ -37,7 +37,7 @@ from splitlab.config.designs import SwitchbackDesign, parse_origin
 from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.stats.switchback_cells import SwitchbackCells
 from splitlab.store.base import DataQuality
-from splitlab.store.summary_sql import event_names, summary_metrics
+from splitlab.store.summary_sql import aggregate, event_names, summary_metrics
 
 
 def design_of(experiment: Experiment) -> SwitchbackDesign:
@@ -60,17 +60,12 @@ class CellPlan:
     period_ms: int
 
 
-def _aggregate(metric: Metric, event: int) -> list[str]:
-    """The cell aggregate(s) of `metric`: ``y`` (and ``d`` for a ratio), by name number."""
-    if metric.type is MetricType.RATIO:
-        return [f"sum(CASE WHEN k = {event} THEN value END)"]
+def _aggregate(metric: Metric, event: int) -> str:
+    """The cell aggregate of `metric` (event name number `event`): a conversion counts the
+    distinct units with the event in the cell; the others aggregate as a unit's values do."""
     if metric.type is MetricType.CONVERSION:
-        return [f"count(DISTINCT CASE WHEN k = {event} THEN unit_key END)"]
-    if metric.aggregation == "count":
-        return [f"count(CASE WHEN k = {event} THEN 1 END)"]
-    if metric.aggregation == "max":
-        return [f"max(CASE WHEN k = {event} THEN value END)"]
-    return [f"sum(CASE WHEN k = {event} THEN value END)"]
+        return f"count(DISTINCT CASE WHEN k = {event} THEN unit_key END)"
+    return aggregate(metric, event, "TRUE")
 
 
 def plan_cells(experiment: Experiment, cutoff_ms: int) -> CellPlan:
@@ -102,7 +97,7 @@ def plan_cells(experiment: Experiment, cutoff_ms: int) -> CellPlan:
             columns.append(f"sum(CASE WHEN k = {num} THEN value END) AS y{i}")
             columns.append(f"sum(CASE WHEN k = {den} THEN value END) AS d{i}")
         else:
-            columns.append(f"{_aggregate(metric, number[metric.event_name])[0]} AS y{i}")
+            columns.append(f"{_aggregate(metric, number[metric.event_name])} AS y{i}")
     # Events per claimed variant, counted in the same pass: those claiming another variant
     # than their cell's are data-quality findings.
     for j, variant in enumerate(experiment.variant_names):

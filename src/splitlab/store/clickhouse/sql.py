@@ -41,7 +41,7 @@ from splitlab.store.summary_sql import (
 Dedup = Literal["limit_by", "final", "none"]
 
 
-def _aggregate(metric: Metric, event_param: str, condition: str) -> str:
+def aggregate(metric: Metric, event_param: str, condition: str) -> str:
     """The per-unit aggregate of `metric`'s events that satisfy `condition`."""
     where = f"metric = ${event_param} AND {condition}"
     if metric.type is MetricType.CONVERSION:
@@ -138,8 +138,8 @@ def unit_values(
             cuped = f"sumIf(value, metric = $e{i} AND {pre}) AS px{i}"
         else:
             params[f"e{i}"] = metric.event_name
-            per_unit.append(f"{_aggregate(metric, f'e{i}', post)} AS py{i}")
-            cuped = f"{_aggregate(metric, f'e{i}', pre)} AS px{i}"
+            per_unit.append(f"{aggregate(metric, f'e{i}', post)} AS py{i}")
+            cuped = f"{aggregate(metric, f'e{i}', pre)} AS px{i}"
         values.append(f"toFloat64(py{i}) AS {prefix}y{i}")
         if metric.cuped:
             per_unit.append(cuped)

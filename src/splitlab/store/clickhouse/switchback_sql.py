@@ -12,19 +12,15 @@ correction applies), and metric events deduplicated by ``event_id`` in the query
 from __future__ import annotations
 
 from splitlab.config.models import Experiment, Metric, MetricType
-from splitlab.store.clickhouse.sql import Dedup, metric_events
+from splitlab.store.clickhouse.sql import Dedup, aggregate, metric_events
 from splitlab.store.switchback_sql import CellPlan, design_of, plan_cells
 
 
 def _aggregate(metric: Metric, param: str) -> str:
-    where = f"metric = ${param}"
+    """As the DuckDB cell aggregate: distinct units for a conversion, else a unit's aggregate."""
     if metric.type is MetricType.CONVERSION:
-        return f"uniqExactIf(unit_id, {where})"
-    if metric.aggregation == "count":
-        return f"countIf({where})"
-    if metric.aggregation == "max":
-        return f"maxIf(value, {where})"
-    return f"sumIf(value, {where})"
+        return f"uniqExactIf(unit_id, metric = ${param})"
+    return aggregate(metric, param, "1")
 
 
 def plan_clickhouse_cells(
