@@ -23,6 +23,13 @@ def design_label(experiment: Experiment) -> str:
         return "classic"
     if d.type == "cluster":
         return f"cluster {experiment.assignment.hash_key} -> {d.analysis_unit}"
+    if d.type == "canary":
+        steps = " -> ".join(f"{s.percent:g}%" for s in d.ramp)
+        return f"canary {steps} (step {d.step + 1}, every {d.interval_minutes} min)"
+    if d.type == "bandit":
+        return (
+            f"bandit thompson (weights v{d.weights_version}, every {d.update_interval_minutes} min)"
+        )
     return (
         f"switchback {d.unit or 'global'} every {_duration(d.period_seconds)} "
         f"(burn-in {_duration(d.burn_in_seconds)})"

@@ -148,6 +148,7 @@ def _check_metrics(metrics: Any, problems: list[Problem]) -> None:
             if name in seen:
                 problems.append(Problem(f"{path}.name", name, "a metric name not used before"))
             seen.add(name)
+        _check_quantile(path, metric, problems)
         is_ratio = metric.get("type") == "ratio"
         for part in ("numerator", "denominator"):
             value = metric.get(part)
@@ -159,6 +160,26 @@ def _check_metrics(metrics: Any, problems: list[Problem]) -> None:
                 problems.append(
                     Problem(f"{path}.{part}", value, "nothing (only ratio metrics have one)")
                 )
+
+
+def _check_quantile(path: str, metric: Mapping[str, Any], problems: list[Problem]) -> None:
+    """``quantile`` belongs to quantile metrics, and they need it."""
+    is_quantile = metric.get("type") == "quantile"
+    value = metric.get("quantile")
+    if is_quantile and value is None:
+        problems.append(
+            Problem(
+                f"{path}.quantile", None, "a probability in (0, 1) for a quantile metric, e.g. 0.95"
+            )
+        )
+    elif not is_quantile and value is not None:
+        problems.append(
+            Problem(f"{path}.quantile", value, "nothing (only quantile metrics have one)")
+        )
+    if is_quantile and metric.get("cuped"):
+        problems.append(
+            Problem(f"{path}.cuped", True, "false: CUPED does not apply to a quantile metric")
+        )
 
 
 def _check_targeting(targeting: Any, problems: list[Problem]) -> None:

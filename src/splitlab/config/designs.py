@@ -1,6 +1,7 @@
 """The ``design`` of an experiment: how units are randomised beyond the classic test.
 
-Absent (``None``) means the classic individually randomised experiment. Two designs exist:
+Absent (``None``) means the classic individually randomised experiment. Two designs are
+defined here; the adaptive ones (canary, bandit) in :mod:`splitlab.config.adaptive`:
 
 * ``{"type": "cluster", "analysisUnit": "userId"}``: units are randomised in clusters (the
   ``assignment.hashKey`` attribute, e.g. ``accountId``) and the metrics are measured per
@@ -23,6 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from splitlab.config.adaptive import BanditDesign, CanaryDesign, check_adaptive
 from splitlab.config.allocation import Allocation, check_allocation
 from splitlab.config.errors import Problem
 from splitlab.config.models_base import Model, Name
@@ -82,7 +84,9 @@ class SwitchbackDesign(Model):
     estimator: Literal["horvitz_thompson", "regression"] = "horvitz_thompson"
 
 
-Design = Annotated[ClusterDesign | SwitchbackDesign, Field(discriminator="type")]
+Design = Annotated[
+    ClusterDesign | SwitchbackDesign | CanaryDesign | BanditDesign, Field(discriminator="type")
+]
 
 
 def check_design(raw: Mapping[str, Any], problems: list[Problem]) -> None:
@@ -95,7 +99,9 @@ def check_design(raw: Mapping[str, Any], problems: list[Problem]) -> None:
     assignment = raw.get("assignment")
     hash_key = assignment.get("hashKey", "userId") if isinstance(assignment, Mapping) else None
     _check_levels(raw, problems, is_cluster=kind == "cluster")
-    if kind == "cluster":
+    if kind in ("canary", "bandit"):
+        check_adaptive(raw, design, problems)
+    elif kind == "cluster":
         unit = design.get("analysisUnit")
         if isinstance(unit, str) and unit == hash_key:
             problems.append(

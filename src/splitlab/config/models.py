@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from splitlab.config.adaptive import IntervalMonitor
 from splitlab.config.designs import Design
 from splitlab.config.models_base import (
     EXPERIMENT_ID_PATTERN,
@@ -69,6 +70,8 @@ class MetricType(StrEnum):
     CONVERSION = "conversion"
     CONTINUOUS = "continuous"
     RATIO = "ratio"
+    #: A quantile of the metric's values (e.g. p95 latency), from a mergeable sketch.
+    QUANTILE = "quantile"
 
 
 class Direction(StrEnum):
@@ -114,6 +117,12 @@ class Metric(Model):
     #: analysed as a ratio of cluster totals); ``"cluster"`` per cluster (the cluster's total,
     #: each cluster counting once). Other designs take only ``"unit"``.
     level: Literal["unit", "cluster"] = "unit"
+    #: Quantile metrics: the probability (0.95 for p95).
+    quantile: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+    #: Quantile metrics: ``"event"`` takes the quantile over every event's value (e.g. each
+    #: request's latency; the interval allows for events grouped within units), ``"unit"``
+    #: over each unit's aggregated value (``aggregation``).
+    per: Literal["event", "unit"] = "event"
 
     @property
     def event_name(self) -> str:
@@ -183,6 +192,9 @@ class Evaluation(Model):
     cuped_lookback_days: Annotated[int, Field(ge=1, le=365)] = 14
     relative_interval: Literal["delta", "fieller"] = "delta"
     post_stratify: Short | None = None
+    #: Opt-in: judge the guardrails every ``monitor.intervalMinutes`` between planned looks,
+    #: so that a breach acts within an interval (docs/canary.md, "Interval monitor").
+    monitor: IntervalMonitor | None = None
 
 
 class AssignmentConfig(Model):
@@ -195,6 +207,10 @@ class AssignmentConfig(Model):
         dict[Name, Annotated[list[Short], Field(max_length=MAX_FORCED_UNITS)]],
         Field(max_length=MAX_VARIANTS),
     ] = Field(default_factory=dict)
+    #: Sticky assignment: once exposed, a unit keeps its variant when weights, traffic or
+    #: targeting change (a rollback, toggle or ship still overrides it). Bandits are always
+    #: sticky.
+    sticky: bool = False
 
 
 Rule = Annotated[str, Field(max_length=MAX_RULE)]
@@ -253,6 +269,12 @@ class Experiment(Model):
     def _cross_field_rules(self, info: ValidationInfo) -> Experiment:
         from splitlab.config.checks import check_experiment
 
+        if (
+            self.design is not None
+            and self.design.type == "canary"
+            and "traffic_allocation" not in self.model_fields_set
+        ):
+            object.__setattr__(self, "traffic_allocation", self.design.allocation())
         if not (info.context or {}).get("skip_checks"):
             problems = check_experiment(self.model_dump(by_alias=True, mode="json"))
             if problems:
@@ -274,6 +296,21 @@ class Experiment(Model):
     def is_switchback(self) -> bool:
         """Whether this is a switchback experiment (``design.type == "switchback"``)."""
         return self.design is not None and self.design.type == "switchback"
+
+    @property
+    def is_canary(self) -> bool:
+        """Whether this is a canary release (``design.type == "canary"``)."""
+        return self.design is not None and self.design.type == "canary"
+
+    @property
+    def is_bandit(self) -> bool:
+        """Whether this is a multi-armed bandit (``design.type == "bandit"``)."""
+        return self.design is not None and self.design.type == "bandit"
+
+    @property
+    def is_sticky(self) -> bool:
+        """Whether exposed units keep their variant (``assignment.sticky``, or a bandit)."""
+        return self.assignment.sticky or self.is_bandit
 
     @property
     def variant_names(self) -> tuple[str, ...]:

@@ -74,6 +74,13 @@ def _method(e: Experiment) -> str:
             "a cluster-robust (CR1) t-test on cluster totals, with G − 1 degrees of freedom "
             "(G = clusters)"
         )
+    if d.type == "canary":
+        return (
+            "per interval: Mann–Whitney U, quantile and mean differences against tolerances "
+            "(non-inferiority), judged with always-valid intervals"
+        )
+    if d.type == "bandit":
+        return "Thompson sampling; the readout uses batched studentised estimates"
     if d.estimator == "regression":
         return (
             "a regression of the cell outcome on the variant with period fixed effects and "
@@ -154,6 +161,16 @@ def _design(e: Experiment) -> str:
         return (
             f"Cluster design: whole “{e.assignment.hash_key}” clusters are randomised and "
             f"the metrics are measured per “{d.analysis_unit}”, analysed on cluster totals."
+        )
+    if d.type == "canary":
+        return (
+            f"Canary release: the ramp {' → '.join(f'{s.percent:g} %' for s in d.ramp)} "
+            f"is judged every {d.interval_minutes} minutes."
+        )
+    if d.type == "bandit":
+        return (
+            "Multi-armed bandit: the weights follow Thompson sampling (weights version "
+            f"{d.weights_version}); it optimises reward rather than testing a hypothesis."
         )
     unit = f"each “{d.unit}” value" if d.unit else "all traffic (one global unit)"
     return (
