@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from splitlab.config import Experiment
+from splitlab.config.adaptive import BanditDesign, CanaryDesign
 from splitlab.config.designs import ClusterDesign, SwitchbackDesign, parse_origin
 from splitlab.server.context import ServerContext
-from splitlab.server.dashboard import charts
+from splitlab.server.dashboard import bandit, canary, charts
 
 _CORRECTIONS = {
     "CR0": "CR0: the cluster-robust (sandwich) variance without a small-sample factor",
@@ -49,6 +50,10 @@ def label(experiment: Experiment) -> str:
         return f"cluster: {experiment.assignment.hash_key} → {design.analysis_unit}"
     if isinstance(design, SwitchbackDesign):
         return f"switchback: {design.unit or 'global'}, {duration(design.period_seconds)}"
+    if isinstance(design, CanaryDesign):
+        return canary.label(experiment)
+    if isinstance(design, BanditDesign):
+        return bandit.label(experiment)
     return "classic"
 
 

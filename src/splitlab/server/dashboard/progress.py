@@ -235,10 +235,8 @@ def progress(ctx: ServerContext, experiment: Experiment, looks_taken: int, peeks
 
 def sample_noun(experiment: Experiment) -> str:
     """What ``minSampleSize`` counts for the experiment's design, plural."""
-    design = experiment.design
-    if design is None:
-        return "units"
-    return "clusters" if design.type == "cluster" else "cells"
+    kind = experiment.design.type if experiment.design is not None else "classic"
+    return {"cluster": "clusters", "switchback": "cells"}.get(kind, "units")
 
 
 __all__ = [
