@@ -156,7 +156,7 @@ class Drive:
     set_clock: Callable[[datetime], None]
     send: Callable[[list[Event]], int]
     service: Callable[[], ExperimentAssignmentService]
-    refresh: Callable[[], None]
+    refresh: Callable[[], object]
     running: Callable[[str], bool]
 
 

@@ -1,8 +1,9 @@
 """Inline SVG charts of the canary and bandit panels (same conventions as :mod:`charts`).
 
 * :func:`cdf_chart`: the baseline's and the canary's distribution of a metric (latency) as
-  cumulative curves on a logarithmic x axis, drawn from their sketches' buckets; the
-  quantiles p50, p90 and p99 are marked on each curve.
+  cumulative curves, x on a logarithmic axis and y on a tail scale (50 %, 90 %, 99 %,
+  99.9 % evenly spaced), drawn from their sketches' buckets; the quantiles p50, p90 and p99
+  are marked on each curve.
 * :func:`weights_chart`: each bandit arm's weight at every update (step lines: a weight
   holds until the next update).
 * :func:`posterior_chart`: each arm's posterior mean of the reward and its 95 % credible
@@ -67,30 +68,52 @@ def _log_ticks(low: float, high: float) -> list[float]:
     return ticks
 
 
+def _tail(share: float, floor: float) -> float:
+    """The y position of a cumulative share on the tail scale: ``-log10(1 - share)``, so 50 %,
+    90 %, 99 % and 99.9 % are evenly spaced (0.3, 1, 2, 3) and a p99 change is visible."""
+    return -math.log10(max(1.0 - share, floor))
+
+
+#: Shares labelled on the tail scale.
+_TAIL_TICKS = ((0.0, "0%"), (0.5, "50%"), (0.9, "90%"), (0.99, "99%"), (0.999, "99.9%"),
+               (0.9999, "99.99%"))  # fmt: skip
+
+
 def cdf_chart(
     arms: Sequence[tuple[str, Sketch]], title: str, control: str | None = None,
-    height: int = 280,
+    height: int = 300,
 ) -> str:  # fmt: skip
-    """Cumulative share of observations at or below x, x on a log axis (positive values)."""
+    """Cumulative share of observations at or below x: x on a log axis (positive values), y
+    on a tail scale (:func:`_tail`) that gives p90, p99 and p99.9 as much room as the body."""
     curves = []
     for name, sketch in arms:
         values, counts = sketch.distinct()
         keep = values > 0
         values, counts = values[keep], counts[keep]
         if values.size and sketch.count:
-            share = np.cumsum(counts) / sketch.count
             below = (sketch.count - int(counts.sum())) / sketch.count  # zeros and negatives
-            curves.append((name, sketch, values, below + share, below))
+            curves.append((name, sketch, values, below + np.cumsum(counts) / sketch.count, below))
     if not curves:
         return _svg(60, title, [_EMPTY.format("No observations in this step yet.")])
     low = min(float(c[2][0]) for c in curves)
     high = max(float(c[2][-1]) for c in curves)
     if high <= low:
         low, high = low / 1.5, high * 1.5
+    # The top of the scale: half an observation short of 100 % in the largest arm.
+    floor = 0.5 / max(c[1].count for c in curves)
     legend_height = 26
     x = _Scale(math.log10(low), math.log10(high), PAD_LEFT, WIDTH - PAD_RIGHT)
-    y = _Scale(0.0, 1.0, height - PAD_BOTTOM, PAD_TOP + legend_height)
-    body = _y_axis(y, [0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0], PAD_LEFT, WIDTH - PAD_RIGHT)
+    y = _Scale(0.0, -math.log10(floor), height - PAD_BOTTOM, PAD_TOP + legend_height)
+    body = []
+    for share, text in _TAIL_TICKS:
+        if 1.0 - share < floor:
+            break
+        ty = y(_tail(share, floor))
+        body.append(
+            f'<line class="grid" x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{ty:.1f}" '
+            f'y2="{ty:.1f}"/><text class="tick" x="{PAD_LEFT - 6}" y="{ty + 4:.1f}" '
+            f'text-anchor="end">{text}</text>'
+        )
     for t in _log_ticks(low, high):
         body.append(
             f'<text class="tick" x="{x(math.log10(t)):.1f}" y="{height - PAD_BOTTOM + 18}" '
@@ -101,11 +124,11 @@ def cdf_chart(
     order = sorted(range(len(curves)), key=lambda i: curves[i][0] == control)
     for i in order:
         name, sketch, values, cumulative, below = curves[i]
-        points, previous = [], y(below)
+        points, previous = [], y(_tail(below, floor))
         for value, share in zip(values.tolist(), cumulative.tolist(), strict=True):
-            px = x(math.log10(value))
-            points.append(f"{px:.1f},{previous:.1f} {px:.1f},{y(share):.1f}")
-            previous = y(share)
+            px, py = x(math.log10(value)), y(_tail(share, floor))
+            points.append(f"{px:.1f},{previous:.1f} {px:.1f},{py:.1f}")
+            previous = py
         body.append(
             f'<polyline class="line {styles[i]}" data-series="{escape(name)}" '
             f'data-count="{sketch.count}" points="{" ".join(points)}"/>'
@@ -115,7 +138,7 @@ def cdf_chart(
             if q > 0:
                 body.append(
                     f'<circle class="quantile {styles[i]}" cx="{x(math.log10(q)):.1f}" '
-                    f'cy="{y(p):.1f}" r="4" data-series="{escape(name)}" '
+                    f'cy="{y(_tail(p, floor)):.1f}" r="4" data-series="{escape(name)}" '
                     f'data-p="{p!r}" data-value="{q!r}"><title>{escape(name)} '
                     f"p{p * 100:g}: {escape(_fmt(q))}</title></circle>"
                 )

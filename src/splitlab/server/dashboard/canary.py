@@ -190,7 +190,7 @@ def _distribution(name: str, pair: Mapping[str, Any]) -> dict[str, Any]:
     counts = {arm: s.count for arm, s in sketches.items()}
     chart = adaptive_charts.cdf_chart(
         [(arm, s) for arm, s in sketches.items()],
-        f"{name}: share of requests at or below each value (log scale)",
+        f"{name}: share of observations at or below each value (log scales)",
         control="baseline",
     )
     return {"name": name, "chart": chart, "quantiles": quantiles, "counts": counts,
