@@ -275,7 +275,7 @@ def test_the_bandit_panel_shows_weights_posteriors_srm_and_the_plain_statement()
     assert "60.00%" in text or "60%" in text
     assert "1 of 3 updates found a sample ratio mismatch" in text
     assert re.search(r'<tr data-version="2" class="bad">', page)
-    assert "Regret: regret 12.5" in text
+    assert "Estimated regret: 12.5 (total setup_completed lost" in text
     assert "Weights version 3 after 3 updates" in text
 
 

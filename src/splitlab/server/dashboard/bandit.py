@@ -122,7 +122,7 @@ def _regret(value: Any) -> list[tuple[str, str]]:
     """The readout's regret as (label, value) pairs: a number, or an object of numbers."""
     number = _number(value)
     if number is not None:
-        return [("regret", f"{number:.4g}")]
+        return [("", f"{number:,.4g}")]
     if isinstance(value, Mapping):
         return [
             (str(k), f"{v:.4g}" if _number(v) is not None else str(v))
