@@ -18,12 +18,14 @@ EXPERIMENTS = (
     "exp-homepage-copy-aa",
     "exp-pricing-annual-plan",
     "exp-dispatch-batching",
+    "exp-orders-db-migration",
+    "exp-onboarding-bandit",
 )
 
 
 def test_every_page_loads_without_console_errors(page: Page, server: BackgroundServer) -> None:
     """The list and each experiment page load with no console error and no failed request."""
-    assert page.page.locator("#experiments tbody tr").count() == 5
+    assert page.page.locator("#experiments tbody tr").count() == len(EXPERIMENTS)
     for experiment_id in EXPERIMENTS:
         page.page.goto(f"{server.url}/experiments/{experiment_id}")
         page.page.wait_for_selector("#audit")

@@ -74,7 +74,8 @@ def test_list_page_shows_status_decision_and_alerts(browser: TestClient) -> None
     html = browser.get("/").text
     rows = dict(re.findall(r'<tr data-experiment="([^"]+)">(.*?)</tr>', html, re.S))
     assert set(rows) == {"exp-checkout-flow-v3", "exp-search-ranking-v2", "exp-homepage-copy-aa",
-                         "exp-pricing-annual-plan", "exp-dispatch-batching"}  # fmt: skip
+                         "exp-pricing-annual-plan", "exp-dispatch-batching",
+                         "exp-orders-db-migration", "exp-onboarding-bandit"}  # fmt: skip
     assert "Ship variant-a (proposed" in rows["exp-checkout-flow-v3"]
     assert "rolled back" in rows["exp-search-ranking-v2"]
     assert "guardrail search_error_rate breached (new-ranker)" in rows["exp-search-ranking-v2"]

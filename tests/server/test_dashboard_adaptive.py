@@ -17,7 +17,7 @@ import msgspec
 import numpy as np
 import pytest
 
-from splitlab.config import Experiment, load_experiment
+from splitlab.config import Experiment, Status, load_experiment
 from splitlab.server.dashboard import adaptive_charts, bandit, canary, designs, templates
 from splitlab.stats.sketch import Sketch
 
@@ -345,3 +345,23 @@ def test_the_pages_of_a_registered_canary_and_bandit(
         assert "it optimises reward rather than testing a hypothesis" in _text(page.text)
     else:
         assert "Canary release: the ramp 1 % → 5 % → 25 % → 50 % → 100 %" in _text(page.text)
+
+
+def test_the_list_words_a_canary_and_a_bandit_by_their_state() -> None:
+    """The list's headline: the canary's step and latest verdict, or where it ended; where
+    the bandit sends new units and that it is not a test."""
+    e = _demo("exp-orders-db-migration")
+    stepped = e.model_copy(update={"design": e.design.model_copy(update={"step": 2})})  # type: ignore[union-attr]
+    assert canary.summary(stepped, CANARY_DOC) == (
+        "Step 3 of 4 (25 %): fail",
+        "latency_p99 rose beyond its tolerance of 15 % <b>",
+    )
+    rolled = stepped.model_copy(update={"status": Status.ROLLED_BACK})
+    assert canary.summary(rolled, CANARY_DOC)[0] == "Rolled back at the 25 % step"
+    assert canary.summary(e, None) == ("Step 1 of 4 (1 %): waiting for the first judgment",
+                                       "No judgment yet.")  # fmt: skip
+    b = _demo("exp-onboarding-bandit")
+    headline, why = bandit.summary(b, BANDIT_DOC)
+    assert headline == "Weights v3: progress-bar gets 60%"
+    assert "does not test a hypothesis" in why
+    assert bandit.summary(b, None)[0] == "No weight update yet"

@@ -37,3 +37,13 @@ def bandit_panel(ctx: ServerContext, experiment: Experiment) -> dict[str, Any] |
     if not experiment.is_bandit:
         return None
     return bandit.panel(experiment, bandit_document(ctx, experiment))
+
+
+def summary(ctx: ServerContext, experiment: Experiment) -> tuple[str, str] | None:
+    """The list's headline and reason for a canary or a bandit (None for other designs):
+    the canary's state at its latest judgment, or where the bandit sends new units."""
+    if experiment.is_canary:
+        return canary.summary(experiment, canary_document(ctx, experiment))
+    if experiment.is_bandit:
+        return bandit.summary(experiment, bandit_document(ctx, experiment))
+    return None

@@ -35,6 +35,23 @@ def label(experiment: Experiment) -> str:
     return f"bandit: {len(experiment.variant_names)} arms, weights v{design.weights_version}"
 
 
+def summary(experiment: Experiment, document: Mapping[str, Any] | None) -> tuple[str, str]:
+    """The list's headline and reason: where the latest weights send new units."""
+    design = experiment.design
+    assert isinstance(design, BanditDesign)
+    reward = design.reward or experiment.metrics.primary.name
+    why = f"Optimises {reward}; a bandit does not test a hypothesis."
+    updates = [u for u in (document or {}).get("updates") or [] if isinstance(u, Mapping)]
+    arms = (updates[-1].get("arms") or {}) if updates else {}
+    weights = {a: w for a, d in arms.items()
+               if isinstance(d, Mapping) and (w := _number(d.get("weight"))) is not None}  # fmt: skip
+    if not weights:
+        return "No weight update yet", why
+    top = max(weights, key=lambda a: weights[a])
+    version = (document or {}).get("weightsVersion", design.weights_version)
+    return f"Weights v{version}: {top} gets {weights[top] * 100:.0f}%", why
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)

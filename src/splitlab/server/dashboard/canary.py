@@ -50,6 +50,27 @@ def label(experiment: Experiment) -> str:
     return f"canary: step {index + 1} of {len(steps)} ({steps[index].percent:g} %)"
 
 
+def summary(experiment: Experiment, document: Mapping[str, Any] | None) -> tuple[str, str]:
+    """The list's headline and reason: the step and the latest judgment, or the ending."""
+    design = experiment.design
+    assert isinstance(design, CanaryDesign)
+    steps = design.canary_steps
+    index = min(design.step, len(steps) - 1)
+    judgments = [j for j in (document or {}).get("judgments") or [] if isinstance(j, Mapping)]
+    reason = _text(judgments[-1].get("reason")) if judgments else "No judgment yet."
+    status = experiment.status.value
+    percent = f"{steps[index].percent:g} %"
+    if status == "rolled_back":
+        return f"Rolled back at the {percent} step", reason
+    if status == "shipped":
+        return "Promoted to everyone", reason
+    if status != "running":
+        return f"{status.replace('_', ' ').capitalize()} at the {percent} step", reason
+    verdict = _text(judgments[-1].get("verdict")) if judgments else ""
+    state = VERDICTS.get(verdict, "waiting for the first judgment").split(":")[0]
+    return f"Step {index + 1} of {len(steps)} ({percent}): {state}", reason
+
+
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 

@@ -107,13 +107,16 @@ def experiments_list(ctx: ServerContext, now: datetime | None = None) -> list[Li
         units = (document or {}).get("results", {}).get("units") or {}
         total = sum(v for v in units.values() if isinstance(v, int | float))
         decision = (document or {}).get("decision")
+        headline, why = words.headline(decision, e.status.value), words.why(decision)
+        adaptive_words = adaptive.summary(ctx, e)
+        if adaptive_words is not None:
+            headline, why = adaptive_words
         rows.append(
             ListRow(
                 e.id, e.name or e.id, designs.label(e), e.status.value,
                 f"{e.traffic_allocation * 100:g}%", days,
                 _counted(total, state.noun) if document else "-",
-                words.headline(decision, e.status.value),
-                words.why(decision), _alerts(document, e), progress.serving(e).text,
+                headline, why, _alerts(document, e), progress.serving(e).text,
                 state.compact(),
             )
         )  # fmt: skip
