@@ -341,10 +341,13 @@ def test_the_pages_of_a_registered_canary_and_bandit(
     assert f'id="{other}"' not in page.text
     listing = _text(api.client.get("/").text)
     assert label in listing
+    assert 'id="progress"' not in page.text and 'id="primary"' not in page.text
     if panel == "bandit":
         assert "it optimises reward rather than testing a hypothesis" in _text(page.text)
+        assert "No weight update yet" in _text(page.text)
     else:
         assert "Canary release: the ramp 1 % → 5 % → 25 % → 50 % → 100 %" in _text(page.text)
+        assert "Step 1 of 4 (1 %): waiting for the first judgment" in _text(page.text)
 
 
 def test_the_list_words_a_canary_and_a_bandit_by_their_state() -> None:
@@ -352,16 +355,20 @@ def test_the_list_words_a_canary_and_a_bandit_by_their_state() -> None:
     the bandit sends new units and that it is not a test."""
     e = _demo("exp-orders-db-migration")
     stepped = e.model_copy(update={"design": e.design.model_copy(update={"step": 2})})  # type: ignore[union-attr]
-    assert canary.summary(stepped, CANARY_DOC) == (
-        "Step 3 of 4 (25 %): fail",
-        "latency_p99 rose beyond its tolerance of 15 % <b>",
-    )
-    rolled = stepped.model_copy(update={"status": Status.ROLLED_BACK})
-    assert canary.summary(rolled, CANARY_DOC)[0] == "Rolled back at the 25 % step"
-    assert canary.summary(e, None) == ("Step 1 of 4 (1 %): waiting for the first judgment",
-                                       "No judgment yet.")  # fmt: skip
+    assert canary.summary(stepped, CANARY_DOC) == {
+        "headline": "Step 3 of 4 (25 %): fail",
+        "why": "latency_p99 rose beyond its tolerance of 15 % <b>",
+        "progress": "step 3 of 4 · 2 judgments",
+        "tone": "continue",
+    }
+    rolled = canary.summary(stepped.model_copy(update={"status": Status.ROLLED_BACK}), CANARY_DOC)
+    assert (rolled["headline"], rolled["tone"]) == ("Rolled back at the 25 % step", "rollback")
+    fresh = canary.summary(e, None)
+    assert fresh["headline"] == "Step 1 of 4 (1 %): waiting for the first judgment"
+    assert fresh["why"] == "No judgment yet."
     b = _demo("exp-onboarding-bandit")
-    headline, why = bandit.summary(b, BANDIT_DOC)
-    assert headline == "Weights v3: progress-bar gets 60%"
-    assert "does not test a hypothesis" in why
-    assert bandit.summary(b, None)[0] == "No weight update yet"
+    words = bandit.summary(b, BANDIT_DOC)
+    assert words["headline"] == "Weights v3: progress-bar gets 60%"
+    assert "does not test a hypothesis" in words["why"]
+    assert words["progress"] == "3 updates · 12,000 units"
+    assert bandit.summary(b, None)["headline"] == "No weight update yet"

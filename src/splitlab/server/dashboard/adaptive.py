@@ -39,9 +39,9 @@ def bandit_panel(ctx: ServerContext, experiment: Experiment) -> dict[str, Any] |
     return bandit.panel(experiment, bandit_document(ctx, experiment))
 
 
-def summary(ctx: ServerContext, experiment: Experiment) -> tuple[str, str] | None:
-    """The list's headline and reason for a canary or a bandit (None for other designs):
-    the canary's state at its latest judgment, or where the bandit sends new units."""
+def summary(ctx: ServerContext, experiment: Experiment) -> dict[str, str] | None:
+    """The headline, reason, progress line and tone for a canary or a bandit (None for other
+    designs): the canary's state at its latest judgment, or where the bandit sends units."""
     if experiment.is_canary:
         return canary.summary(experiment, canary_document(ctx, experiment))
     if experiment.is_bandit:

@@ -166,9 +166,8 @@ def weights_chart(
     legend_height = 26
     last = versions[-1] + 1
     x = _Scale(float(versions[0]), float(last), PAD_LEFT, WIDTH - PAD_RIGHT)
-    top = max(p.weight for _, pts in series for p in pts)
-    ticks = _nice_ticks(0.0, max(top * 100, 1.0))
-    percent = _Scale(0.0, ticks[-1], height - PAD_BOTTOM, PAD_TOP + legend_height)
+    ticks = [0.0, 25.0, 50.0, 75.0, 100.0]  # weights are shares: always the whole range
+    percent = _Scale(0.0, 100.0, height - PAD_BOTTOM, PAD_TOP + legend_height)
     body = _y_axis(percent, ticks, PAD_LEFT, WIDTH - PAD_RIGHT, "%")
 
     def y(weight: float) -> float:

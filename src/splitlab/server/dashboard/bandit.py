@@ -35,8 +35,9 @@ def label(experiment: Experiment) -> str:
     return f"bandit: {len(experiment.variant_names)} arms, weights v{design.weights_version}"
 
 
-def summary(experiment: Experiment, document: Mapping[str, Any] | None) -> tuple[str, str]:
-    """The list's headline and reason: where the latest weights send new units."""
+def summary(experiment: Experiment, document: Mapping[str, Any] | None) -> dict[str, str]:
+    """The headline, reason, progress line and tone of the list and the page's top card:
+    where the latest weights send new units."""
     design = experiment.design
     assert isinstance(design, BanditDesign)
     reward = design.reward or experiment.metrics.primary.name
@@ -45,11 +46,14 @@ def summary(experiment: Experiment, document: Mapping[str, Any] | None) -> tuple
     arms = (updates[-1].get("arms") or {}) if updates else {}
     weights = {a: w for a, d in arms.items()
                if isinstance(d, Mapping) and (w := _number(d.get("weight"))) is not None}  # fmt: skip
+    units = sum(_number(d.get("units")) or 0 for d in arms.values() if isinstance(d, Mapping))
+    progress = f"{len(updates)} update{'s' if len(updates) != 1 else ''} · {units:,.0f} units"
+    out = {"why": why, "progress": progress, "tone": "continue"}
     if not weights:
-        return "No weight update yet", why
+        return {**out, "headline": "No weight update yet"}
     top = max(weights, key=lambda a: weights[a])
     version = (document or {}).get("weightsVersion", design.weights_version)
-    return f"Weights v{version}: {top} gets {weights[top] * 100:.0f}%", why
+    return {**out, "headline": f"Weights v{version}: {top} gets {weights[top] * 100:.0f}%"}
 
 
 def _number(value: Any) -> float | None:

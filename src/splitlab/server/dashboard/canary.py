@@ -50,8 +50,9 @@ def label(experiment: Experiment) -> str:
     return f"canary: step {index + 1} of {len(steps)} ({steps[index].percent:g} %)"
 
 
-def summary(experiment: Experiment, document: Mapping[str, Any] | None) -> tuple[str, str]:
-    """The list's headline and reason: the step and the latest judgment, or the ending."""
+def summary(experiment: Experiment, document: Mapping[str, Any] | None) -> dict[str, str]:
+    """The headline, reason, progress line and tone (a ``decision-*`` class) of the list and
+    the page's top card: the step and the latest judgment, or how the canary ended."""
     design = experiment.design
     assert isinstance(design, CanaryDesign)
     steps = design.canary_steps
@@ -60,15 +61,19 @@ def summary(experiment: Experiment, document: Mapping[str, Any] | None) -> tuple
     reason = _text(judgments[-1].get("reason")) if judgments else "No judgment yet."
     status = experiment.status.value
     percent = f"{steps[index].percent:g} %"
+    count = len(judgments)
+    progress = f"step {index + 1} of {len(steps)} · {count} judgment{'s' if count != 1 else ''}"
+    out = {"why": reason, "progress": progress, "tone": "continue"}
     if status == "rolled_back":
-        return f"Rolled back at the {percent} step", reason
+        return {**out, "headline": f"Rolled back at the {percent} step", "tone": "rollback"}
     if status == "shipped":
-        return "Promoted to everyone", reason
+        return {**out, "headline": "Promoted to everyone", "tone": "ship"}
     if status != "running":
-        return f"{status.replace('_', ' ').capitalize()} at the {percent} step", reason
+        return {**out, "headline": f"{status.replace('_', ' ').capitalize()} at the {percent} "
+                "step", "tone": "stop"}  # fmt: skip
     verdict = _text(judgments[-1].get("verdict")) if judgments else ""
     state = VERDICTS.get(verdict, "waiting for the first judgment").split(":")[0]
-    return f"Step {index + 1} of {len(steps)} ({percent}): {state}", reason
+    return {**out, "headline": f"Step {index + 1} of {len(steps)} ({percent}): {state}"}
 
 
 def _text(value: Any) -> str:

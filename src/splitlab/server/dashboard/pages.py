@@ -108,16 +108,17 @@ def experiments_list(ctx: ServerContext, now: datetime | None = None) -> list[Li
         total = sum(v for v in units.values() if isinstance(v, int | float))
         decision = (document or {}).get("decision")
         headline, why = words.headline(decision, e.status.value), words.why(decision)
+        compact = state.compact()
         adaptive_words = adaptive.summary(ctx, e)
         if adaptive_words is not None:
-            headline, why = adaptive_words
+            headline, why = adaptive_words["headline"], adaptive_words["why"]
+            compact = adaptive_words["progress"]
         rows.append(
             ListRow(
                 e.id, e.name or e.id, designs.label(e), e.status.value,
                 f"{e.traffic_allocation * 100:g}%", days,
                 _counted(total, state.noun) if document else "-",
-                headline, why, _alerts(document, e), progress.serving(e).text,
-                state.compact(),
+                headline, why, _alerts(document, e), progress.serving(e).text, compact,
             )
         )  # fmt: skip
     return rows
@@ -194,6 +195,12 @@ def experiment_page(
         for v, points in by_variant.items()
     }
     document = latest["document"] if latest else None
+    headline = latest["headline"] if latest else words.headline(None)
+    why = words.why(latest["decision"] if latest else None)
+    tone = latest["decision"]["action"] if latest else "none"
+    adaptive_words = adaptive.summary(ctx, e)
+    if adaptive_words is not None:  # a canary or bandit: its own state, not a look's
+        headline, why, tone = (adaptive_words[k] for k in ("headline", "why", "tone"))
     return {
         "experiment": e,
         "description": words.describe(e),
@@ -201,8 +208,9 @@ def experiment_page(
         "progress": progress.progress(ctx, e, len(planned), len(records) - len(planned)),
         "rate_window": progress.RATE_WINDOW_DAYS,
         "latest": latest,
-        "headline": latest["headline"] if latest else words.headline(None),
-        "why": words.why(latest["decision"] if latest else None),
+        "headline": headline,
+        "why": why,
+        "tone": tone,
         "exposures": exposure_chart(ctx, e, planned[-1] if planned else None),
         "design": designs.panel(ctx, e, document, planned[-1].cutoff if planned else None),
         "canary": adaptive.canary_panel(ctx, e),
