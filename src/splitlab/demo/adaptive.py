@@ -38,9 +38,11 @@ BANDIT = "exp-onboarding-bandit"
 
 MINUTE_MS = 60_000
 
-#: Requests a minute from all users at scale 1 (only those of users in the experiment are
-#: measured: at a 1 % step, 2 % of users, the canary's and the baseline's).
-REQUESTS_PER_MINUTE = 10_000
+#: Requests a minute from all users (only those of users in the experiment are measured: at
+#: a 1 % step, 2 % of users, the canary's and the baseline's). Not scaled with the demo's
+#: ``--scale``: the ramp's story needs this much traffic to pass its first steps within an
+#: hour, and it is a small share of the demo's events.
+REQUESTS_PER_MINUTE = 8_000
 #: The pool of users sending requests.
 CANARY_USERS = 50_000
 #: Latency: log-normal, median and log-sd; errors per request.
@@ -53,8 +55,9 @@ SATURATION_SHARE = 0.25
 SLOW_SHARE = 0.04
 SLOW_MS = 350.0
 
-#: New users an hour at scale 1 in the bandit, and each version's true setup completion.
-BANDIT_USERS_PER_HOUR = 250
+#: New users an hour in the bandit (not scaled: each new unit of a bandit is kept in the
+#: server's sticky store, one write each), and each version's true setup completion.
+BANDIT_USERS_PER_HOUR = 40
 SETUP_RATE = {"control": 0.20, "short-list": 0.22, "video-first": 0.18, "progress-bar": 0.27}
 #: A completing user finishes setup this long after the first exposure (hours, exponential
 #: mean; cut at the 24-hour window).
@@ -70,15 +73,14 @@ class CanaryTraffic:
     requests: int = 0
 
 
-def canary_traffic(scale: float) -> CanaryTraffic:
-    return CanaryTraffic([f"orders-u{i:06d}" for i in range(max(int(CANARY_USERS * scale), 500))])
+def canary_traffic() -> CanaryTraffic:
+    return CanaryTraffic([f"orders-u{i:06d}" for i in range(CANARY_USERS)])
 
 
 def canary_events(
     traffic: CanaryTraffic,
     start_ms: int,
     minutes: int,
-    scale: float,
     service: ExperimentAssignmentService,
     rng: np.random.Generator,
 ) -> list[Event]:
@@ -91,7 +93,7 @@ def canary_events(
         return []
     canary_share = sum(1 for _, v in inside if v == "canary") / len(traffic.users)
     saturated = canary_share >= SATURATION_SHARE * 0.98  # the hash gives about the step's share
-    per_user = REQUESTS_PER_MINUTE * scale * minutes / len(traffic.users)
+    per_user = REQUESTS_PER_MINUTE * minutes / len(traffic.users)
     counts = rng.poisson(per_user, len(inside))
     n = int(counts.sum())
     who = np.repeat(np.arange(len(inside)), counts)
@@ -122,13 +124,12 @@ def bandit_events(
     hour: int,
     start_ms: int,
     end_ms: int,
-    scale: float,
     service: ExperimentAssignmentService,
     rng: np.random.Generator,
 ) -> list[Event]:
     """One hour of new users from `start_ms`: exposures with the current weights, and the
     setup completions that happen before `end_ms` (the demo's present)."""
-    count = max(int(rng.poisson(BANDIT_USERS_PER_HOUR * scale)), 1)
+    count = max(int(rng.poisson(BANDIT_USERS_PER_HOUR)), 1)
     units = [f"onb-h{hour:04d}-{i:05d}" for i in range(count)]
     arrivals = start_ms + np.sort(rng.integers(0, 60 * MINUTE_MS, count))
     found = service.assign_many(BANDIT, units)
@@ -166,17 +167,16 @@ def drive_canary(
     start: datetime,
     end: datetime,
     interval_minutes: int,
-    scale: float,
     rng: np.random.Generator,
 ) -> tuple[int, int]:
     """From `start` to `end`: every interval, the interval's requests, then the monitor at
     its end; stops when the canary is no longer running. Returns (events, monitor runs)."""
-    traffic = canary_traffic(scale)
+    traffic = canary_traffic()
     events = runs = 0
     at = start
     while at < end and drive.running(CANARY):
         start_ms = int(at.timestamp() * 1000)
-        events += drive.send(canary_events(traffic, start_ms, interval_minutes, scale,
+        events += drive.send(canary_events(traffic, start_ms, interval_minutes,
                                            drive.service(), rng))  # fmt: skip
         at += timedelta(minutes=interval_minutes)
         drive.set_clock(at)
@@ -192,7 +192,6 @@ def drive_bandit(
     start: datetime,
     end: datetime,
     update_minutes: int,
-    scale: float,
     rng: np.random.Generator,
 ) -> tuple[int, int]:
     """From `start` to `end`, hour by hour: the hour's new users with the weights in force,
@@ -203,7 +202,7 @@ def drive_bandit(
     next_update = start + timedelta(minutes=update_minutes)
     at = start
     while at < end:
-        events += drive.send(bandit_events(hour, int(at.timestamp() * 1000), end_ms, scale,
+        events += drive.send(bandit_events(hour, int(at.timestamp() * 1000), end_ms,
                                            drive.service(), rng))  # fmt: skip
         at += timedelta(hours=1)
         hour += 1
