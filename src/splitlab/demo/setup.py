@@ -1,4 +1,4 @@
-"""Build the demo: a fresh store, five experiments, weeks of traffic and the scheduled looks.
+"""Build the demo: a fresh store, seven experiments, weeks of traffic and the scheduled looks.
 
 Timeline: the experiments start ``days`` days before the latest 09:00 UTC, and each simulated
 day runs from 09:00 to the next 09:00. After each day the scheduler is run with its clock at
@@ -6,6 +6,11 @@ that 09:00, exactly as ``splitlab scheduler`` would have run it live, so every l
 cut-off, every automatic rollback and every decision happen at the simulated moment. The
 server's own assignment view is refreshed after each pass, so a rollback changes what the
 next day's visitors get.
+
+The canary release and the bandit run after that, each over its own span at the end of the
+timeline, driven by their real components on a simulated clock (:mod:`splitlab.demo.adaptive`):
+the bandit's last :data:`BANDIT_DAYS` days with the bandit updater at every update time, then
+the canary's last :data:`CANARY_HOURS` hours with the canary monitor at every interval.
 
 Events go through the collector's validation (:func:`splitlab.tracking.events.validate_batch`,
 in batches of the collector's size) and are written with the store's durable ``submit``.
@@ -25,6 +30,8 @@ import msgspec
 import numpy as np
 
 from splitlab.config import Experiment, Status, load_experiment
+from splitlab.config.adaptive import BanditDesign, CanaryDesign
+from splitlab.demo.adaptive import BANDIT, CANARY, Drive, drive_bandit, drive_canary
 from splitlab.demo.designed import dispatch_events, dispatch_world, pricing_events
 from splitlab.demo.traffic import BEHAVIOUR, events_for, visitors
 from splitlab.evaluation.lifecycle import change_status
@@ -46,6 +53,12 @@ DEFINITIONS = (
     "exp-pricing-annual-plan.json",
     "exp-dispatch-batching.json",
 )
+#: The adaptive experiments, launched for their own span at the end of the timeline.
+CANARY_DEFINITION = "exp-orders-db-migration.json"
+BANDIT_DEFINITION = "exp-onboarding-bandit.json"
+#: The bandit runs over the last this-many days, the canary over the last this-many hours.
+BANDIT_DAYS = 3
+CANARY_HOURS = 3
 
 #: Visitors per simulated day at scale 1: enough for the article's experiment to reach its
 #: minSampleSize (15,000 per variant) by its fifth and last look.
@@ -65,6 +78,8 @@ class DemoResult:
     events: int = 0
     looks: int = 0
     outcome: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    #: The canary's and the bandit's end state in words (their last step, weights version).
+    adaptive: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 class _Clock:
@@ -135,13 +150,7 @@ def build_demo(
     start = end - timedelta(days=days)
     registry = ctx.registry
     for name in DEFINITIONS:
-        text = resources.files("splitlab.demo").joinpath(name).read_text(encoding="utf-8")
-        experiment = scaled(load_experiment(msgspec.json.decode(text)), scale)
-        registry.create(
-            experiment.model_copy(update={"status": Status.DRAFT}), at=start - timedelta(hours=1)
-        )
-        change_status(registry, experiment.id, Status.RUNNING, by="demo",
-                      reason="launched for the demo", now=start)  # fmt: skip
+        _launch(ctx, name, start, scale)
     ctx.refresh()
     clock = _Clock(start)
     scheduler = Scheduler(ctx.store, registry, clock=clock)
@@ -171,8 +180,72 @@ def build_demo(
         ctx.refresh()
         if on_day is not None:
             on_day(day)
+    _adaptive(ctx, result, end, days, scale, seed)
     for experiment in registry.experiments():
         looks = registry.looks(experiment.id, include_peeks=False)
         action = looks[-1].action if looks else "none"
         result.outcome[experiment.id] = (experiment.status.value, action)
+    for experiment_id, (status, what) in result.adaptive.items():
+        result.outcome[experiment_id] = (status, what)
     return result
+
+
+def _launch(ctx: ServerContext, name: str, at: datetime, scale: float) -> Experiment:
+    """Register a packaged definition as a draft an hour before `at` and start it at `at`."""
+    text = resources.files("splitlab.demo").joinpath(name).read_text(encoding="utf-8")
+    experiment = scaled(load_experiment(msgspec.json.decode(text)), scale)
+    registry = ctx.registry
+    registry.create(
+        experiment.model_copy(update={"status": Status.DRAFT}), at=at - timedelta(hours=1)
+    )
+    return change_status(registry, experiment.id, Status.RUNNING, by="demo",
+                         reason="launched for the demo", now=at)  # fmt: skip
+
+
+def _adaptive(
+    ctx: ServerContext, result: DemoResult, end: datetime, days: int, scale: float, seed: int
+) -> None:
+    """The bandit's last days, then the canary's last hours, each driven by its real
+    component (the bandit updater, the canary monitor) on a simulated clock."""
+    from splitlab.evaluation.bandit import BanditUpdater
+    from splitlab.evaluation.canary import CanaryMonitor
+
+    registry = ctx.registry
+    clock = _Clock(end)
+    rng = np.random.default_rng([seed, 2])
+
+    def send(events: list[Event]) -> int:
+        accepted, futures = _send(ctx, events)
+        for future in futures:
+            future.result()
+        ctx.store.flush()
+        result.events += accepted
+        return accepted
+
+    def set_clock(at: datetime) -> None:
+        clock.now = at
+
+    drive = Drive(set_clock, send, lambda: ctx.view.service, ctx.refresh,
+                  lambda eid: registry.get(eid).status is Status.RUNNING)  # fmt: skip
+    bandit_start = end - timedelta(days=min(BANDIT_DAYS, days))
+    bandit = _launch(ctx, BANDIT_DEFINITION, bandit_start, scale)
+    assert isinstance(bandit.design, BanditDesign)
+    ctx.refresh()
+    updater = BanditUpdater(ctx.store, registry, clock=clock)
+    drive_bandit(drive, updater.run_once, bandit_start, end,
+                 bandit.design.update_interval_minutes, rng)  # fmt: skip
+    final = registry.get(BANDIT)
+    assert isinstance(final.design, BanditDesign)
+    result.adaptive[BANDIT] = (final.status.value, f"weights v{final.design.weights_version}")
+
+    canary_start = end - timedelta(hours=CANARY_HOURS)
+    canary = _launch(ctx, CANARY_DEFINITION, canary_start, scale)
+    assert isinstance(canary.design, CanaryDesign)
+    ctx.refresh()
+    monitor = CanaryMonitor(ctx.store, registry, clock=clock)
+    drive_canary(drive, monitor.run_once, canary_start, end, canary.design.interval_minutes,
+                 rng)  # fmt: skip
+    final = registry.get(CANARY)
+    assert isinstance(final.design, CanaryDesign)
+    percent = final.design.canary_steps[final.design.step].percent
+    result.adaptive[CANARY] = (final.status.value, f"canary step {percent:g} %")
