@@ -127,7 +127,8 @@ def test_a_canary_has_two_unweighted_variants_and_a_derived_allocation() -> None
     lines = problems(raw)
     assert any(line.startswith("$.variants: expected no weights for a canary") for line in lines)
     assert any(
-        line.startswith("$.trafficAllocation: expected 0.02 (set by the canary ramp") for line in lines
+        line.startswith("$.trafficAllocation: expected 0.02 (set by the canary ramp")
+        for line in lines
     )
     raw = copy.deepcopy(CANARY)
     raw["variants"] = ["baseline", "canary", "other"]
@@ -153,7 +154,7 @@ def test_a_bandit_reward_that_is_a_guardrail_is_refused() -> None:
     raw = changed(BANDIT, reward="errors")
     raw["metrics"]["guardrails"] = [{"name": "errors", "threshold": 0.01}]
     assert problems(raw) == [
-        '$.design.reward: expected the primary or a secondary metric: a guardrail protects the '
+        "$.design.reward: expected the primary or a secondary metric: a guardrail protects the "
         'experiment and is not what a bandit optimises (got "errors")'
     ]
 
