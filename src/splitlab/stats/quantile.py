@@ -352,3 +352,23 @@ def clustered_sums(values: np.ndarray, units: np.ndarray, bucket: tuple[int, int
         float(np.sum(s_u * n_u)),
         bucket,
     )
+
+
+def add_clustered(a: ClusteredSums | None, b: ClusteredSums | None) -> ClusteredSums | None:
+    """The clustered sums of two slices of disjoint units (shards), or None.
+
+    They add only when both were taken at the same quantile bucket: per-unit counts against
+    different thresholds measure different indicators, and the merged sketch's quantile may
+    sit in a third bucket. Then (or when either is missing) the sum carries none, and the
+    analysis says that the interval treats the events as independent."""
+    if a is None or b is None or a.bucket != b.bucket:
+        return None
+    return ClusteredSums(
+        a.units + b.units,
+        a.n + b.n,
+        a.n_sq + b.n_sq,
+        a.s + b.s,
+        a.s_sq + b.s_sq,
+        a.s_n + b.s_n,
+        a.bucket,
+    )
