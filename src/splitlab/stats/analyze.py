@@ -289,7 +289,14 @@ def analyze(
         )
 
     metrics = tuple(
-        MetricResult(m.name, role, m.type.value, m.direction.value, tuple(comparisons[m.name]))
+        MetricResult(
+            m.name,
+            role,
+            m.type.value,
+            m.direction.value,
+            tuple(comparisons[m.name]),
+            quantile_metric.describe(m) if m.type == MetricType.QUANTILE else None,
+        )
         for role, m in experiment.metrics.all()
     )
     warnings: list[str] = []

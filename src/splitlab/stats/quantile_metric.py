@@ -35,6 +35,11 @@ def label(metric: Metric) -> str:
     return f"p{q:g}"
 
 
+def describe(metric: Metric) -> str:
+    """``"p95 per event"``: the quantile and what it is taken over."""
+    return f"{label(metric)} per {metric.per}"
+
+
 def estimate(
     metric: Metric, control: ArmSums, treatment: ArmSums, alpha: float
 ) -> tuple[Difference | None, str | None, tuple[str, ...]]:
@@ -42,7 +47,7 @@ def estimate(
     p = metric.quantile
     if p is None:
         return None, "a quantile metric needs its quantile (metrics[].quantile)", ()
-    name = f"{label(metric)} per {metric.per}"
+    name = describe(metric)
     for arm_label, arm in (("control", control), ("the variant", treatment)):
         if arm.sketch is None:
             if arm.n == 0:
