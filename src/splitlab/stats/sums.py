@@ -11,14 +11,15 @@ sufficient-statistics JSON".
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from splitlab.stats.errors import SumsError, SumsProblem
 from splitlab.stats.possible import WHOLE_UNITS, impossible, impossible_for
 from splitlab.stats.quantile import ClusteredSums, add_clustered
 from splitlab.stats.sketch import Sketch
+from splitlab.stats.sketch_sums import add_sketches, read_part
 from splitlab.stats.switchback_cells import SwitchbackCells
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ def count(x: float | None) -> int | float | None:
     return int(x) if float(x).is_integer() else float(x)
 
 
-T = TypeVar("T")
 Problems = list[SumsProblem]
 """Where parsing collects every problem of a document before refusing it."""
 
@@ -146,7 +146,7 @@ class ArmSums:
             self.sum_sq + other.sum_sq,
             _add_optional(self.covariate, other.covariate),
             _add_optional(self.denominator, other.denominator),
-            _add_sketches(self, other),
+            add_sketches(self.sketch, self.n, other.sketch, other.n),
             add_clustered(self.clustered, other.clustered),
         )
 
@@ -184,8 +184,8 @@ class ArmSums:
             _number(data, "sumSq", where, found),
             None if cov is None else CrossSums.from_dict(cov, f"{where}.covariate", found),
             None if den is None else CrossSums.from_dict(den, f"{where}.denominator", found),
-            _read(Sketch.from_dict, data.get("sketch"), f"{where}.sketch", found),
-            _read(ClusteredSums.from_dict, data.get("clustered"), f"{where}.clustered", found),
+            read_part(Sketch.from_dict, data.get("sketch"), f"{where}.sketch", found),
+            read_part(ClusteredSums.from_dict, data.get("clustered"), f"{where}.clustered", found),
         )
         if problems is None:
             _refuse(found)
@@ -202,32 +202,6 @@ class ArmSums:
         if self.clustered is not None:
             out["clustered"] = self.clustered.to_dict()
         return out
-
-
-def _read(parse: Callable[[Any, str], T], data: Any, where: str, problems: Problems) -> T | None:
-    """An optional part read by `parse`, its ValueError recorded as a problem."""
-    if data is None:
-        return None
-    if not isinstance(data, Mapping):
-        problems.append(SumsProblem(where, data, "an object"))
-        return None
-    try:
-        return parse(data, where)
-    except ValueError as exc:
-        path, _, expected = str(exc).partition(": expected ")
-        problems.append(SumsProblem(path or where, data, expected or str(exc)))
-        return None
-
-
-def _add_sketches(a: ArmSums, b: ArmSums) -> Sketch | None:
-    """Sketches merge exactly; an arm without one adds only when it is empty."""
-    if a.sketch is not None and b.sketch is not None:
-        return a.sketch + b.sketch
-    if a.sketch is None and b.sketch is None:
-        return None
-    if (a.n if a.sketch is None else b.n) == 0:
-        return a.sketch if a.sketch is not None else b.sketch
-    raise SumsError("cannot add sums with a sketch to sums without one")
 
 
 def _add_optional(a: CrossSums | None, b: CrossSums | None) -> CrossSums | None:
