@@ -36,6 +36,7 @@ from splitlab.store.errors import StoreError, database_open_error
 from splitlab.store.loader import Loader
 from splitlab.store.log import AppendLog, Position
 from splitlab.store.quality_sql import data_quality_sql, quality_from_rows
+from splitlab.store.quantile_sql import quantile_sums
 from splitlab.store.summary_sql import cutoff_millis, plan_summary, sums_from_rows
 from splitlab.store.switchback_sql import CellResult, plan_cells, read_cells
 from splitlab.store.tables import create_tables
@@ -164,10 +165,13 @@ class DuckDBStore:
             cursor = self._con.execute(plan.sql, plan.params)
             columns = [d[0] for d in cursor.description]
             rows = cursor.fetchall()
+            sums = sums_from_rows(experiment, plan, columns, rows)
+            if not experiment.is_cluster:
+                sums = quantile_sums(experiment, sums, millis, self._run)
         quality = quality_from_rows(experiment, plan, columns, rows)
         with self.lock:
             self._quality = None if quality is None else (key, quality)
-        return sums_from_rows(experiment, plan, columns, rows)
+        return sums
 
     def switchback_cells(
         self, experiment: Experiment, cutoff: datetime | None = None
@@ -243,3 +247,8 @@ class DuckDBStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _run(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """One query under the caller's lock: its column names and rows."""
+        cursor = self._con.execute(sql, params)
+        return [d[0] for d in cursor.description], cursor.fetchall()

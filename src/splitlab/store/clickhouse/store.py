@@ -26,6 +26,7 @@ from splitlab.store.base import DataQuality, IngestResult
 from splitlab.store.clickhouse.cluster_sql import plan_clickhouse_cluster_summary
 from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError, identifier
 from splitlab.store.clickhouse.loader import ClickHouseLoader
+from splitlab.store.clickhouse.quantile_sql import quantile_sums
 from splitlab.store.clickhouse.sql import (
     Dedup,
     as_grouping_rows,
@@ -152,7 +153,12 @@ class ClickHouseStore:
         plan = planner(self.database, experiment, millis, segments, self._dedup)
         columns, rows = self._client.query(plan.sql, plan.params)
         columns, shaped = as_grouping_rows(plan, columns, rows)
-        return sums_from_rows(experiment, plan, columns, shaped)
+        sums = sums_from_rows(experiment, plan, columns, shaped)
+        if experiment.is_cluster:
+            return sums
+        return quantile_sums(
+            self.database, experiment, sums, millis, self._dedup, self._client.query
+        )
 
     def switchback_cells(
         self, experiment: Experiment, cutoff: datetime | None = None
