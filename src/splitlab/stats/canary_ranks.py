@@ -26,7 +26,12 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from splitlab.stats import canary_boundary as cb
-from splitlab.stats.mannwhitney import MannWhitney, mann_whitney_shifted, stratified_mann_whitney
+from splitlab.stats.mannwhitney import (
+    MannWhitney,
+    ShiftScale,
+    mann_whitney_shifted,
+    stratified_mann_whitney,
+)
 from splitlab.stats.quantile import quantile_difference
 from splitlab.stats.sketch import Sketch
 
@@ -43,21 +48,21 @@ def effective_n(strata: Strata) -> float:
     return float(sum(float(cb.effective_n(b.count, c.count)) for b, c in strata))
 
 
-def shifted_strata(strata: Strata, shift: float, relative: bool) -> list[MannWhitney]:
+Grouped = list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+
+
+def grouped(strata: Strata) -> Grouped:
+    """Per interval the distinct values and counts: (baseline values, counts, canary ...)."""
+    return [(*b.distinct(), *c.distinct()) for b, c in strata]
+
+
+def shifted_strata(strata: Grouped, shift: float, relative: bool) -> list[MannWhitney]:
     """Per interval: the canary against the baseline moved by ``shift``."""
-    out = []
-    for b, c in strata:
-        bv, bc = b.distinct()
-        cv, cc = c.distinct()
-        out.append(
-            mann_whitney_shifted(
-                cv, cc, bv, bc, shift, scale="relative" if relative else "absolute"
-            )
-        )
-    return out
+    scale: ShiftScale = "relative" if relative else "absolute"
+    return [mann_whitney_shifted(cv, cc, bv, bc, shift, scale=scale) for bv, bc, cv, cc in strata]
 
 
-def z_at(strata: Strata, shift: float, relative: bool) -> float:
+def z_at(strata: Grouped, shift: float, relative: bool) -> float:
     """Van Elteren's stratified z of the canary against the shifted baseline."""
     return stratified_mann_whitney(shifted_strata(strata, shift, relative)).z
 
@@ -81,8 +86,9 @@ def mw_problem(strata: Strata, relative: bool, tolerance: float, bad_direction: 
 
 def mw_effect(strata: Strata, relative: bool, c: float) -> tuple[float, float, float]:
     """(estimate, lower, upper) of the shift by stratified test inversion at critical ``c``."""
-    xs = [v for _, s in strata for v in (s.distinct()[0].min(), s.distinct()[0].max())]
-    ys = [v for s, _ in strata for v in (s.distinct()[0].min(), s.distinct()[0].max())]
+    groups = grouped(strata)
+    xs = [float(v) for g in groups for v in (g[2].min(), g[2].max())]
+    ys = [float(v) for g in groups for v in (g[0].min(), g[0].max())]
     if relative:
         lo = math.log(min(xs)) - math.log(max(ys))
         hi = math.log(max(xs)) - math.log(min(ys))
@@ -94,7 +100,7 @@ def mw_effect(strata: Strata, relative: bool, c: float) -> tuple[float, float, f
     lo, hi = lo - margin, hi + margin
 
     def z(t: float) -> float:
-        return z_at(strata, to_shift(t), relative)
+        return z_at(groups, to_shift(t), relative)
 
     estimate = _root(lambda t: z(t) > 0, lo, hi)
     lower = _root(lambda t: z(t) >= c, lo, hi) if z(lo) >= c else -math.inf
@@ -104,12 +110,13 @@ def mw_effect(strata: Strata, relative: bool, c: float) -> tuple[float, float, f
 
 
 def _root(holds: Callable[[float], bool], lo: float, hi: float) -> float:
-    """Where a predicate true at ``lo`` and false at ``hi`` changes (bisection, 60 halvings)."""
+    """Where a predicate true at ``lo`` and false at ``hi`` changes (bisection, 48 halvings:
+    a few 1e-14 of the searched range)."""
     if not holds(lo):
         return lo
     if holds(hi):
         return hi
-    for _ in range(60):
+    for _ in range(48):
         mid = 0.5 * (lo + hi)
         if holds(mid):
             lo = mid
