@@ -32,6 +32,10 @@ class Reason(StrEnum):
     #: A cluster design with an allocation table (``design.allocation``) that does not list
     #: this cluster: it was not part of the randomisation, so it is not in the experiment.
     NOT_ALLOCATED = "not_allocated"
+    #: A sticky experiment (``assignment.sticky`` or a bandit) whose sticky store could not
+    #: say or keep the unit's variant: no variant is served (the application serves its
+    #: default and records no exposure) rather than risk a second arm for an exposed unit.
+    STICKY_UNAVAILABLE = "sticky_unavailable"
     #: Bucketed by the hash, or given its variant by the allocation table: the only reason
     #: that counts as an exposure for analysis.
     ASSIGNED = "assigned"
@@ -42,7 +46,8 @@ class Assignment:
     """The outcome of assigning one unit to one experiment.
 
     ``variant`` is None exactly when the unit is not served any variant (unknown experiment,
-    not running, missing unit id, not targeted, outside traffic, not allocated). Instances are shared: the
+    not running, missing unit id, not targeted, outside traffic, not allocated, sticky store
+    unavailable). Instances are shared: the
     service preallocates one per (variant, reason), so compare them by value.
     """
 
