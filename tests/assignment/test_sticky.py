@@ -159,8 +159,13 @@ def test_duckdb_store_racing_puts_agree(tmp_path: Path) -> None:
 def test_duckdb_store_failure_is_a_sticky_store_error(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "s.duckdb"))
     store = DuckDBStickyStore(con)
+    service = ExperimentAssignmentService([sticky()], sticky=store)
+    kept = service.assign("u0", EID)
     con.close()
     with pytest.raises(StickyStoreError):
         store.get(EID, "u1")
-    service = ExperimentAssignmentService([sticky()], sticky=store)
+    with pytest.raises(StickyStoreError):
+        store.put(EID, "u1", "control")
     assert service.assign("u1", EID).reason is Reason.STICKY_UNAVAILABLE
+    # A variant already kept never changes: the store still knows it from its cache.
+    assert service.assign("u0", EID) == kept
