@@ -25,6 +25,10 @@ class Reason(StrEnum):
     MISSING_UNIT_ID = "missing_unit_id"
     #: The unit is on a QA allow-list (``assignment.forced``).
     FORCED = "forced"
+    #: A sticky experiment (``assignment.sticky`` or a bandit) whose sticky store could not
+    #: say or keep the unit's variant: no variant is served (the application serves its
+    #: default and records no exposure) rather than risk a second arm for an exposed unit.
+    STICKY_UNAVAILABLE = "sticky_unavailable"
     #: Targeting (include / exclude rules, condition) does not admit the unit.
     NOT_TARGETED = "not_targeted"
     #: The unit's gate value is above the traffic allocation.
@@ -32,10 +36,6 @@ class Reason(StrEnum):
     #: A cluster design with an allocation table (``design.allocation``) that does not list
     #: this cluster: it was not part of the randomisation, so it is not in the experiment.
     NOT_ALLOCATED = "not_allocated"
-    #: A sticky experiment (``assignment.sticky`` or a bandit) whose sticky store could not
-    #: say or keep the unit's variant: no variant is served (the application serves its
-    #: default and records no exposure) rather than risk a second arm for an exposed unit.
-    STICKY_UNAVAILABLE = "sticky_unavailable"
     #: Bucketed by the hash, or given its variant by the allocation table: the only reason
     #: that counts as an exposure for analysis.
     ASSIGNED = "assigned"
