@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from splitlab.server import dashboard
-from splitlab.server.api import experiments, looks, service
+from splitlab.server.api import bandit, experiments, looks, service
 from splitlab.server.app import create_app, create_fastapi
 
 from .server_helpers import Api, small
@@ -27,6 +27,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/experiments/{experiment_id}/rollback"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/audit"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/summary"): "admin",
+    ("GET", "/v1/experiments/{experiment_id}/bandit"): "admin",
     ("POST", "/v1/experiments/{experiment_id}/evaluate"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/results"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/results/{look}"): "admin",
@@ -109,7 +110,7 @@ def test_the_table_covers_every_route(api: Api) -> None:
     app = create_fastapi(api.ctx)
     found = {
         (method, route.path)
-        for router in (experiments.router, looks.router, service.router)
+        for router in (experiments.router, looks.router, service.router, bandit.router)
         for route in router.routes
         if isinstance(route, APIRoute)
         for method in route.methods

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "schema": "definitions:schema",
     "assign": "assign:assign",
     "analyze": "analyze:analyze_command",
+    "bandit": "bandit:bandit",
     "power": "power:power",
     "allocate": "allocate:allocate",
     "serve": "serve:serve",

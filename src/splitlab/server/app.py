@@ -35,7 +35,7 @@ from fastapi.responses import Response
 
 from splitlab import __version__
 from splitlab.server import dashboard
-from splitlab.server.api import experiments, looks, service
+from splitlab.server.api import bandit, experiments, looks, service
 from splitlab.server.collector import create_collector
 from splitlab.server.context import ServerContext
 from splitlab.server.errors import error_response, install_error_handlers
@@ -76,6 +76,7 @@ def create_fastapi(ctx: ServerContext | None) -> FastAPI:
     app.add_exception_handler(500, on_crash)
     app.include_router(experiments.router)
     app.include_router(looks.router)
+    app.include_router(bandit.router)
     app.include_router(service.router)
     app.include_router(dashboard.router)
     dashboard.mount_static(app)

@@ -118,6 +118,7 @@ CONFLICTS: dict[tuple[str, str], str] = {
     ),
     ("/v1/keys/{key_id}", "delete"): "The last active admin key cannot be revoked.",
     ("/v1/experiments/{experiment_id}/cells", "get"): "The experiment is not a switchback.",
+    ("/v1/experiments/{experiment_id}/bandit", "get"): "The experiment is not a bandit.",
 }
 
 #: Routes that read or write event data: the store may be overloaded or failing.

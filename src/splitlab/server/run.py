@@ -18,6 +18,7 @@ from types import TracebackType
 
 import uvicorn
 
+from splitlab.evaluation.bandit import BanditUpdater
 from splitlab.evaluation.errors import EvaluationError
 from splitlab.evaluation.scheduler import Scheduler
 from splitlab.server.app import create_app
@@ -59,6 +60,7 @@ class SchedulerThread:
     def __init__(self, ctx: ServerContext, poll_seconds: float = 30.0) -> None:
         self._ctx = ctx
         self._scheduler = Scheduler(ctx.store, ctx.registry)
+        self._bandits = BanditUpdater(ctx.store, ctx.registry)
         self._poll = poll_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="splitlab-scheduler", daemon=True)
@@ -79,7 +81,7 @@ class SchedulerThread:
                 records = []
             for record in records:
                 self._ctx.metrics.add_look(record.action)
-            if records:
+            if self._bandits.run_once() or records:  # new weights: serve them
                 self._ctx.refresh()
             self._stop.wait(self._poll)
 

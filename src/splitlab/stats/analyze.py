@@ -131,6 +131,15 @@ ESTIMATORS: dict[str, Estimator] = {
 def estimator_for(experiment: Experiment) -> Estimator:
     """The estimator of the experiment's design (:data:`ESTIMATORS`)."""
     kind = "classic" if experiment.design is None else experiment.design.type
+    if kind == "bandit":
+        # No "bandit" entry on purpose: pooled differences under an allocation that followed
+        # the data are biased, and a bandit tests no hypothesis.
+        raise StatsError(
+            f"experiment {experiment.experiment_id!r} is a bandit (design.type 'bandit'): a "
+            "classic look does not apply to adaptively allocated traffic; read the bandit's "
+            f"readout instead (`splitlab bandit status {experiment.experiment_id}` or GET "
+            f"/v1/experiments/{experiment.experiment_id}/bandit)"
+        )
     found = ESTIMATORS.get(kind)
     if found is None:
         raise StatsError(f"no estimator for design type {kind!r} (known: {', '.join(ESTIMATORS)})")

@@ -30,6 +30,7 @@ from splitlab.config.models import Experiment
 from splitlab.stats.sums import ExperimentSums
 from splitlab.stats.switchback import cell_sums
 from splitlab.stats.switchback_cells import SwitchbackCells
+from splitlab.store.bandit_sql import BanditData, bandit_data_from_rows, plan_bandit
 from splitlab.store.base import DataQuality, IngestResult
 from splitlab.store.cluster_sql import plan_cluster_summary
 from splitlab.store.errors import StoreError, database_open_error
@@ -252,3 +253,17 @@ class DuckDBStore:
         """One query under the caller's lock: its column names and rows."""
         cursor = self._con.execute(sql, params)
         return [d[0] for d in cursor.description], cursor.fetchall()
+
+    # ------------------------------------------------------------------ bandits
+
+    def bandit_data(
+        self, experiment: Experiment, boundaries: Sequence[int], cutoff: datetime
+    ) -> BanditData:
+        """A bandit's reward sums and newly exposed units per update batch
+        (:mod:`splitlab.store.bandit_sql`); `boundaries` are the update times (epoch ms)."""
+        self.flush()
+        millis = cutoff_millis(cutoff)
+        plan = plan_bandit(experiment, boundaries, millis)
+        with self.lock:
+            rows = self._con.execute(plan.sql, plan.params).fetchall()
+        return bandit_data_from_rows(experiment, plan, rows, boundaries, millis)

@@ -22,7 +22,9 @@ from splitlab.config.models import Experiment
 from splitlab.stats.sums import ExperimentSums
 from splitlab.stats.switchback import cell_sums
 from splitlab.stats.switchback_cells import SwitchbackCells
+from splitlab.store.bandit_sql import BanditData, bandit_data_from_rows
 from splitlab.store.base import DataQuality, IngestResult
+from splitlab.store.clickhouse.bandit_sql import plan_clickhouse_bandit
 from splitlab.store.clickhouse.cluster_sql import plan_clickhouse_cluster_summary
 from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError, identifier
 from splitlab.store.clickhouse.loader import ClickHouseLoader
@@ -209,3 +211,16 @@ class ClickHouseStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # ------------------------------------------------------------------ bandits
+
+    def bandit_data(
+        self, experiment: Experiment, boundaries: Sequence[int], cutoff: datetime
+    ) -> BanditData:
+        """A bandit's reward sums and newly exposed units per update batch
+        (:mod:`splitlab.store.clickhouse.bandit_sql`)."""
+        self.flush()
+        millis = cutoff_millis(cutoff)
+        plan = plan_clickhouse_bandit(self.database, experiment, boundaries, millis, self._dedup)
+        _, rows = self._client.query(plan.sql, plan.params)
+        return bandit_data_from_rows(experiment, plan, rows, boundaries, millis)
