@@ -199,3 +199,26 @@ def test_the_cli_adds_lists_and_removes_subscriptions(tmp_path: Path) -> None:
     assert removed.exit_code == 0 and "removed" in removed.output
     again = runner.invoke(cli, ["webhooks", "remove", hook["id"], "--db", db])
     assert again.exit_code == 3 and "already removed" in again.output
+
+
+def test_the_verification_snippet_in_the_docs_accepts_our_signature_and_nothing_else() -> None:
+    import time
+
+    from splitlab.server.webhooks import sign
+    from tests.conftest import ROOT
+
+    page = (ROOT / "docs" / "webhooks.md").read_text(encoding="utf-8")
+    section = page.split("## Verifying the signature", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/webhooks.md", "exec"), namespace)
+    verify_splitlab = namespace["verify_splitlab"]
+    body = b'{"id":"evt_1","type":"canary.promoted"}'
+    stamp = str(int(time.time()))
+    headers = {"Splitlab-Timestamp": stamp, "Splitlab-Signature": sign("s" * 20, stamp, body)}
+    assert verify_splitlab("s" * 20, headers, body)
+    assert not verify_splitlab("s" * 20, headers, body + b" ")
+    assert not verify_splitlab("t" * 20, headers, body)
+    old = str(int(time.time()) - 3600)
+    stale = {"Splitlab-Timestamp": old, "Splitlab-Signature": sign("s" * 20, old, body)}
+    assert not verify_splitlab("s" * 20, stale, body)
