@@ -290,3 +290,31 @@ def test_django_records_latency_and_errors(
             assert b"".join(response.streaming_content) == b"chunk," * 3  # type: ignore[arg-type]
         response.close()
     check_one_request(timed, assigner, error=error, at_least_ms=at_least_ms)
+
+
+def test_the_canary_in_the_docs_loads_and_judges_these_events() -> None:
+    """docs/tracking.md's canary design is valid and its metrics read the events above."""
+    import json
+
+    from splitlab.config import load_experiment
+    from tests.conftest import ROOT
+
+    page = (ROOT / "docs" / "tracking.md").read_text(encoding="utf-8")
+    section = page.split("### Request metrics", 1)[1]
+    design = json.loads("{" + section.split("```json\n", 1)[1].split("```", 1)[0] + "}")
+    experiment = load_experiment(
+        {
+            "experimentId": "checkout-canary",
+            "name": "Canary",
+            "status": "draft",
+            "variants": ["baseline", "canary"],
+            "assignment": {"strategy": "consistent_hash", "hashKey": "userId", "salt": "s"},
+            "metrics": {"primary": {"name": "request_error", "type": "conversion"}},
+            "evaluation": {"minSampleSize": 100},
+            **design,
+        }
+    )
+    assert experiment.is_canary
+    defaults = RequestMetrics()
+    events = {m["event"] for m in design["design"]["metrics"]}
+    assert events == {defaults.latency_event, defaults.error_event}
