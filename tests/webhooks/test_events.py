@@ -222,3 +222,20 @@ def test_the_verification_snippet_in_the_docs_accepts_our_signature_and_nothing_
     old = str(int(time.time()) - 3600)
     stale = {"Splitlab-Timestamp": old, "Splitlab-Signature": sign("s" * 20, old, body)}
     assert not verify_splitlab("s" * 20, stale, body)
+
+
+def test_an_experiments_notifications_list_their_delivery_states(
+    api: tuple[TestClient, dict[str, str], dict[str, str]],
+) -> None:
+    client, admin, _ = api
+    hook = client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/"}, headers=admin)
+    raw = {**canary(), "status": "running"}
+    assert client.post("/v1/experiments", json=raw, headers=admin).status_code == 201
+    answer = client.get("/v1/webhooks/notifications/exp-canary", headers=admin)
+    assert answer.status_code == 200
+    (note,) = answer.json()["notifications"]
+    assert note["type"] == "experiment.status_changed" and note["data"]["to"] == "running"
+    assert note["deliveries"] == [{"webhookId": hook.json()["id"], "state": "pending",
+                                   "attempts": 0, "lastStatus": None, "lastError": None}]  # fmt: skip
+    missing = client.get("/v1/webhooks/notifications/exp-none", headers=admin)
+    assert missing.status_code == 404

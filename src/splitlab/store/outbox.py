@@ -457,6 +457,31 @@ class WebhookStore:
             )
         return out
 
+    def notifications(self, experiment_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """One experiment's notifications, newest first, each with its deliveries' states."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT event_id, body FROM splitlab_outbox WHERE experiment_id = ? "
+                "ORDER BY seq DESC LIMIT ?",
+                [experiment_id, limit],
+            ).fetchall()
+            states = self._conn.execute(
+                "SELECT d.event_id, d.webhook_id, d.state, d.attempts, d.last_status, "
+                "d.last_error FROM splitlab_webhook_deliveries d JOIN splitlab_outbox o "
+                "USING (event_id) WHERE o.experiment_id = ? ORDER BY d.webhook_id",
+                [experiment_id],
+            ).fetchall()
+        by_event: dict[str, list[dict[str, Any]]] = {}
+        for event_id, webhook_id, state, attempts, status, error in states:
+            by_event.setdefault(event_id, []).append(
+                {"webhookId": webhook_id, "state": state, "attempts": attempts,
+                 "lastStatus": status, "lastError": error}
+            )  # fmt: skip
+        return [
+            {**json.loads(body), "deliveries": by_event.get(event_id, [])}
+            for event_id, body in rows
+        ]
+
     def events(self, experiment_id: str | None = None) -> list[dict[str, Any]]:
         """Notifications in the outbox, oldest first (all, or one experiment's)."""
         where = " WHERE experiment_id = ?" if experiment_id else ""

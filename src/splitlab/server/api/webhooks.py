@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
-from splitlab.server.deps import Admin, Ctx
+from splitlab.server.deps import Admin, Ctx, ExperimentId, experiment
 from splitlab.server.errors import ApiError
 from splitlab.server.schemas import Body
 from splitlab.store.outbox import EVENT_TYPES, WebhookError, WebhookStore
@@ -73,6 +73,19 @@ def list_webhooks(
             for h in store.subscriptions(include_removed=include_removed)
         ]
     }
+
+
+@router.get("/notifications/{experiment_id}", summary="An experiment's notifications")
+def list_notifications(
+    experiment_id: ExperimentId,
+    ctx: Ctx,
+    key: Admin,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """The notifications one experiment produced, newest first, each with the state of its
+    delivery to every subscription (the experiment's side of the delivery log)."""
+    experiment(ctx, experiment_id)  # 404 for an unknown experiment
+    return {"notifications": _store(ctx).notifications(experiment_id, limit=limit)}
 
 
 @router.get("/{webhook_id}", summary="Read a subscription")
