@@ -41,6 +41,8 @@ class Receiver:
                              "json": json.loads(body)}
                         )  # fmt: skip
                 self.send_response(int(action))
+                if 300 <= int(action) < 400:
+                    self.send_header("Location", "/elsewhere")
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")

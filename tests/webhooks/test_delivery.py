@@ -127,7 +127,7 @@ def test_every_notification_arrives_signed_through_refusals_errors_and_timeouts(
     assert any("Connection" in (d["lastError"] or "") for d in refused)
 
     def plan(n: int) -> int | str:
-        return 500 if n < 4 else "slow" if n < 6 else 200
+        return 500 if n < 3 else 302 if n == 3 else "slow" if n < 6 else 200
 
     with Receiver(port, plan, slow_seconds=FAST.timeout_seconds * 3) as receiver:
         worker.start()
@@ -165,6 +165,7 @@ def test_every_notification_arrives_signed_through_refusals_errors_and_timeouts(
     outcomes = {a["outcome"] for a in log}
     assert outcomes == {"retry", "delivered"}
     assert any(a["status"] == 500 for a in log)
+    assert any(a["status"] == 302 and a["outcome"] == "retry" for a in log)  # not followed
     assert any("timed out" in (a["error"] or "") for a in log)
 
 

@@ -85,6 +85,17 @@ class Outcome:
         return self.status is not None and 200 <= self.status < 300
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A 3xx is an answer, not an instruction: urllib would re-send a POST as a body-less GET
+    and take its 200 for a delivery."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def post(due: Due, timeout: float, clock: Callable[[], float] = time.time) -> Outcome:
     """POST one notification, signed; never raises for a network failure."""
     body = due.body.encode()
@@ -104,7 +115,7 @@ def post(due: Due, timeout: float, clock: Callable[[], float] = time.time) -> Ou
         },
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
+        with _OPENER.open(request, timeout=timeout) as answer:
             answer.read(65536)
             return Outcome(int(answer.status), None)
     except urllib.error.HTTPError as exc:
