@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from harness import compare, report
-
 from splitlab.assignment import ExperimentAssignmentService
 from splitlab.config import load_experiment
 from splitlab.evaluation import lifecycle
