@@ -22,8 +22,8 @@ from splitlab.assignment import ExperimentAssignmentService
 from splitlab.config import load_experiment
 from splitlab.evaluation import lifecycle
 from splitlab.store import DuckDBStore, outbox
-from splitlab.store.outbox import WebhookStore
 from splitlab.store.registry import Registry
+from splitlab.store.webhooks import WebhookStore
 from splitlab.tracking import EventTrackingMiddleware, RequestMetrics, TrackingClient, TrackingCore
 
 TOGGLES = 200

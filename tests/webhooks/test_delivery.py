@@ -21,8 +21,8 @@ from splitlab.evaluation import lifecycle
 from splitlab.server.run import free_port
 from splitlab.server.webhooks import RetryPolicy, WebhookWorker, verify
 from splitlab.store import DuckDBStore
-from splitlab.store.outbox import WebhookStore
 from splitlab.store.registry import Registry
+from splitlab.store.webhooks import WebhookStore
 
 from .receiver import Receiver
 

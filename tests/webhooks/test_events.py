@@ -18,8 +18,8 @@ from splitlab.evaluation import lifecycle
 from splitlab.server.app import create_app
 from splitlab.server.context import ServerContext
 from splitlab.store import DuckDBStore
-from splitlab.store.outbox import WebhookStore
 from splitlab.store.registry import Registry
+from splitlab.store.webhooks import WebhookStore
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 BASE: dict[str, Any] = {

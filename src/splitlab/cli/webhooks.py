@@ -16,7 +16,7 @@ import click
 import duckdb
 
 from splitlab.cli.database import db_option, open_file
-from splitlab.store.outbox import EVENT_TYPES, WebhookStore
+from splitlab.store.webhooks import EVENT_TYPES, WebhookStore
 
 
 @contextmanager

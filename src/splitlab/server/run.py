@@ -25,7 +25,7 @@ from splitlab.server.app import create_app
 from splitlab.server.context import ServerContext
 from splitlab.server.webhooks import WebhookWorker
 from splitlab.store import DuckDBStore
-from splitlab.store.outbox import WebhookStore
+from splitlab.store.webhooks import WebhookStore
 
 logger = logging.getLogger(__name__)
 

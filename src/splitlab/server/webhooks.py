@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from splitlab import __version__
-from splitlab.store.outbox import Due, WebhookStore
+from splitlab.store.webhooks import Due, WebhookStore
 
 logger = logging.getLogger(__name__)
 

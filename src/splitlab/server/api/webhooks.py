@@ -10,7 +10,7 @@ from pydantic import Field
 from splitlab.server.deps import Admin, Ctx, ExperimentId, experiment
 from splitlab.server.errors import ApiError
 from splitlab.server.schemas import Body
-from splitlab.store.outbox import EVENT_TYPES, WebhookError, WebhookStore
+from splitlab.store.webhooks import EVENT_TYPES, WebhookError, WebhookStore
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
