@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from splitlab.server import dashboard
-from splitlab.server.api import bandit, experiments, looks, service
+from splitlab.server.api import bandit, experiments, looks, service, webhooks
 from splitlab.server.app import create_app, create_fastapi
 
 from .server_helpers import Api, small
@@ -36,6 +36,12 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/keys"): "admin",
     ("POST", "/v1/keys"): "admin",
     ("DELETE", "/v1/keys/{key_id}"): "admin",
+    ("GET", "/v1/webhooks"): "admin",
+    ("POST", "/v1/webhooks"): "admin",
+    ("GET", "/v1/webhooks/{webhook_id}"): "admin",
+    ("DELETE", "/v1/webhooks/{webhook_id}"): "admin",
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): "admin",
+    ("GET", "/v1/webhooks/notifications/{experiment_id}"): "admin",
     ("GET", "/v1/config"): "sdk",
     ("POST", "/v1/assign"): "sdk",
     ("POST", "/v1/events"): "sdk",
@@ -52,6 +58,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/experiments/{experiment_id}/rollback"): {"reason": "r"},
     ("POST", "/v1/experiments/{experiment_id}/evaluate"): {"peek": True},
     ("POST", "/v1/keys"): {"kind": "sdk"},
+    ("POST", "/v1/webhooks"): {"url": "http://127.0.0.1:9/in"},
     ("POST", "/v1/assign"): {"unitId": "u1"},
     ("POST", "/v1/events"): [],
 }
@@ -62,6 +69,7 @@ def _url(path: str, experiment_id: str = "exp-small") -> str:
         path.replace("{experiment_id}", experiment_id)
         .replace("{look}", "1")
         .replace("{key_id}", "0123456789ab")
+        .replace("{webhook_id}", "wh_0123456789ab")
     )
 
 
@@ -110,7 +118,13 @@ def test_the_table_covers_every_route(api: Api) -> None:
     app = create_fastapi(api.ctx)
     found = {
         (method, route.path)
-        for router in (experiments.router, looks.router, service.router, bandit.router)
+        for router in (
+            experiments.router,
+            looks.router,
+            service.router,
+            bandit.router,
+            webhooks.router,
+        )
         for route in router.routes
         if isinstance(route, APIRoute)
         for method in route.methods

@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "allocate": "allocate:allocate",
     "serve": "serve:serve",
     "keys": "keys:keys",
+    "webhooks": "webhooks:webhooks",
     "demo": "demo:demo",
 }
 

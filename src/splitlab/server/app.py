@@ -18,6 +18,8 @@ Routes (all JSON, errors in one shape, see :mod:`splitlab.server.errors`):
 ``/v1/experiments/{id}/evaluate``          admin   run a look
 ``/v1/experiments/{id}/results[/{look}]``  admin   latest / one look's results
 ``/v1/keys``                               admin   create, list, revoke keys
+``/v1/experiments/{id}/bandit``            admin   a bandit's weights history and readout
+``/v1/webhooks[/{id}[/deliveries]]``       admin   subscriptions and their delivery log
 ``/v1/config``                             sdk     SDK config with ETag
 ``/v1/assign``, ``/v1/events``             sdk     hot routes (plain ASGI + msgspec)
 ``/healthz``, ``/metrics``                 open    health, Prometheus
@@ -35,7 +37,7 @@ from fastapi.responses import Response
 
 from splitlab import __version__
 from splitlab.server import dashboard
-from splitlab.server.api import bandit, experiments, looks, service
+from splitlab.server.api import bandit, experiments, looks, service, webhooks
 from splitlab.server.collector import create_collector
 from splitlab.server.context import ServerContext
 from splitlab.server.errors import error_response, install_error_handlers
@@ -78,6 +80,7 @@ def create_fastapi(ctx: ServerContext | None) -> FastAPI:
     app.include_router(looks.router)
     app.include_router(bandit.router)
     app.include_router(service.router)
+    app.include_router(webhooks.router)
     app.include_router(dashboard.router)
     dashboard.mount_static(app)
 

@@ -145,6 +145,8 @@ def _errors(path: str, method: str, operation: dict[str, Any]) -> dict[int, str]
             errors[403] = "An SDK key: this route needs an admin key."
     if "{experiment_id}" in path or path == "/v1/keys/{key_id}":
         errors[404] = "No such experiment (or key, or look)."
+    if "{webhook_id}" in path:
+        errors[404] = "No such webhook subscription (or it was removed, for DELETE)."
     if (path, method) in CONFLICTS:
         errors[409] = CONFLICTS[(path, method)]
     if "requestBody" in operation:

@@ -6,6 +6,7 @@ demo's tests and the browser tests use it to get a real server on 127.0.0.1 with
 :class:`SchedulerThread` runs the scheduled looks inside the server process. With the
 embedded store this is where they must run: DuckDB lets one process open the file for
 writing, so a separate ``splitlab scheduler`` cannot share it with a running server.
+The webhook worker (:mod:`splitlab.server.webhooks`) runs beside it in the same process.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from splitlab.evaluation.errors import EvaluationError
 from splitlab.evaluation.scheduler import Scheduler
 from splitlab.server.app import create_app
 from splitlab.server.context import ServerContext
+from splitlab.server.webhooks import WebhookWorker
 from splitlab.store import DuckDBStore
+from splitlab.store.webhooks import WebhookStore
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +50,11 @@ def run_server(
     looks = SchedulerThread(ctx) if scheduler else None
     if looks is not None:
         looks.start()
+    hooks = WebhookWorker(WebhookStore.for_store(ctx.store)).start()  # see docs/webhooks.md
     try:
         uvicorn.Server(_config(ctx, host, port, log_level)).run()
     finally:
+        hooks.stop()
         if looks is not None:
             looks.stop()
 
