@@ -41,7 +41,7 @@ def definition(**design: Any) -> dict[str, Any]:
             "metrics": [
                 {"name": "errors", "kind": "proportion", "tolerance": 0.02,
                  "toleranceType": "absolute"},
-                {"name": "latency", "kind": "quantile", "quantile": 0.99, "tolerance": 0.1},
+                {"name": "latency", "kind": "quantile", "quantile": 0.99, "tolerance": 0.25},
                 {"name": "latency_shift", "event": "latency", "kind": "mann_whitney",
                  "tolerance": 0.05},
             ],
