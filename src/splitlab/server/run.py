@@ -18,7 +18,10 @@ from types import TracebackType
 
 import uvicorn
 
+from splitlab.errors import SplitlabError
+from splitlab.evaluation.canary import CanaryMonitor
 from splitlab.evaluation.errors import EvaluationError
+from splitlab.evaluation.monitor import GuardrailMonitor
 from splitlab.evaluation.scheduler import Scheduler
 from splitlab.server.app import create_app
 from splitlab.server.context import ServerContext
@@ -54,11 +57,14 @@ def run_server(
 
 
 class SchedulerThread:
-    """Take due looks every `poll_seconds`; refresh the server's view after each that ran."""
+    """Take due looks, judge canaries and run the interval monitor every `poll_seconds`
+    (often enough for one-minute intervals); refresh the server's view after any change."""
 
-    def __init__(self, ctx: ServerContext, poll_seconds: float = 30.0) -> None:
+    def __init__(self, ctx: ServerContext, poll_seconds: float = 10.0) -> None:
         self._ctx = ctx
         self._scheduler = Scheduler(ctx.store, ctx.registry)
+        self._canary = CanaryMonitor(ctx.store, ctx.registry)
+        self._guardrails = GuardrailMonitor(ctx.store, ctx.registry)
         self._poll = poll_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="splitlab-scheduler", daemon=True)
@@ -79,9 +85,18 @@ class SchedulerThread:
                 records = []
             for record in records:
                 self._ctx.metrics.add_look(record.action)
-            if records:
+            acted = self._monitors()
+            if records or acted:
                 self._ctx.refresh()
             self._stop.wait(self._poll)
+
+    def _monitors(self) -> bool:
+        """One pass of the canary monitor and the interval monitor; whether either acted."""
+        try:
+            return bool(self._canary.run_once()) | bool(self._guardrails.run_once())
+        except SplitlabError as exc:
+            logger.error("canary or interval monitor failed: %s", exc)
+            return False
 
 
 def free_port(host: str = "127.0.0.1") -> int:
