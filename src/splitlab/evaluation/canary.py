@@ -233,7 +233,12 @@ def _set_step(
     )
     lifecycle.apply_automatic_change(
         registry, changed, kind="canary_step", by=BY, reason=reason,
-        details={**details, "toStep": step, "trafficAllocation": new.allocation(step)},
+        details={
+            **details,
+            "toStep": step,
+            "stepStartedAt": new.step_started_at,
+            "trafficAllocation": new.allocation(step),
+        },
         now=at or started,
     )  # fmt: skip
 
