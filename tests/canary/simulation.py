@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -44,11 +45,19 @@ def simulate(
     per_interval: int = 4,
     max_intervals: int = 12,
     monitor_kwargs: dict[str, object] | None = None,
+    design: dict[str, Any] | None = None,
+    slow_factor: float = 4.0,
 ) -> Run:
     """Run the canary interval by interval until it is finished (or ``max_intervals``)."""
     rng = np.random.default_rng(seed)
     now = T0
-    register(registry, canary_experiment(), by="test", reason="launch the canary", now=now)
+    register(
+        registry,
+        canary_experiment(**(design or {})),
+        by="test",
+        reason="launch the canary",
+        now=now,
+    )
     monitor = CanaryMonitor(store, registry, clock=lambda: now, **(monitor_kwargs or {}))  # type: ignore[arg-type]
     run = Run()
     run.outcomes += monitor.run_once()  # starts step 0
@@ -59,8 +68,9 @@ def simulate(
             break
         service = ExperimentAssignmentService([experiment])
         run.allocations.append(experiment.traffic_allocation)
-        slow = slow_at(experiment.traffic_allocation)
-        store.ingest(_interval_events(rng, service, run, now, interval, users, per_interval, slow))
+        slow = slow_factor if slow_at(experiment.traffic_allocation) else 0.0
+        events = _interval_events(rng, service, run, now, interval, users, per_interval, slow)
+        store.ingest(events)
         now = now + interval + timedelta(seconds=1)
         run.outcomes += monitor.run_once()
         now = now - timedelta(seconds=1)
@@ -76,7 +86,7 @@ def _interval_events(
     span: timedelta,
     users: int,
     per_interval: int,
-    slow: bool,
+    slow: float,
 ) -> list[Event]:
     start_ms = int(start.timestamp() * 1000)
     span_ms = int(span.total_seconds() * 1000)
@@ -94,7 +104,7 @@ def _interval_events(
         errors = rng.random(per_interval) < 0.01
         latency = np.round(rng.lognormal(4.0, 0.4, per_interval))
         if slow and variant == "canary":
-            latency = np.where(rng.random(per_interval) < 0.05, latency * 4.0, latency)
+            latency = np.where(rng.random(per_interval) < 0.05, latency * slow, latency)
         for ts, err, lat in zip(times, errors, latency, strict=True):
             events.append(metric(unit, variant, int(ts), "errors", float(err)))
             events.append(metric(unit, variant, int(ts), "latency", float(lat)))
