@@ -145,8 +145,7 @@ def judge(
         raise StatsError(f"alpha: expected a level in (0, 1) (got {alpha!r})")
     if not 0 <= step < len(steps):
         raise StatsError(
-            f"step: expected the index of a judged ramp step, 0 to {len(steps) - 1} "
-            f"(got {step!r})"
+            f"step: expected the index of a judged ramp step, 0 to {len(steps) - 1} (got {step!r})"
         )
     if baseline == canary:
         raise StatsError(f"canary: expected a variant other than the baseline (got {canary!r})")
@@ -236,16 +235,16 @@ def mean_effect(
         )
     if not float(var) > 0:
         return "no variation yet: every value is the same in both arms"
-    c_crit = float(cb.critical(cb.information_ratio(cb.effective_n(b.n, c.n), target, level), level))
+    c_crit = float(
+        cb.critical(cb.information_ratio(cb.effective_n(b.n, c.n), target, level), level)
+    )
     half = c_crit * math.sqrt(float(var))
     return Effect(float(est), float(est) - half, float(est) + half, float(m_b), float(m_c))
 
 
 def _reason(metric: CanaryMetric, code: int, fx: Effect) -> str:
     tol = metric.tolerance if metric.bad_direction == "increase" else -metric.tolerance
-    harmful, good = (
-        ("upper", "lower") if metric.bad_direction == "increase" else ("lower", "upper")
-    )
+    harmful, good = ("upper", "lower") if metric.bad_direction == "increase" else ("lower", "upper")
     harm_bound = fx.upper if harmful == "upper" else fx.lower
     good_bound = fx.lower if good == "lower" else fx.upper
     unit = " (relative)" if metric.tolerance_type == "relative" else ""

@@ -21,7 +21,7 @@ requests per arm when ``minRequests`` is 0), and ``r_opt`` the ratio at which th
 narrowest for that sample size: the root of ``r = ln(1 + r) - 2 ln alpha`` (setting the
 derivative of ``c(r)^2 / r`` to zero; Waudby-Smith et al. 2024 give its approximation
 ``-2 ln alpha + ln(1 - 2 ln alpha)``). The sequence is then tightest when a step may first
-advance, and within 20 % of that width from a tenth to ten times that sample size.
+advance, and within 30 % of that width from a tenth to ten times that sample size.
 
 Each kind's interval is its fixed-sample interval at the nominal two-sided level ``2 Phi(-c)``.
 """
