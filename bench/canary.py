@@ -88,7 +88,9 @@ def generate(store: DuckDBStore, units: int, requests: int) -> None:
                 "NULL FROM (SELECT r, hash(r * 7) % $units AS u FROM range($requests) t(r))",
                 {**params, "i": i, "requests": requests, "span": SPAN_MS},
             )
-        con.execute("INSERT INTO unit_keys SELECT 'u' || i, i + 1 FROM range($units) t(i)", {"units": units})
+        con.execute(
+            "INSERT INTO unit_keys SELECT 'u' || i, i + 1 FROM range($units) t(i)", {"units": units}
+        )
         con.execute("CHECKPOINT")
 
 

@@ -123,3 +123,22 @@ def test_wait_against_a_server(files: dict[str, Path]) -> None:
             assert bad.exit_code == 3 and "401" in bad.output
     finally:
         ctx.store.close()
+
+
+def test_api_judge_now_starts_then_judges_a_running_canary(tmp_path: Path) -> None:
+    ctx, key = _api(database(tmp_path / "live.duckdb", "running"))
+    auth = {"Authorization": f"Bearer {key}"}
+    path = f"/v1/experiments/{EXPERIMENT_ID}/canary"
+    try:
+        with TestClient(create_app(ctx), base_url="http://testserver") as client:
+            before = client.get(path, headers=auth).json()
+            assert before["step"]["startedAt"] is None and before["ramp"][0]["outcome"] == "current"
+            started = client.post(f"{path}/judge", headers=auth).json()
+            assert started["step"]["startedAt"] is not None and started["judgments"] == []
+            judged = client.post(f"{path}/judge", headers=auth).json()
+            (only,) = judged["judgments"]
+            assert only["action"] == "wait" and only["verdict"] == "marginal"
+            assert {m["name"] for m in only["metrics"]} == {"errors", "latency", "latency_shift"}
+            assert judged["status"] == "running"
+    finally:
+        ctx.store.close()

@@ -137,12 +137,13 @@ def judge_canary(
     start = parse_time(design.step_started_at)
     interval = timedelta(minutes=design.interval_minutes)
     closed = max(0, math.floor((now - start) / interval))
-    done = [
-        j for j in ledger.judgments(experiment_id)
-        if j.step == design.step and j.to_dict().get("stepStartedAt") == design.step_started_at
-    ]  # fmt: skip
-    last = int(done[-1].to_dict()["intervals"]) if done else 0
-    if closed == 0 or (closed <= last and not force):
+    if closed == 0:
+        return None
+    latest = ledger.judgments(experiment_id, last=True)
+    previous = latest[0].to_dict() if latest else {}
+    same_step = previous.get("stepStartedAt") == design.step_started_at
+    judged = int(previous.get("intervals", 0)) if same_step else 0
+    if closed <= judged and not force:
         return None
     end = start + closed * interval
     data = {

@@ -84,12 +84,13 @@ class CanaryLedger:
             )
         return Judgment(experiment_id, seq, at, step, verdict, action, text)
 
-    def judgments(self, experiment_id: str) -> list[Judgment]:
-        """Every judgment of one canary, oldest first."""
+    def judgments(self, experiment_id: str, *, last: bool = False) -> list[Judgment]:
+        """Every judgment of one canary, oldest first (``last``: only the newest)."""
+        order = "ORDER BY seq DESC LIMIT 1" if last else "ORDER BY seq"
         with self._lock:
             rows = self._conn.execute(
                 "SELECT experiment_id, seq, judged_at, step, verdict, action, document "
-                "FROM splitlab_canary_judgments WHERE experiment_id = ? ORDER BY seq",
+                f"FROM splitlab_canary_judgments WHERE experiment_id = ? {order}",
                 [experiment_id],
             ).fetchall()
         return [
