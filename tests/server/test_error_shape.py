@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from splitlab.server import dashboard
-from splitlab.server.api import experiments, looks, service
+from splitlab.server.api import canary, experiments, looks, service
 from splitlab.server.app import create_app, create_fastapi
 
 from .server_helpers import Api, small
@@ -32,6 +32,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/experiments/{experiment_id}/results/{look}"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/looks"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/cells"): "admin",
+    ("GET", "/v1/experiments/{experiment_id}/canary"): "admin",
+    ("POST", "/v1/experiments/{experiment_id}/canary/judge"): "admin",
     ("GET", "/v1/keys"): "admin",
     ("POST", "/v1/keys"): "admin",
     ("DELETE", "/v1/keys/{key_id}"): "admin",
@@ -109,7 +111,7 @@ def test_the_table_covers_every_route(api: Api) -> None:
     app = create_fastapi(api.ctx)
     found = {
         (method, route.path)
-        for router in (experiments.router, looks.router, service.router)
+        for router in (experiments.router, looks.router, service.router, canary.router)
         for route in router.routes
         if isinstance(route, APIRoute)
         for method in route.methods
