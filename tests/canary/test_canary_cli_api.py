@@ -142,3 +142,15 @@ def test_api_judge_now_starts_then_judges_a_running_canary(tmp_path: Path) -> No
             assert judged["status"] == "running"
     finally:
         ctx.store.close()
+
+
+def test_the_servers_scheduler_thread_runs_the_canary_monitor(tmp_path: Path) -> None:
+    from splitlab.server.run import SchedulerThread
+
+    ctx, _ = _api(database(tmp_path / "sched.duckdb", "running"))
+    try:
+        thread = SchedulerThread(ctx)
+        assert thread._monitors()  # the launch: step 0 starts
+        assert ctx.registry.get(EXPERIMENT_ID).design.step_started_at is not None  # type: ignore[union-attr]
+    finally:
+        ctx.store.close()
