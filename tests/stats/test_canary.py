@@ -13,10 +13,13 @@ from scipy import stats as sps
 from splitlab.config.adaptive import CanaryDesign
 from splitlab.stats import canary_boundary as cb
 from splitlab.stats import canary_means as cm
-from splitlab.stats import msprt
+from splitlab.stats import canary_power as cp
+from splitlab.stats import canary_ranks, msprt
 from splitlab.stats.canary import judge
 from splitlab.stats.errors import StatsError
 from splitlab.stats.intervals import IntervalArm
+from splitlab.stats.mannwhitney import shift_interval
+from splitlab.stats.sketch import Sketch
 
 
 def design(metrics: list[dict[str, Any]], min_requests: int = 1000) -> CanaryDesign:
@@ -270,3 +273,119 @@ def test_to_dict_is_camel_case() -> None:
         "reason",
     }
     assert out["metrics"][0]["scale"] == "relative"
+
+
+# --- mann_whitney and quantile kinds, power ------------------------------------------------
+
+
+MW = {"name": "lat", "kind": "mann_whitney", "tolerance": 0.1}
+P99 = {"name": "p99", "event": "lat", "kind": "quantile", "quantile": 0.99, "tolerance": 0.1}
+
+
+def sketched(values: np.ndarray) -> IntervalArm:
+    arm = per_request(values)
+    return IntervalArm(
+        arm.units,
+        arm.n,
+        arm.n_sq,
+        arm.sum,
+        arm.sum_sq,
+        arm.sum_product,
+        arm.event_sum_sq,
+        Sketch.from_values(values),
+    )
+
+
+def test_one_interval_shift_interval_is_quants_test_inversion() -> None:
+    """Reference: quant's single-sample shift_interval (Hodges-Lehmann test inversion) at the
+    sequence's nominal level, without continuity correction: the same estimate and bounds
+    (to the bisection's precision) as the stratified inversion over one stratum."""
+    rng = np.random.default_rng(20)
+    b = Sketch.from_values(rng.lognormal(4, 0.5, 1500))
+    c = Sketch.from_values(rng.lognormal(4.05, 0.5, 1500))
+    crit = 3.5
+    mine = canary_ranks.mw_effect([(b, c)], True, crit)
+    bv, bc = b.distinct()
+    cv, cc = c.distinct()
+    ref = shift_interval(
+        cv,
+        cc,
+        bv,
+        bc,
+        scale="relative",
+        alpha=float(cb.nominal_level(crit)),
+        use_continuity=False,
+    )
+    assert mine == pytest.approx((ref.estimate, ref.lower, ref.upper), abs=1e-6)
+
+
+def test_mann_whitney_verdicts_and_reasons() -> None:
+    rng = np.random.default_rng(21)
+    d = design([MW])
+    same = [
+        {"b": sketched(rng.lognormal(4, 0.5, 3000)), "c": sketched(rng.lognormal(4, 0.5, 3000))}
+        for _ in range(3)
+    ]
+    slow = [
+        {
+            "b": sketched(rng.lognormal(4, 0.5, 3000)),
+            "c": sketched(rng.lognormal(4, 0.5, 3000) * 1.3),
+        }
+        for _ in range(3)
+    ]
+    j_same = judge(d, {"lat": same}, alpha=0.05, step=0, baseline="b", canary="c").metrics[0]
+    j_slow = judge(d, {"lat": slow}, alpha=0.05, step=0, baseline="b", canary="c").metrics[0]
+    assert (j_same.verdict, j_same.scale) == ("pass", "shift")
+    assert j_slow.verdict == "fail"
+    assert j_slow.lower is not None and j_slow.upper is not None
+    assert j_slow.lower > 0.1 and j_slow.lower < 0.3 < j_slow.upper
+    flat = [{"b": sketched(np.full(50, 7.0)), "c": sketched(np.full(50, 7.0))}]
+    no_sketch = [{"b": per_request(np.ones(50)), "c": per_request(np.ones(50))}]
+    zeros = [{"b": sketched(np.zeros(50)), "c": sketched(np.arange(50.0))}]
+    for data, reason in (
+        (flat, "no variation yet"),
+        (no_sketch, "no interval has events in both arms"),
+        (zeros, "needs values > 0"),
+    ):
+        m = judge(d, {"lat": data}, alpha=0.05, step=0, baseline="b", canary="c").metrics[0]
+        assert (m.verdict, reason in m.reason) == ("marginal", True), m.reason
+
+
+def test_quantile_needs_rank_bounds_inside_the_data() -> None:
+    """40 values cannot bound a p99 at this level: marginal with the reason; 20,000 can."""
+    rng = np.random.default_rng(22)
+    d = design([P99])
+    few = [{"b": sketched(rng.lognormal(4, 0.5, 40)), "c": sketched(rng.lognormal(4, 0.5, 40))}]
+    m = judge(d, {"p99": few}, alpha=0.05, step=0, baseline="b", canary="c").metrics[0]
+    assert m.verdict == "marginal" and "reach beyond" in m.reason
+    many = [
+        {"b": sketched(rng.lognormal(4, 0.5, 20_000)), "c": sketched(rng.lognormal(4, 0.5, 20_000))}
+    ]
+    m = judge(d, {"p99": many}, alpha=0.05, step=0, baseline="b", canary="c").metrics[0]
+    assert m.verdict == "pass" and m.baseline_value is not None
+    assert m.baseline_value == pytest.approx(math.exp(4 + 0.5 * sps.norm.ppf(0.99)), rel=0.05)
+
+
+def test_lognormal_quantile_variance_matches_simulated_quantiles() -> None:
+    """Reference: the variance of log(q_c / q_b) over 4,000 numpy-simulated pairs of samples
+    of 2,000 lognormal values (tolerance 6 %: sd of a variance estimate is sqrt(2/4000))."""
+    rng = np.random.default_rng(23)
+    runs, m, p, sigma = 4000, 2000, 0.95, 0.5
+    qb = np.quantile(rng.lognormal(0, sigma, (runs, m)), p, axis=1)
+    qc = np.quantile(rng.lognormal(0, sigma, (runs, m)), p, axis=1)
+    predicted = cp.lognormal_quantile_variance(p, sigma, m, 1.0)
+    assert np.var(np.log(qc / qb)) == pytest.approx(predicted, rel=0.06)
+
+
+def test_fail_probabilities_match_a_simulated_random_walk() -> None:
+    """Reference: 200,000 numpy Gaussian random walks against the same boundaries (tolerance
+    0.005, about 4 Monte Carlo s.e.)."""
+    rng = np.random.default_rng(24)
+    effect, tol, v1, m, level, looks = 0.02, 0.01, 2e-5, 500, 0.01, 12
+    probs = cp.fail_probabilities(effect, tol, "increase", v1, m, level, 1000, looks)
+    k = np.arange(1, looks + 1)
+    c = cb.critical(cb.information_ratio(k * m / 2, cb.target_effective_n(1000), level), level)
+    d = np.cumsum(rng.normal(effect, math.sqrt(v1), (200_000, looks)), axis=1) / k
+    failed = np.cumsum(d - c * np.sqrt(v1 / k) > tol, axis=1) > 0
+    assert np.max(np.abs(failed.mean(0) - probs)) < 0.005
+    assert cp.intervals_to_fail(0.005, tol, "increase", v1, m, level) is None

@@ -27,9 +27,10 @@ from numpy.typing import ArrayLike, NDArray
 
 from splitlab.config.adaptive import CanaryDesign, CanaryMetric
 from splitlab.stats import canary_boundary as cb
-from splitlab.stats import canary_means
+from splitlab.stats import canary_means, canary_ranks
 from splitlab.stats.errors import StatsError
 from splitlab.stats.intervals import IntervalArm
+from splitlab.stats.sketch import Sketch
 
 Verdict = Literal["pass", "fail", "marginal"]
 Scale = Literal["absolute", "relative", "shift"]
@@ -213,7 +214,47 @@ def _effect(
     """The kind's effect with its interval, or the reason it cannot be judged yet."""
     if metric.kind in ("proportion", "mean"):
         return mean_effect(metric, total_b, total_c, level, target)
-    return f"the {metric.kind} kind is not available yet"
+    if metric.kind == "mann_whitney":
+        return shift_effect(metric, pairs, level, target)
+    return quantile_effect(metric, total_b, total_c, level, target)
+
+
+def shift_effect(
+    metric: CanaryMetric,
+    pairs: Sequence[tuple[IntervalArm, IntervalArm]],
+    level: float,
+    target: float,
+) -> Effect | str:
+    relative = metric.tolerance_type == "relative"
+    strata = canary_ranks.strata_of([(b.sketch, c.sketch) for b, c in pairs])
+    problem = canary_ranks.mw_problem(strata, relative, metric.tolerance, metric.bad_direction)
+    if problem is not None:
+        return problem
+    c_crit = float(
+        cb.critical(cb.information_ratio(canary_ranks.effective_n(strata), target, level), level)
+    )
+    estimate, lower, upper = canary_ranks.mw_effect(strata, relative, c_crit)
+    b = canary_ranks.merged([s for s, _ in strata])
+    c = canary_ranks.merged([s for _, s in strata])
+    return Effect(estimate, lower, upper, canary_ranks.median(b), canary_ranks.median(c))
+
+
+def quantile_effect(
+    metric: CanaryMetric, b: IntervalArm, c: IntervalArm, level: float, target: float
+) -> Effect | str:
+    sb = b.sketch if b.sketch is not None else Sketch()
+    sc = c.sketch if c.sketch is not None else Sketch()
+    problem = canary_ranks.quantile_problem(sb, sc)
+    if problem is not None:
+        return problem
+    p = metric.quantile if metric.quantile is not None else 0.5
+    c_crit = float(
+        cb.critical(cb.information_ratio(cb.effective_n(sb.count, sc.count), target, level), level)
+    )
+    out = canary_ranks.quantile_effect(sb, sc, p, metric.tolerance_type == "relative", c_crit)
+    if isinstance(out, str):
+        return out
+    return Effect(*out)
 
 
 def mean_effect(
