@@ -19,10 +19,7 @@ from splitlab.server.run import BackgroundServer
 from splitlab.store import DuckDBStore
 from splitlab.store.registry import Registry
 from tests.canary.canary_helpers import EXPERIMENT_ID, T0
-from tests.canary.placeholder_judge import judge
 from tests.canary.simulation import simulate
-
-JUDGE = {"judge": judge}
 
 
 def run(*args: str) -> Result:
@@ -42,7 +39,7 @@ def database(path: Path, outcome: str) -> Path:
         register(registry, canary_experiment(), by="test", reason="launch", now=T0)
     else:
         slow = (lambda a: a >= 0.5) if outcome == "rolled_back" else (lambda _: False)
-        simulate(store, registry, seed=5, slow_at=slow, monitor_kwargs=JUDGE)
+        simulate(store, registry, seed=5, slow_at=slow, max_intervals=30)
     classic = {"experimentId": "exp-classic", "variants": ["a", "b"],
                "assignment": {"salt": "c"}, "metrics": {"primary": {"name": "m"}}}  # fmt: skip
     register(registry, load_experiment(classic), by="test", reason="x", now=T0)
