@@ -151,3 +151,11 @@ def test_the_servers_scheduler_thread_runs_the_canary_monitor(tmp_path: Path) ->
         assert ctx.registry.get(EXPERIMENT_ID).design.step_started_at is not None  # type: ignore[union-attr]
     finally:
         ctx.store.close()
+
+
+def test_the_cli_scheduler_judges_canaries(tmp_path: Path) -> None:
+    db = database(tmp_path / "cli-sched.duckdb", "running")
+    once = run("scheduler", "--db", str(db), "--once", "--now", "2026-03-02T09:00:30Z")
+    assert once.exit_code == 0 and f"{EXPERIMENT_ID}: canary step 0 -> start" in once.output
+    later = run("scheduler", "--db", str(db), "--once", "--now", "2026-03-02T09:05:31Z")
+    assert f"{EXPERIMENT_ID}: canary step 0 -> wait" in later.output
