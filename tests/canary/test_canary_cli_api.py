@@ -159,3 +159,16 @@ def test_the_cli_scheduler_judges_canaries(tmp_path: Path) -> None:
     assert once.exit_code == 0 and f"{EXPERIMENT_ID}: canary step 0 -> start" in once.output
     later = run("scheduler", "--db", str(db), "--once", "--now", "2026-03-02T09:05:31Z")
     assert f"{EXPERIMENT_ID}: canary step 0 -> wait" in later.output
+
+
+def test_wait_exit_code_through_the_console_entry_point(files: dict[str, Path]) -> None:
+    """`python -m splitlab` (the console script's main()) exits 1 for a rolled-back canary."""
+    import subprocess
+    import sys
+
+    args = ["canary", "wait", EXPERIMENT_ID, "--db", str(files["rolled_back"]), "--timeout", "0"]
+    done = subprocess.run(
+        [sys.executable, "-m", "splitlab", *args], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1, done.stderr
+    assert "rolled_back" in done.stdout
