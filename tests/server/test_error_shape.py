@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from splitlab.server import dashboard
-from splitlab.server.api import bandit, experiments, looks, service, webhooks
+from splitlab.server.api import bandit, canary, experiments, looks, service, webhooks
 from splitlab.server.app import create_app, create_fastapi
 
 from .server_helpers import Api, small
@@ -33,6 +33,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/experiments/{experiment_id}/results/{look}"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/looks"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/cells"): "admin",
+    ("GET", "/v1/experiments/{experiment_id}/canary"): "admin",
+    ("POST", "/v1/experiments/{experiment_id}/canary/judge"): "admin",
     ("GET", "/v1/keys"): "admin",
     ("POST", "/v1/keys"): "admin",
     ("DELETE", "/v1/keys/{key_id}"): "admin",
@@ -123,6 +125,7 @@ def test_the_table_covers_every_route(api: Api) -> None:
             looks.router,
             service.router,
             bandit.router,
+            canary.router,
             webhooks.router,
         )
         for route in router.routes

@@ -21,6 +21,7 @@ from splitlab.signals import sigterm_unwinds
 #: their command runs (or `--help` lists it), so a quick command never loads the server.
 COMMANDS: dict[str, str] = {
     "evaluate": "evaluate:evaluate",
+    "canary": "canary:canary",
     "scheduler": "scheduler:scheduler",
     "check": "check:check",
     "status": "status:status",

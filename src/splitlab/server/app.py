@@ -17,6 +17,7 @@ Routes (all JSON, errors in one shape, see :mod:`splitlab.server.errors`):
 ``/v1/experiments/{id}/summary``           admin   sufficient statistics
 ``/v1/experiments/{id}/evaluate``          admin   run a look
 ``/v1/experiments/{id}/results[/{look}]``  admin   latest / one look's results
+``/v1/experiments/{id}/canary[/judge]``    admin   a canary's state, judge it now
 ``/v1/keys``                               admin   create, list, revoke keys
 ``/v1/experiments/{id}/bandit``            admin   a bandit's weights history and readout
 ``/v1/webhooks[/{id}[/deliveries]]``       admin   subscriptions and their delivery log
@@ -37,7 +38,7 @@ from fastapi.responses import Response
 
 from splitlab import __version__
 from splitlab.server import dashboard
-from splitlab.server.api import bandit, experiments, looks, service, webhooks
+from splitlab.server.api import bandit, canary, experiments, looks, service, webhooks
 from splitlab.server.collector import create_collector
 from splitlab.server.context import ServerContext
 from splitlab.server.errors import error_response, install_error_handlers
@@ -79,6 +80,7 @@ def create_fastapi(ctx: ServerContext | None) -> FastAPI:
     app.include_router(experiments.router)
     app.include_router(looks.router)
     app.include_router(bandit.router)
+    app.include_router(canary.router)
     app.include_router(service.router)
     app.include_router(webhooks.router)
     app.include_router(dashboard.router)

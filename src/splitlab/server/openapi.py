@@ -119,6 +119,10 @@ CONFLICTS: dict[tuple[str, str], str] = {
     ("/v1/keys/{key_id}", "delete"): "The last active admin key cannot be revoked.",
     ("/v1/experiments/{experiment_id}/cells", "get"): "The experiment is not a switchback.",
     ("/v1/experiments/{experiment_id}/bandit", "get"): "The experiment is not a bandit.",
+    ("/v1/experiments/{experiment_id}/canary", "get"): "The experiment is not a canary.",
+    ("/v1/experiments/{experiment_id}/canary/judge", "post"): (
+        "The experiment is not a canary, not running, or its step has no closed interval yet."
+    ),
 }
 
 #: Routes that read or write event data: the store may be overloaded or failing.
@@ -127,6 +131,7 @@ STORE_ROUTES = {
     ("/v1/experiments/{experiment_id}/evaluate", "post"),
     ("/v1/experiments/{experiment_id}/summary", "get"),
     ("/v1/experiments/{experiment_id}/cells", "get"),
+    ("/v1/experiments/{experiment_id}/canary/judge", "post"),
 }
 
 

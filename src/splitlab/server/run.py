@@ -19,8 +19,11 @@ from types import TracebackType
 
 import uvicorn
 
+from splitlab.errors import SplitlabError
 from splitlab.evaluation.bandit import BanditUpdater
+from splitlab.evaluation.canary import CanaryMonitor
 from splitlab.evaluation.errors import EvaluationError
+from splitlab.evaluation.monitor import GuardrailMonitor
 from splitlab.evaluation.scheduler import Scheduler
 from splitlab.server.app import create_app
 from splitlab.server.context import ServerContext
@@ -60,11 +63,14 @@ def run_server(
 
 
 class SchedulerThread:
-    """Take due looks every `poll_seconds`; refresh the server's view after each that ran."""
+    """Take due looks, judge canaries and run the interval monitor every `poll_seconds`
+    (often enough for one-minute intervals); refresh the server's view after any change."""
 
-    def __init__(self, ctx: ServerContext, poll_seconds: float = 30.0) -> None:
+    def __init__(self, ctx: ServerContext, poll_seconds: float = 10.0) -> None:
         self._ctx = ctx
         self._scheduler = Scheduler(ctx.store, ctx.registry)
+        self._canary = CanaryMonitor(ctx.store, ctx.registry)
+        self._guardrails = GuardrailMonitor(ctx.store, ctx.registry)
         self._bandits = BanditUpdater(ctx.store, ctx.registry)
         self._poll = poll_seconds
         self._stop = threading.Event()
@@ -86,9 +92,25 @@ class SchedulerThread:
                 records = []
             for record in records:
                 self._ctx.metrics.add_look(record.action)
-            if self._bandits.run_once() or records:  # new weights: serve them
+            acted = self._monitors()
+            if records or acted:  # a new step, weights or status: serve them
                 self._ctx.refresh()
             self._stop.wait(self._poll)
+
+    def _monitors(self) -> bool:
+        """One pass of the canary monitor, the interval monitor and the bandit updater (each
+        on its own, so that one failing does not stop the others); whether any acted."""
+        acted = False
+        for name, run in (
+            ("canary monitor", self._canary.run_once),
+            ("interval monitor", self._guardrails.run_once),
+            ("bandit updater", self._bandits.run_once),
+        ):
+            try:
+                acted = bool(run()) or acted
+            except SplitlabError as exc:
+                logger.error("%s failed: %s", name, exc)
+        return acted
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -26,12 +26,15 @@ from typing import Any
 
 import duckdb
 
+from splitlab.config.adaptive import CanaryMetric
 from splitlab.config.models import Experiment
+from splitlab.stats.intervals import IntervalArm
 from splitlab.stats.sums import ExperimentSums
 from splitlab.stats.switchback import cell_sums
 from splitlab.stats.switchback_cells import SwitchbackCells
 from splitlab.store.bandit_sql import BanditData, bandit_data_from_rows, plan_bandit
 from splitlab.store.base import DataQuality, IngestResult
+from splitlab.store.canary_sql import intervals_from_rows, plan_intervals
 from splitlab.store.cluster_sql import plan_cluster_summary
 from splitlab.store.errors import StoreError, database_open_error
 from splitlab.store.loader import Loader
@@ -267,3 +270,28 @@ class DuckDBStore:
         with self.lock:
             rows = self._con.execute(plan.sql, plan.params).fetchall()
         return bandit_data_from_rows(experiment, plan, rows, boundaries, millis)
+
+    # ------------------------------------------------------------------ canary
+
+    def interval_data(
+        self,
+        experiment: Experiment,
+        metric: CanaryMetric,
+        *,
+        start: datetime,
+        end: datetime,
+        interval_seconds: int,
+    ) -> dict[int, dict[str, IntervalArm]]:
+        """A canary metric's events in ``[start, end)`` per interval and variant
+        (:mod:`splitlab.store.canary_sql`): ``{k: {variant: IntervalArm}}``, ``k`` counted
+        from ``start`` in steps of ``interval_seconds``."""
+        plan = plan_intervals(experiment, metric, start, end, interval_seconds)
+        self.flush()
+        with self.lock:
+            moments = self._con.execute(plan.moments_sql, plan.params).fetchall()
+            buckets = (
+                None
+                if plan.sketch_sql is None
+                else self._con.execute(plan.sketch_sql, plan.params).fetchall()
+            )
+        return intervals_from_rows(experiment, metric, moments, buckets)
