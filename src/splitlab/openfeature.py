@@ -86,12 +86,14 @@ REASONS: Mapping[Reason, OFReason] = {
     Reason.NOT_RUNNING: OFReason.DISABLED,
     Reason.UNKNOWN_EXPERIMENT: OFReason.ERROR,
     Reason.MISSING_UNIT_ID: OFReason.ERROR,
+    Reason.STICKY_UNAVAILABLE: OFReason.ERROR,
 }
 
 #: splitlab's reason -> the OpenFeature error code, for the reasons that are errors.
 _ERRORS: Mapping[Reason, ErrorCode] = {
     Reason.UNKNOWN_EXPERIMENT: ErrorCode.FLAG_NOT_FOUND,
     Reason.MISSING_UNIT_ID: ErrorCode.TARGETING_KEY_MISSING,
+    Reason.STICKY_UNAVAILABLE: ErrorCode.GENERAL,
 }
 
 #: The evaluation context attribute holding the time to assign switchbacks at.

@@ -44,9 +44,11 @@ def test_spec_assignment_cases(case: dict[str, Any]) -> None:
 
 
 def test_spec_covers_every_reason_but_unknown() -> None:
-    """The vectors exercise every reason a known experiment can give."""
+    """The vectors exercise every reason a known experiment can give from its definition
+    alone (``sticky_unavailable`` depends on a failing sticky store: tests/assignment/
+    test_sticky.py)."""
     reasons = {c["reason"] for c in CASES["assignments"]}
-    assert reasons == {r.value for r in Reason} - {"unknown_experiment"}
+    assert reasons == {r.value for r in Reason} - {"unknown_experiment", "sticky_unavailable"}
 
 
 def test_unknown_experiment_has_its_own_reason() -> None:

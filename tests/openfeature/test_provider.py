@@ -183,10 +183,11 @@ def test_served_to_everyone_or_forced(
 
 
 def test_every_reason_has_a_mapping() -> None:
-    """REASONS maps every splitlab Reason, and only the two error reasons map to ERROR."""
+    """REASONS maps every splitlab Reason, and only the three error reasons map to ERROR
+    (a failing sticky store is an error: the caller gets its default)."""
     assert set(REASONS) == set(Reason)
     errors = {r for r, of in REASONS.items() if of == OFReason.ERROR}
-    assert errors == {Reason.UNKNOWN_EXPERIMENT, Reason.MISSING_UNIT_ID}
+    assert errors == {Reason.UNKNOWN_EXPERIMENT, Reason.MISSING_UNIT_ID, Reason.STICKY_UNAVAILABLE}
 
 
 def test_unmapped_boolean_is_true_except_for_the_control(domain: str) -> None:

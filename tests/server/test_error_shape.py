@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from splitlab.server import dashboard
-from splitlab.server.api import experiments, looks, service
+from splitlab.server.api import bandit, canary, experiments, looks, service, webhooks
 from splitlab.server.app import create_app, create_fastapi
 
 from .server_helpers import Api, small
@@ -27,14 +27,23 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/experiments/{experiment_id}/rollback"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/audit"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/summary"): "admin",
+    ("GET", "/v1/experiments/{experiment_id}/bandit"): "admin",
     ("POST", "/v1/experiments/{experiment_id}/evaluate"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/results"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/results/{look}"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/looks"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/cells"): "admin",
+    ("GET", "/v1/experiments/{experiment_id}/canary"): "admin",
+    ("POST", "/v1/experiments/{experiment_id}/canary/judge"): "admin",
     ("GET", "/v1/keys"): "admin",
     ("POST", "/v1/keys"): "admin",
     ("DELETE", "/v1/keys/{key_id}"): "admin",
+    ("GET", "/v1/webhooks"): "admin",
+    ("POST", "/v1/webhooks"): "admin",
+    ("GET", "/v1/webhooks/{webhook_id}"): "admin",
+    ("DELETE", "/v1/webhooks/{webhook_id}"): "admin",
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): "admin",
+    ("GET", "/v1/webhooks/notifications/{experiment_id}"): "admin",
     ("GET", "/v1/config"): "sdk",
     ("POST", "/v1/assign"): "sdk",
     ("POST", "/v1/events"): "sdk",
@@ -51,6 +60,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/experiments/{experiment_id}/rollback"): {"reason": "r"},
     ("POST", "/v1/experiments/{experiment_id}/evaluate"): {"peek": True},
     ("POST", "/v1/keys"): {"kind": "sdk"},
+    ("POST", "/v1/webhooks"): {"url": "http://127.0.0.1:9/in"},
     ("POST", "/v1/assign"): {"unitId": "u1"},
     ("POST", "/v1/events"): [],
 }
@@ -61,6 +71,7 @@ def _url(path: str, experiment_id: str = "exp-small") -> str:
         path.replace("{experiment_id}", experiment_id)
         .replace("{look}", "1")
         .replace("{key_id}", "0123456789ab")
+        .replace("{webhook_id}", "wh_0123456789ab")
     )
 
 
@@ -109,7 +120,14 @@ def test_the_table_covers_every_route(api: Api) -> None:
     app = create_fastapi(api.ctx)
     found = {
         (method, route.path)
-        for router in (experiments.router, looks.router, service.router)
+        for router in (
+            experiments.router,
+            looks.router,
+            service.router,
+            bandit.router,
+            canary.router,
+            webhooks.router,
+        )
         for route in router.routes
         if isinstance(route, APIRoute)
         for method in route.methods

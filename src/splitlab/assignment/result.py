@@ -25,6 +25,10 @@ class Reason(StrEnum):
     MISSING_UNIT_ID = "missing_unit_id"
     #: The unit is on a QA allow-list (``assignment.forced``).
     FORCED = "forced"
+    #: A sticky experiment (``assignment.sticky`` or a bandit) whose sticky store could not
+    #: say or keep the unit's variant: no variant is served (the application serves its
+    #: default and records no exposure) rather than risk a second arm for an exposed unit.
+    STICKY_UNAVAILABLE = "sticky_unavailable"
     #: Targeting (include / exclude rules, condition) does not admit the unit.
     NOT_TARGETED = "not_targeted"
     #: The unit's gate value is above the traffic allocation.
@@ -42,7 +46,8 @@ class Assignment:
     """The outcome of assigning one unit to one experiment.
 
     ``variant`` is None exactly when the unit is not served any variant (unknown experiment,
-    not running, missing unit id, not targeted, outside traffic, not allocated). Instances are shared: the
+    not running, missing unit id, not targeted, outside traffic, not allocated, sticky store
+    unavailable). Instances are shared: the
     service preallocates one per (variant, reason), so compare them by value.
     """
 

@@ -7,6 +7,14 @@ running), missing unit id, forced allow-list, targeting, then either the allocat
 a cluster design (listed: its variant; not listed: ``not_allocated``) or the traffic gate and
 the weighted split.
 
+Sticky experiments (``assignment.sticky``, and every bandit) ask a
+:class:`~splitlab.assignment.sticky.StickyStore` after the status, the unit id and the
+allow-list, before targeting, the traffic gate and the hash: a unit that was assigned keeps
+its first variant when weights, traffic or targeting change. A store that fails gives no
+variant (``sticky_unavailable``). Without a store given, the service keeps one in its memory
+(:class:`~splitlab.assignment.sticky.MemoryStickyStore`): correct within one process, lost
+with it; a server passes a persistent one.
+
 Switchback experiments (``design.type == "switchback"``) depend on the time: every method
 takes ``at`` (epoch ms or an aware datetime); without it the service reads its injectable
 ``clock`` (``time.time`` by default), its only contact with the outside world.
@@ -21,12 +29,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from splitlab.assignment.plans import AssignmentError, Plan, compile_plan
+from splitlab.assignment.plans import AssignmentError, Plan, compile_plan, fixed_outcome
 from splitlab.assignment.result import Assignment, Reason
+from splitlab.assignment.sticky import MemoryStickyStore, StickyStore
 from splitlab.assignment.switchback import epoch_ms
+from splitlab.assignment.units import experiment_unit
 from splitlab.config.models import Experiment
 
-__all__ = ["ExperimentAssignmentService"]
+__all__ = ["ExperimentAssignmentService", "sticky_plan"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +56,12 @@ class ExperimentAssignmentService:
         saved_groups: Mapping[str, Sequence[Any]] | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        sticky: StickyStore | None = None,
     ) -> None:
+        #: Where sticky experiments keep each unit's first variant (memory when not given).
+        self.sticky: StickyStore = sticky if sticky is not None else MemoryStickyStore()
+        #: How many sticky assignments answered ``sticky_unavailable`` (the store failed).
+        self.sticky_failures = 0
         self._saved_groups: dict[str, Sequence[Any]] = dict(saved_groups or {})
         self._plans: dict[str, Plan] = {}
         self._timed = False
@@ -75,11 +90,17 @@ class ExperimentAssignmentService:
                     f"experimentId {experiment.experiment_id!r} appears more than once; "
                     "expected unique experiment ids"
                 )
-            plans[experiment.experiment_id] = compile_plan(experiment, groups, self.now_ms)
+            plan = compile_plan(experiment, groups, self.now_ms)
+            if experiment.is_sticky and not plan.timed and fixed_outcome(experiment) is None:
+                plan = sticky_plan(experiment, plan, self.sticky, self._count_failure)
+            plans[experiment.experiment_id] = plan
         self._saved_groups = groups
         self._plans = plans
         self._timed = any(plan.timed for plan in plans.values())
         logger.debug("assignment plans compiled for %d experiment(s)", len(plans))
+
+    def _count_failure(self) -> None:
+        self.sticky_failures += 1  # a lost increment under a race only undercounts a metric
 
     @property
     def experiments(self) -> dict[str, Experiment]:
@@ -173,3 +194,64 @@ class ExperimentAssignmentService:
         t_ms = epoch_ms(at)
         each = attributes if attributes is not None else [None] * len(units)
         return [plan.assign_at(u, a, t_ms) for u, a in zip(units, each, strict=True)]
+
+
+def sticky_plan(
+    experiment: Experiment,
+    plan: Plan,
+    store: StickyStore,
+    on_failure: Callable[[], None] | None = None,
+) -> Plan:
+    """`plan` (a running, untimed experiment's) with each unit's first variant kept in `store`.
+
+    Order: the unit id and the allow-list as in `plan`; then the stored variant, if any (an
+    ``assigned`` answer whatever targeting, traffic and weights say now); otherwise `plan`'s
+    answer, and an ``assigned`` one is put in the store (insert-if-absent: when another
+    request put one first, that one is served). Any failure of the store answers
+    ``sticky_unavailable``, is logged and counted through `on_failure`. A stored variant that
+    is no longer one of the experiment's variants is ignored (there is nothing to keep).
+    """
+    eid = experiment.experiment_id
+    assigned = {name: Assignment(eid, name, Reason.ASSIGNED) for name in experiment.variant_names}
+    unavailable = Assignment(eid, None, Reason.STICKY_UNAVAILABLE)
+    forced = {u for units in experiment.assignment.forced.values() for u in units}
+    base = plan.assign
+
+    def failed(unit: str, exc: BaseException) -> Assignment:
+        logger.warning("sticky store failed for %s / %s: %s", eid, unit, exc)
+        if on_failure is not None:
+            on_failure()
+        return unavailable
+
+    def assign(unit_id: Any, attributes: Mapping[str, Any] | None) -> Assignment:
+        unit = experiment_unit(experiment, unit_id, attributes)
+        if unit is None or unit in forced:
+            return base(unit_id, attributes)
+        try:
+            kept = store.get(eid, unit)
+        except Exception as exc:  # any failure: never a silent second arm
+            return failed(unit, exc)
+        if kept is not None and kept in assigned:
+            return assigned[kept]
+        answer = base(unit_id, attributes)
+        if answer.reason is not Reason.ASSIGNED or answer.variant is None:
+            return answer
+        try:
+            kept = store.put(eid, unit, answer.variant)
+        except Exception as exc:
+            return failed(unit, exc)
+        return assigned.get(kept, answer)
+
+    def many(
+        unit_ids: Sequence[Any], attributes: Sequence[Mapping[str, Any] | None] | None
+    ) -> list[Assignment]:
+        if attributes is not None and len(attributes) != len(unit_ids):
+            raise AssignmentError(
+                f"attributes must have one entry per unit id ({len(unit_ids)}), "
+                f"got {len(attributes)}"
+            )
+        if attributes is None:
+            return [assign(u, None) for u in unit_ids]
+        return [assign(u, a) for u, a in zip(unit_ids, attributes, strict=True)]
+
+    return Plan(experiment, assign, many, plan.serves)

@@ -21,6 +21,7 @@ from splitlab.signals import sigterm_unwinds
 #: their command runs (or `--help` lists it), so a quick command never loads the server.
 COMMANDS: dict[str, str] = {
     "evaluate": "evaluate:evaluate",
+    "canary": "canary:canary",
     "scheduler": "scheduler:scheduler",
     "check": "check:check",
     "status": "status:status",
@@ -30,10 +31,12 @@ COMMANDS: dict[str, str] = {
     "schema": "definitions:schema",
     "assign": "assign:assign",
     "analyze": "analyze:analyze_command",
+    "bandit": "bandit:bandit",
     "power": "power:power",
     "allocate": "allocate:allocate",
     "serve": "serve:serve",
     "keys": "keys:keys",
+    "webhooks": "webhooks:webhooks",
     "demo": "demo:demo",
 }
 

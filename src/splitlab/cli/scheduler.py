@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import click
 
 from splitlab.cli.database import db_option, open_database, parse_instant
 from splitlab.evaluation import Scheduler
+from splitlab.evaluation.canary import CanaryMonitor
+from splitlab.evaluation.monitor import GuardrailMonitor
+from splitlab.evaluation.scheduler import next_tick
+from splitlab.store.registry import LookRecord
 
 
 @click.command("scheduler")
@@ -34,7 +40,8 @@ from splitlab.evaluation import Scheduler
 def scheduler(
     db_path: str, once: bool, until: datetime | None, now: datetime | None, poll: float
 ) -> None:
-    """Take the scheduled looks of every running experiment (evaluation.schedule).
+    """Take the scheduled looks of every running experiment (evaluation.schedule), judge
+    running canaries and run the interval monitor (evaluation.monitor) at each pass.
 
     Each look uses its schedule tick as data cut-off. Exits 0; failures of single looks are
     logged and the scheduler goes on.
@@ -43,19 +50,37 @@ def scheduler(
         raise click.UsageError("--now is only meaningful with --once")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     on_server = "that server takes the scheduled looks itself (unless run with --no-scheduler)"
+    fixed = now
+    clock: Callable[[], datetime] = (
+        (lambda: fixed) if fixed is not None else (lambda: datetime.now(UTC))
+    )
+    notes: list[str] = []
     with open_database(db_path, on_server=on_server) as (store, registry):
-        fixed = now
-        runner = (
-            Scheduler(store, registry, clock=lambda: fixed, poll_seconds=poll)
-            if fixed is not None
-            else Scheduler(store, registry, poll_seconds=poll)
-        )
-        records = runner.run_once() if once else runner.run(until=until)
+        runner = Scheduler(store, registry, clock=clock, poll_seconds=poll)
+        canaries = CanaryMonitor(store, registry, clock=clock)
+        guardrails = GuardrailMonitor(store, registry, clock=clock)
+        records: list[LookRecord] = []
+        while True:
+            records += runner.run_once()
+            notes += [f"{o.experiment_id}: canary step {o.step} -> {o.action}" for o in
+                      canaries.run_once()]  # fmt: skip
+            notes += [f"{c.experiment_id}: interval monitor check, guardrails breached: "
+                      f"{len(c.breached)}{' (rolled back)' if c.rolled_back else ''}"
+                      for c in guardrails.run_once()]  # fmt: skip
+            moment = clock()
+            if once or (until is not None and moment >= until):
+                break
+            wake = next_tick(registry, moment) or moment + timedelta(seconds=poll)
+            if until is not None:
+                wake = min(wake, until)
+            time.sleep(min(max((wake - moment).total_seconds(), 0.0), poll))
+    for note in notes:
+        click.echo(note)
     for record in records:
         variant = f" {record.variant}" if record.variant else ""
         click.echo(
             f"{record.experiment_id}: look {record.number} at cut-off "
             f"{record.cutoff.isoformat()} -> {record.action}{variant}"
         )
-    if not records:
+    if not records and not notes:
         click.echo("no look was due")

@@ -173,7 +173,7 @@ def _unknown_key(root: type[BaseModel], loc: tuple[Any, ...]) -> str:
 
 
 #: The tags pydantic puts in an error's location for a tagged union (``design``'s ``type``).
-DESIGN_TAGS = frozenset({"cluster", "switchback"})
+DESIGN_TAGS = frozenset({"cluster", "switchback", "canary", "bandit"})
 
 
 def _json_path(loc: tuple[Any, ...]) -> str:

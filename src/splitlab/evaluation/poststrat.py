@@ -83,6 +83,8 @@ def _compare(
     base: dict[str, Any] = {"variant": variant, "control": control}
     if metric.type == MetricType.RATIO:
         return {**base, "estimable": False, "reason": "ratio metrics are not post-stratified"}
+    if metric.type == MetricType.QUANTILE:
+        return {**base, "estimable": False, "reason": "quantile metrics are not post-stratified"}
     binary = metric.type == MetricType.CONVERSION
     empty = ArmSums(0.0, 0.0, 0.0)
     effect = var_effect = m_c = var_m_c = 0.0

@@ -46,8 +46,8 @@ def due_looks(registry: Registry, now: datetime) -> list[DueLook]:
     """Every running experiment whose schedule has ticked since its last planned look."""
     due: list[DueLook] = []
     for experiment in registry.experiments():
-        if experiment.status is not Status.RUNNING:
-            continue
+        if experiment.status is not Status.RUNNING or experiment.is_bandit:
+            continue  # a bandit has no looks: evaluation.bandit updates its weights
         tick = parse_schedule(experiment.evaluation.schedule).latest(now)
         if tick <= launched_at(registry, experiment):
             continue

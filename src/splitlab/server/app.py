@@ -17,7 +17,10 @@ Routes (all JSON, errors in one shape, see :mod:`splitlab.server.errors`):
 ``/v1/experiments/{id}/summary``           admin   sufficient statistics
 ``/v1/experiments/{id}/evaluate``          admin   run a look
 ``/v1/experiments/{id}/results[/{look}]``  admin   latest / one look's results
+``/v1/experiments/{id}/canary[/judge]``    admin   a canary's state, judge it now
 ``/v1/keys``                               admin   create, list, revoke keys
+``/v1/experiments/{id}/bandit``            admin   a bandit's weights history and readout
+``/v1/webhooks[/{id}[/deliveries]]``       admin   subscriptions and their delivery log
 ``/v1/config``                             sdk     SDK config with ETag
 ``/v1/assign``, ``/v1/events``             sdk     hot routes (plain ASGI + msgspec)
 ``/healthz``, ``/metrics``                 open    health, Prometheus
@@ -35,7 +38,7 @@ from fastapi.responses import Response
 
 from splitlab import __version__
 from splitlab.server import dashboard
-from splitlab.server.api import experiments, looks, service
+from splitlab.server.api import bandit, canary, experiments, looks, service, webhooks
 from splitlab.server.collector import create_collector
 from splitlab.server.context import ServerContext
 from splitlab.server.errors import error_response, install_error_handlers
@@ -76,7 +79,10 @@ def create_fastapi(ctx: ServerContext | None) -> FastAPI:
     app.add_exception_handler(500, on_crash)
     app.include_router(experiments.router)
     app.include_router(looks.router)
+    app.include_router(bandit.router)
+    app.include_router(canary.router)
     app.include_router(service.router)
+    app.include_router(webhooks.router)
     app.include_router(dashboard.router)
     dashboard.mount_static(app)
 

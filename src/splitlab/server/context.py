@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from splitlab.assignment import ExperimentAssignmentService
+from splitlab.assignment.sticky import MemoryStickyStore, StickyStore
 from splitlab.config import Experiment, Status
 from splitlab.server.auth import Sessions
 from splitlab.server.gateway import BodyLimits
@@ -25,6 +26,7 @@ from splitlab.server.keys import KeyKind, KeyStore
 from splitlab.server.metrics import ServerMetrics
 from splitlab.store import DuckDBStore
 from splitlab.store.registry import Registry
+from splitlab.store.sticky import DuckDBStickyStore
 
 logger = logging.getLogger(__name__)
 
@@ -70,11 +72,11 @@ def _served(experiment: Experiment) -> Experiment:
     return experiment
 
 
-def build_view(experiments: list[Experiment]) -> View:
-    """The snapshot for `experiments`."""
+def build_view(experiments: list[Experiment], sticky: StickyStore | None = None) -> View:
+    """The snapshot for `experiments`; sticky experiments keep their units in `sticky`."""
     return View(
         experiments={e.id: e for e in experiments},
-        service=ExperimentAssignmentService(experiments),
+        service=ExperimentAssignmentService(experiments, sticky=sticky),
         config=sdk_config(experiments),
         known={e.id: e.variant_names for e in experiments},
     )
@@ -89,13 +91,16 @@ class ServerContext:
     keys: KeyStore
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
     limits: BodyLimits = field(default_factory=BodyLimits)
+    #: Where sticky experiments (bandits) keep each unit's first variant; one for the whole
+    #: server, so that it outlives every rebuilt view.
+    sticky: StickyStore = field(default_factory=MemoryStickyStore)
     sessions: Sessions = field(init=False)
     view: View = field(init=False)
     _refresh_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.keys)
-        self.view = build_view(self.registry.experiments())
+        self.view = build_view(self.registry.experiments(), self.sticky)
 
     @classmethod
     def open(cls, store: DuckDBStore, **kwargs: Any) -> ServerContext:
@@ -104,13 +109,13 @@ class ServerContext:
             store=store,
             registry=Registry.for_store(store),
             keys=KeyStore(store.connection, store.lock),
-            **kwargs,
+            **{"sticky": DuckDBStickyStore.for_store(store), **kwargs},
         )
 
     def refresh(self) -> View:
         """Re-read the experiments after a change and swap in a new view."""
         with self._refresh_lock:
-            self.view = build_view(self.registry.experiments())
+            self.view = build_view(self.registry.experiments(), self.sticky)
         return self.view
 
     def bootstrap_admin_key(self) -> str | None:

@@ -118,6 +118,11 @@ CONFLICTS: dict[tuple[str, str], str] = {
     ),
     ("/v1/keys/{key_id}", "delete"): "The last active admin key cannot be revoked.",
     ("/v1/experiments/{experiment_id}/cells", "get"): "The experiment is not a switchback.",
+    ("/v1/experiments/{experiment_id}/bandit", "get"): "The experiment is not a bandit.",
+    ("/v1/experiments/{experiment_id}/canary", "get"): "The experiment is not a canary.",
+    ("/v1/experiments/{experiment_id}/canary/judge", "post"): (
+        "The experiment is not a canary, not running, or its step has no closed interval yet."
+    ),
 }
 
 #: Routes that read or write event data: the store may be overloaded or failing.
@@ -126,6 +131,7 @@ STORE_ROUTES = {
     ("/v1/experiments/{experiment_id}/evaluate", "post"),
     ("/v1/experiments/{experiment_id}/summary", "get"),
     ("/v1/experiments/{experiment_id}/cells", "get"),
+    ("/v1/experiments/{experiment_id}/canary/judge", "post"),
 }
 
 
@@ -144,6 +150,8 @@ def _errors(path: str, method: str, operation: dict[str, Any]) -> dict[int, str]
             errors[403] = "An SDK key: this route needs an admin key."
     if "{experiment_id}" in path or path == "/v1/keys/{key_id}":
         errors[404] = "No such experiment (or key, or look)."
+    if "{webhook_id}" in path:
+        errors[404] = "No such webhook subscription (or it was removed, for DELETE)."
     if (path, method) in CONFLICTS:
         errors[409] = CONFLICTS[(path, method)]
     if "requestBody" in operation:

@@ -6,6 +6,7 @@ demo's tests and the browser tests use it to get a real server on 127.0.0.1 with
 :class:`SchedulerThread` runs the scheduled looks inside the server process. With the
 embedded store this is where they must run: DuckDB lets one process open the file for
 writing, so a separate ``splitlab scheduler`` cannot share it with a running server.
+The webhook worker (:mod:`splitlab.server.webhooks`) runs beside it in the same process.
 """
 
 from __future__ import annotations
@@ -18,11 +19,17 @@ from types import TracebackType
 
 import uvicorn
 
+from splitlab.errors import SplitlabError
+from splitlab.evaluation.bandit import BanditUpdater
+from splitlab.evaluation.canary import CanaryMonitor
 from splitlab.evaluation.errors import EvaluationError
+from splitlab.evaluation.monitor import GuardrailMonitor
 from splitlab.evaluation.scheduler import Scheduler
 from splitlab.server.app import create_app
 from splitlab.server.context import ServerContext
+from splitlab.server.webhooks import WebhookWorker
 from splitlab.store import DuckDBStore
+from splitlab.store.webhooks import WebhookStore
 
 logger = logging.getLogger(__name__)
 
@@ -46,19 +53,25 @@ def run_server(
     looks = SchedulerThread(ctx) if scheduler else None
     if looks is not None:
         looks.start()
+    hooks = WebhookWorker(WebhookStore.for_store(ctx.store)).start()  # see docs/webhooks.md
     try:
         uvicorn.Server(_config(ctx, host, port, log_level)).run()
     finally:
+        hooks.stop()
         if looks is not None:
             looks.stop()
 
 
 class SchedulerThread:
-    """Take due looks every `poll_seconds`; refresh the server's view after each that ran."""
+    """Take due looks, judge canaries and run the interval monitor every `poll_seconds`
+    (often enough for one-minute intervals); refresh the server's view after any change."""
 
-    def __init__(self, ctx: ServerContext, poll_seconds: float = 30.0) -> None:
+    def __init__(self, ctx: ServerContext, poll_seconds: float = 10.0) -> None:
         self._ctx = ctx
         self._scheduler = Scheduler(ctx.store, ctx.registry)
+        self._canary = CanaryMonitor(ctx.store, ctx.registry)
+        self._guardrails = GuardrailMonitor(ctx.store, ctx.registry)
+        self._bandits = BanditUpdater(ctx.store, ctx.registry)
         self._poll = poll_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="splitlab-scheduler", daemon=True)
@@ -79,9 +92,25 @@ class SchedulerThread:
                 records = []
             for record in records:
                 self._ctx.metrics.add_look(record.action)
-            if records:
+            acted = self._monitors()
+            if records or acted:  # a new step, weights or status: serve them
                 self._ctx.refresh()
             self._stop.wait(self._poll)
+
+    def _monitors(self) -> bool:
+        """One pass of the canary monitor, the interval monitor and the bandit updater (each
+        on its own, so that one failing does not stop the others); whether any acted."""
+        acted = False
+        for name, run in (
+            ("canary monitor", self._canary.run_once),
+            ("interval monitor", self._guardrails.run_once),
+            ("bandit updater", self._bandits.run_once),
+        ):
+            try:
+                acted = bool(run()) or acted
+            except SplitlabError as exc:
+                logger.error("%s failed: %s", name, exc)
+        return acted
 
 
 def free_port(host: str = "127.0.0.1") -> int:

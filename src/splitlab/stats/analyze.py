@@ -14,7 +14,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from splitlab.config import Experiment, Metric, MetricType
-from splitlab.stats import cluster, corrections, msprt, power, sequential, srm, switchback
+from splitlab.stats import (
+    cluster,
+    corrections,
+    msprt,
+    power,
+    quantile_metric,
+    sequential,
+    srm,
+    switchback,
+)
 from splitlab.stats.comparison import Pending, build_comparison
 from splitlab.stats.decision import decide
 from splitlab.stats.difference import Difference, NotEstimable, TestKind, compare
@@ -72,6 +81,11 @@ def _difference(
         return None, pair, (), (0.0, 0.0)
     c_arm, t_arm = pair
     units = (c_arm.n, t_arm.n)
+    if metric.type == MetricType.QUANTILE:
+        diff, reason, q_notes = quantile_metric.estimate(
+            metric, c_arm, t_arm, experiment.evaluation.alpha
+        )
+        return diff, reason, q_notes, units
     notes: list[str] = []
     if metric.type == MetricType.RATIO and (c_arm.denominator is None or t_arm.denominator is None):
         return None, "a ratio metric needs denominator sums in both arms", (), units
@@ -117,6 +131,15 @@ ESTIMATORS: dict[str, Estimator] = {
 def estimator_for(experiment: Experiment) -> Estimator:
     """The estimator of the experiment's design (:data:`ESTIMATORS`)."""
     kind = "classic" if experiment.design is None else experiment.design.type
+    if kind == "bandit":
+        # No "bandit" entry on purpose: pooled differences under an allocation that followed
+        # the data are biased, and a bandit tests no hypothesis.
+        raise StatsError(
+            f"experiment {experiment.experiment_id!r} is a bandit (design.type 'bandit'): a "
+            "classic look does not apply to adaptively allocated traffic; read the bandit's "
+            f"readout instead (`splitlab bandit status {experiment.experiment_id}` or GET "
+            f"/v1/experiments/{experiment.experiment_id}/bandit)"
+        )
     found = ESTIMATORS.get(kind)
     if found is None:
         raise StatsError(f"no estimator for design type {kind!r} (known: {', '.join(ESTIMATORS)})")
@@ -230,7 +253,14 @@ def analyze(
     estimate = estimator_for(experiment)
     for role, metric in experiment.metrics.all():
         for variant in treatments:
-            diff, reason, notes, arm_units = estimate(experiment, data, metric, variant, cache)
+            diff: Difference | None
+            reason: str | None
+            notes: tuple[str, ...]
+            if metric.type == MetricType.QUANTILE and estimate is not _difference:
+                diff, reason, notes = None, quantile_metric.UNSUPPORTED_DESIGN, ()
+                arm_units = (0.0, 0.0)
+            else:
+                diff, reason, notes, arm_units = estimate(experiment, data, metric, variant, cache)
             pending.append(Pending(role, metric, variant, diff, reason, arm_units, notes))
 
     tau = plan_tau(experiment)
@@ -268,7 +298,14 @@ def analyze(
         )
 
     metrics = tuple(
-        MetricResult(m.name, role, m.type.value, m.direction.value, tuple(comparisons[m.name]))
+        MetricResult(
+            m.name,
+            role,
+            m.type.value,
+            m.direction.value,
+            tuple(comparisons[m.name]),
+            quantile_metric.describe(m) if m.type == MetricType.QUANTILE else None,
+        )
         for role, m in experiment.metrics.all()
     )
     warnings: list[str] = []

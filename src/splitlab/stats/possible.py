@@ -10,7 +10,9 @@ cannot exist. Two kinds of rule:
   cross-products (``sumProduct`` of the covariate and of the denominator, and
   ``sumProductDenominator``) obey the Cauchy-Schwarz inequality ``(sumProduct - sum_a sum_b /
   n)^2 <= (sumSq_a - sum_a^2/n)(sumSq_b - sum_b^2/n)`` (no correlation beyond +-1); and a metric's
-  ``n`` is at most the variant's units (each unit a metric counts is a unit of the variant).
+  ``n`` is at most the variant's units (each unit a metric counts is a unit of the variant),
+  except for a quantile metric's arm (with a sketch), whose ``n`` may count events and must
+  equal the sketch's count.
 * **By metric type** (:func:`impossible_for`, with the definition): a conversion is 0 or 1
   per unit, so ``sum`` is a whole number between 0 and ``n`` and ``sumSq == sum``; a
   continuous metric aggregated with ``count`` is a whole number >= 0 per unit, so ``sum`` is a
@@ -159,6 +161,13 @@ def impossible(sums: ExperimentSums, where: str = "$") -> list[SumsProblem]:
         for name, arms in part.metrics.items():
             for variant, arm in arms.items():
                 owned = part.units.get(variant)
+                if arm.sketch is not None:  # a quantile metric: n may count events
+                    owned = None
+                    if arm.sketch.count != arm.n:
+                        problems.append(SumsProblem(
+                            f"{path}.metrics.{name}.{variant}.sketch.count",
+                            arm.sketch.count, f"n = {_g(arm.n)}: the sketch holds the n values",
+                        ))  # fmt: skip
                 problems += _arm(f"{path}.metrics.{name}.{variant}", arm, owned)
     return problems
 

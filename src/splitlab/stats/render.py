@@ -69,7 +69,11 @@ class _MetricsTable:
 
     def __init__(self, results: Results) -> None:
         self._metrics = [
-            (f"{m.name} ({m.role})", [cells(c) for c in m.comparisons], m.comparisons)
+            (
+                f"{m.name} ({m.quantile + ', ' if m.quantile else ''}{m.role})",
+                [cells(c) for c in m.comparisons],
+                m.comparisons,
+            )
             for m in results.metrics
         ]
 
@@ -138,7 +142,8 @@ def html_results(results: Results, escape: Callable[[str], str]) -> str:
     rows = []
     for m in results.metrics:
         for c in m.comparisons:
-            tds = "".join(f"<td>{escape(x)}</td>" for x in [m.name, m.role, *cells(c)])
+            name = f"{m.name} ({m.quantile})" if m.quantile else m.name
+            tds = "".join(f"<td>{escape(x)}</td>" for x in [name, m.role, *cells(c)])
             rows.append(f"<tr>{tds}</tr>")
     head = "".join(f"<th>{escape(h)}</th>" for h in ["metric", "role", *HEADERS])
     d = results.decision

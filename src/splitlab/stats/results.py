@@ -154,15 +154,20 @@ class MetricResult:
     type: str
     direction: str
     comparisons: tuple[Comparison, ...]
+    #: Quantile metrics: what is compared, e.g. ``"p95 per event"`` (None for other types).
+    quantile: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "role": self.role,
             "type": self.type,
             "wantedDirection": self.direction,
             "comparisons": [c.to_dict() for c in self.comparisons],
         }
+        if self.quantile is not None:
+            out["quantile"] = self.quantile
+        return out
 
 
 @dataclass(frozen=True, slots=True)

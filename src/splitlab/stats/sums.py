@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from splitlab.stats.errors import SumsError, SumsProblem
 from splitlab.stats.possible import WHOLE_UNITS, impossible, impossible_for
+from splitlab.stats.quantile import ClusteredSums, add_clustered
+from splitlab.stats.sketch import Sketch
+from splitlab.stats.sketch_sums import add_sketches, read_part
 from splitlab.stats.switchback_cells import SwitchbackCells
 
 if TYPE_CHECKING:
@@ -131,6 +134,10 @@ class ArmSums:
     sum_sq: float
     covariate: CrossSums | None = None
     denominator: CrossSums | None = None
+    #: Quantile metrics: the values' sketch (``n`` counts its events or units) and, per
+    #: event, the per-unit sums of the clustered correction (:mod:`splitlab.stats.quantile`).
+    sketch: Sketch | None = None
+    clustered: ClusteredSums | None = None
 
     def __add__(self, other: ArmSums) -> ArmSums:
         return ArmSums(
@@ -139,6 +146,8 @@ class ArmSums:
             self.sum_sq + other.sum_sq,
             _add_optional(self.covariate, other.covariate),
             _add_optional(self.denominator, other.denominator),
+            add_sketches(self.sketch, self.n, other.sketch, other.n),
+            add_clustered(self.clustered, other.clustered),
         )
 
     @classmethod
@@ -175,6 +184,8 @@ class ArmSums:
             _number(data, "sumSq", where, found),
             None if cov is None else CrossSums.from_dict(cov, f"{where}.covariate", found),
             None if den is None else CrossSums.from_dict(den, f"{where}.denominator", found),
+            read_part(Sketch.from_dict, data.get("sketch"), f"{where}.sketch", found),
+            read_part(ClusteredSums.from_dict, data.get("clustered"), f"{where}.clustered", found),
         )
         if problems is None:
             _refuse(found)
@@ -186,6 +197,10 @@ class ArmSums:
             out["covariate"] = self.covariate.to_dict()
         if self.denominator is not None:
             out["denominator"] = self.denominator.to_dict()
+        if self.sketch is not None:
+            out["sketch"] = self.sketch.to_dict()
+        if self.clustered is not None:
+            out["clustered"] = self.clustered.to_dict()
         return out
 
 

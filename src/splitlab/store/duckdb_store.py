@@ -26,16 +26,21 @@ from typing import Any
 
 import duckdb
 
+from splitlab.config.adaptive import CanaryMetric
 from splitlab.config.models import Experiment
+from splitlab.stats.intervals import IntervalArm
 from splitlab.stats.sums import ExperimentSums
 from splitlab.stats.switchback import cell_sums
 from splitlab.stats.switchback_cells import SwitchbackCells
+from splitlab.store.bandit_sql import BanditData, bandit_data_from_rows, plan_bandit
 from splitlab.store.base import DataQuality, IngestResult
+from splitlab.store.canary_sql import intervals_from_rows, plan_intervals
 from splitlab.store.cluster_sql import plan_cluster_summary
 from splitlab.store.errors import StoreError, database_open_error
 from splitlab.store.loader import Loader
 from splitlab.store.log import AppendLog, Position
 from splitlab.store.quality_sql import data_quality_sql, quality_from_rows
+from splitlab.store.quantile_sql import quantile_sums
 from splitlab.store.summary_sql import cutoff_millis, plan_summary, sums_from_rows
 from splitlab.store.switchback_sql import CellResult, plan_cells, read_cells
 from splitlab.store.tables import create_tables
@@ -164,10 +169,13 @@ class DuckDBStore:
             cursor = self._con.execute(plan.sql, plan.params)
             columns = [d[0] for d in cursor.description]
             rows = cursor.fetchall()
+            sums = sums_from_rows(experiment, plan, columns, rows)
+            if not experiment.is_cluster:
+                sums = quantile_sums(experiment, sums, millis, self._run)
         quality = quality_from_rows(experiment, plan, columns, rows)
         with self.lock:
             self._quality = None if quality is None else (key, quality)
-        return sums_from_rows(experiment, plan, columns, rows)
+        return sums
 
     def switchback_cells(
         self, experiment: Experiment, cutoff: datetime | None = None
@@ -243,3 +251,47 @@ class DuckDBStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _run(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """One query under the caller's lock: its column names and rows."""
+        cursor = self._con.execute(sql, params)
+        return [d[0] for d in cursor.description], cursor.fetchall()
+
+    # ------------------------------------------------------------------ bandits
+
+    def bandit_data(
+        self, experiment: Experiment, boundaries: Sequence[int], cutoff: datetime
+    ) -> BanditData:
+        """A bandit's reward sums and newly exposed units per update batch
+        (:mod:`splitlab.store.bandit_sql`); `boundaries` are the update times (epoch ms)."""
+        self.flush()
+        millis = cutoff_millis(cutoff)
+        plan = plan_bandit(experiment, boundaries, millis)
+        with self.lock:
+            rows = self._con.execute(plan.sql, plan.params).fetchall()
+        return bandit_data_from_rows(experiment, plan, rows, boundaries, millis)
+
+    # ------------------------------------------------------------------ canary
+
+    def interval_data(
+        self,
+        experiment: Experiment,
+        metric: CanaryMetric,
+        *,
+        start: datetime,
+        end: datetime,
+        interval_seconds: int,
+    ) -> dict[int, dict[str, IntervalArm]]:
+        """A canary metric's events in ``[start, end)`` per interval and variant
+        (:mod:`splitlab.store.canary_sql`): ``{k: {variant: IntervalArm}}``, ``k`` counted
+        from ``start`` in steps of ``interval_seconds``."""
+        plan = plan_intervals(experiment, metric, start, end, interval_seconds)
+        self.flush()
+        with self.lock:
+            moments = self._con.execute(plan.moments_sql, plan.params).fetchall()
+            buckets = (
+                None
+                if plan.sketch_sql is None
+                else self._con.execute(plan.sketch_sql, plan.params).fetchall()
+            )
+        return intervals_from_rows(experiment, metric, moments, buckets)

@@ -9,6 +9,9 @@ Three tables in the store's DuckDB file, sharing the store's one connection and 
 * ``splitlab_looks``: the looks ledger, one row per look or read-only peek, holding the exact
   JSON that was produced so that any past look can be re-rendered byte for byte.
 
+Every change record and every look that decides ship, rollback or halt also queues a webhook
+notification (:mod:`splitlab.store.outbox`) in the same transaction.
+
 The registry stores and reads; it does not judge. Which status changes are allowed is decided
 in one place, :mod:`splitlab.evaluation.lifecycle`, which is the only caller of
 :meth:`Registry.write_state`.
@@ -26,6 +29,7 @@ from typing import Any, Protocol
 
 from splitlab.config import Experiment, load_experiment
 from splitlab.errors import SplitlabError
+from splitlab.store import outbox
 from splitlab.store.registry_records import (
     Change,
     DuplicateExperimentError,
@@ -111,6 +115,7 @@ class Registry:
         with self.transaction():
             for statement in _SCHEMA:
                 self._conn.execute(statement)
+            outbox.create_tables(self._conn)
 
     @classmethod
     def for_store(cls, store: Any) -> Registry:
@@ -239,6 +244,7 @@ class Registry:
                     canonical_json(details or {}),
                 ],
             )
+            outbox.record_change(self._conn, change, experiment)  # notified iff committed
         logger.info("%s %s: %s -> %s by %s", experiment.id, kind, from_value, to_value, by)
         return change
 
@@ -298,6 +304,7 @@ class Registry:
                     document,
                 ],
             )
+            outbox.record_look(self._conn, record)  # notified iff committed
         return record
 
     def looks(self, experiment_id: str, *, include_peeks: bool = True) -> list[LookRecord]:

@@ -56,11 +56,13 @@ def _metric_kind(metric_type: MetricType, switchback: bool = False) -> str:
             MetricType.CONVERSION: "users who do it at least once, per cell",
             MetricType.CONTINUOUS: "average per cell",
             MetricType.RATIO: "ratio of two per-cell totals",
+            MetricType.QUANTILE: "a quantile of the values (not analysed per cell)",
         }[metric_type]
     return {
         MetricType.CONVERSION: "share of units who do it at least once",
         MetricType.CONTINUOUS: "average per unit",
         MetricType.RATIO: "ratio of two per-unit totals",
+        MetricType.QUANTILE: "a quantile of the values (e.g. p95)",
     }[metric_type]
 
 

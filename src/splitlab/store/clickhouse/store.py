@@ -18,14 +18,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from splitlab.config.adaptive import CanaryMetric
 from splitlab.config.models import Experiment
+from splitlab.stats.intervals import IntervalArm
 from splitlab.stats.sums import ExperimentSums
 from splitlab.stats.switchback import cell_sums
 from splitlab.stats.switchback_cells import SwitchbackCells
+from splitlab.store.bandit_sql import BanditData, bandit_data_from_rows
 from splitlab.store.base import DataQuality, IngestResult
+from splitlab.store.canary_sql import intervals_from_rows
+from splitlab.store.clickhouse.bandit_sql import plan_clickhouse_bandit
+from splitlab.store.clickhouse.canary_sql import plan_clickhouse_intervals
 from splitlab.store.clickhouse.cluster_sql import plan_clickhouse_cluster_summary
 from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError, identifier
 from splitlab.store.clickhouse.loader import ClickHouseLoader
+from splitlab.store.clickhouse.quantile_sql import quantile_sums
 from splitlab.store.clickhouse.sql import (
     Dedup,
     as_grouping_rows,
@@ -152,7 +159,12 @@ class ClickHouseStore:
         plan = planner(self.database, experiment, millis, segments, self._dedup)
         columns, rows = self._client.query(plan.sql, plan.params)
         columns, shaped = as_grouping_rows(plan, columns, rows)
-        return sums_from_rows(experiment, plan, columns, shaped)
+        sums = sums_from_rows(experiment, plan, columns, shaped)
+        if experiment.is_cluster:
+            return sums
+        return quantile_sums(
+            self.database, experiment, sums, millis, self._dedup, self._client.query
+        )
 
     def switchback_cells(
         self, experiment: Experiment, cutoff: datetime | None = None
@@ -203,3 +215,39 @@ class ClickHouseStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # ------------------------------------------------------------------ bandits
+
+    def bandit_data(
+        self, experiment: Experiment, boundaries: Sequence[int], cutoff: datetime
+    ) -> BanditData:
+        """A bandit's reward sums and newly exposed units per update batch
+        (:mod:`splitlab.store.clickhouse.bandit_sql`)."""
+        self.flush()
+        millis = cutoff_millis(cutoff)
+        plan = plan_clickhouse_bandit(self.database, experiment, boundaries, millis, self._dedup)
+        _, rows = self._client.query(plan.sql, plan.params)
+        return bandit_data_from_rows(experiment, plan, rows, boundaries, millis)
+
+    # ------------------------------------------------------------------ canary
+
+    def interval_data(
+        self,
+        experiment: Experiment,
+        metric: CanaryMetric,
+        *,
+        start: datetime,
+        end: datetime,
+        interval_seconds: int,
+    ) -> dict[int, dict[str, IntervalArm]]:
+        """A canary metric's events in ``[start, end)`` per interval and variant, computed in
+        ClickHouse (:mod:`.canary_sql`; the same numbers as :meth:`DuckDBStore.interval_data`)."""
+        plan = plan_clickhouse_intervals(
+            self.database, experiment, metric, start, end, interval_seconds, self._dedup
+        )
+        self.flush()
+        _, moments = self._client.query(plan.moments_sql, plan.params)
+        buckets = None
+        if plan.sketch_sql is not None:
+            _, buckets = self._client.query(plan.sketch_sql, plan.params)
+        return intervals_from_rows(experiment, metric, moments, buckets)

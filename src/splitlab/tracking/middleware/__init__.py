@@ -19,6 +19,7 @@ from splitlab.tracking.middleware.common import (
     from_cookie,
     from_header,
 )
+from splitlab.tracking.middleware.request_metrics import RequestMetrics
 from splitlab.tracking.middleware.wsgi import WSGITrackingMiddleware
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "EventTrackingMiddleware",
     "ExposureCache",
     "RequestInfo",
+    "RequestMetrics",
     "TrackingCore",
     "WSGITrackingMiddleware",
     "derive_event_id",

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from splitlab.tracking.context import activate, deactivate
 from splitlab.tracking.middleware.common import RequestInfo, TrackingCore, parse_cookies
+from splitlab.tracking.middleware.request_metrics import start_timer
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -77,17 +78,33 @@ class EventTrackingMiddleware:
             for name, value in self.tracking.response_headers(context)
         ]
         scope.setdefault("state", {})["splitlab"] = context
+        timer = start_timer(self.tracking, context)
 
         async def send_with_headers(message: Message) -> None:
-            if extra and message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            if message["type"] == "http.response.start":
+                if timer is not None:
+                    timer.status = int(message.get("status", 200))
+                if extra:
+                    message = {**message, "headers": [*message.get("headers", ()), *extra]}
             await send(message)
+            if (
+                timer is not None
+                and message["type"] == "http.response.body"
+                and not message.get("more_body", False)
+            ):
+                timer.response_complete()  # the last chunk of a streamed body included
 
         token = activate(context)
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception:  # a cancelled task (client gone) is not a server error
+            if timer is not None:
+                timer.raised = True
+            raise
         finally:
             deactivate(token)
+            if timer is not None:
+                timer.finish()
 
 
 class CloseOnShutdown:

@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from splitlab.assignment import (
     Assignment,
@@ -42,6 +42,9 @@ from splitlab.config.designs import ClusterDesign, SwitchbackDesign
 from splitlab.config.models import Experiment
 from splitlab.tracking.context import RequestContext
 from splitlab.tracking.events import AttributeValue, Event
+
+if TYPE_CHECKING:
+    from splitlab.tracking.middleware.request_metrics import RequestMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +213,8 @@ class TrackingCore:
     which experiments are assigned (a list, or a callable on the request), None meaning all
     that serve a variant. ``response_header`` (None to disable) carries the assignments to
     the client and names the header of ``RequestContext.forward_headers()`` for downstream
-    services.
+    services. ``request_metrics`` (off by default) records each request's latency and error
+    flag as metric events (see :mod:`splitlab.tracking.middleware.request_metrics`).
     """
 
     def __init__(
@@ -224,6 +228,7 @@ class TrackingCore:
         exposure_cache_size: int = 100_000,
         response_header: str | None = "X-Splitlab-Assignments",
         request_key_headers: Sequence[str] = ("Idempotency-Key", "X-Request-Id"),
+        request_metrics: RequestMetrics | None = None,
     ) -> None:
         self.assigner = assigner
         self.recorder = recorder
@@ -233,6 +238,7 @@ class TrackingCore:
         self.exposures = ExposureCache(exposure_cache_size)
         self.response_header = response_header
         self._key_headers = tuple(name.lower() for name in request_key_headers)
+        self.request_metrics = request_metrics
 
     def begin(self, request: RequestInfo) -> RequestContext:
         """Identify the unit, assign it, log new exposures; the context for the handler."""

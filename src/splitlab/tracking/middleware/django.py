@@ -11,11 +11,12 @@ The view sees the context through ``splitlab.tracking.current()`` and as
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from splitlab.tracking.context import activate, deactivate
 from splitlab.tracking.middleware.common import RequestInfo, TrackingCore
+from splitlab.tracking.middleware.request_metrics import RequestTimer, start_timer
 
 SETTING = "SPLITLAB_TRACKING"
 
@@ -62,11 +63,35 @@ class DjangoTrackingMiddleware:
         )
         context = self.tracking.begin(info)
         request.splitlab = context
+        timer = start_timer(self.tracking, context)
         token = activate(context)
         try:
             response = self.get_response(request)
+        except Exception:  # a cancelled task (client gone) is not a server error
+            if timer is not None:
+                timer.raised = True
+                timer.finish()
+            raise
         finally:
             deactivate(token)
         for name, value in self.tracking.response_headers(context):
             response[name] = value
+        if timer is not None:
+            timer.status = int(response.status_code)
+            if getattr(response, "streaming", False):
+                response.streaming_content = _timed(response.streaming_content, timer)
+            else:
+                timer.finish()
         return response
+
+
+def _timed(chunks: Iterable[Any], timer: RequestTimer) -> Iterator[Any]:
+    """A streamed body that stops the clock when it ends (or is closed early)."""
+    try:
+        yield from chunks
+        timer.response_complete()
+    except Exception:
+        timer.raised = True
+        raise
+    finally:
+        timer.finish()

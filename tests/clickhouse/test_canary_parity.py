@@ -1,0 +1,47 @@
+"""ClickHouseStore.interval_data gives DuckDB's IntervalArms (sums and sketch buckets) on the
+same events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from splitlab.config.models import Experiment
+from splitlab.store import DuckDBStore
+from splitlab.store.clickhouse import ClickHouseStore, LocalServer
+from tests.canary.canary_helpers import T0, canary_experiment
+from tests.canary.test_interval_data import awkward_events
+
+Stores = tuple[ClickHouseStore, DuckDBStore, Experiment]
+
+
+@pytest.fixture(scope="module")
+def stores(clickhouse: LocalServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
+    """Both stores fed the same events (one of them twice)."""
+    events = awkward_events(seed=11)
+    tmp: Path = tmp_path_factory.mktemp("canary_parity")
+    duck = DuckDBStore(tmp / "events.duckdb", load_interval_s=0.05)
+    house = ClickHouseStore(clickhouse.url, tmp / "log", database="canary", load_interval_s=0.05)
+    for batch in (events[: len(events) // 2], events[len(events) // 2 :]):
+        duck.ingest(batch)
+        house.ingest(batch)
+    yield house, duck, canary_experiment()
+    house.close()
+    duck.close()
+
+
+@pytest.mark.parametrize("name", ["errors", "latency", "latency_shift"])
+@pytest.mark.parametrize("interval", [60, 300])
+def test_interval_data_equals_duckdb(stores: Stores, name: str, interval: int) -> None:
+    house, duck, exp = stores
+    assert exp.design is not None and exp.design.type == "canary"
+    m = next(m for m in exp.design.metrics if m.name == name)
+    window = {"start": T0, "end": T0 + timedelta(minutes=20), "interval_seconds": interval}
+    expected = duck.interval_data(exp, m, **window)  # type: ignore[arg-type]
+    assert house.interval_data(exp, m, **window) == expected  # type: ignore[arg-type]
+    assert len(expected) == 20 * 60 // interval
+    if m.kind != "proportion":
+        assert sum(len(a["canary"].sketch.positive) for a in expected.values()) > 20  # type: ignore[union-attr]
