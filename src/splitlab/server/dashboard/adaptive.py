@@ -11,18 +11,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from splitlab.config import Experiment
+from splitlab.evaluation.bandit import bandit_status
+from splitlab.evaluation.canary_view import canary_view
 from splitlab.server.context import ServerContext
 from splitlab.server.dashboard import bandit, canary
+from splitlab.store.canary_ledger import CanaryLedger
 
 
 def canary_document(ctx: ServerContext, experiment: Experiment) -> Mapping[str, Any] | None:
-    """The canary document of the API (None until the monitor has recorded anything)."""
-    return None
+    """The canary document of ``GET /v1/experiments/{id}/canary``."""
+    return canary_view(ctx.registry, CanaryLedger.for_store(ctx.store), experiment.id)
 
 
 def bandit_document(ctx: ServerContext, experiment: Experiment) -> Mapping[str, Any] | None:
-    """The bandit document of the API (None until the updater has recorded anything)."""
-    return None
+    """The bandit document of ``GET /v1/experiments/{id}/bandit``."""
+    return bandit_status(ctx.registry, experiment.id)
 
 
 def canary_panel(ctx: ServerContext, experiment: Experiment) -> dict[str, Any] | None:
