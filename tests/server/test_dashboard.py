@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from splitlab.config import load_experiment
+from splitlab.config.adaptive import BanditDesign
 from splitlab.demo.setup import DemoResult, build_demo
 from splitlab.server.app import create_app
 from splitlab.server.dashboard import charts, looks, pages, words
@@ -292,6 +293,12 @@ def test_past_looks_open_from_the_ledger(browser: TestClient, demo: DemoResult) 
         assert 'id="metrics"' in page.text and 'id="quality"' in page.text
 
 
+def _weights_version(demo: DemoResult) -> int:
+    design = demo.ctx.registry.get("exp-onboarding-bandit").design
+    assert isinstance(design, BanditDesign)
+    return design.weights_version
+
+
 def test_design_panels_show_each_looks_recorded_design(
     browser: TestClient, demo: DemoResult
 ) -> None:
@@ -305,6 +312,8 @@ def test_design_panels_show_each_looks_recorded_design(
         "exp-checkout-flow-v3": "classic", "exp-search-ranking-v2": "classic",
         "exp-homepage-copy-aa": "classic", "exp-pricing-annual-plan": "cluster: accountId → userId",
         "exp-dispatch-batching": "switchback: region, 1 h",
+        "exp-orders-db-migration": "canary: step 3 of 4 (25 %)",
+        "exp-onboarding-bandit": f"bandit: 4 arms, weights v{_weights_version(demo)}",
     }  # fmt: skip
     assert 'id="design"' not in browser.get("/experiments/exp-checkout-flow-v3").text
     for record in demo.ctx.registry.looks("exp-pricing-annual-plan"):
