@@ -110,13 +110,14 @@ def _build(
     opener: Callable[[Path], DuckDBStore],
 ) -> DemoResult:  # fmt: skip
     """Build the demo with a progress bar, then print its experiments and keys."""
-    from splitlab.demo.setup import build_demo
+    from splitlab.demo.setup import ADAPTIVE_PHASES, build_demo
 
     started = time.monotonic()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("Simulating days of traffic", total=days)
+        task = progress.add_task("Simulating days of traffic, then the canary and the bandit",
+                                 total=days + ADAPTIVE_PHASES)  # fmt: skip
         result = build_demo(
             path, scale=scale, days=days, seed=seed,
             on_day=lambda _day: progress.advance(task), opener=opener,

@@ -57,7 +57,7 @@ SLOW_MS = 350.0
 
 #: New users an hour in the bandit (not scaled: each new unit of a bandit is kept in the
 #: server's sticky store, one write each), and each version's true setup completion.
-BANDIT_USERS_PER_HOUR = 40
+BANDIT_USERS_PER_HOUR = 30
 SETUP_RATE = {"control": 0.20, "short-list": 0.22, "video-first": 0.18, "progress-bar": 0.27}
 #: A completing user finishes setup this long after the first exposure (hours, exponential
 #: mean; cut at the 24-hour window).

@@ -59,6 +59,8 @@ BANDIT_DEFINITION = "exp-onboarding-bandit.json"
 #: The bandit runs over the last this-many days, the canary over the last this-many hours.
 BANDIT_DAYS = 3
 CANARY_HOURS = 3
+#: Steps ``on_day`` is called for after the days: the bandit's span, then the canary's.
+ADAPTIVE_PHASES = 2
 
 #: Visitors per simulated day at scale 1: enough for the article's experiment to reach its
 #: minSampleSize (15,000 per variant) by its fifth and last look.
@@ -180,7 +182,7 @@ def build_demo(
         ctx.refresh()
         if on_day is not None:
             on_day(day)
-    _adaptive(ctx, result, end, days, scale, seed)
+    _adaptive(ctx, result, end, days, seed, on_day)
     for experiment in registry.experiments():
         looks = registry.looks(experiment.id, include_peeks=False)
         action = looks[-1].action if looks else "none"
@@ -203,10 +205,16 @@ def _launch(ctx: ServerContext, name: str, at: datetime, scale: float) -> Experi
 
 
 def _adaptive(
-    ctx: ServerContext, result: DemoResult, end: datetime, days: int, scale: float, seed: int
+    ctx: ServerContext,
+    result: DemoResult,
+    end: datetime,
+    days: int,
+    seed: int,
+    on_day: Callable[[int], None] | None,
 ) -> None:
     """The bandit's last days, then the canary's last hours, each driven by its real
-    component (the bandit updater, the canary monitor) on a simulated clock."""
+    component (the bandit updater, the canary monitor) on a simulated clock; ``on_day`` is
+    called after each (with ``days`` and ``days + 1``)."""
     from splitlab.evaluation.bandit import BanditUpdater
     from splitlab.evaluation.canary import CanaryMonitor
 
@@ -228,7 +236,7 @@ def _adaptive(
     drive = Drive(set_clock, send, lambda: ctx.view.service, ctx.refresh,
                   lambda eid: registry.get(eid).status is Status.RUNNING)  # fmt: skip
     bandit_start = end - timedelta(days=min(BANDIT_DAYS, days))
-    bandit = _launch(ctx, BANDIT_DEFINITION, bandit_start, scale)
+    bandit = _launch(ctx, BANDIT_DEFINITION, bandit_start, 1.0)
     assert isinstance(bandit.design, BanditDesign)
     ctx.refresh()
     updater = BanditUpdater(ctx.store, registry, clock=clock)
@@ -237,9 +245,11 @@ def _adaptive(
     final = registry.get(BANDIT)
     assert isinstance(final.design, BanditDesign)
     result.adaptive[BANDIT] = (final.status.value, f"weights v{final.design.weights_version}")
+    if on_day is not None:
+        on_day(days)
 
     canary_start = end - timedelta(hours=CANARY_HOURS)
-    canary = _launch(ctx, CANARY_DEFINITION, canary_start, scale)
+    canary = _launch(ctx, CANARY_DEFINITION, canary_start, 1.0)
     assert isinstance(canary.design, CanaryDesign)
     ctx.refresh()
     monitor = CanaryMonitor(ctx.store, registry, clock=clock)
@@ -249,3 +259,5 @@ def _adaptive(
     assert isinstance(final.design, CanaryDesign)
     percent = final.design.canary_steps[final.design.step].percent
     result.adaptive[CANARY] = (final.status.value, f"canary step {percent:g} %")
+    if on_day is not None:
+        on_day(days + 1)
