@@ -153,6 +153,10 @@ CANARY_DOC: dict[str, Any] = {
             "baseline": Sketch.from_values(LATENCY).to_dict(),
             "canary": Sketch.from_values(SLOW).to_dict(),
         },
+        "latency_p99": {
+            "baseline": Sketch.from_values(LATENCY).to_dict(),
+            "canary": Sketch.from_values(SLOW).to_dict(),
+        },
     },
 }
 
@@ -179,9 +183,13 @@ def test_the_canary_panel_shows_the_ramp_the_verdicts_and_the_distributions() ->
     assert "latency_p99 rose beyond its tolerance of 15 % <b>" in text  # shown, escaped
     assert "<b>" not in page.replace("<br>", "")
     assert "+180 %" in text and "[+120 %, +250 %]" in text  # relative, in percent
+    row = re.search(r'data-metric="latency".*?</tr>', page, re.S)
+    assert row is not None and "[-2 %, +4 %]" in _text(row.group(0))  # a relative shift
     assert "+0.04 pt" in text and "0.2 %" in text  # a proportion in points and percent
     assert "a rise of at most 0.5 pt" in text and "a rise of at most 15 %" in text
-    svg = view["distributions"][0]["chart"]
+    [shared] = view["distributions"]  # two metrics of one event: one chart
+    assert shared["name"] == "latency, latency_p99"
+    svg = shared["chart"]
     counts = dict(re.findall(r'data-series="(\w+)" data-count="(\d+)"', svg))
     assert counts == {"baseline": "4000", "canary": "4000"}
     marks = re.findall(r'data-series="(\w+)" data-p="([\d.]+)" data-value="([\d.e+-]+)"', svg)

@@ -135,6 +135,8 @@ def metric_rows(metrics: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for m in metrics:
         kind = _text(m.get("kind"))
         scale = _text(m.get("scale")) or _text(m.get("toleranceType")) or "absolute"
+        if scale == "shift":  # a Mann-Whitney shift is on its tolerance's scale
+            scale = _text(m.get("toleranceType")) or "relative"
         verdict = _text(m.get("verdict")) or "marginal"
         lower, upper = m.get("lower"), m.get("upper")
         rows.append(
@@ -223,6 +225,22 @@ def _distribution(name: str, pair: Mapping[str, Any]) -> dict[str, Any]:
             "problems": problems}  # fmt: skip
 
 
+def _shared(distributions: Any) -> list[tuple[list[str], Mapping[str, Any]]]:
+    """The distributions with metrics of one event (identical sketches) drawn once."""
+    groups: list[tuple[list[str], Mapping[str, Any]]] = []
+    if not isinstance(distributions, Mapping):
+        return groups
+    for name, pair in distributions.items():
+        if not isinstance(pair, Mapping):
+            continue
+        same = next((g for g in groups if g[1] == pair), None)
+        if same is None:
+            groups.append(([str(name)], pair))
+        else:
+            same[0].append(str(name))
+    return groups
+
+
 def panel(experiment: Experiment, document: Mapping[str, Any] | None) -> dict[str, Any]:
     """What the canary panel shows, from the canary document (None: nothing recorded yet)."""
     design = experiment.design
@@ -254,9 +272,7 @@ def panel(experiment: Experiment, document: Mapping[str, Any] | None) -> dict[st
         "history": [_judgment(j) for j in reversed(judgments[-HISTORY_ROWS:])],
         "judgments": len(judgments),
         "distributions": [
-            _distribution(str(name), pair)
-            for name, pair in distributions.items()
-            if isinstance(pair, Mapping)
+            _distribution(", ".join(names), pair) for names, pair in _shared(distributions)
         ],
         "looked": document is not None,
     }
