@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,24 +12,13 @@ from fastapi.testclient import TestClient
 
 from splitlab.config import load_experiment
 from splitlab.config.adaptive import BanditDesign
-from splitlab.demo.setup import DemoResult, build_demo
+from splitlab.demo.setup import DemoResult
 from splitlab.server.app import create_app
 from splitlab.server.dashboard import charts, looks, pages, words
 
 from .server_helpers import ARTICLE
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoResult]:
-    """A small but complete demo (five experiments, six days)."""
-    path: Path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    result = build_demo(path, scale=0.3, days=6, now=NOW)
-    try:
-        yield result
-    finally:
-        result.ctx.store.close()
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,26 +19,13 @@ from fastapi.testclient import TestClient
 from splitlab.config import Status
 from splitlab.config.adaptive import BanditDesign
 from splitlab.demo.adaptive import BANDIT, CANARY, SETUP_RATE
-from splitlab.demo.setup import DemoResult, build_demo
+from splitlab.demo.setup import DemoResult
 from splitlab.evaluation.bandit import bandit_status
 from splitlab.evaluation.canary_view import canary_view
 from splitlab.server.app import create_app
 from splitlab.store.canary_ledger import CanaryLedger
 
 pytestmark = pytest.mark.slow
-
-NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoResult]:
-    """The demo at the quick scale the other demo tests use."""
-    path = tmp_path_factory.mktemp("demo-adaptive") / "demo.duckdb"
-    result = build_demo(path, scale=0.3, days=6, now=NOW)
-    try:
-        yield result
-    finally:
-        result.ctx.store.close()
 
 
 def _text(markup: str) -> str:
