@@ -82,6 +82,13 @@ def sigterm_unwinds() -> Iterator[None]:
         yield
     except Terminated:
         pass
+    except BaseException:
+        # A library may turn the handler's exception into its own: DuckDB, interrupted inside
+        # a query (opening a store that catches up), raises "Query interrupted" instead. After
+        # SIGTERM the process still stops by the signal, once the stack has unwound.
+        if not received:
+            raise
+        logger.info("SIGTERM arrived during a call that raised its own error; stopping")
     finally:
         if not received:
             signal.signal(signal.SIGTERM, previous)
