@@ -1,4 +1,5 @@
-"""DuckDBStore.interval_data: a canary metric's events per interval and arm, as by hand."""
+"""DuckDBStore.interval_data and canary_intervals: a canary's events per interval and arm, its
+step totals and clustered quantile sums, as by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
+from splitlab.stats.quantile import clustered_sums, quantile_bucket
+from splitlab.stats.sketch import Sketch
 from splitlab.store import DuckDBStore
+from splitlab.stats.intervals import IntervalArm
 from splitlab.store.errors import StoreError
 from splitlab.tracking.events import Event
 from tests.canary.canary_helpers import (
@@ -21,7 +25,7 @@ from tests.canary.canary_helpers import (
     metric,
     requests,
 )
-from tests.canary.interval_reference import reference_intervals
+from tests.canary.interval_reference import reference_intervals, reference_rows
 
 
 def awkward_events(seed: int = 7) -> list[Event]:
@@ -93,3 +97,51 @@ def test_an_empty_window_and_a_bad_one(loaded: tuple[DuckDBStore, list[Event]]) 
         store.interval_data(exp, m, start=T0, end=T0 - timedelta(1), interval_seconds=300)
     with pytest.raises(StoreError, match="interval_seconds"):
         store.interval_data(exp, m, start=T0, end=T0, interval_seconds=0)
+
+
+def test_canary_intervals_equal_a_computation_by_hand(
+    loaded: tuple[DuckDBStore, list[Event]],
+) -> None:
+    """All metrics at once (two of the three on the same event, read once): the intervals as
+    for one metric; the step totals are the events grouped by unit over the whole step (one
+    interval as long as the step, by hand); the quantile's clustered sums are numpy's per-unit
+    counts at the bucket of each arm's step quantile."""
+    store, events = loaded
+    exp = canary_experiment()
+    design = exp.design
+    assert design is not None and design.type == "canary"
+    span = 20 * MINUTE
+    got = store.canary_intervals(
+        exp, design.metrics, start=T0, end=T0 + timedelta(minutes=20), interval_seconds=300
+    )
+    for m in design.metrics:
+        by_hand = reference_intervals(
+            events, EXPERIMENT_ID, m, T0_MS, T0_MS + span, 300_000, exp.variant_names
+        )
+        assert got.intervals[m.name] == by_hand
+        whole = reference_intervals(
+            events, EXPERIMENT_ID, m, T0_MS, T0_MS + span, span, exp.variant_names
+        )[0]
+        assert got.steps[m.name] == {
+            v: IntervalArm(*(getattr(a, f) for f in IntervalArm.__slots__[:-1]))  # no sketch
+            for v, a in whole.items()
+        }
+    # units send several requests, so the step has fewer units than the intervals summed
+    step = got.steps["errors"]["canary"]
+    assert step.units < sum(iv["canary"].units for iv in got.intervals["errors"].values())
+    q = next(m for m in design.metrics if m.kind == "quantile")
+    assert q.quantile is not None
+    rows = reference_rows(events, EXPERIMENT_ID, q, T0_MS, T0_MS + span, span, exp.variant_names)
+    assert set(got.clustered) == {q.name}
+    for variant in exp.variant_names:
+        values = np.array([v for _, var, _, v in rows if var == variant])
+        units = np.array([u for _, var, u, _ in rows if var == variant])
+        bucket = quantile_bucket(Sketch.from_values(values), q.quantile)
+        assert got.clustered[q.name][variant] == clustered_sums(values, units, bucket)
+
+
+def test_a_canary_without_metrics_reads_nothing(loaded: tuple[DuckDBStore, list[Event]]) -> None:
+    store, _ = loaded
+    exp = canary_experiment()
+    got = store.canary_intervals(exp, [], start=T0, end=T0, interval_seconds=300)
+    assert (got.intervals, got.steps, got.clustered) == ({}, {}, {})

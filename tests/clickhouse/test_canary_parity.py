@@ -45,3 +45,17 @@ def test_interval_data_equals_duckdb(stores: Stores, name: str, interval: int) -
     assert len(expected) == 20 * 60 // interval
     if m.kind != "proportion":
         assert sum(len(a["canary"].sketch.positive) for a in expected.values()) > 20  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("interval", [60, 300])
+def test_canary_intervals_equal_duckdb(stores: Stores, interval: int) -> None:
+    """The whole canary at once: intervals, step totals and clustered quantile sums."""
+    house, duck, exp = stores
+    assert exp.design is not None and exp.design.type == "canary"
+    metrics = exp.design.metrics
+    window = {"start": T0, "end": T0 + timedelta(minutes=20), "interval_seconds": interval}
+    expected = duck.canary_intervals(exp, metrics, **window)  # type: ignore[arg-type]
+    assert house.canary_intervals(exp, metrics, **window) == expected  # type: ignore[arg-type]
+    assert set(expected.steps) == {m.name for m in metrics}
+    assert set(expected.clustered) == {"latency"}
+    assert set(expected.clustered["latency"]) == {"baseline", "canary"}
