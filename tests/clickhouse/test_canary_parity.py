@@ -1,5 +1,5 @@
-"""ClickHouseStore.interval_data gives DuckDB's IntervalArms (sums and sketch buckets) on the
-same events."""
+"""ClickHouseStore.canary_intervals gives DuckDB's data (interval sums, sketch buckets, step
+totals, clustered quantile sums) on the same events."""
 
 from __future__ import annotations
 
@@ -35,16 +35,17 @@ def stores(clickhouse: LocalServer, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.mark.parametrize("name", ["errors", "latency", "latency_shift"])
 @pytest.mark.parametrize("interval", [60, 300])
-def test_interval_data_equals_duckdb(stores: Stores, name: str, interval: int) -> None:
+def test_one_metric_equals_duckdb(stores: Stores, name: str, interval: int) -> None:
     house, duck, exp = stores
     assert exp.design is not None and exp.design.type == "canary"
-    m = next(m for m in exp.design.metrics if m.name == name)
+    m = [m for m in exp.design.metrics if m.name == name]
     window = {"start": T0, "end": T0 + timedelta(minutes=20), "interval_seconds": interval}
-    expected = duck.interval_data(exp, m, **window)  # type: ignore[arg-type]
-    assert house.interval_data(exp, m, **window) == expected  # type: ignore[arg-type]
-    assert len(expected) == 20 * 60 // interval
-    if m.kind != "proportion":
-        assert sum(len(a["canary"].sketch.positive) for a in expected.values()) > 20  # type: ignore[union-attr]
+    expected = duck.canary_intervals(exp, m, **window)  # type: ignore[arg-type]
+    assert house.canary_intervals(exp, m, **window) == expected  # type: ignore[arg-type]
+    intervals = expected.intervals[name]
+    assert len(intervals) == 20 * 60 // interval
+    if m[0].kind != "proportion":
+        assert sum(len(a["canary"].sketch.positive) for a in intervals.values()) > 20  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("interval", [60, 300])

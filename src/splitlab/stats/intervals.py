@@ -60,7 +60,8 @@ class IntervalArm:
 class CanaryData:
     """One judgment's data of every metric of a canary, read once per event name.
 
-    ``intervals[metric][k][variant]``: the step's interval ``k`` (see :class:`IntervalArm`);
+    ``intervals[metric][k][variant]``: the step's interval ``k``, its event sums with every
+    event its own observation (``units = n``; see :class:`IntervalArm`) and the sketch;
     ``steps[metric][variant]``: the whole step's events of the arm grouped by unit over the
     step (the units are the independent observations of the variance of proportions and
     means); ``clustered[metric][variant]``: for quantile metrics, the per-unit counts of

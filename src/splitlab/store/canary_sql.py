@@ -7,23 +7,31 @@ Rules (docs/canary.md):
   exposure in this experiment (as in the summary).
 * It is attributed to the variant of its unit's first exposure before ``end``; a unit exposed
   to more than one variant is left out (as in the summary).
+* Step totals, per (event name, variant): the events grouped by unit over the whole step,
+  ``units``, ``n`` (events), ``n_sq`` (sum of N_u squared), ``sum`` (sum of Y_u), ``sum_sq``
+  (sum of Y_u squared), ``sum_product`` (sum of Y_u N_u) and ``event_sum_sq`` (sum of squared
+  event values): the units are the independent observations of a variance.
 * Interval ``k = floor((ts - start) / interval)``; per (event name, interval, variant) the
-  events are grouped by unit: ``units``, ``n`` (events), ``n_sq`` (sum of N_u squared),
-  ``sum`` (sum of Y_u), ``sum_sq`` (sum of Y_u squared), ``sum_product`` (sum of Y_u N_u) and
-  ``event_sum_sq`` (sum of squared event values). The same sums per (event name, variant)
-  with the events grouped by unit over the whole step are the step totals.
+  event sums: ``n`` (events), ``sum`` and ``event_sum_sq``, in an :class:`IntervalArm` with
+  every event its own observation (``units = n_sq = n``, ``sum_sq = event_sum_sq``,
+  ``sum_product = sum``). Intervals serve the estimates, the request counts and the
+  sketches; grouping them by unit as well would cost a group per (unit, interval), about one
+  per event, and the variance is taken from the step totals.
 * For the event names of the kinds that need a distribution (``mann_whitney``,
   ``quantile``), the values are counted per log bucket with the key of
   :mod:`splitlab.stats.sketch`: ``ceil(ln |x| / LOG_GAMMA)``, with the sign apart and zeros
   counted on their own; the constant is written as ``repr(LOG_GAMMA)``, so SQL and Python
   compute the same key.
-* For quantile metrics, a second query counts per unit over the step its events ``N_u`` and
-  those at or below the arm's step-quantile bucket ``S_u`` (the clustered correction of
-  :mod:`splitlab.stats.quantile`).
+* For quantile metrics, the step totals also count per unit the events ``S_u`` at or below
+  the arm's step-quantile bucket (the clustered correction of :mod:`splitlab.stats.quantile`),
+  with ``N_u`` the unit's events: sums of ``S_u``, ``S_u^2`` and ``S_u N_u``.
 
-Every event name is read once per judgment, whatever the number of metrics on it: DuckDB
-computes the exposure map and the events once (materialised common table expressions) and
-returns the three aggregations in one result. Only sums and bucket counts leave the database.
+Two queries per judgment: (1) the bucket counts of the events that need a sketch, from which
+Python finds each quantile metric's threshold bucket per arm; (2) for every event name at once
+(the exposure map and the events computed once, a materialised common table expression), the
+interval sums and the step totals grouped by unit, with the clustered counts in the same
+per-unit pass. Each event name is read once per query whatever the number of metrics on it;
+only sums and bucket counts leave the database.
 """
 
 from __future__ import annotations
@@ -47,14 +55,8 @@ SKETCH_KINDS = frozenset({"mann_whitney", "quantile"})
 #: The bucket key of a non-zero value ``value`` (SQL shared by both dialects).
 BUCKET_KEY = f"CEIL(LN(abs(value)) / {LOG_GAMMA!r})"
 
-#: Whether a value (with its bucket ``bkey``) is at or below the threshold ``(tsg, tkey)``.
-AT_OR_BELOW = (
-    "CASE WHEN tsg = 1 THEN (value <= 0 OR bkey <= tkey) WHEN tsg = 0 THEN value <= 0 "
-    "ELSE (value < 0 AND bkey >= tkey) END"
-)
-
-#: Row parts of the DuckDB query: interval moments, step totals, bucket counts.
-MOMENTS, STEP, BUCKETS = 0, 1, 2
+#: Row parts of the DuckDB query: interval moments, step totals.
+MOMENTS, STEP = 0, 1
 
 #: ``(metric index, event name, variant, sign, key)``: a quantile metric's arm threshold.
 Threshold = tuple[int, str, str, int, int]
@@ -113,104 +115,135 @@ def _events_where(plan: CanaryPlan, names: Sequence[str]) -> str:
     )
 
 
-def duckdb_sql(plan: CanaryPlan) -> str:
-    """One query: rows ``(part, event, k, variant, sg, b, units, n, n_sq, s, ss, sp, ess)``
-    with ``part`` MOMENTS (per interval), STEP (``k`` NULL) or BUCKETS (``units`` = count)."""
-    buckets = ""
-    if plan.sketch_events:
-        buckets = f"""
-UNION ALL
-SELECT {BUCKETS}, e, k, variant, sign(value)::INTEGER AS sg,
-       CASE WHEN value = 0 THEN 0 ELSE {BUCKET_KEY}::BIGINT END AS b, count(*),
-       NULL, NULL, NULL, NULL, NULL, NULL
-FROM ev WHERE e IN {plan.names_in(plan.sketch_events)} GROUP BY e, k, variant, sg, b"""
-    return f"""WITH {_FIRST}, ev AS MATERIALIZED (
-  SELECT me.metric AS e, (me.ts - $start) // $interval AS k, f.variant, me.unit_key, me.value
+def _ev(plan: CanaryPlan, names: Sequence[str], bkey: bool) -> str:
+    """The counted events ``(e, k, variant, unit_key, value[, bkey])`` (DuckDB)."""
+    key = (
+        f", CASE WHEN me.value = 0 THEN 0 ELSE {BUCKET_KEY.replace('value', 'me.value')}::BIGINT END AS bkey"
+        if bkey
+        else ""
+    )
+    return f"""SELECT me.metric AS e, (me.ts - $start) // $interval AS k, f.variant, me.unit_key,
+         me.value{key}
   FROM metric_events me JOIN first f ON me.unit_key = f.unit_key
-  WHERE {_events_where(plan, plan.events)}
-), pu AS MATERIALIZED (
-  SELECT e, k, variant, unit_key, count(*) AS n, sum(value) AS y, sum(value * value) AS yy
-  FROM ev GROUP BY e, k, variant, unit_key
-)
-SELECT {MOMENTS} AS part, e, k, variant, NULL::INTEGER AS sg, NULL::BIGINT AS b,
-       count(*) AS units, sum(n)::BIGINT AS n, sum(n * n)::DOUBLE AS n_sq, sum(y) AS s,
-       sum(y * y) AS ss, sum(y * n) AS sp, sum(yy) AS ess
-FROM pu GROUP BY e, k, variant
+  WHERE {_events_where(plan, names)}"""
+
+
+def duckdb_buckets_sql(plan: CanaryPlan) -> str:
+    """Query 1 (when an event needs a sketch): rows ``(event, k, variant, sign, key, count)``."""
+    return f"""WITH {_FIRST}, ev AS ({_ev(plan, plan.sketch_events, False)})
+SELECT e, k, variant, sign(value)::INTEGER AS sg,
+       CASE WHEN value = 0 THEN 0 ELSE {BUCKET_KEY}::BIGINT END AS b, count(*) AS c
+FROM ev GROUP BY e, k, variant, sg, b"""
+
+
+def below(sign: int, key: int) -> str:
+    """SQL: the value (with its bucket ``bkey``) is at or below bucket ``(sign, key)``, the
+    rule of :func:`splitlab.stats.quantile.at_or_below` (both dialects)."""
+    if sign > 0:
+        return f"(value <= 0 OR bkey <= {int(key)})"
+    if sign == 0:
+        return "value <= 0"
+    return f"(value < 0 AND bkey >= {int(key)})"
+
+
+def clustered_columns(plan: CanaryPlan, found: Sequence[Threshold], params: dict[str, Any]) -> str:
+    """Per-unit columns ``, s{j}``: per quantile metric ``j`` the unit's events of the metric's
+    event at or below the threshold of the unit's arm (both dialects; the variants are added
+    to ``params`` as ``$tv...``)."""
+    columns = []
+    for j in sorted({t[0] for t in found}):
+        arms = []
+        for i, (jj, event, variant, sign, key) in enumerate(found):
+            if jj == j:
+                params[f"tv{i}"] = variant
+                e = plan.events.index(event)
+                arms.append(f"WHEN e = $e{e} AND variant = $tv{i} AND {below(sign, key)} THEN 1")
+        columns.append(f", sum(CASE {' '.join(arms)} ELSE 0 END) AS s{j}")
+    return "".join(columns)
+
+
+def clustered_sums(found: Sequence[Threshold], cast: str) -> str:
+    """The step totals' columns ``, sum(s{j}), sum(s{j}^2), sum(s{j} n)`` per quantile metric."""
+    return "".join(
+        f", {cast}(sum(s{j})), {cast}(sum(s{j} * s{j})), {cast}(sum(s{j} * n))"
+        for j in sorted({t[0] for t in found})
+    )
+
+
+def duckdb_sql(plan: CanaryPlan, found: Sequence[Threshold]) -> tuple[str, dict[str, Any]]:
+    """Query 2: rows ``(part, event, k, variant, units, n, n_sq, s, ss, sp, ess, then per
+    quantile metric s, s_sq, s_n)`` with ``part`` MOMENTS (per interval, event sums) or STEP
+    (``k`` NULL, grouped by unit, with the clustered sums at the thresholds ``found``)."""
+    params = dict(plan.params)
+    columns = clustered_columns(plan, found, params)
+    sums = clustered_sums(found, "")
+    nulls = ", NULL, NULL, NULL" * len({t[0] for t in found})
+    sql = f"""WITH {_FIRST}, ev AS MATERIALIZED ({_ev(plan, plan.events, bool(found))})
+SELECT {MOMENTS} AS part, e, k, variant, count(*) AS units, count(*) AS n,
+       count(*)::DOUBLE AS n_sq, sum(value) AS s, sum(value * value) AS ss, sum(value) AS sp,
+       sum(value * value) AS ess{nulls}
+FROM ev GROUP BY e, k, variant
 UNION ALL
-SELECT {STEP}, e, NULL, variant, NULL, NULL, count(*), sum(n)::BIGINT, sum(n * n)::DOUBLE,
-       sum(y), sum(y * y), sum(y * n), sum(yy)
+SELECT {STEP}, e, NULL, variant, count(*), sum(n)::BIGINT, sum(n * n)::DOUBLE,
+       sum(y), sum(y * y), sum(y * n), sum(yy){sums}
 FROM (
-  SELECT e, variant, unit_key, sum(n) AS n, sum(y) AS y, sum(yy) AS yy
-  FROM pu GROUP BY e, variant, unit_key
-) GROUP BY e, variant{buckets}"""
+  SELECT e, any_value(variant) AS variant, count(*) AS n, sum(value) AS y,
+         sum(value * value) AS yy{columns}
+  FROM ev GROUP BY e, unit_key
+) GROUP BY e, variant"""
+    return sql, used_params(sql, params)
 
 
-def split_parts(
-    rows: Iterable[Sequence[Any]],
-) -> tuple[list[Sequence[Any]], list[Sequence[Any]], list[Sequence[Any]]]:
-    """The DuckDB rows as (moments, step, buckets) rows in the shape of :func:`canary_data`."""
+def split_parts(rows: Iterable[Sequence[Any]]) -> tuple[list[Sequence[Any]], list[Sequence[Any]]]:
+    """The DuckDB rows as (moments, step) rows in the shapes of :func:`canary_data`."""
     moments: list[Sequence[Any]] = []
     step: list[Sequence[Any]] = []
-    buckets: list[Sequence[Any]] = []
     for row in rows:
         if row[0] == MOMENTS:
-            moments.append((row[1], row[2], row[3], *row[6:13]))
-        elif row[0] == STEP:
-            step.append((row[1], row[3], *row[6:13]))
+            moments.append((row[1], row[2], row[3], *row[4:11]))
         else:
-            buckets.append((row[1], row[2], row[3], row[4], row[5], row[6]))
-    return moments, step, buckets
+            step.append((row[1], row[3], *row[4:]))
+    return moments, step
+
+
+Sketches = dict[tuple[str, int, str], Sketch]
+
+
+def sketches_from_rows(experiment: Experiment, rows: Iterable[Sequence[Any]]) -> Sketches:
+    """``{(event, k, variant): Sketch}`` from bucket rows ``(event, k, variant, sign, key,
+    count)``; variants not in the definition are left out."""
+    known = set(experiment.variant_names)
+    parts: dict[tuple[str, int, str], tuple[int, dict[int, int], dict[int, int]]] = {}
+    for event, k, variant, sign, key, count in rows:
+        if variant not in known:
+            continue
+        at = (event, int(k), variant)
+        zeros, positive, negative = parts.get(at, (0, {}, {}))
+        if int(sign) == 0:
+            zeros += int(count)
+        else:
+            side = positive if int(sign) > 0 else negative
+            side[int(key)] = side.get(int(key), 0) + int(count)
+        parts[at] = (zeros, positive, negative)
+    return {at: Sketch(*part) for at, part in parts.items()}
 
 
 def thresholds(
-    metrics: Sequence[CanaryMetric], data: CanaryData, variants: Sequence[str]
+    metrics: Sequence[CanaryMetric], sketches: Sketches, variants: Sequence[str]
 ) -> list[Threshold]:
     """Per quantile metric and arm, the bucket of the arm's step quantile (merged sketch)."""
+    merged: dict[tuple[str, str], Sketch] = {}
+    for (event, _, variant), sketch in sorted(sketches.items()):
+        merged[(event, variant)] = merged.get((event, variant), Sketch()) + sketch
     out: list[Threshold] = []
     for j, m in enumerate(metrics):
-        if m.kind != "quantile":
-            continue
-        for variant in variants:
-            merged = Sketch()
-            for arms in data.intervals.get(m.name, {}).values():
-                sketch = arms[variant].sketch if variant in arms else None
-                if sketch is not None:
-                    merged = merged + sketch
-            if merged.count:
+        for variant in variants if m.kind == "quantile" else ():
+            step = merged.get((m.event_name, variant))
+            if step is not None and step.count:
                 p = m.quantile if m.quantile is not None else 0.5
-                sign, key = quantile_bucket(merged, p)
+                sign, key = quantile_bucket(step, p)
                 out.append((j, m.event_name, variant, sign, key))
     return out
-
-
-def duckdb_clustered_sql(
-    plan: CanaryPlan, found: Sequence[Threshold]
-) -> tuple[str, dict[str, Any]]:
-    """Rows ``(j, variant, units, n, n_sq, s, s_sq, s_n)``: per quantile metric ``j`` and arm,
-    the sums over units (whole step) of ``N_u`` and ``S_u`` at the arm's threshold."""
-    params = dict(plan.params)
-    rows = []
-    for i, (j, event, variant, sign, key) in enumerate(found):
-        params[f"tv{i}"] = variant
-        rows.append(f"({j}, $e{plan.events.index(event)}, $tv{i}, {int(sign)}, {int(key)})")
-    names = sorted({t[1] for t in found})
-    sql = f"""WITH {_FIRST}, thr(j, e, variant, tsg, tkey) AS (VALUES {", ".join(rows)}),
-b AS (
-  SELECT thr.j, f.variant, me.unit_key, me.value, tsg, tkey,
-         CASE WHEN me.value = 0 THEN 0 ELSE {BUCKET_KEY.replace("value", "me.value")}::BIGINT
-         END AS bkey
-  FROM metric_events me JOIN first f ON me.unit_key = f.unit_key
-  JOIN thr ON thr.e = me.metric AND thr.variant = f.variant
-  WHERE {_events_where(plan, names)}
-), pu AS (
-  SELECT j, variant, unit_key, count(*)::DOUBLE AS n_u,
-         count(CASE WHEN {AT_OR_BELOW} THEN 1 END)::DOUBLE AS s_u
-  FROM b GROUP BY j, variant, unit_key
-)
-SELECT j, variant, count(*) AS units, sum(n_u) AS n_s, sum(n_u * n_u) AS n_ss,
-       sum(s_u) AS s_s, sum(s_u * s_u) AS s_ss, sum(s_u * n_u) AS sn_s
-FROM pu GROUP BY j, variant"""
-    return sql, used_params(sql, params)
 
 
 def _arm(values: Sequence[Any], sketch: Sketch | None) -> IntervalArm:
@@ -225,68 +258,50 @@ def canary_data(
     metrics: Sequence[CanaryMetric],
     moments: Iterable[Sequence[Any]],
     step: Iterable[Sequence[Any]],
-    buckets: Iterable[Sequence[Any]],
+    sketches: Sketches,
+    found: Sequence[Threshold],
 ) -> CanaryData:
-    """The metrics' data (without clustered sums) from rows of either dialect: ``moments``
-    ``(event, k, variant, units, n, n_sq, s, ss, sp, ess)``, ``step`` ``(event, variant,
-    ...)`` and ``buckets`` ``(event, k, variant, sign, key, count)``.
+    """The metrics' data from rows of either dialect: ``moments`` ``(event, k, variant,
+    units, n, n_sq, s, ss, sp, ess)``, ``step`` ``(event, variant, units, n, n_sq, s, ss, sp,
+    ess, then s, s_sq, s_n per threshold metric of found)``, and the sketches.
 
     Variants not in the definition are left out; an interval appears only when it has events.
     """
     known = set(experiment.variant_names)
-    sketches: dict[tuple[str, int, str], tuple[int, dict[int, int], dict[int, int]]] = {}
-    for event, k, variant, sign, key, count in buckets:
+    order = sorted({t[0] for t in found})
+    bucket = {(t[0], t[2]): (t[3], t[4]) for t in found}
+    per_event: dict[str, dict[int, dict[str, Sequence[Any]]]] = {}
+    for row in moments:
+        if row[2] in known:
+            per_event.setdefault(row[0], {}).setdefault(int(row[1]), {})[row[2]] = row[3:10]
+    step_arms: dict[str, dict[str, IntervalArm]] = {}
+    clustered: dict[str, dict[str, ClusteredSums]] = {}
+    for row in step:
+        event, variant = row[0], row[1]
         if variant not in known:
             continue
-        at = (event, int(k), variant)
-        zeros, positive, negative = sketches.get(at, (0, {}, {}))
-        if int(sign) == 0:
-            zeros += int(count)
-        else:
-            side = positive if int(sign) > 0 else negative
-            side[int(key)] = side.get(int(key), 0) + int(count)
-        sketches[at] = (zeros, positive, negative)
-    per_event: dict[str, dict[int, dict[str, tuple[Sequence[Any], Sketch]]]] = {}
-    for row in moments:
-        event, k, variant = row[0], int(row[1]), row[2]
-        if variant in known:
-            zeros, positive, negative = sketches.get((event, k, variant), (0, {}, {}))
-            sketch = Sketch(zeros, positive, negative)
-            per_event.setdefault(event, {}).setdefault(k, {})[variant] = (row[3:10], sketch)
-    step_arms: dict[str, dict[str, IntervalArm]] = {}
-    for row in step:
-        if row[1] in known:
-            step_arms.setdefault(row[0], {})[row[1]] = _arm(row[2:9], None)
+        step_arms.setdefault(event, {})[variant] = _arm(row[2:9], None)
+        units, n, n_sq = row[2:5]
+        for pos, j in enumerate(order):
+            if metrics[j].event_name == event and (j, variant) in bucket:
+                s, s_sq, s_n = row[9 + 3 * pos : 12 + 3 * pos]
+                clustered.setdefault(metrics[j].name, {})[variant] = ClusteredSums(
+                    int(units), float(n), float(n_sq), float(s), float(s_sq), float(s_n),
+                    bucket[(j, variant)],
+                )  # fmt: skip
     intervals: dict[str, dict[int, dict[str, IntervalArm]]] = {}
     steps: dict[str, dict[str, IntervalArm]] = {}
     for m in metrics:
+        found_k = per_event.get(m.event_name, {})
         with_sketch = m.kind in SKETCH_KINDS
-        found = per_event.get(m.event_name, {})
         intervals[m.name] = {
             k: {
-                v: _arm(values, sketch if with_sketch else None)
-                for v, (values, sketch) in found[k].items()
+                v: _arm(
+                    values, sketches.get((m.event_name, k, v), Sketch()) if with_sketch else None
+                )
+                for v, values in found_k[k].items()
             }
-            for k in sorted(found)
+            for k in sorted(found_k)
         }
         steps[m.name] = dict(step_arms.get(m.event_name, {}))
-    return CanaryData(intervals, steps, {})
-
-
-def with_clustered(
-    data: CanaryData,
-    metrics: Sequence[CanaryMetric],
-    found: Sequence[Threshold],
-    rows: Iterable[Sequence[Any]],
-) -> CanaryData:
-    """``data`` with the clustered sums of the rows of a clustered query."""
-    bucket = {(t[0], t[2]): (t[3], t[4]) for t in found}
-    clustered: dict[str, dict[str, ClusteredSums]] = {}
-    for j, variant, units, n, n_sq, s, s_sq, s_n in rows:
-        at = (int(j), variant)
-        if at not in bucket:
-            continue
-        clustered.setdefault(metrics[int(j)].name, {})[variant] = ClusteredSums(
-            int(units), float(n), float(n_sq), float(s), float(s_sq), float(s_n), bucket[at]
-        )
-    return CanaryData(data.intervals, data.steps, clustered)
+    return CanaryData(intervals, steps, clustered)

@@ -28,7 +28,7 @@ import duckdb
 
 from splitlab.config.adaptive import CanaryMetric
 from splitlab.config.models import Experiment
-from splitlab.stats.intervals import CanaryData, IntervalArm
+from splitlab.stats.intervals import CanaryData
 from splitlab.stats.sums import ExperimentSums
 from splitlab.stats.switchback import cell_sums
 from splitlab.stats.switchback_cells import SwitchbackCells
@@ -36,12 +36,12 @@ from splitlab.store.bandit_sql import BanditData, bandit_data_from_rows, plan_ba
 from splitlab.store.base import DataQuality, IngestResult
 from splitlab.store.canary_sql import (
     canary_data,
-    duckdb_clustered_sql,
+    duckdb_buckets_sql,
     duckdb_sql,
     plan_canary,
+    sketches_from_rows,
     split_parts,
     thresholds,
-    with_clustered,
 )
 from splitlab.store.cluster_sql import plan_cluster_summary
 from splitlab.store.errors import StoreError, database_open_error
@@ -281,22 +281,6 @@ class DuckDBStore:
 
     # ------------------------------------------------------------------ canary
 
-    def interval_data(
-        self,
-        experiment: Experiment,
-        metric: CanaryMetric,
-        *,
-        start: datetime,
-        end: datetime,
-        interval_seconds: int,
-    ) -> dict[int, dict[str, IntervalArm]]:
-        """One canary metric's events in ``[start, end)`` per interval and variant:
-        ``{k: {variant: IntervalArm}}`` (see :meth:`canary_intervals`)."""
-        data = self.canary_intervals(
-            experiment, [metric], start=start, end=end, interval_seconds=interval_seconds
-        )
-        return data.intervals[metric.name]
-
     def canary_intervals(
         self,
         experiment: Experiment,
@@ -315,12 +299,11 @@ class DuckDBStore:
             return CanaryData({}, {}, {})
         self.flush()
         with self.lock:
-            sql = duckdb_sql(plan)
-            rows = self._con.execute(sql, used_params(sql, plan.params)).fetchall()
-            data = canary_data(experiment, metrics, *split_parts(rows))
-            found = thresholds(metrics, data, experiment.variant_names)
-            if not found:
-                return data
-            sql, params = duckdb_clustered_sql(plan, found)
-            clustered = self._con.execute(sql, params).fetchall()
-        return with_clustered(data, metrics, found, clustered)
+            buckets: list[Any] = []
+            if plan.sketch_events:
+                sql = duckdb_buckets_sql(plan)
+                buckets = self._con.execute(sql, used_params(sql, plan.params)).fetchall()
+            sketches = sketches_from_rows(experiment, buckets)
+            found = thresholds(metrics, sketches, experiment.variant_names)
+            rows = self._con.execute(*duckdb_sql(plan, found)).fetchall()
+        return canary_data(experiment, metrics, *split_parts(rows), sketches, found)

@@ -1,13 +1,13 @@
 """The canary queries of :mod:`splitlab.store.canary_sql`, in ClickHouse's dialect.
 
 Same rules, same numbers (the tests compare both stores on the same events). What differs:
-three queries instead of one (interval moments, step totals, bucket counts: the server has
-no common table expressions to share between them), units are matched by ``unit_id``,
+the interval moments and the step totals in two queries (the server has no common table
+expressions to share between them), units are matched by ``unit_id``,
 per-unit columns are named ``u...`` (ClickHouse reads ``sum(n) AS n`` as a cyclic alias),
 the first exposure is ``argMin`` with ``HAVING uniqExact(variant) = 1`` (units exposed to more
 than one variant left out), ``intDiv`` for the interval (the events are at or after
 ``start``, so it is the floor), ``log`` for the natural logarithm, ``multiIf`` for the sign,
-the thresholds table an ``ARRAY JOIN`` over a tuple literal, and metric events deduplicated
+and metric events deduplicated
 by ``event_id`` in the query (:func:`~splitlab.store.clickhouse.sql.metric_events`). The
 bucket key uses the same ``repr(LOG_GAMMA)`` literal as DuckDB and
 :mod:`splitlab.stats.sketch`.
@@ -16,16 +16,22 @@ bucket key uses the same ``repr(LOG_GAMMA)`` literal as DuckDB and
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from splitlab.stats.sketch import LOG_GAMMA
-from splitlab.store.canary_sql import CanaryPlan, Threshold
+from splitlab.store.canary_sql import (
+    CanaryPlan,
+    Threshold,
+    clustered_columns,
+    clustered_sums,
+)
 from splitlab.store.clickhouse.sql import Dedup, metric_events
 
 BKEY = f"if(value = 0, toInt64(0), toInt64(ceil(log(abs(value)) / {LOG_GAMMA!r})))"
 
 
 def _events(db: str, plan: CanaryPlan, names: Sequence[str], dedup: Dedup) -> str:
-    """A subquery ``(e, k, unit_variant, unit_id, value)`` of the counted events."""
+    """A subquery ``(e, k, unit_variant, unit_id, value, bkey)`` of the counted events."""
     where = (
         f"experiment_id = $exp AND metric IN {plan.names_in(names)} AND ts >= $start AND ts < $end"
     )
@@ -36,69 +42,39 @@ def _events(db: str, plan: CanaryPlan, names: Sequence[str], dedup: Dedup) -> st
     GROUP BY unit_id HAVING uniqExact(variant) = 1
 )"""
     return f"""(
-  SELECT metric AS e, intDiv(ts - $start, $interval) AS k, unit_variant, unit_id, value
+  SELECT metric AS e, intDiv(ts - $start, $interval) AS k, unit_variant, unit_id, value,
+         {BKEY} AS bkey
   FROM {events} ALL INNER JOIN {first} USING unit_id
   WHERE ts >= t0
 )"""
 
 
-def clickhouse_sql(db: str, plan: CanaryPlan, dedup: Dedup) -> tuple[str, str, str | None]:
-    """The moments, step-totals and (when an event needs a sketch) bucket queries, in the
-    row shapes of :func:`splitlab.store.canary_sql.canary_data`."""
-    ev = _events(db, plan, plan.events, dedup)
-    sums = (
-        "count() AS units, sum(un) AS n, toFloat64(sum(un * un)) AS n_sq, sum(uy) AS s, "
-        "sum(uy * uy) AS ss, sum(uy * un) AS sp, sum(uyy) AS ess"
-    )
-    moments = f"""
-SELECT e, k, unit_variant AS variant, {sums}
-FROM (
-  SELECT e, k, unit_variant, unit_id, count() AS un, sum(value) AS uy, sum(value * value) AS uyy
-  FROM {ev} GROUP BY e, k, unit_variant, unit_id
-) GROUP BY e, k, unit_variant"""
-    step = f"""
-SELECT e, unit_variant AS variant, {sums}
-FROM (
-  SELECT e, unit_variant, unit_id, count() AS un, sum(value) AS uy, sum(value * value) AS uyy
-  FROM {ev} GROUP BY e, unit_variant, unit_id
-) GROUP BY e, unit_variant"""
-    buckets = None
-    if plan.sketch_events:
-        sev = _events(db, plan, plan.sketch_events, dedup)
-        buckets = f"""
+def clickhouse_buckets_sql(db: str, plan: CanaryPlan, dedup: Dedup) -> str:
+    """Query 1: rows ``(event, k, variant, sign, key, count)`` of the sketch events."""
+    return f"""
 SELECT e, k, unit_variant AS variant, multiIf(value > 0, 1, value < 0, -1, 0) AS sg,
-       {BKEY} AS b, count() AS c
-FROM {sev} GROUP BY e, k, variant, sg, b"""
-    return moments, step, buckets
+       bkey AS b, count() AS c
+FROM {_events(db, plan, plan.sketch_events, dedup)} GROUP BY e, k, variant, sg, b"""
 
 
-def clickhouse_clustered_sql(
+def clickhouse_sql(
     db: str, plan: CanaryPlan, found: Sequence[Threshold], dedup: Dedup
-) -> tuple[str, dict[str, object]]:
-    """Rows ``(j, variant, units, n, n_sq, s, s_sq, s_n)`` as the DuckDB clustered query."""
-    params: dict[str, object] = dict(plan.params)
-    rows = []
-    for i, (j, event, variant, sign, key) in enumerate(found):
-        params[f"tv{i}"] = variant
-        rows.append(
-            f"(toInt32({j}), $e{plan.events.index(event)}, $tv{i}, toInt32({int(sign)}), "
-            f"toInt64({int(key)}))"
-        )
-    ev = _events(db, plan, sorted({t[1] for t in found}), dedup)
-    below = (
-        "if(tsg = 1, value <= 0 OR bkey <= tkey, if(tsg = 0, value <= 0, "
-        "value < 0 AND bkey >= tkey))"
-    )
-    sql = f"""SELECT j, variant, count() AS units, sum(n_u) AS n_s, sum(n_u * n_u) AS n_ss,
-       sum(s_u) AS s_s, sum(s_u * s_u) AS s_ss, sum(s_u * n_u) AS sn_s
+) -> tuple[str, str, dict[str, Any]]:
+    """The moments and step-totals queries (with the clustered sums at ``found``) and their
+    parameters, in the row shapes of :func:`splitlab.store.canary_sql.canary_data`."""
+    params: dict[str, Any] = dict(plan.params)
+    columns = clustered_columns(plan, found, params)
+    ev = _events(db, plan, plan.events, dedup)
+    moments = f"""
+SELECT e, k, unit_variant AS variant, count() AS units, count() AS n, toFloat64(count()) AS n_sq,
+       sum(value) AS s, sum(value * value) AS ss, sum(value) AS sp, sum(value * value) AS ess
+FROM {ev} GROUP BY e, k, unit_variant"""
+    step = f"""
+SELECT e, variant, count() AS units, sum(n) AS un, toFloat64(sum(n * n)) AS n_sq, sum(y) AS s,
+       sum(y * y) AS ss, sum(y * n) AS sp, sum(yy) AS ess{clustered_sums(found, "toFloat64")}
 FROM (
-  SELECT j, variant, unit_id, toFloat64(count()) AS n_u, toFloat64(countIf({below})) AS s_u
-  FROM (SELECT e, unit_variant AS variant, unit_id, value, {BKEY} AS bkey FROM {ev})
-  ALL INNER JOIN (
-    SELECT t.1 AS j, t.2 AS e, t.3 AS variant, t.4 AS tsg, t.5 AS tkey
-    FROM system.one ARRAY JOIN [{", ".join(rows)}] AS t
-  ) USING e, variant
-  GROUP BY j, variant, unit_id
-)
-GROUP BY j, variant"""
-    return sql, params
+  SELECT e, unit_variant AS variant, unit_id, count() AS n, sum(value) AS y,
+         sum(value * value) AS yy{columns}
+  FROM {ev} GROUP BY e, unit_variant, unit_id
+) GROUP BY e, variant"""
+    return moments, step, params

@@ -20,15 +20,15 @@ from typing import Any
 
 from splitlab.config.adaptive import CanaryMetric
 from splitlab.config.models import Experiment
-from splitlab.stats.intervals import CanaryData, IntervalArm
+from splitlab.stats.intervals import CanaryData
 from splitlab.stats.sums import ExperimentSums
 from splitlab.stats.switchback import cell_sums
 from splitlab.stats.switchback_cells import SwitchbackCells
 from splitlab.store.bandit_sql import BanditData, bandit_data_from_rows
 from splitlab.store.base import DataQuality, IngestResult
-from splitlab.store.canary_sql import canary_data, plan_canary, thresholds, with_clustered
+from splitlab.store.canary_sql import canary_data, plan_canary, sketches_from_rows, thresholds
 from splitlab.store.clickhouse.bandit_sql import plan_clickhouse_bandit
-from splitlab.store.clickhouse.canary_sql import clickhouse_clustered_sql, clickhouse_sql
+from splitlab.store.clickhouse.canary_sql import clickhouse_buckets_sql, clickhouse_sql
 from splitlab.store.clickhouse.cluster_sql import plan_clickhouse_cluster_summary
 from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError, identifier
 from splitlab.store.clickhouse.loader import ClickHouseLoader
@@ -231,22 +231,6 @@ class ClickHouseStore:
 
     # ------------------------------------------------------------------ canary
 
-    def interval_data(
-        self,
-        experiment: Experiment,
-        metric: CanaryMetric,
-        *,
-        start: datetime,
-        end: datetime,
-        interval_seconds: int,
-    ) -> dict[int, dict[str, IntervalArm]]:
-        """One canary metric's events in ``[start, end)`` per interval and variant (see
-        :meth:`canary_intervals`)."""
-        data = self.canary_intervals(
-            experiment, [metric], start=start, end=end, interval_seconds=interval_seconds
-        )
-        return data.intervals[metric.name]
-
     def canary_intervals(
         self,
         experiment: Experiment,
@@ -262,16 +246,14 @@ class ClickHouseStore:
         if not plan.events:
             return CanaryData({}, {}, {})
         self.flush()
-        moments_sql, step_sql, buckets_sql = clickhouse_sql(self.database, plan, self._dedup)
-        _, moments = self._client.query(moments_sql, plan.params)
-        _, step = self._client.query(step_sql, plan.params)
         buckets: list[list[Any]] = []
-        if buckets_sql is not None:
-            _, buckets = self._client.query(buckets_sql, plan.params)
-        data = canary_data(experiment, metrics, moments, step, buckets)
-        found = thresholds(metrics, data, experiment.variant_names)
-        if not found:
-            return data
-        sql, params = clickhouse_clustered_sql(self.database, plan, found, self._dedup)
-        _, clustered = self._client.query(sql, params)
-        return with_clustered(data, metrics, found, clustered)
+        if plan.sketch_events:
+            _, buckets = self._client.query(
+                clickhouse_buckets_sql(self.database, plan, self._dedup), plan.params
+            )
+        sketches = sketches_from_rows(experiment, buckets)
+        found = thresholds(metrics, sketches, experiment.variant_names)
+        moments_sql, step_sql, params = clickhouse_sql(self.database, plan, found, self._dedup)
+        _, moments = self._client.query(moments_sql, params)
+        _, step = self._client.query(step_sql, params)
+        return canary_data(experiment, metrics, moments, step, sketches, found)
