@@ -15,7 +15,9 @@
   interval rests on the order statistics at ranks ``n p -+ c sqrt(n p (1 - p))``; while one
   of them falls outside the data (too few values beyond the quantile, e.g. fewer than about
   ``c^2`` above a p99), it would be clamped to the extreme value and be too narrow, so the
-  metric stays marginal.
+  metric stays marginal. With the arms' clustered sums (per-unit counts at the step
+  quantile's bucket) the rank half-widths carry the design effect of events grouped in units
+  (:func:`splitlab.stats.quantile.design_effect`).
 """
 
 from __future__ import annotations
