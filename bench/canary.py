@@ -34,8 +34,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -188,6 +190,16 @@ def cases(
     return out
 
 
+def _cpu_seconds(fn: Callable[[], object], rounds: int = 3) -> float:
+    """The median process CPU time of ``fn`` over ``rounds`` calls."""
+    times = []
+    for _ in range(rounds):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return statistics.median(times)
+
+
 def run_shape(shape: str, args: argparse.Namespace) -> None:
     if shape == "middleware":
         experiment = load_experiment(definition(MIDDLEWARE))
@@ -219,6 +231,12 @@ def run_shape(shape: str, args: argparse.Namespace) -> None:
                 f"names ({count:,} metric events), 6 intervals",
                 measured,
                 baseline="bare SQL",
+            )
+            cpu = {name: _cpu_seconds(fn) for name, fn in timed.items()}
+            print(
+                "CPU time per op (process time, all DuckDB threads; what contention from other "
+                "work cannot inflate much): "
+                + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in cpu.items())
             )
             result: Any = timed["judgment"]()
             print("metrics: " + ", ".join(f"{m.name} ({m.kind}, {m.event_name})"
