@@ -155,3 +155,42 @@ def test_a_canary_without_metrics_reads_nothing(loaded: tuple[DuckDBStore, list[
     exp = canary_experiment()
     got = store.canary_intervals(exp, [], start=T0, end=T0, interval_seconds=300)
     assert (got.intervals, got.steps, got.clustered) == ({}, {}, {})
+
+
+#: Several quantile metrics on one event (one pass counts them all) and one on a 0/1 event
+#: whose quantile bucket is the zeros (the threshold of sign 0).
+QUANTILES = [
+    {"name": "p50", "event": "latency", "kind": "quantile", "quantile": 0.5, "tolerance": 0.2},
+    {"name": "p99", "event": "latency", "kind": "quantile", "quantile": 0.99, "tolerance": 0.2},
+    {"name": "errors_p50", "event": "errors", "kind": "quantile", "quantile": 0.5,
+     "tolerance": 0.2, "toleranceType": "absolute"},
+    {"name": "latency_mean", "event": "latency", "kind": "mean", "tolerance": 0.1},
+]  # fmt: skip
+
+
+def test_several_quantiles_and_a_zero_threshold_by_hand(
+    loaded: tuple[DuckDBStore, list[Event]],
+) -> None:
+    store, events = loaded
+    exp = canary_experiment(metrics=QUANTILES)
+    design = exp.design
+    assert design is not None and design.type == "canary"
+    span = 20 * MINUTE
+    got = store.canary_intervals(
+        exp, design.metrics, start=T0, end=T0 + timedelta(minutes=20), interval_seconds=300
+    )
+    assert set(got.clustered) == {"p50", "p99", "errors_p50"}
+    for m in design.metrics:
+        if m.kind != "quantile":
+            continue
+        assert m.quantile is not None
+        rows = reference_rows(
+            events, EXPERIMENT_ID, m, T0_MS, T0_MS + span, span, exp.variant_names
+        )
+        for variant in exp.variant_names:
+            values = np.array([v for _, var, _, v in rows if var == variant])
+            units = np.array([u for _, var, u, _ in rows if var == variant])
+            bucket = quantile_bucket(Sketch.from_values(values), m.quantile)
+            assert got.clustered[m.name][variant] == clustered_sums(values, units, bucket)
+    assert got.clustered["errors_p50"]["canary"].bucket == (0, 0)
+    assert got.clustered["p50"]["canary"].bucket != got.clustered["p99"]["canary"].bucket

@@ -60,3 +60,16 @@ def test_canary_intervals_equal_duckdb(stores: Stores, interval: int) -> None:
     assert set(expected.steps) == {m.name for m in metrics}
     assert set(expected.clustered) == {"latency"}
     assert set(expected.clustered["latency"]) == {"baseline", "canary"}
+
+
+def test_several_quantiles_equal_duckdb(stores: Stores) -> None:
+    from tests.canary.test_interval_data import QUANTILES
+
+    house, duck, _ = stores
+    exp = canary_experiment(metrics=QUANTILES)
+    assert exp.design is not None and exp.design.type == "canary"
+    window = {"start": T0, "end": T0 + timedelta(minutes=20), "interval_seconds": 300}
+    expected = duck.canary_intervals(exp, exp.design.metrics, **window)  # type: ignore[arg-type]
+    got = house.canary_intervals(exp, exp.design.metrics, **window)  # type: ignore[arg-type]
+    assert got == expected
+    assert set(expected.clustered) == {"p50", "p99", "errors_p50"}
