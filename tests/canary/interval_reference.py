@@ -12,7 +12,7 @@ from splitlab.stats.sketch import Sketch
 from splitlab.tracking.events import Event
 
 
-def reference_intervals(
+def reference_rows(
     events: Sequence[Event],
     experiment_id: str,
     metric: CanaryMetric,
@@ -20,8 +20,8 @@ def reference_intervals(
     end_ms: int,
     interval_ms: int,
     variants: Sequence[str],
-) -> dict[int, dict[str, IntervalArm]]:
-    """The rules of docs/canary.md, applied event by event (duplicate ids counted once)."""
+) -> list[tuple[int, str, str, float]]:
+    """The counted events ``(interval, variant, unit, value)``."""
     seen: set[str] = set()
     first: dict[str, tuple[int, str]] = {}
     arms: dict[str, set[str]] = {}
@@ -48,6 +48,20 @@ def reference_intervals(
             continue
         assert e.value is not None
         rows.append(((e.timestamp - start_ms) // interval_ms, variant, e.unit_id, e.value))
+    return rows
+
+
+def reference_intervals(
+    events: Sequence[Event],
+    experiment_id: str,
+    metric: CanaryMetric,
+    start_ms: int,
+    end_ms: int,
+    interval_ms: int,
+    variants: Sequence[str],
+) -> dict[int, dict[str, IntervalArm]]:
+    """The rules of docs/canary.md, applied event by event (duplicate ids counted once)."""
+    rows = reference_rows(events, experiment_id, metric, start_ms, end_ms, interval_ms, variants)
     out: dict[int, dict[str, IntervalArm]] = {}
     for k in sorted({r[0] for r in rows}):
         for variant in variants:

@@ -53,7 +53,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {o: database(tmp / f"{o}.duckdb", o) for o in ("shipped", "rolled_back", "running")}
 
 
-@pytest.mark.parametrize(("outcome", "code"), [("shipped", 0), ("rolled_back", 1), ("running", 4)])
+@pytest.mark.parametrize(
+    ("outcome", "code"), [("shipped", 0), ("rolled_back", 12), ("running", 14)]
+)
 def test_wait_exit_codes(files: dict[str, Path], outcome: str, code: int) -> None:
     result = run("canary", "wait", EXPERIMENT_ID, "--db", str(files[outcome]), "--timeout", "0")
     assert result.exit_code == code, result.output
@@ -74,7 +76,7 @@ def test_wait_refuses_bad_input(files: dict[str, Path], tmp_path: Path) -> None:
 
 def test_status_json_is_the_canary_state(files: dict[str, Path]) -> None:
     result = run("canary", "status", EXPERIMENT_ID, "--db", str(files["rolled_back"]), "--json")
-    assert result.exit_code == 0
+    assert result.exit_code == 12  # status exits as wait --timeout 0 would
     view = json.loads(result.output)
     assert view["status"] == "rolled_back" and view["step"]["index"] == 1
     assert [s["outcome"] for s in view["ramp"]] == ["passed", "failed", "pending", "pending"]
@@ -83,6 +85,8 @@ def test_status_json_is_the_canary_state(files: dict[str, Path]) -> None:
     assert set(view["distributions"]) == {"latency", "latency_shift"}
     text = run("canary", "status", EXPERIMENT_ID, "--db", str(files["shipped"]))
     assert text.exit_code == 0 and "promoted" in text.output
+    running = run("canary", "status", EXPERIMENT_ID, "--db", str(files["running"]))
+    assert running.exit_code == 14, running.output
 
 
 def _api(path: Path) -> tuple[ServerContext, str]:
@@ -115,7 +119,7 @@ def test_wait_against_a_server(files: dict[str, Path]) -> None:
     try:
         with BackgroundServer(ctx) as server:
             result = run("canary", "wait", EXPERIMENT_ID, "--server", server.url, "--key", key)
-            assert result.exit_code == 1, result.output
+            assert result.exit_code == 12, result.output
             bad = run("canary", "wait", EXPERIMENT_ID, "--server", server.url, "--key", "nope")
             assert bad.exit_code == 3 and "401" in bad.output
     finally:
@@ -162,7 +166,8 @@ def test_the_cli_scheduler_judges_canaries(tmp_path: Path) -> None:
 
 
 def test_wait_exit_code_through_the_console_entry_point(files: dict[str, Path]) -> None:
-    """`python -m splitlab` (the console script's main()) exits 1 for a rolled-back canary."""
+    """`python -m splitlab` (the console script's main()) exits 12 for a rolled-back canary,
+    evaluate's rollback code (not the 1 of a crashed interpreter)."""
     import subprocess
     import sys
 
@@ -170,5 +175,5 @@ def test_wait_exit_code_through_the_console_entry_point(files: dict[str, Path]) 
     done = subprocess.run(
         [sys.executable, "-m", "splitlab", *args], capture_output=True, text=True, timeout=120
     )
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 12, done.stderr
     assert "rolled_back" in done.stdout

@@ -1,5 +1,5 @@
-"""ClickHouseStore.interval_data gives DuckDB's IntervalArms (sums and sketch buckets) on the
-same events."""
+"""ClickHouseStore.canary_intervals gives DuckDB's data (interval sums, sketch buckets, step
+totals, clustered quantile sums) on the same events."""
 
 from __future__ import annotations
 
@@ -35,13 +35,41 @@ def stores(clickhouse: LocalServer, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.mark.parametrize("name", ["errors", "latency", "latency_shift"])
 @pytest.mark.parametrize("interval", [60, 300])
-def test_interval_data_equals_duckdb(stores: Stores, name: str, interval: int) -> None:
+def test_one_metric_equals_duckdb(stores: Stores, name: str, interval: int) -> None:
     house, duck, exp = stores
     assert exp.design is not None and exp.design.type == "canary"
-    m = next(m for m in exp.design.metrics if m.name == name)
+    m = [m for m in exp.design.metrics if m.name == name]
     window = {"start": T0, "end": T0 + timedelta(minutes=20), "interval_seconds": interval}
-    expected = duck.interval_data(exp, m, **window)  # type: ignore[arg-type]
-    assert house.interval_data(exp, m, **window) == expected  # type: ignore[arg-type]
-    assert len(expected) == 20 * 60 // interval
-    if m.kind != "proportion":
-        assert sum(len(a["canary"].sketch.positive) for a in expected.values()) > 20  # type: ignore[union-attr]
+    expected = duck.canary_intervals(exp, m, **window)  # type: ignore[arg-type]
+    assert house.canary_intervals(exp, m, **window) == expected  # type: ignore[arg-type]
+    intervals = expected.intervals[name]
+    assert len(intervals) == 20 * 60 // interval
+    if m[0].kind != "proportion":
+        assert sum(len(a["canary"].sketch.positive) for a in intervals.values()) > 20  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("interval", [60, 300])
+def test_canary_intervals_equal_duckdb(stores: Stores, interval: int) -> None:
+    """The whole canary at once: intervals, step totals and clustered quantile sums."""
+    house, duck, exp = stores
+    assert exp.design is not None and exp.design.type == "canary"
+    metrics = exp.design.metrics
+    window = {"start": T0, "end": T0 + timedelta(minutes=20), "interval_seconds": interval}
+    expected = duck.canary_intervals(exp, metrics, **window)  # type: ignore[arg-type]
+    assert house.canary_intervals(exp, metrics, **window) == expected  # type: ignore[arg-type]
+    assert set(expected.steps) == {m.name for m in metrics}
+    assert set(expected.clustered) == {"latency"}
+    assert set(expected.clustered["latency"]) == {"baseline", "canary"}
+
+
+def test_several_quantiles_equal_duckdb(stores: Stores) -> None:
+    from tests.canary.test_interval_data import QUANTILES
+
+    house, duck, _ = stores
+    exp = canary_experiment(metrics=QUANTILES)
+    assert exp.design is not None and exp.design.type == "canary"
+    window = {"start": T0, "end": T0 + timedelta(minutes=20), "interval_seconds": 300}
+    expected = duck.canary_intervals(exp, exp.design.metrics, **window)  # type: ignore[arg-type]
+    got = house.canary_intervals(exp, exp.design.metrics, **window)  # type: ignore[arg-type]
+    assert got == expected
+    assert set(expected.clustered) == {"p50", "p99", "errors_p50"}

@@ -389,3 +389,63 @@ def test_fail_probabilities_match_a_simulated_random_walk() -> None:
     failed = np.cumsum(d - c * np.sqrt(v1 / k) > tol, axis=1) > 0
     assert np.max(np.abs(failed.mean(0) - probs)) < 0.005
     assert cp.intervals_to_fail(0.005, tol, "increase", v1, m, level) is None
+
+
+def test_step_totals_give_the_unit_level_variance_with_the_same_estimate() -> None:
+    """Users sending many requests with a user effect: the interval from the step totals
+    (grouped by unit) is the ratio-metric delta method over units; the estimate is that of
+    the intervals' event sums."""
+    rng = np.random.default_rng(12)
+    arms = {
+        arm: [rng.normal(100 + rng.normal(0, 30), 5, rng.integers(5, 40)) for _ in range(200)]
+        for arm in ("b", "c")
+    }
+    events = {arm: per_request(np.concatenate(units)) for arm, units in arms.items()}
+    totals = {arm: per_unit(units) for arm, units in arms.items()}
+    d = design([LATENCY])
+    kw: dict[str, Any] = {"alpha": 0.05, "step": 0, "baseline": "b", "canary": "c"}
+    naive = judge(d, {"latency": [events]}, **kw).metrics[0]
+    fixed = judge(d, {"latency": [events]}, **kw, step_totals={"latency": totals}).metrics[0]
+    assert fixed.estimate == pytest.approx(naive.estimate, rel=1e-12)
+    # the variance ratio is the design effect of the unit means, by hand with numpy
+    assert naive.lower is not None and naive.upper is not None and naive.estimate is not None
+    assert fixed.lower is not None and fixed.upper is not None
+    ratio = (fixed.upper - fixed.lower) / (naive.upper - naive.lower)
+    _, v_unit, _, _ = cm.effect(
+        cm.ArmArrays.of(totals["b"]), cm.ArmArrays.of(totals["c"]), False, True
+    )
+    _, v_event, _, _ = cm.effect(
+        cm.ArmArrays.of(events["b"]), cm.ArmArrays.of(events["c"]), False, True
+    )
+    assert ratio == pytest.approx(math.sqrt(float(v_unit) / float(v_event)), rel=1e-9)
+    assert ratio > 2  # between-user spread of 30 against within-user 5
+
+
+def test_clustered_sums_widen_the_quantile_interval() -> None:
+    from splitlab.stats.quantile import clustered_sums, quantile_bucket
+
+    rng = np.random.default_rng(3)
+    data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for arm in ("b", "c"):
+        users = np.repeat(np.arange(300), 30)
+        values = np.round(
+            np.exp(
+                4 + 0.5 * rng.standard_normal(300)[users] + 0.2 * rng.standard_normal(users.size)
+            )
+        )
+        data[arm] = (values, users)
+    sketches = {a: Sketch.from_values(v) for a, (v, _) in data.items()}
+    arms = {
+        a: IntervalArm(s.count, s.count, float(s.count), 0.0, 0.0, 0.0, 0.0, s)
+        for a, s in sketches.items()
+    }
+    clustered = {
+        a: clustered_sums(v, u, quantile_bucket(sketches[a], 0.9)) for a, (v, u) in data.items()
+    }
+    d = design([{"name": "p90", "kind": "quantile", "quantile": 0.9, "tolerance": 0.5}])
+    kw: dict[str, Any] = {"alpha": 0.05, "step": 0, "baseline": "b", "canary": "c"}
+    naive = judge(d, {"p90": [arms]}, **kw).metrics[0]
+    fixed = judge(d, {"p90": [arms]}, **kw, clustered={"p90": clustered}).metrics[0]
+    assert fixed.estimate == naive.estimate
+    assert None not in (naive.lower, naive.upper, fixed.lower, fixed.upper)
+    assert fixed.upper - fixed.lower > 2 * (naive.upper - naive.lower)  # type: ignore[operator]

@@ -2,16 +2,20 @@
 
 Both read either a database file (``--db``, when no server holds it) or a running server
 (``--server URL`` with an admin key in ``--key`` or ``SPLITLAB_API_KEY``). ``wait`` is what a
-deployment pipeline calls after starting a canary; its exit code says how the canary ended
-(docs/cli.md):
+deployment pipeline calls after starting a canary; its exit code says how the canary ended,
+with the outcome codes of ``splitlab evaluate`` (docs/cli.md), so that none is the 1 of a
+crashed interpreter:
 
 * 0: promoted (shipped with the canary variant);
-* 1: rolled back;
+* 12: rolled back (``evaluate``'s rollback);
+* 11: ended without promotion otherwise: stopped, or shipped with the baseline
+  (``evaluate``'s stop);
+* 14: still running (or paused) when ``--timeout`` ran out;
 * 2: usage error (click's, as for every command);
 * 3: the canary cannot be read (unknown experiment, not a canary, database or server
-  unavailable), as for every command;
-* 4: still running (or paused) when ``--timeout`` ran out;
-* 5: ended without promotion otherwise (stopped, or shipped with the baseline).
+  unavailable), as for every command.
+
+``status`` exits with the code ``wait --timeout 0`` would give (14 while it runs).
 
 With ``--db`` the command judges the canary itself at each poll (the server's scheduler is
 not running on that file), so ``splitlab canary wait --db`` also drives a canary without a
@@ -30,12 +34,13 @@ import click
 import httpx
 
 from splitlab.cli.database import open_database
+from splitlab.cli.evaluate import EXIT_CODES
 from splitlab.errors import SplitlabError
 
 EXIT_PROMOTED = 0
-EXIT_ROLLED_BACK = 1
-EXIT_RUNNING = 4
-EXIT_ENDED = 5
+EXIT_ROLLED_BACK = EXIT_CODES["rollback"]  # 12
+EXIT_ENDED = EXIT_CODES["stop"]  # 11
+EXIT_RUNNING = 14
 
 
 class CanaryUnavailableError(SplitlabError):
@@ -85,12 +90,18 @@ def canary() -> None:
 def status(
     experiment_id: str, db_path: str | None, server: str | None, key: str | None, as_json: bool
 ) -> None:
-    """Print the canary's ramp, its current step and its latest judgment."""
+    """Print the canary's ramp, its current step and its latest judgment.
+
+    Exit 0 promoted, 12 rolled back, 11 ended otherwise, 14 still running (as wait
+    --timeout 0), 3 when it cannot be read, 2 on a usage error.
+    """
     view = _reader(experiment_id, db_path, server, key, judge=False)()
     if as_json:
         click.echo(json.dumps(view, indent=2))
-        return
-    _print(view)
+    else:
+        _print(view)
+    code = exit_code(view)
+    sys.exit(EXIT_RUNNING if code is None else code)
 
 
 @canary.command("wait")
@@ -103,7 +114,7 @@ def status(
     type=click.FloatRange(min=0.0),
     default=3600.0,
     show_default=True,
-    help="Give up after this many seconds (exit 4 while the canary still runs).",
+    help="Give up after this many seconds (exit 14 while the canary still runs).",
 )
 @click.option(
     "--poll",
@@ -120,9 +131,9 @@ def wait(
     timeout: float,
     poll: float,
 ) -> None:
-    """Wait until the canary is promoted (exit 0) or rolled back (exit 1).
+    """Wait until the canary is promoted (exit 0) or rolled back (exit 12).
 
-    Exit 4 when it still runs at --timeout, 5 when it ended otherwise (stopped, or shipped
+    Exit 14 when it still runs at --timeout, 11 when it ended otherwise (stopped, or shipped
     with the baseline), 3 when it cannot be read, 2 on a usage error.
     """
     read = _reader(experiment_id, db_path, server, key, judge=True)

@@ -4,8 +4,9 @@ roll back (docs/canary.md, "How steps advance").
 For a running canary, at every ``intervalMinutes`` since its current step began
 (``design.stepStartedAt``), :func:`judge_canary`
 
-1. reads each canary metric's data of the step's *closed* intervals from the store
-   (``store.interval_data``), oldest first;
+1. reads every canary metric's data of the step's *closed* intervals from the store in one
+   call (``store.canary_intervals``: each event name read once), oldest first, with the
+   step totals grouped by unit and the quantiles' clustered sums;
 2. judges them (:func:`splitlab.stats.canary.judge`);
 3. records the judgment in the canary ledger (:mod:`splitlab.store.canary_ledger`) and acts,
    in the same transaction:
@@ -39,7 +40,7 @@ from splitlab.config.adaptive import CanaryDesign, CanaryMetric
 from splitlab.evaluation import lifecycle
 from splitlab.evaluation.errors import EvaluationError
 from splitlab.evaluation.scheduler import launched_at
-from splitlab.stats.intervals import IntervalArm
+from splitlab.stats.intervals import CanaryData, IntervalArm
 from splitlab.store.canary_ledger import CanaryLedger, Judgment
 from splitlab.store.registry import Registry, format_time, parse_time
 
@@ -54,15 +55,15 @@ IntervalData = dict[int, dict[str, IntervalArm]]
 class CanaryStore(Protocol):
     """What the monitor needs from the event store (DuckDB or ClickHouse)."""
 
-    def interval_data(
+    def canary_intervals(
         self,
         experiment: Experiment,
-        metric: CanaryMetric,
+        metrics: Sequence[CanaryMetric],
         *,
         start: datetime,
         end: datetime,
         interval_seconds: int,
-    ) -> IntervalData: ...
+    ) -> CanaryData: ...
 
 
 #: ``judge(design, data, *, alpha, step, baseline, canary) -> CanaryJudgment``.
@@ -146,12 +147,14 @@ def judge_canary(
     if closed <= judged and not force:
         return None
     end = start + closed * interval
-    data = {
-        m.name: store.interval_data(
-            experiment, m, start=start, end=end, interval_seconds=design.interval_minutes * 60
-        )
-        for m in design.metrics
-    }
+    read = store.canary_intervals(
+        experiment,
+        design.metrics,
+        start=start,
+        end=end,
+        interval_seconds=design.interval_minutes * 60,
+    )
+    data = read.intervals
     ordered = {name: [iv[k] for k in sorted(iv)] for name, iv in data.items()}
     canary = canary_arm(experiment)
     verdict = (judge or _real_judge())(
@@ -161,6 +164,8 @@ def judge_canary(
         step=design.step,
         baseline=experiment.control,
         canary=canary,
+        step_totals=read.steps,
+        clustered=read.clustered,
     )
     requests = _requests(data, (experiment.control, canary))
     step = design.canary_steps[design.step]

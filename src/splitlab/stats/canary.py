@@ -30,6 +30,7 @@ from splitlab.stats import canary_boundary as cb
 from splitlab.stats import canary_means, canary_ranks
 from splitlab.stats.errors import StatsError
 from splitlab.stats.intervals import IntervalArm
+from splitlab.stats.quantile import ClusteredSums
 from splitlab.stats.sketch import Sketch
 
 Verdict = Literal["pass", "fail", "marginal"]
@@ -139,8 +140,18 @@ def judge(
     step: int,
     baseline: str,
     canary: str,
+    step_totals: Mapping[str, Mapping[str, IntervalArm]] | None = None,
+    clustered: Mapping[str, Mapping[str, ClusteredSums]] | None = None,
 ) -> CanaryJudgment:
-    """Judge ramp step ``step`` (an index into ``design.canary_steps``) from its intervals."""
+    """Judge ramp step ``step`` (an index into ``design.canary_steps``) from its intervals.
+
+    ``step_totals[metric][variant]``: the step's events grouped by unit over the whole step (the
+    store's step totals); with them a proportion's or mean's variance treats units, not
+    (unit, interval) pairs, as the independent observations. ``clustered[metric][variant]``:
+    a quantile's per-unit counts at the arm's step quantile (the clustered correction).
+    Without them the events of different intervals (proportion, mean) or all events
+    (quantile) are treated as independent, which understates the variance when a unit sends
+    many requests."""
     steps = design.canary_steps
     if not (isinstance(alpha, float | int) and 0.0 < alpha < 1.0):
         raise StatsError(f"alpha: expected a level in (0, 1) (got {alpha!r})")
@@ -153,9 +164,13 @@ def judge(
     level = cb.alpha_per_metric(float(alpha), len(steps), len(design.metrics))
     target = cb.target_effective_n(steps[step].min_requests)
     diffs = [
-        judge_metric(metric, data.get(metric.name, ()), level, target, baseline, canary)
+        judge_metric(
+            metric, data.get(metric.name, ()), level, target, baseline, canary,
+            step_arms=(step_totals or {}).get(metric.name),
+            clustered=(clustered or {}).get(metric.name),
+        )
         for metric in design.metrics
-    ]
+    ]  # fmt: skip
     return CanaryJudgment(overall([d.verdict for d in diffs]), diffs, level)
 
 
@@ -166,12 +181,23 @@ def judge_metric(
     target: float,
     baseline: str,
     canary: str,
+    *,
+    step_arms: Mapping[str, IntervalArm] | None = None,
+    clustered: Mapping[str, ClusteredSums] | None = None,
 ) -> MetricDiff:
-    """One metric's :class:`MetricDiff` from the step's intervals."""
+    """One metric's :class:`MetricDiff` from the step's intervals (and, when given, the step
+    totals and clustered sums of :func:`judge`)."""
     empty = IntervalArm(0, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
     pairs = [(i.get(baseline, empty), i.get(canary, empty)) for i in intervals]
     total_b = sum((b for b, _ in pairs), empty)
     total_c = sum((c for _, c in pairs), empty)
+    if step_arms is not None and metric.kind in ("proportion", "mean"):
+        # the same events, so the same estimate; the variance is over units in the step
+        total_b = step_arms.get(baseline, empty)
+        total_c = step_arms.get(canary, empty)
+    arms_clustered = (
+        (clustered.get(baseline), clustered.get(canary)) if clustered is not None else (None, None)
+    )
     scale: Scale = "shift" if metric.kind == "mann_whitney" else metric.tolerance_type
 
     def make(verdict: Verdict, reason: str, fx: Effect | None = None) -> MetricDiff:
@@ -193,7 +219,7 @@ def judge_metric(
             reason,
         )
 
-    result = _effect(metric, pairs, total_b, total_c, level, target)
+    result = _effect(metric, pairs, total_b, total_c, level, target, arms_clustered)
     if isinstance(result, str):
         return make("marginal", result)
     code = int(verdict_codes(result.lower, result.upper, metric.tolerance, metric.bad_direction))
@@ -210,13 +236,14 @@ def _effect(
     total_c: IntervalArm,
     level: float,
     target: float,
+    clustered: tuple[ClusteredSums | None, ClusteredSums | None] = (None, None),
 ) -> Effect | str:
     """The kind's effect with its interval, or the reason it cannot be judged yet."""
     if metric.kind in ("proportion", "mean"):
         return mean_effect(metric, total_b, total_c, level, target)
     if metric.kind == "mann_whitney":
         return shift_effect(metric, pairs, level, target)
-    return quantile_effect(metric, total_b, total_c, level, target)
+    return quantile_effect(metric, total_b, total_c, level, target, clustered)
 
 
 def shift_effect(
@@ -240,7 +267,12 @@ def shift_effect(
 
 
 def quantile_effect(
-    metric: CanaryMetric, b: IntervalArm, c: IntervalArm, level: float, target: float
+    metric: CanaryMetric,
+    b: IntervalArm,
+    c: IntervalArm,
+    level: float,
+    target: float,
+    clustered: tuple[ClusteredSums | None, ClusteredSums | None] = (None, None),
 ) -> Effect | str:
     sb = b.sketch if b.sketch is not None else Sketch()
     sc = c.sketch if c.sketch is not None else Sketch()
@@ -251,7 +283,9 @@ def quantile_effect(
     c_crit = float(
         cb.critical(cb.information_ratio(cb.effective_n(sb.count, sc.count), target, level), level)
     )
-    out = canary_ranks.quantile_effect(sb, sc, p, metric.tolerance_type == "relative", c_crit)
+    out = canary_ranks.quantile_effect(
+        sb, sc, p, metric.tolerance_type == "relative", c_crit, clustered=clustered
+    )
     if isinstance(out, str):
         return out
     return Effect(*out)

@@ -1,10 +1,10 @@
 """The proportion and mean kinds of a canary metric: a difference of ratio-metric means.
 
-An arm's events over the step's intervals are summed (each interval's new events are an
-independent increment): with ``Y`` a unit's sum of values and ``N`` its number of events in an
-interval, the arm's metric is ``m = sum Y / sum N`` with the delta-method variance over
-(unit, interval) observations (Deng, Knoblich & Lu 2018, "Applying the Delta Method in
-Metric Analytics", KDD)
+An arm's metric is ``m = sum Y / sum N`` over the step, with the delta-method variance over
+units (Deng, Knoblich & Lu 2018, "Applying the Delta Method in Metric Analytics", KDD), ``Y``
+a unit's sum of values and ``N`` its number of events over the whole step (the store's step
+totals; the units are the independent observations, so a user's alike requests in different
+intervals are not taken as independent)
 
     Var(m) = (s_YY - 2 m s_YN + m^2 s_NN) / (U Nbar^2),   Nbar = sum N / U,
 

@@ -15,7 +15,9 @@
   interval rests on the order statistics at ranks ``n p -+ c sqrt(n p (1 - p))``; while one
   of them falls outside the data (too few values beyond the quantile, e.g. fewer than about
   ``c^2`` above a p99), it would be clamped to the extreme value and be too narrow, so the
-  metric stays marginal.
+  metric stays marginal. With the arms' clustered sums (per-unit counts at the step
+  quantile's bucket) the rank half-widths carry the design effect of events grouped in units
+  (:func:`splitlab.stats.quantile.design_effect`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from splitlab.stats.mannwhitney import (
     mann_whitney_shifted,
     stratified_mann_whitney,
 )
-from splitlab.stats.quantile import quantile_difference
+from splitlab.stats.quantile import ClusteredSums, quantile_difference
 from splitlab.stats.sketch import Sketch
 
 Strata = Sequence[tuple[Sketch, Sketch]]  # (baseline, canary) per interval
@@ -144,13 +146,29 @@ def median(sketch: Sketch) -> float:
 
 
 def quantile_effect(
-    baseline: Sketch, canary: Sketch, p: float, relative: bool, c: float
+    baseline: Sketch,
+    canary: Sketch,
+    p: float,
+    relative: bool,
+    c: float,
+    *,
+    clustered: tuple[ClusteredSums | None, ClusteredSums | None] = (None, None),
 ) -> tuple[float, float, float, float, float] | str:
-    """(estimate, lower, upper, baseline quantile, canary quantile), or why not."""
+    """(estimate, lower, upper, baseline quantile, canary quantile), or why not.
+
+    ``clustered``: each arm's per-unit counts at its quantile's bucket over the step; they
+    widen the interval by the design effect of events grouped within units."""
     level = float(cb.nominal_level(c))
     if not level > 0:
         return "too few events for the interval's level yet"
-    diff = quantile_difference(baseline, canary, p, level)
+    diff = quantile_difference(
+        baseline,
+        canary,
+        p,
+        level,
+        control_clustered=clustered[0],
+        treatment_clustered=clustered[1],
+    )
     for arm, role in ((diff.control, "baseline"), (diff.treatment, "canary")):
         if arm.rank_lower < 0.0 or arm.rank_upper > arm.n - 1.0:
             return (

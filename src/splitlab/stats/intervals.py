@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from splitlab.stats.quantile import ClusteredSums
 from splitlab.stats.sketch import Sketch
 
 
@@ -53,3 +54,20 @@ class IntervalArm:
             self.event_sum_sq + other.event_sum_sq,
             sketch,
         )
+
+
+@dataclass(frozen=True)
+class CanaryData:
+    """One judgment's data of every metric of a canary, read once per event name.
+
+    ``intervals[metric][k][variant]``: the step's interval ``k``, its event sums with every
+    event its own observation (``units = n``; see :class:`IntervalArm`) and the sketch;
+    ``steps[metric][variant]``: the whole step's events of the arm grouped by unit over the
+    step (the units are the independent observations of the variance of proportions and
+    means); ``clustered[metric][variant]``: for quantile metrics, the per-unit counts of
+    events at or below the arm's step quantile bucket
+    (:class:`~splitlab.stats.quantile.ClusteredSums`)."""
+
+    intervals: dict[str, dict[int, dict[str, IntervalArm]]]
+    steps: dict[str, dict[str, IntervalArm]]
+    clustered: dict[str, dict[str, ClusteredSums]]

@@ -28,20 +28,28 @@ import duckdb
 
 from splitlab.config.adaptive import CanaryMetric
 from splitlab.config.models import Experiment
-from splitlab.stats.intervals import IntervalArm
+from splitlab.stats.intervals import CanaryData
 from splitlab.stats.sums import ExperimentSums
 from splitlab.stats.switchback import cell_sums
 from splitlab.stats.switchback_cells import SwitchbackCells
 from splitlab.store.bandit_sql import BanditData, bandit_data_from_rows, plan_bandit
 from splitlab.store.base import DataQuality, IngestResult
-from splitlab.store.canary_sql import intervals_from_rows, plan_intervals
+from splitlab.store.canary_sql import (
+    canary_data,
+    duckdb_buckets_sql,
+    duckdb_sql,
+    plan_canary,
+    sketches_from_rows,
+    split_parts,
+    thresholds,
+)
 from splitlab.store.cluster_sql import plan_cluster_summary
 from splitlab.store.errors import StoreError, database_open_error
 from splitlab.store.loader import Loader
 from splitlab.store.log import AppendLog, Position
 from splitlab.store.quality_sql import data_quality_sql, quality_from_rows
 from splitlab.store.quantile_sql import quantile_sums
-from splitlab.store.summary_sql import cutoff_millis, plan_summary, sums_from_rows
+from splitlab.store.summary_sql import cutoff_millis, plan_summary, sums_from_rows, used_params
 from splitlab.store.switchback_sql import CellResult, plan_cells, read_cells
 from splitlab.store.tables import create_tables
 from splitlab.store.writepath import LoaderThread, LoadPolicy, LogWriter
@@ -273,25 +281,29 @@ class DuckDBStore:
 
     # ------------------------------------------------------------------ canary
 
-    def interval_data(
+    def canary_intervals(
         self,
         experiment: Experiment,
-        metric: CanaryMetric,
+        metrics: Sequence[CanaryMetric],
         *,
         start: datetime,
         end: datetime,
         interval_seconds: int,
-    ) -> dict[int, dict[str, IntervalArm]]:
-        """A canary metric's events in ``[start, end)`` per interval and variant
-        (:mod:`splitlab.store.canary_sql`): ``{k: {variant: IntervalArm}}``, ``k`` counted
-        from ``start`` in steps of ``interval_seconds``."""
-        plan = plan_intervals(experiment, metric, start, end, interval_seconds)
+    ) -> CanaryData:
+        """The data of one canary judgment (:mod:`splitlab.store.canary_sql`): per metric the
+        intervals ``k`` (counted from ``start`` in steps of ``interval_seconds``) and the step
+        totals per variant, and for quantile metrics the clustered sums; each event name is
+        read once whatever the number of metrics on it."""
+        plan = plan_canary(experiment, metrics, start, end, interval_seconds)
+        if not plan.events:
+            return CanaryData({}, {}, {})
         self.flush()
         with self.lock:
-            moments = self._con.execute(plan.moments_sql, plan.params).fetchall()
-            buckets = (
-                None
-                if plan.sketch_sql is None
-                else self._con.execute(plan.sketch_sql, plan.params).fetchall()
-            )
-        return intervals_from_rows(experiment, metric, moments, buckets)
+            buckets: list[Any] = []
+            if plan.sketch_events:
+                sql = duckdb_buckets_sql(plan)
+                buckets = self._con.execute(sql, used_params(sql, plan.params)).fetchall()
+            sketches = sketches_from_rows(experiment, buckets)
+            found = thresholds(metrics, sketches, experiment.variant_names)
+            rows = self._con.execute(*duckdb_sql(plan, found)).fetchall()
+        return canary_data(experiment, metrics, *split_parts(rows), sketches, found)

@@ -20,15 +20,15 @@ from typing import Any
 
 from splitlab.config.adaptive import CanaryMetric
 from splitlab.config.models import Experiment
-from splitlab.stats.intervals import IntervalArm
+from splitlab.stats.intervals import CanaryData
 from splitlab.stats.sums import ExperimentSums
 from splitlab.stats.switchback import cell_sums
 from splitlab.stats.switchback_cells import SwitchbackCells
 from splitlab.store.bandit_sql import BanditData, bandit_data_from_rows
 from splitlab.store.base import DataQuality, IngestResult
-from splitlab.store.canary_sql import intervals_from_rows
+from splitlab.store.canary_sql import canary_data, plan_canary, sketches_from_rows, thresholds
 from splitlab.store.clickhouse.bandit_sql import plan_clickhouse_bandit
-from splitlab.store.clickhouse.canary_sql import plan_clickhouse_intervals
+from splitlab.store.clickhouse.canary_sql import clickhouse_buckets_sql, clickhouse_sql
 from splitlab.store.clickhouse.cluster_sql import plan_clickhouse_cluster_summary
 from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError, identifier
 from splitlab.store.clickhouse.loader import ClickHouseLoader
@@ -231,23 +231,29 @@ class ClickHouseStore:
 
     # ------------------------------------------------------------------ canary
 
-    def interval_data(
+    def canary_intervals(
         self,
         experiment: Experiment,
-        metric: CanaryMetric,
+        metrics: Sequence[CanaryMetric],
         *,
         start: datetime,
         end: datetime,
         interval_seconds: int,
-    ) -> dict[int, dict[str, IntervalArm]]:
-        """A canary metric's events in ``[start, end)`` per interval and variant, computed in
-        ClickHouse (:mod:`.canary_sql`; the same numbers as :meth:`DuckDBStore.interval_data`)."""
-        plan = plan_clickhouse_intervals(
-            self.database, experiment, metric, start, end, interval_seconds, self._dedup
-        )
+    ) -> CanaryData:
+        """The data of one canary judgment computed in ClickHouse (:mod:`.canary_sql`; the
+        same numbers as :meth:`DuckDBStore.canary_intervals`)."""
+        plan = plan_canary(experiment, metrics, start, end, interval_seconds)
+        if not plan.events:
+            return CanaryData({}, {}, {})
         self.flush()
-        _, moments = self._client.query(plan.moments_sql, plan.params)
-        buckets = None
-        if plan.sketch_sql is not None:
-            _, buckets = self._client.query(plan.sketch_sql, plan.params)
-        return intervals_from_rows(experiment, metric, moments, buckets)
+        buckets: list[list[Any]] = []
+        if plan.sketch_events:
+            _, buckets = self._client.query(
+                clickhouse_buckets_sql(self.database, plan, self._dedup), plan.params
+            )
+        sketches = sketches_from_rows(experiment, buckets)
+        found = thresholds(metrics, sketches, experiment.variant_names)
+        moments_sql, step_sql, params = clickhouse_sql(self.database, plan, found, self._dedup)
+        _, moments = self._client.query(moments_sql, params)
+        _, step = self._client.query(step_sql, params)
+        return canary_data(experiment, metrics, moments, step, sketches, found)
