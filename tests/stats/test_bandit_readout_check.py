@@ -22,9 +22,7 @@ BAND = 3 * math.sqrt(0.95 * 0.05 / RUNS)  # 3 Monte Carlo s.e. of a 95 % coverag
 
 
 def _coverage(means: list[float], arm: int, seed: int) -> float:
-    sim = simulate(
-        np.array(means), runs=RUNS, periods=10, batch=1000, policy="thompson", seed=seed
-    )
+    sim = simulate(np.array(means), runs=RUNS, periods=10, batch=1000, policy="thompson", seed=seed)
     _, lo, hi, t = batched_difference(sim.batches(arm), sim.batches(0))
     assert (t == 10).all()
     truth = means[arm] - means[0]
