@@ -125,13 +125,13 @@ def test_sequential_srm_false_alarm_rate_is_below_alpha() -> None:
 
 def test_batched_difference_by_hand() -> None:
     """Two batches: estimate sum(d/se)/sum(1/se), half-width 1.96 sqrt(2) / sum(1/se), with
-    se_t from each arm's variance over all its batches (numpy by hand)."""
+    se_t from each arm's within-batch variance pooled over its batches (numpy by hand)."""
     arm = np.array([[10, 30.0, 100.0], [20, 50.0, 140.0]])
     ctl = np.array([[10, 20.0, 50.0], [5, 10.0, 22.0]])
 
-    def pooled(x: np.ndarray) -> float:
-        n, s, ss = x.sum(axis=0)
-        return float((ss - s * s / n) / (n - 1))
+    def pooled(x: np.ndarray) -> float:  # within-batch sum of squares over n - batches
+        within = sum(ss - s * s / n for n, s, ss in x)
+        return float(within / (x[:, 0].sum() - len(x)))
 
     va, vc = pooled(arm), pooled(ctl)
     ds, ses = [], []

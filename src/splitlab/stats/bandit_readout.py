@@ -14,14 +14,20 @@ Inverting
 gives the estimate ``sum(d_t / se_t) / sum(1 / se_t)`` and the interval ``estimate +-
 z sqrt(T) / sum(1 / se_t)``.
 
-``se_t = sqrt(s_a^2 / n_{a,t} + s_c^2 / n_{c,t})`` uses each arm's reward variance ``s^2``
-estimated over *all* its batches (the BOLS normality needs a consistent variance estimate;
-the batch sizes ``n_{a,t}`` carry the adaptivity). Studentising each batch by its own sample
+``se_t = sqrt(s_a^2 / n_{a,t} + s_c^2 / n_{c,t})`` uses each arm's within-batch reward
+variance ``s^2`` pooled over *all* its batches (the residual variance of the batch-wise fit;
+the BOLS normality needs a consistent variance estimate, and the batch sizes ``n_{a,t}``
+carry the adaptivity). Studentising each batch by its own sample
 variance instead makes the weights ``1 / se_t`` depend on the batch's own outcomes: for a
 conversion, a batch whose control converted less has a smaller variance, a larger weight and
 a larger difference, and an arm at the exploration floor has a handful of units per batch.
 With the default exploration (floor 0.02) and two tied arms at 0.1 with 1,000 units per
 batch, that version covered 91.6 % instead of 95 % (tests/stats/test_bandit_readout_check.py).
+The price is an assumption: each arm's reward variance is the same in every batch (as
+Thompson sampling's posterior already assumes a stationary mean). When a conversion rate
+rose from 5 % to 41 % over 10 batches the interval covered 89 %; with variances pooled over
+both arms within each batch instead it covered 95 % there, but 93 % for continuous rewards
+whose arms' variances differ by a factor of 4, which the per-arm version covers at 95 %.
 A batch where either arm has no unit is left out (T counts the batches used); without any
 variance in either arm there is no interval.
 
@@ -89,12 +95,15 @@ class Readout:
 
 
 def _pooled_var(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Each arm's reward variance over all its batches (shape (...,) from (..., T, 3))."""
-    n = x[..., 0].sum(axis=-1)
-    s = x[..., 1].sum(axis=-1)
-    ss = x[..., 2].sum(axis=-1)
+    """Each arm's within-batch reward variance pooled over all its batches (shape (...,) from
+    (..., T, 3)): ``sum_t (ss_t - s_t^2 / n_t) / (sum_t n_t - batches with units)``, the
+    residual variance of the per-batch means, so a baseline that drifts between batches
+    does not inflate it."""
+    n, s, ss = x[..., 0], x[..., 1], x[..., 2]
     with np.errstate(divide="ignore", invalid="ignore"):
-        var = np.where(n >= 2, (ss - s * s / np.where(n > 0, n, 1.0)) / (n - 1.0), np.nan)
+        within = np.where(n > 0, ss - s * s / np.where(n > 0, n, 1.0), 0.0).sum(axis=-1)
+        df = n.sum(axis=-1) - (n > 0).sum(axis=-1)
+        var = np.where(df > 0, within / np.where(df > 0, df, 1.0), np.nan)
     return np.asarray(np.maximum(var, 0.0), dtype=np.float64)
 
 
