@@ -124,18 +124,19 @@ def test_sequential_srm_false_alarm_rate_is_below_alpha() -> None:
 
 
 def test_batched_difference_by_hand() -> None:
-    """Two batches: estimate sum(d/se)/sum(1/se), half-width 1.96 sqrt(2) / sum(1/se)."""
+    """Two batches: estimate sum(d/se)/sum(1/se), half-width 1.96 sqrt(2) / sum(1/se), with
+    se_t from each arm's within-batch variance pooled over its batches (numpy by hand)."""
     arm = np.array([[10, 30.0, 100.0], [20, 50.0, 140.0]])
     ctl = np.array([[10, 20.0, 50.0], [5, 10.0, 22.0]])
 
-    def mv(n: float, s: float, ss: float) -> tuple[float, float]:
-        m = s / n
-        return m, (ss - n * m * m) / (n - 1)
+    def pooled(x: np.ndarray) -> float:  # within-batch sum of squares over n - batches
+        within = sum(ss - s * s / n for n, s, ss in x)
+        return float(within / (x[:, 0].sum() - len(x)))
 
+    va, vc = pooled(arm), pooled(ctl)
     ds, ses = [], []
     for a, c in zip(arm, ctl, strict=True):
-        (ma, va), (mc, vc) = mv(*a), mv(*c)
-        ds.append(ma - mc)
+        ds.append(a[1] / a[0] - c[1] / c[0])
         ses.append(math.sqrt(va / a[0] + vc / c[0]))
     w = sum(1 / s for s in ses)
     est = sum(d / s for d, s in zip(ds, ses, strict=True)) / w

@@ -5,15 +5,31 @@ and its usual interval does not cover at the stated rate (least of all when arms
 tied). The readout uses the batched OLS statistic of Zhang, Janson & Murphy (2020),
 "Inference for batched bandits", NeurIPS: within one batch (units first exposed between two
 updates) the allocation is fixed, so the per-batch difference ``d_t`` of arm and control means,
-studentised by its own standard error ``se_t``, is asymptotically N(0, 1) given the past; the
-sum over the T batches divided by ``sqrt(T)`` is then N(0, 1) as well, whatever the
-allocation did. Inverting
+divided by its standard error ``se_t``, is asymptotically N(0, 1) given the past; the sum over
+the T batches divided by ``sqrt(T)`` is then N(0, 1) as well, whatever the allocation did.
+Inverting
 
     | sum_t (d_t - delta) / se_t | <= z * sqrt(T)
 
-gives the estimate ``sum(d_t / se_t) / sum(1 / se_t)`` and the 95 % interval ``estimate +-
-z sqrt(T) / sum(1 / se_t)``. A batch where either arm has fewer than 2 units, or no variance,
-carries no studentised difference and is left out (T counts the batches used).
+gives the estimate ``sum(d_t / se_t) / sum(1 / se_t)`` and the interval ``estimate +-
+z sqrt(T) / sum(1 / se_t)``.
+
+``se_t = sqrt(s_a^2 / n_{a,t} + s_c^2 / n_{c,t})`` uses each arm's within-batch reward
+variance ``s^2`` pooled over *all* its batches (the residual variance of the batch-wise fit;
+the BOLS normality needs a consistent variance estimate, and the batch sizes ``n_{a,t}``
+carry the adaptivity). Studentising each batch by its own sample
+variance instead makes the weights ``1 / se_t`` depend on the batch's own outcomes: for a
+conversion, a batch whose control converted less has a smaller variance, a larger weight and
+a larger difference, and an arm at the exploration floor has a handful of units per batch.
+With the default exploration (floor 0.02) and two tied arms at 0.1 with 1,000 units per
+batch, that version covered 91.6 % instead of 95 % (tests/stats/test_bandit_readout_check.py).
+The price is an assumption: each arm's reward variance is the same in every batch (as
+Thompson sampling's posterior already assumes a stationary mean). When a conversion rate
+rose from 5 % to 41 % over 10 batches the interval covered 89 %; with variances pooled over
+both arms within each batch instead it covered 95 % there, but 93 % for continuous rewards
+whose arms' variances differ by a factor of 4, which the per-arm version covers at 95 %.
+A batch where either arm has no unit is left out (T counts the batches used); without any
+variance in either arm there is no interval.
 
 The estimated regret is ``sum_t sum_a n_{a,t} (best mean - mean_a)`` with the arms' overall
 observed means: the reward given up against serving the best-looking arm to every unit.
@@ -78,11 +94,17 @@ class Readout:
         }
 
 
-def _mean_var(n: NDArray[np.float64], s: NDArray[np.float64], ss: NDArray[np.float64]) -> Any:
+def _pooled_var(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each arm's within-batch reward variance pooled over all its batches (shape (...,) from
+    (..., T, 3)): ``sum_t (ss_t - s_t^2 / n_t) / (sum_t n_t - batches with units)``, the
+    residual variance of the per-batch means, so a baseline that drifts between batches
+    does not inflate it."""
+    n, s, ss = x[..., 0], x[..., 1], x[..., 2]
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = s / n
-        var = (ss - n * mean**2) / (n - 1)
-    return mean, np.maximum(var, 0.0)
+        within = np.where(n > 0, ss - s * s / np.where(n > 0, n, 1.0), 0.0).sum(axis=-1)
+        df = n.sum(axis=-1) - (n > 0).sum(axis=-1)
+        var = np.where(df > 0, within / np.where(df > 0, df, 1.0), np.nan)
+    return np.asarray(np.maximum(var, 0.0), dtype=np.float64)
 
 
 def batched_difference(
@@ -93,13 +115,15 @@ def batched_difference(
     `arm` and `control` have shape (..., T, 3): per batch ``n, sum, sum_sq``. NaN where no
     batch is usable.
     """
-    ma, va = _mean_var(arm[..., 0], arm[..., 1], arm[..., 2])
-    mc, vc = _mean_var(control[..., 0], control[..., 1], control[..., 2])
+    na, nc = arm[..., 0], control[..., 0]
+    va = _pooled_var(arm)[..., None]
+    vc = _pooled_var(control)[..., None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        se = np.sqrt(va / arm[..., 0] + vc / control[..., 0])
-        usable = (arm[..., 0] >= 2) & (control[..., 0] >= 2) & (se > 0)
+        d_all = arm[..., 1] / na - control[..., 1] / nc
+        se = np.sqrt(va / na + vc / nc)
+        usable = (na >= 1) & (nc >= 1) & (se > 0) & np.isfinite(se)
         inv = np.where(usable, 1.0 / np.where(usable, se, 1.0), 0.0)
-        d = np.where(usable, ma - mc, 0.0)
+        d = np.where(usable, d_all, 0.0)
         weight = inv.sum(axis=-1)
         t = usable.sum(axis=-1)
         estimate = (d * inv).sum(axis=-1) / weight
