@@ -55,7 +55,8 @@ def _codes(b: cm.ArmArrays, c: cm.ArmArrays, tol: float, rel: bool, kind: str, m
     )
     est, var, _, _ = cm.effect(b, c, kind == "proportion", rel)
     half = Z90 * np.sqrt(var)
-    return seq, verdict_codes(est - half, est + half, tol, "increase")
+    lower, upper = (cm.reported(x, rel) for x in (est - half, est + half))
+    return seq, verdict_codes(lower, upper, tol, "increase")
 
 
 def main() -> None:

@@ -59,7 +59,8 @@ def judge_mean_kind(
         cb.effective_n(baseline.n, canary.n), cb.target_effective_n(min_requests), level
     )
     half = cb.critical(r, level) * np.sqrt(var)
-    return verdict_codes(est - half, est + half, tolerance, bad_direction)
+    lower, upper = (cm.reported(x, relative) for x in (est - half, est + half))
+    return verdict_codes(lower, upper, tolerance, bad_direction)
 
 
 def share_with_se(hits: NDArray[np.bool_]) -> tuple[float, float]:

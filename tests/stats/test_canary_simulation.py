@@ -101,6 +101,32 @@ def test_effect_at_the_tolerance_fails_at_most_alpha(kind: str) -> None:
     assert share <= level + 3 * se, (share, se)
 
 
+@pytest.mark.parametrize(("rate", "tol", "per"), [(0.01, 0.2, 500), (0.002, 0.2, 500)])
+def test_a_rare_error_rate_at_its_relative_tolerance_passes_at_most_alpha(
+    rate: float, tol: float, per: int
+) -> None:
+    """A false pass (a promotion) at a relative tolerance on a rare error rate: the canary's
+    rate is exactly ``rate * (1 + tol)``; P(any PASS over 40 looks) <= level + 3 s.e. On the
+    ratio scale (before the log-ratio interval) this was 7.2 % and 12.8 % at level 0.05
+    (bench/canary_relative_check.py, 4,000 runs); on the log scale 0.45 % and 0.22 %."""
+    rng = np.random.default_rng(int(rate * 10_000))
+    level, looks = 0.05, 40
+    n, xb = proportion_sums(rng, RUNS, looks, per, rate)
+    _, xc = proportion_sums(rng, RUNS, looks, per, rate * (1 + tol))
+    codes = judge_mean_kind(
+        cm.ArmArrays.per_request(n, xb, xb),
+        cm.ArmArrays.per_request(n, xc, xc),
+        proportion=True,
+        relative=True,
+        tolerance=tol,
+        bad_direction="increase",
+        level=level,
+        min_requests=1000,
+    )
+    share, se = share_with_se((codes == PASS).any(1))
+    assert share <= level + 3 * se, (share, se)
+
+
 def test_regression_beyond_the_tolerance_is_not_promoted() -> None:
     """Both metrics regress by 1.2x their tolerance: runs in which every step passes (the
     canary is promoted) <= alpha + 3 s.e. A step passes when the judgment passes at any look."""

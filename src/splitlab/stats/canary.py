@@ -303,10 +303,10 @@ def mean_effect(
     est, var, m_b, m_c = canary_means.effect(
         canary_means.ArmArrays.of(b), canary_means.ArmArrays.of(c), proportion, relative
     )
-    if relative and not float(m_b) > 0:
+    if relative and not (float(m_b) > 0 and float(m_c) >= 0 and math.isfinite(float(est))):
         return (
-            f"the baseline's mean is {float(m_b):g}: a relative tolerance needs a positive "
-            "baseline (use an absolute tolerance)"
+            f"the baseline's mean is {float(m_b):g} and the canary's {float(m_c):g}: a relative "
+            "tolerance needs positive means (use an absolute tolerance)"
         )
     if not float(var) > 0:
         return "no variation yet: every value is the same in both arms"
@@ -314,7 +314,11 @@ def mean_effect(
         cb.critical(cb.information_ratio(cb.effective_n(b.n, c.n), target, level), level)
     )
     half = c_crit * math.sqrt(float(var))
-    return Effect(float(est), float(est) - half, float(est) + half, float(m_b), float(m_c))
+    lo, mid, hi = (
+        float(canary_means.reported(np.asarray(x), relative))
+        for x in (float(est) - half, float(est), float(est) + half)
+    )
+    return Effect(mid, lo, hi, float(m_b), float(m_c))
 
 
 def _reason(metric: CanaryMetric, code: int, fx: Effect) -> str:
