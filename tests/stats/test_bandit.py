@@ -106,6 +106,27 @@ def test_sequential_srm_detects_a_mismatch_and_not_a_match() -> None:
     assert empty.p_value is None and not empty.detected
 
 
+def test_a_detection_is_not_undone_by_a_later_balanced_period() -> None:
+    """The statistics review's example: after a 560/440 period p = 0.0047 (detected); after a
+    further balanced 20,000/20,000 period the product's 1/BF rises to 0.094, but the reported
+    anytime-valid p-value is the running minimum, so the detection stands."""
+    half = {"A": 0.5, "B": 0.5}
+    first = sequential_srm({"A": 560, "B": 440}, half, 0.01)
+    assert first.detected and first.p_value is not None
+    by_hand = math.exp(-log_bayes_factor([560, 440], [0.5, 0.5]))
+    assert first.p_value == pytest.approx(by_hand, rel=1e-12)
+    later = sequential_srm(
+        {"A": 20_000, "B": 20_000},
+        half,
+        0.01,
+        first.log_bayes_factor,
+        first.max_log_bayes_factor,
+    )
+    assert math.exp(-later.log_bayes_factor) > 0.01  # the product alone would clear it
+    assert later.p_value == pytest.approx(first.p_value, rel=1e-12)
+    assert later.detected
+
+
 def test_sequential_srm_false_alarm_rate_is_below_alpha() -> None:
     """Under the null, P(any of 10 periods' running p < 0.05) <= 0.05 (Ville): 2,000 runs."""
     rng = np.random.default_rng(11)

@@ -185,10 +185,12 @@ class BanditUpdater:
         initial = initial_weights(current, done)
         in_force = [initial] + [dict((c.details or {})["weights"]) for c in done]
         srm: dict[str, Any] = {}
-        log_bf = 0.0
+        log_bf = max_log_bf = 0.0
         for b, counts in enumerate(data.exposed):
-            check = sequential_srm(counts, in_force[b], current.evaluation.srm_threshold, log_bf)
-            log_bf = check.log_bayes_factor
+            check = sequential_srm(
+                counts, in_force[b], current.evaluation.srm_threshold, log_bf, max_log_bf
+            )
+            log_bf, max_log_bf = check.log_bayes_factor, check.max_log_bayes_factor
             srm = {**check.to_dict(), "batch": b}
         sums = totals(data.rewards, arms)
         details = {

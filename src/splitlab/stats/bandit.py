@@ -231,6 +231,9 @@ class SrmCheck:
     counts: dict[str, int]
     expected: dict[str, float]
     log_bayes_factor: float
+    #: The largest running log Bayes factor so far: the p-value is ``1 / exp`` of it, the
+    #: running minimum of ``1 / Π BF``, so a detection is never undone by later data.
+    max_log_bayes_factor: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -239,6 +242,7 @@ class SrmCheck:
             "counts": dict(self.counts),
             "expected": dict(self.expected),
             "logBayesFactor": self.log_bayes_factor,
+            "maxLogBayesFactor": self.max_log_bayes_factor,
         }
 
 
@@ -271,13 +275,16 @@ def sequential_srm(
     weights: Mapping[str, float],
     threshold: float,
     previous_log_bf: float = 0.0,
+    previous_max_log_bf: float = 0.0,
 ) -> SrmCheck:
     """The SRM check of one period's newly exposed units against that period's weights.
 
     `previous_log_bf` carries the product of the earlier periods' Bayes factors: each period's
     factor has conditional mean 1 under the null given the past, so the running product is an
     e-process over the whole bandit and its p-value ``min(1, 1 / Π BF)`` stays valid however
-    often it is looked at. The result's p-value is that running one.
+    often it is looked at. The result's p-value is the anytime-valid one, ``min over s <= t of
+    1 / Π_s BF`` (Ville's inequality bounds the chance that the product EVER reaches 1/alpha),
+    carried as `previous_max_log_bf`: a later balanced period cannot undo a detection.
     """
     arms = list(weights)
     total_w = sum(weights.values())
@@ -286,10 +293,12 @@ def sequential_srm(
     expected = {a: n * shares[a] for a in arms}
     obs = {a: int(counts.get(a, 0)) for a in arms}
     if any(shares[a] <= 0 and obs[a] > 0 for a in arms):
-        return SrmCheck(0.0, True, obs, expected, float("inf"))
+        return SrmCheck(0.0, True, obs, expected, float("inf"), float("inf"))
     live = [a for a in arms if shares[a] > 0]
     log_bf = previous_log_bf
     if n > 0:
         log_bf += log_bayes_factor([obs[a] for a in live], [shares[a] for a in live])
-    p = float(min(1.0, np.exp(-log_bf))) if n > 0 or previous_log_bf else None
-    return SrmCheck(p, p is not None and p < threshold, obs, expected, log_bf)
+    best = max(previous_max_log_bf, log_bf)
+    seen = n > 0 or previous_log_bf or previous_max_log_bf
+    p = float(min(1.0, np.exp(-best))) if seen else None
+    return SrmCheck(p, p is not None and p < threshold, obs, expected, log_bf, best)
