@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
@@ -91,6 +91,8 @@ class DuckDBStore:
         self._quality: tuple[tuple[str, int, Position], DataQuality] | None = None
         self._closing = threading.Lock()
         self._closed = False
+        #: Called first by :meth:`close` (components with their own writers on this file).
+        self._close_hooks: list[Callable[[], None]] = []
         # A failed load is logged and retried at the next interval; the records stay in the
         # log meanwhile, and :meth:`flush` reports the error if it lasts.
         policy = LoadPolicy(
@@ -237,6 +239,11 @@ class DuckDBStore:
             if self._closed:
                 return
             self._closed = True
+        for hook in self._close_hooks:
+            try:
+                hook()
+            except Exception:
+                logger.exception("closing a component of %s failed", self.path)
         self._log.close()
         self._loads.stop()
         try:
@@ -295,3 +302,10 @@ class DuckDBStore:
                 else self._con.execute(plan.sketch_sql, plan.params).fetchall()
             )
         return intervals_from_rows(experiment, metric, moments, buckets)
+
+    # ------------------------------------------------------------------ components
+
+    def on_close(self, hook: Callable[[], None]) -> None:
+        """Have :meth:`close` call `hook` first, while the connection is still open (the
+        sticky store stops its loader and loads what its log holds)."""
+        self._close_hooks.append(hook)
