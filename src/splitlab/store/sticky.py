@@ -108,6 +108,9 @@ class DuckDBStickyStore:
         #: Units a get found nowhere, with the generation when it searched memory.
         self._misses: OrderedDict[Key, int] = OrderedDict()
         self._closed = False
+        #: One read cursor per thread that reads the table (closed with the store).
+        self._readers = threading.local()
+        self._reader_cursors: list[Any] = []
         self._encoder = msgspec.json.Encoder()
         self._decoder = msgspec.json.Decoder(tuple[str, str, str])
         try:
@@ -216,9 +219,17 @@ class DuckDBStickyStore:
         return variant
 
     def _read(self, key: Key) -> str | None:
+        """The table's variant, read on this thread's own cursor: concurrent requests read in
+        parallel and do not wait behind the event store's queries on the shared connection."""
         try:
-            with self._lock:
-                return read_variant(self._con, *key)
+            cursor = getattr(self._readers, "cursor", None)
+            if cursor is None:
+                with self._lock:
+                    if self._closed:
+                        raise StickyStoreError("the sticky store is closed")
+                    cursor = self._readers.cursor = self._con.cursor()
+                    self._reader_cursors.append(cursor)
+            return read_variant(cursor, *key)
         except duckdb.Error as exc:
             raise StickyStoreError(f"reading the sticky variant failed: {exc}") from exc
 
@@ -353,6 +364,9 @@ class DuckDBStickyStore:
         except (duckdb.Error, OSError, StoreError) as exc:
             logger.error("sticky variants left in the log, loaded on the next start: %s", exc)
         self._cursor.close()
+        with self._lock:
+            for cursor in self._reader_cursors:
+                cursor.close()
 
     def __enter__(self) -> DuckDBStickyStore:
         return self
