@@ -29,7 +29,7 @@ from harness import compare, report
 from splitlab.assignment.sticky import StickyStore
 from splitlab.store.sticky import DirectStickyStore, DuckDBStickyStore
 
-UNITS = 120  # new units per round (per thread count)
+UNITS = 240  # new units per round (per thread count)
 THREADS = 8
 EID = "exp-bench"
 
@@ -81,7 +81,7 @@ def main() -> None:
             lat: dict[str, list[float]] = {k: [] for k in stores}
             cases = {names[k]: new_units(s, threads, lat[k]) for k, s in stores.items()}
             title = f"new unit: get + put, {threads} thread(s), {UNITS} units per round"
-            report(title, compare(cases, UNITS, rounds=5), names["direct"])
+            report(title, compare(cases, UNITS, rounds=7), names["direct"])
             for key, values in lat.items():
                 print(percentiles(names[key], values), flush=True)
         logged.flush()
