@@ -22,6 +22,7 @@ from splitlab.assignment.result import Reason
 from splitlab.assignment.sticky import StickyStoreError
 from splitlab.server.context import ServerContext
 from splitlab.store import DuckDBStore
+from splitlab.store.errors import StoreError
 from splitlab.store.log import AppendLog
 from splitlab.store.sticky import DuckDBStickyStore
 from tests.assignment.assignment_helpers import experiment
@@ -248,3 +249,12 @@ def test_the_server_closes_its_sticky_store_with_the_event_store(tmp_path: Path)
     assert ctx.sticky.put(EID, "u1", "a") == "a"
     store.close()  # loads the sticky log before the connection closes
     assert table(tmp_path) == {(EID, "u1"): "a"}
+
+
+def test_a_server_whose_sticky_log_cannot_be_opened_says_which(tmp_path: Path) -> None:
+    (tmp_path / "s.duckdb.sticky.log").write_text("not a directory")
+    with (
+        DuckDBStore(tmp_path / "s.duckdb") as store,
+        pytest.raises(StoreError, match=r"cannot open the sticky log .*s\.duckdb\.sticky\.log"),
+    ):
+        ServerContext.open(store)

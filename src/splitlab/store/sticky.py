@@ -142,10 +142,15 @@ class DuckDBStickyStore:
     @classmethod
     def for_store(cls, store: Any, **kwargs: Any) -> DuckDBStickyStore:
         """The sticky store of a :class:`~splitlab.store.DuckDBStore`: the table in its file,
-        the log in ``<file>.sticky.log/``; closed when `store` is closed."""
-        sticky = cls(
-            store.connection, store.lock, log_dir=Path(f"{store.path}.sticky.log"), **kwargs
-        )
+        the log in ``<file>.sticky.log/``; closed when `store` is closed.
+
+        Raises :class:`StoreError` (which the server and the CLI report) when the log
+        cannot be opened or replayed."""
+        log_dir = Path(f"{store.path}.sticky.log")
+        try:
+            sticky = cls(store.connection, store.lock, log_dir=log_dir, **kwargs)
+        except StickyStoreError as exc:
+            raise StoreError(f"cannot open the sticky log {log_dir}: {exc}") from exc
         store.on_close(sticky.close)
         return sticky
 
