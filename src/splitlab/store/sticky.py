@@ -273,7 +273,9 @@ class DuckDBStickyStore:
     def load_once(self) -> int:
         """Move one batch of durable records into the table; how many (0: none waiting)."""
         batch: list[tuple[Key, _Entry]] = []
+        durable = self._log.durable_position  # read first: later records lie past it
         with self._mu:
+            idle = not self._unloaded
             for key, entry in self._unloaded.items():
                 if not entry.written.done():
                     break  # records after it are later in the log: keep the order
@@ -282,6 +284,11 @@ class DuckDBStickyStore:
                     if len(batch) >= self._batch_size:
                         break
         if not batch:
+            if idle and self.position < durable:
+                # Only failed writes (cut off) lie between: move past them, or a flush
+                # would wait for records that will never be loaded.
+                self._insert([], durable)
+                self._log.release(durable)
             return 0
         end = batch[-1][1].written.result()
         inserted = self._insert(((k[0], k[1], e.variant) for k, e in batch), end)
