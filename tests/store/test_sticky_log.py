@@ -49,7 +49,8 @@ def table(tmp: Path) -> dict[tuple[str, str], str]:
 def test_close_loads_the_log_and_reopening_keeps_every_variant(tmp_path: Path) -> None:
     con, store = open_store(tmp_path, load_interval_s=3600.0)
     kept = {f"u{i}": store.put(EID, f"u{i}", ("a", "b", "c")[i % 3]) for i in range(500)}
-    assert store.count(EID) == 500  # in memory, not yet in the table
+    assert table(tmp_path) == {}  # in memory and the log, not yet in the table
+    assert store.count(EID) == 500  # count loads first
     store.close()
     con.close()
     assert table(tmp_path) == {(EID, u): v for u, v in kept.items()}

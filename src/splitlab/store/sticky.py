@@ -110,7 +110,7 @@ class DuckDBStickyStore:
         self._closed = False
         #: One read cursor per thread that reads the table (closed with the store).
         self._readers = threading.local()
-        self._reader_cursors: list[Any] = []
+        self._reader_cursors: list[tuple[Any, threading.Lock]] = []
         self._encoder = msgspec.json.Encoder()
         self._decoder = msgspec.json.Decoder(tuple[str, str, str])
         try:
@@ -197,11 +197,10 @@ class DuckDBStickyStore:
             return self._settle(key, found)
 
     def count(self, experiment_id: str) -> int:
-        """How many units of `experiment_id` have a kept variant (durable ones included)."""
-        with self._mu:
-            pending = [k for k, e in self._unloaded.items() if k[0] == experiment_id]
+        """How many units of `experiment_id` have a kept variant (loads what is durable first)."""
+        self.flush()
         with self._lock:
-            return count_kept(self._con, experiment_id) + len(pending)
+            return count_kept(self._con, experiment_id)
 
     # ------------------------------------------------------------------ memory and table
 
@@ -227,14 +226,16 @@ class DuckDBStickyStore:
         """The table's variant, read on this thread's own cursor: concurrent requests read in
         parallel and do not wait behind the event store's queries on the shared connection."""
         try:
-            cursor = getattr(self._readers, "cursor", None)
-            if cursor is None:
+            reader: tuple[Any, threading.Lock] | None = getattr(self._readers, "reader", None)
+            if reader is None:
                 with self._lock:
                     if self._closed:
                         raise StickyStoreError("the sticky store is closed")
-                    cursor = self._readers.cursor = self._con.cursor()
-                    self._reader_cursors.append(cursor)
-            return read_variant(cursor, *key)
+                    reader = self._readers.reader = (self._con.cursor(), threading.Lock())
+                    self._reader_cursors.append(reader)
+            cursor, in_use = reader  # the lock only keeps close() from closing it mid-read
+            with in_use:
+                return read_variant(cursor, *key)
         except duckdb.Error as exc:
             raise StickyStoreError(f"reading the sticky variant failed: {exc}") from exc
 
@@ -377,8 +378,9 @@ class DuckDBStickyStore:
             logger.error("sticky variants left in the log, loaded on the next start: %s", exc)
         self._cursor.close()
         with self._lock:
-            for cursor in self._reader_cursors:
-                cursor.close()
+            for cursor, in_use in self._reader_cursors:
+                with in_use:
+                    cursor.close()
 
     def __enter__(self) -> DuckDBStickyStore:
         return self
