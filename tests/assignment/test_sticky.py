@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from splitlab.assignment import ExperimentAssignmentService
 from splitlab.assignment.result import Reason
 from splitlab.assignment.sticky import MemoryStickyStore, StickyStoreError
-from splitlab.store.sticky import DuckDBStickyStore
+from splitlab.store.sticky import DirectStickyStore, DuckDBStickyStore
 from tests.assignment.assignment_helpers import experiment
 
 UNITS = [f"user-{i}" for i in range(3000)]
@@ -20,6 +21,18 @@ EID = "exp-test"
 
 def sticky(**changes: object) -> object:
     return experiment(assignment={"sticky": True}, **changes)
+
+
+def open_store(kind: str, con: duckdb.DuckDBPyConnection, tmp: Path) -> Any:
+    """The server's store (log beside the file) or the one writing the table directly."""
+    if kind == "logged":
+        return DuckDBStickyStore(con, log_dir=tmp / "sticky.log")
+    return DirectStickyStore(con)
+
+
+def close(store: object) -> None:
+    if isinstance(store, DuckDBStickyStore):
+        store.close()
 
 
 class BrokenStore:
@@ -125,23 +138,29 @@ def test_units_outside_traffic_are_not_kept() -> None:
     assert {service.assign(u, EID).reason for u in outside} == {Reason.ASSIGNED}
 
 
-def test_duckdb_store_keeps_the_first_variant_and_survives_reopening(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["logged", "direct"])
+def test_duckdb_store_keeps_the_first_variant_and_survives_reopening(
+    tmp_path: Path, kind: str
+) -> None:
     path = tmp_path / "sticky.duckdb"
     con = duckdb.connect(str(path))
-    store = DuckDBStickyStore(con)
+    store = open_store(kind, con, tmp_path)
     assert store.get(EID, "u1") is None
     assert store.put(EID, "u1", "control") == "control"
     assert store.put(EID, "u1", "variant-a") == "control"  # insert-if-absent
     assert store.put("other", "u1", "variant-a") == "variant-a"
+    close(store)
     con.close()
-    again = DuckDBStickyStore(duckdb.connect(str(path)))
+    again = open_store(kind, duckdb.connect(str(path)), tmp_path)
     assert again.get(EID, "u1") == "control"
     assert again.count(EID) == 1
+    close(again)
 
 
-def test_duckdb_store_racing_puts_agree(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["logged", "direct"])
+def test_duckdb_store_racing_puts_agree(tmp_path: Path, kind: str) -> None:
     """Threads putting different variants for the same units all get the one that was kept."""
-    store = DuckDBStickyStore(duckdb.connect(str(tmp_path / "s.duckdb")))
+    store = open_store(kind, duckdb.connect(str(tmp_path / "s.duckdb")), tmp_path)
     answers: list[list[str]] = []
 
     def worker(variant: str) -> None:
@@ -154,11 +173,12 @@ def test_duckdb_store_racing_puts_agree(tmp_path: Path) -> None:
         t.join()
     assert all(a == answers[0] for a in answers)
     assert [store.get(EID, f"u{i}") for i in range(200)] == answers[0]
+    close(store)
 
 
 def test_duckdb_store_failure_is_a_sticky_store_error(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "s.duckdb"))
-    store = DuckDBStickyStore(con)
+    store = DirectStickyStore(con)
     service = ExperimentAssignmentService([sticky()], sticky=store)
     kept = service.assign("u0", EID)
     con.close()

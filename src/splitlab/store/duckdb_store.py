@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
@@ -99,6 +99,8 @@ class DuckDBStore:
         self._quality: tuple[tuple[str, int, Position], DataQuality] | None = None
         self._closing = threading.Lock()
         self._closed = False
+        #: Called first by :meth:`close` (components with their own writers on this file).
+        self._close_hooks: list[Callable[[], None]] = []
         # A failed load is logged and retried at the next interval; the records stay in the
         # log meanwhile, and :meth:`flush` reports the error if it lasts.
         policy = LoadPolicy(
@@ -245,6 +247,11 @@ class DuckDBStore:
             if self._closed:
                 return
             self._closed = True
+        for hook in self._close_hooks:
+            try:
+                hook()
+            except Exception:
+                logger.exception("closing a component of %s failed", self.path)
         self._log.close()
         self._loads.stop()
         try:
@@ -307,3 +314,10 @@ class DuckDBStore:
             found = thresholds(metrics, sketches, experiment.variant_names)
             rows = self._con.execute(*duckdb_sql(plan, found)).fetchall()
         return canary_data(experiment, metrics, *split_parts(rows), sketches, found)
+
+    # ------------------------------------------------------------------ components
+
+    def on_close(self, hook: Callable[[], None]) -> None:
+        """Have :meth:`close` call `hook` first, while the connection is still open (the
+        sticky store stops its loader and loads what its log holds)."""
+        self._close_hooks.append(hook)
