@@ -132,6 +132,9 @@ def describe(experiment: Experiment) -> list[str]:
             f"Guardrail: if “{g.name}” is shown to {worse} by more than {size}"
             f"{' (relative)' if g.threshold_type == 'relative' else ''} in any variant, {act}."
         )
+    adaptive = _adaptive_analysis(e)
+    if adaptive:  # a canary or a bandit acts on its own clock, not by planned looks
+        return lines + adaptive
     ev = e.evaluation
     sequential = _SEQUENTIAL[ev.sequential.method].format(
         spending=ev.sequential.spending.replace("obrien_fleming", "O'Brien-Fleming")
@@ -152,6 +155,51 @@ def describe(experiment: Experiment) -> list[str]:
         else "A winner is proposed; a person confirms before it ships."
     )
     return lines
+
+
+_CANARY_KINDS = {
+    "proportion": "rates",
+    "mean": "means",
+    "mann_whitney": "whole distributions (Mann–Whitney U)",
+    "quantile": "quantiles",
+}
+
+
+def _adaptive_analysis(e: Experiment) -> list[str]:
+    """How a canary or a bandit is judged and acted on (empty for the other designs).
+
+    Neither takes planned looks with alpha spending, and neither waits for a person to ship
+    a winner, so the classic sentences about those would mislead here.
+    """
+    d = e.design
+    if d is None:
+        return []
+    if d.type == "canary":
+        steps, metrics = len(d.canary_steps), len(d.metrics)
+        kinds = _list(list(dict.fromkeys(_CANARY_KINDS[m.kind] for m in d.metrics)))
+        return [
+            f"Judged after every interval on {kinds} against each metric's tolerance "
+            f"(non-inferiority), with always-valid intervals at a "
+            f"{_percent(e.evaluation.alpha)} false-positive rate over the whole ramp, split "
+            f"over its {steps} judged step{'s' if steps != 1 else ''} and {metrics} "
+            f"metric{'s' if metrics != 1 else ''} (Bonferroni).",
+            "The canary monitor advances the ramp, promotes the canary (everyone gets it) "
+            "and rolls it back on its own; no person needs to confirm.",
+        ]
+    if d.type == "bandit":
+        reward = d.reward or e.metrics.primary.name
+        return [
+            f"Every {_minutes(d.update_interval_minutes)} Thompson sampling moves new units "
+            f"towards the arm with the best “{reward}”, keeping an exploration floor of "
+            f"{_percent(d.exploration.minimum)} shared by the arms.",
+            "Its readout (each arm against the control, batched OLS) is an estimate for "
+            "information: no look, ship or rollback decision is taken from a bandit's data.",
+        ]
+    return []
+
+
+def _minutes(minutes: int) -> str:
+    return _seconds(minutes * 60)
 
 
 def _design(e: Experiment) -> str:
