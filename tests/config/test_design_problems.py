@@ -89,3 +89,20 @@ def test_an_empty_ramp_reads_as_a_short_list() -> None:
     value, expected = problems_of(raw)["$.design.ramp"]
     assert value == []
     assert expected == "a list of at least 1 item"
+
+
+@pytest.mark.parametrize("started", ["yesterday", "2026-03-01", "12:00"])
+def test_a_step_start_that_is_no_instant_is_refused(started: str) -> None:
+    """The canary monitor reads stepStartedAt back; text it cannot read stopped its pass."""
+    raw = copy.deepcopy(CANARY)
+    raw["design"]["stepStartedAt"] = started
+    value, expected = problems_of(raw)["$.design.stepStartedAt"]
+    assert value == started
+    assert "ISO-8601 date and time" in expected
+
+
+@pytest.mark.parametrize("started", ["2026-03-01T12:00:00.000000Z", "2026-03-01T13:00:00+01:00"])
+def test_a_step_start_the_monitor_writes_is_accepted(started: str) -> None:
+    raw = copy.deepcopy(CANARY)
+    raw["design"]["stepStartedAt"] = started
+    assert load_experiment(raw).design.step_started_at == started  # type: ignore[union-attr]
