@@ -1,8 +1,8 @@
 """The dashboard's plain-language description of a canary and a bandit.
 
-Neither takes planned looks with alpha spending nor waits for a person to ship a winner, so
-the classic sentences ("in at most 5 looks ... a person confirms before it ships") must not
-appear; what each really does must.
+A bandit takes no planned looks and a canary is promoted by its monitor, not by a person
+confirming a winner, so the classic sentences must not say otherwise; a canary's planned
+looks (the classic analysis beside the monitor) are named as such.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ def _demo(name: str) -> str:
     return " ".join(words.describe(load_experiment(json.loads(path.read_text()))))
 
 
-def test_a_canary_is_described_by_its_monitor_not_by_planned_looks() -> None:
+def test_a_canary_is_described_by_its_monitor_first() -> None:
     text = _demo("exp-orders-db-migration")
-    assert "looks" not in text and "alpha spending" not in text
     assert "a person confirms" not in text
+    assert "Analysed with" not in text and "Its planned looks are analysed with a z-test" in text
     assert "split over its 4 judged steps and 3 metrics (Bonferroni)" in text
     assert "rates, whole distributions (Mann–Whitney U) and quantiles" in text
     assert "rolls it back on its own" in text

@@ -133,14 +133,20 @@ def describe(experiment: Experiment) -> list[str]:
             f"{' (relative)' if g.threshold_type == 'relative' else ''} in any variant, {act}."
         )
     adaptive = _adaptive_analysis(e)
-    if adaptive:  # a canary or a bandit acts on its own clock, not by planned looks
+    if e.is_bandit:  # no planned looks: the classic look refuses a bandit
         return lines + adaptive
+    lines += adaptive
     ev = e.evaluation
     sequential = _SEQUENTIAL[ev.sequential.method].format(
         spending=ev.sequential.spending.replace("obrien_fleming", "O'Brien-Fleming")
     )
+    analysed = (  # a canary's planned looks are the classic analysis beside the monitor
+        f"Its planned looks are analysed with {_METHODS[ev.method]}"
+        if e.is_canary
+        else f"Analysed with {_method(e)}"
+    )
     lines.append(
-        f"Analysed with {_method(e)} at a {_percent(ev.alpha)} false-positive rate, "
+        f"{analysed} at a {_percent(ev.alpha)} false-positive rate, "
         f"{_CORRECTIONS[ev.correction]}, in at most {ev.max_peeks} looks "
         f"(schedule {ev.schedule}) with {sequential}; planned sample "
         f"{ev.min_sample_size:,} {sample_noun(e)} per variant."
@@ -149,11 +155,12 @@ def describe(experiment: Experiment) -> list[str]:
     if rb.enabled and rb.conditions:
         why = _list([c.replace("_", " ") for c in rb.conditions])
         lines.append(f"Rolls back automatically on {why}.")
-    lines.append(
-        "A winner is shipped automatically."
-        if rb.auto_deploy
-        else "A winner is proposed; a person confirms before it ships."
-    )
+    if not e.is_canary:  # the canary monitor promotes a canary itself
+        lines.append(
+            "A winner is shipped automatically."
+            if rb.auto_deploy
+            else "A winner is proposed; a person confirms before it ships."
+        )
     return lines
 
 
@@ -168,8 +175,8 @@ _CANARY_KINDS = {
 def _adaptive_analysis(e: Experiment) -> list[str]:
     """How a canary or a bandit is judged and acted on (empty for the other designs).
 
-    Neither takes planned looks with alpha spending, and neither waits for a person to ship
-    a winner, so the classic sentences about those would mislead here.
+    A bandit takes no planned looks at all and a canary is promoted by its monitor, not by a
+    person confirming a winner, so the classic sentences about those would mislead here.
     """
     d = e.design
     if d is None:
