@@ -202,3 +202,25 @@ def test_validate_explains_bad_bandits(
     assert "Traceback" not in result.output
     for word in words:
         assert word in result.output
+
+
+def test_the_cli_scheduler_updates_a_due_bandit(tmp_path: Path) -> None:
+    """`splitlab scheduler` (for deployments without `splitlab serve`) runs the bandit
+    updates too: a bandit is due `updateIntervalMinutes` after its launch, not before."""
+    db = str(tmp_path / "sched.duckdb")
+    path = tmp_path / "bandit.json"
+    path.write_text(json.dumps(bandit_definition()))
+    runner = CliRunner()
+    started = datetime.now(UTC)
+    assert runner.invoke(cli, ["experiments", "create", str(path), "--db", db]).exit_code == 0
+    launched = datetime.now(UTC)  # the launch is between `started` and this
+    early = (started + timedelta(minutes=30)).isoformat()
+    due = (launched + timedelta(minutes=61)).isoformat()
+    before = runner.invoke(cli, ["scheduler", "--db", db, "--once", "--now", early])
+    assert before.exit_code == 0, before.output
+    assert "bandit" not in before.output
+    after = runner.invoke(cli, ["scheduler", "--db", db, "--once", "--now", due])
+    assert after.exit_code == 0, after.output
+    assert "exp-bandit: bandit weights version 1" in after.output
+    shown = runner.invoke(cli, ["bandit", "status", "exp-bandit", "--db", db, "--json"])
+    assert json.loads(shown.output)["weightsVersion"] == 1

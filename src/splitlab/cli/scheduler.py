@@ -11,6 +11,7 @@ import click
 
 from splitlab.cli.database import db_option, open_database, parse_instant
 from splitlab.evaluation import Scheduler
+from splitlab.evaluation.bandit import BanditUpdater
 from splitlab.evaluation.canary import CanaryMonitor
 from splitlab.evaluation.monitor import GuardrailMonitor
 from splitlab.evaluation.scheduler import next_tick
@@ -41,7 +42,8 @@ def scheduler(
     db_path: str, once: bool, until: datetime | None, now: datetime | None, poll: float
 ) -> None:
     """Take the scheduled looks of every running experiment (evaluation.schedule), judge
-    running canaries and run the interval monitor (evaluation.monitor) at each pass.
+    running canaries, update running bandits and run the interval monitor
+    (evaluation.monitor) at each pass, as `splitlab serve` does in-process.
 
     Each look uses its schedule tick as data cut-off. Exits 0; failures of single looks are
     logged and the scheduler goes on.
@@ -59,6 +61,7 @@ def scheduler(
         runner = Scheduler(store, registry, clock=clock, poll_seconds=poll)
         canaries = CanaryMonitor(store, registry, clock=clock)
         guardrails = GuardrailMonitor(store, registry, clock=clock)
+        bandits = BanditUpdater(store, registry, clock=clock)
         records: list[LookRecord] = []
         while True:
             records += runner.run_once()
@@ -67,6 +70,8 @@ def scheduler(
             notes += [f"{c.experiment_id}: interval monitor check, guardrails breached: "
                       f"{len(c.breached)}{' (rolled back)' if c.rolled_back else ''}"
                       for c in guardrails.run_once()]  # fmt: skip
+            notes += [f"{u.experiment_id}: bandit weights version {u.version}"
+                      for u in bandits.run_once()]  # fmt: skip
             moment = clock()
             if once or (until is not None and moment >= until):
                 break

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeGuard
 
 from pydantic import Field
@@ -153,6 +154,15 @@ def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _is_instant(text: str) -> bool:
+    """Whether `text` is an ISO-8601 date and time (what the canary monitor can read back)."""
+    try:
+        datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return "T" in text or " " in text.strip()
+
+
 def _check_canary(
     raw: Mapping[str, Any], design: Mapping[str, Any], problems: list[Problem]
 ) -> None:
@@ -174,6 +184,16 @@ def _check_canary(
                 "weights given",
                 "no weights for a canary: baseline and canary get equal shares and the ramp "
                 "sets how many units are in the experiment",
+            )
+        )
+    started = design.get("stepStartedAt")
+    if isinstance(started, str) and not _is_instant(started):
+        problems.append(
+            Problem(
+                "$.design.stepStartedAt",
+                started,
+                "an ISO-8601 date and time such as '2026-03-01T12:00:00Z' (written by the "
+                "canary monitor; leave it out for a new canary)",
             )
         )
     ramp = design.get("ramp")

@@ -145,12 +145,18 @@ def _from_pydantic(exc: ValidationError, root: type[BaseModel]) -> list[Problem]
         elif kind in {"union_tag_invalid", "union_tag_not_found"}:
             ctx = err.get("ctx") or {}
             tag = ctx.get("tag", MISSING) if kind == "union_tag_invalid" else MISSING
-            expected = "one of 'cluster', 'switchback'"
+            expected = "one of " + ", ".join(repr(t) for t in DESIGN_TAGS_ORDERED)
             problems.append(
                 Problem(
                     f"{path}.{ctx.get('discriminator', 'type')}".replace("'", ""), tag, expected
                 )
             )
+        elif kind in {"too_short", "too_long"} and isinstance(value, list):
+            ctx = err.get("ctx") or {}
+            bound = ctx.get("min_length" if kind == "too_short" else "max_length")
+            side = "at least" if kind == "too_short" else "at most"
+            noun = "item" if bound == 1 else "items"
+            problems.append(Problem(path, value, f"a list of {side} {bound} {noun}"))
         elif kind == "string_pattern_mismatch" and path == "$.experimentId":
             problems.append(Problem(path, value, ID_EXPECTED))
         else:
@@ -172,8 +178,10 @@ def _unknown_key(root: type[BaseModel], loc: tuple[Any, ...]) -> str:
     return f"a known key (unknown key{guess}{listed})"
 
 
-#: The tags pydantic puts in an error's location for a tagged union (``design``'s ``type``).
-DESIGN_TAGS = frozenset({"cluster", "switchback", "canary", "bandit"})
+#: The tags pydantic puts in an error's location for a tagged union (``design``'s ``type``),
+#: in the order the documentation lists them.
+DESIGN_TAGS_ORDERED = ("cluster", "switchback", "canary", "bandit")
+DESIGN_TAGS = frozenset(DESIGN_TAGS_ORDERED)
 
 
 def _json_path(loc: tuple[Any, ...]) -> str:
@@ -204,9 +212,7 @@ def _known_keys(root: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     model: Any = root
     for i, part in enumerate(loc):
         if i > 0 and loc[i - 1] == "design" and part in DESIGN_TAGS:
-            from splitlab.config.designs import ClusterDesign, SwitchbackDesign
-
-            model = ClusterDesign if part == "cluster" else SwitchbackDesign
+            model = _design_model(part)
             continue
         if isinstance(part, int) or not (isinstance(model, type) and issubclass(model, BaseModel)):
             continue
@@ -219,6 +225,20 @@ def _known_keys(root: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     if isinstance(model, type) and issubclass(model, BaseModel):
         return [f.alias or n for n, f in model.model_fields.items()]
     return []
+
+
+def _design_model(tag: str) -> type[BaseModel]:
+    """The model of the design whose ``type`` is `tag` (one of :data:`DESIGN_TAGS`)."""
+    from splitlab.config.adaptive import BanditDesign, CanaryDesign
+    from splitlab.config.designs import ClusterDesign, SwitchbackDesign
+
+    models: dict[str, type[BaseModel]] = {
+        "cluster": ClusterDesign,
+        "switchback": SwitchbackDesign,
+        "canary": CanaryDesign,
+        "bandit": BanditDesign,
+    }
+    return models[tag]
 
 
 def _model_of(annotation: Any) -> Any:

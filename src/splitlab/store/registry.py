@@ -245,7 +245,10 @@ class Registry:
                 ],
             )
             outbox.record_change(self._conn, change, experiment)  # notified iff committed
-        logger.info("%s %s: %s -> %s by %s", experiment.id, kind, from_value, to_value, by)
+        if from_value is None and to_value is None:  # a canary step or a bandit update
+            logger.info("%s %s by %s: %s", experiment.id, kind, by, reason)
+        else:
+            logger.info("%s %s: %s -> %s by %s", experiment.id, kind, from_value, to_value, by)
         return change
 
     def changes(self, experiment_id: str) -> list[Change]:

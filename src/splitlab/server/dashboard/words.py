@@ -132,12 +132,21 @@ def describe(experiment: Experiment) -> list[str]:
             f"Guardrail: if “{g.name}” is shown to {worse} by more than {size}"
             f"{' (relative)' if g.threshold_type == 'relative' else ''} in any variant, {act}."
         )
+    adaptive = _adaptive_analysis(e)
+    if e.is_bandit:  # no planned looks: the classic look refuses a bandit
+        return lines + adaptive
+    lines += adaptive
     ev = e.evaluation
     sequential = _SEQUENTIAL[ev.sequential.method].format(
         spending=ev.sequential.spending.replace("obrien_fleming", "O'Brien-Fleming")
     )
+    analysed = (  # a canary's planned looks are the classic analysis beside the monitor
+        f"Its planned looks are analysed with {_METHODS[ev.method]}"
+        if e.is_canary
+        else f"Analysed with {_method(e)}"
+    )
     lines.append(
-        f"Analysed with {_method(e)} at a {_percent(ev.alpha)} false-positive rate, "
+        f"{analysed} at a {_percent(ev.alpha)} false-positive rate, "
         f"{_CORRECTIONS[ev.correction]}, in at most {ev.max_peeks} looks "
         f"(schedule {ev.schedule}) with {sequential}; planned sample "
         f"{ev.min_sample_size:,} {sample_noun(e)} per variant."
@@ -146,12 +155,58 @@ def describe(experiment: Experiment) -> list[str]:
     if rb.enabled and rb.conditions:
         why = _list([c.replace("_", " ") for c in rb.conditions])
         lines.append(f"Rolls back automatically on {why}.")
-    lines.append(
-        "A winner is shipped automatically."
-        if rb.auto_deploy
-        else "A winner is proposed; a person confirms before it ships."
-    )
+    if not e.is_canary:  # the canary monitor promotes a canary itself
+        lines.append(
+            "A winner is shipped automatically."
+            if rb.auto_deploy
+            else "A winner is proposed; a person confirms before it ships."
+        )
     return lines
+
+
+_CANARY_KINDS = {
+    "proportion": "rates",
+    "mean": "means",
+    "mann_whitney": "whole distributions (Mann–Whitney U)",
+    "quantile": "quantiles",
+}
+
+
+def _adaptive_analysis(e: Experiment) -> list[str]:
+    """How a canary or a bandit is judged and acted on (empty for the other designs).
+
+    A bandit takes no planned looks at all and a canary is promoted by its monitor, not by a
+    person confirming a winner, so the classic sentences about those would mislead here.
+    """
+    d = e.design
+    if d is None:
+        return []
+    if d.type == "canary":
+        steps, metrics = len(d.canary_steps), len(d.metrics)
+        kinds = _list(list(dict.fromkeys(_CANARY_KINDS[m.kind] for m in d.metrics)))
+        return [
+            f"Judged after every interval on {kinds} against each metric's tolerance "
+            f"(non-inferiority), with always-valid intervals at a "
+            f"{_percent(e.evaluation.alpha)} false-positive rate over the whole ramp, split "
+            f"over its {steps} judged step{'s' if steps != 1 else ''} and {metrics} "
+            f"metric{'s' if metrics != 1 else ''} (Bonferroni).",
+            "The canary monitor advances the ramp, promotes the canary (everyone gets it) "
+            "and rolls it back on its own; no person needs to confirm.",
+        ]
+    if d.type == "bandit":
+        reward = d.reward or e.metrics.primary.name
+        return [
+            f"Every {_minutes(d.update_interval_minutes)} Thompson sampling moves new units "
+            f"towards the arm with the best “{reward}”, keeping an exploration floor of "
+            f"{_percent(d.exploration.minimum)} shared by the arms.",
+            "Its readout (each arm against the control, batched OLS) is an estimate for "
+            "information: no look, ship or rollback decision is taken from a bandit's data.",
+        ]
+    return []
+
+
+def _minutes(minutes: int) -> str:
+    return _seconds(minutes * 60)
 
 
 def _design(e: Experiment) -> str:
