@@ -165,6 +165,16 @@ def test_the_cli_scheduler_judges_canaries(tmp_path: Path) -> None:
     assert f"{EXPERIMENT_ID}: canary step 0 -> wait" in later.output
 
 
+def test_a_canary_started_late_is_judged_in_the_same_pass(tmp_path: Path) -> None:
+    """A cron running `scheduler --once` after an interval has already closed since the
+    launch starts step 0 AND judges that interval in one pass (no interval is lost)."""
+    db = database(tmp_path / "late.duckdb", "running")
+    once = run("scheduler", "--db", str(db), "--once", "--now", "2026-03-02T09:05:31Z")
+    assert once.exit_code == 0
+    assert f"{EXPERIMENT_ID}: canary step 0 -> start" in once.output
+    assert f"{EXPERIMENT_ID}: canary step 0 -> wait" in once.output
+
+
 def test_wait_exit_code_through_the_console_entry_point(files: dict[str, Path]) -> None:
     """`python -m splitlab` (the console script's main()) exits 12 for a rolled-back canary,
     evaluate's rollback code (not the 1 of a crashed interpreter)."""

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from splitlab.config import Experiment, Status
 from splitlab.config.adaptive import CanaryDesign, CanaryMetric
+from splitlab.errors import SplitlabError
 from splitlab.evaluation import lifecycle
 from splitlab.evaluation.errors import EvaluationError
 from splitlab.evaluation.scheduler import launched_at
@@ -358,14 +359,18 @@ class CanaryMonitor:
         for experiment in self.registry.experiments():
             if not experiment.is_canary or experiment.status is not Status.RUNNING:
                 continue
-            try:
-                outcome = judge_canary(
-                    self.store, self.registry, experiment.id, now=now,
-                    ledger=self.ledger, judge=self.judge,
-                )  # fmt: skip
-            except EvaluationError as exc:
-                logger.error("%s: canary judgment failed: %s", experiment.id, exc)
-                continue
-            if outcome is not None:
+            for _ in range(2):  # a canary started in this pass is judged in it too
+                try:
+                    outcome = judge_canary(
+                        self.store, self.registry, experiment.id, now=now,
+                        ledger=self.ledger, judge=self.judge,
+                    )  # fmt: skip
+                except SplitlabError as exc:  # one broken canary never stops the others
+                    logger.error("%s: canary judgment failed: %s", experiment.id, exc)
+                    break
+                if outcome is None:
+                    break
                 outcomes.append(outcome)
+                if outcome.action != "start":
+                    break
         return outcomes

@@ -53,7 +53,7 @@ __all__ = ["METHOD", "NOTE", "Comparison", "Readout", "batched_difference", "rea
 METHOD = "batched OLS (Zhang, Janson & Murphy 2020, Inference for batched bandits)"
 NOTE = (
     "A bandit optimises the reward: it moves traffic to the arm that looks best. It does not "
-    "test a hypothesis at a fixed error rate; the intervals below are valid under its "
+    "test a hypothesis at a fixed error rate; the readout's intervals are valid under its "
     "adaptive allocation, but no ship decision is taken from them."
 )
 
