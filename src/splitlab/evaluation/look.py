@@ -136,7 +136,7 @@ def run_look(
         "triggeredBy": triggered_by,
         "status": experiment.status.value,
     }
-    document = _document(meta, evaluated, actions)
+    document = look_document(meta, evaluated, actions)
     with registry.transaction():
         if registry.planned_looks_taken(experiment_id) != taken:
             raise EvaluationError(
@@ -255,7 +255,7 @@ def replay_look(record: LookRecord) -> str:
         carried=stored["carried"],
     )
     meta = {k: stored[k] for k in _META_KEYS}
-    return _document(meta, evaluated, stored["actions"])
+    return look_document(meta, evaluated, stored["actions"])
 
 
 _META_KEYS = (
@@ -312,7 +312,8 @@ def results_json(record: LookRecord) -> str:
     return canonical_json(results_view(record))
 
 
-def _document(meta: dict[str, Any], evaluated: Evaluated, actions: list[dict[str, Any]]) -> str:
+def look_document(meta: dict[str, Any], evaluated: Evaluated, actions: list[dict[str, Any]]) -> str:
+    """The ledger document of a look or peek (canonical JSON, replayed byte for byte)."""
     body = dict(evaluated.document_body)
     decision = body.pop("decision")
     return canonical_json({**meta, "decision": decision, "actions": actions, **body})

@@ -25,7 +25,7 @@ from typing import Any
 from splitlab.config import Experiment, Status
 from splitlab.evaluation import lifecycle
 from splitlab.evaluation.errors import EvaluationError
-from splitlab.evaluation.look import LookStore, _document, evaluate
+from splitlab.evaluation.look import LookStore, evaluate, look_document
 from splitlab.evaluation.quality import assess
 from splitlab.evaluation.scheduler import launched_at
 from splitlab.store.registry import LookRecord, Registry, format_time
@@ -104,7 +104,7 @@ def check_guardrails(
     with registry.transaction():
         record = registry.append_look(
             experiment_id, number=taken, peek=True, at=now, cutoff=now, triggered_by=BY,
-            action="peek", variant=None, document=_document(meta, evaluated, actions),
+            action="peek", variant=None, document=look_document(meta, evaluated, actions),
         )  # fmt: skip
         if act:
             lifecycle.change_status(

@@ -34,6 +34,19 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
+from splitlab.stats.msprt import critical
+
+__all__ = [
+    "DEFAULT_TARGET_REQUESTS",
+    "alpha_per_metric",
+    "critical",
+    "effective_n",
+    "information_ratio",
+    "nominal_level",
+    "optimal_ratio",
+    "target_effective_n",
+]
+
 FloatArray = NDArray[np.float64]
 
 #: The target sample size per arm when a step sets no ``minRequests``.
@@ -73,14 +86,6 @@ def effective_n(n_b: ArrayLike, n_c: ArrayLike) -> FloatArray:
 def information_ratio(n_eff: ArrayLike, target: float, alpha: float) -> FloatArray:
     """``r = r_opt * n_eff / n_target``."""
     return np.asarray(optimal_ratio(alpha) * np.asarray(n_eff, dtype=float) / target)
-
-
-def critical(r: ArrayLike, alpha: float) -> FloatArray:
-    """``c(r)``, the boundary on the z scale (infinite when there is no information)."""
-    ratio = np.asarray(r, dtype=float)
-    safe = np.where(ratio > 0, ratio, 1.0)
-    c = np.sqrt((1.0 + safe) / safe * (np.log1p(safe) - 2.0 * math.log(alpha)))
-    return np.asarray(np.where(ratio > 0, c, np.inf))
 
 
 def nominal_level(c: ArrayLike) -> FloatArray:

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 
@@ -53,7 +55,15 @@ def p_value(estimate: float, variance: float, tau2: float) -> float:
     return 1.0 if log_lambda <= 0 else math.exp(-log_lambda)
 
 
+def critical(r: ArrayLike, alpha: float) -> NDArray[np.float64]:
+    """The interval's half-width in standard errors, ``sqrt((1 + r) / r (ln(1 + r) - 2 ln
+    alpha))`` with ``r = tau^2 / V`` (vectorised; infinite where ``r <= 0``: no information)."""
+    ratio = np.asarray(r, dtype=float)
+    safe = np.where(ratio > 0, ratio, 1.0)
+    c = np.sqrt((1.0 + safe) / safe * (np.log1p(safe) - 2.0 * math.log(alpha)))
+    return np.asarray(np.where(ratio > 0, c, np.inf))
+
+
 def half_width(variance: float, tau2: float, alpha: float) -> float:
     """Half-width of the always-valid interval at level alpha (scale-free form)."""
-    r = tau2 / variance
-    return math.sqrt(variance) * math.sqrt((1.0 + r) / r * (math.log1p(r) - 2.0 * math.log(alpha)))
+    return math.sqrt(variance) * float(critical(tau2 / variance, alpha))

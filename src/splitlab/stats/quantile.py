@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import special
 
-from splitlab.stats.sketch import GAMMA, LOG_GAMMA, Sketch
+from splitlab.stats.sketch import GAMMA, LOG_GAMMA, Sketch, bucket_keys
 
 
 class QuantileInterval(NamedTuple):
@@ -325,8 +325,7 @@ def quantile_bucket(sketch: Sketch, p: float) -> tuple[int, int]:
 def at_or_below(values: np.ndarray, bucket: tuple[int, int]) -> np.ndarray:
     """Whether each raw value falls in ``bucket`` or a lower one (for :class:`ClusteredSums`)."""
     x = np.asarray(values, dtype=float)
-    with np.errstate(divide="ignore"):
-        keys = np.ceil(np.log(np.abs(x)) / LOG_GAMMA)
+    keys = bucket_keys(np.abs(x))
     sign, key = bucket
     if sign > 0:
         below = (x <= 0) | (keys <= key)

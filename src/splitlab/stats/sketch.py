@@ -39,6 +39,12 @@ def bucket_key(magnitude: float) -> int:
     return math.ceil(math.log(magnitude) / LOG_GAMMA)
 
 
+def bucket_keys(magnitudes: np.ndarray) -> np.ndarray:
+    """:func:`bucket_key` of every positive magnitude (vectorised, as floats)."""
+    with np.errstate(divide="ignore"):
+        return np.asarray(np.ceil(np.log(magnitudes) / LOG_GAMMA))
+
+
 def bucket_value(key: int) -> float:
     """The representative value of positive bucket ``key``: ``2 gamma**k / (gamma + 1)``."""
     return 2.0 * math.exp(key * LOG_GAMMA) / (GAMMA + 1.0)
@@ -140,7 +146,7 @@ def _merge(a: Mapping[int, int], b: Mapping[int, int]) -> dict[int, int]:
 def _count_keys(magnitudes: np.ndarray) -> dict[int, int]:
     if magnitudes.size == 0:
         return {}
-    keys = np.ceil(np.log(magnitudes) / LOG_GAMMA).astype(np.int64)
+    keys = bucket_keys(magnitudes).astype(np.int64)
     unique, counts = np.unique(keys, return_counts=True)
     return {int(k): int(c) for k, c in zip(unique, counts, strict=True)}
 

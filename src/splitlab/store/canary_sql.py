@@ -45,15 +45,15 @@ from splitlab.config.adaptive import CanaryMetric
 from splitlab.config.models import Experiment
 from splitlab.stats.intervals import CanaryData, IntervalArm
 from splitlab.stats.quantile import ClusteredSums, quantile_bucket
-from splitlab.stats.sketch import LOG_GAMMA, Sketch
+from splitlab.stats.sketch import Sketch
 from splitlab.store.errors import StoreError
+from splitlab.store.quantile_sql import bucket_key_sql
 from splitlab.store.summary_sql import cutoff_millis, used_params
 
 #: Metric kinds whose intervals carry the values' sketch.
 SKETCH_KINDS = frozenset({"mann_whitney", "quantile"})
 
 #: The bucket key of a non-zero value ``value`` (SQL shared by both dialects).
-BUCKET_KEY = f"CEIL(LN(abs(value)) / {LOG_GAMMA!r})"
 
 #: Row parts of the DuckDB query: interval moments, step totals.
 MOMENTS, STEP = 0, 1
@@ -117,11 +117,7 @@ def _events_where(plan: CanaryPlan, names: Sequence[str]) -> str:
 
 def _ev(plan: CanaryPlan, names: Sequence[str], bkey: bool) -> str:
     """The counted events ``(e, k, variant, unit_key, value[, bkey])`` (DuckDB)."""
-    key = (
-        f", CASE WHEN me.value = 0 THEN 0 ELSE {BUCKET_KEY.replace('value', 'me.value')}::BIGINT END AS bkey"
-        if bkey
-        else ""
-    )
+    key = f", {bucket_key_sql('me.value')} AS bkey" if bkey else ""
     return f"""SELECT me.metric AS e, (me.ts - $start) // $interval AS k, f.variant, me.unit_key,
          me.value{key}
   FROM metric_events me JOIN first f ON me.unit_key = f.unit_key
@@ -132,7 +128,7 @@ def duckdb_buckets_sql(plan: CanaryPlan) -> str:
     """Query 1 (when an event needs a sketch): rows ``(event, k, variant, sign, key, count)``."""
     return f"""WITH {_FIRST}, ev AS ({_ev(plan, plan.sketch_events, False)})
 SELECT e, k, variant, sign(value)::INTEGER AS sg,
-       CASE WHEN value = 0 THEN 0 ELSE {BUCKET_KEY}::BIGINT END AS b, count(*) AS c
+       {bucket_key_sql()} AS b, count(*) AS c
 FROM ev GROUP BY e, k, variant, sg, b"""
 
 

@@ -40,8 +40,12 @@ from splitlab.stats.sums import ArmSums, ExperimentSums
 from splitlab.store.summary_sql import summary_metrics, unit_values, used_params
 
 Runner = Callable[[str, dict[str, Any]], tuple[Sequence[str], Sequence[Sequence[Any]]]]
-#: The bucket key of ``|value|`` in SQL (both dialects): the literal is ``repr(LOG_GAMMA)``.
-KEY = f"CEIL(LN(abs(value)) / {LOG_GAMMA!r})"
+
+
+def bucket_key_sql(column: str = "value") -> str:
+    """DuckDB: the sketch bucket key of ``column`` (0 for zero, else ``ceil(ln |x| / ln
+    gamma)`` with the literal ``repr(LOG_GAMMA)``, as :func:`splitlab.stats.sketch.bucket_key`)."""
+    return f"CASE WHEN {column} = 0 THEN 0 ELSE CEIL(LN(abs({column})) / {LOG_GAMMA!r})::BIGINT END"
 
 
 def quantile_metrics(experiment: Experiment) -> list[tuple[int, Metric]]:
@@ -198,7 +202,7 @@ def sketch_sql(experiment: Experiment, cutoff_ms: int) -> tuple[str, dict[str, A
     params["cutoff"] = cutoff_ms
     sql = f"""{ctes}
 SELECT i, variant, sign(value)::INTEGER AS sg,
-       CASE WHEN value = 0 THEN 0 ELSE {KEY}::BIGINT END AS bkey,
+       {bucket_key_sql()} AS bkey,
        count(*) AS c, sum(value) AS vs, sum(value * value) AS vss
 FROM qv GROUP BY i, variant, sg, bkey"""
     return sql, used_params(sql, params)
@@ -224,7 +228,7 @@ def clustered_sql(
     sql = f"""{ctes}, thr(i, variant, tsg, tkey) AS (VALUES {", ".join(rows)}),
 b AS (
   SELECT qv.i, qv.variant, qv.uk, qv.value, tsg, tkey,
-         CASE WHEN qv.value = 0 THEN 0 ELSE {KEY}::BIGINT END AS bkey
+         {bucket_key_sql("qv.value")} AS bkey
   FROM qv JOIN thr ON qv.i = thr.i AND qv.variant = thr.variant
 ), pu AS (
   SELECT i, variant, uk, count(*)::DOUBLE AS n_u,

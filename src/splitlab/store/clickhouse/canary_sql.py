@@ -18,16 +18,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from splitlab.stats.sketch import LOG_GAMMA
 from splitlab.store.canary_sql import (
     CanaryPlan,
     Threshold,
     clustered_columns,
     clustered_sums,
 )
+from splitlab.store.clickhouse.quantile_sql import BKEY
 from splitlab.store.clickhouse.sql import Dedup, metric_events
-
-BKEY = f"if(value = 0, toInt64(0), toInt64(ceil(log(abs(value)) / {LOG_GAMMA!r})))"
 
 
 def _events(db: str, plan: CanaryPlan, names: Sequence[str], dedup: Dedup) -> str:
