@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "BUCKETS",
+    "LAYER_PREFIX",
     "PREFIX",
     "allocation_threshold",
     "bucket_of",
@@ -34,6 +35,8 @@ __all__ = [
     "gate_key",
     "hash_input",
     "hash_integers",
+    "layer_edge",
+    "layer_input",
     "variant_edges",
     "variant_index",
 ]
@@ -43,6 +46,8 @@ PREFIX = "splitlab/v1"
 #: Number of distinct buckets: both integers are 48 bits wide (exact in a JS double).
 BITS = 48
 BUCKETS = 1 << BITS
+#: Version tag of a layer's hashed string (never an experiment's: no id and salt collide).
+LAYER_PREFIX = "splitlab/layer/v1"
 
 
 def hash_input(experiment_id: str, salt: str, unit: str) -> bytes:
@@ -116,3 +121,24 @@ def edge_keys(edges: Sequence[int]) -> tuple[bytes, ...]:
     of tiny trailing weights) becomes 33 bytes 0xff, above every digest.
     """
     return tuple(e.to_bytes(6, "big") if e < BUCKETS else b"\xff" * 33 for e in edges)
+
+
+def layer_input(layer_id: str, unit: str) -> bytes:
+    """The exact bytes hashed to place `unit` in a layer: ``splitlab/layer/v1|<id>|<unit>``.
+
+    The layer integer is bytes 0-5 of their SHA-256, big-endian; a range ``[start, end)`` of
+    the layer's buckets takes the units with ``layer_edge(start) <= s < layer_edge(end)``.
+    """
+    return f"{LAYER_PREFIX}|{layer_id}|{unit}".encode()
+
+
+def layer_edge(bucket: int, buckets: int = 10_000) -> int:
+    """Where layer bucket `bucket` starts on the 48-bit line: ``ceil(bucket / buckets * 2**48)``.
+
+    One IEEE-754 division (correctly rounded in every language), an exact multiplication by a
+    power of two and a ceiling, as :func:`allocation_threshold` computes; ``layer_edge(0)``
+    is 0 and ``layer_edge(buckets)`` is ``2**48``.
+    """
+    if not 0 <= bucket <= buckets:
+        raise ValueError(f"layer bucket must be in [0, {buckets}] (got {bucket!r})")
+    return math.ceil(bucket / buckets * BUCKETS)

@@ -25,6 +25,9 @@ class Reason(StrEnum):
     MISSING_UNIT_ID = "missing_unit_id"
     #: The unit is on a QA allow-list (``assignment.forced``).
     FORCED = "forced"
+    #: The experiment is in a layer (``layer``) and the unit's layer bucket is outside the
+    #: experiment's range: the unit belongs to another experiment of the layer, or to none.
+    OUTSIDE_LAYER = "outside_layer"
     #: A sticky experiment (``assignment.sticky`` or a bandit) whose sticky store could not
     #: say or keep the unit's variant: no variant is served (the application serves its
     #: default and records no exposure) rather than risk a second arm for an exposed unit.
@@ -36,6 +39,9 @@ class Reason(StrEnum):
     #: A cluster design with an allocation table (``design.allocation``) that does not list
     #: this cluster: it was not part of the randomisation, so it is not in the experiment.
     NOT_ALLOCATED = "not_allocated"
+    #: A running holdout covering the experiment holds this unit out: it gets the control
+    #: variant and is not part of the experiment (``holdout`` names the holdout).
+    HOLDOUT = "holdout"
     #: Bucketed by the hash, or given its variant by the allocation table: the only reason
     #: that counts as an exposure for analysis.
     ASSIGNED = "assigned"
@@ -60,6 +66,11 @@ class Assignment:
     period_start_ms: int | None = None
     #: and the switchback unit's value (None for the global unit or when it is missing).
     switchback_unit: str | None = None
+    #: The running holdout covering this experiment, when the unit reached the holdout step
+    #: (reason ``holdout``: held out; reason ``assigned``: in the holdout's other group), and
+    #: the unit's variant of that holdout: trackers record it as an exposure of the holdout.
+    holdout_id: str | None = None
+    holdout_variant: str | None = None
 
     @property
     def in_experiment(self) -> bool:
@@ -72,7 +83,8 @@ class Assignment:
 
     def to_dict(self) -> dict[str, str | int | None]:
         """camelCase JSON shape: ``{experimentId, variant, reason}``; a running switchback
-        adds ``period``, ``periodStart`` (epoch ms) and ``switchbackUnit``."""
+        adds ``period``, ``periodStart`` (epoch ms) and ``switchbackUnit``; an experiment
+        covered by a running holdout adds ``holdoutId`` and ``holdoutVariant``."""
         out: dict[str, str | int | None] = {
             "experimentId": self.experiment_id,
             "variant": self.variant,
@@ -82,4 +94,7 @@ class Assignment:
             out["period"] = self.period
             out["periodStart"] = self.period_start_ms
             out["switchbackUnit"] = self.switchback_unit
+        if self.holdout_id is not None:
+            out["holdoutId"] = self.holdout_id
+            out["holdoutVariant"] = self.holdout_variant
         return out

@@ -30,6 +30,9 @@ def design_label(experiment: Experiment) -> str:
         return (
             f"bandit thompson (weights v{d.weights_version}, every {d.update_interval_minutes} min)"
         )
+    if d.type == "holdout":
+        scope = ", ".join(d.scope.tags) if d.scope is not None else "every experiment"
+        return f"holdout {d.percent:g}% (scope: {scope})"
     return (
         f"switchback {d.unit or 'global'} every {_duration(d.period_seconds)} "
         f"(burn-in {_duration(d.burn_in_seconds)})"

@@ -27,6 +27,7 @@ from pydantic import Field
 from splitlab.config.adaptive import BanditDesign, CanaryDesign, check_adaptive
 from splitlab.config.allocation import Allocation, check_allocation
 from splitlab.config.errors import Problem
+from splitlab.config.layers import HoldoutDesign
 from splitlab.config.models_base import Model, Name
 
 #: The clock skew an SDK may have against the server, in seconds. A switchback's burn-in must
@@ -85,7 +86,8 @@ class SwitchbackDesign(Model):
 
 
 Design = Annotated[
-    ClusterDesign | SwitchbackDesign | CanaryDesign | BanditDesign, Field(discriminator="type")
+    ClusterDesign | SwitchbackDesign | CanaryDesign | BanditDesign | HoldoutDesign,
+    Field(discriminator="type"),
 ]
 
 

@@ -180,7 +180,7 @@ def _unknown_key(root: type[BaseModel], loc: tuple[Any, ...]) -> str:
 
 #: The tags pydantic puts in an error's location for a tagged union (``design``'s ``type``),
 #: in the order the documentation lists them.
-DESIGN_TAGS_ORDERED = ("cluster", "switchback", "canary", "bandit")
+DESIGN_TAGS_ORDERED = ("cluster", "switchback", "canary", "bandit", "holdout")
 DESIGN_TAGS = frozenset(DESIGN_TAGS_ORDERED)
 
 
@@ -231,12 +231,14 @@ def _design_model(tag: str) -> type[BaseModel]:
     """The model of the design whose ``type`` is `tag` (one of :data:`DESIGN_TAGS`)."""
     from splitlab.config.adaptive import BanditDesign, CanaryDesign
     from splitlab.config.designs import ClusterDesign, SwitchbackDesign
+    from splitlab.config.layers import HoldoutDesign
 
     models: dict[str, type[BaseModel]] = {
         "cluster": ClusterDesign,
         "switchback": SwitchbackDesign,
         "canary": CanaryDesign,
         "bandit": BanditDesign,
+        "holdout": HoldoutDesign,
     }
     return models[tag]
 

@@ -22,6 +22,7 @@ from pydantic import (
 
 from splitlab.config.adaptive import IntervalMonitor
 from splitlab.config.designs import Design
+from splitlab.config.layers import Layer, TagList
 from splitlab.config.models_base import (
     EXPERIMENT_ID_PATTERN,
     MAX_FORCED_UNITS,
@@ -257,6 +258,11 @@ class Experiment(Model):
     #: How units are randomised beyond the classic test: cluster or switchback
     #: (:mod:`splitlab.config.designs`); None is the classic individually randomised test.
     design: Design | None = None
+    #: Free labels (``"checkout"``, ``"pricing"``); a holdout's scope selects experiments by them.
+    tags: TagList = Field(default_factory=list)
+    #: The experiment's range of a layer's buckets (:mod:`splitlab.config.layers`): experiments
+    #: of one layer never share a unit. None: the experiment is in no layer.
+    layer: Layer | None = None
 
     @field_validator("variants", mode="before")
     @classmethod
@@ -306,6 +312,11 @@ class Experiment(Model):
     def is_bandit(self) -> bool:
         """Whether this is a multi-armed bandit (``design.type == "bandit"``)."""
         return self.design is not None and self.design.type == "bandit"
+
+    @property
+    def is_holdout(self) -> bool:
+        """Whether this is a holdout (``design.type == "holdout"``)."""
+        return self.design is not None and self.design.type == "holdout"
 
     @property
     def is_sticky(self) -> bool:

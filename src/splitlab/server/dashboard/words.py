@@ -83,6 +83,8 @@ def _method(e: Experiment) -> str:
         )
     if d.type == "bandit":
         return "Thompson sampling; the readout uses batched studentised estimates"
+    if d.type == "holdout":
+        return "the classic analysis of the held-out group against everyone else"
     if d.estimator == "regression":
         return (
             "a regression of the cell outcome on the variant with period fixed effects and "
@@ -228,6 +230,12 @@ def _design(e: Experiment) -> str:
         return (
             "Multi-armed bandit: the weights follow Thompson sampling (weights version "
             f"{d.weights_version}); it optimises reward rather than testing a hypothesis."
+        )
+    if d.type == "holdout":
+        scope = ", ".join(d.scope.tags) if d.scope is not None else "every experiment"
+        return (
+            f"Holdout: {d.percent:g} % of the units get control in every covered experiment "
+            f"(scope: {scope}); its results compare them with everyone else."
         )
     unit = f"each “{d.unit}” value" if d.unit else "all traffic (one global unit)"
     return (
