@@ -37,3 +37,12 @@ export class TimeError extends RangeError {
     this.code = "invalid_time";
   }
 }
+
+/** A sticky store could not say or keep a unit's variant (the answer is sticky_unavailable). */
+export class StickyStoreError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "StickyStoreError";
+    this.code = "sticky_unavailable";
+  }
+}

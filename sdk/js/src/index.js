@@ -4,7 +4,9 @@
 export { ExperimentAssignmentService, Reason, resolveUnit, unitText } from "./service.js";
 export { compileCondition, evaluateCondition, validateCondition } from "./conditions.js";
 export { compileRules, renderValue, validateRules } from "./rules.js";
-export { ConditionError, DefinitionError, TimeError } from "./errors.js";
+export { ConditionError, DefinitionError, StickyStoreError, TimeError } from "./errors.js";
+export { CookieStickyStore, LocalStorageStickyStore, MemoryStickyStore } from "./sticky.js";
+export { MAX_HOLDOUT_PERCENT, holdoutCovers, holdoutWeights, isHoldout } from "./holdouts.js";
 export {
   SWITCHBACK_PREFIX,
   epochMs,
@@ -17,11 +19,17 @@ export {
 } from "./switchback.js";
 export {
   BUCKETS,
+  LAYER_BUCKETS,
+  LAYER_PREFIX,
   PREFIX,
   allocationThreshold,
   bucketOf,
+  experimentPrefix,
   hashInput,
   hashIntegers,
+  layerEdge,
+  layerInput,
+  layerInteger,
   variantEdges,
   variantIndex,
 } from "./hashing.js";
