@@ -1,5 +1,5 @@
-// Runs every vector of spec/assignment-cases.json, spec/condition-cases.json and
-// spec/switchback-cases.json against the
+// Runs every vector of spec/assignment-cases.json, spec/condition-cases.json,
+// spec/switchback-cases.json and spec/layer-cases.json against the
 // JS SDK inside a browser page (no node:crypto, no Buffer) and reports what disagrees.
 // Loaded by tests/browser_sdk/test_browser_sdk.py from a local http.server.
 
@@ -11,6 +11,9 @@ import {
   evaluateCondition,
   hashInput,
   hashIntegers,
+  layerEdge,
+  layerInput,
+  layerInteger,
   nativeHash,
   parseOrigin,
   periodIndex,
@@ -66,13 +69,14 @@ export async function loadVectors() {
     assignment: await loadSpec("assignment-cases.json"),
     conditions: await loadSpec("condition-cases.json"),
     switchback: await loadSpec("switchback-cases.json"),
+    layer: await loadSpec("layer-cases.json"),
   };
 }
 
 /** Every vector of the spec files, as served; see runLoaded. */
 export async function runVectors() {
-  const { assignment, conditions, switchback } = await loadVectors();
-  return runLoaded(assignment, conditions, switchback);
+  const { assignment, conditions, switchback, layer } = await loadVectors();
+  return runLoaded(assignment, conditions, switchback, layer);
 }
 
 /** The switchback vectors, in groups named "switchback:<list>". */
@@ -100,8 +104,36 @@ function runSwitchback(sb, out) {
   }, out);
 }
 
+/** The layer and holdout vectors, in groups named "layer:<list>". */
+function runLayer(spec, out) {
+  runGroup("layer:layerEdges", spec.layerEdges, (c) => `${c.bucket}`, (c) => [
+    c.edge,
+    layerEdge(c.bucket, spec.layerBuckets),
+  ], out);
+  runGroup("layer:layerIntegers", spec.layerIntegers, (c) => `${c.layerId} ${c.unit}`, (c) => {
+    const text = layerInput(c.layerId, c.unit);
+    const s = layerInteger(c.layerId, c.unit);
+    return [
+      [c.hashInput, c.hashInputHex, c.layerInteger, c.edges.map((e) => e.inRange)],
+      [text, hex(new TextEncoder().encode(text)), s,
+        c.edges.map((e) => layerEdge(e.start) <= s && s < layerEdge(e.end))],
+    ];
+  }, out);
+  // "experiments" is the one set of definitions the cases are assigned against.
+  const service = new ExperimentAssignmentService(spec.experiments);
+  out.counts["layer:experiments"] = spec.experiments.length;
+  out.count += spec.experiments.length;
+  runGroup("layer:cases", spec.cases, (c) => c.name, (c) => {
+    const a = service.assign(c.unitId, c.experimentId, c.attributes, { at: c.atMs });
+    return [
+      c.expected,
+      { variant: a.variant, reason: a.reason, holdoutId: a.holdoutId ?? null, holdoutVariant: a.holdoutVariant ?? null },
+    ];
+  }, out);
+}
+
 /** Run the given vectors; returns {count, counts, mismatches, nativeHash, process}. */
-export function runLoaded(assignment, conditions, switchback = null) {
+export function runLoaded(assignment, conditions, switchback = null, layer = null) {
   const out = { count: 0, counts: {}, mismatches: [], nativeHash, process: typeof process };
 
   runGroup("hashes", assignment.hashes, (c) => JSON.stringify(c.unit), (c) => {
@@ -163,5 +195,6 @@ export function runLoaded(assignment, conditions, switchback = null) {
   ], out);
 
   if (switchback !== null) runSwitchback(switchback, out);
+  if (layer !== null) runLayer(layer, out);
   return out;
 }

@@ -19,9 +19,10 @@ GROUPS = {
     "assignment-cases.json": ["hashes", "allocations", "weights", "assignments"],
     "condition-cases.json": ["conditions", "invalidConditions", "rules", "invalidRules"],
     "switchback-cases.json": ["origins", "badOrigins", "periods", "hashes", "assignments"],
+    "layer-cases.json": ["layerEdges", "layerIntegers", "experiments", "cases"],
 }
 #: The runner's group names for a file whose list names repeat another file's.
-PREFIXES = {"switchback-cases.json": "switchback:"}
+PREFIXES = {"switchback-cases.json": "switchback:", "layer-cases.json": "layer:"}
 
 
 def file_counts() -> dict[str, int]:
@@ -38,7 +39,7 @@ def file_counts() -> dict[str, int]:
 
 
 def test_every_spec_vector_passes_in_chromium(browser_page: BrowserPage) -> None:
-    """Every vector of both spec files runs in the page and none disagrees with the SDK."""
+    """Every vector of every spec file runs in the page and none disagrees with the SDK."""
     result = browser_page.run_module(RUNNER, "return await m.runVectors();")
     expected_counts = file_counts()
     assert result["mismatches"] == []

@@ -18,9 +18,18 @@ export function isHoldout(definition) {
   return isObject(definition?.design) && definition.design.type === "holdout";
 }
 
-/** The split weights of a holdout of `percent`: [held out, everyone else]. */
+/** The weights of a holdout of `percent`: [percent / 100, 1 - percent / 100] (held out first). */
 export function holdoutWeights(percent) {
-  return [percent, 100 - percent];
+  const share = percent / 100;
+  return [share, 1 - share];
+}
+
+/** A holdout's split weights: its variants' own when given (they must match), else derived. */
+export function holdoutSplitWeights(definition) {
+  const percent = holdoutPercent(definition);
+  const given = definition.variants.map((v) => (typeof v === "string" ? null : (v.weight ?? null)));
+  if (given.some((w) => w !== null)) return given.map((w) => w ?? 1.0);
+  return holdoutWeights(percent);
 }
 
 /** The holdout's percent, checked (a DefinitionError names the field otherwise). */
@@ -81,7 +90,7 @@ export function compileHoldouts(experiment, holdouts) {
   }
   const names = covering.map((h) => h.variants.map((v) => (typeof v === "string" ? v : v.name)));
   const hashers = covering.map((h) => headHasher(experimentPrefix(h.experimentId, h.assignment.salt)));
-  const edges = covering.map((h) => variantEdges(holdoutWeights(holdoutPercent(h)))[0]);
+  const edges = covering.map((h) => variantEdges(holdoutSplitWeights(h))[0]);
   const n = covering.length;
   return {
     ids: covering.map((h) => h.experimentId),

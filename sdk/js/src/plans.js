@@ -16,7 +16,7 @@ import {
   variantEdges,
   variantIndex,
 } from "./hashing.js";
-import { compileHoldouts, holdoutPercent, holdoutWeights, isHoldout } from "./holdouts.js";
+import { compileHoldouts, holdoutSplitWeights, isHoldout } from "./holdouts.js";
 import { compileLayer } from "./layers.js";
 import { compileSwitchback } from "./switchback.js";
 import { unitText } from "./units.js";
@@ -205,7 +205,7 @@ function compileRunning(definition, { id, names, variants, salt, targeted, holdo
   const gated = threshold < BUCKETS;
   let weights;
   if (holdout) {
-    weights = holdoutWeights(holdoutPercent(definition));
+    weights = holdoutSplitWeights(definition);
   } else {
     const weighted = variants.some((v) => v.weight !== undefined && v.weight !== null);
     weights = variants.map((v) => (weighted ? v.weight : 1.0));
