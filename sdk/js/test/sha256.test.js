@@ -11,6 +11,7 @@ import {
   sha256PortableText,
   sha256Text,
 } from "../src/index.js";
+import { WORDS, prefixHasher } from "../src/sha256.js";
 
 const hex = (bytes) => Buffer.from(bytes).toString("hex");
 const utf8 = (text) => new TextEncoder().encode(text);
@@ -67,5 +68,49 @@ test("the portable text path agrees with node:crypto, long then short (reused sc
     const expected = createHash("sha256").update(utf8(text)).digest("hex");
     assert.equal(hex(sha256PortableText(text)), expected, `length ${text.length}`);
     assert.equal(hex(sha256Portable(utf8(text))), expected);
+  }
+});
+
+// The assignment hot path: prefixHasher(head)(unit) leaves the digest of head + unit in WORDS.
+
+/** A deterministic random string: ASCII, 2- and 3-byte UTF-8, surrogate pairs, lone surrogates. */
+function randomText(next, length) {
+  let text = "";
+  for (let i = 0; i < length; i++) {
+    const kind = next() % 10;
+    if (kind < 5) text += String.fromCharCode(0x20 + (next() % 95));
+    else if (kind < 7) text += String.fromCharCode(0x80 + (next() % 0x780));
+    else if (kind < 8) text += String.fromCharCode(0x800 + (next() % 0xd000));
+    else if (kind < 9) text += String.fromCodePoint(0x10000 + (next() % 0xfffff));
+    else text += String.fromCharCode(0xd800 + (next() % 0x800)); // may be lone: U+FFFD
+  }
+  return text;
+}
+
+const wordsHex = () =>
+  Array.from(WORDS, (w) => (w >>> 0).toString(16).padStart(8, "0")).join("");
+
+test("prefixHasher and sha256PortableText agree with node:crypto on 3,000 random texts", () => {
+  let state = 987654321;
+  const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) >>> 8;
+  // heads around the 64-byte block and a long one: units land at every offset of a block
+  const heads = ["", "splitlab/v1|exp-checkout-flow-v3|prod-experiment-2024-q3|", "h".repeat(63), "h".repeat(64), "é".repeat(100)];
+  const hashers = heads.map((head) => prefixHasher(head));
+  for (let i = 0; i < 3000; i++) {
+    const unit = randomText(next, next() % 200);
+    const k = i % heads.length;
+    const expected = createHash("sha256").update(utf8(heads[k] + unit)).digest("hex");
+    hashers[k](unit);
+    assert.equal(wordsHex(), expected, `head ${k}, unit ${JSON.stringify(unit)}`);
+    assert.equal(hex(sha256PortableText(heads[k] + unit)), expected);
+  }
+});
+
+test("a hasher grows its buffer for a long unit and stays right for short ones after", () => {
+  const head = "splitlab/v1|e|s|";
+  const hash = prefixHasher(head);
+  for (const unit of ["u", "ü".repeat(5000), "u2", "x".repeat(100000), "\u{1F600}"]) {
+    hash(unit);
+    assert.equal(wordsHex(), createHash("sha256").update(utf8(head + unit)).digest("hex"));
   }
 });
