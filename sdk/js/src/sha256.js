@@ -25,17 +25,25 @@ const W = new Int32Array(64);
 /** The last portable digest as eight big-endian 32-bit words (signed); overwritten by each hash. */
 export const WORDS = new Int32Array(8);
 
-/** Hash the padded message m[0 .. total) (total a multiple of 64) into WORDS. */
-function compress(m, total) {
-  let h0 = 0x6a09e667 | 0;
-  let h1 = 0xbb67ae85 | 0;
-  let h2 = 0x3c6ef372 | 0;
-  let h3 = 0xa54ff53a | 0;
-  let h4 = 0x510e527f | 0;
-  let h5 = 0x9b05688c | 0;
-  let h6 = 0x1f83d9ab | 0;
-  let h7 = 0x5be0cd19 | 0;
-  for (let offset = 0; offset < total; offset += 64) {
+/** The initial hash value H(0) of FIPS 180-4, section 5.3.3. */
+const INITIAL = Int32Array.from([
+  0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+]);
+
+/**
+ * Hash the blocks m[from .. total) (multiples of 64) starting from the state `state` (eight
+ * words: INITIAL, or a midstate after earlier blocks) into WORDS.
+ */
+function compress(m, from, total, state) {
+  let h0 = state[0];
+  let h1 = state[1];
+  let h2 = state[2];
+  let h3 = state[3];
+  let h4 = state[4];
+  let h5 = state[5];
+  let h6 = state[6];
+  let h7 = state[7];
+  for (let offset = from; offset < total; offset += 64) {
     for (let t = 0, i = offset; t < 16; t++, i += 4) {
       W[t] = (m[i] << 24) | (m[i + 1] << 16) | (m[i + 2] << 8) | m[i + 3];
     }
@@ -93,8 +101,11 @@ function compress(m, total) {
   WORDS[7] = h7;
 }
 
-/** Pad the `length` message bytes at the start of `m` (room for 72 more) and hash them. */
-function finish(m, length) {
+/**
+ * Pad the `length` message bytes at the start of `m` (room for 72 more) and hash them; the
+ * blocks before `from` are already in `state` (default: none).
+ */
+function finish(m, length, from = 0, state = INITIAL) {
   const total = ((length + 72) >>> 6) << 6; // length + 0x80 + 8 length bytes, whole blocks
   m[length] = 0x80;
   m.fill(0, length + 1, total - 5);
@@ -105,7 +116,7 @@ function finish(m, length) {
   m[total - 3] = low >>> 16;
   m[total - 2] = low >>> 8;
   m[total - 1] = low;
-  compress(m, total);
+  compress(m, from, total, state);
 }
 
 /**
@@ -188,6 +199,13 @@ export function prefixHasher(head) {
   const start = headBytes.length;
   let m = new Uint8Array(Math.max(256, start + 128));
   m.set(headBytes);
+  // The head's whole 64-byte blocks never change: hash them once (the midstate).
+  const from = (start >>> 6) << 6;
+  let state = INITIAL;
+  if (from > 0) {
+    compress(m, 0, from, INITIAL);
+    state = WORDS.slice();
+  }
   return (unit) => {
     const n = unit.length;
     if (m.length < start + n * 3 + 72) {
@@ -204,7 +222,7 @@ export function prefixHasher(head) {
       }
       m[at++] = c;
     }
-    finish(m, at);
+    finish(m, at, from, state);
   };
 }
 
