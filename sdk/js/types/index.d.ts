@@ -1,2 +1,2 @@
 // Types of the package entry point. The assignment SDK's are in assignment.d.ts.
-export * from "./assignment";
+export * from "./assignment.js";

@@ -18,7 +18,7 @@ import {
   layerEdge,
   layerInteger,
   sha256PortableText,
-} from "../../types/index";
+} from "../../types/index.js";
 
 const definition: ExperimentDefinition = {
   experimentId: "exp-checkout",
