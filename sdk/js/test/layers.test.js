@@ -275,6 +275,20 @@ describe("holdouts", () => {
     assert.equal(store.get("exp-checkout", fresh), null); // held-out units are not stored
   });
 
+  test("sticky and covered: the first answer names the holdout, the kept ones do not", () => {
+    const store = new MemoryStickyStore();
+    const sticky = experiment("exp-checkout", { tags: ["checkout"], assignment: { sticky: true } });
+    const service = new ExperimentAssignmentService([h10, sticky], {}, { sticky: store });
+    const unit = units(200).find((u) => service.assign(u, "hold-10").variant === "exposed");
+    const first = service.assign(unit, "exp-checkout");
+    // the unit reached the holdout step: its holdout exposure can be recorded
+    assert.deepEqual([first.reason, first.holdoutId, first.holdoutVariant], [Reason.ASSIGNED, "hold-10", "exposed"]);
+    assert.equal(store.get("exp-checkout", unit), first.variant);
+    const again = service.assign(unit, "exp-checkout");
+    // served from the store: the holdout step was not reached
+    assert.deepEqual([again.variant, again.reason, again.holdoutId], [first.variant, Reason.ASSIGNED, undefined]);
+  });
+
   test("a malformed holdout is refused naming the field", () => {
     assert.throws(() => new ExperimentAssignmentService([holdout("h", 60), covered]), {
       name: "DefinitionError",
