@@ -128,6 +128,7 @@ def test_holdout_needs_exactly_two_variants() -> None:
             "false for a holdout",
         ),
         ({"rollback": {"enabled": True}}, "$.rollback.enabled", "hold every unit out"),
+        ({"control": "exposed"}, "$.control", "'held_out', the first variant"),
     ],
 )
 def test_holdout_refuses_what_would_change_its_groups(
