@@ -67,6 +67,22 @@ def test_sticky_with_a_layer_and_a_later_holdout() -> None:
     assert all(service.assign(u, "exp-sticky").reason is Reason.HOLDOUT for u in held[:200])
 
 
+def test_a_sticky_first_answer_names_its_holdout_and_a_kept_one_does_not() -> None:
+    """The first answer reached the holdout step (its exposure of the holdout is recorded
+    then); an answer served from the store did not (as the JS SDK answers)."""
+    service = ExperimentAssignmentService(
+        [weighted(0.5, sticky=True), holdout("holdout-all", 20)], sticky=MemoryStickyStore()
+    )
+    first = service.assign_many("exp-sticky", UNITS[:2000])
+    assigned = [(u, a) for u, a in zip(UNITS, first, strict=False) if a.reason is Reason.ASSIGNED]
+    assert assigned and all(
+        a.holdout_id == "holdout-all" and a.holdout_variant is not None for _, a in assigned
+    )
+    kept = [service.assign(u, "exp-sticky") for u, _ in assigned]
+    assert [a.variant for a in kept] == [a.variant for _, a in assigned]
+    assert all(a.holdout_id is None for a in kept)
+
+
 class FailingStore:
     def get(self, experiment_id: str, unit_id: str) -> str | None:
         raise StickyStoreError("the database went away")

@@ -253,7 +253,7 @@ def sticky_plan(
             kept = store.put(eid, unit, answer.variant)
         except Exception as exc:
             return failed(unit, exc)
-        return assigned.get(kept, answer)
+        return answer if kept == answer.variant else assigned.get(kept, answer)
 
     def many(
         unit_ids: Sequence[Any], attributes: Sequence[Mapping[str, Any] | None] | None
