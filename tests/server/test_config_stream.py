@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -90,6 +91,21 @@ def test_streams_past_the_bound_are_refused_503_with_retry_after(ctx: ServerCont
         error = assert_error(refused, 503)
         assert error["code"] == "too_many_streams"
         assert int(refused.headers["retry-after"]) > 0
+
+
+def test_a_client_that_goes_away_frees_its_stream_slot(ctx: ServerContext) -> None:
+    """Slots are bounded, so a closed connection must give its slot back."""
+    ctx.config_changes.max_streams = 1
+    with served(ctx) as server:
+        url = f"{server.url}/v1/config/stream?key={server.sdk_key}"
+        for _ in range(3):  # one slot, three streams one after the other
+            with httpx.stream("GET", url, timeout=10) as response:
+                assert response.status_code == 200
+                assert next(response.iter_lines()).startswith("retry:")
+            deadline = time.monotonic() + 5
+            while ctx.config_changes.open_streams:
+                assert time.monotonic() < deadline, "the slot was given back"
+                time.sleep(0.02)
 
 
 def test_stopping_the_server_ends_open_streams(ctx: ServerContext) -> None:

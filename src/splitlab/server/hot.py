@@ -223,7 +223,7 @@ def assign_app(ctx: ServerContext) -> ASGIApp:
     return app
 
 
-class Beacon(msgspec.Struct, forbid_unknown_fields=True):
+class Beacon(msgspec.Struct):
     """A ``navigator.sendBeacon`` body: beacons cannot set headers, so the key rides inside."""
 
     key: str
