@@ -108,7 +108,12 @@ def _hot_paths() -> dict[str, Any]:
                     'A JSON list of events (or {"events": [...]}), at most 1,000. Valid events '
                     "are accepted even when others are not; the answer counts accepted, "
                     "duplicate and rejected events and lists each rejection. An event is "
-                    "acknowledged only once it is durable. Needs an SDK or admin key."
+                    "acknowledged only once it is durable. Needs an SDK or admin key: in the "
+                    "Authorization header, or (navigator.sendBeacon cannot set headers) "
+                    'without that header in the body, {"key": "<sdk key>", "events": [...]}, '
+                    "sent as text/plain. Exposures from a browser (an Origin header, or a "
+                    "beacon) are assigned again by the server: stored with the server's "
+                    "variant, or refused (field variant) when the server assigns none."
                 ),
                 "operationId": "events_v1_events_post",
                 "security": BEARER,
