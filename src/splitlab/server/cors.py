@@ -126,7 +126,8 @@ def with_cors(policy: CorsPolicy, origin: str | None, send: Send) -> Send:
     async def send_with_cors(message: Message) -> None:
         if message["type"] == "http.response.start":
             headers = [(k, v) for k, v in message.get("headers", []) if k != b"vary"]
-            headers.append((b"vary", b"Origin"))
+            varies = [v for k, v in message.get("headers", []) if k == b"vary"]
+            headers.append((b"vary", b", ".join([*varies, b"Origin"])))
             if allowed and origin is not None:
                 headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
                 headers.append((b"access-control-expose-headers", b"ETag"))
