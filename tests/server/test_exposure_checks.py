@@ -183,3 +183,29 @@ def test_the_counts_survive_a_restart_and_show_on_the_dashboard(tmp_path: Path) 
     )
     assert "<strong>1</strong> not assigned by the server" in text
     assert "not_targeted: 1" in text
+
+
+def test_a_cluster_exposure_is_recomputed_for_its_cluster(ctx: ServerContext) -> None:
+    """A cluster design's unit is the event's clusterId (the account), not its user."""
+    cluster = small("exp-acct", status="running", segments=[],
+                    design={"type": "cluster", "analysisUnit": "userId"},
+                    assignment={"strategy": "consistent_hash", "hashKey": "accountId",
+                                "salt": "acct-salt"})  # fmt: skip
+    with served(ctx, ORIGIN) as server:
+        r = httpx.post(f"{server.url}/v1/experiments", json=cluster, headers=server.admin)
+        assert r.status_code == 201, r.text
+        r = httpx.post(f"{server.url}/v1/assign", headers=server.sdk, json={
+            "unitId": "user-9", "experimentId": "exp-acct",
+            "attributes": {"accountId": "acct-1"}})  # fmt: skip
+        [assignment] = r.json()["assignments"]
+        right = assignment["variant"]
+        event = {"eventId": "c-1", "type": "exposure", "experimentId": "exp-acct",
+                 "variant": _other(right), "unitId": "user-9", "clusterId": "acct-1",
+                 "timestamp": now_ms() - 1000}  # fmt: skip
+        answer = _post(server, [event])
+        missing = _post(server, [{**event, "eventId": "c-2", "clusterId": None}])
+    assert answer["accepted"] == 1
+    assert _stored_variant(ctx, "c-1") == [right]
+    assert missing["rejections"][0]["expected"] == (
+        "the variant the server assigns: none (reason missing_unit_id)"
+    )
