@@ -10,7 +10,15 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from splitlab.server import dashboard
-from splitlab.server.api import bandit, canary, experiments, looks, service, webhooks
+from splitlab.server.api import (
+    bandit,
+    canary,
+    experiments,
+    exposure_checks,
+    looks,
+    service,
+    webhooks,
+)
 from splitlab.server.app import create_app, create_fastapi
 
 from .server_helpers import Api, small
@@ -28,6 +36,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/experiments/{experiment_id}/audit"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/summary"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/bandit"): "admin",
+    ("GET", "/v1/experiments/{experiment_id}/exposure-checks"): "admin",
     ("POST", "/v1/experiments/{experiment_id}/evaluate"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/results"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/results/{look}"): "admin",
@@ -45,6 +54,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/webhooks/{webhook_id}/deliveries"): "admin",
     ("GET", "/v1/webhooks/notifications/{experiment_id}"): "admin",
     ("GET", "/v1/config"): "sdk",
+    ("GET", "/v1/config/stream"): "sdk",
     ("POST", "/v1/assign"): "sdk",
     ("POST", "/v1/events"): "sdk",
     ("GET", "/healthz"): "open",
@@ -126,6 +136,7 @@ def test_the_table_covers_every_route(api: Api) -> None:
             service.router,
             bandit.router,
             canary.router,
+            exposure_checks.router,
             webhooks.router,
         )
         for route in router.routes
@@ -133,7 +144,7 @@ def test_the_table_covers_every_route(api: Api) -> None:
         for method in route.methods
     }
     assert all(not r.include_in_schema for r in dashboard.router.routes if isinstance(r, APIRoute))
-    found |= {("POST", "/v1/assign"), ("POST", "/v1/events")}
+    found |= {("POST", "/v1/assign"), ("POST", "/v1/events"), ("GET", "/v1/config/stream")}
     assert found == set(ROUTES)
     documented = {
         (m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops
