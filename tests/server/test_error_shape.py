@@ -45,6 +45,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/webhooks/{webhook_id}/deliveries"): "admin",
     ("GET", "/v1/webhooks/notifications/{experiment_id}"): "admin",
     ("GET", "/v1/config"): "sdk",
+    ("GET", "/v1/config/stream"): "sdk",
     ("POST", "/v1/assign"): "sdk",
     ("POST", "/v1/events"): "sdk",
     ("GET", "/healthz"): "open",
@@ -133,7 +134,7 @@ def test_the_table_covers_every_route(api: Api) -> None:
         for method in route.methods
     }
     assert all(not r.include_in_schema for r in dashboard.router.routes if isinstance(r, APIRoute))
-    found |= {("POST", "/v1/assign"), ("POST", "/v1/events")}
+    found |= {("POST", "/v1/assign"), ("POST", "/v1/events"), ("GET", "/v1/config/stream")}
     assert found == set(ROUTES)
     documented = {
         (m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops

@@ -19,7 +19,13 @@ logger = logging.getLogger(__name__)
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
 @click.option("--scheduler/--no-scheduler", default=True, show_default=True,
               help="Take each running experiment's scheduled looks in this process.")  # fmt: skip
-def serve(db: str, host: str, port: int, log_level: str, scheduler: bool) -> None:
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="A browser origin (https://app.example.com) allowed to call the SDK routes; "
+                   "repeatable; also SPLITLAB_CORS_ORIGINS (comma-separated). '*' allows any "
+                   "origin (discouraged).")  # fmt: skip
+def serve(
+    db: str, host: str, port: int, log_level: str, scheduler: bool, cors_origins: tuple[str, ...]
+) -> None:
     """Serve the HTTP API (/v1), the event collector and the dashboard.
 
     When the database holds no active admin key, one is created and printed once, so a new
@@ -27,10 +33,15 @@ def serve(db: str, host: str, port: int, log_level: str, scheduler: bool) -> Non
     server (DuckDB lets one process write the file); --no-scheduler leaves them to
     POST /v1/experiments/{id}/evaluate.
     """
+    import os
+
     from splitlab.cli.database import open_store
     from splitlab.cli.ports import ensure_port_free
     from splitlab.server.context import ServerContext
+    from splitlab.server.cors import ENV, parse_origins
     from splitlab.server.run import run_server
+
+    origins = parse_origins([*cors_origins, os.environ.get(ENV, "")])
 
     ensure_port_free(host, port)  # before a new admin key is created and shown
     on_server = "a second server cannot share the file; use the running one"
@@ -40,6 +51,9 @@ def serve(db: str, host: str, port: int, log_level: str, scheduler: bool) -> Non
         if key is not None:
             click.secho(f"Admin key (shown once): {key}", fg="yellow")
         click.echo(f"splitlab serving {db} at http://{host}:{port}/")
-        run_server(ctx, host, port, log_level, scheduler=scheduler)
+        if "*" in origins:
+            click.secho("CORS allows every origin ('*'): any site can use a page's SDK key",
+                        fg="yellow", err=True)  # fmt: skip
+        run_server(ctx, host, port, log_level, scheduler=scheduler, cors_origins=origins)
     finally:
         ctx.store.close()

@@ -22,6 +22,7 @@ Routes (all JSON, errors in one shape, see :mod:`splitlab.server.errors`):
 ``/v1/experiments/{id}/bandit``            admin   a bandit's weights history and readout
 ``/v1/webhooks[/{id}[/deliveries]]``       admin   subscriptions and their delivery log
 ``/v1/config``                             sdk     SDK config with ETag
+``/v1/config/stream``                      sdk     config changes (server-sent events)
 ``/v1/assign``, ``/v1/events``             sdk     hot routes (plain ASGI + msgspec)
 ``/healthz``, ``/metrics``                 open    health, Prometheus
 ``/``, ``/experiments/{id}``, ``/login``   session the dashboard
@@ -41,10 +42,12 @@ from splitlab.server import dashboard
 from splitlab.server.api import bandit, canary, experiments, looks, service, webhooks
 from splitlab.server.collector import create_collector
 from splitlab.server.context import ServerContext
+from splitlab.server.cors import CorsPolicy
 from splitlab.server.errors import error_response, install_error_handlers
 from splitlab.server.gateway import Gateway
 from splitlab.server.hot import assign_app, events_app
 from splitlab.server.openapi import build_openapi
+from splitlab.server.stream import config_stream_app
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +96,8 @@ def create_fastapi(ctx: ServerContext | None) -> FastAPI:
     return app
 
 
-def create_app(ctx: ServerContext) -> Gateway:
-    """The whole server as one ASGI application."""
+def create_app(ctx: ServerContext, *, cors: CorsPolicy | None = None) -> Gateway:
+    """The whole server as one ASGI application (`cors`: origins allowed on the SDK routes)."""
     api = create_fastapi(ctx)
     collector = create_collector(ctx.store, known=ctx.known)
     return Gateway(
@@ -102,5 +105,7 @@ def create_app(ctx: ServerContext) -> Gateway:
         ctx.metrics,
         assign=assign_app(ctx),
         events=events_app(ctx, collector),
+        stream=config_stream_app(ctx),
         limits=ctx.limits,
+        cors=cors,
     )

@@ -4,7 +4,8 @@ in-memory view of the experiments that the hot routes read.
 The assignment service and the SDK config are rebuilt from the registry by
 :meth:`ServerContext.refresh` after every change made through this server (create, update,
 status, toggle, rollback, a look that rolled back). They are replaced as whole objects, so a
-request on another thread sees either the old view or the new one, never half of each.
+request on another thread sees either the old view or the new one, never half of each. When
+the SDK config's ETag changed, the open config streams are told (:mod:`splitlab.server.notify`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from splitlab.server.auth import Sessions
 from splitlab.server.gateway import BodyLimits
 from splitlab.server.keys import KeyKind, KeyStore
 from splitlab.server.metrics import ServerMetrics
+from splitlab.server.notify import ConfigNotifier
 from splitlab.store import DuckDBStore
 from splitlab.store.registry import Registry
 from splitlab.store.sticky import DuckDBStickyStore
@@ -94,6 +96,8 @@ class ServerContext:
     #: Where sticky experiments (bandits) keep each unit's first variant; one for the whole
     #: server, so that it outlives every rebuilt view.
     sticky: StickyStore = field(default_factory=MemoryStickyStore)
+    #: The open ``/v1/config/stream`` connections, woken when the SDK config changes.
+    config_changes: ConfigNotifier = field(default_factory=ConfigNotifier)
     sessions: Sessions = field(init=False)
     view: View = field(init=False)
     _refresh_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -115,8 +119,11 @@ class ServerContext:
     def refresh(self) -> View:
         """Re-read the experiments after a change and swap in a new view."""
         with self._refresh_lock:
-            self.view = build_view(self.registry.experiments(), self.sticky)
-        return self.view
+            before = self.view.config.etag
+            self.view = view = build_view(self.registry.experiments(), self.sticky)
+        if view.config.etag != before:
+            self.config_changes.publish()  # the open config streams send the new ETag
+        return view
 
     def bootstrap_admin_key(self) -> str | None:
         """Create and return an admin key when none is active (a fresh installation)."""

@@ -4,13 +4,16 @@ Every HTTP request passes through :class:`Gateway`, which
 
 1. refuses a body over the route's limit with a 413 in the one error shape (from the
    ``Content-Length`` header when there is one, otherwise while reading),
-2. sends ``POST /v1/assign`` and ``POST /v1/events`` straight to their lean handlers (plain
+2. answers CORS preflights of the SDK routes and adds CORS headers to their answers
+   (:mod:`splitlab.server.cors`), and sends ``GET /v1/config/stream`` to its server-sent
+   events handler (:mod:`splitlab.server.stream`),
+3. sends ``POST /v1/assign`` and ``POST /v1/events`` straight to their lean handlers (plain
    ASGI + msgspec: no FastAPI dependency resolution or pydantic on the hot path), and
    everything else to the FastAPI application, reading every ``/v1`` body as JSON whatever
    its ``Content-Type`` (:func:`as_json`) and refusing one that is not JSON (not UTF-8, a
    lone surrogate, nested too deeply, a syntax error) with ``400 malformed_json`` before any
    route sees it,
-3. counts the request and its latency in :class:`~splitlab.server.metrics.ServerMetrics`,
+4. counts the request and its latency in :class:`~splitlab.server.metrics.ServerMetrics`,
    labelled by route template (never the raw path, to keep the label set bounded).
 
 Non-HTTP scopes (lifespan, websocket) pass straight through to the FastAPI application.
@@ -24,6 +27,14 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from splitlab.server.cors import (
+    SDK_PATHS,
+    CorsPolicy,
+    answer_preflight,
+    is_preflight,
+    origin_of,
+    with_cors,
+)
 from splitlab.server.errors import error_body, malformed_json
 from splitlab.server.metrics import ServerMetrics
 from splitlab.tracking.jsontext import json_problem
@@ -35,6 +46,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+#: The server-sent events route (:mod:`splitlab.server.stream`), served outside FastAPI.
+STREAM_PATH = "/v1/config/stream"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +140,14 @@ class Gateway:
         *,
         assign: ASGIApp,
         events: ASGIApp,
+        stream: ASGIApp | None = None,
         limits: BodyLimits | None = None,
+        cors: CorsPolicy | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
+        self.stream = stream
+        self.cors = cors or CorsPolicy()
         self.limits = limits = limits or BodyLimits()
         self._hot: dict[str, tuple[ASGIApp, int]] = {
             "/v1/assign": (assign, limits.assign),
@@ -150,29 +169,49 @@ class Gateway:
             await send(message)
 
         hot = self._hot.get(path)
+        reply: Send = send_and_record
         target, limit = hot if hot is not None else (self.app, self.limits.default)
         route = path if hot is not None else None
+        if path in SDK_PATHS:
+            origin = origin_of(scope)
+            if origin is not None and is_preflight(scope):
+                route = path
+                try:
+                    await answer_preflight(self.cors, origin, reply)
+                finally:
+                    self.metrics.observe_request(
+                        "OPTIONS", route, status, time.perf_counter() - started
+                    )
+                return
+            if self.cors.enabled:
+                reply = with_cors(self.cors, origin, reply)
         try:
-            if hot is not None and scope["method"] != "POST":
-                await self._not_allowed(send_and_record, scope["method"], path)
+            if path == STREAM_PATH and self.stream is not None:
+                route = path
+                if scope["method"] not in ("GET", "HEAD"):
+                    await self._not_allowed(reply, scope["method"], path, b"GET")
+                else:
+                    await self.stream(scope, receive, reply)
+            elif hot is not None and scope["method"] != "POST":
+                await self._not_allowed(reply, scope["method"], path)
             elif self._declared_too_large(scope, limit):
-                await self._too_large(send_and_record, limit)
+                await self._too_large(reply, limit)
             elif scope["method"] in {"POST", "PUT", "PATCH"}:
                 try:
                     body = await read_body(receive, limit)
                 except BodyTooLarge:
-                    await self._too_large(send_and_record, limit)
+                    await self._too_large(reply, limit)
                 else:
                     problem = None
                     if hot is None and body and path.startswith("/v1/"):
                         scope = as_json(scope)
                         problem = json_problem(body)
                     if problem is not None:
-                        await self._not_json(send_and_record, problem)
+                        await self._not_json(reply, problem)
                     else:
-                        await target(scope, replay(body, receive), send_and_record)
+                        await target(scope, replay(body, receive), reply)
             else:
-                await target(scope, receive, send_and_record)
+                await target(scope, receive, reply)
         finally:
             if route is None:
                 matched = scope.get("route")
@@ -192,9 +231,9 @@ class Gateway:
         return False
 
     @staticmethod
-    async def _not_allowed(send: Send, method: str, path: str) -> None:
+    async def _not_allowed(send: Send, method: str, path: str, allow: bytes = b"POST") -> None:
         body = error_body(405, "method_not_allowed", f"{method} is not allowed on {path}")
-        await send_json(send, 405, body, [(b"allow", b"POST")])
+        await send_json(send, 405, body, [(b"allow", allow)])
 
     @staticmethod
     async def _not_json(send: Send, problem: str) -> None:

@@ -30,7 +30,7 @@ from splitlab.config.models import EXPERIMENT_ID_PATTERN
 from splitlab.server.auth import authorize, bearer
 from splitlab.server.context import ServerContext
 from splitlab.server.errors import ApiError, error_body, jsonable, malformed_json
-from splitlab.server.gateway import ASGIApp, Message, Receive, Scope, Send, send_json
+from splitlab.server.gateway import ASGIApp, Message, Receive, Scope, Send, replay, send_json
 from splitlab.tracking.events import MIN_TIMESTAMP_MS, expected_words
 from splitlab.tracking.jsontext import json_problem
 
@@ -222,13 +222,50 @@ def assign_app(ctx: ServerContext) -> ASGIApp:
     return app
 
 
+class Beacon(msgspec.Struct, forbid_unknown_fields=True):
+    """A ``navigator.sendBeacon`` body: beacons cannot set headers, so the key rides inside."""
+
+    key: str
+    events: msgspec.Raw
+
+
+_decode_beacon = msgspec.json.Decoder(Beacon).decode
+
+#: Set in the scope of a key-in-body beacon: its exposures came from a browser.
+BROWSER = "splitlab.browser"
+
+
+def _beacon(body: bytes) -> Beacon | None:
+    """`body` as a beacon, or None when it is not one (then the request has no key at all)."""
+    try:
+        return _decode_beacon(body)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+
+
 def events_app(ctx: ServerContext, collector: ASGIApp) -> ASGIApp:
-    """``POST /v1/events``: check the key, hand over to the collector, count what it accepts."""
+    """``POST /v1/events``: check the key, hand over to the collector, count what it accepts.
+
+    The key comes from ``Authorization: Bearer``, or, without that header, from a beacon body
+    ``{"key": "<sdk key>", "events": [...]}`` (``navigator.sendBeacon`` sends ``text/plain``
+    and cannot set headers); the collector then gets the events alone, never the key.
+    """
     count_accepted = _accepted_counter(ctx)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            authorize(ctx.keys, bearer(scope["headers"]), admin=False)
+            token = bearer(scope["headers"])
+            if token is None and not any(k == b"authorization" for k, _ in scope["headers"]):
+                message = await receive()  # the gateway read the whole body: one message
+                beacon = _beacon(message.get("body", b""))
+                if beacon is not None:
+                    authorize(ctx.keys, beacon.key, admin=False)
+                    scope = {**scope, BROWSER: True}
+                    receive = replay(bytes(beacon.events), receive)
+                else:
+                    authorize(ctx.keys, None, admin=False)
+            else:
+                authorize(ctx.keys, token, admin=False)
         except ApiError as exc:
             await _send_error(send, exc)
             return

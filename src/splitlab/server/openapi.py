@@ -34,8 +34,48 @@ def _json(ref: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
 
 
+def _stream_path() -> dict[str, Any]:
+    return {
+        "get": {
+            "tags": ["sdk"],
+            "summary": "Config changes as server-sent events",
+            "description": (
+                "A `text/event-stream` that says when the SDK config changed, so a client "
+                "fetches `/v1/config` only then. On connect: `retry: 3000`, then `event: "
+                'config` with `data: {"etag": "<ETag>"}`, the ETag exactly as `GET /v1/config` '
+                "answers it (quotes included); another `config` event within moments of each "
+                "change; a `: keep-alive` comment every 15 s. The SDK key may be given as "
+                "`?key=` (EventSource cannot send headers) or in `Authorization`. Open streams "
+                "are bounded (503 `too_many_streams` with `Retry-After`) and end when the "
+                "server stops (reconnect after `retry`)."
+            ),
+            "operationId": "config_stream_v1_config_stream_get",
+            "security": BEARER,
+            "parameters": [
+                {
+                    "name": "key",
+                    "in": "query",
+                    "required": False,
+                    "description": "An SDK (or admin) key, for clients that cannot send headers.",
+                    "schema": {"type": "string"},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The event stream (it stays open).",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                },
+                "503": _error(
+                    "Too many open streams, or the server is stopping; retry after Retry-After."
+                ),
+            },
+        }
+    }
+
+
 def _hot_paths() -> dict[str, Any]:
     return {
+        "/v1/config/stream": _stream_path(),
         "/v1/assign": {
             "post": {
                 "tags": ["sdk"],
@@ -104,7 +144,12 @@ def _hot_paths() -> dict[str, Any]:
 
 
 #: Routes an SDK key may call; every other route with a key needs an admin key.
-SDK_ROUTES = {("/v1/config", "get"), ("/v1/assign", "post"), ("/v1/events", "post")}
+SDK_ROUTES = {
+    ("/v1/config", "get"),
+    ("/v1/config/stream", "get"),
+    ("/v1/assign", "post"),
+    ("/v1/events", "post"),
+}
 
 #: Refusals a route's own rules add (the rest follow from its key, body and parameters).
 CONFLICTS: dict[tuple[str, str], str] = {
@@ -124,6 +169,10 @@ CONFLICTS: dict[tuple[str, str], str] = {
         "The experiment is not a canary, not running, or its step has no closed interval yet."
     ),
 }
+
+#: Routes whose parameters are never refused as invalid (the stream's ``key`` is checked as
+#: a key: a 401).
+UNCHECKED = {"/v1/config/stream"}
 
 #: Routes that read or write event data: the store may be overloaded or failing.
 STORE_ROUTES = {
@@ -157,7 +206,7 @@ def _errors(path: str, method: str, operation: dict[str, Any]) -> dict[int, str]
     if "requestBody" in operation:
         errors[413] = "The body is larger than this route accepts."
     checked = [p for p in operation.get("parameters", []) if p.get("in") in ("path", "query")]
-    if "requestBody" in operation or checked:
+    if ("requestBody" in operation or checked) and path not in UNCHECKED:
         errors[422] = "A value in the body or the parameters is not valid; details name it."
     if (path, method) in STORE_ROUTES:
         errors[503] = "The store is overloaded or failing; retry after Retry-After."

@@ -15,6 +15,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from types import TracebackType
 
 import uvicorn
@@ -27,6 +28,7 @@ from splitlab.evaluation.monitor import GuardrailMonitor
 from splitlab.evaluation.scheduler import Scheduler
 from splitlab.server.app import create_app
 from splitlab.server.context import ServerContext
+from splitlab.server.cors import CorsPolicy
 from splitlab.server.webhooks import WebhookWorker
 from splitlab.store import DuckDBStore
 from splitlab.store.webhooks import WebhookStore
@@ -39,15 +41,40 @@ def open_context(db: str) -> ServerContext:
     return ServerContext.open(DuckDBStore(db))
 
 
-def _config(ctx: ServerContext, host: str, port: int, log_level: str) -> uvicorn.Config:
+def _config(
+    ctx: ServerContext, host: str, port: int, log_level: str, cors: CorsPolicy | None = None
+) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(ctx), host=host, port=port, log_level=log_level, access_log=False,
-        lifespan="off", timeout_graceful_shutdown=5,
+        create_app(ctx, cors=cors), host=host, port=port, log_level=log_level,
+        access_log=False, lifespan="off", timeout_graceful_shutdown=5,
     )  # fmt: skip
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, ending the open config streams first when it stops.
+
+    uvicorn waits (up to its graceful timeout) for open connections to finish; a config
+    stream never would, so a stop would always take that long. Closing them first keeps a
+    SIGTERM stop prompt.
+    """
+
+    def __init__(self, ctx: ServerContext, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._ctx = ctx
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._ctx.config_changes.close()
+        await super().shutdown(sockets)
+
+
 def run_server(
-    ctx: ServerContext, host: str, port: int, log_level: str = "info", *, scheduler: bool = True
+    ctx: ServerContext,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    *,
+    scheduler: bool = True,
+    cors_origins: Sequence[str] = (),
 ) -> None:
     """Serve until interrupted (with the scheduled looks on a thread, unless turned off)."""
     looks = SchedulerThread(ctx) if scheduler else None
@@ -55,7 +82,7 @@ def run_server(
         looks.start()
     hooks = WebhookWorker(WebhookStore.for_store(ctx.store)).start()  # see docs/webhooks.md
     try:
-        uvicorn.Server(_config(ctx, host, port, log_level)).run()
+        Server(ctx, _config(ctx, host, port, log_level, CorsPolicy(tuple(cors_origins)))).run()
     finally:
         hooks.stop()
         if looks is not None:
@@ -126,11 +153,12 @@ class BackgroundServer:
 
     def __init__(
         self, ctx: ServerContext, host: str = "127.0.0.1", port: int | None = None,
-        log_level: str = "warning",
+        log_level: str = "warning", cors_origins: Sequence[str] = (),
     ) -> None:  # fmt: skip
         self.host = host
         self.port = port or free_port(host)
-        self._server = uvicorn.Server(_config(ctx, self.host, self.port, log_level))
+        cors = CorsPolicy(tuple(cors_origins))
+        self._server = Server(ctx, _config(ctx, self.host, self.port, log_level, cors))
         self._thread = threading.Thread(
             target=self._server.run, name="splitlab-server", daemon=True
         )
