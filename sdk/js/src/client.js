@@ -10,7 +10,7 @@ import { memoryCache, defaultCache } from "./cache.js";
 import { ConfigSource, readConfig } from "./config-source.js";
 import { answerError, fetchWithTimeout } from "./http.js";
 import { Tracker, newEventId } from "./tracker.js";
-import { scalarAttributes, trackedIds } from "./units.js";
+import { scalarAttributes, trackedIds } from "./tracked.js";
 
 const inBrowser = typeof window !== "undefined" && typeof document !== "undefined";
 
