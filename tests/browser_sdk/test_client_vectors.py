@@ -96,3 +96,56 @@ def test_every_vector_through_the_servers_config(serve: Serve, client_page: Clie
     )
     assert client_page.reported() == []
     assert client_page.errors == []
+
+
+LAYERS = ROOT / "spec" / "layer-cases.json"
+
+
+@pytest.mark.skipif(not LAYERS.exists(), reason="spec/layer-cases.json is not on this branch")
+def test_layer_and_holdout_vectors_through_the_servers_config(
+    serve: Serve, client_page: ClientPage
+) -> None:
+    """Layers and holdouts: the page's answers (with holdoutId and holdoutVariant) equal the
+    recorded vectors and the Python service's, and a covered answer queues the holdout's
+    exposure beside the experiment's."""
+    spec: dict[str, Any] = json.loads(LAYERS.read_text("utf-8"))
+    for definition in spec["experiments"]:
+        register(serve, definition)
+    config = httpx.get(f"{serve.url}/v1/config",
+                       headers={"Authorization": f"Bearer {serve.sdk_key}"}).json()  # fmt: skip
+    python = ExperimentAssignmentService([parse_experiment(d) for d in config["experiments"]])
+    client_page.start(serve.url, serve.sdk_key, stream=False, flushIntervalMs=600_000,
+                      maxBatch=10_000)  # fmt: skip
+    calls = [[c["experimentId"], c["unitId"], c["attributes"], c["atMs"]] for c in spec["cases"]]
+    got = client_page.evaluate(
+        """(calls) => calls.map(([e, unitId, attributes, at]) => {
+            const a = window.client.getVariant(e, { unitId, attributes: attributes ?? undefined, at });
+            return { variant: a.variant, reason: a.reason, holdoutId: a.holdoutId ?? null,
+                     holdoutVariant: a.holdoutVariant ?? null, source: a.source };
+        })""",
+        calls,
+    )
+    mismatches = []
+    for case, answer in zip(spec["cases"], got, strict=True):
+        py = python.assign(case["unitId"], case["experimentId"], case["attributes"],
+                           at=case["atMs"])  # fmt: skip
+        from_python = {"variant": py.variant, "reason": py.reason.value,
+                       "holdoutId": py.holdout_id, "holdoutVariant": py.holdout_variant}  # fmt: skip
+        mine = {k: answer[k] for k in ("variant", "reason", "holdoutId", "holdoutVariant")}
+        if mine != case["expected"] or mine != from_python or answer["source"] != "config":
+            mismatches.append((case["name"], case["expected"], from_python, answer))
+    assert mismatches == []
+    queued: list[dict[str, Any]] = client_page.evaluate(
+        """() => Object.keys(localStorage).filter((k) => k.startsWith("splitlab:events:"))
+                 .flatMap((k) => JSON.parse(localStorage.getItem(k)))"""
+    )
+    holdout_exposures = {(e["experimentId"], e["variant"]) for e in queued
+                         if e["experimentId"].startswith("holdout-")}  # fmt: skip
+    # the covering holdout named by an answer, and a holdout assigned directly (its own exposure)
+    expected = {(c["expected"]["holdoutId"], c["expected"]["holdoutVariant"]) for c in spec["cases"]
+                if c["expected"]["holdoutId"] is not None}  # fmt: skip
+    expected |= {(c["experimentId"], c["expected"]["variant"]) for c in spec["cases"]
+                 if c["experimentId"].startswith("holdout-")
+                 and c["expected"]["reason"] == "assigned"}  # fmt: skip
+    assert expected and holdout_exposures == expected
+    assert client_page.errors == []

@@ -204,9 +204,9 @@ class Client {
     return pending;
   }
 
-  #assign(experimentId, unitId, attributes) {
+  #assign(experimentId, unitId, attributes, at) {
     if (this.#service !== null) {
-      const a = this.#service.assign(unitId, experimentId, attributes);
+      const a = this.#service.assign(unitId, experimentId, attributes, at === undefined ? undefined : { at });
       const { experimentId: _id, variant, reason, inExperiment: _in, ...extra } = a;
       return answer(experimentId, variant, reason, this.#source, extra);
     }
@@ -227,7 +227,8 @@ class Client {
 
   /**
    * {experimentId, variant, reason, inExperiment, source} for the unit (options.unitId, else
-   * the client's), with options.attributes over the client's. An in-experiment answer is
+   * the client's), with options.attributes over the client's; options.at: the time to assign
+   * a switchback at (epoch ms or a Date; default now). An in-experiment answer is
    * recorded as an exposure once per unit, experiment and variant (and the covering
    * holdout's exposure when the answer names one).
    */
@@ -235,7 +236,7 @@ class Client {
     try {
       const unitId = options.unitId ?? this.#o.unitId;
       const attributes = { ...this.#o.attributes, ...options.attributes };
-      const result = this.#assign(experimentId, unitId, attributes);
+      const result = this.#assign(experimentId, unitId, attributes, options.at);
       if (result.source === "fallback" && options.fallback !== undefined) return this.#fallback(experimentId, options.fallback);
       if (this.#o.trackExposures && options.track !== false) this.#expose(result, unitId, attributes);
       return result;
