@@ -10,7 +10,15 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from splitlab.server import dashboard
-from splitlab.server.api import bandit, canary, experiments, looks, service, webhooks
+from splitlab.server.api import (
+    bandit,
+    canary,
+    experiments,
+    exposure_checks,
+    looks,
+    service,
+    webhooks,
+)
 from splitlab.server.app import create_app, create_fastapi
 
 from .server_helpers import Api, small
@@ -28,6 +36,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/experiments/{experiment_id}/audit"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/summary"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/bandit"): "admin",
+    ("GET", "/v1/experiments/{experiment_id}/exposure-checks"): "admin",
     ("POST", "/v1/experiments/{experiment_id}/evaluate"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/results"): "admin",
     ("GET", "/v1/experiments/{experiment_id}/results/{look}"): "admin",
@@ -127,6 +136,7 @@ def test_the_table_covers_every_route(api: Api) -> None:
             service.router,
             bandit.router,
             canary.router,
+            exposure_checks.router,
             webhooks.router,
         )
         for route in router.routes

@@ -20,6 +20,7 @@ Routes (all JSON, errors in one shape, see :mod:`splitlab.server.errors`):
 ``/v1/experiments/{id}/canary[/judge]``    admin   a canary's state, judge it now
 ``/v1/keys``                               admin   create, list, revoke keys
 ``/v1/experiments/{id}/bandit``            admin   a bandit's weights history and readout
+``/v1/experiments/{id}/exposure-checks``   admin   browser exposures checked by the server
 ``/v1/webhooks[/{id}[/deliveries]]``       admin   subscriptions and their delivery log
 ``/v1/config``                             sdk     SDK config with ETag
 ``/v1/config/stream``                      sdk     config changes (server-sent events)
@@ -39,11 +40,20 @@ from fastapi.responses import Response
 
 from splitlab import __version__
 from splitlab.server import dashboard
-from splitlab.server.api import bandit, canary, experiments, looks, service, webhooks
+from splitlab.server.api import (
+    bandit,
+    canary,
+    experiments,
+    exposure_checks,
+    looks,
+    service,
+    webhooks,
+)
 from splitlab.server.collector import create_collector
 from splitlab.server.context import ServerContext
 from splitlab.server.cors import CorsPolicy
 from splitlab.server.errors import error_response, install_error_handlers
+from splitlab.server.exposures import BrowserExposures
 from splitlab.server.gateway import Gateway
 from splitlab.server.hot import assign_app, events_app
 from splitlab.server.openapi import build_openapi
@@ -84,6 +94,7 @@ def create_fastapi(ctx: ServerContext | None) -> FastAPI:
     app.include_router(looks.router)
     app.include_router(bandit.router)
     app.include_router(canary.router)
+    app.include_router(exposure_checks.router)
     app.include_router(service.router)
     app.include_router(webhooks.router)
     app.include_router(dashboard.router)
@@ -99,7 +110,7 @@ def create_fastapi(ctx: ServerContext | None) -> FastAPI:
 def create_app(ctx: ServerContext, *, cors: CorsPolicy | None = None) -> Gateway:
     """The whole server as one ASGI application (`cors`: origins allowed on the SDK routes)."""
     api = create_fastapi(ctx)
-    collector = create_collector(ctx.store, known=ctx.known)
+    collector = create_collector(ctx.store, known=ctx.known, review=BrowserExposures(ctx))
     return Gateway(
         api,
         ctx.metrics,

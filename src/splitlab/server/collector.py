@@ -31,7 +31,7 @@ import msgspec
 
 from splitlab.store.base import IngestResult
 from splitlab.store.errors import OverloadedError, StoreError
-from splitlab.tracking.events import BatchError, Event, Known, Limits, validate_batch
+from splitlab.tracking.events import BatchError, Event, Known, Limits, Rejection, validate_batch
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,13 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: Called with the request scope before the body is read: None lets the request in, a
 #: ``(status, code, message)`` triple refuses it with that error.
 Authorize = Callable[[Scope], "tuple[int, str, str] | None"]
+
+#: Called with the request scope, the valid events and the rejections before anything is
+#: written: None stores the events as they are; otherwise the events to store and the
+#: rejections to answer (the server recomputes browser exposures here).
+Review = Callable[
+    [Scope, "list[Event]", "list[Rejection]"], "tuple[list[Event], list[Rejection]] | None"
+]
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
@@ -85,13 +92,15 @@ def create_collector(
     max_body_bytes: int = 8 << 20,
     authorize: Authorize | None = None,
     on_shutdown: Callable[[], None] | None = None,
+    review: Review | None = None,
 ) -> ASGIApp:
     """The collector ASGI app writing into `store`.
 
     `known` returns experiment id -> variant names at each request (None accepts any
     experiment: for trusted setups and benchmarks). `authorize` is an optional hook on the
     request scope (the server plugs its API-key check in there). `on_shutdown` runs (in a
-    thread) when the ASGI server shuts down, when the collector runs on its own.
+    thread) when the ASGI server shuts down, when the collector runs on its own. `review`
+    sees the valid events before they are written (:data:`Review`).
     """
     limits = limits or Limits()
 
@@ -125,6 +134,10 @@ def create_collector(
             events, rejections = validate_batch(body, known() if known else None, limits=limits)
         except BatchError as exc:
             raise Refused(exc.status, exc.code, str(exc)) from None
+        if review is not None and events:
+            reviewed = review(scope, events, rejections)
+            if reviewed is not None:
+                events, rejections = reviewed
         result = IngestResult(0, 0)
         if events:
             result = await _write(store, events)

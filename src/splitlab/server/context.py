@@ -27,6 +27,7 @@ from splitlab.server.keys import KeyKind, KeyStore
 from splitlab.server.metrics import ServerMetrics
 from splitlab.server.notify import ConfigNotifier
 from splitlab.store import DuckDBStore
+from splitlab.store.exposure_checks import ExposureCheckStore
 from splitlab.store.registry import Registry
 from splitlab.store.sticky import DuckDBStickyStore
 
@@ -100,10 +101,15 @@ class ServerContext:
     config_changes: ConfigNotifier = field(default_factory=ConfigNotifier)
     sessions: Sessions = field(init=False)
     view: View = field(init=False)
+    #: Browser exposures checked against the server's assignment (durable counts).
+    exposure_checks: ExposureCheckStore = field(init=False)
     _refresh_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.keys)
+        self.exposure_checks = ExposureCheckStore.for_store(
+            self.store, on_counted=self.metrics.add_exposure_checks
+        )
         self.view = build_view(self.registry.experiments(), self.sticky)
 
     @classmethod

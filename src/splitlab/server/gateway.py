@@ -188,7 +188,7 @@ class Gateway:
         try:
             if path == STREAM_PATH and self.stream is not None:
                 route = path
-                if scope["method"] not in ("GET", "HEAD"):
+                if scope["method"] != "GET":
                     await self._not_allowed(reply, scope["method"], path, b"GET")
                 else:
                     await self.stream(scope, receive, reply)

@@ -30,6 +30,7 @@ from splitlab.config.models import EXPERIMENT_ID_PATTERN
 from splitlab.server.auth import authorize, bearer
 from splitlab.server.context import ServerContext
 from splitlab.server.errors import ApiError, error_body, jsonable, malformed_json
+from splitlab.server.exposures import BROWSER
 from splitlab.server.gateway import ASGIApp, Message, Receive, Scope, Send, replay, send_json
 from splitlab.tracking.events import MIN_TIMESTAMP_MS, expected_words
 from splitlab.tracking.jsontext import json_problem
@@ -222,7 +223,7 @@ def assign_app(ctx: ServerContext) -> ASGIApp:
     return app
 
 
-class Beacon(msgspec.Struct, forbid_unknown_fields=True):
+class Beacon(msgspec.Struct):
     """A ``navigator.sendBeacon`` body: beacons cannot set headers, so the key rides inside."""
 
     key: str
@@ -230,9 +231,6 @@ class Beacon(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _decode_beacon = msgspec.json.Decoder(Beacon).decode
-
-#: Set in the scope of a key-in-body beacon: its exposures came from a browser.
-BROWSER = "splitlab.browser"
 
 
 def _beacon(body: bytes) -> Beacon | None:

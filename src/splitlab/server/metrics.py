@@ -10,6 +10,11 @@ Families:
 - ``splitlab_http_request_duration_seconds{route}`` (histogram)
 - ``splitlab_events_accepted_total`` (counter: events the collector acknowledged as durable)
 - ``splitlab_looks_total{action}`` (counter: looks run, by decision)
+- ``splitlab_browser_exposures_checked_total{experiment}``,
+  ``splitlab_browser_exposure_mismatches_total{experiment,claimed,served}``,
+  ``splitlab_browser_exposures_not_assigned_total{experiment,reason}`` (counters: browser
+  exposures recomputed by the server, since this process started; the durable totals are
+  ``GET /v1/experiments/{id}/exposure-checks``)
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ class ServerMetrics:
         self._latency: dict[str, _Histogram] = {}
         self._events_accepted = 0
         self._looks: defaultdict[str, int] = defaultdict(int)
+        self._checked: defaultdict[str, int] = defaultdict(int)
+        self._mismatches: defaultdict[tuple[str, str, str], int] = defaultdict(int)
+        self._not_assigned: defaultdict[tuple[str, str], int] = defaultdict(int)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one finished request and its duration."""
@@ -65,6 +73,17 @@ class ServerMetrics:
         with self._lock:
             self._looks[action] += 1
 
+    def add_exposure_checks(self, rows: list[tuple[str, str, str | None, str]]) -> None:
+        """Count browser exposures checked: ``(experiment, claimed, served, reason)`` each
+        (``served`` None: the server assigns no variant)."""
+        with self._lock:
+            for experiment, claimed, served, reason in rows:
+                self._checked[experiment] += 1
+                if served is None:
+                    self._not_assigned[(experiment, reason)] += 1
+                elif served != claimed:
+                    self._mismatches[(experiment, claimed, served)] += 1
+
     @property
     def events_accepted(self) -> int:
         return self._events_accepted
@@ -76,6 +95,9 @@ class ServerMetrics:
             latency = sorted((k, list(h.counts), h.sum) for k, h in self._latency.items())
             events = self._events_accepted
             looks = sorted(self._looks.items())
+            checked = sorted(self._checked.items())
+            mismatches = sorted(self._mismatches.items())
+            not_assigned = sorted(self._not_assigned.items())
         lines = [
             "# HELP splitlab_http_requests_total HTTP requests answered, by route and status.",
             "# TYPE splitlab_http_requests_total counter",
@@ -106,6 +128,30 @@ class ServerMetrics:
             "# TYPE splitlab_looks_total counter",
         ]
         lines += [f'splitlab_looks_total{{action="{_escape(a)}"}} {n}' for a, n in looks]
+        name = "splitlab_browser_exposures_checked_total"
+        lines += [
+            f"# HELP {name} Browser exposures recomputed by the server.",
+            f"# TYPE {name} counter",
+        ]
+        lines += [f'{name}{{experiment="{_escape(e)}"}} {n}' for e, n in checked]
+        name = "splitlab_browser_exposure_mismatches_total"
+        lines += [
+            f"# HELP {name} Browser exposures stored with the server's variant, not the claim.",
+            f"# TYPE {name} counter",
+        ]
+        lines += [
+            f'{name}{{experiment="{_escape(e)}",claimed="{_escape(c)}",served="{_escape(s)}"}} {n}'
+            for (e, c, s), n in mismatches
+        ]
+        name = "splitlab_browser_exposures_not_assigned_total"
+        lines += [
+            f"# HELP {name} Browser exposures refused: the server assigns no variant.",
+            f"# TYPE {name} counter",
+        ]
+        lines += [
+            f'{name}{{experiment="{_escape(e)}",reason="{_escape(r)}"}} {n}'
+            for (e, r), n in not_assigned
+        ]
         return "\n".join(lines) + "\n"
 
 

@@ -78,6 +78,10 @@ class ConfigNotifier:
         for subscription in waiting:
             subscription.wake()
 
+    def reopen(self) -> None:
+        """Accept streams again (a server started anew over the same context)."""
+        self._closed = False
+
     def close(self) -> None:
         """The server is stopping: every stream ends its response now."""
         self._closed = True

@@ -29,6 +29,7 @@ from splitlab.evaluation.scheduler import Scheduler
 from splitlab.server.app import create_app
 from splitlab.server.context import ServerContext
 from splitlab.server.cors import CorsPolicy
+from splitlab.server.stream import install_log_redaction
 from splitlab.server.webhooks import WebhookWorker
 from splitlab.store import DuckDBStore
 from splitlab.store.webhooks import WebhookStore
@@ -61,6 +62,11 @@ class Server(uvicorn.Server):
     def __init__(self, ctx: ServerContext, config: uvicorn.Config) -> None:
         super().__init__(config)
         self._ctx = ctx
+        install_log_redaction()  # the SDK key may come in a stream's query string
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._ctx.config_changes.reopen()
+        await super().startup(sockets)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self._ctx.config_changes.close()

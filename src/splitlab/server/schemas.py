@@ -179,3 +179,26 @@ class NewKeyOut(Body):
 
 class KeyList(Body):
     keys: list[KeyOut]
+
+
+class MismatchOut(Body):
+    claimed: str = Field(description="The variant the page claimed.")
+    served: str = Field(description="The variant the server assigns (and stored).")
+    count: int
+
+
+class NotAssignedOut(Body):
+    reason: str = Field(description="Why the server assigns no variant (not_targeted, ...).")
+    count: int
+
+
+class ExposureChecksOut(Body):
+    """Browser exposures of one experiment, recomputed by the server."""
+
+    experiment_id: str
+    checked: int = Field(description="Browser exposures checked (each event id once).")
+    mismatched: int = Field(description="Stored with the server's variant: the page claimed "
+                            "another.")  # fmt: skip
+    not_assigned: int = Field(description="Refused: the server assigns no variant.")
+    mismatches: list[MismatchOut]
+    not_assigned_reasons: list[NotAssignedOut]

@@ -52,6 +52,27 @@ def redact(text: str) -> str:
     return _KEY.sub(r"\1<redacted>", text)
 
 
+class RedactKeys(logging.Filter):
+    """Redact ``key=...`` in log records (uvicorn's access log line holds the query)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "key=" in record.msg:
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact(a) if isinstance(a, str) and "key=" in a else a for a in record.args
+            )
+        return True
+
+
+def install_log_redaction() -> None:
+    """Redact keys in uvicorn's access and error logs (once per logger)."""
+    for name in ("uvicorn.access", "uvicorn.error"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactKeys) for f in target.filters):
+            target.addFilter(RedactKeys())
+
+
 def query_key(scope: Scope) -> str | None:
     """The ``key`` query parameter, or None."""
     raw = scope.get("query_string", b"")

@@ -15,7 +15,7 @@ from typing import Any
 from splitlab.config import Experiment, Status
 from splitlab.evaluation.lifecycle import TRANSITIONS
 from splitlab.server.context import ServerContext
-from splitlab.server.dashboard import adaptive, charts, designs, looks, progress, words
+from splitlab.server.dashboard import adaptive, browser, charts, designs, looks, progress, words
 from splitlab.store.registry import LookRecord, format_time
 
 #: A unit's first exposure per day and variant (the store's ``exposures`` table keeps every
@@ -212,6 +212,7 @@ def experiment_page(
         "why": why,
         "tone": tone,
         "exposures": exposure_chart(ctx, e, planned[-1] if planned else None),
+        "browser": browser.panel(ctx, e),
         "design": designs.panel(ctx, e, document, planned[-1].cutoff if planned else None),
         "canary": adaptive.canary_panel(ctx, e),
         "bandit": adaptive.bandit_panel(ctx, e),
