@@ -82,30 +82,37 @@ def test_reload_with_the_server_stopped_serves_the_cached_config(
     assert client_page.errors == []
 
 
-@pytest.mark.parametrize("down", ["stopped", "silent"])
 def test_a_cold_start_without_server_serves_control_as_fallback(
-    serve: Serve, client_page: ClientPage, down: str
+    serve: Serve, client_page: ClientPage, chromium: Any
 ) -> None:
-    """No cache and no server (refusing connections, or accepting and never answering): ready()
-    resolves within the timeout and every unit gets the page's control, reason fallback."""
+    """No cache and no server, refusing connections or accepting them and never answering:
+    ready() resolves within the timeout and every unit gets the page's control, reason
+    fallback."""
     register(serve)
     serve.stop()
-    if down == "stopped":
-        status = ready_before_deadline(client_page, serve.url, serve.sdk_key)
-    else:
-        with Misbehaving(serve.port, "silent"):
-            status = ready_before_deadline(client_page, serve.url, serve.sdk_key)
-    assert status["source"] == "fallback"
-    rows = variants(client_page)
-    assert {(row[2], row[3], row[4]) for row in rows} == {("control", "fallback", "fallback")}
-    unknown = client_page.variant("exp-unknown", "user-1")
-    assert (unknown["variant"], unknown["reason"]) == (None, "fallback")
-    assert client_page.errors == []
+    for down in ("stopped", "silent"):
+        context = chromium.new_context()  # a fresh profile: nothing cached
+        try:
+            page = ClientPage(context.new_page(), client_page.base).open()
+            if down == "stopped":
+                status = ready_before_deadline(page, serve.url, serve.sdk_key)
+            else:
+                with Misbehaving(serve.port, "silent"):
+                    status = ready_before_deadline(page, serve.url, serve.sdk_key)
+            assert status["source"] == "fallback", down
+            rows = variants(page)
+            assert {(row[2], row[3], row[4]) for row in rows} == {
+                ("control", "fallback", "fallback")
+            }
+            unknown = page.variant("exp-unknown", "user-1")
+            assert (unknown["variant"], unknown["reason"]) == (None, "fallback")
+            assert page.errors == []
+        finally:
+            context.close()
 
 
-@pytest.mark.parametrize("mode", ["500", "garbage", "shape"])
 def test_a_misbehaving_server_leaves_the_cache_or_the_fallback(
-    serve: Serve, client_page: ClientPage, chromium: Any, mode: str
+    serve: Serve, client_page: ClientPage, chromium: Any
 ) -> None:
     """A server answering 500, a body that is not JSON, or JSON that is not a config: a page
     with a cache keeps serving it; a fresh page serves control; neither sees an error."""
@@ -113,27 +120,29 @@ def test_a_misbehaving_server_leaves_the_cache_or_the_fallback(
     ready_before_deadline(client_page, serve.url, serve.sdk_key)
     online = variants(client_page)
     serve.stop()
-    with Misbehaving(serve.port, mode) as bad:
-        client_page.page.reload()
-        assert ready_before_deadline(client_page, serve.url, serve.sdk_key)["source"] == "cache"
-        assert [row[:4] for row in variants(client_page)] == [row[:4] for row in online]
-        assert (
-            client_page.evaluate("() => window.client.track('conversion', 1, {unitId: 'x'})") == 0
-        )
-        assert (
-            client_page.evaluate("() => window.client.flush().then(() => 'flushed')") == "flushed"
-        )
+    for mode in ("500", "garbage", "shape"):
+        with Misbehaving(serve.port, mode) as bad:
+            client_page.page.reload()
+            status = ready_before_deadline(client_page, serve.url, serve.sdk_key)
+            assert status["source"] == "cache", mode
+            assert [row[:4] for row in variants(client_page)] == [row[:4] for row in online]
+            assert (
+                client_page.evaluate("() => window.client.track('conversion', 1, {unitId: 'x'})")
+                == 0
+            )
+            flushed = client_page.evaluate("() => window.client.flush().then(() => 'flushed')")
+            assert flushed == "flushed"
 
-        context = chromium.new_context()
-        try:
-            fresh = ClientPage(context.new_page(), client_page.base).open()
-            status = ready_before_deadline(fresh, serve.url, serve.sdk_key)
-            assert status["source"] == "fallback"
-            rows = variants(fresh)
-            assert {(row[2], row[3]) for row in rows} == {("control", "fallback")}
-            assert any(r.startswith("config: ") for r in fresh.reported())
-            assert fresh.errors == []
-        finally:
-            context.close()
-        assert any(r.startswith("GET /v1/config") for r in bad.requests)
+            context = chromium.new_context()
+            try:
+                fresh = ClientPage(context.new_page(), client_page.base).open()
+                status = ready_before_deadline(fresh, serve.url, serve.sdk_key)
+                assert status["source"] == "fallback", mode
+                rows = variants(fresh)
+                assert {(row[2], row[3]) for row in rows} == {("control", "fallback")}
+                assert any(r.startswith("config: ") for r in fresh.reported())
+                assert fresh.errors == []
+            finally:
+                context.close()
+            assert any(r.startswith("GET /v1/config") for r in bad.requests)
     assert client_page.errors == []
