@@ -48,6 +48,10 @@ class Serve(ServeProcess):
     def __init__(self, db: Path, origin: str) -> None:
         super().__init__(db, "--cors-origin", origin, "--no-scheduler")
 
+    def start(self) -> Serve:
+        super().start()
+        return self
+
     def post(self, path: str, body: Any) -> httpx.Response:
         return httpx.post(f"{self.url}{path}", json=body, headers=self.admin, timeout=10)
 
