@@ -65,6 +65,10 @@ class Client {
     o.stream = o.stream ?? (inBrowser && typeof o.EventSource === "function");
     this.#o = o;
     this.#report = reportTo(o.onError);
+    if (!o.url || typeof o.sdkKey !== "string" || !o.sdkKey) {
+      // still a working client: it serves the fallback, and reports each failed request
+      this.#report(new TypeError(`createClient: url and sdkKey are required (got url ${JSON.stringify(options?.url)}, sdkKey ${typeof options?.sdkKey})`), "options");
+    }
     this.#cache = o.cache === undefined ? defaultCache() : (o.cache ?? memoryCache());
     this.#configKey = `splitlab:config:${o.url}`;
     this.#config = new ConfigSource({
