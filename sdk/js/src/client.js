@@ -34,6 +34,7 @@ class Client {
   #cache;
   #configKey;
   #service = null;
+  #sticky = null;
   #definitions = new Map();
   #source = null; // "config" | "cache" once a config is served
   #config;
@@ -112,7 +113,13 @@ class Client {
   // Compile the document into a new service first: a bad one leaves the old one serving.
   #install(document, etag, source, store = true) {
     const { experiments, savedGroups } = readConfig(document);
-    const service = new ExperimentAssignmentService(experiments, savedGroups);
+    // One sticky store for the client's life (the option's, else the first service's own),
+    // so a refreshed config never forgets the units sticky experiments already placed.
+    const service = new ExperimentAssignmentService(experiments, savedGroups, {
+      sticky: this.#sticky ?? this.#o.sticky ?? null,
+      onStickyFailure: (error) => this.#report(error, "sticky"),
+    });
+    this.#sticky = service.sticky ?? null;
     this.#service = service;
     this.#definitions = new Map(experiments.map((d) => [d.experimentId, d]));
     this.#source = source;

@@ -52,6 +52,11 @@ export interface ClientOptions {
   beacon?: boolean;
   /** The sendBeacon to use (default navigator.sendBeacon). */
   sendBeacon?: (url: string, body: string) => boolean;
+  /**
+   * Where sticky experiments keep each unit's first variant (an object with get/put, as the
+   * assignment SDK's sticky stores); default: one in memory for the client's life.
+   */
+  sticky?: object | null;
   /** The variant served when nothing else is known, by experiment id (usually its control). */
   defaults?: Record<string, string>;
   /** Every failure, with where it happened ("config", "assign", "events", "cache", ...). */
