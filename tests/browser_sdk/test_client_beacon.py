@@ -97,7 +97,8 @@ def test_a_queue_left_in_storage_is_sent_by_the_next_load_once(
     serve: Serve, client_page: ClientPage
 ) -> None:
     """A page that cannot beacon (disabled here) leaves its queue in localStorage; the next
-    load sends it with the same ids, and sending it twice still stores each event once."""
+    load sends it with the same ids and records no exposure again for the same units (the
+    tab's sessionStorage); sending the events twice still stores each once."""
     serve.register(experiment("exp-beacon"))
     client_page.start(serve.url, serve.sdk_key, beacon=False, **QUIET)
     expose_and_convert(client_page, UNITS[:10])
@@ -107,6 +108,12 @@ def test_a_queue_left_in_storage_is_sent_by_the_next_load_once(
     client_page.page.reload()
     client_page.start(serve.url, serve.sdk_key, **QUIET)
     assert sorted(queued_ids(client_page)) == sorted(kept), "adopted with the same ids"
+    # the same units again in this tab: their exposures were recorded by the first load
+    client_page.evaluate(
+        """(units) => units.forEach((u) => window.client.getVariant("exp-beacon", { unitId: u }))""",
+        UNITS[:10],
+    )
+    assert sorted(queued_ids(client_page)) == sorted(kept), "no exposure recorded twice"
     events = client_page.evaluate(
         """() => Object.keys(localStorage).filter((k) => k.startsWith("splitlab:events:"))
                  .flatMap((k) => JSON.parse(localStorage.getItem(k)))"""

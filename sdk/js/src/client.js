@@ -43,6 +43,7 @@ class Client {
   #server = new Map(); // unit -> Promise | Map(experimentId -> answer) | {retryAt} (POST /v1/assign)
   #exposed = new Map(); // unit id given -> Map(experimentId -> {variant, unit, cluster})
   #seen = new Set();
+  #seenKey;
   #closed = false;
   #unhook = [];
 
@@ -93,6 +94,8 @@ class Client {
       sendBeacon: o.beacon === false ? null : (o.sendBeacon ?? beacon),
       onError: this.#report,
     });
+    this.#seenKey = `splitlab:exposed:${o.url}`;
+    if (o.trackExposures) this.#loadSeen();
     this.#loadCache();
     this.#ready = this.#start();
     if (inBrowser && beacon !== null) this.#hookPageLifecycle();
@@ -278,8 +281,29 @@ class Client {
       this.#exposed.set(String(unitId), byUnit);
       const seen = `${unit}\u0000${experimentId}\u0000${variant}`;
       if (this.#seen.has(seen)) continue;
-      this.#seen.add(seen);
+      this.#remember(seen);
       this.#push({ type: "exposure", experimentId, variant, unitId: unit, clusterId: cluster, attributes: scalarAttributes(attributes) });
+    }
+  }
+
+  // The exposures recorded in this browser tab (sessionStorage): a reload does not record
+  // them again. Bounded; without sessionStorage, per page.
+  #loadSeen() {
+    try {
+      const stored = JSON.parse(globalThis.sessionStorage?.getItem(this.#seenKey) ?? "[]");
+      if (Array.isArray(stored)) for (const key of stored) if (typeof key === "string") this.#seen.add(key);
+    } catch {
+      // no sessionStorage (Node, blocked storage): exposures are deduplicated per page
+    }
+  }
+
+  #remember(seen) {
+    this.#seen.add(seen);
+    if (this.#seen.size > 1000) this.#seen.delete(this.#seen.values().next().value);
+    try {
+      globalThis.sessionStorage?.setItem(this.#seenKey, JSON.stringify([...this.#seen]));
+    } catch {
+      // full or blocked: the in-memory set still deduplicates on this page
     }
   }
 
