@@ -14,7 +14,7 @@ COMPILE := .venv-lock/bin/uv pip compile --quiet --universal --python-version 3.
 	--generate-hashes --no-header --annotation-style line
 
 .PHONY: run test lint typecheck unit venv run-venv bench-venv system-deps bench schema lock \
-	test-latest
+	test-latest sdk
 
 # $(call locked,VENV,LOCK): a new environment VENV holding exactly LOCK, plus splitlab itself
 # (editable, no dependencies resolved at install time, built with the locked setuptools).
@@ -55,7 +55,13 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-unit: venv
+# The JS SDK's package: exactly the locked devDependencies (esbuild, typescript), its bundles
+# in sdk/js/dist/ (the browser tests load them) and a check of its TypeScript declarations.
+sdk:
+	cd sdk/js && npm ci --no-audit --no-fund --ignore-scripts --silent && \
+		npm run --silent build -- --quiet && npm run --silent check:types
+
+unit: venv sdk
 	$(BIN)/pytest
 
 test: venv system-deps lint typecheck unit

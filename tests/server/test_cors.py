@@ -78,7 +78,7 @@ def test_sdk_answers_carry_the_origin_vary_and_the_exposed_etag(ctx: ServerConte
     for r in (config, assign, events, refused):
         assert r.headers["access-control-allow-origin"] == ORIGIN, r.request.url
         assert r.headers["vary"] == "Origin"
-    assert config.headers["access-control-expose-headers"] == "ETag"
+    assert config.headers["access-control-expose-headers"] == "ETag, Retry-After"
     assert refused.status_code == 401  # readable by the page: it can say why
     assert stream.response_headers is not None
     assert stream.response_headers["access-control-allow-origin"] == ORIGIN

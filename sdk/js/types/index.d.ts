@@ -1,2 +1,4 @@
-// Types of the package entry point. The assignment SDK's are in assignment.d.ts.
+// Types of @splitlab/sdk: the client (client.d.ts) and the assignment SDK it is built on
+// (assignment.d.ts).
 export * from "./assignment.js";
+export * from "./client.js";

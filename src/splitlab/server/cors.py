@@ -11,7 +11,7 @@ CORS headers, so no other site's page can read them.
   other origin it is refused 403 ``cors_origin_not_allowed`` in the one error shape, with
   no CORS headers (the browser then never sends the request).
 - Any other request to an SDK route from an allowed origin gets
-  ``Access-Control-Allow-Origin: <origin>`` and ``Access-Control-Expose-Headers: ETag``;
+  ``Access-Control-Allow-Origin: <origin>`` and ``Access-Control-Expose-Headers: ETag, Retry-After``;
   every answer of an SDK route says ``Vary: Origin`` once CORS is configured, so a cache
   never hands one origin's answer to another.
 
@@ -130,7 +130,7 @@ def with_cors(policy: CorsPolicy, origin: str | None, send: Send) -> Send:
             headers.append((b"vary", b", ".join([*varies, b"Origin"])))
             if allowed and origin is not None:
                 headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
-                headers.append((b"access-control-expose-headers", b"ETag"))
+                headers.append((b"access-control-expose-headers", b"ETag, Retry-After"))
             message = {**message, "headers": headers}
         await send(message)
 
