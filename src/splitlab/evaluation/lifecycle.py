@@ -194,7 +194,10 @@ def set_toggle(
 
 
 #: Fields that may change once an experiment has left draft (ramp-up, targeting, schedule,
-#: wording). Everything else is part of the pre-registered design and is frozen.
+#: wording). Everything else is part of the pre-registered design and is frozen, except the
+#: variants' weights of a sticky experiment without a design: each such change is a new
+#: weights version (``details.weightsVersion`` of its audit record), and the looks analyse
+#: each version's cohort on its own (:mod:`splitlab.evaluation.versions`).
 MUTABLE_WHEN_LIVE = frozenset(
     {"name", "description", "trafficAllocation", "targeting", "evaluation.schedule"}
 )
@@ -243,6 +246,12 @@ def update_definition(
                 value=current.status.value,
             )
         frozen = [f for f in changed if f not in MUTABLE_WHEN_LIVE]
+        details: dict[str, Any] = {"changed": changed}
+        if current.status is not Status.DRAFT and "variants" in frozen:
+            reweighted = _weights_version(registry, current, experiment)
+            if reweighted is not None:
+                frozen.remove("variants")
+                details.update(reweighted)
         if current.status is not Status.DRAFT and frozen:
             raise TransitionError(
                 f"{', '.join(frozen)}: part of the pre-registered design of "
@@ -259,9 +268,53 @@ def update_definition(
             by=by,
             reason=reason,
             at=now or datetime.now(UTC),
-            details={"changed": changed},
+            details=details,
         )
     return experiment
+
+
+#: The audit detail that numbers a live change of a sticky experiment's weights.
+WEIGHTS_VERSION = "weightsVersion"
+
+
+def _weights_version(
+    registry: Registry, current: Experiment, experiment: Experiment
+) -> dict[str, Any] | None:
+    """The audit details of a new weights version, when ``variants`` changed only in weights.
+
+    None when more than the weights changed (names, order, descriptions: still frozen). A
+    weights change of a live experiment is refused unless its assignment is sticky (a unit
+    would otherwise move to another variant) and it has no design (a bandit writes its own
+    weights; the other designs are not analysed per weights version).
+    """
+    if current.variant_names != experiment.variant_names or any(
+        a.description != b.description for a, b in zip(current.variants, experiment.variants)
+    ):
+        return None
+    if not current.assignment.sticky or current.design is not None:
+        why = (
+            f"design {current.design.type!r} (a bandit writes its own weights; the other "
+            "designs are not analysed per weights version)"
+            if current.design is not None
+            else "no sticky assignment, so exposed units would move to another variant"
+        )
+        raise TransitionError(
+            f"variants: the weights of {current.status.value!r} experiment {current.id!r} "
+            f"cannot change: it has {why} (expected assignment.sticky: true and no design, "
+            "or the same weights)",
+            field="variants",
+            value=[v.weight for v in experiment.variants],
+        )
+    earlier = [
+        c
+        for c in registry.changes(current.id)
+        if c.kind == "definition" and WEIGHTS_VERSION in (c.details or {})
+    ]
+    return {
+        WEIGHTS_VERSION: len(earlier) + 1,
+        "weights": dict(zip(experiment.variant_names, experiment.weights, strict=True)),
+        "previousWeights": dict(zip(current.variant_names, current.weights, strict=True)),
+    }
 
 
 #: What an automatic controller may change on a live experiment, by change kind: the canary
