@@ -1,0 +1,57 @@
+"""The weights versions of a sticky experiment, rebuilt from its change log.
+
+Version 0 is the weights at launch, in force from the first change to ``running`` (or the
+registration, for an experiment never moved); every live change of the variants' weights
+(:func:`~splitlab.evaluation.lifecycle.update_definition`, audit kind ``definition`` with
+``details.weightsVersion``) starts the next version at the time of its record. A unit belongs
+to the version in force at its first exposure; the store counts and sums each version's
+cohort (``weights_version_sums``), and a look analyses them with
+:mod:`splitlab.stats.versions`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from splitlab.config import Experiment, Status
+from splitlab.evaluation.lifecycle import WEIGHTS_VERSION
+from splitlab.stats.versions import WeightsVersion
+from splitlab.store.registry import Change, Registry
+
+
+def timeline(
+    experiment: Experiment, changes: list[Change], created: datetime
+) -> list[WeightsVersion]:
+    """The versions ``[(version, start, weights)]``, oldest first, from `changes` (the
+    registry's change log of `experiment`, oldest first) and its registration time."""
+    launches = [c.at for c in changes if c.kind == "status" and c.to_value == Status.RUNNING]
+    reweights = [
+        c for c in changes if c.kind == "definition" and WEIGHTS_VERSION in (c.details or {})
+    ]
+    current = dict(zip(experiment.variant_names, experiment.weights, strict=True))
+    first: dict[str, Any] = (
+        (reweights[0].details or {}).get("previousWeights", current) if reweights else current
+    )
+    out = [WeightsVersion(0, launches[0] if launches else created, _floats(first))]
+    for c in reweights:
+        details = c.details or {}
+        out.append(WeightsVersion(int(details[WEIGHTS_VERSION]), c.at, _floats(details["weights"])))
+    return out
+
+
+def weights_versions(registry: Registry, experiment: Experiment) -> list[WeightsVersion]:
+    """:func:`timeline` of a registered experiment."""
+    return timeline(
+        experiment, registry.changes(experiment.id), registry.created_at(experiment.id)
+    )
+
+
+def boundaries_ms(versions: list[WeightsVersion]) -> list[int]:
+    """The start of every version after the first, as epoch milliseconds (the store's
+    version of a unit is how many of these are at or before its first exposure)."""
+    return [int(v.start.timestamp() * 1000) for v in versions[1:]]
+
+
+def _floats(weights: Any) -> dict[str, float]:
+    return {str(k): float(v) for k, v in dict(weights).items()}
