@@ -288,7 +288,8 @@ def _weights_version(
     weights; the other designs are not analysed per weights version).
     """
     if current.variant_names != experiment.variant_names or any(
-        a.description != b.description for a, b in zip(current.variants, experiment.variants)
+        a.description != b.description
+        for a, b in zip(current.variants, experiment.variants, strict=True)
     ):
         return None
     if not current.assignment.sticky or current.design is not None:

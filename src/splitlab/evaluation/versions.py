@@ -42,9 +42,7 @@ def timeline(
 
 def weights_versions(registry: Registry, experiment: Experiment) -> list[WeightsVersion]:
     """:func:`timeline` of a registered experiment."""
-    return timeline(
-        experiment, registry.changes(experiment.id), registry.created_at(experiment.id)
-    )
+    return timeline(experiment, registry.changes(experiment.id), registry.created_at(experiment.id))
 
 
 def boundaries_ms(versions: list[WeightsVersion]) -> list[int]:

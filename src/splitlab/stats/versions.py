@@ -148,7 +148,8 @@ def srm_by_version(
     of the versions' weights); ``by_version`` holds each version's own test.
     """
     parts = tuple(
-        _version_srm(v.version, u, variants, v.weights) for v, u in zip(versions, units, strict=True)
+        _version_srm(v.version, u, variants, v.weights)
+        for v, u in zip(versions, units, strict=True)
     )
     pooled = {v: sum(p.counts[v] for p in parts) for v in variants}
     total = sum(pooled.values())
@@ -290,9 +291,7 @@ def stratified_estimator(
     return estimate
 
 
-def versions_block(
-    versions: Sequence[WeightsVersion], srm: SrmResult
-) -> dict[str, Any]:
+def versions_block(versions: Sequence[WeightsVersion], srm: SrmResult) -> dict[str, Any]:
     """The look document's ``weightsVersions``: each version's start, weights and units, and
     that the analysis was stratified by version."""
     by_version = {p.version: p for p in srm.by_version or ()}

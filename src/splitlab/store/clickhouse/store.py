@@ -270,8 +270,6 @@ class ClickHouseStore:
         after the first (epoch ms)."""
         self.flush()
         millis = cutoff_millis(cutoff)
-        plan = plan_clickhouse_versions(
-            self.database, experiment, millis, boundaries, self._dedup
-        )
+        plan = plan_clickhouse_versions(self.database, experiment, millis, boundaries, self._dedup)
         columns, rows = self._client.query(plan.sql, plan.params)
         return versions_from_rows(experiment, plan, boundaries, columns, rows)
