@@ -11,12 +11,14 @@ cohort (``weights_version_sums``), and a look analyses them with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from splitlab.config import Experiment, Status
 from splitlab.evaluation.lifecycle import WEIGHTS_VERSION
-from splitlab.stats.versions import WeightsVersion
+from splitlab.stats.sums import ExperimentSums, SliceSums
+from splitlab.stats.versions import WeightsVersion, version_slice, versioned
 from splitlab.store.registry import Change, Registry
 
 
@@ -53,3 +55,52 @@ def boundaries_ms(versions: list[WeightsVersion]) -> list[int]:
 
 def _floats(weights: Any) -> dict[str, float]:
     return {str(k): float(v) for k, v in dict(weights).items()}
+
+
+class VersionStore(Protocol):
+    """What the versioned analysis needs from the event store."""
+
+    def weights_version_sums(
+        self, experiment: Experiment, boundaries: Sequence[int], cutoff: datetime | None = None
+    ) -> list[SliceSums]: ...
+
+
+def with_version_slices(
+    sums: ExperimentSums,
+    versions: list[WeightsVersion],
+    store: VersionStore,
+    experiment: Experiment,
+    cutoff: datetime | None,
+) -> ExperimentSums:
+    """`sums` with one slice per weights version (``"@weightsVersion=<k>"``), from the store."""
+    parts = store.weights_version_sums(experiment, boundaries_ms(versions), cutoff)
+    segments = dict(sums.segments)
+    for v, part in zip(versions, parts, strict=True):
+        segments[version_slice(v.version)] = part
+    return ExperimentSums(
+        sums.units,
+        sums.metrics,
+        sums.experiment_id,
+        sums.look,
+        segments,
+        cluster_sizes=sums.cluster_sizes,
+        cells=sums.cells,
+    )
+
+
+def versioned_sums(
+    store: VersionStore,
+    registry: Registry,
+    experiment: Experiment,
+    sums: ExperimentSums,
+    cutoff: datetime | None,
+) -> tuple[ExperimentSums, list[WeightsVersion] | None]:
+    """The sums and versions a look analyses: with the per-version slices and the versions
+    when `experiment` is sticky, without a design and has two or more weights versions; else
+    `sums` unchanged and None (the classic analysis, exactly as without versions)."""
+    if not experiment.assignment.sticky or experiment.design is not None:
+        return sums, None
+    versions = weights_versions(registry, experiment)
+    if not versioned(experiment, versions):
+        return sums, None
+    return with_version_slices(sums, versions, store, experiment, cutoff), versions
