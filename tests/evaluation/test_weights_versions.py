@@ -1,0 +1,253 @@
+"""Sticky experiments whose weights change: the audited weights versions, their timeline, and
+looks through the real path (assignment with a sticky store -> events -> DuckDBStore ->
+run_look) that check SRM per version and analyse each version's cohort.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+
+from splitlab.assignment import ExperimentAssignmentService
+from splitlab.assignment.sticky import MemoryStickyStore
+from splitlab.config import Experiment, Status, load_experiment
+from splitlab.evaluation import TransitionError, register, run_look, update_definition
+from splitlab.evaluation.look import evaluate, look_document, replay_look
+from splitlab.evaluation.versions import timeline, weights_versions
+from splitlab.stats import srm
+from splitlab.store.duckdb_store import DuckDBStore
+from splitlab.store.registry import Registry
+from splitlab.tracking.events import Event
+
+from .conftest import T0, definition
+from .simulate import ms
+
+CHANGE = T0 + timedelta(days=2)
+NOW = T0 + timedelta(days=4)
+
+
+def sticky(weights: tuple[float, float] = (0.5, 0.5), **over: Any) -> Experiment:
+    raw = definition(
+        status="running",
+        variants=[
+            {"name": "control", "weight": weights[0]},
+            {"name": "treatment", "weight": weights[1]},
+        ],
+        assignment={"hashKey": "userId", "salt": "s-1", "sticky": True},
+        metrics={"primary": {"name": "revenue", "type": "continuous"}},
+        evaluation={"maxPeeks": 3, "minSampleSize": 1000, "sequential": {"method": "none"}},
+    )
+    raw.update(over)
+    return load_experiment(raw)
+
+
+def reweighted(experiment: Experiment, weights: tuple[float, float]) -> Experiment:
+    raw = experiment.to_wire()
+    for v, w in zip(raw["variants"], weights, strict=True):
+        v["weight"] = w
+    return load_experiment(raw)
+
+
+# ----------------------------------------------------------------------------- lifecycle
+
+
+def test_a_live_weights_change_is_a_new_audited_version(registry: Registry) -> None:
+    exp = register(registry, sticky(), by="ana", reason="launch", now=T0)
+    update_definition(registry, reweighted(exp, (0.2, 0.8)), by="ana", reason="ramp", now=CHANGE)
+    later = CHANGE + timedelta(hours=5)
+    update_definition(registry, reweighted(exp, (0.1, 0.9)), by="bo", reason="more", now=later)
+    changes = [c for c in registry.changes(exp.id) if c.kind == "definition"]
+    assert [c.details for c in changes] == [
+        {
+            "changed": ["variants"],
+            "weightsVersion": 1,
+            "weights": {"control": 0.2, "treatment": 0.8},
+            "previousWeights": {"control": 0.5, "treatment": 0.5},
+        },
+        {
+            "changed": ["variants"],
+            "weightsVersion": 2,
+            "weights": {"control": 0.1, "treatment": 0.9},
+            "previousWeights": {"control": 0.2, "treatment": 0.8},
+        },
+    ]
+    versions = weights_versions(registry, registry.get(exp.id))
+    assert [(v.version, v.start, dict(v.weights)) for v in versions] == [
+        (0, T0, {"control": 0.5, "treatment": 0.5}),
+        (1, CHANGE, {"control": 0.2, "treatment": 0.8}),
+        (2, later, {"control": 0.1, "treatment": 0.9}),
+    ]
+
+
+def test_weights_changed_in_draft_are_not_versions(registry: Registry) -> None:
+    draft = sticky(status="draft")
+    register(registry, draft, by="ana", reason="draft", now=T0)
+    update_definition(registry, reweighted(draft, (0.3, 0.7)), by="a", reason="x", now=T0)
+    from splitlab.evaluation import change_status
+
+    change_status(registry, draft.id, Status.RUNNING, by="a", reason="go", now=CHANGE)
+    (only,) = weights_versions(registry, registry.get(draft.id))
+    assert (only.version, only.start, dict(only.weights)) == (
+        0,
+        CHANGE,
+        {"control": 0.3, "treatment": 0.7},
+    )
+
+
+def test_weights_of_a_live_experiment_without_stickiness_stay_frozen(registry: Registry) -> None:
+    loose = load_experiment({**sticky().to_wire(), "assignment": {"salt": "s-1"}})
+    register(registry, loose, by="ana", reason="launch", now=T0)
+    with pytest.raises(TransitionError, match="no sticky assignment") as err:
+        update_definition(registry, reweighted(loose, (0.2, 0.8)), by="a", reason="x")
+    assert err.value.field == "variants"
+
+
+def test_variant_names_stay_frozen_when_sticky(registry: Registry) -> None:
+    exp = register(registry, sticky(), by="ana", reason="launch", now=T0)
+    raw = exp.to_wire()
+    raw["variants"][1]["name"] = "renamed"
+    with pytest.raises(TransitionError, match="variants: part of the pre-registered design"):
+        update_definition(registry, load_experiment(raw), by="a", reason="x")
+
+
+def test_timeline_without_changes_is_one_version_from_registration() -> None:
+    exp = sticky()
+    (only,) = timeline(exp, [], T0)
+    assert (only.version, only.start, dict(only.weights)) == (
+        0,
+        T0,
+        {"control": 0.5, "treatment": 0.5},
+    )
+
+
+# ----------------------------------------------------------------------------- looks
+
+
+def _traffic(
+    store: DuckDBStore,
+    service: ExperimentAssignmentService,
+    exp: Experiment,
+    ids: list[str],
+    start: int,
+    base: float,
+    rng: np.random.Generator,
+    values: dict[str, tuple[str, float]],
+) -> None:
+    """Expose `ids` from `start` (ms); a unit seen for the first time spends gamma(base)."""
+    events: list[Event] = []
+    for i, (unit, a) in enumerate(zip(ids, service.assign_many(exp.id, ids), strict=True)):
+        assert a.variant is not None
+        ts = start + i * 1000
+        events.append(Event(f"x-{unit}-{ts}", "exposure", exp.id, a.variant, unit, ts))
+        if unit in values:
+            assert values[unit][0] == a.variant  # sticky: the first variant is kept
+            continue
+        value = float(rng.gamma(4.0, base / 4.0))
+        values[unit] = (a.variant, value)
+        events.append(
+            Event(f"r-{unit}", "metric", exp.id, a.variant, unit, ts + 1, "revenue", value)
+        )
+    store.ingest(events)
+
+
+def test_look_after_a_weights_change_is_stratified_and_has_no_srm(store: DuckDBStore) -> None:
+    rng = np.random.default_rng(20261204)
+    registry = Registry.for_store(store)
+    exp = register(registry, sticky(), by="ana", reason="launch", now=T0)
+    kept = MemoryStickyStore()
+    values: dict[str, tuple[str, float]] = {}
+    first = [f"u{i}" for i in range(2000)]
+    _traffic(
+        store, ExperimentAssignmentService([exp], sticky=kept), exp, first,
+        ms(T0) + 3_600_000, 10.0, rng, values,
+    )  # fmt: skip
+    new = reweighted(exp, (0.2, 0.8))
+    update_definition(registry, new, by="ana", reason="more treatment", now=CHANGE)
+    # After the change: 500 units of the first cohort come back (they keep their variant
+    # and their version), and 2,000 new units arrive with a higher baseline (a time trend).
+    second = [f"u{i}" for i in range(1500, 4000)]
+    _traffic(
+        store, ExperimentAssignmentService([new], sticky=kept), new, second,
+        ms(CHANGE) + 3_600_000, 13.0, rng, values,
+    )  # fmt: skip
+    record = run_look(store, registry, exp.id, cutoff=NOW, now=NOW)
+    doc = record.to_dict()
+
+    # SRM: per version, no halt; the pooled counts against the current weights would halt.
+    assert doc["decision"]["action"] != "halt"
+    assert not doc["results"]["srm"]["detected"]
+    assert [p["version"] for p in doc["results"]["srm"]["byWeightsVersion"]] == [0, 1]
+    units = doc["results"]["units"]
+    assert srm.check(units, ["control", "treatment"], [0.2, 0.8], 0.01).detected
+
+    # The versions in the document: start, weights, units per version.
+    cohort = {u: (0 if int(u[1:]) < 2000 else 1) for u in values}
+    block = doc["weightsVersions"]
+    assert block["analysis"] == "stratified by weights version"
+    assert [(v["version"], v["start"], v["weights"]) for v in block["versions"]] == [
+        (0, "2026-03-02T09:00:00Z", {"control": 0.5, "treatment": 0.5}),
+        (1, "2026-03-04T09:00:00Z", {"control": 0.2, "treatment": 0.8}),
+    ]
+    for v in block["versions"]:
+        for arm in ("control", "treatment"):
+            expected = sum(
+                1 for u, (a, _) in values.items() if cohort[u] == v["version"] and a == arm
+            )
+            assert v["units"][arm] == expected
+
+    # The effect, by hand in numpy: per cohort Welch difference, weights N_v / N.
+    diffs, variances, sizes = [], [], []
+    for k in (0, 1):
+        arm = {
+            a: np.array([x for u, (b, x) in values.items() if cohort[u] == k and b == a])
+            for a in ("control", "treatment")
+        }
+        diffs.append(arm["treatment"].mean() - arm["control"].mean())
+        variances.append(sum(arm[a].var(ddof=1) / arm[a].size for a in arm))
+        sizes.append(sum(arm[a].size for a in arm))
+    w = np.array(sizes, float) / sum(sizes)
+    effect = float(w @ np.array(diffs))
+    se = math.sqrt(float(w**2 @ np.array(variances)))
+    (cmp,) = doc["results"]["metrics"][0]["comparisons"]
+    assert cmp["absolute"]["estimate"] == pytest.approx(effect, rel=1e-9)
+    assert cmp["absolute"]["upper"] - effect == pytest.approx(1.96 * se, rel=1e-2)
+    # No true effect: the stratified estimate is small; the pooled difference carries the
+    # trend (more of the treatment's units are from the later, richer cohort).
+    pooled = {
+        a: np.mean([x for _, (b, x) in values.items() if b == a]) for a in ("control", "treatment")
+    }
+    assert pooled["treatment"] - pooled["control"] > abs(effect) + 3 * se
+
+    # The ledger replays the look byte for byte (the versions are in the document).
+    assert replay_look(record) == record.document
+
+
+def test_a_sticky_look_without_weight_changes_is_unchanged(store: DuckDBStore) -> None:
+    rng = np.random.default_rng(7)
+    registry = Registry.for_store(store)
+    exp = register(registry, sticky(), by="ana", reason="launch", now=T0)
+    ids = [f"u{i}" for i in range(600)]
+    service = ExperimentAssignmentService([exp], sticky=MemoryStickyStore())
+    _traffic(store, service, exp, ids, ms(T0) + 1000, 10.0, rng, {})
+    record = run_look(store, registry, exp.id, cutoff=NOW, now=NOW)
+    doc = record.to_dict()
+    assert "weightsVersions" not in doc and "byWeightsVersion" not in doc["results"]["srm"]
+    assert not any(k.startswith("@") for k in doc["sums"].get("segments", {}))
+    # The classic evaluation of the same sums, without any versions, gives the same bytes.
+    from splitlab.evaluation.quality import QualityReport
+    from splitlab.stats.sums import ExperimentSums
+
+    evaluated = evaluate(
+        load_experiment(doc["definition"]),
+        ExperimentSums.from_dict(doc["sums"]),
+        doc["analysisLook"],
+        None if doc["history"] is None else tuple(doc["history"]),
+        QualityReport.from_dict(doc["dataQuality"]),
+    )
+    meta = {k: doc[k] for k in ("experimentId", "look", "peek", "analysisLook", "at", "cutoff",
+                                "triggeredBy", "status")}  # fmt: skip
+    assert look_document(meta, evaluated, doc["actions"]) == record.document
