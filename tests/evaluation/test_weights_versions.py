@@ -7,50 +7,23 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import Any
 
 import numpy as np
 import pytest
 
 from splitlab.assignment import ExperimentAssignmentService
 from splitlab.assignment.sticky import MemoryStickyStore
-from splitlab.config import Experiment, Status, load_experiment
+from splitlab.config import Status, load_experiment
 from splitlab.evaluation import TransitionError, register, run_look, update_definition
 from splitlab.evaluation.look import evaluate, look_document, replay_look
 from splitlab.evaluation.versions import timeline, weights_versions
 from splitlab.stats import srm
 from splitlab.store.duckdb_store import DuckDBStore
 from splitlab.store.registry import Registry
-from splitlab.tracking.events import Event
 
-from .conftest import T0, definition
+from .conftest import T0
 from .simulate import ms
-
-CHANGE = T0 + timedelta(days=2)
-NOW = T0 + timedelta(days=4)
-
-
-def sticky(weights: tuple[float, float] = (0.5, 0.5), **over: Any) -> Experiment:
-    raw = definition(
-        status="running",
-        variants=[
-            {"name": "control", "weight": weights[0]},
-            {"name": "treatment", "weight": weights[1]},
-        ],
-        assignment={"hashKey": "userId", "salt": "s-1", "sticky": True},
-        metrics={"primary": {"name": "revenue", "type": "continuous"}},
-        evaluation={"maxPeeks": 3, "minSampleSize": 1000, "sequential": {"method": "none"}},
-    )
-    raw.update(over)
-    return load_experiment(raw)
-
-
-def reweighted(experiment: Experiment, weights: tuple[float, float]) -> Experiment:
-    raw = experiment.to_wire()
-    for v, w in zip(raw["variants"], weights, strict=True):
-        v["weight"] = w
-    return load_experiment(raw)
-
+from .versions_sim import CHANGE, NOW, reweighted, reweighted_mid_way, sticky, traffic
 
 # ----------------------------------------------------------------------------- lifecycle
 
@@ -127,53 +100,9 @@ def test_timeline_without_changes_is_one_version_from_registration() -> None:
 # ----------------------------------------------------------------------------- looks
 
 
-def _traffic(
-    store: DuckDBStore,
-    service: ExperimentAssignmentService,
-    exp: Experiment,
-    ids: list[str],
-    start: int,
-    base: float,
-    rng: np.random.Generator,
-    values: dict[str, tuple[str, float]],
-) -> None:
-    """Expose `ids` from `start` (ms); a unit seen for the first time spends gamma(base)."""
-    events: list[Event] = []
-    for i, (unit, a) in enumerate(zip(ids, service.assign_many(exp.id, ids), strict=True)):
-        assert a.variant is not None
-        ts = start + i * 1000
-        events.append(Event(f"x-{unit}-{ts}", "exposure", exp.id, a.variant, unit, ts))
-        if unit in values:
-            assert values[unit][0] == a.variant  # sticky: the first variant is kept
-            continue
-        value = float(rng.gamma(4.0, base / 4.0))
-        values[unit] = (a.variant, value)
-        events.append(
-            Event(f"r-{unit}", "metric", exp.id, a.variant, unit, ts + 1, "revenue", value)
-        )
-    store.ingest(events)
-
-
 def test_look_after_a_weights_change_is_stratified_and_has_no_srm(store: DuckDBStore) -> None:
-    rng = np.random.default_rng(20261204)
     registry = Registry.for_store(store)
-    exp = register(registry, sticky(), by="ana", reason="launch", now=T0)
-    kept = MemoryStickyStore()
-    values: dict[str, tuple[str, float]] = {}
-    first = [f"u{i}" for i in range(2000)]
-    _traffic(
-        store, ExperimentAssignmentService([exp], sticky=kept), exp, first,
-        ms(T0) + 3_600_000, 10.0, rng, values,
-    )  # fmt: skip
-    new = reweighted(exp, (0.2, 0.8))
-    update_definition(registry, new, by="ana", reason="more treatment", now=CHANGE)
-    # After the change: 500 units of the first cohort come back (they keep their variant
-    # and their version), and 2,000 new units arrive with a higher baseline (a time trend).
-    second = [f"u{i}" for i in range(1500, 4000)]
-    _traffic(
-        store, ExperimentAssignmentService([new], sticky=kept), new, second,
-        ms(CHANGE) + 3_600_000, 13.0, rng, values,
-    )  # fmt: skip
+    exp, values = reweighted_mid_way(store, registry)
     record = run_look(store, registry, exp.id, cutoff=NOW, now=NOW)
     doc = record.to_dict()
 
@@ -232,7 +161,7 @@ def test_a_sticky_look_without_weight_changes_is_unchanged(store: DuckDBStore) -
     exp = register(registry, sticky(), by="ana", reason="launch", now=T0)
     ids = [f"u{i}" for i in range(600)]
     service = ExperimentAssignmentService([exp], sticky=MemoryStickyStore())
-    _traffic(store, service, exp, ids, ms(T0) + 1000, 10.0, rng, {})
+    traffic(store, service, exp, ids, ms(T0) + 1000, 10.0, rng, {})
     record = run_look(store, registry, exp.id, cutoff=NOW, now=NOW)
     doc = record.to_dict()
     assert "weightsVersions" not in doc and "byWeightsVersion" not in doc["results"]["srm"]
