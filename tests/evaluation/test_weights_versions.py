@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from splitlab.assignment import ExperimentAssignmentService
 from splitlab.assignment.sticky import MemoryStickyStore
+from splitlab.cli.main import cli
 from splitlab.config import Status, load_experiment
 from splitlab.evaluation import TransitionError, register, run_look, update_definition
 from splitlab.evaluation.look import evaluate, look_document, replay_look
@@ -180,3 +183,27 @@ def test_a_sticky_look_without_weight_changes_is_unchanged(store: DuckDBStore) -
     meta = {k: doc[k] for k in ("experimentId", "look", "peek", "analysisLook", "at", "cutoff",
                                 "triggeredBy", "status")}  # fmt: skip
     assert look_document(meta, evaluated, doc["actions"]) == record.document
+
+
+def test_the_cli_names_the_versions(tmp_path: Path) -> None:
+    """`splitlab evaluate` prints the versions and the SRM per version; `status` shows the
+    weights change in the change log."""
+    path = tmp_path / "splitlab.duckdb"
+    with DuckDBStore(path, load_interval_s=0.05) as store:
+        exp, _ = reweighted_mid_way(store, Registry.for_store(store))
+    runner = CliRunner()
+    out = runner.invoke(
+        cli, ["evaluate", exp.id, "--db", str(path), "--cutoff", NOW.isoformat()],
+        catch_exceptions=False,
+    ).output  # fmt: skip
+    text = " ".join(out.split())  # the console wraps long lines
+    assert (
+        "Weights versions: v0 50/50 from 2026-03-02 09:00 UTC, v1 20/80 from 2026-03-04 09:00 "
+        "UTC; SRM per version p = "
+    ) in text
+    assert "; effects stratified by weights version" in text
+    status = runner.invoke(
+        cli, ["status", exp.id, "--db", str(path)], catch_exceptions=False, env={"COLUMNS": "250"}
+    ).output
+    status = " ".join(status.split())
+    assert "weights 50/50" in status and "weights v1: 20/80" in status

@@ -81,6 +81,27 @@ class WeightsVersion:
         return cls(int(data["version"]), start, weights)
 
 
+def split_text(weights: Mapping[str, Any]) -> str:
+    """Weights as a split in percent, in variant order: ``"50/50"``, ``"20/80"``."""
+    return "/".join(f"{float(w) * 100:.3g}" for w in weights.values())
+
+
+def versions_line(block: Mapping[str, Any]) -> str:
+    """One line about a look document's ``weightsVersions``: each version's split and start,
+    and the SRM p-value per version."""
+    parts = [
+        f"v{v['version']} {split_text(v['weights'])} from "
+        f"{str(v['start'])[:16].replace('T', ' ')} UTC"
+        for v in block.get("versions") or []
+    ]
+    p = block.get("srmPValue")
+    p_text = "n/a" if p is None else f"{p:.4g}"
+    return (
+        f"Weights versions: {', '.join(parts)}; SRM per version p = {p_text}; effects "
+        "stratified by weights version"
+    )
+
+
 def versioned(experiment: Experiment, versions: Sequence[WeightsVersion] | None) -> bool:
     """Whether a look analyses `experiment` per weights version: sticky, classic, 2+ versions."""
     return (

@@ -17,6 +17,7 @@ from scipy.stats import norm
 
 from splitlab.config import Experiment, load_experiment
 from splitlab.server.dashboard import charts, words
+from splitlab.stats.versions import split_text
 from splitlab.store.registry import LookRecord, format_time
 
 _QUALITY = (
@@ -301,7 +302,7 @@ def weights_versions(document: Mapping[str, Any]) -> dict[str, Any] | None:
         rows.append(
             {
                 "label": f"v{v.get('version')}",
-                "split": "/".join(f"{float(w) * 100:.3g}" for w in weights.values()),
+                "split": split_text(weights),
                 "start": str(v.get("start", ""))[:16].replace("T", " "),
                 "units": ", ".join(f"{k} {int(n):,}" for k, n in units.items()),
                 "p": v.get("srmPValue"),
