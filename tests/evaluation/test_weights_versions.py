@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,7 +21,9 @@ from splitlab.config import Status, load_experiment
 from splitlab.evaluation import TransitionError, register, run_look, update_definition
 from splitlab.evaluation.look import evaluate, look_document, replay_look
 from splitlab.evaluation.versions import timeline, weights_versions
-from splitlab.stats import srm
+from splitlab.stats import analyze, srm
+from splitlab.stats.sums import ExperimentSums
+from splitlab.stats.versions import WeightsVersion
 from splitlab.store.duckdb_store import DuckDBStore
 from splitlab.store.registry import Registry
 
@@ -207,3 +210,38 @@ def test_the_cli_names_the_versions(tmp_path: Path) -> None:
     ).output
     status = " ".join(status.split())
     assert "weights 50/50" in status and "weights v1: 20/80" in status
+
+
+def test_always_valid_looks_carry_their_versions(store: DuckDBStore) -> None:
+    """With always-valid inference the earlier looks are re-analysed at each look: a look
+    stratified by version keeps its per-version slices and versions in the carried state, so
+    it is re-analysed stratified (its own p-value, not the pooled one), and replays."""
+    registry = Registry.for_store(store)
+    raw = sticky().to_wire()
+    raw["evaluation"]["sequential"] = {"method": "always_valid"}
+    exp, _ = reweighted_mid_way(store, registry, load_experiment(raw))
+    first = run_look(store, registry, exp.id, cutoff=NOW - timedelta(hours=12), now=NOW)
+    second = run_look(store, registry, exp.id, cutoff=NOW, now=NOW)
+    (carried,) = second.to_dict()["carried"]["looks"]
+    assert [v["version"] for v in carried["versions"]] == [0, 1]
+    assert set(carried["sums"]["segments"]) == {"@weightsVersion=0", "@weightsVersion=1"}
+    # The running p-value is the minimum of each look's own stratified p-value; a pooled
+    # re-analysis of the first look (confounded by the trend) would have undercut it.
+    docs = [first.to_dict(), second.to_dict()]
+    defn = load_experiment(docs[1]["definition"])
+    own = []
+    pooled = []
+    for doc in docs:
+        sums = ExperimentSums.from_dict(doc["sums"])
+        versions = [WeightsVersion.from_dict(v) for v in doc["weightsVersions"]["versions"]]
+        own.append(_p(analyze(defn, sums, doc["analysisLook"], versions=versions)))
+        pooled.append(_p(analyze(defn, sums, doc["analysisLook"])))
+    (c2,) = docs[1]["results"]["metrics"][0]["comparisons"]
+    assert c2["sequentialPValue"] == pytest.approx(min(own), rel=1e-12)
+    assert pooled[0] < min(own)
+    assert replay_look(first) == first.document and replay_look(second) == second.document
+
+
+def _p(results: Any) -> float:
+    (c,) = results.metrics[0].comparisons
+    return float(c.sequential_p_value)

@@ -74,15 +74,16 @@ def traffic(
 
 
 def reweighted_mid_way(
-    store: DuckDBStore, registry: Registry
+    store: DuckDBStore, registry: Registry, definition: Experiment | None = None
 ) -> tuple[Experiment, dict[str, tuple[str, float]]]:
     """A sticky experiment launched 50/50 at T0 and reweighted to 20/80 at CHANGE, with its
     traffic in `store`: 2,000 units before the change (baseline 10), then 500 of them back
     (they keep their variant and their version) and 2,000 new units (baseline 13: a time
-    trend; no true effect anywhere). Returns the experiment and each unit's (variant, value).
+    trend; no true effect anywhere). `definition`: another sticky 50/50 definition to launch.
+    Returns the experiment and each unit's (variant, value).
     """
     rng = np.random.default_rng(20261204)
-    exp = register(registry, sticky(), by="ana", reason="launch", now=T0)
+    exp = register(registry, definition or sticky(), by="ana", reason="launch", now=T0)
     kept = MemoryStickyStore()
     values: dict[str, tuple[str, float]] = {}
     first = [f"u{i}" for i in range(2000)]

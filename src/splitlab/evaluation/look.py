@@ -215,7 +215,14 @@ def evaluate(
     """
     results = analyze(experiment, sums, look, history=history, versions=versions)
     if carried is not None:
-        results = apply_running(results, experiment, carried, sums, history)
+        results = apply_running(
+            results,
+            experiment,
+            carried,
+            sums,
+            history,
+            None if versions is None else list(versions),
+        )
     engine = look_decision(results, experiment, quality)
     change: PlannedChange | None = None
     if peek:
