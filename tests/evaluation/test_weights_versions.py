@@ -220,7 +220,7 @@ def test_always_valid_looks_carry_their_versions(store: DuckDBStore) -> None:
     raw = sticky().to_wire()
     raw["evaluation"]["sequential"] = {"method": "always_valid"}
     exp, _ = reweighted_mid_way(store, registry, load_experiment(raw))
-    first = run_look(store, registry, exp.id, cutoff=NOW - timedelta(hours=12), now=NOW)
+    first = run_look(store, registry, exp.id, cutoff=CHANGE + timedelta(seconds=4800), now=NOW)
     second = run_look(store, registry, exp.id, cutoff=NOW, now=NOW)
     (carried,) = second.to_dict()["carried"]["looks"]
     assert [v["version"] for v in carried["versions"]] == [0, 1]
