@@ -19,6 +19,7 @@ from splitlab.assignment.sticky import MemoryStickyStore
 from splitlab.cli.main import cli
 from splitlab.config import Status, load_experiment
 from splitlab.evaluation import TransitionError, register, run_look, update_definition
+from splitlab.evaluation.launch import launch_check
 from splitlab.evaluation.look import evaluate, look_document, replay_look
 from splitlab.evaluation.versions import timeline, weights_versions
 from splitlab.stats import analyze, srm
@@ -245,3 +246,17 @@ def test_always_valid_looks_carry_their_versions(store: DuckDBStore) -> None:
 def _p(results: Any) -> float:
     (c,) = results.metrics[0].comparisons
     return float(c.sequential_p_value)
+
+
+def test_the_launch_check_uses_the_versions_with_the_registry(store: DuckDBStore) -> None:
+    """With the registry the launch check's SRM is per version (passes); without it, against
+    the current weights alone, the mixed counts fail."""
+    registry = Registry.for_store(store)
+    exp, _ = reweighted_mid_way(store, registry)
+    current = registry.get(exp.id)
+    checked = {
+        c.name: c for c in launch_check(store, current, cutoff=NOW, registry=registry).checks
+    }
+    assert checked["srm"].passed and "per weights version, 2 versions" in checked["srm"].detail
+    plain = {c.name: c for c in launch_check(store, current, cutoff=NOW).checks}
+    assert not plain["srm"].passed
