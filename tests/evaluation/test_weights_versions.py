@@ -260,3 +260,16 @@ def test_the_launch_check_uses_the_versions_with_the_registry(store: DuckDBStore
     assert checked["srm"].passed and "per weights version, 2 versions" in checked["srm"].detail
     plain = {c.name: c for c in launch_check(store, current, cutoff=NOW).checks}
     assert not plain["srm"].passed
+
+
+def test_the_same_split_written_differently_is_no_version(registry: Registry) -> None:
+    """Equal weights made explicit (no weights -> 0.5/0.5) change no split: allowed for any
+    live experiment, and no new version."""
+    raw = sticky().to_wire()
+    raw["variants"] = ["control", "treatment"]
+    raw["assignment"] = {"salt": "s-1"}
+    exp = register(registry, load_experiment(raw), by="ana", reason="launch", now=T0)
+    update_definition(registry, reweighted(exp, (0.5, 0.5)), by="a", reason="explicit")
+    (change,) = [c for c in registry.changes(exp.id) if c.kind == "definition"]
+    assert change.details == {"changed": ["variants"]}
+    assert len(weights_versions(registry, registry.get(exp.id))) == 1

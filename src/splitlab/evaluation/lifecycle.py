@@ -282,7 +282,8 @@ def _weights_version(
 ) -> dict[str, Any] | None:
     """The audit details of a new weights version, when ``variants`` changed only in weights.
 
-    None when more than the weights changed (names, order, descriptions: still frozen). A
+    None when more than the weights changed (names, order, descriptions: still frozen); no
+    details when the split is the same, written differently (``{}``). A
     weights change of a live experiment is refused unless its assignment is sticky (a unit
     would otherwise move to another variant) and it has no design (a bandit writes its own
     weights; the other designs are not analysed per weights version).
@@ -292,6 +293,8 @@ def _weights_version(
         for a, b in zip(current.variants, experiment.variants, strict=True)
     ):
         return None
+    if tuple(current.weights) == tuple(experiment.weights):
+        return {}  # the same split written differently (equal weights made explicit)
     if not current.assignment.sticky or current.design is not None:
         why = (
             f"design {current.design.type!r} (a bandit writes its own weights; the other "
