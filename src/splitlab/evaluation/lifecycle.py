@@ -20,6 +20,7 @@ from typing import Any
 
 from splitlab.config import Experiment, Status
 from splitlab.evaluation.errors import ToggleError, TransitionError
+from splitlab.evaluation.versions import weights_version_details
 from splitlab.store.registry import Change, Registry
 
 #: Allowed status changes: current -> the statuses it may move to.
@@ -248,7 +249,7 @@ def update_definition(
         frozen = [f for f in changed if f not in MUTABLE_WHEN_LIVE]
         details: dict[str, Any] = {"changed": changed}
         if current.status is not Status.DRAFT and "variants" in frozen:
-            reweighted = _weights_version(registry, current, experiment)
+            reweighted = weights_version_details(registry, current, experiment)
             if reweighted is not None:
                 frozen.remove("variants")
                 details.update(reweighted)
@@ -271,54 +272,6 @@ def update_definition(
             details=details,
         )
     return experiment
-
-
-#: The audit detail that numbers a live change of a sticky experiment's weights.
-WEIGHTS_VERSION = "weightsVersion"
-
-
-def _weights_version(
-    registry: Registry, current: Experiment, experiment: Experiment
-) -> dict[str, Any] | None:
-    """The audit details of a new weights version, when ``variants`` changed only in weights.
-
-    None when more than the weights changed (names, order, descriptions: still frozen); no
-    details when the split is the same, written differently (``{}``). A
-    weights change of a live experiment is refused unless its assignment is sticky (a unit
-    would otherwise move to another variant) and it has no design (a bandit writes its own
-    weights; the other designs are not analysed per weights version).
-    """
-    if current.variant_names != experiment.variant_names or any(
-        a.description != b.description
-        for a, b in zip(current.variants, experiment.variants, strict=True)
-    ):
-        return None
-    if tuple(current.weights) == tuple(experiment.weights):
-        return {}  # the same split written differently (equal weights made explicit)
-    if not current.assignment.sticky or current.design is not None:
-        why = (
-            f"design {current.design.type!r} (a bandit writes its own weights; the other "
-            "designs are not analysed per weights version)"
-            if current.design is not None
-            else "no sticky assignment, so exposed units would move to another variant"
-        )
-        raise TransitionError(
-            f"variants: the weights of {current.status.value!r} experiment {current.id!r} "
-            f"cannot change: it has {why} (expected assignment.sticky: true and no design, "
-            "or the same weights)",
-            field="variants",
-            value=[v.weight for v in experiment.variants],
-        )
-    earlier = [
-        c
-        for c in registry.changes(current.id)
-        if c.kind == "definition" and WEIGHTS_VERSION in (c.details or {})
-    ]
-    return {
-        WEIGHTS_VERSION: len(earlier) + 1,
-        "weights": dict(zip(experiment.variant_names, experiment.weights, strict=True)),
-        "previousWeights": dict(zip(current.variant_names, current.weights, strict=True)),
-    }
 
 
 #: What an automatic controller may change on a live experiment, by change kind: the canary

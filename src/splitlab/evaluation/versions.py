@@ -6,7 +6,8 @@ registration, for an experiment never moved); every live change of the variants'
 ``details.weightsVersion``) starts the next version at the time of its record. A unit belongs
 to the version in force at its first exposure; the store counts and sums each version's
 cohort (``weights_version_sums``), and a look analyses them with
-:mod:`splitlab.stats.versions`.
+:mod:`splitlab.stats.versions`. :func:`weights_version_details` is the check and the audit
+details of such a change (called by ``update_definition``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,57 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from splitlab.config import Experiment, Status
-from splitlab.evaluation.lifecycle import WEIGHTS_VERSION
+from splitlab.evaluation.errors import TransitionError
 from splitlab.stats.sums import ExperimentSums, SliceSums
 from splitlab.stats.versions import WeightsVersion, version_slice, versioned
 from splitlab.store.registry import Change, Registry
+
+#: The audit detail that numbers a live change of a sticky experiment's weights.
+WEIGHTS_VERSION = "weightsVersion"
+
+
+def weights_version_details(
+    registry: Registry, current: Experiment, experiment: Experiment
+) -> dict[str, Any] | None:
+    """The audit details of a new weights version, when ``variants`` changed only in weights.
+
+    None when more than the weights changed (names, order, descriptions: still frozen); no
+    details when the split is the same, written differently (``{}``). A
+    weights change of a live experiment is refused unless its assignment is sticky (a unit
+    would otherwise move to another variant) and it has no design (a bandit writes its own
+    weights; the other designs are not analysed per weights version).
+    """
+    if current.variant_names != experiment.variant_names or any(
+        a.description != b.description
+        for a, b in zip(current.variants, experiment.variants, strict=True)
+    ):
+        return None
+    if tuple(current.weights) == tuple(experiment.weights):
+        return {}  # the same split written differently (equal weights made explicit)
+    if not current.assignment.sticky or current.design is not None:
+        why = (
+            f"design {current.design.type!r} (a bandit writes its own weights; the other "
+            "designs are not analysed per weights version)"
+            if current.design is not None
+            else "no sticky assignment, so exposed units would move to another variant"
+        )
+        raise TransitionError(
+            f"variants: the weights of {current.status.value!r} experiment {current.id!r} "
+            f"cannot change: it has {why} (expected assignment.sticky: true and no design, "
+            "or the same weights)",
+            field="variants",
+            value=[v.weight for v in experiment.variants],
+        )
+    earlier = [
+        c
+        for c in registry.changes(current.id)
+        if c.kind == "definition" and WEIGHTS_VERSION in (c.details or {})
+    ]
+    return {
+        WEIGHTS_VERSION: len(earlier) + 1,
+        "weights": dict(zip(experiment.variant_names, experiment.weights, strict=True)),
+        "previousWeights": dict(zip(current.variant_names, current.weights, strict=True)),
+    }
 
 
 def timeline(
