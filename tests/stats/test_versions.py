@@ -88,6 +88,7 @@ def test_a_variant_expected_nowhere_but_seen_is_a_mismatch() -> None:
     versions = [WeightsVersion(0, T, {"control": 1.0, "treatment": 0.0})]
     got = srm_by_version(versions, [{"control": 10.0, "treatment": 1.0}], ARMS, 0.01)
     assert got.detected and got.p_value == 0.0
+    assert got.to_dict()["byWeightsVersion"][0]["statistic"] is None  # JSON has no infinity
 
 
 def test_no_units_is_no_test_and_empty_versions_do_not_count() -> None:

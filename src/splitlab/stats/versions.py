@@ -43,8 +43,9 @@ from scipy import special
 
 from splitlab.config import Experiment, Metric, MetricType
 from splitlab.stats.difference import Difference, two_sided_p
+from splitlab.stats.results import num
 from splitlab.stats.srm import SrmResult
-from splitlab.stats.sums import ExperimentSums, SliceSums, count
+from splitlab.stats.sums import ExperimentSums, count
 
 if TYPE_CHECKING:
     from splitlab.stats.analyze import Estimator, ViewCache
@@ -131,7 +132,7 @@ class VersionSrm:
             "version": self.version,
             "counts": {k: count(v) for k, v in self.counts.items()},
             "expected": dict(self.expected),
-            "statistic": self.statistic,
+            "statistic": num(self.statistic),  # None for the infinite one (seen, not expected)
             "dof": self.dof,
             "pValue": self.p_value,
         }
@@ -140,7 +141,7 @@ class VersionSrm:
 def _version_srm(
     version: int, counts: Mapping[str, float], variants: Sequence[str], weights: Mapping[str, float]
 ) -> VersionSrm:
-    total_w = sum(max(float(weights.get(v, 0.0)), 0.0) for v in variants)
+    total_w = sum(max(float(weights.get(v, 0.0)), 0.0) for v in variants) or 1.0
     observed = {v: float(counts.get(v, 0.0)) for v in variants}
     total = sum(observed.values())
     shares = {v: max(float(weights.get(v, 0.0)), 0.0) / total_w for v in variants}
@@ -201,14 +202,13 @@ def srm_by_version(
     )
 
 
-def version_units(sums: SliceSums | ExperimentSums, versions: Sequence[WeightsVersion]) -> list[
-    dict[str, float]
-]:  # fmt: skip
+def version_units(
+    sums: ExperimentSums, versions: Sequence[WeightsVersion]
+) -> list[dict[str, float]]:
     """Units per variant of each version's slice (empty when the slice is absent)."""
-    segments = sums.segments if isinstance(sums, ExperimentSums) else {}
     out: list[dict[str, float]] = []
     for v in versions:
-        part = segments.get(version_slice(v.version))
+        part = sums.segments.get(version_slice(v.version))
         out.append({} if part is None else {k: float(n) for k, n in part.units.items()})
     return out
 
