@@ -31,17 +31,17 @@ V2 = [
 
 
 def sticky(**over: Any) -> Any:
-    return experiment(
-        variants=[{"name": "control", "weight": 0.2}, {"name": "treatment", "weight": 0.8}],
-        assignment={"sticky": True},
-        metrics={
+    base: dict[str, Any] = {
+        "variants": [{"name": "control", "weight": 0.2}, {"name": "treatment", "weight": 0.8}],
+        "assignment": {"sticky": True},
+        "metrics": {
             "primary": {"name": "revenue", "type": "continuous"},
             "secondary": [],
             "guardrails": [],
         },
-        evaluation={"correction": "none", "maxPeeks": 1},
-        **over,
-    )
+        "evaluation": {"correction": "none", "maxPeeks": 1},
+    }
+    return experiment(**{**base, **over})
 
 
 # ----------------------------------------------------------------------------- SRM
@@ -220,3 +220,33 @@ def test_a_version_too_small_to_compare_is_left_out_with_a_note() -> None:
     assert cmp.absolute is not None and two.absolute is not None
     assert cmp.absolute.estimate == pytest.approx(two.absolute.estimate, rel=1e-12)
     assert any("v2 (control has 1 unit(s)" in n for n in cmp.notes)
+
+
+def test_bayesian_conversion_takes_the_normal_model_when_stratified() -> None:
+    """A weighted combination of versions is not a Beta-binomial count: the chance to beat
+    control is Phi(effect / SE) of the stratified estimate (the normal model)."""
+    rng = np.random.default_rng(15)
+    cohorts = [
+        {"control": rng.random(500) < 0.10, "treatment": rng.random(500) < 0.11},
+        {"control": rng.random(200) < 0.20, "treatment": rng.random(800) < 0.21},
+    ]
+    parts = []
+    for c in cohorts:
+        arms = {a: ArmSums.from_values(c[a].astype(float)) for a in ARMS}
+        parts.append(SliceSums({a: arms[a].n for a in ARMS}, {"buy": arms}))
+    pooled = parts[0] + parts[1]
+    sums = ExperimentSums(pooled.units, pooled.metrics, "exp-stats", 1,
+                          {version_slice(k): p for k, p in enumerate(parts)})  # fmt: skip
+    exp = sticky(
+        metrics={"primary": {"name": "buy", "type": "conversion"}, "secondary": [],
+                 "guardrails": []},
+        evaluation={"method": "bayesian", "correction": "none", "maxPeeks": 1},
+    )  # fmt: skip
+    (cmp,) = analyze(exp, sums, 1, versions=V2).metrics[0].comparisons
+    assert cmp.absolute is not None and cmp.bayesian is not None
+    sizes = np.array([sum(c[a].size for a in ARMS) for c in cohorts], float)
+    w = sizes / sizes.sum()
+    d = np.array([c["treatment"].mean() - c["control"].mean() for c in cohorts])
+    v = np.array([sum(c[a].mean() * (1 - c[a].mean()) / c[a].size for a in ARMS) for c in cohorts])
+    effect, se = float(w @ d), math.sqrt(float(w**2 @ v))
+    assert cmp.bayesian.chance_to_beat_control == pytest.approx(sps.norm.cdf(effect / se), rel=1e-6)

@@ -246,6 +246,7 @@ def combine(diffs: Sequence[Difference], weights: Sequence[float]) -> Difference
             wi * wi * d.cov_estimate_control for wi, d in zip(w, diffs, strict=True)
         ),
         theta=None,
+        single_stratum=False,
     )
 
 
