@@ -273,3 +273,13 @@ def test_the_same_split_written_differently_is_no_version(registry: Registry) ->
     (change,) = [c for c in registry.changes(exp.id) if c.kind == "definition"]
     assert change.details == {"changed": ["variants"]}
     assert len(weights_versions(registry, registry.get(exp.id))) == 1
+
+
+def test_a_look_before_the_change_is_the_classic_one(store: DuckDBStore) -> None:
+    """A look whose data cut-off precedes the weights change has one version: classic."""
+    registry = Registry.for_store(store)
+    exp, _ = reweighted_mid_way(store, registry)
+    record = run_look(store, registry, exp.id, cutoff=CHANGE - timedelta(hours=1), now=NOW)
+    doc = record.to_dict()
+    assert "weightsVersions" not in doc and "byWeightsVersion" not in doc["results"]["srm"]
+    assert sum(doc["results"]["units"].values()) == 2000

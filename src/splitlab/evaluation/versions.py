@@ -149,6 +149,8 @@ def versioned_sums(
     if not experiment.assignment.sticky or experiment.design is not None:
         return sums, None
     versions = weights_versions(registry, experiment)
+    if cutoff is not None:  # a version that started after the data cut-off has no units yet
+        versions = [v for v in versions if v.version == 0 or v.start <= cutoff]
     if not versioned(experiment, versions):
         return sums, None
     return with_version_slices(sums, versions, store, experiment, cutoff), versions
