@@ -53,7 +53,9 @@ def check(
     on_server = f"read the sums on that server with GET /v1/experiments/{experiment_id}/summary"
     with open_database(db_path, on_server=on_server) as (store, registry):
         experiment = registry.get(experiment_id)
-        report = launch_check(store, experiment, traffic=traffic, target=target, cutoff=cutoff)
+        report = launch_check(
+            store, experiment, traffic=traffic, target=target, cutoff=cutoff, registry=registry
+        )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:

@@ -18,6 +18,7 @@ from splitlab.cli.database import db_option, open_database, parse_instant
 from splitlab.cli.designs import results_design_lines
 from splitlab.evaluation import EvaluationError, run_look
 from splitlab.evaluation.look import results_json
+from splitlab.stats.versions import versions_line
 from splitlab.store.registry import LookRecord, format_time
 
 #: Exit code per decision of a new look (errors, including a refused look, exit 3).
@@ -122,6 +123,8 @@ def _print_record(record: LookRecord, as_json: bool) -> None:
     console.print(f"Decision: [bold {colour}]{label}[/]")
     for reason in decision["reasons"]:
         console.print(f"  - {reason}")
+    if "weightsVersions" in doc:  # a sticky experiment whose weights changed
+        console.print(versions_line(doc["weightsVersions"]), markup=False)
     for line in results_design_lines(doc["results"].get("design")):
         console.print(line, markup=False)
     for action in doc["actions"]:

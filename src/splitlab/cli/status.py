@@ -11,6 +11,7 @@ from rich.table import Table
 from splitlab.cli.database import db_option, open_database
 from splitlab.config import Status
 from splitlab.evaluation import change_status, history
+from splitlab.stats.versions import split_text
 
 
 @click.command("status")
@@ -71,11 +72,16 @@ def status(
     for column in ("at", "kind", "from", "to", "by", "reason", "look"):
         table.add_column(column)
     for c in changes:
+        was, now = c.from_value or "-", c.to_value or "-"
+        details = c.details or {}
+        if "weightsVersion" in details:  # a live weights change: a new weights version
+            was = f"weights {split_text(details['previousWeights'])}"
+            now = f"weights v{details['weightsVersion']}: {split_text(details['weights'])}"
         table.add_row(
             c.to_dict()["at"],
             c.kind,
-            c.from_value or "-",
-            c.to_value or "-",
+            was,
+            now,
             c.by,
             c.reason,
             "-" if c.look is None else str(c.look),

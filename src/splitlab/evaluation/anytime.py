@@ -21,7 +21,8 @@ largest of them and could contradict the decision.
 
 :func:`carry_forward` reads the planned looks already in the ledger (never peeks: a peek must
 not influence a later decision) and keeps what a re-analysis needs: each look's number, the
-information-fraction history it used and its overall sums.
+information-fraction history it used and its overall sums (and, for a look stratified by
+weights version, its per-version slices and versions, so that it is re-analysed the same way).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from splitlab.stats.analyze import at_level
 from splitlab.stats.relative import Interval, excludes_zero
 from splitlab.stats.results import Comparison, DirectionName, Results
 from splitlab.stats.sums import ExperimentSums
+from splitlab.stats.versions import VERSION_SLICE_PREFIX, WeightsVersion
 
 #: {"looks": [{"look": n, "history": [...] | None, "sums": {...}}, ...]} (oldest first)
 Carried = dict[str, Any]
@@ -50,7 +52,15 @@ def carry_forward(documents: list[dict[str, Any]]) -> Carried:
     looks = []
     for doc in documents:
         sums = {k: v for k, v in doc["sums"].items() if k != "segments"}
-        looks.append({"look": doc["analysisLook"], "history": doc["history"], "sums": sums})
+        item = {"look": doc["analysisLook"], "history": doc["history"], "sums": sums}
+        block = doc.get("weightsVersions")
+        if block is not None:  # a look stratified by weights version: keep what it used
+            segments = doc["sums"].get("segments") or {}
+            sums["segments"] = {
+                k: v for k, v in segments.items() if k.startswith(VERSION_SLICE_PREFIX)
+            }
+            item["versions"] = block["versions"]
+        looks.append(item)
     return {"looks": looks}
 
 
@@ -59,6 +69,7 @@ class _Look:
     sums: ExperimentSums
     look: int
     history: tuple[float, ...] | None
+    versions: list[WeightsVersion] | None = None
 
 
 def apply_running(
@@ -67,6 +78,7 @@ def apply_running(
     carried: Carried,
     sums: ExperimentSums,
     history: tuple[float, ...] | None,
+    versions: list[WeightsVersion] | None = None,
 ) -> Results:
     """Results with running minima, and intersections at the decision's level.
 
@@ -82,10 +94,11 @@ def apply_running(
             ExperimentSums.from_dict(item["sums"]),
             item["look"],
             None if item["history"] is None else tuple(item["history"]),
+            [WeightsVersion.from_dict(v) for v in item["versions"]] if "versions" in item else None,
         )
         for item in earlier
     ]
-    looks.append(_Look(sums, results.look, history))
+    looks.append(_Look(sums, results.look, history, versions))
     past = [_analyse_at(experiment, look, ev.alpha) for look in looks[:-1]]
 
     family: list[tuple[str, str]] = []
@@ -130,7 +143,13 @@ def _analyse_at(experiment: Experiment, look: _Look, level: float) -> Results:
     With correction ``none`` and ``alpha = level`` every interval is at ``level``; ``tau`` is
     pinned (:func:`~splitlab.stats.analyze.at_level`), so the mSPRT p-value does not change.
     """
-    return analyze(at_level(experiment, level, "none"), look.sums, look.look, history=look.history)
+    return analyze(
+        at_level(experiment, level, "none"),
+        look.sums,
+        look.look,
+        history=look.history,
+        versions=look.versions,
+    )
 
 
 def _rebuild(

@@ -29,8 +29,11 @@ from typing import Any
 
 from splitlab.config import Experiment, MetricType
 from splitlab.evaluation.look import LookStore
+from splitlab.evaluation.versions import versioned_sums
 from splitlab.stats import analyze, srm
 from splitlab.stats.sums import ExperimentSums
+from splitlab.stats.versions import WeightsVersion, srm_by_version, version_units
+from splitlab.store.registry import Registry
 
 #: Traffic steps of a ramp-up, as fractions of all units.
 TRAFFIC_STEPS: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5, 1.0)
@@ -91,25 +94,30 @@ def launch_check(
     traffic: float | None = None,
     target: float = 1.0,
     cutoff: datetime | None = None,
+    registry: Registry | None = None,
 ) -> LaunchReport:
     """Check a dry run of ``experiment`` in ``store`` (see the module docstring).
 
     ``traffic`` is the allocation the experiment ran at (default: its ``trafficAllocation``,
     the article's quick start sets 1% there for the dry run); ``target`` the allocation to
-    reach step by step.
+    reach step by step. With the `registry`, a sticky experiment whose weights changed has its
+    SRM checked per weights version (:mod:`splitlab.stats.versions`), as its looks do.
     """
     current = experiment.traffic_allocation if traffic is None else traffic
     sums = store.summary(experiment, cutoff=cutoff)
     quality = store.data_quality(experiment, cutoff=cutoff)
+    versions = None
+    if registry is not None:
+        sums, versions = versioned_sums(store, registry, experiment, sums, cutoff)
     checks = [
         _exposures(experiment, sums),
-        _srm(experiment, sums),
+        _srm(experiment, sums, versions),
         _metadata(
             quality.variant_mismatch_events,
             quality.unexposed_metric_events,
             quality.multi_exposed_units,
         ),
-        _guardrails(experiment, sums),
+        _guardrails(experiment, sums, versions),
         _metric_data(experiment, sums),
     ]
     ready = all(c.passed for c in checks)
@@ -142,15 +150,26 @@ def _exposures(experiment: Experiment, sums: ExperimentSums) -> CheckItem:
     return CheckItem("exposures", True, f"exposed units: {counts}")
 
 
-def _srm(experiment: Experiment, sums: ExperimentSums) -> CheckItem:
+def _srm(
+    experiment: Experiment, sums: ExperimentSums, versions: list[WeightsVersion] | None = None
+) -> CheckItem:
     ev = experiment.evaluation
-    result = srm.check(
-        sums.units,
-        experiment.variant_names,
-        experiment.weights,
-        ev.srm_threshold,
-        ev.launch_srm_threshold,
-    )
+    if versions is not None:
+        result = srm_by_version(
+            versions,
+            version_units(sums, versions),
+            experiment.variant_names,
+            ev.srm_threshold,
+            ev.launch_srm_threshold,
+        )
+    else:
+        result = srm.check(
+            sums.units,
+            experiment.variant_names,
+            experiment.weights,
+            ev.srm_threshold,
+            ev.launch_srm_threshold,
+        )
     if result.p_value is None:
         return CheckItem("srm", False, "no exposures yet, so the split cannot be checked")
     passed = result.launch_check_passed
@@ -159,7 +178,8 @@ def _srm(experiment: Experiment, sums: ExperimentSums) -> CheckItem:
         "srm",
         passed,
         f"chi-square p = {result.p_value:.3g} {relation} launchSrmThreshold "
-        f"{result.launch_threshold:g}",
+        f"{result.launch_threshold:g}"
+        + (f" (per weights version, {len(versions)} versions)" if versions else ""),
     )
 
 
@@ -178,14 +198,18 @@ def _metadata(mismatched: int, unexposed: int, multi: int) -> CheckItem:
     )
 
 
-def _guardrails(experiment: Experiment, sums: ExperimentSums) -> CheckItem:
+def _guardrails(
+    experiment: Experiment, sums: ExperimentSums, versions: list[WeightsVersion] | None = None
+) -> CheckItem:
     if not experiment.metrics.guardrails:
         return CheckItem("guardrails", True, "no guardrails defined")
     ev = experiment.evaluation
     fixed = ev.model_copy(
         update={"sequential": ev.sequential.model_copy(update={"method": "none"})}
     )
-    results = analyze(experiment.model_copy(update={"evaluation": fixed}), sums, 1)
+    results = analyze(
+        experiment.model_copy(update={"evaluation": fixed}), sums, 1, versions=versions
+    )
     breached, unknown = [], []
     for metric in results.metrics:
         for c in metric.comparisons:

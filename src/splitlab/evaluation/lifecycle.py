@@ -21,6 +21,7 @@ from typing import Any
 from splitlab.config import ConfigError, Experiment, Status
 from splitlab.config.layering import check_against
 from splitlab.evaluation.errors import ToggleError, TransitionError
+from splitlab.evaluation.versions import weights_version_details
 from splitlab.store.registry import Change, Registry
 
 #: Allowed status changes: current -> the statuses it may move to.
@@ -205,7 +206,10 @@ def set_toggle(
 
 
 #: Fields that may change once an experiment has left draft (ramp-up, targeting, schedule,
-#: wording). Everything else is part of the pre-registered design and is frozen.
+#: wording). Everything else is part of the pre-registered design and is frozen, except the
+#: variants' weights of a sticky experiment without a design: each such change is a new
+#: weights version (``details.weightsVersion`` of its audit record), and the looks analyse
+#: each version's cohort on its own (:mod:`splitlab.evaluation.versions`).
 MUTABLE_WHEN_LIVE = frozenset(
     {"name", "description", "trafficAllocation", "targeting", "evaluation.schedule"}
 )
@@ -254,6 +258,12 @@ def update_definition(
                 value=current.status.value,
             )
         frozen = [f for f in changed if f not in MUTABLE_WHEN_LIVE]
+        details: dict[str, Any] = {"changed": changed}
+        if current.status is not Status.DRAFT and "variants" in frozen:
+            reweighted = weights_version_details(registry, current, experiment)
+            if reweighted is not None:
+                frozen.remove("variants")
+                details.update(reweighted)
         if current.status is not Status.DRAFT and frozen:
             raise TransitionError(
                 f"{', '.join(frozen)}: part of the pre-registered design of "
@@ -271,7 +281,7 @@ def update_definition(
             by=by,
             reason=reason,
             at=now or datetime.now(UTC),
-            details={"changed": changed},
+            details=details,
         )
     return experiment
 

@@ -33,9 +33,11 @@ from splitlab.evaluation.policy import PlannedChange, look_decision, plan_change
 from splitlab.evaluation.poststrat import post_stratified
 from splitlab.evaluation.quality import DataQualityCounts, QualityReport, assess
 from splitlab.evaluation.segments import segment_results
+from splitlab.evaluation.versions import versioned_sums
 from splitlab.stats import analyze
 from splitlab.stats.analyze import information_fraction
-from splitlab.stats.sums import ExperimentSums
+from splitlab.stats.sums import ExperimentSums, SliceSums
+from splitlab.stats.versions import WeightsVersion, versioned, versions_block
 from splitlab.store.registry import LookRecord, Registry, canonical_json, format_time
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,10 @@ class LookStore(Protocol):
     def data_quality(
         self, experiment: Experiment, cutoff: datetime | None = None
     ) -> DataQualityCounts: ...
+
+    def weights_version_sums(
+        self, experiment: Experiment, boundaries: Sequence[int], cutoff: datetime | None = None
+    ) -> list[SliceSums]: ...
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,7 @@ def run_look(
         _check_planned_look(experiment, planned)
         number = analysis_look = taken + 1
     sums = _collect_sums(store, experiment, cutoff, analysis_look)
+    sums, versions = versioned_sums(store, registry, experiment, sums, cutoff)
     history = _history(planned, analysis_look, information_fraction(experiment, sums.units))
     carried = (
         carry_forward([r.to_dict() for r in planned])
@@ -121,7 +128,14 @@ def run_look(
         "switchback" if experiment.is_switchback else "cluster" if experiment.is_cluster else None,
     )
     evaluated = evaluate(
-        experiment, sums, analysis_look, history, quality, peek=peek, carried=carried
+        experiment,
+        sums,
+        analysis_look,
+        history,
+        quality,
+        peek=peek,
+        carried=carried,
+        versions=versions,
     )
     actions: list[dict[str, Any]] = []
     if evaluated.change is not None:
@@ -189,15 +203,26 @@ def evaluate(
     *,
     peek: bool = False,
     carried: Carried | None = None,
+    versions: Sequence[WeightsVersion] | None = None,
 ) -> Evaluated:
     """The pure part of a look: analysis, segments, post-stratification and the decision.
 
     ``carried`` is the always-valid running state of the earlier planned looks
     (:mod:`splitlab.evaluation.anytime`); None for the other sequential methods.
+    ``versions``: the weights versions of a sticky experiment whose weights changed (the sums
+    then hold one slice per version): SRM per version and effects stratified by version
+    (:mod:`splitlab.stats.versions`), recorded in the document's ``weightsVersions``.
     """
-    results = analyze(experiment, sums, look, history=history)
+    results = analyze(experiment, sums, look, history=history, versions=versions)
     if carried is not None:
-        results = apply_running(results, experiment, carried, sums, history)
+        results = apply_running(
+            results,
+            experiment,
+            carried,
+            sums,
+            history,
+            None if versions is None else list(versions),
+        )
     engine = look_decision(results, experiment, quality)
     change: PlannedChange | None = None
     if peek:
@@ -228,6 +253,9 @@ def evaluate(
         "sums": sums.to_dict(),
         "definition": experiment.to_wire(),
     }
+    if versioned(experiment, versions) and versions is not None:
+        # Only then, so that every other document keeps its keys (and its bytes).
+        body["weightsVersions"] = versions_block(versions, results.srm)
     stratified = allocation_stratified(experiment, sums)
     if stratified is not None:  # only for an allocation table, so other documents keep their keys
         body["allocationStratified"] = stratified
@@ -245,6 +273,8 @@ def replay_look(record: LookRecord) -> str:
     sums = ExperimentSums.from_dict(stored["sums"])
     quality = QualityReport.from_dict(stored["dataQuality"])
     history = None if stored["history"] is None else tuple(stored["history"])
+    block = stored.get("weightsVersions")
+    versions = None if block is None else [WeightsVersion.from_dict(v) for v in block["versions"]]
     evaluated = evaluate(
         experiment,
         sums,
@@ -253,6 +283,7 @@ def replay_look(record: LookRecord) -> str:
         quality,
         peek=stored["peek"],
         carried=stored["carried"],
+        versions=versions,
     )
     meta = {k: stored[k] for k in _META_KEYS}
     return look_document(meta, evaluated, stored["actions"])
@@ -276,7 +307,8 @@ def results_view(record: LookRecord) -> dict[str, Any]:
     The top level is the results JSON (``experimentId``, ``look``, ``srm``, ``decision``,
     ``metrics`` and the engine's other keys; ``decision`` is the look's own, ``peek`` for a
     read-only peek), plus the look's other outputs (``dataQuality``, ``segments``,
-    ``postStratified``, ``allocationStratified`` when the look has it, ``actions``: the
+    ``postStratified``, ``allocationStratified`` and ``weightsVersions`` when the look has
+    them, ``actions``: the
     status changes it made) and ``ledger``: where the
     look sits in the ledger (``seq``, ``number``, ``peek``, ``analysisLook``, ``takenAt``,
     ``cutoff``, ``triggeredBy``, ``status`` at the time) and the inputs it was computed from
@@ -292,6 +324,8 @@ def results_view(record: LookRecord) -> dict[str, Any]:
         view[key] = stored[key]
     if "allocationStratified" in stored:  # only looks of an experiment with strata have it
         view["allocationStratified"] = stored["allocationStratified"]
+    if "weightsVersions" in stored:  # only looks of a sticky experiment whose weights changed
+        view["weightsVersions"] = stored["weightsVersions"]
     view["ledger"] = {
         "seq": record.seq,
         "number": stored["look"],

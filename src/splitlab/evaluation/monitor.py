@@ -28,6 +28,7 @@ from splitlab.evaluation.errors import EvaluationError
 from splitlab.evaluation.look import LookStore, evaluate, look_document
 from splitlab.evaluation.quality import assess
 from splitlab.evaluation.scheduler import launched_at
+from splitlab.evaluation.versions import versioned_sums
 from splitlab.store.registry import LookRecord, Registry, format_time
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,9 @@ def check_guardrails(
     """One always-valid guardrail check now, recorded as a peek; rolls back on a breach when
     the experiment's rollback policy allows it."""
     experiment = registry.get(experiment_id)
-    sums = store.summary(experiment, cutoff=now)
+    sums, versions = versioned_sums(
+        store, registry, experiment, store.summary(experiment, cutoff=now), now
+    )
     quality = assess(
         store.data_quality(experiment, now),
         sum(sums.units.values()),
@@ -84,7 +87,7 @@ def check_guardrails(
     taken = registry.planned_looks_taken(experiment_id)
     look = taken + 1 if ev.allow_extra_looks else min(taken + 1, ev.max_peeks)
     analysed = always_valid(experiment)
-    evaluated = evaluate(analysed, sums, look, None, quality, peek=True)
+    evaluated = evaluate(analysed, sums, look, None, quality, peek=True, versions=versions)
     breached = breached_guardrails_of(evaluated.document_body["results"])
     policy = experiment.rollback
     act = bool(breached) and policy.enabled and "guardrail_breach" in policy.conditions

@@ -24,6 +24,7 @@ from splitlab.stats import (
     srm,
     switchback,
 )
+from splitlab.stats import versions as versions_mod
 from splitlab.stats.comparison import Pending, build_comparison
 from splitlab.stats.decision import decide
 from splitlab.stats.difference import Difference, NotEstimable, TestKind, compare
@@ -222,12 +223,16 @@ def analyze(
     history: Sequence[float] | None = None,
     segment: str | None = None,
     data_quality: Sequence[str] = (),
+    versions: Sequence[versions_mod.WeightsVersion] | None = None,
 ) -> Results:
     """Analyse one look at `experiment` from its sufficient statistics.
 
     `look` defaults to the sums' look (or 1). `history` gives the information fractions of
     earlier looks when known (the evaluation layer's looks ledger); otherwise they are taken as
-    equally spaced. `segment` analyses one segment's slice of the sums.
+    equally spaced. `segment` analyses one segment's slice of the sums. `versions`: the
+    weights versions of a sticky experiment whose weights changed; with two or more (and the
+    sums' per-version slices), the SRM check is per version and every comparison is
+    stratified by version (:mod:`splitlab.stats.versions`).
     """
     _check_variants(experiment, sums)
     look = _check_look(experiment, sums, look)
@@ -238,9 +243,19 @@ def analyze(
     control = experiment.control
     treatments = [v for v in names if v != control]
     units = {v: float(data.units.get(v, 0.0)) for v in names}
-    srm_result = srm.check(
-        units, names, experiment.weights, ev.srm_threshold, ev.launch_srm_threshold
-    )
+    by_version = segment is None and versions_mod.versioned(experiment, versions)
+    if by_version and versions is not None:
+        srm_result = versions_mod.srm_by_version(
+            versions,
+            versions_mod.version_units(data, versions),
+            names,
+            ev.srm_threshold,
+            ev.launch_srm_threshold,
+        )
+    else:
+        srm_result = srm.check(
+            units, names, experiment.weights, ev.srm_threshold, ev.launch_srm_threshold
+        )
 
     fraction = information_fraction(experiment, units)
     max_looks = max(ev.max_peeks, look)
@@ -251,12 +266,18 @@ def analyze(
     pending: list[Pending] = []
     cache: ViewCache = {}
     estimate = estimator_for(experiment)
+    if by_version and versions is not None:
+        estimate = versions_mod.stratified_estimator(estimate, versions)
     for role, metric in experiment.metrics.all():
         for variant in treatments:
             diff: Difference | None
             reason: str | None
             notes: tuple[str, ...]
-            if metric.type == MetricType.QUANTILE and estimate is not _difference:
+            if (
+                metric.type == MetricType.QUANTILE
+                and estimate is not _difference
+                and not by_version
+            ):
                 diff, reason, notes = None, quantile_metric.UNSUPPORTED_DESIGN, ()
                 arm_units = (0.0, 0.0)
             else:

@@ -179,7 +179,12 @@ def _bayesian(
 ) -> BayesianResult:
     # A cluster or switchback design's rate is not a share of independent units (p.units
     # counts clusters or cells), so the Beta-binomial model does not apply: the normal one does.
-    if metric.type == MetricType.CONVERSION and d.theta is None and not clustered:
+    if (
+        metric.type == MetricType.CONVERSION
+        and d.theta is None
+        and d.single_stratum
+        and not clustered
+    ):
         n_c, n_t = p.units
         return bayes.conversion(
             _count(d.control_mean * n_c), n_c, _count(d.treatment_mean * n_t), n_t, increase, level

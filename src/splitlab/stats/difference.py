@@ -43,6 +43,10 @@ class Difference:
     cov_estimate_control: float
     theta: float | None = None
     notes: tuple[str, ...] = ()
+    #: Whether the arms' means and units are plain conversion rates and counts, so that the
+    #: Bayesian option may use its Beta-binomial model; False for a weighted combination of
+    #: strata (:mod:`splitlab.stats.versions`), which takes the normal model.
+    single_stratum: bool = True
 
     @property
     def z_equivalent(self) -> float:

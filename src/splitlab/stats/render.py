@@ -123,6 +123,12 @@ def rich_results(results: Results) -> RenderableType:
         if srm.p_value is None
         else f"SRM: p = {srm.p_value:.4g} ({'MISMATCH' if srm.detected else 'ok'})"
     )
+    if srm.by_version is not None:
+        each = ", ".join(
+            f"v{v.version} p = {'n/a' if v.p_value is None else f'{v.p_value:.4g}'}"
+            for v in srm.by_version
+        )
+        srm_line += f", per weights version ({each}); effects stratified by weights version"
     parts: list[RenderableType] = [
         Text(title, style="bold"),
         Text(srm_line),

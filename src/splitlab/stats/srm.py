@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scipy import special
 
 from splitlab.stats.sums import count
+
+if TYPE_CHECKING:
+    from splitlab.stats.versions import VersionSrm
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,10 @@ class SrmResult:
     threshold: float
     statistic: float | None = None
     launch_threshold: float = 0.05
+    #: A sticky experiment whose weights changed: each weights version's own test
+    #: (:func:`splitlab.stats.versions.srm_by_version`); the fields above are then the sum
+    #: over versions. None for the ordinary check against the current weights.
+    by_version: tuple[VersionSrm, ...] | None = None
 
     @property
     def launch_check_passed(self) -> bool:
@@ -35,7 +42,7 @@ class SrmResult:
         return self.p_value is not None and self.p_value > self.launch_threshold
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "pValue": self.p_value,
             "detected": self.detected,
             "counts": {k: count(v) for k, v in self.counts.items()},
@@ -44,6 +51,9 @@ class SrmResult:
             "statistic": self.statistic,
             "launchCheckPassed": self.launch_check_passed,
         }
+        if self.by_version is not None:  # only then, so other documents keep their keys
+            out["byWeightsVersion"] = [p.to_dict() for p in self.by_version]
+        return out
 
 
 def check(

@@ -29,7 +29,7 @@ import duckdb
 from splitlab.config.adaptive import CanaryMetric
 from splitlab.config.models import Experiment
 from splitlab.stats.intervals import CanaryData
-from splitlab.stats.sums import ExperimentSums
+from splitlab.stats.sums import ExperimentSums, SliceSums
 from splitlab.stats.switchback import cell_sums
 from splitlab.stats.switchback_cells import SwitchbackCells
 from splitlab.store.bandit_sql import BanditData, bandit_data_from_rows, plan_bandit
@@ -52,6 +52,7 @@ from splitlab.store.quantile_sql import quantile_sums
 from splitlab.store.summary_sql import cutoff_millis, plan_summary, sums_from_rows, used_params
 from splitlab.store.switchback_sql import CellResult, plan_cells, read_cells
 from splitlab.store.tables import create_tables
+from splitlab.store.versions_sql import plan_versions, versions_from_rows
 from splitlab.store.writepath import LoaderThread, LoadPolicy, LogWriter
 from splitlab.tracking.events import Event
 
@@ -321,3 +322,17 @@ class DuckDBStore:
         """Have :meth:`close` call `hook` first, while the connection is still open (the
         sticky store stops its loader and loads what its log holds)."""
         self._close_hooks.append(hook)
+
+    # ------------------------------------------------------------------ weights versions
+
+    def weights_version_sums(
+        self, experiment: Experiment, boundaries: Sequence[int], cutoff: datetime | None = None
+    ) -> list[SliceSums]:
+        """A sticky experiment's units and sums per weights version
+        (:mod:`splitlab.store.versions_sql`); `boundaries` are the starts of the versions
+        after the first (epoch ms)."""
+        self.flush()
+        plan = plan_versions(experiment, cutoff_millis(cutoff), boundaries)
+        with self.lock:
+            columns, rows = self._run(plan.sql, plan.params)
+        return versions_from_rows(experiment, plan, boundaries, columns, rows)

@@ -142,7 +142,12 @@ class UnitValues:
 
 
 def unit_values(
-    experiment: Experiment, cutoff_ms: int, segments: Sequence[str], *, clustered: bool = False
+    experiment: Experiment,
+    cutoff_ms: int,
+    segments: Sequence[str],
+    *,
+    clustered: bool = False,
+    with_t0: bool = False,
 ) -> UnitValues:
     """The per-unit values of `experiment`'s metrics (see :class:`UnitValues`).
 
@@ -150,6 +155,7 @@ def unit_values(
     to this experiment (``own``) and its age relative to the unit's first exposure (``age``,
     ms); the per-metric aggregates then test those cheap columns. With `clustered`, only
     exposures that carry a ``cluster_id`` count, and each unit gets its first one's.
+    `with_t0`: ``vals`` also has the unit's first-exposure time ``t0`` (as with `clustered`).
     """
     metrics = summary_metrics(experiment)
     names = event_names(metrics)
@@ -223,6 +229,8 @@ def unit_values(
         unit_cols += ", cluster"
         val_cols += ", u.cluster, u.t0"
         with_cluster = " AND cluster_id IS NOT NULL"
+    elif with_t0:
+        val_cols += ", u.t0"
     val_cols += "".join(", " + v for v in values)
     ctes = f"""
 WITH first AS (
@@ -314,8 +322,8 @@ def sums_from_rows(
         else:
             by_segment.setdefault(label, {})[variant] = record
     variants = experiment.variant_names
-    main = _slice(plan, variants, overall)
-    segments = {label: _slice(plan, variants, recs) for label, recs in by_segment.items()}
+    main = slice_sums(plan, variants, overall)
+    segments = {label: slice_sums(plan, variants, recs) for label, recs in by_segment.items()}
     return ExperimentSums(
         main.units,
         main.metrics,
@@ -326,9 +334,10 @@ def sums_from_rows(
     )
 
 
-def _slice(
+def slice_sums(
     plan: SummaryPlan, variants: Sequence[str], records: dict[str, dict[str, Any]]
 ) -> SliceSums:
+    """One slice's sums from its rows by variant (a variant without a row gets zeros)."""
     units: dict[str, float] = {}
     per_metric: dict[str, dict[str, ArmSums]] = {m.name: {} for m in plan.metrics}
     sizes: dict[str, ArmSums] | None = {} if plan.clustered else None

@@ -17,6 +17,7 @@ from scipy.stats import norm
 
 from splitlab.config import Experiment, load_experiment
 from splitlab.server.dashboard import charts, words
+from splitlab.stats.versions import split_text
 from splitlab.store.registry import LookRecord, format_time
 
 _QUALITY = (
@@ -283,4 +284,28 @@ def view(record: LookRecord, now: datetime | None = None) -> dict[str, Any]:
         "forest": forest(rows),
         "quality": quality(document.get("dataQuality")),
         "power": power_warnings(results),
+        "versions": weights_versions(document),
     }
+
+
+def weights_versions(document: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The weights versions of a sticky experiment whose weights changed (the document's
+    ``weightsVersions``): per version its split, start and units, and the SRM per version;
+    None for every other look."""
+    block = document.get("weightsVersions")
+    if not isinstance(block, Mapping):
+        return None
+    rows = []
+    for v in block.get("versions") or []:
+        weights = v.get("weights") or {}
+        units = v.get("units") or {}
+        rows.append(
+            {
+                "label": f"v{v.get('version')}",
+                "split": split_text(weights),
+                "start": str(v.get("start", ""))[:16].replace("T", " "),
+                "units": ", ".join(f"{k} {int(n):,}" for k, n in units.items()),
+                "p": v.get("srmPValue"),
+            }
+        )
+    return {"rows": rows, "p": block.get("srmPValue")}

@@ -112,8 +112,10 @@ def unit_values(
     *,
     clustered: bool = False,
     prefix: str = "",
+    with_t0: bool = False,
 ) -> UnitValues:
-    """The per-unit metric values of `experiment` (see :class:`UnitValues`)."""
+    """The per-unit metric values of `experiment` (see :class:`UnitValues`); `with_t0`: also
+    the unit's first-exposure time ``t0`` (as with `clustered`)."""
     metrics = summary_metrics(experiment)
     params: dict[str, Any] = {
         "exp": experiment.experiment_id,
@@ -164,6 +166,8 @@ def unit_values(
     )
     if clustered:
         columns += ", multi, cluster, t0"
+    elif with_t0:
+        columns += ", t0"
     sql = f"""(
   SELECT unit_variant AS {prefix}variant{columns}{"".join(", " + v for v in values)}
   FROM {first}

@@ -21,7 +21,7 @@ from typing import Any
 from splitlab.config.adaptive import CanaryMetric
 from splitlab.config.models import Experiment
 from splitlab.stats.intervals import CanaryData
-from splitlab.stats.sums import ExperimentSums
+from splitlab.stats.sums import ExperimentSums, SliceSums
 from splitlab.stats.switchback import cell_sums
 from splitlab.stats.switchback_cells import SwitchbackCells
 from splitlab.store.bandit_sql import BanditData, bandit_data_from_rows
@@ -40,10 +40,12 @@ from splitlab.store.clickhouse.sql import (
     plan_clickhouse_summary,
 )
 from splitlab.store.clickhouse.switchback_sql import plan_clickhouse_cells
+from splitlab.store.clickhouse.versions_sql import plan_clickhouse_versions
 from splitlab.store.errors import StoreError
 from splitlab.store.log import AppendLog, Position
 from splitlab.store.summary_sql import cutoff_millis, sums_from_rows
 from splitlab.store.switchback_sql import CellResult, read_cells
+from splitlab.store.versions_sql import versions_from_rows
 from splitlab.store.writepath import LoaderThread, LoadPolicy, LogWriter
 from splitlab.tracking.events import Event
 
@@ -257,3 +259,17 @@ class ClickHouseStore:
         _, moments = self._client.query(moments_sql, params)
         _, step = self._client.query(step_sql, params)
         return canary_data(experiment, metrics, moments, step, sketches, found)
+
+    # ------------------------------------------------------------------ weights versions
+
+    def weights_version_sums(
+        self, experiment: Experiment, boundaries: Sequence[int], cutoff: datetime | None = None
+    ) -> list[SliceSums]:
+        """A sticky experiment's units and sums per weights version
+        (:mod:`splitlab.store.versions_sql`); `boundaries` are the starts of the versions
+        after the first (epoch ms)."""
+        self.flush()
+        millis = cutoff_millis(cutoff)
+        plan = plan_clickhouse_versions(self.database, experiment, millis, boundaries, self._dedup)
+        columns, rows = self._client.query(plan.sql, plan.params)
+        return versions_from_rows(experiment, plan, boundaries, columns, rows)
