@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from splitlab.server import dashboard
-from splitlab.server.api import bandit, canary, experiments, looks, service, webhooks
+from splitlab.server.api import bandit, canary, experiments, holdouts, looks, service, webhooks
 from splitlab.server.app import create_app, create_fastapi
 
 from .server_helpers import Api, small
@@ -19,6 +19,7 @@ from .server_helpers import Api, small
 #: here fails `test_the_table_covers_every_route`, so no route escapes the checks below.
 ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/experiments"): "admin",
+    ("GET", "/v1/holdouts"): "admin",
     ("POST", "/v1/experiments"): "admin",
     ("GET", "/v1/experiments/{experiment_id}"): "admin",
     ("PUT", "/v1/experiments/{experiment_id}"): "admin",
@@ -126,6 +127,7 @@ def test_the_table_covers_every_route(api: Api) -> None:
             service.router,
             bandit.router,
             canary.router,
+            holdouts.router,
             webhooks.router,
         )
         for route in router.routes

@@ -38,7 +38,7 @@ from fastapi.responses import Response
 
 from splitlab import __version__
 from splitlab.server import dashboard
-from splitlab.server.api import bandit, canary, experiments, looks, service, webhooks
+from splitlab.server.api import bandit, canary, experiments, holdouts, looks, service, webhooks
 from splitlab.server.collector import create_collector
 from splitlab.server.context import ServerContext
 from splitlab.server.errors import error_response, install_error_handlers
@@ -81,6 +81,7 @@ def create_fastapi(ctx: ServerContext | None) -> FastAPI:
     app.include_router(looks.router)
     app.include_router(bandit.router)
     app.include_router(canary.router)
+    app.include_router(holdouts.router)
     app.include_router(service.router)
     app.include_router(webhooks.router)
     app.include_router(dashboard.router)
