@@ -46,9 +46,15 @@ def test_spec_assignment_cases(case: dict[str, Any]) -> None:
 def test_spec_covers_every_reason_but_unknown() -> None:
     """The vectors exercise every reason a known experiment can give from its definition
     alone (``sticky_unavailable`` depends on a failing sticky store: tests/assignment/
-    test_sticky.py)."""
+    test_sticky.py; ``outside_layer`` and ``holdout`` have their own vectors in
+    spec/layer-cases.json: tests/assignment/test_layer_vectors.py)."""
     reasons = {c["reason"] for c in CASES["assignments"]}
-    assert reasons == {r.value for r in Reason} - {"unknown_experiment", "sticky_unavailable"}
+    assert reasons == {r.value for r in Reason} - {
+        "unknown_experiment",
+        "sticky_unavailable",
+        "outside_layer",
+        "holdout",
+    }
 
 
 def test_unknown_experiment_has_its_own_reason() -> None:

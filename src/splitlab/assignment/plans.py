@@ -22,6 +22,13 @@ from splitlab.assignment.hashing import (
     gate_key,
     variant_edges,
 )
+from splitlab.assignment.layers import (
+    Decide,
+    LayerStep,
+    applying_holdouts,
+    compile_layered,
+    shipped_with_holdouts,
+)
 from splitlab.assignment.result import Assignment, Reason
 from splitlab.assignment.switchback import AssignAt, compile_switchback
 from splitlab.assignment.targeting import compile_targeting
@@ -56,7 +63,16 @@ class Plan:
     reads it, and its ``assign`` reads the clock it was compiled with.
     """
 
-    __slots__ = ("assign", "assign_at", "experiment", "many", "serves", "timed")
+    __slots__ = (
+        "assign",
+        "assign_at",
+        "decide",
+        "experiment",
+        "layer",
+        "many",
+        "serves",
+        "timed",
+    )
 
     def __init__(
         self,
@@ -65,8 +81,16 @@ class Plan:
         many: AssignMany,
         serves: bool,
         assign_at: AssignAt | None = None,
+        *,
+        layer: LayerStep | None = None,
+        decide: Decide | None = None,
     ) -> None:
         self.experiment = experiment
+        #: A layered or covered plan's steps, for the sticky store to go between: the layer
+        #: check of a resolved unit (None: no layer), and everything after the sticky step
+        #: (None: the plan has neither a layer nor a covering holdout).
+        self.layer = layer
+        self.decide = decide
         self.assign = assign
         self.many = many
         #: True when the plan can serve a variant (running, or one variant for everyone).
@@ -88,12 +112,27 @@ def compile_plan(
     experiment: Experiment,
     saved_groups: Mapping[str, Sequence[Any]] | None = None,
     clock: Clock | None = None,
+    holdouts: Sequence[Experiment] = (),
 ) -> Plan:
     """Compile `experiment`; the status decides first, then the running-experiment steps.
 
     `clock` (epoch ms) is read by a running switchback's ``assign`` when no time is given.
+    `holdouts`: the holdout experiments known (those running, untoggled and covering
+    `experiment` apply: :func:`~splitlab.assignment.layers.applying_holdouts`).
     """
     fixed = fixed_outcome(experiment)
+    covering = applying_holdouts(experiment, holdouts) if holdouts else []
+    if fixed is not None and covering and experiment.status is Status.SHIPPED:
+        shipped = shipped_with_holdouts(experiment, fixed, covering)
+
+        def many_shipped(
+            unit_ids: Sequence[Any], attributes: Sequence[Mapping[str, Any] | None] | None
+        ) -> list[Assignment]:
+            _check_lengths(unit_ids, attributes)
+            each = attributes if attributes is not None else [None] * len(unit_ids)
+            return [shipped(u, a) for u, a in zip(unit_ids, each, strict=True)]
+
+        return Plan(experiment, shipped, many_shipped, True)
     if fixed is not None:
 
         def assign_fixed(unit_id: Any, attributes: Mapping[str, Any] | None) -> Assignment:
@@ -108,6 +147,24 @@ def compile_plan(
         return Plan(experiment, assign_fixed, many_fixed, fixed.variant is not None)
     if experiment.is_switchback:
         return _switchback_plan(experiment, saved_groups, clock)
+    if experiment.layer is not None or covering:
+        layered = compile_layered(experiment, saved_groups, covering)
+        many_layered = layered.many
+
+        def many_checked(
+            unit_ids: Sequence[Any], attributes: Sequence[Mapping[str, Any] | None] | None
+        ) -> list[Assignment]:
+            _check_lengths(unit_ids, attributes)
+            return many_layered(unit_ids, attributes)
+
+        return Plan(
+            experiment,
+            layered.assign,
+            many_checked,
+            True,
+            layer=layered.layer,
+            decide=layered.decide,
+        )
     assign, many = _running(experiment, saved_groups)
     return Plan(experiment, assign, many, True)
 

@@ -84,13 +84,17 @@ class ExperimentAssignmentService:
         """
         groups = self._saved_groups if saved_groups is None else dict(saved_groups)
         plans: dict[str, Plan] = {}
-        for experiment in experiments:
+        every = list(experiments)
+        # The holdouts first: every plan is given those covering it (compile_plan keeps the
+        # running, untoggled ones that cover it, in id order).
+        holdouts = [e for e in every if e.is_holdout]
+        for experiment in every:
             if experiment.experiment_id in plans:
                 raise AssignmentError(
                     f"experimentId {experiment.experiment_id!r} appears more than once; "
                     "expected unique experiment ids"
                 )
-            plan = compile_plan(experiment, groups, self.now_ms)
+            plan = compile_plan(experiment, groups, self.now_ms, holdouts)
             if experiment.is_sticky and not plan.timed and fixed_outcome(experiment) is None:
                 plan = sticky_plan(experiment, plan, self.sticky, self._count_failure)
             plans[experiment.experiment_id] = plan
@@ -204,8 +208,9 @@ def sticky_plan(
 ) -> Plan:
     """`plan` (a running, untimed experiment's) with each unit's first variant kept in `store`.
 
-    Order: the unit id and the allow-list as in `plan`; then the stored variant, if any (an
-    ``assigned`` answer whatever targeting, traffic and weights say now); otherwise `plan`'s
+    Order: the unit id, the allow-list and the layer as in `plan`; then the stored variant,
+    if any (served as an ``assigned`` answer whatever targeting, traffic, weights and
+    holdouts say now); otherwise `plan`'s
     answer, and an ``assigned`` one is put in the store (insert-if-absent: when another
     request put one first, that one is served). Any failure of the store answers
     ``sticky_unavailable``, is logged and counted through `on_failure`. A stored variant that
@@ -216,6 +221,8 @@ def sticky_plan(
     unavailable = Assignment(eid, None, Reason.STICKY_UNAVAILABLE)
     forced = {u for units in experiment.assignment.forced.values() for u in units}
     base = plan.assign
+    in_layer = plan.layer
+    decide = plan.decide
 
     def failed(unit: str, exc: BaseException) -> Assignment:
         logger.warning("sticky store failed for %s / %s: %s", eid, unit, exc)
@@ -227,13 +234,18 @@ def sticky_plan(
         unit = experiment_unit(experiment, unit_id, attributes)
         if unit is None or unit in forced:
             return base(unit_id, attributes)
+        if in_layer is not None:
+            outside = in_layer(unit)  # the layer comes before the store
+            if outside is not None:
+                return outside
         try:
             kept = store.get(eid, unit)
         except Exception as exc:  # any failure: never a silent second arm
             return failed(unit, exc)
         if kept is not None and kept in assigned:
             return assigned[kept]
-        answer = base(unit_id, attributes)
+        # A held-out unit (reason holdout) is not assigned, so it is never stored.
+        answer = base(unit_id, attributes) if decide is None else decide(unit, attributes)
         if answer.reason is not Reason.ASSIGNED or answer.variant is None:
             return answer
         try:

@@ -14,6 +14,7 @@ from typing import Any
 from splitlab.config.conditions import validate_condition
 from splitlab.config.designs import check_design
 from splitlab.config.errors import Problem
+from splitlab.config.layers import check_layering
 from splitlab.config.rules import validate_rules
 
 SEGMENT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
@@ -34,6 +35,7 @@ def check_experiment(raw: Mapping[str, Any]) -> list[Problem]:
     _check_targeting(raw.get("targeting"), problems)
     _check_segments(raw, problems)
     check_design(raw, problems)
+    check_layering(raw, problems)
     evaluation = raw.get("evaluation")
     if isinstance(evaluation, Mapping):
         schedule = evaluation.get("schedule")

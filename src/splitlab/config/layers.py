@@ -20,10 +20,13 @@ the hashing byte for byte; docs/holdouts.md explains holdouts for users.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeGuard
 
 from pydantic import Field
 
+from splitlab.config.errors import Problem
 from splitlab.config.models_base import EXPERIMENT_ID_PATTERN, Model
 
 if TYPE_CHECKING:
@@ -37,7 +40,9 @@ __all__ = [
     "HoldoutScope",
     "Layer",
     "TagList",
+    "check_layering",
     "holdout_covers",
+    "holdout_weights",
 ]
 
 #: Buckets of every layer: a range of 1 bucket is 0.01% of the units.
@@ -103,3 +108,136 @@ def holdout_covers(holdout: Experiment, experiment: Experiment) -> bool:
 
 #: An experiment's tags (what holdout scopes select on).
 TagList = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
+
+
+def holdout_weights(percent: float) -> tuple[float, float]:
+    """The weights of a holdout's two variants: ``[percent / 100, 1 - percent / 100]``."""
+    share = percent / 100.0
+    return share, 1.0 - share
+
+
+def check_layering(raw: Mapping[str, Any], problems: list[Problem]) -> None:
+    """Single-definition rules of ``layer`` and of a holdout design (camelCase mapping)."""
+    design = raw.get("design")
+    kind = design.get("type") if isinstance(design, Mapping) else None
+    layer = raw.get("layer")
+    if isinstance(layer, Mapping):
+        start, end = layer.get("start"), layer.get("end")
+        if _is_int(start) and _is_int(end) and end <= start:
+            problems.append(
+                Problem(
+                    "$.layer.end",
+                    end,
+                    f"a bucket after layer.start ({start}): the range is [start, end), "
+                    f"so end must be at least {start + 1}",
+                )
+            )
+        if kind in _NO_LAYER:
+            problems.append(Problem("$.layer", dict(layer), _NO_LAYER[kind]))
+    if kind == "holdout" and isinstance(design, Mapping):
+        _check_holdout(raw, design, problems)
+
+
+#: Designs that take no layer, and why.
+_NO_LAYER = {
+    "switchback": "no layer for a switchback design (it randomises time periods, not units, "
+    "so a range of units cannot be set aside for it)",
+    "holdout": "no layer for a holdout (a holdout spans every experiment it covers; give the "
+    "covered experiments their layers instead)",
+}
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_holdout(
+    raw: Mapping[str, Any], design: Mapping[str, Any], problems: list[Problem]
+) -> None:
+    """A holdout is two fixed groups over every unit: nothing may filter or re-draw them."""
+    variants = raw.get("variants")
+    if isinstance(variants, list) and len(variants) != 2:
+        problems.append(
+            Problem(
+                "$.variants",
+                len(variants),
+                "exactly 2 variants for a holdout: the held-out group (first) and everyone "
+                "else (second)",
+            )
+        )
+    percent = design.get("percent")
+    if isinstance(variants, list) and len(variants) == 2 and _is_number(percent):
+        given = [v.get("weight") if isinstance(v, Mapping) else None for v in variants]
+        wanted = holdout_weights(percent)
+        if any(w is not None for w in given) and not all(
+            _is_number(w) and abs(w - x) <= _WEIGHT_TOLERANCE
+            for w, x in zip(given, wanted, strict=True)
+        ):
+            problems.append(
+                Problem(
+                    "$.variants[*].weight",
+                    given,
+                    f"no weights, or [{wanted[0]:g}, {wanted[1]:g}] (they follow from "
+                    f"design.percent = {percent:g})",
+                )
+            )
+    allocation = raw.get("trafficAllocation", 1.0)
+    if _is_number(allocation) and allocation != 1:
+        problems.append(
+            Problem(
+                "$.trafficAllocation",
+                allocation,
+                "1 for a holdout (every unit is in one of its two groups; design.percent "
+                "sets the held-out share)",
+            )
+        )
+    targeting = raw.get("targeting")
+    if isinstance(targeting, Mapping):
+        for key in ("include", "exclude", "condition"):
+            if targeting.get(key):
+                problems.append(
+                    Problem(
+                        f"$.targeting.{key}",
+                        targeting[key],
+                        "no targeting for a holdout (the covered experiments target; a "
+                        "holdout holds out the same share of every unit they take)",
+                    )
+                )
+    assignment = raw.get("assignment")
+    if isinstance(assignment, Mapping):
+        forced = assignment.get("forced")
+        if isinstance(forced, Mapping) and any(forced.values()):
+            problems.append(
+                Problem(
+                    "$.assignment.forced",
+                    dict(forced),
+                    "no forced units for a holdout (force a variant in the covered "
+                    "experiment instead)",
+                )
+            )
+        if assignment.get("sticky") is True:
+            problems.append(
+                Problem(
+                    "$.assignment.sticky",
+                    True,
+                    "false for a holdout (its two groups never change weights, so there is "
+                    "nothing to keep)",
+                )
+            )
+    rollback = raw.get("rollback")
+    if isinstance(rollback, Mapping) and rollback.get("enabled") is True:
+        problems.append(
+            Problem(
+                "$.rollback.enabled",
+                True,
+                "false for a holdout (rolling it back would hold every unit out of every "
+                "covered experiment)",
+            )
+        )
+
+
+_WEIGHT_TOLERANCE = 1e-9

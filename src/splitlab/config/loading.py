@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from splitlab.config.checks import check_experiment
 from splitlab.config.errors import MISSING, ConfigError, Problem
+from splitlab.config.layers import MAX_HOLDOUT_PERCENT
 from splitlab.config.limits import MAX_DOCUMENT_DEPTH, deepest_path, text_too_deep
 from splitlab.config.models import Experiment
 
@@ -157,6 +158,11 @@ def _from_pydantic(exc: ValidationError, root: type[BaseModel]) -> list[Problem]
             side = "at least" if kind == "too_short" else "at most"
             noun = "item" if bound == 1 else "items"
             problems.append(Problem(path, value, f"a list of {side} {bound} {noun}"))
+        elif kind == "less_than_equal" and loc[:3] == ("design", "holdout", "percent"):
+            expected = (
+                f"a holdout of at most {MAX_HOLDOUT_PERCENT:g}% of the units (percent in (0, 50])"
+            )
+            problems.append(Problem(path, value, expected))
         elif kind == "string_pattern_mismatch" and path == "$.experimentId":
             problems.append(Problem(path, value, ID_EXPECTED))
         else:

@@ -22,7 +22,7 @@ from pydantic import (
 
 from splitlab.config.adaptive import IntervalMonitor
 from splitlab.config.designs import Design
-from splitlab.config.layers import Layer, TagList
+from splitlab.config.layers import HoldoutDesign, Layer, TagList, holdout_weights
 from splitlab.config.models_base import (
     EXPERIMENT_ID_PATTERN,
     MAX_FORCED_UNITS,
@@ -281,6 +281,17 @@ class Experiment(Model):
             and "traffic_allocation" not in self.model_fields_set
         ):
             object.__setattr__(self, "traffic_allocation", self.design.allocation())
+        if (
+            isinstance(self.design, HoldoutDesign)
+            and len(self.variants) == 2
+            and all(v.weight is None for v in self.variants)
+        ):
+            # A holdout's weights follow from its percent: held out first, everyone else.
+            derived = [
+                v.model_copy(update={"weight": w})
+                for v, w in zip(self.variants, holdout_weights(self.design.percent), strict=True)
+            ]
+            object.__setattr__(self, "variants", derived)
         if not (info.context or {}).get("skip_checks"):
             problems = check_experiment(self.model_dump(by_alias=True, mode="json"))
             if problems:

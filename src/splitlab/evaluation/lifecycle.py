@@ -22,7 +22,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from splitlab.config import Experiment, Status
+from splitlab.config import ConfigError, Experiment, Status
+from splitlab.config.layering import check_against
 from splitlab.evaluation.errors import ToggleError, TransitionError
 from splitlab.store.registry import Change, Registry
 
@@ -151,12 +152,22 @@ def register(
     _require_text("reason", reason)
     at = now or datetime.now(UTC)
     with registry.transaction():
+        check_layers(registry, experiment)
         registry.create(experiment.model_copy(update={"status": Status.DRAFT}), at=at)
         if experiment.status is Status.DRAFT:
             return registry.get(experiment.id)
         return change_status(
             registry, experiment.id, experiment.status, by=by, reason=reason, now=at
         )
+
+
+def check_layers(registry: Registry, experiment: Experiment) -> None:
+    """Refuse `experiment` (new, or replacing its namesake) when it conflicts with a registered
+    experiment of its layer (overlapping ranges, another hashKey): :class:`ConfigError`, whose
+    details name both experiments and the free ranges (docs/assignment.md, "Layers")."""
+    problems = check_against(experiment, registry.experiments())
+    if problems:
+        raise ConfigError(problems, f"{experiment.id!r} among the registered experiments")
 
 
 def set_toggle(
@@ -272,6 +283,7 @@ def update_definition(
                 field=frozen[0],
                 value=None,
             )
+        check_layers(registry, experiment)
         registry.write_state(
             experiment,
             kind="definition",

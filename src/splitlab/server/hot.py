@@ -79,6 +79,17 @@ class AssignmentOut(msgspec.Struct, rename="camel", omit_defaults=True):
     switchback_unit: (
         Annotated[str, msgspec.Meta(description="Switchback: the unit (absent: global).")] | None
     ) = None
+    holdout_id: (
+        Annotated[str, msgspec.Meta(description="The running holdout covering the experiment.")]
+        | None
+    ) = None
+    holdout_variant: (
+        Annotated[
+            str,
+            msgspec.Meta(description="The unit's variant of that holdout (its first: held out)."),
+        ]
+        | None
+    ) = None
 
 
 class AssignResponse(msgspec.Struct, rename="camel", omit_defaults=True):
@@ -186,7 +197,11 @@ def assign_body(ctx: ServerContext, body: bytes) -> bytes:
     timed = False
     assignments = []
     for a in results:
-        if a.period is None:
+        if a.holdout_id is not None:  # never a switchback: holdouts do not cover them
+            assignments.append(AssignmentOut(a.experiment_id, a.variant, a.reason.value,
+                                             holdout_id=a.holdout_id,
+                                             holdout_variant=a.holdout_variant))  # fmt: skip
+        elif a.period is None:
             assignments.append(AssignmentOut(a.experiment_id, a.variant, a.reason.value))
         else:
             timed = True

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from splitlab.config import Experiment, Status, parse_experiment, parse_json
-from splitlab.evaluation.lifecycle import change_status, history, set_toggle
+from splitlab.evaluation.lifecycle import change_status, check_layers, history, set_toggle
 from splitlab.server.deps import Admin, Ctx, ExperimentId, experiment
 from splitlab.server.errors import ApiError, malformed_json
 from splitlab.server.schemas import (
@@ -88,6 +88,7 @@ async def create_experiment(request: Request, ctx: Ctx, key: Admin) -> JSONRespo
     wanted = definition.status
     registry = ctx.registry
     with registry.transaction():
+        check_layers(registry, definition)
         try:
             registry.create(definition.model_copy(update={"status": Status.DRAFT}), at=_now())
         except DuplicateExperimentError as exc:
@@ -138,6 +139,7 @@ async def update_experiment(
             code="not_draft",
             details=[{"path": "$.status", "value": current.status.value, "expected": "draft"}],
         )
+    check_layers(ctx.registry, definition)
     ctx.registry.write_state(
         definition, kind="definition", from_value=None, to_value=None,
         by=key.principal, reason="definition replaced while draft", at=_now(),

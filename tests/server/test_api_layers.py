@@ -1,0 +1,54 @@
+"""The experiments API refuses a definition whose layer range overlaps another's (422)."""
+
+from __future__ import annotations
+
+from .server_helpers import Api, small
+
+
+def layered(eid: str, start: int, end: int, **changes: object) -> dict[str, object]:
+    return small(eid, layer={"id": "checkout", "start": start, "end": end}, **changes)
+
+
+def test_create_and_replace_refuse_an_overlapping_range(api: Api) -> None:
+    post = api.client.post
+    assert (
+        post("/v1/experiments", json=layered("exp-a", 0, 5000), headers=api.admin).status_code
+        == 201
+    )
+    answer = post("/v1/experiments", json=layered("exp-b", 4000, 8000), headers=api.admin)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_definition"
+    (detail,) = error["details"]
+    assert detail["path"] == "$.layer"
+    assert detail["value"] == {"id": "checkout", "start": 4000, "end": 8000}
+    assert "'exp-a' [0, 5000)" in detail["expected"]
+    assert "free ranges left: [5000, 10000)" in detail["expected"]
+    assert api.client.get("/v1/experiments/exp-b", headers=api.admin).status_code == 404
+    # a free range is accepted, and a draft's replacement is checked the same way
+    assert (
+        post("/v1/experiments", json=layered("exp-b", 5000, 8000), headers=api.admin).status_code
+        == 201
+    )
+    put = api.client.put(
+        "/v1/experiments/exp-b", json=layered("exp-b", 4999, 8000), headers=api.admin
+    )
+    assert put.status_code == 422, put.text
+    assert put.json()["error"]["details"][0]["path"] == "$.layer"
+    put = api.client.put(
+        "/v1/experiments/exp-b", json=layered("exp-b", 5000, 9000), headers=api.admin
+    )
+    assert put.status_code == 200, put.text
+
+
+def test_another_hash_key_in_the_layer_is_refused(api: Api) -> None:
+    post = api.client.post
+    assert (
+        post("/v1/experiments", json=layered("exp-a", 0, 5000), headers=api.admin).status_code
+        == 201
+    )
+    raw = layered("exp-b", 5000, 10000, assignment={"hashKey": "deviceId", "salt": "s-b"})
+    answer = post("/v1/experiments", json=raw, headers=api.admin)
+    assert answer.status_code == 422
+    (detail,) = answer.json()["error"]["details"]
+    assert detail["path"] == "$.assignment.hashKey" and detail["value"] == "deviceId"
