@@ -33,23 +33,23 @@ def _holdout(**overrides: Any) -> dict[str, Any]:
         variants=VARIANTS,
         status="running",
         design={"type": "holdout", "percent": 20, "scope": {"tags": ["growth"]}},
-        evaluation={"maxPeeks": 2, "minSampleSize": 2000},
+        evaluation={"maxPeeks": 2, "minSampleSize": 4000},
         rollback={"autoDeploy": True},
     )
     raw.update(overrides)
     return raw
 
 
-#: The shipped changes lifted checkout from 10% to 16% and broke the error-rate guardrail.
+#: The shipped changes lifted checkout from 10% to 20% and broke the error-rate guardrail.
 RATES = {
-    "checkout": {"held-out": 0.10, "everyone-else": 0.16},
+    "checkout": {"held-out": 0.10, "everyone-else": 0.20},
     "error_rate": {"held-out": 0.01, "everyone-else": 0.09},
 }
 
 
 def _look(store: DuckDBStore, registry: Registry, d: int, rng: np.random.Generator) -> Any:
     experiment = registry.get(HOLDOUT)
-    send(store, experiment, Traffic(d * 3000, 3000, RATES), day(T0, d), rng)
+    send(store, experiment, Traffic(d * 6000, 6000, RATES), day(T0, d), rng)
     cutoff = day(T0, d + 1)
     return run_look(store, registry, HOLDOUT, cutoff=cutoff, now=cutoff).to_dict()
 

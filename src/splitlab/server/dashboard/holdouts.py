@@ -91,8 +91,7 @@ def held_out_lines(ctx: ServerContext, experiment: Experiment) -> list[str]:
         share = f"{design.percent:g}% of units by {holdout.id}"
         if holdout.status is Status.RUNNING:
             lines.append(
-                f"Held out: {share} (they get control and are not in this experiment's "
-                "results)"
+                f"Held out: {share} (they get control and are not in this experiment's results)"
             )
         elif holdout.status in (Status.DRAFT, Status.PAUSED):
             lines.append(
