@@ -8,13 +8,14 @@ the holdout's percent implies.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pytest
 
 from splitlab.config import Status
-from splitlab.evaluation import run_look
+from splitlab.evaluation import Scheduler, run_look
 from splitlab.evaluation.errors import ToggleError, TransitionError
 from splitlab.evaluation.lifecycle import change_status, set_toggle
 from splitlab.store.duckdb_store import DuckDBStore
@@ -22,6 +23,7 @@ from splitlab.store.registry import Registry
 
 from .conftest import T0, definition, register
 from .simulate import Traffic, day, send
+from .test_scheduler import FakeClock
 
 HOLDOUT = "holdout-growth"
 VARIANTS = ["held-out", "everyone-else"]
@@ -116,3 +118,20 @@ def test_the_lifecycle_refuses_rollback_ship_and_toggle(store: DuckDBStore) -> N
     assert registry.get(HOLDOUT).status is Status.RUNNING
     stopped = change_status(registry, HOLDOUT, Status.STOPPED, by="t", reason="planned end")
     assert stopped.status is Status.STOPPED
+
+
+def test_the_scheduler_takes_the_holdouts_looks_and_acts_on_none(store: DuckDBStore) -> None:
+    """Driven by the scheduler through its whole plan (a clear lift, a breached guardrail,
+    autoDeploy): both looks are taken and recorded, and the holdout is still running with no
+    status change, so its held-out units stay held out."""
+    registry = register(store, _holdout(evaluation={"maxPeeks": 2, "minSampleSize": 4000,
+                                                    "schedule": "daily_0900_utc"}))  # fmt: skip
+    rng = np.random.default_rng(8)
+    for d in range(2):
+        send(store, registry.get(HOLDOUT), Traffic(d * 6000, 6000, RATES), day(T0, d), rng)
+    clock = FakeClock(T0 + timedelta(hours=1))
+    scheduler = Scheduler(store, registry, clock=clock, sleep=clock.sleep, poll_seconds=3600)
+    records = scheduler.run(until=T0 + timedelta(days=3))
+    assert [(r.number, r.action) for r in records] == [(1, "continue"), (2, "stop")]
+    assert registry.get(HOLDOUT).status is Status.RUNNING
+    assert registry.changes(HOLDOUT) == []

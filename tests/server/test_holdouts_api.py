@@ -55,3 +55,20 @@ def test_holdouts_need_an_admin_key(api: Api) -> None:
     answer = api.client.get("/v1/holdouts", headers=api.sdk)
     assert answer.status_code in (401, 403)
     assert "error" in answer.json()
+
+
+def test_a_holdout_is_never_rolled_back_or_toggled_over_the_api(api: Api) -> None:
+    """The status and toggle routes refuse with the usual error shape, naming the field."""
+    body = _holdout("holdout-growth", {"tags": ["growth"]}, status="running")
+    assert api.client.post("/v1/experiments", json=body, headers=api.admin).status_code == 201
+    path = "/v1/experiments/holdout-growth"
+    refused = api.client.post(
+        f"{path}/status", json={"status": "rolled_back", "reason": "r"}, headers=api.admin
+    )
+    assert refused.status_code == 409, refused.text
+    assert "is a holdout" in refused.json()["error"]["message"]
+    toggled = api.client.post(
+        f"{path}/toggle", json={"variant": "held-out", "reason": "r"}, headers=api.admin
+    )
+    assert toggled.status_code == 409, toggled.text
+    assert api.client.get(path, headers=api.admin).json()["status"] == "running"
