@@ -83,6 +83,9 @@ REASONS: Mapping[Reason, OFReason] = {
     Reason.NOT_TARGETED: OFReason.DEFAULT,
     Reason.OUTSIDE_TRAFFIC: OFReason.DEFAULT,
     Reason.NOT_ALLOCATED: OFReason.DEFAULT,
+    Reason.OUTSIDE_LAYER: OFReason.DEFAULT,
+    #: Held out by a holdout's own split: the control variant is served.
+    Reason.HOLDOUT: OFReason.SPLIT,
     Reason.NOT_RUNNING: OFReason.DISABLED,
     Reason.UNKNOWN_EXPERIMENT: OFReason.ERROR,
     Reason.MISSING_UNIT_ID: OFReason.ERROR,
@@ -268,6 +271,9 @@ class SplitlabProvider(AbstractProvider):
             metadata["periodStart"] = assignment.period_start_ms
             if assignment.switchback_unit is not None:
                 metadata["switchbackUnit"] = assignment.switchback_unit
+        if assignment.holdout_id is not None and assignment.holdout_variant is not None:
+            metadata["holdoutId"] = assignment.holdout_id
+            metadata["holdoutVariant"] = assignment.holdout_variant
         error = _ERRORS.get(assignment.reason)
         if error is not None:
             message = _error_message(assignment, self._service, unit_id)
@@ -286,13 +292,23 @@ class SplitlabProvider(AbstractProvider):
             return FlagResolutionDetails(
                 default_value, code, message, OFReason.ERROR, None, metadata
             )
-        if assignment.in_experiment and self._on_exposure is not None:
-            unit = experiment_unit(self._service.experiment(flag_key), unit_id, attributes)
-            if unit is not None:
-                self._on_exposure(assignment, unit)
+        if self._on_exposure is not None:
+            self._expose(self._on_exposure, assignment, flag_key, unit_id, attributes)
         return FlagResolutionDetails(
             value, None, None, REASONS[assignment.reason], variant, metadata
         )
+
+    def _expose(
+        self, report: ExposureCallback, a: Assignment, key: str, unit_id: Any, attributes: Any
+    ) -> None:
+        """The experiment's exposure (reason ``assigned``), and the covering holdout's own
+        (an ``assigned`` answer of the holdout with the unit's holdout variant)."""
+        if a.in_experiment or a.holdout_variant is not None:
+            unit = experiment_unit(self._service.experiment(key), unit_id, attributes)
+            if unit is not None and a.in_experiment:
+                report(a, unit)
+            if unit is not None and a.holdout_id is not None and a.holdout_variant is not None:
+                report(Assignment(a.holdout_id, a.holdout_variant, Reason.ASSIGNED), unit)
 
     def _served(self, experiment_id: str, variant: str) -> _Served:
         by_variant = self._values.get(experiment_id)

@@ -128,6 +128,7 @@ def test_holdout_needs_exactly_two_variants() -> None:
             "false for a holdout",
         ),
         ({"rollback": {"enabled": True}}, "$.rollback.enabled", "hold every unit out"),
+        ({"control": "exposed"}, "$.control", "'held_out', the first variant"),
     ],
 )
 def test_holdout_refuses_what_would_change_its_groups(
@@ -255,3 +256,27 @@ def test_the_registry_lifecycle_refuses_overlaps(tmp_path: Path) -> None:
         assert registry.get("exp-b").layer is not None
     finally:
         conn.close()
+
+
+def test_experiments_create_registers_none_when_files_conflict(tmp_path: Path) -> None:
+    a = write(
+        tmp_path,
+        make(
+            BASE, experimentId="exp-a", status="draft", layer={"id": "l", "start": 0, "end": 6000}
+        ),
+    )
+    b = write(
+        tmp_path,
+        make(
+            BASE,
+            experimentId="exp-b",
+            status="draft",
+            layer={"id": "l", "start": 5000, "end": 9000},
+        ),
+    )
+    db = str(tmp_path / "db.duckdb")
+    result = CliRunner().invoke(cli, ["experiments", "create", str(a), str(b), "--db", db])
+    assert result.exit_code == 3
+    assert "$.layer" in result.output and "'exp-a' [0, 6000)" in result.output
+    listed = CliRunner().invoke(cli, ["experiments", "list", "--db", db])
+    assert "exp-a" not in listed.output

@@ -52,3 +52,30 @@ def test_another_hash_key_in_the_layer_is_refused(api: Api) -> None:
     assert answer.status_code == 422
     (detail,) = answer.json()["error"]["details"]
     assert detail["path"] == "$.assignment.hashKey" and detail["value"] == "deviceId"
+
+
+def test_assign_reports_the_covering_holdout(api: Api) -> None:
+    """POST /v1/assign answers with holdoutId / holdoutVariant as the service does."""
+    holdout = small(
+        "holdout-all",
+        status="running",
+        variants=["held_out", "exposed"],
+        assignment={"salt": "h-salt"},
+        design={"type": "holdout", "percent": 50},
+        metrics={"primary": {"name": "checkout", "type": "conversion"}},
+        segments=[],
+        evaluation={},
+    )
+    covered = small("exp-covered", status="running")
+    for raw in (holdout, covered):
+        answer = api.client.post("/v1/experiments", json=raw, headers=api.admin)
+        assert answer.status_code == 201, answer.text
+    service = api.ctx.view.service
+    seen = set()
+    for i in range(40):
+        body = {"unitId": f"user-{i}", "experimentId": "exp-covered"}
+        (got,) = api.client.post("/v1/assign", json=body, headers=api.sdk).json()["assignments"]
+        assert got == service.assign(f"user-{i}", "exp-covered").to_dict()
+        assert got["holdoutId"] == "holdout-all"
+        seen.add((got["reason"], got["holdoutVariant"]))
+    assert seen == {("holdout", "held_out"), ("assigned", "exposed")}

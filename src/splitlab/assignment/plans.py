@@ -4,7 +4,9 @@ A plan precomputes everything that does not depend on the unit: the encoded pref
 hashed string, the integer gate and variant edges, the compiled targeting predicate, the
 forced allow-list, the allocation table of a cluster design that has one (served instead of
 the gate and the hash), and one shared :class:`Assignment` per possible outcome. Assigning a unit
-then costs one SHA-256 call and a few byte-string comparisons.
+then costs one SHA-256 call and a few byte-string comparisons. An experiment in a layer or
+covered by a running holdout gets the plan of :mod:`splitlab.assignment.layers` instead (one
+more digest for each); the others keep this one unchanged.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 The article's class name is kept so its readers find their way; its defects are not. The
 precedence of the reasons (see :class:`~splitlab.assignment.result.Reason` and
 ``docs/assignment.md``): unknown experiment, status (rolled back, shipped, toggled, not
-running), missing unit id, forced allow-list, targeting, then either the allocation table of
-a cluster design (listed: its variant; not listed: ``not_allocated``) or the traffic gate and
-the weighted split.
+running), missing unit id, forced allow-list, the layer's range (``outside_layer``), the
+sticky store, targeting, then either the allocation table of a cluster design (listed: its
+variant; not listed: ``not_allocated``) or the traffic gate, then the running holdouts
+covering the experiment (``holdout``: the control), then the weighted split.
 
 Sticky experiments (``assignment.sticky``, and every bandit) ask a
 :class:`~splitlab.assignment.sticky.StickyStore` after the status, the unit id and the

@@ -8,7 +8,8 @@ import click
 
 from splitlab.cli.database import db_option, open_database
 from splitlab.cli.designs import design_label
-from splitlab.config import load_experiment
+from splitlab.config import ConfigError, load_experiment
+from splitlab.config.layering import check_against
 from splitlab.evaluation import register, update_definition
 
 
@@ -26,7 +27,8 @@ def create(files: tuple[str, ...], db_path: str, by: str) -> None:
 
     A definition whose status is ``running`` is registered as a draft and launched, so the
     audit log records the launch. Exits 3 when a definition is invalid, its id is already
-    registered, or its status cannot be reached from draft.
+    registered, its status cannot be reached from draft, or its layer range overlaps
+    another's (among the files or the registered experiments; then none is registered).
     """
     loaded = [(path, load_experiment(path)) for path in files]
     with open_database(
@@ -35,6 +37,15 @@ def create(files: tuple[str, ...], db_path: str, by: str) -> None:
         _,
         registry,
     ):
+        # The files as one set, with what is registered: none is registered when any of
+        # them conflicts in a layer (register() checks each against the registry again).
+        everyone = [e for _, e in loaded]
+        registered = registry.experiments()
+        for path, experiment in loaded:
+            others = [e for e in everyone if e is not experiment] + registered
+            problems = check_against(experiment, others)
+            if problems:
+                raise ConfigError(problems, path)
         for path, experiment in loaded:
             register(registry, experiment, by=by, reason=f"registered from {path}")
             click.echo(f"registered {experiment.id} ({experiment.status.value})")

@@ -169,6 +169,13 @@ def _check_holdout(
                 "else (second)",
             )
         )
+    first = variants[0] if isinstance(variants, list) and variants else None
+    first = first.get("name") if isinstance(first, Mapping) else first
+    control = raw.get("control")
+    if isinstance(first, str) and isinstance(control, str) and control not in ("", first):
+        problems.append(
+            Problem("$.control", control, f"{first!r}, the first variant (the held-out group)")
+        )
     percent = design.get("percent")
     if isinstance(variants, list) and len(variants) == 2 and _is_number(percent):
         given = [v.get("weight") if isinstance(v, Mapping) else None for v in variants]
