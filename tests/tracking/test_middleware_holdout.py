@@ -18,7 +18,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from splitlab.assignment import ExperimentAssignmentService, Reason
-from splitlab.tracking import EventTrackingMiddleware, TrackingClient, TrackingCore, emit
+from splitlab.tracking import (
+    EventTrackingMiddleware,
+    RequestMetrics,
+    TrackingClient,
+    TrackingCore,
+    emit,
+)
 from splitlab.tracking.middleware.common import derive_event_id
 from tests.tracking.tracking_helpers import ScriptedCollector, make_experiment
 
@@ -134,3 +140,28 @@ def test_the_holdouts_own_assignment_is_not_an_exposure(collector: ScriptedColle
     finally:
         client.close()
     assert {e.experiment_id for e in events} == {"exp-c"}
+
+
+def test_request_metrics_reach_the_holdout(collector: ScriptedCollector) -> None:
+    """With request metrics on, each request's error flag is recorded in the holdout too, in
+    the unit's holdout variant (a holdout can have the error rate as a guardrail)."""
+    client = TrackingClient.http(collector.url, flush_interval=60.0, register_atexit=False)
+    core = TrackingCore(_assigner(), client, request_metrics=RequestMetrics(latency_event=None))
+    app = FastAPI()
+    app.add_middleware(EventTrackingMiddleware, tracking=core)
+
+    @app.get("/")
+    def home() -> dict[str, Any]:
+        return {}
+
+    try:
+        for unit in UNITS[:10]:
+            TestClient(app).get("/", headers={"X-User-Id": unit})
+        events = _sent(collector, client)
+    finally:
+        client.close()
+    exposed = {e.unit_id: e.variant for e in events
+               if e.experiment_id == HOLDOUT and e.type == "exposure"}  # fmt: skip
+    errors = [e for e in events if e.experiment_id == HOLDOUT and e.metric == "request_error"]
+    assert sorted(e.unit_id for e in errors) == sorted(UNITS[:10])
+    assert all(e.variant == exposed[e.unit_id] and e.value == 0.0 for e in errors)
