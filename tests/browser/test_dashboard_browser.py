@@ -20,6 +20,7 @@ EXPERIMENTS = (
     "exp-dispatch-batching",
     "exp-orders-db-migration",
     "exp-onboarding-bandit",
+    "holdout-growth-2026",
 )
 
 

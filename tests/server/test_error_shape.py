@@ -15,6 +15,7 @@ from splitlab.server.api import (
     canary,
     experiments,
     exposure_checks,
+    holdouts,
     looks,
     service,
     webhooks,
@@ -27,6 +28,7 @@ from .server_helpers import Api, small
 #: here fails `test_the_table_covers_every_route`, so no route escapes the checks below.
 ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/experiments"): "admin",
+    ("GET", "/v1/holdouts"): "admin",
     ("POST", "/v1/experiments"): "admin",
     ("GET", "/v1/experiments/{experiment_id}"): "admin",
     ("PUT", "/v1/experiments/{experiment_id}"): "admin",
@@ -137,6 +139,7 @@ def test_the_table_covers_every_route(api: Api) -> None:
             bandit.router,
             canary.router,
             exposure_checks.router,
+            holdouts.router,
             webhooks.router,
         )
         for route in router.routes

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "status": "status:status",
     "toggle": "toggle:toggle",
     "experiments": "experiments:experiments",
+    "holdouts": "holdouts:holdouts",
     "validate": "definitions:validate",
     "schema": "definitions:schema",
     "assign": "assign:assign",

@@ -1,4 +1,4 @@
-"""Build the demo: a fresh store, seven experiments, weeks of traffic and the scheduled looks.
+"""Build the demo: a fresh store, eight experiments (a holdout among them), weeks of traffic and the scheduled looks.
 
 Timeline: the experiments start ``days`` days before the latest 09:00 UTC, and each simulated
 day runs from 09:00 to the next 09:00. After each day the scheduler is run with its clock at
@@ -52,6 +52,8 @@ DEFINITIONS = (
     "exp-homepage-copy-aa.json",
     "exp-pricing-annual-plan.json",
     "exp-dispatch-batching.json",
+    # Holds 5% of users out of the experiments tagged "growth" (the checkout flow).
+    "holdout-growth-2026.json",
 )
 #: The adaptive experiments, launched for their own span at the end of the timeline.
 CANARY_DEFINITION = "exp-orders-db-migration.json"

@@ -8,6 +8,12 @@ metric events drawn from that variant's true behaviour (:data:`BEHAVIOUR`). Visi
 are not targeted, outside the traffic allocation, or served by a rollback or toggle produce
 no exposure, as a correctly instrumented application would.
 
+A running holdout covering an experiment (``holdout_id`` on the assignment) is tracked as the
+middleware tracks it: the unit is exposed to the holdout in its ``holdout_variant``, and its
+metric events are recorded in the holdout too (only those of the holdout's own metrics: the
+others would be stored and never read). A held-out unit (reason ``holdout``) is served the
+experiment's control and behaves like control, but is recorded only in the holdout.
+
 Randomness comes only from the ``numpy.random.Generator`` passed in.
 """
 
@@ -20,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from splitlab.assignment import ExperimentAssignmentService
+from splitlab.assignment import Assignment, ExperimentAssignmentService, Reason
 from splitlab.tracking.events import Event
 
 DAY_MS = 86_400_000
@@ -121,26 +127,65 @@ def events_for(
     rng: np.random.Generator,
     behaviour: Mapping[str, Behaviour],
 ) -> list[Event]:
-    """Assign `people` in one experiment and return their exposure and metric events."""
+    """Assign `people` in one experiment and return their exposure and metric events (and
+    those of the holdout covering it, if one does)."""
     assignments = service.assign_many(experiment_id, people.ids, people.attributes)
-    chosen = [i for i, a in enumerate(assignments) if a.in_experiment]
+    control = service.experiment(experiment_id).control
+    chosen = [i for i, a in enumerate(assignments) if a.in_experiment or a.reason is Reason.HOLDOUT]
     if not chosen:
         return []
-    variants = [assignments[i].variant or "" for i in chosen]
+    variants = [assignments[i].variant or control for i in chosen]
     times = people.arrivals[chosen]
     events: list[Event] = []
     for k, i in enumerate(chosen):
         unit = people.ids[i]
-        attrs = people.attributes[i]
-        events.append(
-            Event(
-                f"{experiment_id}:x:{unit}", "exposure", experiment_id, variants[k], unit,
-                int(times[k]), attributes={"region": attrs["region"], "platform": attrs["platform"]},
-            )
-        )  # fmt: skip
+        attrs = {"region": people.attributes[i]["region"],
+                 "platform": people.attributes[i]["platform"]}  # fmt: skip
+        a = assignments[i]
+        if a.in_experiment:
+            events.append(
+                Event(f"{experiment_id}:x:{unit}", "exposure", experiment_id, variants[k], unit,
+                      int(times[k]), attributes=attrs)
+            )  # fmt: skip
+        if a.holdout_id is not None and a.holdout_variant is not None:
+            events.append(
+                Event(f"{a.holdout_id}:x:{unit}", "exposure", a.holdout_id, a.holdout_variant,
+                      unit, int(times[k]))
+            )  # fmt: skip
+    by_unit = {people.ids[i]: assignments[i] for i in chosen}
+    analysed = {
+        hid: {m.event_name for _, m in service.experiment(hid).metrics.all()}
+        for hid in {a.holdout_id for a in by_unit.values() if a.holdout_id is not None}
+    }
     for metric, model in behaviour.items():
-        events += _metric_events(experiment_id, metric, model, people, chosen, variants, times, rng)
+        drawn = _metric_events(experiment_id, metric, model, people, chosen, variants, times, rng)
+        events += _route(drawn, by_unit, analysed)
     return events
+
+
+def _route(
+    drawn: list[Event], by_unit: Mapping[str, Assignment], analysed: Mapping[str, set[str]]
+) -> list[Event]:
+    """Each metric event where the middleware's ``emit()`` records it: in the experiment for a
+    unit in it, and in the holdout named by the unit's assignment (only there when held out)
+    when the holdout analyses that metric (``analysed``: holdout id -> its metric events)."""
+    out: list[Event] = []
+    for event in drawn:
+        a = by_unit[event.unit_id]
+        if a.in_experiment:
+            out.append(event)
+        if (
+            a.holdout_id is not None
+            and a.holdout_variant is not None
+            and event.metric in analysed.get(a.holdout_id, ())
+        ):
+            metric = event.metric or ""
+            out.append(
+                Event(f"{a.holdout_id}:{metric}:{event.unit_id}", "metric", a.holdout_id,
+                      a.holdout_variant, event.unit_id, event.timestamp, metric=metric,
+                      value=event.value)
+            )  # fmt: skip
+    return out
 
 
 def _metric_events(

@@ -11,6 +11,10 @@ for and the ones allowed.
 The variant toggle (:func:`set_toggle`) forces one variant for everyone while the experiment
 is not finished, and is cleared the same way; a definition update (:func:`update_definition`,
 for a ramp-up of ``trafficAllocation``, say) is validated here too; all are audited.
+
+A holdout (``design.type == "holdout"``) ends only by ``stopped``: rolling it back or
+toggling it would serve its held-out variant to everybody, and shipping either of its groups
+means nothing (it has no feature of its own); those are refused.
 """
 
 from __future__ import annotations
@@ -80,6 +84,15 @@ def change_status(
     with registry.transaction():
         experiment = registry.get(experiment_id)
         check_transition(experiment.status, target)
+        if experiment.is_holdout and target in (Status.ROLLED_BACK, Status.SHIPPED):
+            raise TransitionError(
+                f"status: {experiment_id!r} is a holdout, which is never {target.value!r}: "
+                "it ends when it is stopped (expected paused or stopped)",
+                field="status",
+                value=target.value,
+                current=experiment.status.value,
+                expected=["paused", "stopped"],
+            )
         update: dict[str, Any] = {"status": target}
         if target is Status.SHIPPED:
             if variant is None:
@@ -182,6 +195,14 @@ def set_toggle(
                 "status already decides what everyone gets (expected draft, running or paused)",
                 field="status",
                 value=experiment.status.value,
+            )
+        if experiment.is_holdout and variant is not None:
+            raise ToggleError(
+                f"forcedVariant: {experiment_id!r} is a holdout, whose variant toggle would "
+                f"give everybody one group (got {variant!r}; expected none: stop the holdout "
+                "to end it)",
+                field="forcedVariant",
+                value=variant,
             )
         if variant is not None:
             _require_variant(experiment, variant, ToggleError)

@@ -90,7 +90,12 @@ def check_guardrails(
     evaluated = evaluate(analysed, sums, look, None, quality, peek=True, versions=versions)
     breached = breached_guardrails_of(evaluated.document_body["results"])
     policy = experiment.rollback
-    act = bool(breached) and policy.enabled and "guardrail_breach" in policy.conditions
+    act = (
+        bool(breached)
+        and policy.enabled
+        and "guardrail_breach" in policy.conditions
+        and not experiment.is_holdout  # a holdout is never rolled back (evaluation.holdout)
+    )
     names = ", ".join(sorted({f"{g['metric']} ({g['variant']})" for g in breached}))
     reason = f"guardrail breached at the interval monitor's always-valid check: {names}"
     actions = [{"to": "rolled_back", "reason": reason, "applied": True}] if act else []

@@ -13,6 +13,9 @@ context) and then the experiment's own policy:
 * ``ship`` with ``rollback.autoDeploy``: status ``shipped`` with that variant; without it the
   ship is only *proposed* and the status stays ``running`` until a person confirms;
 * ``stop`` with ``autoDeploy``: status ``stopped``; otherwise proposed.
+
+A holdout's look is a report (:mod:`splitlab.evaluation.holdout`): whatever its results and
+policy, it changes no status.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from splitlab.config import Experiment, Status
+from splitlab.evaluation.holdout import holdout_decision
 from splitlab.evaluation.quality import QualityReport
 from splitlab.stats.decision import decide, sentence
 from splitlab.stats.results import Decision, Results
@@ -53,7 +57,10 @@ def look_decision(results: Results, experiment: Experiment, quality: QualityRepo
         srm_reasons = decision.reasons if results.srm.detected else ()
         decision = Decision("halt", None, (*srm_reasons, *halted.reasons))
     context = [sentence(w) for w in quality.warnings]
-    context += _secondary_context(results)
+    if experiment.is_holdout:
+        decision = holdout_decision(results, experiment, decision)
+    else:
+        context += _secondary_context(results)
     return Decision(decision.action, decision.variant, (*decision.reasons, *context))
 
 
@@ -61,6 +68,8 @@ def plan_change(
     decision: Decision, results: Results, experiment: Experiment
 ) -> tuple[PlannedChange | None, tuple[str, ...]]:
     """The status change the policy calls for, and sentences explaining what was (not) done."""
+    if experiment.is_holdout:  # a report only (evaluation.holdout), whatever the policy
+        return None, ()
     policy = experiment.rollback
     if decision.action == "rollback":
         details: dict[str, Any] = {

@@ -45,6 +45,7 @@ from splitlab.server.api import (
     canary,
     experiments,
     exposure_checks,
+    holdouts,
     looks,
     service,
     webhooks,
@@ -95,6 +96,8 @@ def create_fastapi(ctx: ServerContext | None) -> FastAPI:
     app.include_router(bandit.router)
     app.include_router(canary.router)
     app.include_router(exposure_checks.router)
+
+    app.include_router(holdouts.router)
     app.include_router(service.router)
     app.include_router(webhooks.router)
     app.include_router(dashboard.router)

@@ -126,6 +126,9 @@ ESTIMATORS: dict[str, Estimator] = {
     # A canary's units are randomised one by one: its classic look is the classic estimator
     # (its operational metrics are judged per interval by the canary monitor instead).
     "canary": _difference,
+    # A holdout's units are randomised one by one too (its own split, held out vs everyone
+    # else): the classic estimator; its look is a report (splitlab.evaluation.holdout).
+    "holdout": _difference,
 }
 
 

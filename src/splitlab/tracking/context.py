@@ -61,6 +61,9 @@ class RequestContext:
     header_name: str = "X-Splitlab-Assignments"
     #: The ``clusterId`` per experiment of a cluster or switchback design (none otherwise).
     tracked_clusters: Mapping[str, str] = field(default_factory=dict)
+    #: The variant tracked per experiment the assignments do not give it for: the holdouts
+    #: named by the assignments (``holdout_id`` -> ``holdout_variant``).
+    tracked_variants: Mapping[str, str] = field(default_factory=dict)
     _occurrences: Counter[tuple[str, str]] = field(default_factory=Counter)
     _mutex: threading.Lock = field(default_factory=threading.Lock)
 
@@ -68,6 +71,11 @@ class RequestContext:
         """The variant served to this request's unit in ``experiment_id`` (None if none)."""
         assignment = self.assignments.get(experiment_id)
         return None if assignment is None else assignment.variant
+
+    def tracked_variant(self, experiment_id: str) -> str | None:
+        """The variant events of ``experiment_id`` carry: the assigned one, or for a holdout
+        named by an assignment, the unit's variant of that holdout."""
+        return self.tracked_variants.get(experiment_id) or self.variant(experiment_id)
 
     def emit(
         self, metric: str, value: float = 1.0, *, experiment_id: str | None = None

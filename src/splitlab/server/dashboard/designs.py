@@ -16,8 +16,9 @@ from typing import Any
 from splitlab.config import Experiment
 from splitlab.config.adaptive import BanditDesign, CanaryDesign
 from splitlab.config.designs import ClusterDesign, SwitchbackDesign, parse_origin
+from splitlab.config.layers import HoldoutDesign
 from splitlab.server.context import ServerContext
-from splitlab.server.dashboard import bandit, canary, charts
+from splitlab.server.dashboard import bandit, canary, charts, holdouts
 
 _CORRECTIONS = {
     "CR0": "CR0: the cluster-robust (sandwich) variance without a small-sample factor",
@@ -54,6 +55,8 @@ def label(experiment: Experiment) -> str:
         return canary.label(experiment)
     if isinstance(design, BanditDesign):
         return bandit.label(experiment)
+    if isinstance(design, HoldoutDesign):
+        return holdouts.label(experiment)
     return "classic"
 
 

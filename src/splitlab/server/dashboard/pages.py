@@ -15,7 +15,16 @@ from typing import Any
 from splitlab.config import Experiment, Status
 from splitlab.evaluation.lifecycle import TRANSITIONS
 from splitlab.server.context import ServerContext
-from splitlab.server.dashboard import adaptive, browser, charts, designs, looks, progress, words
+from splitlab.server.dashboard import (
+    adaptive,
+    browser,
+    charts,
+    designs,
+    holdouts,
+    looks,
+    progress,
+    words,
+)
 from splitlab.store.registry import LookRecord, format_time
 
 #: A unit's first exposure per day and variant (the store's ``exposures`` table keeps every
@@ -160,9 +169,14 @@ def exposure_chart(
 
 
 def actions(experiment: Experiment) -> list[dict[str, str]]:
-    """The status changes an admin may make now (buttons), plus the toggle."""
+    """The status changes an admin may make now (buttons), plus the toggle.
+
+    A holdout is never rolled back or shipped (the lifecycle refuses both): no such buttons.
+    """
     out = []
     for target in sorted(TRANSITIONS[experiment.status], key=list(Status).index):
+        if experiment.is_holdout and target in (Status.ROLLED_BACK, Status.SHIPPED):
+            continue
         if target is Status.SHIPPED:
             for variant in experiment.variant_names:
                 if variant != experiment.control:
@@ -216,6 +230,8 @@ def experiment_page(
         "design": designs.panel(ctx, e, document, planned[-1].cutoff if planned else None),
         "canary": adaptive.canary_panel(ctx, e),
         "bandit": adaptive.bandit_panel(ctx, e),
+        "holdout": holdouts.panel(ctx, e, document),
+        "held_out": holdouts.held_out_lines(ctx, e),
         "sequential": sequential,
         "effects": effects,
         "looks": [

@@ -9,7 +9,11 @@ framework detection) and calls :meth:`TrackingCore.begin`, which
 3. tracks an exposure event once per (unit, experiment, variant) in this process (a bounded
    LRU cache remembers which were sent; the store keeps the first exposure per unit anyway),
    only for units randomised into the experiment (reason ``assigned``). For a cluster or
-   switchback design the events also carry ``clusterId`` (see :func:`tracked_ids`);
+   switchback design the events also carry ``clusterId`` (see :func:`tracked_ids`). An
+   assignment naming a holdout (``holdout_id``: a running holdout covers the experiment and
+   the unit reached its step) also exposes the unit to the holdout, in ``holdout_variant``,
+   once per request whatever the number of covered experiments; a holdout's own assignment is
+   never an exposure (only units that reached a covered experiment are in its results);
 4. returns the :class:`~splitlab.tracking.context.RequestContext` the adapter makes current.
 
 Event ids. An exposure's ``eventId`` is derived from (experiment, variant, unit), so a second
@@ -246,10 +250,20 @@ class TrackingCore:
         attributes = dict(self._attributes(request)) if self._attributes else {}
         assignments = self._assign(request, unit_id, attributes)
         tracked_units, clusters = self._log_exposures(unit_id, attributes, assignments)
+        holdout_units, holdout_variants = self._log_holdout_exposures(
+            unit_id, attributes, assignments
+        )
         key = next((request.headers[h] for h in self._key_headers if request.headers.get(h)), None)
         header = self.response_header or "X-Splitlab-Assignments"
         return RequestContext(
-            unit_id, assignments, tracked_units, key, self, header, tracked_clusters=clusters
+            unit_id,
+            assignments,
+            {**tracked_units, **holdout_units},
+            key,
+            self,
+            header,
+            tracked_clusters=clusters,
+            tracked_variants=holdout_variants,
         )
 
     def _assign(
@@ -278,6 +292,8 @@ class TrackingCore:
                 experiment = self.assigner.experiment(assignment.experiment_id)
             except KeyError:  # removed by an update() since it was assigned
                 continue
+            if experiment.is_holdout:  # exposed through the experiments it covers (below)
+                continue
             unit, cluster = tracked_ids(experiment, unit_id, attributes)
             if unit is None:
                 continue
@@ -296,6 +312,44 @@ class TrackingCore:
                 )
         return tracked, clusters
 
+    def _log_holdout_exposures(
+        self,
+        unit_id: str | None,
+        attributes: Mapping[str, Any],
+        assignments: Mapping[str, Assignment],
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Expose the unit to each holdout its assignments name (once per holdout here).
+
+        Returns the tracked unit id and the variant per holdout, so ``emit()`` also tracks
+        the holdout's metrics. The id is derived like any exposure's, from (unit, holdout,
+        variant), so every process and every request exposing it sends the same one.
+        """
+        units: dict[str, str] = {}
+        variants: dict[str, str] = {}
+        for assignment in sorted(assignments.values(), key=lambda a: a.experiment_id):
+            holdout_id, variant = assignment.holdout_id, assignment.holdout_variant
+            if holdout_id is None or variant is None or holdout_id in units:
+                continue
+            try:
+                holdout = self.assigner.experiment(holdout_id)
+            except KeyError:  # removed by an update() since it was assigned
+                continue
+            unit, _ = tracked_ids(holdout, unit_id, attributes)
+            if unit is None:
+                continue
+            units[holdout_id] = unit
+            variants[holdout_id] = variant
+            key = (unit, holdout_id, variant)
+            if self.exposures.first_time(key):
+                self.recorder.exposure(
+                    unit,
+                    holdout_id,
+                    variant,
+                    attributes=_scalar_attributes(holdout.segments, attributes),
+                    event_id=derive_event_id("exposure", *key),
+                )
+        return units, variants
+
     def emit_metric(
         self, context: RequestContext, metric: str, value: float, experiment_id: str | None
     ) -> list[Event]:
@@ -304,7 +358,7 @@ class TrackingCore:
         for eid, unit in context.tracked_units.items():
             if experiment_id is not None and eid != experiment_id:
                 continue
-            variant = context.variant(eid)
+            variant = context.tracked_variant(eid)
             if variant is None:
                 continue
             occurrence = context.next_occurrence(metric, eid)

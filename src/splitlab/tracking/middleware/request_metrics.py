@@ -94,7 +94,7 @@ class RequestTimer:
         request_id = context.request_key or uuid.uuid4().hex
         wanted = None if settings.experiments is None else set(settings.experiments)
         for eid, unit in context.tracked_units.items():
-            variant = context.variant(eid)
+            variant = context.tracked_variant(eid)
             if variant is None or (wanted is not None and eid not in wanted):
                 continue
             cluster = context.tracked_clusters.get(eid)
