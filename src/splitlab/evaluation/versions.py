@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from splitlab.config import Experiment, Status, load_experiment
+from splitlab.config.layers import HoldoutDesign
 from splitlab.evaluation.errors import TransitionError
 from splitlab.stats.sums import ExperimentSums, SliceSums
 from splitlab.stats.versions import WeightsVersion, version_slice, versioned
@@ -44,6 +45,17 @@ def weights_version_details(
         return None
     if tuple(current.weights) == tuple(experiment.weights):
         return {}  # the same split written differently (equal weights made explicit)
+    if isinstance(current.design, HoldoutDesign) and isinstance(experiment.design, HoldoutDesign):
+        raise TransitionError(
+            f"design.percent: the share held out by {current.status.value!r} holdout "
+            f"{current.id!r} cannot change (registered {current.design.percent:g}, got "
+            f"{experiment.design.percent:g}): it would move units between the held-out group "
+            "and everyone else, mixing both regimes in its long-running comparison (expected "
+            f"{current.design.percent:g}; stop this holdout and start a new one, with its own "
+            "salt, to hold out another share)",
+            field="design.percent",
+            value=experiment.design.percent,
+        )
     if not current.assignment.sticky or current.design is not None:
         why = (
             f"design {current.design.type!r} (a bandit writes its own weights; the other "
