@@ -303,3 +303,35 @@ def test_a_look_before_the_change_is_the_classic_one(store: DuckDBStore) -> None
         ).checks
     }
     assert checked["srm"].passed, checked["srm"].detail
+
+
+def test_pause_and_resume_start_no_version_and_a_change_while_paused_does(
+    registry: Registry,
+) -> None:
+    """Pausing and resuming a sticky experiment keeps its version (the weights did not
+    change; version 0 starts at the first launch); a weights change made while it is paused
+    starts the next version at the change, so the units first exposed after the resume are
+    in it."""
+    from splitlab.evaluation import change_status
+
+    exp = register(registry, sticky(), by="ana", reason="launch", now=T0)
+    pause, resume = T0 + timedelta(hours=5), T0 + timedelta(hours=9)
+    change_status(registry, exp.id, Status.PAUSED, by="a", reason="r", now=pause)
+    change_status(registry, exp.id, Status.RUNNING, by="a", reason="r", now=resume)
+    (only,) = weights_versions(registry, registry.get(exp.id))
+    assert (only.version, only.start) == (0, T0)
+    change_status(registry, exp.id, Status.PAUSED, by="a", reason="r", now=CHANGE)
+    paused = registry.get(exp.id)
+    update_definition(
+        registry,
+        reweighted(paused, (0.2, 0.8)),
+        by="a",
+        reason="x",
+        now=CHANGE + timedelta(hours=1),
+    )
+    change_status(registry, exp.id, Status.RUNNING, by="a", reason="r", now=NOW)
+    versions = weights_versions(registry, registry.get(exp.id))
+    assert [(v.version, v.start, dict(v.weights)) for v in versions] == [
+        (0, T0, {"control": 0.5, "treatment": 0.5}),
+        (1, CHANGE + timedelta(hours=1), {"control": 0.2, "treatment": 0.8}),
+    ]
