@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 
 from splitlab.config import Status
 from splitlab.evaluation import Scheduler, run_look
@@ -104,6 +105,11 @@ def test_srm_expects_the_holdout_percent(store: DuckDBStore) -> None:
     srm = look["results"]["srm"]
     assert srm["expectedShares"] == pytest.approx({"held-out": 0.2, "everyone-else": 0.8})
     assert not srm["detected"]
+    counts = [srm["counts"]["held-out"], srm["counts"]["everyone-else"]]
+    n = sum(counts)
+    # scipy.stats.chisquare against percent / 100 held out and the rest
+    ref = sps.chisquare(counts, [0.2 * n, 0.8 * n])
+    assert srm["pValue"] == pytest.approx(ref.pvalue, rel=1e-9)
 
 
 def test_the_lifecycle_refuses_rollback_ship_and_toggle(store: DuckDBStore) -> None:
