@@ -316,5 +316,14 @@ describe("holdouts", () => {
     });
     const three = holdout("h", 5, { variants: ["a", "b", "c"] });
     assert.throws(() => new ExperimentAssignmentService([three]), { name: "DefinitionError", message: /variants/ });
+    // weights that contradict the percent are refused (the Python loader refuses them too),
+    // not used: 50/50 would hold out half the units of a 5% holdout
+    const even = [{ name: "held-out", weight: 0.5 }, { name: "exposed", weight: 0.5 }];
+    assert.throws(() => new ExperimentAssignmentService([holdout("h", 5, { variants: even }), covered]), {
+      name: "DefinitionError",
+      message: /variants\[\*\]\.weight must be absent or \[0\.05, 0\.95\]/,
+    });
+    const exact = [{ name: "held-out", weight: 0.05 }, { name: "exposed", weight: 0.95 }];
+    assert.doesNotThrow(() => new ExperimentAssignmentService([holdout("h", 5, { variants: exact }), covered]));
   });
 });
