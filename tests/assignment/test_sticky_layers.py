@@ -67,20 +67,40 @@ def test_sticky_with_a_layer_and_a_later_holdout() -> None:
     assert all(service.assign(u, "exp-sticky").reason is Reason.HOLDOUT for u in held[:200])
 
 
-def test_a_sticky_first_answer_names_its_holdout_and_a_kept_one_does_not() -> None:
-    """The first answer reached the holdout step (its exposure of the holdout is recorded
-    then); an answer served from the store did not (as the JS SDK answers)."""
+def test_a_kept_answer_names_the_units_holdout_group_like_the_first() -> None:
+    """The first answer reached the holdout step; an answer served from the store names the
+    unit's holdout group too, so a tracker records the holdout's metrics for both groups on
+    every request (not only on the first, which would bias the holdout against everyone
+    else). As the JS SDK answers."""
     service = ExperimentAssignmentService(
         [weighted(0.5, sticky=True), holdout("holdout-all", 20)], sticky=MemoryStickyStore()
     )
     first = service.assign_many("exp-sticky", UNITS[:2000])
     assigned = [(u, a) for u, a in zip(UNITS, first, strict=False) if a.reason is Reason.ASSIGNED]
     assert assigned and all(
-        a.holdout_id == "holdout-all" and a.holdout_variant is not None for _, a in assigned
+        (a.holdout_id, a.holdout_variant) == ("holdout-all", "exposed") for _, a in assigned
     )
     kept = [service.assign(u, "exp-sticky") for u, _ in assigned]
-    assert [a.variant for a in kept] == [a.variant for _, a in assigned]
-    assert all(a.holdout_id is None for a in kept)
+    assert kept == [a for _, a in assigned]
+
+
+def test_units_kept_before_a_holdout_started_are_in_their_random_group() -> None:
+    """Units stored before the holdout started keep their variant (reason assigned); their
+    answers name the holdout group they are randomised to, held out included (the holdout is
+    analysed by its random groups: those units dilute its difference, they do not unbalance
+    its groups)."""
+    store = MemoryStickyStore()
+    service = ExperimentAssignmentService([weighted(0.5, sticky=True)], sticky=store)
+    before = service.assign_many("exp-sticky", UNITS[:5000])
+    hold = holdout("holdout-all", 20)
+    service.update([weighted(0.5, sticky=True), hold])
+    after = service.assign_many("exp-sticky", UNITS[:5000])
+    membership = [a.variant for a in service.assign_many("holdout-all", UNITS[:5000])]
+    assert [(a.variant, a.reason) for a in after] == [(a.variant, a.reason) for a in before]
+    assert [a.holdout_variant for a in after] == membership
+    assert all(a.holdout_id == "holdout-all" for a in after)
+    held = sum(1 for m in membership if m == "held_out")
+    assert within_3_se(held, 5000, 0.2)
 
 
 class FailingStore:

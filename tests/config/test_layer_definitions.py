@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from splitlab.cli.main import cli
-from splitlab.config import ConfigError, load_experiment
+from splitlab.config import ConfigError, Status, load_experiment
 from splitlab.config.layering import check_against, check_set, free_ranges
 
 BASE: dict[str, Any] = {
@@ -280,3 +280,35 @@ def test_experiments_create_registers_none_when_files_conflict(tmp_path: Path) -
     assert "$.layer" in result.output and "'exp-a' [0, 6000)" in result.output
     listed = CliRunner().invoke(cli, ["experiments", "list", "--db", db])
     assert "exp-a" not in listed.output
+
+
+def test_a_live_experiments_range_and_tags_cannot_change(tmp_path: Path) -> None:
+    """Widening or narrowing a running (or paused) experiment's range would move units in or
+    out of it mid-experiment, and new tags would change which holdouts cover it: a definition
+    update refuses both, naming the field (docs/assignment.md, "Layers")."""
+    import duckdb
+
+    from splitlab.evaluation import TransitionError
+    from splitlab.evaluation.lifecycle import change_status, register, update_definition
+    from splitlab.store.registry import Registry
+
+    conn = duckdb.connect(str(tmp_path / "registry.duckdb"))
+    try:
+        registry = Registry(conn)
+        register(registry, exp("exp-a", 0, 5000, status="running"), by="t", reason="r")
+        for status in ("running", "paused"):
+            if status == "paused":
+                change_status(registry, "exp-a", Status.PAUSED, by="t", reason="r")
+            for new, field in (
+                (exp("exp-a", 0, 6000, status=status), "layer"),
+                (exp("exp-a", 1000, 5000, status=status), "layer"),
+                (exp("exp-a", 0, 5000, status=status, tags=["checkout"]), "tags"),
+            ):
+                with pytest.raises(TransitionError) as info:
+                    update_definition(registry, new, by="t", reason="r")
+                assert info.value.field == field
+                assert "pre-registered design" in str(info.value)
+        layer = registry.get("exp-a").layer
+        assert layer is not None and (layer.start, layer.end) == (0, 5000)
+    finally:
+        conn.close()

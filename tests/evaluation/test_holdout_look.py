@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 
 from splitlab.config import Status
 from splitlab.evaluation import Scheduler, run_look
@@ -104,6 +105,11 @@ def test_srm_expects_the_holdout_percent(store: DuckDBStore) -> None:
     srm = look["results"]["srm"]
     assert srm["expectedShares"] == pytest.approx({"held-out": 0.2, "everyone-else": 0.8})
     assert not srm["detected"]
+    counts = [srm["counts"]["held-out"], srm["counts"]["everyone-else"]]
+    n = sum(counts)
+    # scipy.stats.chisquare against percent / 100 held out and the rest
+    ref = sps.chisquare(counts, [0.2 * n, 0.8 * n])
+    assert srm["pValue"] == pytest.approx(ref.pvalue, rel=1e-9)
 
 
 def test_the_lifecycle_refuses_rollback_ship_and_toggle(store: DuckDBStore) -> None:
@@ -135,3 +141,24 @@ def test_the_scheduler_takes_the_holdouts_looks_and_acts_on_none(store: DuckDBSt
     assert [(r.number, r.action) for r in records] == [(1, "continue"), (2, "stop")]
     assert registry.get(HOLDOUT).status is Status.RUNNING
     assert registry.changes(HOLDOUT) == []
+
+
+def test_the_share_held_out_cannot_change_while_the_holdout_is_live(store: DuckDBStore) -> None:
+    """Changing a running (or paused) holdout's percent would move units between its groups:
+    refused, naming design.percent, both values and what to do instead."""
+    from splitlab.config import load_experiment
+    from splitlab.evaluation import update_definition
+
+    registry = register(store, _holdout())
+    wider = _holdout(design={"type": "holdout", "percent": 30, "scope": {"tags": ["growth"]}})
+    for status in (Status.RUNNING, Status.PAUSED):
+        if status is Status.PAUSED:
+            change_status(registry, HOLDOUT, Status.PAUSED, by="t", reason="r")
+        with pytest.raises(TransitionError) as caught:
+            update_definition(
+                registry, load_experiment({**wider, "status": status.value}), by="t", reason="r"
+            )
+        assert caught.value.field == "design.percent"
+        assert "(registered 20, got 30)" in str(caught.value)
+        assert "start a new one" in str(caught.value)
+    assert registry.get(HOLDOUT).design == load_experiment(_holdout()).design

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from scipy import stats as sps
 
 from splitlab.assignment import ExperimentAssignmentService
 from splitlab.assignment.sticky import MemoryStickyStore
@@ -283,3 +284,54 @@ def test_a_look_before_the_change_is_the_classic_one(store: DuckDBStore) -> None
     doc = record.to_dict()
     assert "weightsVersions" not in doc and "byWeightsVersion" not in doc["results"]["srm"]
     assert sum(doc["results"]["units"].values()) == 2000
+    # Every unit by that cut-off was split 50/50: the sample ratio is checked against the
+    # weights in force then, not the later 20/80 (which would halt and roll back a healthy
+    # experiment). Reference: scipy.stats.chisquare of the counts against 50/50.
+    srm_doc = doc["results"]["srm"]
+    assert srm_doc["expectedShares"] == {"control": 0.5, "treatment": 0.5}
+    counts = [srm_doc["counts"]["control"], srm_doc["counts"]["treatment"]]
+    assert srm_doc["pValue"] == pytest.approx(sps.chisquare(counts).pvalue, rel=1e-9)
+    assert not srm_doc["detected"] and doc["decision"]["action"] != "halt"
+    assert record.to_dict()["actions"] == []
+    assert registry.get(exp.id).status is Status.RUNNING
+    assert replay_look(record) == record.document
+    # The launch check at that cut-off agrees.
+    checked = {
+        c.name: c
+        for c in launch_check(
+            store, registry.get(exp.id), cutoff=CHANGE - timedelta(hours=1), registry=registry
+        ).checks
+    }
+    assert checked["srm"].passed, checked["srm"].detail
+
+
+def test_pause_and_resume_start_no_version_and_a_change_while_paused_does(
+    registry: Registry,
+) -> None:
+    """Pausing and resuming a sticky experiment keeps its version (the weights did not
+    change; version 0 starts at the first launch); a weights change made while it is paused
+    starts the next version at the change, so the units first exposed after the resume are
+    in it."""
+    from splitlab.evaluation import change_status
+
+    exp = register(registry, sticky(), by="ana", reason="launch", now=T0)
+    pause, resume = T0 + timedelta(hours=5), T0 + timedelta(hours=9)
+    change_status(registry, exp.id, Status.PAUSED, by="a", reason="r", now=pause)
+    change_status(registry, exp.id, Status.RUNNING, by="a", reason="r", now=resume)
+    (only,) = weights_versions(registry, registry.get(exp.id))
+    assert (only.version, only.start) == (0, T0)
+    change_status(registry, exp.id, Status.PAUSED, by="a", reason="r", now=CHANGE)
+    paused = registry.get(exp.id)
+    update_definition(
+        registry,
+        reweighted(paused, (0.2, 0.8)),
+        by="a",
+        reason="x",
+        now=CHANGE + timedelta(hours=1),
+    )
+    change_status(registry, exp.id, Status.RUNNING, by="a", reason="r", now=NOW)
+    versions = weights_versions(registry, registry.get(exp.id))
+    assert [(v.version, v.start, dict(v.weights)) for v in versions] == [
+        (0, T0, {"control": 0.5, "treatment": 0.5}),
+        (1, CHANGE + timedelta(hours=1), {"control": 0.2, "treatment": 0.8}),
+    ]

@@ -165,3 +165,46 @@ def test_request_metrics_reach_the_holdout(collector: ScriptedCollector) -> None
     errors = [e for e in events if e.experiment_id == HOLDOUT and e.metric == "request_error"]
     assert sorted(e.unit_id for e in errors) == sorted(UNITS[:10])
     assert all(e.variant == exposed[e.unit_id] and e.value == 0.0 for e in errors)
+
+
+def test_a_sticky_covered_experiment_records_both_groups_metrics_on_every_request(
+    collector: ScriptedCollector,
+) -> None:
+    """The only covered experiment is sticky: from the second request on, the units that are
+    not held out are served their kept variant. Their answers still name the holdout, so
+    ``emit()`` records their metrics in the holdout on every request, as for the held-out
+    units (whose answers always do). Otherwise the held-out group would count every
+    checkout and everyone else only the first, and the holdout's lift would be biased."""
+    holdout = make_experiment(
+        HOLDOUT,
+        variants=["held-out", "everyone-else"],
+        design={"type": "holdout", "percent": 30, "scope": {"tags": ["growth"]}},
+    )
+    sticky = make_experiment(
+        "exp-s",
+        tags=["growth"],
+        assignment={"hashKey": "userId", "salt": "exp-s", "sticky": True},
+    )
+    client = TrackingClient.http(collector.url, flush_interval=60.0, register_atexit=False)
+    core = TrackingCore(ExperimentAssignmentService([holdout, sticky]), client)
+    app = FastAPI()
+    app.add_middleware(EventTrackingMiddleware, tracking=core)
+
+    @app.post("/checkout")
+    def checkout() -> dict[str, Any]:
+        return {"metrics": len(emit("checkout"))}
+
+    try:
+        for _ in range(3):
+            for unit in UNITS:
+                TestClient(app).post("/checkout", headers={"X-User-Id": unit})
+        events = _sent(collector, client)
+    finally:
+        client.close()
+    exposed = {e.unit_id: e.variant for e in events
+               if e.experiment_id == HOLDOUT and e.type == "exposure"}  # fmt: skip
+    assert sorted(exposed) == sorted(UNITS)
+    assert {"held-out", "everyone-else"} == set(exposed.values())
+    metrics = [e for e in events if e.experiment_id == HOLDOUT and e.type == "metric"]
+    assert Counter(e.unit_id for e in metrics) == dict.fromkeys(UNITS, 3)
+    assert all(e.variant == exposed[e.unit_id] for e in metrics)

@@ -24,12 +24,29 @@ export function holdoutWeights(percent) {
   return [share, 1 - share];
 }
 
-/** A holdout's split weights: its variants' own when given (they must match), else derived. */
+/** How far a given holdout weight may be from the derived one (as the Python loader allows). */
+const WEIGHT_TOLERANCE = 1e-9;
+
+/**
+ * A holdout's split weights: its variants' own when given (each within 1e-9 of the derived
+ * one, as the Python loader requires: a DefinitionError naming the field otherwise), else
+ * derived from its percent.
+ */
 export function holdoutSplitWeights(definition) {
   const percent = holdoutPercent(definition);
+  const wanted = holdoutWeights(percent);
   const given = definition.variants.map((v) => (typeof v === "string" ? null : (v.weight ?? null)));
-  if (given.some((w) => w !== null)) return given.map((w) => w ?? 1.0);
-  return holdoutWeights(percent);
+  if (!given.some((w) => w !== null)) return wanted;
+  const close = given.every(
+    (w, i) => typeof w === "number" && Number.isFinite(w) && Math.abs(w - wanted[i]) <= WEIGHT_TOLERANCE,
+  );
+  if (given.length !== 2 || !close) {
+    throw new DefinitionError(
+      `experiment ${JSON.stringify(definition.experimentId)}: variants[*].weight must be absent or ` +
+        `[${wanted[0]}, ${wanted[1]}] (they follow from design.percent = ${percent}; got ${JSON.stringify(given)})`,
+    );
+  }
+  return given;
 }
 
 /** The holdout's percent, checked (a DefinitionError names the field otherwise). */

@@ -131,6 +131,11 @@ function holdoutAnswers(id, names, control, holdouts) {
     heldOut: holdouts.ids.map((holdoutId, i) =>
       outcome(id, control, Reason.HOLDOUT, { holdoutId, holdoutVariant: holdouts.heldOut[i] }),
     ),
+    // A variant kept in the sticky store is served whatever the holdouts say; its answer
+    // names the unit's holdout group (per holdout holding it out, per variant).
+    keptHeldOut: holdouts.ids.map((holdoutId, i) =>
+      names.map((name) => outcome(id, name, Reason.ASSIGNED, { holdoutId, holdoutVariant: holdouts.heldOut[i] })),
+    ),
     served: (variant, reason) => outcome(id, variant, reason, extra),
   };
 }
@@ -232,6 +237,13 @@ function compileRunning(definition, { id, names, variants, salt, targeted, holdo
   const check = answers === null ? null : answers.check;
   const assigned = answers === null ? plain : answers.assigned;
   const heldOut = answers === null ? null : answers.heldOut;
+  const keptHeldOut = answers === null ? null : answers.keptHeldOut;
+  // A kept variant's answer: the unit's holdout group named, as on the way in.
+  const keptAnswer = (unit, index) => {
+    if (check === null) return plain[index];
+    const holder = check(unit);
+    return holder >= 0 ? keptHeldOut[holder][index] : assigned[index];
+  };
 
   // Targeting, the allocation table or the gate and split, then the holdout step.
   const decide = (unit, attributes) => {
@@ -265,7 +277,7 @@ function compileRunning(definition, { id, names, variants, salt, targeted, holdo
     }
     if (kept !== null && kept !== undefined) {
       const index = names.indexOf(kept);
-      if (index >= 0) return plain[index];
+      if (index >= 0) return keptAnswer(unit, index);
     }
     const answer = decide(unit, attributes);
     if (answer.reason !== Reason.ASSIGNED) return answer;
@@ -277,7 +289,7 @@ function compileRunning(definition, { id, names, variants, salt, targeted, holdo
     }
     if (kept === answer.variant) return answer;
     const index = names.indexOf(kept);
-    return index >= 0 ? plain[index] : answer;
+    return index >= 0 ? keptAnswer(unit, index) : answer;
   };
 
   const next = store === null ? decide : stickyDecide;

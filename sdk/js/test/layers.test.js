@@ -275,7 +275,7 @@ describe("holdouts", () => {
     assert.equal(store.get("exp-checkout", fresh), null); // held-out units are not stored
   });
 
-  test("sticky and covered: the first answer names the holdout, the kept ones do not", () => {
+  test("sticky and covered: a kept answer names the unit's holdout group, like the first", () => {
     const store = new MemoryStickyStore();
     const sticky = experiment("exp-checkout", { tags: ["checkout"], assignment: { sticky: true } });
     const service = new ExperimentAssignmentService([h10, sticky], {}, { sticky: store });
@@ -285,8 +285,28 @@ describe("holdouts", () => {
     assert.deepEqual([first.reason, first.holdoutId, first.holdoutVariant], [Reason.ASSIGNED, "hold-10", "exposed"]);
     assert.equal(store.get("exp-checkout", unit), first.variant);
     const again = service.assign(unit, "exp-checkout");
-    // served from the store: the holdout step was not reached
-    assert.deepEqual([again.variant, again.reason, again.holdoutId], [first.variant, Reason.ASSIGNED, undefined]);
+    // served from the store, still naming the holdout group: metrics reach the holdout on
+    // every request for both groups (a held-out unit's answers always name it)
+    assert.deepEqual(
+      [again.variant, again.reason, again.holdoutId, again.holdoutVariant],
+      [first.variant, Reason.ASSIGNED, "hold-10", "exposed"],
+    );
+  });
+
+  test("sticky: a unit kept before a holdout started is named in its random group", () => {
+    const store = new MemoryStickyStore();
+    const sticky = experiment("exp-checkout", { tags: ["checkout"], assignment: { sticky: true } });
+    const before = new ExperimentAssignmentService([sticky], {}, { sticky: store });
+    const all = units(400);
+    const kept = all.map((u) => before.assign(u, "exp-checkout").variant);
+    const service = new ExperimentAssignmentService([h10, sticky], {}, { sticky: store });
+    const held = all.filter((u) => service.assign(u, "hold-10").variant === "held-out");
+    assert.ok(held.length > 0);
+    for (const [i, u] of all.entries()) {
+      const a = service.assign(u, "exp-checkout");
+      assert.deepEqual([a.variant, a.reason, a.holdoutId], [kept[i], Reason.ASSIGNED, "hold-10"]);
+      assert.equal(a.holdoutVariant, held.includes(u) ? "held-out" : "exposed");
+    }
   });
 
   test("a malformed holdout is refused naming the field", () => {
@@ -296,5 +316,14 @@ describe("holdouts", () => {
     });
     const three = holdout("h", 5, { variants: ["a", "b", "c"] });
     assert.throws(() => new ExperimentAssignmentService([three]), { name: "DefinitionError", message: /variants/ });
+    // weights that contradict the percent are refused (the Python loader refuses them too),
+    // not used: 50/50 would hold out half the units of a 5% holdout
+    const even = [{ name: "held-out", weight: 0.5 }, { name: "exposed", weight: 0.5 }];
+    assert.throws(() => new ExperimentAssignmentService([holdout("h", 5, { variants: even }), covered]), {
+      name: "DefinitionError",
+      message: /variants\[\*\]\.weight must be absent or \[0\.05, 0\.95\]/,
+    });
+    const exact = [{ name: "held-out", weight: 0.05 }, { name: "exposed", weight: 0.95 }];
+    assert.doesNotThrow(() => new ExperimentAssignmentService([holdout("h", 5, { variants: exact }), covered]));
   });
 });

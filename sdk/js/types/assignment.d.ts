@@ -50,7 +50,7 @@ export interface Assignment {
   readonly periodStart?: number;
   /** and the switchback unit's value (null for the global unit or when it is missing). */
   readonly switchbackUnit?: string | null;
-  /** The running holdout covering the experiment, once the unit reached the holdout step. */
+  /** The running holdout covering the experiment, once the unit reached the holdout step (or was served a sticky experiment's kept variant). */
   readonly holdoutId?: string;
   /** The unit's variant of that holdout (its first: held out; its second: everyone else). */
   readonly holdoutVariant?: string;

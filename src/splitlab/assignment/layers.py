@@ -98,7 +98,9 @@ def layer_step(experiment: Experiment, layer: Layer) -> LayerStep:
     return step
 
 
-def compile_holdouts(experiment: Experiment, holdouts: Sequence[Experiment]) -> HoldoutStep:
+def compile_holdouts(
+    experiment: Experiment, holdouts: Sequence[Experiment], *, kept: bool = False
+) -> HoldoutStep:
     """The holdout step of `experiment`, covered by the running `holdouts` (any order).
 
     Each holdout's membership is its own ordinary assignment of the unit: the digest of its
@@ -106,6 +108,11 @@ def compile_holdouts(experiment: Experiment, holdouts: Sequence[Experiment]) -> 
     held out. Holdouts are checked in id order; the first that holds the unit out answers
     ``holdout`` (the control variant); when none does the answer keeps its variant and names
     the first holdout and its second variant.
+
+    `kept`: the step for a variant kept in the sticky store, which is served whatever the
+    holdouts say; the answer only names the unit's holdout group (the first holdout that
+    holds it out and its first variant, else as above), so that every unit reaching a
+    covered experiment is recorded in its own group of the holdout on every request.
     """
     eid = experiment.experiment_id
     ordered = sorted(holdouts, key=lambda h: h.experiment_id)
@@ -141,6 +148,20 @@ def compile_holdouts(experiment: Experiment, holdouts: Sequence[Experiment]) -> 
                 cache[(answer.variant, answer.reason)] = got
         return got
 
+    named: dict[tuple[str, str | None], Assignment] = {}
+
+    def named_kept(held: Assignment, answer: Assignment) -> Assignment:
+        """`answer` (a kept variant) naming the holdout that holds its unit out."""
+        got = named.get((held.holdout_id or "", answer.variant))
+        if got is None:
+            got = Assignment(
+                eid, answer.variant, answer.reason, holdout_id=held.holdout_id,
+                holdout_variant=held.holdout_variant,
+            )  # fmt: skip
+            if len(named) < 1024:
+                named[(held.holdout_id or "", answer.variant)] = got
+        return got
+
     def step(unit: str, answer: Assignment) -> Assignment:
         try:
             data = unit.encode()
@@ -148,7 +169,7 @@ def compile_holdouts(experiment: Experiment, holdouts: Sequence[Experiment]) -> 
             return missing
         for prefix, key, held in checks:
             if sha256(prefix + data).digest() < key:
-                return held
+                return named_kept(held, answer) if kept else held
         return passed(answer)
 
     return step
@@ -161,7 +182,7 @@ class Layered:
     sticky store between the layer and targeting (``layer`` is None without a layer).
     """
 
-    __slots__ = ("assign", "decide", "layer", "many")
+    __slots__ = ("assign", "decide", "kept", "layer", "many")
 
     def __init__(
         self,
@@ -252,6 +273,10 @@ class Layered:
         self.many = many
         self.decide: Decide = decide
         self.layer: LayerStep | None = in_layer
+        #: The holdout step of a variant kept in the sticky store (None: no holdout).
+        self.kept: HoldoutStep | None = (
+            compile_holdouts(experiment, holdouts, kept=True) if holdouts else None
+        )
 
 
 def compile_layered(

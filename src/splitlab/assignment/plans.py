@@ -26,6 +26,7 @@ from splitlab.assignment.hashing import (
 )
 from splitlab.assignment.layers import (
     Decide,
+    HoldoutStep,
     LayerStep,
     applying_holdouts,
     compile_layered,
@@ -70,6 +71,7 @@ class Plan:
         "assign_at",
         "decide",
         "experiment",
+        "kept",
         "layer",
         "many",
         "serves",
@@ -86,8 +88,12 @@ class Plan:
         *,
         layer: LayerStep | None = None,
         decide: Decide | None = None,
+        kept: HoldoutStep | None = None,
     ) -> None:
         self.experiment = experiment
+        #: The holdout step of a variant kept in the sticky store: names the unit's holdout
+        #: group on the kept answer (None: no covering holdout).
+        self.kept = kept
         #: A layered or covered plan's steps, for the sticky store to go between: the layer
         #: check of a resolved unit (None: no layer), and everything after the sticky step
         #: (None: the plan has neither a layer nor a covering holdout).
@@ -166,6 +172,7 @@ def compile_plan(
             True,
             layer=layered.layer,
             decide=layered.decide,
+            kept=layered.kept,
         )
     assign, many = _running(experiment, saved_groups)
     return Plan(experiment, assign, many, True)

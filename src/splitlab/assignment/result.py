@@ -67,7 +67,8 @@ class Assignment:
     #: and the switchback unit's value (None for the global unit or when it is missing).
     switchback_unit: str | None = None
     #: The running holdout covering this experiment, when the unit reached the holdout step
-    #: (reason ``holdout``: held out; reason ``assigned``: in the holdout's other group), and
+    #: (reason ``holdout``: held out; reason ``assigned``: in the holdout's other group) or was
+    #: served a variant kept by a sticky experiment (its group, whatever variant is kept), and
     #: the unit's variant of that holdout: trackers record it as an exposure of the holdout.
     holdout_id: str | None = None
     holdout_variant: str | None = None

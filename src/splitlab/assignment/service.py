@@ -211,7 +211,8 @@ def sticky_plan(
 
     Order: the unit id, the allow-list and the layer as in `plan`; then the stored variant,
     if any (served as an ``assigned`` answer whatever targeting, traffic, weights and
-    holdouts say now); otherwise `plan`'s
+    holdouts say now; under a covering holdout it names the unit's holdout group, as the
+    holdout step would, so trackers record both groups alike); otherwise `plan`'s
     answer, and an ``assigned`` one is put in the store (insert-if-absent: when another
     request put one first, that one is served). Any failure of the store answers
     ``sticky_unavailable``, is logged and counted through `on_failure`. A stored variant that
@@ -224,6 +225,7 @@ def sticky_plan(
     base = plan.assign
     in_layer = plan.layer
     decide = plan.decide
+    named = plan.kept
 
     def failed(unit: str, exc: BaseException) -> Assignment:
         logger.warning("sticky store failed for %s / %s: %s", eid, unit, exc)
@@ -244,7 +246,8 @@ def sticky_plan(
         except Exception as exc:  # any failure: never a silent second arm
             return failed(unit, exc)
         if kept is not None and kept in assigned:
-            return assigned[kept]
+            # Served whatever the holdouts say; the answer names the unit's holdout group.
+            return assigned[kept] if named is None else named(unit, assigned[kept])
         # A held-out unit (reason holdout) is not assigned, so it is never stored.
         answer = base(unit_id, attributes) if decide is None else decide(unit, attributes)
         if answer.reason is not Reason.ASSIGNED or answer.variant is None:
@@ -253,7 +256,9 @@ def sticky_plan(
             kept = store.put(eid, unit, answer.variant)
         except Exception as exc:
             return failed(unit, exc)
-        return answer if kept == answer.variant else assigned.get(kept, answer)
+        if kept == answer.variant or kept not in assigned:
+            return answer
+        return assigned[kept] if named is None else named(unit, assigned[kept])
 
     def many(
         unit_ids: Sequence[Any], attributes: Sequence[Mapping[str, Any] | None] | None

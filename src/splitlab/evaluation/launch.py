@@ -108,7 +108,7 @@ def launch_check(
     quality = store.data_quality(experiment, cutoff=cutoff)
     versions = None
     if registry is not None:
-        sums, versions = versioned_sums(store, registry, experiment, sums, cutoff)
+        experiment, sums, versions = versioned_sums(store, registry, experiment, sums, cutoff)
     checks = [
         _exposures(experiment, sums),
         _srm(experiment, sums, versions),

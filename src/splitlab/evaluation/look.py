@@ -115,7 +115,7 @@ def run_look(
         _check_planned_look(experiment, planned)
         number = analysis_look = taken + 1
     sums = _collect_sums(store, experiment, cutoff, analysis_look)
-    sums, versions = versioned_sums(store, registry, experiment, sums, cutoff)
+    experiment, sums, versions = versioned_sums(store, registry, experiment, sums, cutoff)
     history = _history(planned, analysis_look, information_fraction(experiment, sums.units))
     carried = (
         carry_forward([r.to_dict() for r in planned])

@@ -75,7 +75,7 @@ def check_guardrails(
     """One always-valid guardrail check now, recorded as a peek; rolls back on a breach when
     the experiment's rollback policy allows it."""
     experiment = registry.get(experiment_id)
-    sums, versions = versioned_sums(
+    experiment, sums, versions = versioned_sums(
         store, registry, experiment, store.summary(experiment, cutoff=now), now
     )
     quality = assess(

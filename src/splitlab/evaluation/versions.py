@@ -12,11 +12,12 @@ details of such a change (called by ``update_definition``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from splitlab.config import Experiment, Status
+from splitlab.config import Experiment, Status, load_experiment
+from splitlab.config.layers import HoldoutDesign
 from splitlab.evaluation.errors import TransitionError
 from splitlab.stats.sums import ExperimentSums, SliceSums
 from splitlab.stats.versions import WeightsVersion, version_slice, versioned
@@ -44,6 +45,17 @@ def weights_version_details(
         return None
     if tuple(current.weights) == tuple(experiment.weights):
         return {}  # the same split written differently (equal weights made explicit)
+    if isinstance(current.design, HoldoutDesign) and isinstance(experiment.design, HoldoutDesign):
+        raise TransitionError(
+            f"design.percent: the share held out by {current.status.value!r} holdout "
+            f"{current.id!r} cannot change (registered {current.design.percent:g}, got "
+            f"{experiment.design.percent:g}): it would move units between the held-out group "
+            "and everyone else, mixing both regimes in its long-running comparison (expected "
+            f"{current.design.percent:g}; stop this holdout and start a new one, with its own "
+            "salt, to hold out another share)",
+            field="design.percent",
+            value=experiment.design.percent,
+        )
     if not current.assignment.sticky or current.design is not None:
         why = (
             f"design {current.design.type!r} (a bandit writes its own weights; the other "
@@ -136,21 +148,48 @@ def with_version_slices(
     )
 
 
+class Versioned(NamedTuple):
+    """What a look analyses: the definition, the sums and the weights versions (or None)."""
+
+    experiment: Experiment
+    sums: ExperimentSums
+    versions: list[WeightsVersion] | None
+
+
+def with_weights(experiment: Experiment, weights: Mapping[str, float]) -> Experiment:
+    """`experiment` with the variants' weights of one weights version (unchanged when equal)."""
+    if dict(zip(experiment.variant_names, experiment.weights, strict=True)) == dict(weights):
+        return experiment
+    raw = experiment.to_wire()
+    for variant in raw["variants"]:
+        variant["weight"] = float(weights[variant["name"]])
+    return load_experiment(raw)  # validated, as a look's recorded definition is on replay
+
+
 def versioned_sums(
     store: VersionStore,
     registry: Registry,
     experiment: Experiment,
     sums: ExperimentSums,
     cutoff: datetime | None,
-) -> tuple[ExperimentSums, list[WeightsVersion] | None]:
-    """The sums and versions a look analyses: with the per-version slices and the versions
-    when `experiment` is sticky, without a design and has two or more weights versions; else
-    `sums` unchanged and None (the classic analysis, exactly as without versions)."""
+) -> Versioned:
+    """The definition, sums and versions a look analyses: with the per-version slices and the
+    versions when `experiment` is sticky, without a design and has two or more weights
+    versions by the cut-off; else `sums` unchanged and None (the classic analysis, exactly as
+    without versions).
+
+    When the weights changed only after the cut-off, the look's units were all split by
+    version 0's weights, so the classic analysis is of the definition with those weights (its
+    sample ratio is checked against them, not against the later ones, which would flag a
+    mismatch that is not there and halt or roll back a healthy experiment).
+    """
     if not experiment.assignment.sticky or experiment.design is not None:
-        return sums, None
+        return Versioned(experiment, sums, None)
     versions = weights_versions(registry, experiment)
     if cutoff is not None:  # a version that started after the data cut-off has no units yet
         versions = [v for v in versions if v.version == 0 or v.start <= cutoff]
     if not versioned(experiment, versions):
-        return sums, None
-    return with_version_slices(sums, versions, store, experiment, cutoff), versions
+        return Versioned(with_weights(experiment, versions[-1].weights), sums, None)
+    return Versioned(
+        experiment, with_version_slices(sums, versions, store, experiment, cutoff), versions
+    )
