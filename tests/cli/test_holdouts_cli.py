@@ -74,3 +74,16 @@ def test_no_holdouts_and_a_missing_database(tmp_path: Path) -> None:
     missing = CliRunner().invoke(cli, ["holdouts", "--db", str(tmp_path / "nope.duckdb")])
     assert missing.exit_code == 3
     assert "Traceback" not in missing.output
+
+
+def test_create_names_a_registered_id_before_its_layer(tmp_path: Path) -> None:
+    """`experiments create` with an id already registered says so, not a range conflict."""
+    layer = {"id": "checkout", "start": 0, "end": 5000}
+    db_path = _db(tmp_path, _definition("exp-a", layer=layer))
+    again = tmp_path / "again" / "exp-a.json"
+    again.parent.mkdir()
+    again.write_text(json.dumps(_definition("exp-a", layer={**layer, "end": 6000})))
+    result = CliRunner().invoke(cli, ["experiments", "create", str(again), "--db", db_path])
+    assert result.exit_code == 3, result.output
+    assert "already registered" in result.output
+    assert "overlaps" not in result.output
