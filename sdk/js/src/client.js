@@ -64,7 +64,8 @@ class Client {
     o.url = String(o.url ?? "").replace(/\/+$/, "");
     o.fetch = o.fetch ?? globalThis.fetch?.bind(globalThis);
     o.EventSource = o.EventSource ?? globalThis.EventSource;
-    o.stream = o.stream ?? (inBrowser && typeof o.EventSource === "function");
+    // on wherever an EventSource class is at hand: a browser's, or the one a Node service passes
+    o.stream = o.stream ?? typeof o.EventSource === "function";
     this.#o = o;
     this.#report = reportTo(o.onError);
     if (!o.url || typeof o.sdkKey !== "string" || !o.sdkKey) {

@@ -28,7 +28,7 @@ export interface ClientOptions {
   cache?: Cache | null;
   /** Poll GET /v1/config this often (ms, default 30000; 0 disables polling). */
   refreshIntervalMs?: number;
-  /** Follow GET /v1/config/stream (default: true where EventSource exists, i.e. browsers). */
+  /** Follow GET /v1/config/stream (default: true when an EventSource class is given or global, as in browsers). */
   stream?: boolean;
   /** The EventSource class to use (Node: a polyfill); default globalThis.EventSource. */
   EventSource?: new (url: string) => EventSourceLike;
@@ -59,7 +59,7 @@ export interface ClientOptions {
   sticky?: object | null;
   /** The variant served when nothing else is known, by experiment id (usually its control). */
   defaults?: Record<string, string>;
-  /** Every failure, with where it happened ("config", "assign", "events", "cache", ...). */
+  /** Every failure, with where it happened ("config", "stream", "assign", "events", "cache", ...). */
   onError?: (error: Error, where: string) => void;
 }
 
