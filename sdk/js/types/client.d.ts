@@ -1,6 +1,6 @@
 // Types of the splitlab client (src/client.js, cache.js, tracker.js, http.js, config-source.js).
 
-import type { Attributes } from "./index.js";
+import type { Attributes, StickyStore } from "./index.js";
 
 /** Where an answer came from. */
 export type Source = "config" | "cache" | "server" | "fallback";
@@ -53,10 +53,10 @@ export interface ClientOptions {
   /** The sendBeacon to use (default navigator.sendBeacon). */
   sendBeacon?: (url: string, body: string) => boolean;
   /**
-   * Where sticky experiments keep each unit's first variant (an object with get/put, as the
-   * assignment SDK's sticky stores); default: one in memory for the client's life.
+   * Where sticky experiments keep each unit's first variant (one of the assignment SDK's
+   * sticky stores, or any object with get/put); default: one in memory for the client's life.
    */
-  sticky?: object | null;
+  sticky?: StickyStore | null;
   /** The variant served when nothing else is known, by experiment id (usually its control). */
   defaults?: Record<string, string>;
   /** Every failure, with where it happened ("config", "stream", "assign", "events", "cache", ...). */
