@@ -1,6 +1,6 @@
 // Types of the splitlab client (src/client.js, cache.js, tracker.js, http.js, config-source.js).
 
-import type { Attributes, StickyStore } from "./index.js";
+import type { Attributes, ReasonValue, StickyStore } from "./index.js";
 
 /** Where an answer came from. */
 export type Source = "config" | "cache" | "server" | "fallback";
@@ -74,7 +74,7 @@ export interface ClientAnswer {
   experimentId: string;
   variant: string | null;
   /** The assignment reason, or "fallback" when nothing was known. */
-  reason: string;
+  reason: ReasonValue | "fallback";
   /** True only for reason "assigned" (what counts as an exposure). */
   inExperiment: boolean;
   source: Source;
