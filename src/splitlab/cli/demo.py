@@ -38,14 +38,15 @@ if TYPE_CHECKING:
 def demo(
     db: Path | None, host: str, port: int, no_serve: bool, days: int, scale: float, seed: int
 ) -> None:
-    """Seven experiments, weeks of simulated traffic, scheduled looks, and the dashboard.
+    """Eight experiments (a holdout among them), weeks of traffic, looks, and the dashboard.
 
     The article's exp-checkout-flow-v3 (variant-a really is better), a search-ranking test
     whose error-rate guardrail breaks (rolled back automatically), an A/A test (stopped
     with no effect), a pricing test randomised by account (cluster design), a dispatch
     algorithm switched back hourly over 8 regions (switchback design), a database migration
-    released as a canary (rolled back at its 25 % step when p99 latency regresses) and a
-    four-arm onboarding bandit. Every visitor goes through the real assignment service, every
+    released as a canary (rolled back at its 25 % step when p99 latency regresses), a
+    four-arm onboarding bandit and a holdout keeping 5 % of users out of the growth
+    experiments (the checkout flow). Every visitor goes through the real assignment service, every
     event through the collector's validation into the durable store; looks run on each
     experiment's schedule, and the canary monitor and bandit updater on their own clocks.
     """
