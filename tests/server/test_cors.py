@@ -150,3 +150,17 @@ def test_serve_names_a_bad_origin_without_a_traceback(tmp_path: Path) -> None:
     assert result.exit_code == 3, result.output
     assert "'www.example.com' is not an origin" in result.output
     assert "Traceback" not in result.output
+
+
+def test_demo_takes_cors_origins_and_refuses_a_bad_one_before_building(tmp_path: Path) -> None:
+    """`splitlab demo --cors-origin` (the README's first server) lets a page try the browser
+    SDK; a bad origin is refused before the half-minute set-up."""
+    from splitlab.cli.main import cli
+
+    assert "--cors-origin" in CliRunner().invoke(cli, ["demo", "--help"]).output
+    db = tmp_path / "demo.duckdb"
+    args = ["demo", "--no-serve", "--db", str(db), "--cors-origin", "localhost:3000"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 3, result.output
+    assert "'localhost:3000' is not an origin" in result.output
+    assert not db.exists()

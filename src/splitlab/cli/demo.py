@@ -35,8 +35,18 @@ if TYPE_CHECKING:
                    "shrink with it, so a small scale makes a quick but complete demo.")  # fmt: skip
 @click.option("--seed", default=7, show_default=True, type=int,
               help="Seed of the simulated traffic.")  # fmt: skip
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="A browser origin (http://localhost:3000) whose pages may call the SDK "
+                   "routes, as for `splitlab serve`; repeatable; also SPLITLAB_CORS_ORIGINS.")  # fmt: skip
 def demo(
-    db: Path | None, host: str, port: int, no_serve: bool, days: int, scale: float, seed: int
+    db: Path | None,
+    host: str,
+    port: int,
+    no_serve: bool,
+    days: int,
+    scale: float,
+    seed: int,
+    cors_origins: tuple[str, ...],
 ) -> None:
     """Eight experiments (a holdout among them), weeks of traffic, looks, and the dashboard.
 
@@ -50,9 +60,13 @@ def demo(
     event through the collector's validation into the durable store; looks run on each
     experiment's schedule, and the canary monitor and bandit updater on their own clocks.
     """
+    import os
+
     from splitlab.cli.database import DatabaseUnavailableError, open_store
     from splitlab.cli.ports import ensure_port_free
+    from splitlab.server.cors import ENV, parse_origins
 
+    origins = parse_origins([*cors_origins, os.environ.get(ENV, "")])  # a bad one: refused now
     if not no_serve:
         ensure_port_free(host, port)  # before the set-up, which takes half a minute
 
@@ -95,7 +109,7 @@ def demo(
             f"Dashboard: [bold]http://{host}:{port}/[/bold] (sign in with the admin key; "
             "Ctrl-C stops)"
         )
-        run_server(result.ctx, host, port, log_level="warning")
+        run_server(result.ctx, host, port, log_level="warning", cors_origins=origins)
     finally:
         try:
             for store in opened:
