@@ -14,6 +14,14 @@ import { scalarAttributes, trackedIds } from "./tracked.js";
 
 const inBrowser = typeof window !== "undefined" && typeof document !== "undefined";
 
+// Every option createClient reads (README "Options"); another name is reported, since an
+// option under another SDK's name (apiHost, clientKey, timeout) would be ignored silently.
+const OPTIONS = new Set([
+  "url", "sdkKey", "attributes", "unitId", "cache", "refreshIntervalMs", "stream", "EventSource",
+  "streamBackoffCapMs", "timeoutMs", "eventTimeoutMs", "fetch", "trackExposures", "flushIntervalMs",
+  "maxBatch", "maxQueue", "beacon", "sendBeacon", "sticky", "defaults", "onError",
+]);
+
 function reportTo(onError) {
   return (error, where) => {
     try {
@@ -71,6 +79,10 @@ class Client {
     if (!o.url || typeof o.sdkKey !== "string" || !o.sdkKey) {
       // still a working client: it serves the fallback, and reports each failed request
       this.#report(new TypeError(`createClient: url and sdkKey are required (got url ${JSON.stringify(options?.url)}, sdkKey ${typeof options?.sdkKey})`), "options");
+    }
+    const unknown = Object.keys(options ?? {}).filter((name) => !OPTIONS.has(name));
+    if (unknown.length > 0) {
+      this.#report(new TypeError(`createClient: unknown option ${unknown.map((n) => JSON.stringify(n)).join(", ")}, ignored (expected one of: ${[...OPTIONS].join(", ")})`), "options");
     }
     this.#cache = o.cache === undefined ? defaultCache() : (o.cache ?? memoryCache());
     this.#configKey = `splitlab:config:${o.url}`;
