@@ -163,3 +163,47 @@ def test_node_follows_the_stream_when_given_an_eventsource(tmp_path: Path) -> No
         if proc is not None and proc.poll() is None:
             proc.kill()
         serve.stop()
+
+
+HOLDOUT_SCRIPT = """
+import { createClient } from "MODULE";
+const [url, sdkKey] = process.argv.slice(1);
+const client = createClient({ url, sdkKey, cache: null, refreshIntervalMs: 0 });
+await client.ready();
+const answers = [];
+for (let i = 0; i < 20; i++) answers.push(client.getVariant("holdout-node", { unitId: `own-${i}` }));
+for (let i = 0; i < 20; i++) answers.push(client.getVariant("exp-covered", { unitId: `cov-${i}` }));
+await client.close();
+console.log(JSON.stringify(answers.map((a) => [a.experimentId, a.reason, a.holdoutVariant ?? null])));
+""".replace("MODULE", (ROOT / "sdk" / "js" / "src" / "main.js").as_uri())
+
+
+def test_a_holdouts_own_answer_is_not_an_exposure(tmp_path: Path) -> None:
+    """docs/holdouts.md: a unit is in the holdout's results once it reached a covered
+    experiment; asking for the holdout itself (its own assignment) exposes nobody, as in the
+    Python middleware. Units of the covered experiment are exposed to the holdout."""
+    serve = Serve(tmp_path / "holdout.duckdb", "http://127.0.0.1:1").start()
+    try:
+        serve.register(experiment(
+            "holdout-node", variants=("held-out", "everyone-else"),
+            design={"type": "holdout", "percent": 50, "scope": None},
+        ))  # fmt: skip
+        serve.register(experiment("exp-covered"))
+        node = shutil.which("node")
+        assert node is not None, "node is missing: run scripts/install-system-deps.sh"
+        proc = subprocess.run(
+            [node, "--input-type=module", "-e", HOLDOUT_SCRIPT, serve.url, serve.sdk_key],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        answers = json.loads(proc.stdout)
+        own = [a for a in answers if a[0] == "holdout-node"]
+        assert {a[1] for a in own} == {"assigned"}, "the holdout's own assignment is served"
+        covered = [a for a in answers if a[0] == "exp-covered"]
+        assert {a[2] for a in covered} == {"held-out", "everyone-else"}
+        serve.stop()
+        rows = serve.events("exposures")
+        holdout_units = {r["unit_id"] for r in rows if r["experiment_id"] == "holdout-node"}
+        assert holdout_units == {f"cov-{i}" for i in range(20)}
+    finally:
+        serve.stop()

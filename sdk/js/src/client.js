@@ -6,6 +6,7 @@
 // `defaults` (reason "fallback"). No public method throws or rejects: failures go to onError.
 
 import { ExperimentAssignmentService } from "./service.js";
+import { isHoldout } from "./holdouts.js";
 import { memoryCache, defaultCache } from "./cache.js";
 import { ConfigSource, readConfig } from "./config-source.js";
 import { answerError, fetchWithTimeout } from "./http.js";
@@ -282,7 +283,11 @@ class Client {
   #expose(result, unitId, attributes) {
     if (result.source === "fallback" || result.variant === null) return;
     const events = [];
-    if (result.inExperiment) events.push([result.experimentId, result.variant]);
+    // a holdout's own answer is no exposure: its units are exposed through the experiments it
+    // covers (holdoutId below), as the Python middleware does (docs/holdouts.md)
+    if (result.inExperiment && !isHoldout(this.#definitions.get(result.experimentId))) {
+      events.push([result.experimentId, result.variant]);
+    }
     if (typeof result.holdoutId === "string" && typeof result.holdoutVariant === "string") {
       events.push([result.holdoutId, result.holdoutVariant]);
     }
