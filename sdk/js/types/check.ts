@@ -22,6 +22,8 @@ async function page(): Promise<string | null> {
   await client.flush();
   await client.close();
   void fileCache("/tmp/splitlab-cache.json");
+  // the DOM's own EventSource class is accepted as the option (Node polyfills are alike)
+  void createClient({ url: "https://splitlab.example.com", sdkKey: "sdk-key", EventSource });
   void source;
   void queued;
   return answer.variant;

@@ -63,9 +63,12 @@ export interface ClientOptions {
   onError?: (error: Error, where: string) => void;
 }
 
+/** What the client uses of an EventSource: the browser's class and Node polyfills fit it. */
 export interface EventSourceLike {
-  onopen: ((event: unknown) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  // `any`: the client sets these to handlers that read nothing of the event, and a
+  // parameter typed narrower (the DOM's Event) must still be accepted.
+  onopen: ((event: any) => void) | null;
+  onerror: ((event: any) => void) | null;
   addEventListener(type: string, listener: (event: { data: string }) => void): void;
   close(): void;
 }
