@@ -74,3 +74,23 @@ def test_no_holdouts_and_a_missing_database(tmp_path: Path) -> None:
     missing = CliRunner().invoke(cli, ["holdouts", "--db", str(tmp_path / "nope.duckdb")])
     assert missing.exit_code == 3
     assert "Traceback" not in missing.output
+
+
+def test_create_names_a_registered_id_before_its_layer(tmp_path: Path) -> None:
+    """`experiments create` with an id already registered says so, not a range conflict."""
+
+    def layer(start: int, end: int) -> dict[str, Any]:
+        return {"id": "checkout", "start": start, "end": end}
+
+    db_path = _db(
+        tmp_path,
+        _definition("exp-a", layer=layer(0, 5000)),
+        _definition("exp-b", layer=layer(5000, 8000)),
+    )
+    again = tmp_path / "again" / "exp-b.json"
+    again.parent.mkdir()
+    again.write_text(json.dumps(_definition("exp-b", layer=layer(4000, 8000))))
+    result = CliRunner().invoke(cli, ["experiments", "create", str(again), "--db", db_path])
+    assert result.exit_code == 3, result.output
+    assert "already registered" in result.output
+    assert "overlaps" not in result.output

@@ -79,3 +79,18 @@ def test_assign_reports_the_covering_holdout(api: Api) -> None:
         assert got["holdoutId"] == "holdout-all"
         seen.add((got["reason"], got["holdoutVariant"]))
     assert seen == {("holdout", "held_out"), ("assigned", "exposed")}
+
+
+def test_a_registered_id_is_a_duplicate_not_a_layer_conflict(api: Api) -> None:
+    """POSTing an id again answers 409 duplicate_experiment, even when the new body's range
+    overlaps a neighbour: the layer check must not treat a create as a replacement."""
+    post = api.client.post
+    for raw in (layered("exp-a", 0, 5000), layered("exp-b", 5000, 8000)):
+        assert post("/v1/experiments", json=raw, headers=api.admin).status_code == 201
+    answer = post("/v1/experiments", json=layered("exp-b", 4000, 8000), headers=api.admin)
+    assert answer.status_code == 409, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "duplicate_experiment"
+    assert error["details"][0]["path"] == "$.experimentId"
+    kept = api.client.get("/v1/experiments/exp-b", headers=api.admin).json()
+    assert kept["layer"] == {"id": "checkout", "start": 5000, "end": 8000}

@@ -3,12 +3,16 @@ answer headers a browser needs, and none on admin routes or the dashboard."""
 
 from __future__ import annotations
 
+import re
+import socket
+from pathlib import Path
+
 import httpx
 import pytest
 from click.testing import CliRunner
 
 from splitlab.server.context import ServerContext
-from splitlab.server.cors import parse_origins
+from splitlab.server.cors import CorsOriginError, parse_origins
 
 from .browser_helpers import ORIGIN, SseReader, served
 from .test_error_shape import assert_error
@@ -121,3 +125,42 @@ def test_serve_help_names_the_option() -> None:
     result = CliRunner().invoke(serve, ["--help"])
     assert "--cors-origin" in result.output
     assert "SPLITLAB_CORS_ORIGINS" in result.output
+
+
+def test_an_origin_no_browser_sends_is_refused_at_start() -> None:
+    """A bare host or a path never equals a browser's Origin header: refusing it at start
+    beats a server that answers every page's preflight 403. Case is normalised."""
+    assert parse_origins(["https://WWW.Example.com:8443/"]) == ("https://www.example.com:8443",)
+    assert parse_origins(["http://[::1]:8080", "*", "null"]) == ("http://[::1]:8080", "*", "null")
+    for bad in ("www.example.com", "https://a.example/app", "localhost:3000"):
+        with pytest.raises(CorsOriginError, match=re.escape(repr(bad))):
+            parse_origins([bad])
+
+
+def test_serve_names_a_bad_origin_without_a_traceback(tmp_path: Path) -> None:
+    from splitlab.cli.main import cli
+
+    db = str(tmp_path / "s.duckdb")
+    with socket.socket() as taken:  # were the origin accepted, serve stops at the busy port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        args = ["serve", "--db", db, "--port", port, "--cors-origin", "www.example.com"]
+        result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 3, result.output
+    assert "'www.example.com' is not an origin" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_demo_takes_cors_origins_and_refuses_a_bad_one_before_building(tmp_path: Path) -> None:
+    """`splitlab demo --cors-origin` (the README's first server) lets a page try the browser
+    SDK; a bad origin is refused before the half-minute set-up."""
+    from splitlab.cli.main import cli
+
+    assert "--cors-origin" in CliRunner().invoke(cli, ["demo", "--help"]).output
+    db = tmp_path / "demo.duckdb"
+    args = ["demo", "--no-serve", "--db", str(db), "--cors-origin", "localhost:3000"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 3, result.output
+    assert "'localhost:3000' is not an origin" in result.output
+    assert not db.exists()

@@ -81,5 +81,8 @@ def test_the_pages_render_the_holdout(browser: TestClient) -> None:
     assert len(re.findall(r'<tr data-metric="[^"]+"><td>', html)) >= 3
     assert "Roll back" not in html and "Ship " not in html and 'id="toggle-form"' not in html
     assert 'value="stopped"' in html
+    # the summary does not promise a winner that ships: a holdout's ship is refused
+    assert "A winner is" not in html
+    assert "Its looks only report; a person stops it at its planned end." in html
     checkout = browser.get(f"/experiments/{CHECKOUT}").text
     assert f'<p class="serving held-out">{LINE.replace(chr(39), "&#39;")}</p>' in checkout

@@ -6,6 +6,7 @@
 // `defaults` (reason "fallback"). No public method throws or rejects: failures go to onError.
 
 import { ExperimentAssignmentService } from "./service.js";
+import { isHoldout } from "./holdouts.js";
 import { memoryCache, defaultCache } from "./cache.js";
 import { ConfigSource, readConfig } from "./config-source.js";
 import { answerError, fetchWithTimeout } from "./http.js";
@@ -13,6 +14,14 @@ import { Tracker, newEventId } from "./tracker.js";
 import { scalarAttributes, trackedIds } from "./tracked.js";
 
 const inBrowser = typeof window !== "undefined" && typeof document !== "undefined";
+
+// Every option createClient reads (README "Options"); another name is reported, since an
+// option under another SDK's name (apiHost, clientKey, timeout) would be ignored silently.
+const OPTIONS = new Set([
+  "url", "sdkKey", "attributes", "unitId", "cache", "refreshIntervalMs", "stream", "EventSource",
+  "streamBackoffCapMs", "timeoutMs", "eventTimeoutMs", "fetch", "trackExposures", "flushIntervalMs",
+  "maxBatch", "maxQueue", "beacon", "sendBeacon", "sticky", "defaults", "onError",
+]);
 
 function reportTo(onError) {
   return (error, where) => {
@@ -64,12 +73,17 @@ class Client {
     o.url = String(o.url ?? "").replace(/\/+$/, "");
     o.fetch = o.fetch ?? globalThis.fetch?.bind(globalThis);
     o.EventSource = o.EventSource ?? globalThis.EventSource;
-    o.stream = o.stream ?? (inBrowser && typeof o.EventSource === "function");
+    // on wherever an EventSource class is at hand: a browser's, or the one a Node service passes
+    o.stream = o.stream ?? typeof o.EventSource === "function";
     this.#o = o;
     this.#report = reportTo(o.onError);
     if (!o.url || typeof o.sdkKey !== "string" || !o.sdkKey) {
       // still a working client: it serves the fallback, and reports each failed request
       this.#report(new TypeError(`createClient: url and sdkKey are required (got url ${JSON.stringify(options?.url)}, sdkKey ${typeof options?.sdkKey})`), "options");
+    }
+    const unknown = Object.keys(options ?? {}).filter((name) => !OPTIONS.has(name));
+    if (unknown.length > 0) {
+      this.#report(new TypeError(`createClient: unknown option ${unknown.map((n) => JSON.stringify(n)).join(", ")}, ignored (expected one of: ${[...OPTIONS].join(", ")})`), "options");
     }
     this.#cache = o.cache === undefined ? defaultCache() : (o.cache ?? memoryCache());
     this.#configKey = `splitlab:config:${o.url}`;
@@ -269,7 +283,11 @@ class Client {
   #expose(result, unitId, attributes) {
     if (result.source === "fallback" || result.variant === null) return;
     const events = [];
-    if (result.inExperiment) events.push([result.experimentId, result.variant]);
+    // a holdout's own answer is no exposure: its units are exposed through the experiments it
+    // covers (holdoutId below), as the Python middleware does (docs/holdouts.md)
+    if (result.inExperiment && !isHoldout(this.#definitions.get(result.experimentId))) {
+      events.push([result.experimentId, result.variant]);
+    }
     if (typeof result.holdoutId === "string" && typeof result.holdoutVariant === "string") {
       events.push([result.holdoutId, result.holdoutVariant]);
     }

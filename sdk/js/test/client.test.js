@@ -187,3 +187,21 @@ test("a public method never throws, whatever it is given", async () => {
   await client.close();
   assert.ok(reported.includes("getVariant") && reported.includes("track"));
 });
+
+test("an option under another name (another SDK's, a typo) is reported, not silently ignored", async () => {
+  const reported = [];
+  const client = createClient({
+    url: "http://127.0.0.1:9", sdkKey: "k", cache: null, refreshIntervalMs: 0, timeoutMs: 100,
+    apiHost: "http://127.0.0.1:9", timeout: 5000,
+    onError: (error, where) => reported.push([where, error.message]),
+  });
+  await client.close();
+  const options = reported.filter(([where]) => where === "options");
+  assert.equal(options.length, 1);
+  assert.match(options[0][1], /unknown option "apiHost", "timeout", ignored/);
+  assert.match(options[0][1], /timeoutMs/);
+  const clean = [];
+  const ok = createClient({ url: "http://127.0.0.1:9", sdkKey: "k", cache: null, refreshIntervalMs: 0, onError: (e, where) => clean.push(where) });
+  await ok.close();
+  assert.ok(!clean.includes("options"));
+});

@@ -1,7 +1,7 @@
 // Compiled by `npm run check:types` (tsc --noEmit): the declarations are consistent and a
 // page written against them type-checks. Not shipped.
 
-import { createClient, fileCache, memoryCache, type ClientAnswer, type Client } from "@splitlab/sdk";
+import { createClient, fileCache, memoryCache, LocalStorageStickyStore, type ClientAnswer, type Client } from "@splitlab/sdk";
 
 const client: Client = createClient({
   url: "https://splitlab.example.com",
@@ -10,6 +10,7 @@ const client: Client = createClient({
   attributes: { country: "US", beta: true, visits: 3 },
   defaults: { "exp-checkout": "control" },
   cache: memoryCache(),
+  sticky: new LocalStorageStickyStore(),
   onError: (error: Error, where: string) => console.warn(where, error.message),
 });
 
@@ -21,6 +22,8 @@ async function page(): Promise<string | null> {
   await client.flush();
   await client.close();
   void fileCache("/tmp/splitlab-cache.json");
+  // the DOM's own EventSource class is accepted as the option (Node polyfills are alike)
+  void createClient({ url: "https://splitlab.example.com", sdkKey: "sdk-key", EventSource });
   void source;
   void queued;
   return answer.variant;

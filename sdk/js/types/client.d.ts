@@ -1,6 +1,6 @@
 // Types of the splitlab client (src/client.js, cache.js, tracker.js, http.js, config-source.js).
 
-import type { Attributes } from "./index.js";
+import type { Attributes, ReasonValue, StickyStore } from "./index.js";
 
 /** Where an answer came from. */
 export type Source = "config" | "cache" | "server" | "fallback";
@@ -28,7 +28,7 @@ export interface ClientOptions {
   cache?: Cache | null;
   /** Poll GET /v1/config this often (ms, default 30000; 0 disables polling). */
   refreshIntervalMs?: number;
-  /** Follow GET /v1/config/stream (default: true where EventSource exists, i.e. browsers). */
+  /** Follow GET /v1/config/stream (default: true when an EventSource class is given or global, as in browsers). */
   stream?: boolean;
   /** The EventSource class to use (Node: a polyfill); default globalThis.EventSource. */
   EventSource?: new (url: string) => EventSourceLike;
@@ -53,19 +53,22 @@ export interface ClientOptions {
   /** The sendBeacon to use (default navigator.sendBeacon). */
   sendBeacon?: (url: string, body: string) => boolean;
   /**
-   * Where sticky experiments keep each unit's first variant (an object with get/put, as the
-   * assignment SDK's sticky stores); default: one in memory for the client's life.
+   * Where sticky experiments keep each unit's first variant (one of the assignment SDK's
+   * sticky stores, or any object with get/put); default: one in memory for the client's life.
    */
-  sticky?: object | null;
+  sticky?: StickyStore | null;
   /** The variant served when nothing else is known, by experiment id (usually its control). */
   defaults?: Record<string, string>;
-  /** Every failure, with where it happened ("config", "assign", "events", "cache", ...). */
+  /** Every failure, with where it happened ("config", "stream", "assign", "events", "cache", ...). */
   onError?: (error: Error, where: string) => void;
 }
 
+/** What the client uses of an EventSource: the browser's class and Node polyfills fit it. */
 export interface EventSourceLike {
-  onopen: ((event: unknown) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  // `any`: the client sets these to handlers that read nothing of the event, and a
+  // parameter typed narrower (the DOM's Event) must still be accepted.
+  onopen: ((event: any) => void) | null;
+  onerror: ((event: any) => void) | null;
   addEventListener(type: string, listener: (event: { data: string }) => void): void;
   close(): void;
 }
@@ -74,7 +77,7 @@ export interface ClientAnswer {
   experimentId: string;
   variant: string | null;
   /** The assignment reason, or "fallback" when nothing was known. */
-  reason: string;
+  reason: ReasonValue | "fallback";
   /** True only for reason "assigned" (what counts as an exposure). */
   inExperiment: boolean;
   source: Source;

@@ -35,23 +35,38 @@ if TYPE_CHECKING:
                    "shrink with it, so a small scale makes a quick but complete demo.")  # fmt: skip
 @click.option("--seed", default=7, show_default=True, type=int,
               help="Seed of the simulated traffic.")  # fmt: skip
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="A browser origin (http://localhost:3000) whose pages may call the SDK "
+                   "routes, as for `splitlab serve`; repeatable; also SPLITLAB_CORS_ORIGINS.")  # fmt: skip
 def demo(
-    db: Path | None, host: str, port: int, no_serve: bool, days: int, scale: float, seed: int
+    db: Path | None,
+    host: str,
+    port: int,
+    no_serve: bool,
+    days: int,
+    scale: float,
+    seed: int,
+    cors_origins: tuple[str, ...],
 ) -> None:
-    """Seven experiments, weeks of simulated traffic, scheduled looks, and the dashboard.
+    """Eight experiments (a holdout among them), weeks of traffic, looks, and the dashboard.
 
     The article's exp-checkout-flow-v3 (variant-a really is better), a search-ranking test
     whose error-rate guardrail breaks (rolled back automatically), an A/A test (stopped
     with no effect), a pricing test randomised by account (cluster design), a dispatch
     algorithm switched back hourly over 8 regions (switchback design), a database migration
-    released as a canary (rolled back at its 25 % step when p99 latency regresses) and a
-    four-arm onboarding bandit. Every visitor goes through the real assignment service, every
+    released as a canary (rolled back at its 25 % step when p99 latency regresses), a
+    four-arm onboarding bandit and a holdout keeping 5 % of users out of the growth
+    experiments (the checkout flow). Every visitor goes through the real assignment service, every
     event through the collector's validation into the durable store; looks run on each
     experiment's schedule, and the canary monitor and bandit updater on their own clocks.
     """
+    import os
+
     from splitlab.cli.database import DatabaseUnavailableError, open_store
     from splitlab.cli.ports import ensure_port_free
+    from splitlab.server.cors import ENV, parse_origins
 
+    origins = parse_origins([*cors_origins, os.environ.get(ENV, "")])  # a bad one: refused now
     if not no_serve:
         ensure_port_free(host, port)  # before the set-up, which takes half a minute
 
@@ -94,7 +109,7 @@ def demo(
             f"Dashboard: [bold]http://{host}:{port}/[/bold] (sign in with the admin key; "
             "Ctrl-C stops)"
         )
-        run_server(result.ctx, host, port, log_level="warning")
+        run_server(result.ctx, host, port, log_level="warning", cors_origins=origins)
     finally:
         try:
             for store in opened:

@@ -11,6 +11,7 @@ from splitlab.cli.designs import design_label
 from splitlab.config import ConfigError, load_experiment
 from splitlab.config.layering import check_against
 from splitlab.evaluation import register, update_definition
+from splitlab.store.registry_records import DuplicateExperimentError
 
 
 @click.group("experiments")
@@ -41,7 +42,14 @@ def create(files: tuple[str, ...], db_path: str, by: str) -> None:
         # them conflicts in a layer (register() checks each against the registry again).
         everyone = [e for _, e in loaded]
         registered = registry.experiments()
+        taken = {e.id for e in registered}
         for path, experiment in loaded:
+            # before the layer check, which would take it for a replacement of its namesake
+            if experiment.id in taken:
+                raise DuplicateExperimentError(
+                    f"{path}: experimentId {experiment.id!r}: already registered "
+                    "(expected a new id; `splitlab experiments update` replaces a registered definition)"
+                )
             others = [e for e in everyone if e is not experiment] + registered
             problems = check_against(experiment, others)
             if problems:

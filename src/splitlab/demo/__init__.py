@@ -1,4 +1,4 @@
-"""The one-command demo: seven experiments, weeks of simulated traffic, scheduled looks.
+"""The one-command demo: eight experiments (a holdout among them), traffic and looks.
 
 ``splitlab demo`` builds it (:func:`splitlab.demo.setup.build_demo`) and serves the dashboard.
 The experiment definitions ship with the package as JSON: the article's

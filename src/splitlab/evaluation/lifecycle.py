@@ -153,8 +153,10 @@ def register(
     _require_text("reason", reason)
     at = now or datetime.now(UTC)
     with registry.transaction():
-        check_layers(registry, experiment)
+        # the duplicate id first (DuplicateExperimentError), then the layer: a conflict
+        # raised after the insert rolls it back with the transaction
         registry.create(experiment.model_copy(update={"status": Status.DRAFT}), at=at)
+        check_layers(registry, experiment)
         if experiment.status is Status.DRAFT:
             return registry.get(experiment.id)
         return change_status(

@@ -23,10 +23,12 @@ The CORS protocol: https://fetch.spec.whatwg.org/#http-cors-protocol.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from splitlab.errors import SplitlabError
 from splitlab.server.errors import error_body
 
 Scope = MutableMapping[str, Any]
@@ -42,14 +44,43 @@ MAX_AGE_SECONDS = 600
 ENV = "SPLITLAB_CORS_ORIGINS"
 
 
+#: A browser's serialised origin: scheme, host (a name, an IPv4 or a bracketed IPv6 address)
+#: and an optional port; no path, query or user info (RFC 6454 section 6.2).
+_ORIGIN = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s/:?#@\[\]]+)(?P<port>:[0-9]{1,5})?"
+)
+
+
+class CorsOriginError(SplitlabError):
+    """A configured CORS origin that no browser can ever send."""
+
+    code = "invalid_cors_origin"
+
+    def __init__(self, value: str) -> None:
+        super().__init__(
+            f"--cors-origin / {ENV}: {value!r} is not an origin; expected a scheme, a host and "
+            "an optional port as a browser sends them, such as https://www.example.com or "
+            "http://localhost:3000 (no path), or '*'"
+        )
+
+
 def parse_origins(values: Iterable[str]) -> tuple[str, ...]:
     """Origins from options and the environment (comma-separated), trimmed, without a
-    trailing slash, empty entries dropped, each kept once in order."""
+    trailing slash, scheme and host lower-cased (browsers send them so), empty entries
+    dropped, each kept once in order. Anything a browser could never send as its ``Origin``
+    (a bare host, a path) raises :class:`CorsOriginError`: it would refuse every page."""
     found: list[str] = []
     for value in values:
         for part in value.split(","):
             origin = part.strip().rstrip("/")
-            if origin and origin not in found:
+            if not origin:
+                continue
+            if origin not in ("*", "null"):
+                match = _ORIGIN.fullmatch(origin)
+                if match is None:
+                    raise CorsOriginError(part.strip())
+                origin = f"{match['scheme'].lower()}://{match['host'].lower()}{match['port'] or ''}"
+            if origin not in found:
                 found.append(origin)
     return tuple(found)
 

@@ -88,13 +88,15 @@ async def create_experiment(request: Request, ctx: Ctx, key: Admin) -> JSONRespo
     wanted = definition.status
     registry = ctx.registry
     with registry.transaction():
-        check_layers(registry, definition)
+        # the duplicate id first: a layer check would compare the definition with its
+        # registered namesake as if replacing it and report a misleading range conflict
         try:
             registry.create(definition.model_copy(update={"status": Status.DRAFT}), at=_now())
         except DuplicateExperimentError as exc:
             raise ApiError(409, str(exc), code="duplicate_experiment", details=[
                 {"path": "$.experimentId", "value": definition.id,
                  "expected": "an experimentId that is not registered yet"}]) from exc  # fmt: skip
+        check_layers(registry, definition)  # a conflict rolls the insert back
         if wanted is not Status.DRAFT:
             change_status(
                 registry, definition.id, wanted, by=key.principal,

@@ -157,7 +157,9 @@ def describe(experiment: Experiment) -> list[str]:
     if rb.enabled and rb.conditions:
         why = _list([c.replace("_", " ") for c in rb.conditions])
         lines.append(f"Rolls back automatically on {why}.")
-    if not e.is_canary:  # the canary monitor promotes a canary itself
+    if e.is_holdout:  # nothing to ship: its looks report, and a person stops it
+        lines.append("Its looks only report; a person stops it at its planned end.")
+    elif not e.is_canary:  # the canary monitor promotes a canary itself
         lines.append(
             "A winner is shipped automatically."
             if rb.auto_deploy
