@@ -242,6 +242,8 @@ class Layered:
             return answer if held is None else held(unit, answer)
 
         def assign(unit_id: Any, attributes: Mapping[str, Any] | None) -> Assignment:
+            # The unit and allow-list steps are plans._running's, inlined in both on purpose:
+            # this is the per-request path, and a shared helper would cost every call.
             unit = unit_id if fallback else None
             if attributes is not None:
                 value = attributes.get(hash_key)
