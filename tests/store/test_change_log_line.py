@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from splitlab.config import load_experiment
-from splitlab.evaluation import lifecycle
+from splitlab.evaluation import automatic, lifecycle
 from splitlab.store import DuckDBStore
 from splitlab.store.registry import Registry
 
@@ -43,7 +43,7 @@ def test_an_automatic_change_logs_its_reason(
         wire["design"]["step"] = 1
         wire.pop("trafficAllocation", None)
         with caplog.at_level(logging.INFO, logger="splitlab.store.registry"):
-            lifecycle.apply_automatic_change(
+            automatic.apply_automatic_change(
                 registry, load_experiment(wire), kind="canary_step", by="canary monitor",
                 reason="advancing to 25 %", now=T0,
             )  # fmt: skip

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from splitlab.cli.main import cli
 from splitlab.config import load_experiment
-from splitlab.evaluation import lifecycle
+from splitlab.evaluation import automatic, lifecycle
 from splitlab.server.app import create_app
 from splitlab.server.context import ServerContext
 from splitlab.store import DuckDBStore
@@ -86,7 +86,7 @@ def test_canary_steps_promotion_and_rollback_and_bandit_updates(store: DuckDBSto
     current["design"]["step"] = 1
     current["trafficAllocation"] = 0.5
     judgment = {"verdict": "pass", "step": 0}
-    lifecycle.apply_automatic_change(
+    automatic.apply_automatic_change(
         registry, load_experiment(current), kind="canary_step", by="canary monitor",
         reason="step 0 passed", details={"judgment": judgment},
     )  # fmt: skip
@@ -98,7 +98,7 @@ def test_canary_steps_promotion_and_rollback_and_bandit_updates(store: DuckDBSto
     for variant, weight in zip(weighted["variants"], (0.5, 0.3, 0.2), strict=True):
         variant["weight"] = weight
     weighted["design"]["weightsVersion"] = 1
-    lifecycle.apply_automatic_change(
+    automatic.apply_automatic_change(
         registry, load_experiment(weighted), kind="bandit_update", by="bandit",
         reason="update 1", details={"seed": 7},
     )  # fmt: skip

@@ -5,7 +5,7 @@ finds each running bandit whose update is due (``updateIntervalMinutes`` after t
 update, or after it started running), reads the reward sums per batch from the store
 (:meth:`~splitlab.store.DuckDBStore.bandit_data`: batch boundaries are the earlier update
 times), computes Thompson-sampling weights (:mod:`splitlab.stats.bandit`) and writes them
-through :func:`~splitlab.evaluation.lifecycle.apply_automatic_change` (kind
+through :func:`~splitlab.evaluation.automatic.apply_automatic_change` (kind
 ``bandit_update``: the variants' weights and ``design.weightsVersion + 1``). The change log's
 details keep everything the update used and produced (the inputs per batch, the seed, the
 exploration share, P(best), the weights, the SRM check), so that the log is the ledger of
@@ -23,8 +23,8 @@ from typing import Any, Protocol
 from splitlab.config import Experiment, Status
 from splitlab.config.adaptive import BanditDesign
 from splitlab.config.models import MetricType, Variant
+from splitlab.evaluation.automatic import apply_automatic_change
 from splitlab.evaluation.errors import EvaluationError
-from splitlab.evaluation.lifecycle import apply_automatic_change
 from splitlab.evaluation.scheduler import launched_at
 from splitlab.stats.bandit import (
     ArmBatch,

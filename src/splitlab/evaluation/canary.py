@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from splitlab.config import Experiment, Status
 from splitlab.config.adaptive import CanaryDesign, CanaryMetric
 from splitlab.errors import SplitlabError
-from splitlab.evaluation import lifecycle
+from splitlab.evaluation import automatic, lifecycle
 from splitlab.evaluation.errors import EvaluationError
 from splitlab.evaluation.scheduler import launched_at
 from splitlab.stats.intervals import CanaryData, IntervalArm
@@ -238,7 +238,7 @@ def _set_step(
     changed = experiment.model_copy(
         update={"design": new, "traffic_allocation": new.allocation(step)}
     )
-    lifecycle.apply_automatic_change(
+    automatic.apply_automatic_change(
         registry, changed, kind="canary_step", by=BY, reason=reason,
         details={
             **details,

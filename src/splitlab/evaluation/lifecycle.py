@@ -79,8 +79,8 @@ def change_status(
     cleared toggle (``details.toggleCleared``).
     """
     target = _status(target)
-    _require_text("by", by)
-    _require_text("reason", reason)
+    require_text("by", by)
+    require_text("reason", reason)
     with registry.transaction():
         experiment = registry.get(experiment_id)
         check_transition(experiment.status, target)
@@ -149,8 +149,8 @@ def register(
     ``running`` leaves an audit record of the launch, and a definition that says ``shipped``
     (or anything not reachable from ``draft``) is refused.
     """
-    _require_text("by", by)
-    _require_text("reason", reason)
+    require_text("by", by)
+    require_text("reason", reason)
     at = now or datetime.now(UTC)
     with registry.transaction():
         # the duplicate id first (DuplicateExperimentError), then the layer: a conflict
@@ -187,8 +187,8 @@ def set_toggle(
     Refused for a finished experiment (stopped, rolled back or shipped), whose status already
     decides what everyone gets.
     """
-    _require_text("by", by)
-    _require_text("reason", reason)
+    require_text("by", by)
+    require_text("reason", reason)
     with registry.transaction():
         experiment = registry.get(experiment_id)
         if experiment.status in FINAL:
@@ -253,8 +253,8 @@ def update_definition(
     only the fields in :data:`MUTABLE_WHEN_LIVE` may, since the rest is the pre-registered
     design the looks are analysed against; a finished experiment does not change.
     """
-    _require_text("by", by)
-    _require_text("reason", reason)
+    require_text("by", by)
+    require_text("reason", reason)
     with registry.transaction():
         current = registry.get(experiment.id)
         old, new = current.to_wire(), experiment.to_wire()
@@ -266,7 +266,7 @@ def update_definition(
                     field=key,
                     value=new[key],
                 )
-        changed = sorted(_changed_fields(old, new))
+        changed = sorted(changed_fields(old, new))
         if not changed:
             raise TransitionError(
                 f"definition: {experiment.id!r} is unchanged (expected at least one change)",
@@ -309,76 +309,7 @@ def update_definition(
     return experiment
 
 
-#: What an automatic controller may change on a live experiment, by change kind: the canary
-#: monitor moves the ramp (``trafficAllocation`` and ``design.step`` / ``stepStartedAt``), a
-#: bandit update writes new weights (``variants[].weight`` and ``design.weightsVersion``).
-AUTOMATIC_FIELDS: dict[str, frozenset[str]] = {
-    "canary_step": frozenset({"trafficAllocation", "design"}),
-    "bandit_update": frozenset({"variants", "design"}),
-}
-
-
-def apply_automatic_change(
-    registry: Registry,
-    experiment: Experiment,
-    *,
-    kind: str,
-    by: str,
-    reason: str,
-    details: dict[str, Any] | None = None,
-    now: datetime | None = None,
-) -> Experiment:
-    """Store a canary step or a bandit's new weights; audited under ``kind``.
-
-    Only a running experiment changes this way, only in the fields of
-    :data:`AUTOMATIC_FIELDS` for ``kind``, never its design type nor its variants' names;
-    ``details`` (the judgment or the update's inputs, seed and outputs) go into the audit
-    record so that the change can be replayed.
-    """
-    _require_text("by", by)
-    _require_text("reason", reason)
-    allowed = AUTOMATIC_FIELDS.get(kind)
-    if allowed is None:
-        raise TransitionError(
-            f"kind: unknown automatic change {kind!r} (expected one of: "
-            f"{', '.join(sorted(AUTOMATIC_FIELDS))})",
-            field="kind",
-            value=kind,
-        )
-    with registry.transaction():
-        current = registry.get(experiment.id)
-        if current.status is not Status.RUNNING:
-            raise TransitionError(
-                f"status: {experiment.id!r} is {current.status.value!r}; only a running "
-                f"experiment takes a {kind} change",
-                field="status",
-                value=current.status.value,
-            )
-        old, new = current.to_wire(), experiment.to_wire()
-        changed = sorted(_changed_fields(old, new))
-        frozen = [f for f in changed if f not in allowed]
-        same_design = (old.get("design") or {}).get("type") == (new.get("design") or {}).get("type")
-        if frozen or not same_design or current.variant_names != experiment.variant_names:
-            raise TransitionError(
-                f"{', '.join(frozen) or 'design'}: a {kind} change may only touch "
-                f"{', '.join(sorted(allowed))} (keeping the design type and variant names)",
-                field=frozen[0] if frozen else "design",
-                value=None,
-            )
-        registry.write_state(
-            experiment,
-            kind=kind,
-            from_value=None,
-            to_value=None,
-            by=by,
-            reason=reason,
-            at=now or datetime.now(UTC),
-            details={"changed": changed, **(details or {})},
-        )
-    return experiment
-
-
-def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
     """Top-level keys that differ, with `evaluation` broken down to `evaluation.<key>`."""
     out: set[str] = set()
     for key in old.keys() | new.keys():
@@ -416,7 +347,7 @@ def _status(value: Status | str) -> Status:
         ) from None
 
 
-def _require_text(name: str, value: str) -> None:
+def require_text(name: str, value: str) -> None:
     if not value or not value.strip():
         raise TransitionError(
             f"{name}: every change is recorded with who made it and why "
