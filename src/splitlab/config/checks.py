@@ -151,6 +151,7 @@ def _check_metrics(metrics: Any, problems: list[Problem]) -> None:
                 problems.append(Problem(f"{path}.name", name, "a metric name not used before"))
             seen.add(name)
         _check_quantile(path, metric, problems)
+        _check_caps(path, metric, problems)
         is_ratio = metric.get("type") == "ratio"
         for part in ("numerator", "denominator"):
             value = metric.get(part)
@@ -182,6 +183,51 @@ def _check_quantile(path: str, metric: Mapping[str, Any], problems: list[Problem
         problems.append(
             Problem(f"{path}.cuped", True, "false: CUPED does not apply to a quantile metric")
         )
+
+
+def _check_caps(path: str, metric: Mapping[str, Any], problems: list[Problem]) -> None:
+    """Caps belong to continuous and ratio metrics; each names the number its type needs."""
+    kind = metric.get("type", "conversion")
+    for key in ("cap", "covariateCap"):
+        cap = metric.get(key)
+        if cap is None:
+            continue
+        where = f"{path}.{key}"
+        if kind not in ("continuous", "ratio"):
+            problems.append(
+                Problem(
+                    where,
+                    cap,
+                    f"nothing: a cap applies to continuous and ratio metrics, not to a {kind} "
+                    "metric",
+                )
+            )
+            continue
+        if key == "covariateCap" and not metric.get("cuped"):
+            problems.append(Problem(where, cap, "nothing unless the metric has cuped: true"))
+        if not isinstance(cap, Mapping):
+            continue
+        rule = cap.get("type")
+        if rule == "fixed" and cap.get("value") is None:
+            problems.append(
+                Problem(f"{where}.value", None, "a number > 0 (the cap) for a fixed cap")
+            )
+        if rule == "fixed" and cap.get("percentile") is not None:
+            problems.append(
+                Problem(f"{where}.percentile", cap.get("percentile"), "nothing for a fixed cap")
+            )
+        if rule == "percentile" and cap.get("percentile") is None:
+            problems.append(
+                Problem(
+                    f"{where}.percentile",
+                    None,
+                    "a percentile in (0, 100), e.g. 99, for a percentile cap",
+                )
+            )
+        if rule == "percentile" and cap.get("value") is not None:
+            problems.append(
+                Problem(f"{where}.value", cap.get("value"), "nothing for a percentile cap")
+            )
 
 
 def _check_targeting(targeting: Any, problems: list[Problem]) -> None:

@@ -97,6 +97,26 @@ class Variant(Model):
     description: Text | None = None
 
 
+class Cap(Model):
+    """An upper cap on a metric's per-unit values (winsorization): values above it are set to
+    it before any sum. ``fixed``: the cap is ``value``; ``percentile``: the cap is that
+    percentile of the pooled per-unit values of every arm (docs/statistics.md)."""
+
+    type: Literal["fixed", "percentile"]
+    value: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None
+    percentile: Annotated[float, Field(gt=0.0, lt=100.0)] | None = None
+
+    def describe(self) -> str:
+        """``"fixed"`` or ``"99th percentile"``."""
+        if self.type == "fixed" or self.percentile is None:
+            return "fixed"
+        p = f"{self.percentile:g}"
+        suffix = "th"
+        if not p.endswith(("11", "12", "13")) and "." not in p:
+            suffix = {"1": "st", "2": "nd", "3": "rd"}.get(p[-1], "th")
+        return f"{p}{suffix} percentile"
+
+
 class Metric(Model):
     """A metric: what the store aggregates per unit and what the stats engine compares."""
 
@@ -124,6 +144,15 @@ class Metric(Model):
     #: request's latency; the interval allows for events grouped within units), ``"unit"``
     #: over each unit's aggregated value (``aggregation``).
     per: Literal["event", "unit"] = "event"
+    #: Continuous and ratio metrics: an upper cap on the per-unit value (a ratio's numerator).
+    cap: Cap | None = None
+    #: The cap of the CUPED covariate (default: the same rule as ``cap``, on its own values).
+    covariate_cap: Cap | None = None
+
+    @property
+    def covariate_rule(self) -> Cap | None:
+        """The cap that applies to the CUPED covariate (None: not capped)."""
+        return self.covariate_cap or self.cap
 
     @property
     def event_name(self) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -27,6 +27,7 @@ from splitlab.config import Experiment, Status, load_experiment
 from splitlab.evaluation import lifecycle
 from splitlab.evaluation.allocation import allocation_stratified
 from splitlab.evaluation.anytime import Carried, apply_running, carry_forward
+from splitlab.evaluation.capping import capping_notes, fixed_caps, settle
 from splitlab.evaluation.cutoff import check_cutoff
 from splitlab.evaluation.errors import EvaluationError, PeekLimitError
 from splitlab.evaluation.policy import PlannedChange, look_decision, plan_change
@@ -54,6 +55,8 @@ class LookStore(Protocol):
         experiment: Experiment,
         cutoff: datetime | None = None,
         segment: str | Sequence[str] | None = None,
+        *,
+        known_caps: Mapping[tuple[str, str], float] | None = None,
     ) -> ExperimentSums: ...
 
     def data_quality(
@@ -114,7 +117,11 @@ def run_look(
     else:
         _check_planned_look(experiment, planned)
         number = analysis_look = taken + 1
-    sums = _collect_sums(store, experiment, cutoff, analysis_look)
+    known = fixed_caps(experiment, planned)
+    sums = _collect_sums(
+        store, experiment, cutoff, analysis_look, {k: v[0] for k, v in known.items()}
+    )
+    capping = settle(experiment, sums, known, analysis_look, peek=peek)
     experiment, sums, versions = versioned_sums(store, registry, experiment, sums, cutoff)
     history = _history(planned, analysis_look, information_fraction(experiment, sums.units))
     carried = (
@@ -136,6 +143,7 @@ def run_look(
         peek=peek,
         carried=carried,
         versions=versions,
+        capping=[c.to_dict() for c in capping] or None,
     )
     actions: list[dict[str, Any]] = []
     if evaluated.change is not None:
@@ -204,6 +212,7 @@ def evaluate(
     peek: bool = False,
     carried: Carried | None = None,
     versions: Sequence[WeightsVersion] | None = None,
+    capping: Sequence[Mapping[str, Any]] | None = None,
 ) -> Evaluated:
     """The pure part of a look: analysis, segments, post-stratification and the decision.
 
@@ -212,6 +221,8 @@ def evaluate(
     ``versions``: the weights versions of a sticky experiment whose weights changed (the sums
     then hold one slice per version): SRM per version and effects stratified by version
     (:mod:`splitlab.stats.versions`), recorded in the document's ``weightsVersions``.
+    ``capping``: the outlier caps the sums were made with (:mod:`.capping`), recorded in the
+    document's ``capping`` and named in the decision's reasons.
     """
     results = analyze(experiment, sums, look, history=history, versions=versions)
     if carried is not None:
@@ -240,6 +251,9 @@ def evaluate(
         if change is not None and change.status not in lifecycle.TRANSITIONS[experiment.status]:
             change = None
         decision = LookDecision(engine.action, engine.variant, (*engine.reasons, *notes))
+    if capping:
+        lines = capping_notes(capping)
+        decision = LookDecision(decision.action, decision.variant, (*decision.reasons, *lines))
     results_json = results.to_dict()
     results_json["decision"] = decision.to_dict()
     body: dict[str, Any] = {
@@ -256,6 +270,8 @@ def evaluate(
     if versioned(experiment, versions) and versions is not None:
         # Only then, so that every other document keeps its keys (and its bytes).
         body["weightsVersions"] = versions_block(versions, results.srm)
+    if capping:  # only for capped metrics, so other documents keep their keys
+        body["capping"] = [dict(c) for c in capping]
     stratified = allocation_stratified(experiment, sums)
     if stratified is not None:  # only for an allocation table, so other documents keep their keys
         body["allocationStratified"] = stratified
@@ -284,6 +300,7 @@ def replay_look(record: LookRecord) -> str:
         peek=stored["peek"],
         carried=stored["carried"],
         versions=versions,
+        capping=stored.get("capping"),
     )
     meta = {k: stored[k] for k in _META_KEYS}
     return look_document(meta, evaluated, stored["actions"])
@@ -326,6 +343,8 @@ def results_view(record: LookRecord) -> dict[str, Any]:
         view["allocationStratified"] = stored["allocationStratified"]
     if "weightsVersions" in stored:  # only looks of a sticky experiment whose weights changed
         view["weightsVersions"] = stored["weightsVersions"]
+    if "capping" in stored:  # only looks of an experiment with capped metrics
+        view["capping"] = stored["capping"]
     view["ledger"] = {
         "seq": record.seq,
         "number": stored["look"],
@@ -401,7 +420,11 @@ def _history(planned: list[LookRecord], look: int, current: float) -> tuple[floa
 
 
 def _collect_sums(
-    store: LookStore, experiment: Experiment, cutoff: datetime, look: int
+    store: LookStore,
+    experiment: Experiment,
+    cutoff: datetime,
+    look: int,
+    known_caps: Mapping[tuple[str, str], float],
 ) -> ExperimentSums:
     """Overall and per-segment sums in one query (segments and the post-stratification key).
 
@@ -412,7 +435,12 @@ def _collect_sums(
     stratify = experiment.evaluation.post_stratify
     if stratify is not None and stratify not in attributes:
         attributes.append(stratify)
-    sums = store.summary(experiment, cutoff=cutoff, segment=attributes or None)
+    if known_caps:
+        sums = store.summary(
+            experiment, cutoff=cutoff, segment=attributes or None, known_caps=known_caps
+        )
+    else:  # stores without capping (test doubles) need not know the argument
+        sums = store.summary(experiment, cutoff=cutoff, segment=attributes or None)
     return ExperimentSums(
         sums.units,
         sums.metrics,
@@ -421,4 +449,5 @@ def _collect_sums(
         dict(sums.segments),
         cluster_sizes=sums.cluster_sizes,
         cells=sums.cells,
+        capping=sums.capping,
     )

@@ -145,6 +145,7 @@ def with_version_slices(
         segments,
         cluster_sizes=sums.cluster_sizes,
         cells=sums.cells,
+        capping=sums.capping,
     )
 
 

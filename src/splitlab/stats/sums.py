@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from splitlab.stats.capping import AppliedCap
 from splitlab.stats.errors import SumsError, SumsProblem
 from splitlab.stats.possible import WHOLE_UNITS, impossible, impossible_for
 from splitlab.stats.quantile import ClusteredSums, add_clustered
@@ -322,6 +323,9 @@ class ExperimentSums(SliceSums):
     #: ``units`` and the metrics' sums then count cells. None otherwise; a sum of two sums
     #: has none.
     cells: SwitchbackCells | None = field(default=None, kw_only=True)
+    #: The outlier caps the store applied to these sums (:mod:`splitlab.stats.capping`);
+    #: recorded in the look document apart from the sums JSON.
+    capping: tuple[AppliedCap, ...] = field(default=(), kw_only=True)
 
     def __add__(self, other: SliceSums) -> ExperimentSums:
         base = SliceSums.__add__(self, other)

@@ -8,7 +8,7 @@ to Python.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -103,8 +103,12 @@ class EventStore(Protocol):
         experiment: Experiment,
         cutoff: datetime | None = None,
         segment: str | Sequence[str] | None = None,
+        *,
+        known_caps: Mapping[tuple[str, str], float] | None = None,
     ) -> ExperimentSums:
-        """The experiment's sufficient statistics from everything acknowledged so far."""
+        """The experiment's sufficient statistics from everything acknowledged so far
+        (capped per unit where the metrics have caps; `known_caps`: percentile caps fixed at
+        an earlier look, by (metric, target))."""
         ...
 
     def data_quality(self, experiment: Experiment, cutoff: datetime | None = None) -> DataQuality:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
@@ -43,13 +43,19 @@ from splitlab.store.canary_sql import (
     split_parts,
     thresholds,
 )
+from splitlab.store.capping_sql import refuse_caps
 from splitlab.store.cluster_sql import plan_cluster_summary
 from splitlab.store.errors import StoreError, database_open_error
 from splitlab.store.loader import Loader
 from splitlab.store.log import AppendLog, Position
 from splitlab.store.quality_sql import data_quality_sql, quality_from_rows
 from splitlab.store.quantile_sql import quantile_sums
-from splitlab.store.summary_sql import cutoff_millis, plan_summary, sums_from_rows, used_params
+from splitlab.store.summary_sql import (
+    cutoff_millis,
+    plan_summary,
+    sums_from_rows,
+    used_params,
+)
 from splitlab.store.switchback_sql import CellResult, plan_cells, read_cells
 from splitlab.store.tables import create_tables
 from splitlab.store.versions_sql import plan_versions, versions_from_rows
@@ -155,9 +161,14 @@ class DuckDBStore:
         experiment: Experiment,
         cutoff: datetime | None = None,
         segment: str | Sequence[str] | None = None,
+        *,
+        known_caps: Mapping[tuple[str, str], float] | None = None,
     ) -> ExperimentSums:
         """The experiment's sufficient statistics, computed in DuckDB (see summary_sql; for a
         cluster design, sums over clusters: cluster_sql).
+
+        Metrics with a cap are capped per unit before the sums (``sums.capping`` says how);
+        `known_caps` gives percentile caps fixed at an earlier look, by (metric, target).
 
         The same pass counts the data-quality problems; they are kept for a following
         :meth:`data_quality` call with the same experiment, cut-off and loaded data.
@@ -166,13 +177,16 @@ class DuckDBStore:
         are not computed for it).
         """
         if experiment.is_switchback:
+            refuse_caps(experiment, "a switchback design")
             return cell_sums(experiment, self._switchback(experiment, cutoff).cells)
         segments = [segment] if isinstance(segment, str) else list(segment or [])
         self.flush()
         millis = cutoff_millis(cutoff)
-        plan = (plan_cluster_summary if experiment.is_cluster else plan_summary)(
-            experiment, millis, segments
-        )
+        if experiment.is_cluster:
+            refuse_caps(experiment, "a cluster design")
+            plan = plan_cluster_summary(experiment, millis, segments)
+        else:
+            plan = plan_summary(experiment, millis, segments, known_caps)
         with self.lock:
             # The position before the query: a load committed meanwhile makes the key older
             # than the data, so the counts are recomputed rather than reused stale.
@@ -331,6 +345,7 @@ class DuckDBStore:
         """A sticky experiment's units and sums per weights version
         (:mod:`splitlab.store.versions_sql`); `boundaries` are the starts of the versions
         after the first (epoch ms)."""
+        refuse_caps(experiment, "the per-weights-version sums (weights changed while running)")
         self.flush()
         plan = plan_versions(experiment, cutoff_millis(cutoff), boundaries)
         with self.lock:

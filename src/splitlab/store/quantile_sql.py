@@ -166,6 +166,7 @@ def attach(
         sums.segments,
         cluster_sizes=sums.cluster_sizes,
         cells=sums.cells,
+        capping=sums.capping,
     )
 
 

@@ -23,7 +23,7 @@ Only the final per-variant (and per-segment) sums leave DuckDB.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +31,7 @@ from typing import Any
 from splitlab.config.allocation import stratum_slice
 from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.stats.sums import ArmSums, CrossSums, ExperimentSums, SliceSums
+from splitlab.store.capping_sql import CapColumn, applied_caps, cap_columns, capped
 from splitlab.store.errors import StoreError
 
 NO_CUTOFF = 2**62
@@ -67,6 +68,9 @@ class SummaryPlan:
     #: NULL for a cluster outside the table) and its ``grouping`` flag ``gst`` (0 on those
     #: rows), read back as ``ExperimentSums.segments["@stratum=<label>"]``.
     stratified: bool = False
+    #: The capped per-unit columns (:func:`cap_columns`): rows also carry each one's cap
+    #: ``c_{col}`` and the number of units it touched ``t_{col}``.
+    caps: tuple[CapColumn, ...] = ()
 
 
 def aggregate(metric: Metric, event: int, condition: str) -> str:
@@ -279,20 +283,27 @@ def used_params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def plan_summary(
-    experiment: Experiment, cutoff_ms: int, segments: Sequence[str] = ()
+    experiment: Experiment,
+    cutoff_ms: int,
+    segments: Sequence[str] = (),
+    known_caps: Mapping[tuple[str, str], float] | None = None,
 ) -> SummaryPlan:
     """Build the query and its parameters for :func:`sums_from_rows`: per-variant (and
-    per-segment) sums over units of :func:`unit_values`."""
+    per-segment) sums over units of :func:`unit_values`, capped where the metrics say so
+    (`known_caps`: percentile caps recorded at an earlier look, by (metric, target))."""
     unit = unit_values(experiment, cutoff_ms, segments)
+    caps = cap_columns(unit.metrics, known_caps)
+    params = dict(unit.params)
+    ctes, cap_sums = capped(unit.ctes, caps, params)
     sets, seg_select = grouping_sets(segments)
     sums = ", ".join(sum_columns(unit.metrics) or ["0 AS nothing"])
-    sql = f"""{unit.ctes}
-SELECT multi, variant{seg_select}, count(*)::DOUBLE AS n, {sums},
+    sql = f"""{ctes}
+SELECT multi, variant{seg_select}, count(*)::DOUBLE AS n, {sums}{cap_sums},
   sum(q_own) AS q_own, sum(q_mismatch) AS q_mismatch, sum(q_pre) AS q_pre,
   (SELECT count(*) FROM metric_events WHERE experiment_id = $exp AND ts <= $cutoff) AS q_all
 FROM vals GROUP BY GROUPING SETS ({sets})
 """
-    return SummaryPlan(sql, used_params(sql, unit.params), unit.metrics, list(segments))
+    return SummaryPlan(sql, used_params(sql, params), unit.metrics, list(segments), caps=caps)
 
 
 def sums_from_rows(
@@ -331,6 +342,7 @@ def sums_from_rows(
         None,
         segments,
         cluster_sizes=main.cluster_sizes,
+        capping=applied_caps(plan.caps, variants, overall),
     )
 
 

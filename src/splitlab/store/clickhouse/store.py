@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from splitlab.stats.switchback_cells import SwitchbackCells
 from splitlab.store.bandit_sql import BanditData, bandit_data_from_rows
 from splitlab.store.base import DataQuality, IngestResult
 from splitlab.store.canary_sql import canary_data, plan_canary, sketches_from_rows, thresholds
+from splitlab.store.capping_sql import refuse_caps
 from splitlab.store.clickhouse.bandit_sql import plan_clickhouse_bandit
 from splitlab.store.clickhouse.canary_sql import clickhouse_buckets_sql, clickhouse_sql
 from splitlab.store.clickhouse.cluster_sql import plan_clickhouse_cluster_summary
@@ -146,10 +147,14 @@ class ClickHouseStore:
         experiment: Experiment,
         cutoff: datetime | None = None,
         segment: str | Sequence[str] | None = None,
+        *,
+        known_caps: Mapping[tuple[str, str], float] | None = None,
     ) -> ExperimentSums:
         """The experiment's sufficient statistics, computed in ClickHouse (see :mod:`.sql`;
         for a cluster design, sums over clusters: :mod:`.cluster_sql`; for a switchback, sums
         over its cells: :meth:`switchback_cells`)."""
+        refuse_caps(experiment, "the ClickHouse store")
+        del known_caps
         if experiment.is_switchback:
             return cell_sums(experiment, self._switchback(experiment, cutoff).cells)
         segments = [segment] if isinstance(segment, str) else list(segment or [])
