@@ -27,6 +27,7 @@ def capped_experiment(
     cuped: bool = False,
     experiment_id: str = "cap",
     min_sample_size: int = 1000,
+    evaluation: dict[str, Any] | None = None,
 ) -> Experiment:
     """Two arms, one continuous ``revenue`` metric with the given cap."""
     metric: dict[str, Any] = {"name": "revenue", "type": "continuous", "cuped": cuped}
@@ -40,7 +41,11 @@ def capped_experiment(
             "status": "running",
             "variants": ["control", "treatment"],
             "assignment": {"salt": "cap-salt"},
-            "evaluation": {"cupedLookbackDays": 7, "minSampleSize": min_sample_size},
+            "evaluation": {
+                "cupedLookbackDays": 7,
+                "minSampleSize": min_sample_size,
+                **(evaluation or {}),
+            },
             "metrics": {"primary": metric},
         }
     )

@@ -88,10 +88,17 @@ def capped(ctes: str, caps: Sequence[CapColumn], params: dict[str, Any]) -> tupl
         replace.append(f"least(v.{col}, c.c_{col}) AS {col}")
         flags.append(f"(v.{col} > c.c_{col})::INTEGER AS t_{col}, c.c_{col}")
         sums.append(f", max(c_{col}) AS c_{col}, sum(t_{col}) AS t_{col}")
-    # ``raw`` is read twice (the caps, then the capped values): materialised once.
-    ctes = ctes.replace("), vals AS (", "), raw AS MATERIALIZED (", 1)
+    if all(cap.known is not None for cap in caps):  # one row of constants
+        ctes = ctes.replace("), vals AS (", "), raw AS (", 1)
+        source = ""
+    else:  # ``raw`` is read twice (the caps, then the capped values): materialised once
+        ctes = ctes.replace("), vals AS (", "), raw AS MATERIALIZED (", 1)
+        source = " FROM raw WHERE NOT multi"
+        exprs = [
+            e if "list_sort" in e else f"any_value({e.replace(' AS ', ') AS ')}" for e in exprs
+        ]
     ctes += f""", caps AS (
-  SELECT {", ".join(exprs)} FROM raw WHERE NOT multi
+  SELECT {", ".join(exprs)}{source}
 ), vals AS (
   SELECT v.* REPLACE ({", ".join(replace)}), {", ".join(flags)}
   FROM raw v CROSS JOIN caps c
