@@ -83,7 +83,9 @@ def test_cuped_with_capped_metric_and_covariate_equals_ancova_by_hand(tmp_path: 
     assert [c.target for c in sums.capping] == ["value", "covariate"]
     # The whole interval is the engine's CUPED on the capped per-unit rows.
     views = [
-        mean_view(ArmSums.from_values(yc[units.arm == a], covariate=xc[units.arm == a]), False, True)
+        mean_view(
+            ArmSums.from_values(yc[units.arm == a], covariate=xc[units.arm == a]), False, True
+        )
         for a in (0, 1)
     ]
     d = compare(*views, "welch", use_cuped=True)
