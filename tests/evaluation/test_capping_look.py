@@ -9,6 +9,7 @@ import numpy as np
 
 from splitlab.evaluation import replay_look, run_look
 from splitlab.evaluation.look import results_view
+from splitlab.server.dashboard.looks import metric_rows
 from splitlab.store.duckdb_store import DuckDBStore
 from tests.store.capping_data import DAY, T0, Units, capped_experiment, heavy_units, unit_events
 
@@ -69,3 +70,10 @@ def test_cap_is_provisional_then_fixed_then_reused(store: DuckDBStore) -> None:
     assert any("(90th percentile, fixed at look 2)" in r and "units touched" in r for r in reasons)
     view = results_view(registry.looks(exp.id, include_peeks=False)[-1])
     assert view["capping"] == third
+    # The dashboard's metric row carries one line per cap.
+    touched = sum(third[0]["touched"].values())
+    row = metric_rows(documents[2])[0]
+    assert row["capping"][0] == (
+        f"capped at {third[0]['value']:,.6g} (90th percentile, fixed at look 2): "
+        f"{touched:,} units touched"
+    )

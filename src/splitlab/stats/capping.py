@@ -71,17 +71,18 @@ class AppliedCap:
             data.get("fixedAtLook"),
         )
 
-    def line(self) -> str:
+    def short(self) -> str:
         """``capped at 1,234.5 (99th percentile, fixed at look 2): 812 units touched``."""
-        if self.value is None:
-            return f"{self.metric}: capped ({self.rule.describe()}): no units yet"
         how = self.rule.describe()
         if self.rule.type == "percentile":
             how += f", fixed at look {self.fixed_at}" if self.fixed_at else ", provisional"
         what = "covariate capped" if self.target == "covariate" else "capped"
+        if self.value is None:
+            return f"{what} ({how}): no units yet"
         touched = sum(self.touched.values())
+        return f"{what} at {self.value:,.6g} ({how}): {touched:,} units touched"
+
+    def line(self) -> str:
+        """:meth:`short` with the metric's name and the touched units per arm."""
         arms = ", ".join(f"{k} {v:,}" for k, v in self.touched.items())
-        return (
-            f"{self.metric}: {what} at {self.value:,.6g} ({how}): {touched:,} units touched "
-            f"({arms})"
-        )
+        return f"{self.metric}: {self.short()}" + (f" ({arms})" if self.value is not None else "")

@@ -17,6 +17,7 @@ from scipy.stats import norm
 
 from splitlab.config import Experiment, load_experiment
 from splitlab.server.dashboard import charts, words
+from splitlab.stats.capping import AppliedCap
 from splitlab.stats.versions import split_text
 from splitlab.store.registry import LookRecord, format_time
 
@@ -135,11 +136,15 @@ def primary_points(
 def metric_rows(document: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """A look's comparisons as table rows (every metric, every variant)."""
     rows = []
+    capping: dict[str, list[str]] = {}
+    for entry in (document or {}).get("capping", []):
+        capping.setdefault(entry["metric"], []).append(AppliedCap.from_dict(entry).short())
     for metric in (document or {}).get("results", {}).get("metrics", []):
         for c in metric.get("comparisons", []):
             rows.append(
                 {
                     "metric": metric["name"],
+                    "capping": capping.get(metric["name"], []),
                     "role": metric.get("role", ""),
                     "variant": c["variant"],
                     "estimable": c.get("estimable", True),
