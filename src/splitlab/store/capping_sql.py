@@ -56,7 +56,7 @@ def refuse_caps(experiment: Experiment, where: str) -> None:
         if metric.cap is not None or (metric.cuped and metric.covariate_cap is not None):
             raise StoreError(
                 f"metric {metric.name!r} has a cap, which {where} does not apply yet: "
-                "remove the cap or use the DuckDB store with an individual-unit design"
+                "remove the cap (capping applies to individual-unit designs)"
             )
 
 

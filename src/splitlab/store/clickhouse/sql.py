@@ -25,11 +25,13 @@ The metrics, their numbering and the sum columns come from ``summary_sql``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from splitlab.config.models import Experiment, Metric, MetricType
+from splitlab.store.capping_sql import cap_columns
+from splitlab.store.clickhouse.capping import capped_source
 from splitlab.store.summary_sql import (
     MISSING,
     SummaryPlan,
@@ -214,12 +216,23 @@ def plan_clickhouse_summary(
     cutoff_ms: int,
     segments: Sequence[str] = (),
     dedup: Dedup = "final",
+    known_caps: Mapping[tuple[str, str], float] | None = None,
 ) -> SummaryPlan:
-    """The summary query in database `db`, read back by ``summary_sql.sums_from_rows``."""
-    unit = unit_values(db, experiment, cutoff_ms, segments, dedup)
-    sums = ["toFloat64(count()) AS n", *sum_columns(unit.metrics)]
-    sql = final_sums(unit.sql, segments, sums)
-    return SummaryPlan(sql, unit.params, unit.metrics, list(segments))
+    """The summary query in database `db`, read back by ``summary_sql.sums_from_rows``;
+    capped metrics are capped per unit first (:mod:`.capping`; `known_caps`: caps recorded
+    at an earlier look)."""
+    caps = cap_columns(summary_metrics(experiment), known_caps)
+    if not caps:
+        unit = unit_values(db, experiment, cutoff_ms, segments, dedup)
+        sums = ["toFloat64(count()) AS n", *sum_columns(unit.metrics)]
+        sql = final_sums(unit.sql, segments, sums)
+        return SummaryPlan(sql, unit.params, unit.metrics, list(segments))
+    unit = unit_values(db, experiment, cutoff_ms, segments, dedup, prefix="r")
+    params = dict(unit.params)
+    source, cap_sums = capped_source(unit.sql, unit.metrics, segments, caps, params)
+    sums = ["toFloat64(count()) AS n", *sum_columns(unit.metrics), *cap_sums]
+    sql = final_sums(source, segments, sums)
+    return SummaryPlan(sql, params, unit.metrics, list(segments), caps=caps)
 
 
 def as_grouping_rows(

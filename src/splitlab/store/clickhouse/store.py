@@ -153,17 +153,21 @@ class ClickHouseStore:
         """The experiment's sufficient statistics, computed in ClickHouse (see :mod:`.sql`;
         for a cluster design, sums over clusters: :mod:`.cluster_sql`; for a switchback, sums
         over its cells: :meth:`switchback_cells`)."""
-        refuse_caps(experiment, "the ClickHouse store")
-        del known_caps
         if experiment.is_switchback:
+            refuse_caps(experiment, "a switchback design")
             return cell_sums(experiment, self._switchback(experiment, cutoff).cells)
         segments = [segment] if isinstance(segment, str) else list(segment or [])
         self.flush()
         millis = cutoff_millis(cutoff)
-        planner = (
-            plan_clickhouse_cluster_summary if experiment.is_cluster else plan_clickhouse_summary
-        )
-        plan = planner(self.database, experiment, millis, segments, self._dedup)
+        if experiment.is_cluster:
+            refuse_caps(experiment, "a cluster design")
+            plan = plan_clickhouse_cluster_summary(
+                self.database, experiment, millis, segments, self._dedup
+            )
+        else:
+            plan = plan_clickhouse_summary(
+                self.database, experiment, millis, segments, self._dedup, known_caps
+            )
         columns, rows = self._client.query(plan.sql, plan.params)
         columns, shaped = as_grouping_rows(plan, columns, rows)
         sums = sums_from_rows(experiment, plan, columns, shaped)
@@ -273,6 +277,7 @@ class ClickHouseStore:
         """A sticky experiment's units and sums per weights version
         (:mod:`splitlab.store.versions_sql`); `boundaries` are the starts of the versions
         after the first (epoch ms)."""
+        refuse_caps(experiment, "the per-weights-version sums (weights changed while running)")
         self.flush()
         millis = cutoff_millis(cutoff)
         plan = plan_clickhouse_versions(self.database, experiment, millis, boundaries, self._dedup)
