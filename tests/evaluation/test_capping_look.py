@@ -3,10 +3,15 @@ fixed there, recorded in the look document and reused (and replayed) at every la
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+from click.testing import CliRunner
 
+from splitlab.cli.main import cli
 from splitlab.evaluation import replay_look, run_look
 from splitlab.evaluation.look import results_view
 from splitlab.server.dashboard.looks import metric_rows
@@ -14,6 +19,10 @@ from splitlab.store.duckdb_store import DuckDBStore
 from tests.store.capping_data import DAY, T0, Units, capped_experiment, heavy_units, unit_events
 
 from .conftest import register
+
+
+def _run(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def _at(ms: int) -> datetime:
@@ -77,3 +86,23 @@ def test_cap_is_provisional_then_fixed_then_reused(store: DuckDBStore) -> None:
         f"capped at {third[0]['value']:,.6g} (90th percentile, fixed at look 2): "
         f"{touched:,} units touched"
     )
+
+
+def test_cli_evaluate_prints_the_cap(tmp_path: Path) -> None:
+    """`splitlab evaluate` names each cap among the decision's reasons; --json has `capping`."""
+    raw = capped_experiment({"type": "fixed", "value": 7.5}, min_sample_size=10).to_wire()
+    path = tmp_path / "exp.json"
+    path.write_text(json.dumps(raw))
+    db = str(tmp_path / "splitlab.duckdb")
+    assert _run("experiments", "create", str(path), "--db", db).exit_code == 0
+    units = heavy_units(np.random.default_rng(4), 200)
+    with DuckDBStore(db) as store:
+        store.ingest(unit_events(units))
+    cutoff = _at(T0 + DAY).isoformat()
+    text = _run("evaluate", "cap", "--db", db, "--cutoff", cutoff, "--peek").output
+    touched = int((units.y > 7.5).sum())
+    assert f"revenue: capped at 7.5 (fixed): {touched:,} units touched" in text
+    shown = json.loads(
+        _run("evaluate", "cap", "--db", db, "--cutoff", cutoff, "--peek", "--json").output
+    )
+    assert shown["capping"][0]["value"] == 7.5
