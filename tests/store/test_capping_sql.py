@@ -116,3 +116,21 @@ def test_cap_is_refused_where_it_is_not_applied(store: DuckDBStore) -> None:
     raw["design"] = {"type": "cluster", "analysisUnit": "userId"}
     with pytest.raises(StoreError, match="'revenue' has a cap, which a cluster design"):
         store.summary(load_experiment(raw))
+
+
+def test_covariate_cap_alone(loaded: Any) -> None:
+    """Only the covariate capped (``covariateCap`` without ``cap``): the value is summed as
+    it is, the covariate capped at its own percentile."""
+    store, samples = loaded
+    raw = capped_experiment(None, cuped=True, experiment_id="cap24").to_wire()
+    raw["metrics"]["primary"]["covariateCap"] = {"type": "percentile", "percentile": 75}
+    sums = store.summary(load_experiment(raw))
+    units = samples[24]
+    (cap,) = sums.capping
+    assert cap.target == "covariate"
+    assert cap.value == np.quantile(units.x, 0.75, method="inverted_cdf")
+    both = [sums.metrics["revenue"][arm] for arm in ("control", "treatment")]
+    assert sum(s.sum for s in both) == pytest.approx(units.y.sum(), rel=1e-12, abs=1e-12)
+    assert sum(s.covariate.sum for s in both if s.covariate) == pytest.approx(
+        np.minimum(units.x, cap.value).sum(), rel=1e-12, abs=1e-12
+    )

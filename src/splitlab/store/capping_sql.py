@@ -79,7 +79,6 @@ def capped(ctes: str, caps: Sequence[CapColumn], params: dict[str, Any]) -> tupl
             params[f"cap_{col}"] = float(cap.known)
             exprs.append(f"$cap_{col}::DOUBLE AS c_{col}")
         else:
-            assert cap.metric.cap is not None
             rule = cap.metric.cap if cap.target == "value" else cap.metric.covariate_rule
             assert rule is not None and rule.percentile is not None
             params[f"p_{col}"] = rule.percentile / 100.0
