@@ -84,3 +84,17 @@ def test_cap_missing_its_number_and_covariate_cap_without_cuped() -> None:
     paths = {p[0]: p[2] for p in problems}
     assert "percentile cap" in paths["$.metrics.primary.cap.percentile"]
     assert paths["$.metrics.primary.covariateCap"] == "nothing unless the metric has cuped: true"
+
+
+def test_cap_in_a_cluster_design_is_refused() -> None:
+    raw = _raw({"name": "revenue", "type": "continuous", "cap": {"type": "fixed", "value": 5}})
+    raw["assignment"] = {"strategy": "consistent_hash", "hashKey": "accountId", "salt": "cl"}
+    raw["design"] = {"type": "cluster", "analysisUnit": "userId"}
+    with pytest.raises(ConfigError) as info:
+        load_experiment(raw)
+    assert [(p.path, p.expected) for p in info.value.problems] == [
+        (
+            "$.metrics.primary.cap",
+            "nothing: caps apply to individual-unit designs, not to a cluster design",
+        )
+    ]

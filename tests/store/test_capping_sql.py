@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from splitlab.config import load_experiment
+from splitlab.config import Experiment, load_experiment
 from splitlab.stats.capping import percentile_cap
 from splitlab.store import DuckDBStore
 from splitlab.store.errors import StoreError
@@ -110,12 +110,14 @@ def test_known_cap_is_applied_as_given(loaded: Any) -> None:
 
 
 def test_cap_is_refused_where_it_is_not_applied(store: DuckDBStore) -> None:
-    """A cluster design does not apply caps yet: a clear error, never uncapped sums."""
+    """A cluster design does not apply caps: the definition is refused
+    (tests/config/test_capping_definition.py); one built past those checks gets a clear
+    error from the store, never uncapped sums."""
     raw = capped_experiment({"type": "fixed", "value": 5}).to_wire()
     raw["assignment"] = {"strategy": "consistent_hash", "hashKey": "accountId", "salt": "cl"}
     raw["design"] = {"type": "cluster", "analysisUnit": "userId"}
     with pytest.raises(StoreError, match="'revenue' has a cap, which a cluster design"):
-        store.summary(load_experiment(raw))
+        store.summary(Experiment.model_validate(raw, context={"skip_checks": True}))
 
 
 def test_covariate_cap_alone(loaded: Any) -> None:

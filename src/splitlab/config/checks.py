@@ -31,7 +31,11 @@ def check_experiment(raw: Mapping[str, Any]) -> list[Problem]:
     names = _variant_names(raw, problems)
     _check_weights(raw, problems)
     _check_variant_refs(raw, names, problems)
-    _check_metrics(raw.get("metrics"), problems)
+    design = raw.get("design")
+    kind = design.get("type") if isinstance(design, Mapping) else None
+    _check_metrics(
+        raw.get("metrics"), problems, kind if kind in ("cluster", "switchback") else None
+    )
     _check_targeting(raw.get("targeting"), problems)
     _check_segments(raw, problems)
     check_design(raw, problems)
@@ -133,7 +137,8 @@ def _check_variant_refs(raw: Mapping[str, Any], names: list[str], problems: list
                 seen[unit] = variant
 
 
-def _check_metrics(metrics: Any, problems: list[Problem]) -> None:
+def _check_metrics(metrics: Any, problems: list[Problem], uncappable: str | None = None) -> None:
+    """`uncappable`: the design type (cluster, switchback) whose sums take no caps."""
     if not isinstance(metrics, Mapping):
         return
     entries: list[tuple[str, Any]] = [("$.metrics.primary", metrics.get("primary"))]
@@ -152,6 +157,16 @@ def _check_metrics(metrics: Any, problems: list[Problem]) -> None:
             seen.add(name)
         _check_quantile(path, metric, problems)
         _check_caps(path, metric, problems)
+        for key in ("cap", "covariateCap"):
+            if uncappable and metric.get(key) is not None:
+                problems.append(
+                    Problem(
+                        f"{path}.{key}",
+                        metric[key],
+                        f"nothing: caps apply to individual-unit designs, not to a {uncappable} "
+                        "design",
+                    )
+                )
         is_ratio = metric.get("type") == "ratio"
         for part in ("numerator", "denominator"):
             value = metric.get(part)
