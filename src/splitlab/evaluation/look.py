@@ -324,8 +324,8 @@ def results_view(record: LookRecord) -> dict[str, Any]:
     The top level is the results JSON (``experimentId``, ``look``, ``srm``, ``decision``,
     ``metrics`` and the engine's other keys; ``decision`` is the look's own, ``peek`` for a
     read-only peek), plus the look's other outputs (``dataQuality``, ``segments``,
-    ``postStratified``, ``allocationStratified`` and ``weightsVersions`` when the look has
-    them, ``actions``: the
+    ``postStratified``, ``allocationStratified``, ``weightsVersions`` and ``capping`` when the
+    look has them, ``actions``: the
     status changes it made) and ``ledger``: where the
     look sits in the ledger (``seq``, ``number``, ``peek``, ``analysisLook``, ``takenAt``,
     ``cutoff``, ``triggeredBy``, ``status`` at the time) and the inputs it was computed from
