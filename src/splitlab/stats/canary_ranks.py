@@ -31,6 +31,7 @@ from splitlab.stats import canary_boundary as cb
 from splitlab.stats.mannwhitney import (
     MannWhitney,
     ShiftScale,
+    bisect_boundary,
     mann_whitney_shifted,
     stratified_mann_whitney,
 )
@@ -104,27 +105,17 @@ def mw_effect(strata: Strata, relative: bool, c: float) -> tuple[float, float, f
     def z(t: float) -> float:
         return z_at(groups, to_shift(t), relative)
 
-    estimate = _root(lambda t: z(t) > 0, lo, hi)
-    lower = _root(lambda t: z(t) >= c, lo, hi) if z(lo) >= c else -math.inf
-    upper = _root(lambda t: z(t) > -c, lo, hi) if z(hi) <= -c else math.inf
+    # 48 halvings of the searched range: a few 1e-14 of it.
+    step = (hi - lo) / 2.0**48
+
+    def root(holds: Callable[[float], bool]) -> float:
+        return bisect_boundary(holds, lo, hi, step)
+
+    estimate = root(lambda t: z(t) > 0)
+    lower = root(lambda t: z(t) >= c) if z(lo) >= c else -math.inf
+    upper = root(lambda t: z(t) > -c) if z(hi) <= -c else math.inf
     lower_shift = -1.0 if relative and lower == -math.inf else to_shift(lower)
     return to_shift(estimate), lower_shift, to_shift(upper)
-
-
-def _root(holds: Callable[[float], bool], lo: float, hi: float) -> float:
-    """Where a predicate true at ``lo`` and false at ``hi`` changes (bisection, 48 halvings:
-    a few 1e-14 of the searched range)."""
-    if not holds(lo):
-        return lo
-    if holds(hi):
-        return hi
-    for _ in range(48):
-        mid = 0.5 * (lo + hi)
-        if holds(mid):
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
 
 
 def mw_code(z_tolerance: float, c: float, bad_direction: str) -> int:

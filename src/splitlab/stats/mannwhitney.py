@@ -335,8 +335,8 @@ def shift_interval(
     mean = n * m / 2.0
     # U(t) decreases in t: the estimate is where it crosses n m / 2
     estimate = 0.5 * (
-        _bisect(lambda t: u_of(t).u > mean, lo, hi, step)
-        + _bisect(lambda t: u_of(t).u >= mean, lo, hi, step)
+        bisect_boundary(lambda t: u_of(t).u > mean, lo, hi, step)
+        + bisect_boundary(lambda t: u_of(t).u >= mean, lo, hi, step)
     )
 
     def rejected_low(t: float) -> bool:  # x still clearly above the shifted y
@@ -347,16 +347,19 @@ def shift_interval(
         r = u_of(t)
         return not (r.u < r.mean and r.p_value < alpha)
 
-    lower_t = _bisect(rejected_low, lo, estimate, step) if rejected_low(lo) else -math.inf
+    lower_t = bisect_boundary(rejected_low, lo, estimate, step) if rejected_low(lo) else -math.inf
     upper_t = (
-        _bisect(not_rejected_high, estimate, hi, step) if not not_rejected_high(hi) else (math.inf)
+        bisect_boundary(not_rejected_high, estimate, hi, step)
+        if not not_rejected_high(hi)
+        else (math.inf)
     )
     lower = -1.0 if (scale == "relative" and lower_t == -math.inf) else to_shift(lower_t)
     return ShiftInterval(to_shift(estimate), lower, to_shift(upper_t), scale, alpha)
 
 
-def _bisect(holds: Callable[[float], bool], lo: float, hi: float, step: float) -> float:
-    """The boundary of a predicate that holds up to it and fails after it, on ``[lo, hi]``."""
+def bisect_boundary(holds: Callable[[float], bool], lo: float, hi: float, step: float) -> float:
+    """The boundary of a predicate that holds up to it and fails after it, on ``[lo, hi]``,
+    to within ``step`` (at most 200 halvings)."""
     if not holds(lo):
         return lo
     if holds(hi):
