@@ -73,6 +73,12 @@ class MetricType(StrEnum):
     RATIO = "ratio"
     #: A quantile of the metric's values (e.g. p95 latency), from a mergeable sketch.
     QUANTILE = "quantile"
+    #: Day-N retention: the share of units with an event in ``retention`` days after their
+    #: first exposure, among the units whose window has closed by the cut-off.
+    RETENTION = "retention"
+    #: Time from the first exposure to the unit's first event, censored at the cut-off:
+    #: Kaplan-Meier curves and the restricted mean survival time up to ``horizonHours``.
+    TIME_TO_EVENT = "time_to_event"
 
 
 class Direction(StrEnum):
@@ -117,6 +123,35 @@ class Cap(Model):
         return f"{p}{suffix} percentile"
 
 
+class Retention(Model):
+    """The days of a retention metric: a unit is retained when it has an event in
+    ``[t0 + day * 24 h, t0 + (day + days) * 24 h)`` after its first exposure ``t0``."""
+
+    day: Annotated[int, Field(ge=0, le=3650)]
+    days: Annotated[int, Field(ge=1, le=3650)] = 1
+
+    @property
+    def start_hours(self) -> int:
+        return self.day * 24
+
+    @property
+    def end_hours(self) -> int:
+        return (self.day + self.days) * 24
+
+
+#: The longest SQL query a metric may hold (characters).
+MAX_SQL = 20_000
+
+
+class SqlQuery(Model):
+    """A metric defined in SQL over the user's own tables: ``query`` returns the columns
+    ``unit_id``, ``timestamp`` and ``value``, and runs on the catalog's source ``source``
+    (docs/sql-metrics.md)."""
+
+    source: Name
+    query: Annotated[str, Field(min_length=1, max_length=MAX_SQL)]
+
+
 class Metric(Model):
     """A metric: what the store aggregates per unit and what the stats engine compares."""
 
@@ -148,6 +183,13 @@ class Metric(Model):
     cap: Cap | None = None
     #: The cap of the CUPED covariate (default: the same rule as ``cap``, on its own values).
     covariate_cap: Cap | None = None
+    #: Retention metrics: the days after the first exposure in which a return counts.
+    retention: Retention | None = None
+    #: Time-to-event metrics: the horizon (hours) of the restricted mean survival time and of
+    #: the Kaplan-Meier curve; later events count as not (yet) happened.
+    horizon_hours: Annotated[float, Field(gt=0.0, le=87_600.0)] | None = None
+    #: The metric's rows come from this SQL query instead of the events sent to splitlab.
+    sql: SqlQuery | None = None
 
     @property
     def covariate_rule(self) -> Cap | None:

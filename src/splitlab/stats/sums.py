@@ -21,6 +21,7 @@ from splitlab.stats.possible import WHOLE_UNITS, impossible, impossible_for
 from splitlab.stats.quantile import ClusteredSums, add_clustered
 from splitlab.stats.sketch import Sketch
 from splitlab.stats.sketch_sums import add_sketches, read_part
+from splitlab.stats.survival_table import RetentionCurve, SurvivalTable, add_optional
 from splitlab.stats.switchback_cells import SwitchbackCells
 
 if TYPE_CHECKING:
@@ -139,6 +140,11 @@ class ArmSums:
     #: event, the per-unit sums of the clustered correction (:mod:`splitlab.stats.quantile`).
     sketch: Sketch | None = None
     clustered: ClusteredSums | None = None
+    #: Time-to-event metrics: the arm's durations table (``n`` counts its units).
+    survival: SurvivalTable | None = None
+    #: Retention metrics: the day-by-day retention of the arm (``n`` counts the units
+    #: eligible for the metric's own days, ``sum`` those retained).
+    retention: RetentionCurve | None = None
 
     def __add__(self, other: ArmSums) -> ArmSums:
         return ArmSums(
@@ -149,6 +155,8 @@ class ArmSums:
             _add_optional(self.denominator, other.denominator),
             add_sketches(self.sketch, self.n, other.sketch, other.n),
             add_clustered(self.clustered, other.clustered),
+            add_optional(self.survival, other.survival),
+            add_optional(self.retention, other.retention),
         )
 
     @classmethod
@@ -187,6 +195,8 @@ class ArmSums:
             None if den is None else CrossSums.from_dict(den, f"{where}.denominator", found),
             read_part(Sketch.from_dict, data.get("sketch"), f"{where}.sketch", found),
             read_part(ClusteredSums.from_dict, data.get("clustered"), f"{where}.clustered", found),
+            read_part(SurvivalTable.from_dict, data.get("survival"), f"{where}.survival", found),
+            read_part(RetentionCurve.from_dict, data.get("retention"), f"{where}.retention", found),
         )
         if problems is None:
             _refuse(found)
@@ -202,6 +212,10 @@ class ArmSums:
             out["sketch"] = self.sketch.to_dict()
         if self.clustered is not None:
             out["clustered"] = self.clustered.to_dict()
+        if self.survival is not None:
+            out["survival"] = self.survival.to_dict()
+        if self.retention is not None:
+            out["retention"] = self.retention.to_dict()
         return out
 
 
