@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from splitlab.store.clickhouse.dialect import Dialect
 from splitlab.store.errors import StoreError
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class ClickHouseClient:
         if password:
             headers["X-ClickHouse-Key"] = password
         self._http = httpx.Client(headers=headers, timeout=timeout)
+        self._dialect: Dialect | None = None
 
     def execute(self, sql: str, params: Mapping[str, object] | None = None) -> None:
         """Run a statement that returns nothing (DDL, INSERT ... SELECT)."""
@@ -121,6 +123,9 @@ class ClickHouseClient:
             return False
 
     def _post(self, settings: dict[str, str], body: bytes) -> bytes:
+        return self._send({**self.dialect().settings, **settings}, body)
+
+    def _send(self, settings: dict[str, str], body: bytes) -> bytes:
         try:
             response = self._http.post(self.url, params=settings, content=body)
         except httpx.HTTPError as exc:
@@ -131,6 +136,16 @@ class ClickHouseClient:
                 f"ClickHouse at {self.url} answered {response.status_code}: {message}"
             )
         return response.content
+
+    def dialect(self) -> Dialect:
+        """The server's :class:`~.dialect.Dialect` (asked once, before the first statement)."""
+        if self._dialect is None:
+            text = self._send({}, b"SELECT version()").decode().strip()
+            try:
+                self._dialect = Dialect.parse(text)
+            except ValueError as exc:
+                raise ClickHouseError(f"ClickHouse at {self.url}: {exc}") from exc
+        return self._dialect
 
     def close(self) -> None:
         """Close the connections."""

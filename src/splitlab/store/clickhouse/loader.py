@@ -28,7 +28,8 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 
-from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError
+from splitlab.store.clickhouse.connection import Connection
+from splitlab.store.clickhouse.http import ClickHouseError
 from splitlab.store.clickhouse.schema import (
     ADD_COLUMNS,
     ALIVE,
@@ -48,7 +49,7 @@ class ClickHouseLoader:
 
     def __init__(
         self,
-        client: ClickHouseClient,
+        client: Connection,
         db: str,
         log: AppendLog,
         *,
@@ -76,7 +77,9 @@ class ClickHouseLoader:
     # ------------------------------------------------------------------ loading
 
     def ensure_schema(self) -> None:
-        """Create the database and tables if they are missing; add newer columns to old ones."""
+        """Create the database and tables if they are missing; add newer columns to old ones
+        (the statement depends on the server's version: :class:`.dialect.Dialect`)."""
+        dialect = self._client.dialect()
         for statement in SCHEMA:
             self._client.execute(statement.format(db=self._db))
         _, rows = self._client.query(
@@ -88,9 +91,9 @@ class ClickHouseLoader:
                 continue
             logger.info("adding %s to %s.%s (made by an older splitlab)", column, self._db, table)
             try:
-                self._client.execute(f"ALTER TABLE {self._db}.{table} ADD COLUMN {column} {kind}")
+                self._client.execute(dialect.add_column(f"{self._db}.{table}", column, kind))
             except ClickHouseError as exc:
-                if "Code: 44," not in str(exc):  # 44: another loader added it meanwhile
+                if "Code: 44," not in str(exc):  # 44 (18.16): another loader added it meanwhile
                     raise
         self._schema_ready = True
 
