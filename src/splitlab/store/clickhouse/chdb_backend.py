@@ -94,10 +94,12 @@ class ChdbClient:
         result = _RESULT.decode(self._run(bind(sql, params or {}), "JSONCompact"))
         return [column["name"] for column in result.meta], result.data
 
-    def insert(self, table: str, rows: bytes) -> None:
+    def insert(self, table: str, rows: bytes, settings: Mapping[str, str] | None = None) -> None:
         """Insert newline-delimited JSON objects (``JSONEachRow``) into `table`."""
         if rows:
-            self._run(f"INSERT INTO {table} FORMAT JSONEachRow\n{rows.decode()}", "CSV")
+            given = ", ".join(f"{k} = {v}" for k, v in (settings or {}).items())
+            clause = f" SETTINGS {given}" if given else ""
+            self._run(f"INSERT INTO {table}{clause} FORMAT JSONEachRow\n{rows.decode()}", "CSV")
 
     def ping(self) -> bool:
         """Whether the session answers."""

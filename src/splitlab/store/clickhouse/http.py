@@ -110,10 +110,12 @@ class ClickHouseClient:
         result = _RESULT.decode(self._post(settings, body))
         return [column["name"] for column in result.meta], result.data
 
-    def insert(self, table: str, rows: bytes) -> None:
+    def insert(self, table: str, rows: bytes, settings: Mapping[str, str] | None = None) -> None:
         """Insert newline-delimited JSON objects (``JSONEachRow``) into `table`."""
         if rows:
-            self._post({"query": f"INSERT INTO {table} FORMAT JSONEachRow"}, rows)
+            self._post(
+                {**(settings or {}), "query": f"INSERT INTO {table} FORMAT JSONEachRow"}, rows
+            )
 
     def ping(self) -> bool:
         """Whether the server answers."""

@@ -89,12 +89,7 @@ class ClickHouseStore:
             sync=sync,
         )
         self._writer = LogWriter(self._log, recent_ids)
-        self._loader = ClickHouseLoader(
-            connect(url, user=user, password=password),
-            self.database,
-            self._log,
-            settle_s=settle_s,
-        )
+        self._loader = self._new_loader(url, user, password, settle_s)
         # ClickHouse being unreachable is retried with back-off (the log keeps the records);
         # failing to read the log itself stops the loader.
         policy = LoadPolicy(
@@ -287,3 +282,11 @@ class ClickHouseStore:
         plan = plan_clickhouse_versions(self.database, experiment, millis, boundaries, self._dedup)
         columns, rows = self._client.query(plan.sql, plan.params)
         return versions_from_rows(experiment, plan, boundaries, columns, rows)
+
+    # ------------------------------------------------------------------ layouts
+
+    def _new_loader(self, url: str, user: str, password: str, settle_s: float) -> ClickHouseLoader:
+        """The loader of this store's log (the sharded store loads through its cluster)."""
+        return ClickHouseLoader(
+            connect(url, user=user, password=password), self.database, self._log, settle_s=settle_s
+        )
