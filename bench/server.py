@@ -111,7 +111,7 @@ def request(path: str, body: bytes, key: str | None) -> bytes:
 
 
 async def _connection(port: int, requests: list[bytes], deadline: float, out: list[float],
-                      statuses: dict[int, int]) -> None:  # fmt: skip
+                      statuses: dict[int, int], counts: dict[str, int]) -> None:  # fmt: skip
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = 0
     try:
@@ -126,9 +126,12 @@ async def _connection(port: int, requests: list[bytes], deadline: float, out: li
             for line in head.split(b"\r\n"):
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
+            body = await reader.readexactly(length) if length else b""
             out.append(time.perf_counter() - started)
+            if body.startswith(b'{"accepted"'):  # the collector's answer: count what it says
+                answer = json.loads(body)
+                for field in ("accepted", "duplicates", "rejected"):
+                    counts[field] = counts.get(field, 0) + int(answer[field])
             statuses[status] = statuses.get(status, 0) + 1
     finally:
         writer.close()
@@ -138,13 +141,14 @@ def load(port: int, requests: list[bytes], seconds: float, connections: int) -> 
     """Drive one server for `seconds`; requests/s and latency percentiles (ms)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    counts: dict[str, int] = {}
 
     async def run() -> float:
         deadline = time.perf_counter() + seconds
         started = time.perf_counter()
         await asyncio.gather(
             *(
-                _connection(port, requests, deadline, latencies, statuses)
+                _connection(port, requests, deadline, latencies, statuses, counts)
                 for _ in range(connections)
             )
         )
@@ -156,6 +160,7 @@ def load(port: int, requests: list[bytes], seconds: float, connections: int) -> 
         "requests": len(latencies),
         "seconds": elapsed,
         "statuses": statuses,
+        "counts": counts,
         "latencies": latencies,
     }
 
@@ -175,7 +180,9 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def events_requests(key: str, batch: int, count: int) -> list[bytes]:
-    """Distinct event batches (fresh eventIds) for the events endpoint."""
+    """Distinct event batches (fresh eventIds) for the events endpoint: one exposure (no
+    value: the collector rejects an exposure that carries one) and three metric events per
+    unit, all valid, so every event should be accepted."""
     now = int(time.time() * 1000)
     out = []
     for b in range(count):
@@ -183,7 +190,7 @@ def events_requests(key: str, batch: int, count: int) -> list[bytes]:
             {"eventId": f"b{b}-e{i}", "type": "exposure" if i % 4 == 0 else "metric",
              "experimentId": "exp-checkout-flow-v3", "variant": "control",
              "unitId": f"u{b}-{i // 4}", "metric": None if i % 4 == 0 else "checkout_completion_rate",
-             "value": 1.0, "timestamp": now}
+             "value": None if i % 4 == 0 else 1.0, "timestamp": now}
             for i in range(batch)
         ]  # fmt: skip
         cleaned = [{k: v for k, v in e.items() if v is not None} for e in events]
@@ -258,7 +265,14 @@ def main() -> None:
         print(f"{name:<46} {s['rps']:>9,.0f} {s['p50_ms']:>8.2f} {s['p99_ms']:>8.2f} "
               f"{s['non_2xx']:>8} {s['rps'] / floor_rps:>8.0%}")  # fmt: skip
     key = f"splitlab POST /v1/events ({args.batch} events)"
-    print(f"events accepted per second: {summarise(results[key])['rps'] * args.batch:,.0f}")
+    rounds = results[key]
+    seconds = sum(r["seconds"] for r in rounds)
+    counted = {f: sum(r["counts"].get(f, 0) for r in rounds) for f in ("accepted", "rejected")}
+    sent = sum(r["requests"] for r in rounds) * args.batch
+    # Counted from the collector's answers ("accepted", "rejected"), not requests x batch size.
+    print(f"events sent {sent:,}: accepted {counted['accepted']:,}, rejected "
+          f"{counted['rejected']:,}; accepted per second: {counted['accepted'] / seconds:,.0f}, "
+          f"rejected per second: {counted['rejected'] / seconds:,.0f}")  # fmt: skip
 
 
 if __name__ == "__main__":
