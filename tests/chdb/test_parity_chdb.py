@@ -1,7 +1,8 @@
-"""Summary and data-quality parity with DuckDB (every metric type, CUPED, windows, segments), on chDB (ClickHouse 26 in-process) instead of the 18.16 server.
+"""Summary and data-quality parity with DuckDB (every metric type, CUPED, windows, segments), on
+chDB (ClickHouse 26 in-process) instead of the 18.16 server.
 
-The test functions of tests/clickhouse/test_parity.py, imported so there is one copy of each; only
-the ``clickhouse`` fixture differs (tests/chdb/conftest.py).
+The test functions of tests/clickhouse/test_parity.py, imported so there is one copy of each;
+only the ``clickhouse`` fixture differs (tests/chdb/conftest.py).
 """
 
 from tests.clickhouse.test_parity import (

@@ -1,7 +1,8 @@
-"""Quantile sums equal DuckDB's and Python's, on chDB (ClickHouse 26 in-process) instead of the 18.16 server.
+"""Quantile sums equal DuckDB's and Python's, on chDB (ClickHouse 26 in-process) instead of the
+18.16 server.
 
-The test functions of tests/clickhouse/test_quantile_parity.py, imported so there is one copy of each; only
-the ``clickhouse`` fixture differs (tests/chdb/conftest.py).
+The test functions of tests/clickhouse/test_quantile_parity.py, imported so there is one copy of
+each; only the ``clickhouse`` fixture differs (tests/chdb/conftest.py).
 """
 
 from tests.clickhouse.test_quantile_parity import (
