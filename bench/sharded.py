@@ -32,12 +32,12 @@ from splitlab.store.clickhouse.sharded import LocalCluster, ShardedClickHouseSto
 
 
 def close_enough(actual: Any, expected: Any, where: str = "$") -> None:
-    """Counts equal, other numbers within 1e-12 relative (raises AssertionError)."""
+    """Counts (and texts) equal, other numbers within 1e-12 relative (AssertionError)."""
     if isinstance(expected, dict):
         assert set(actual) == set(expected), where
         for key in expected:
             close_enough(actual[key], expected[key], f"{where}.{key}")
-    elif where.endswith(".n") or ".units." in where:
+    elif not isinstance(expected, int | float) or where.endswith(".n") or ".units." in where:
         assert actual == expected, (where, actual, expected)
     else:
         assert math.isclose(actual, expected, rel_tol=1e-12, abs_tol=0.0), (where, actual)
