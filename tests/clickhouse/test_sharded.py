@@ -26,7 +26,15 @@ from splitlab.store.clickhouse.sharded import LocalCluster, ShardedClickHouseSto
 from splitlab.store.errors import StoreError
 from splitlab.tracking.events import Event
 from tests.clickhouse.simulate import DAY, T_BASE, batches, experiment, simulate
+from tests.clickhouse.test_bandit_parity import BOUNDARIES as BANDIT_BOUNDARIES
+from tests.clickhouse.test_bandit_parity import CUTOFF as BANDIT_CUTOFF
+from tests.store.bandit_helpers import as_tuples, bandit, pandas_batches
+from tests.store.bandit_helpers import events as bandit_events
 from tests.store.cluster_sim import experiment as cluster_experiment
+from tests.store.store_helpers import experiment as sticky_experiment
+from tests.store.store_helpers import simulate as sticky_simulate
+from tests.store.test_version_sums import BOUNDARIES as VERSION_BOUNDARIES
+from tests.store.test_version_sums import reference
 
 CUTOFF = datetime.fromtimestamp((T_BASE + 6 * DAY) / 1000, tz=UTC)
 #: Keys whose values are counts (compared exactly); every other number is a float sum.
@@ -166,3 +174,36 @@ def test_a_shard_down_delays_loading_and_loses_nothing(
         for batch in sent:
             duck.ingest(batch)
         assert_close(store.summary(exp).to_dict(), duck.summary(exp).to_dict())
+
+
+def test_bandit_and_weights_version_sums_add_over_shards(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """A bandit's per-batch sums and per-weights-version sums equal DuckDB's and the
+    independent references of tests/store (pandas, plain Python)."""
+    exp = bandit("spend")
+    evs = bandit_events(np.random.default_rng(7))
+    cutoff = datetime.fromtimestamp(BANDIT_CUTOFF / 1000, tz=UTC)
+    sticky = sticky_experiment()
+    sticky_events = sticky_simulate(np.random.default_rng(20261205))
+    with (
+        DuckDBStore(tmp_path / "d.duckdb") as duck,
+        ShardedClickHouseStore(cluster.urls, tmp_path / "log", cluster="two_shards",
+                               database="additive", load_interval_s=0.05) as store,
+    ):  # fmt: skip
+        for sent in (evs, sticky_events):
+            duck.ingest(sent)
+            store.ingest(sent[:150])
+            store.ingest(sent)  # some events twice: counted once
+        ours = duck.bandit_data(exp, BANDIT_BOUNDARIES, cutoff)
+        theirs = store.bandit_data(exp, BANDIT_BOUNDARIES, cutoff)
+        versions = store.weights_version_sums(sticky, VERSION_BOUNDARIES)
+    rewards, exposed = pandas_batches(exp, evs, BANDIT_BOUNDARIES, BANDIT_CUTOFF)
+    assert theirs.exposed == ours.exposed == exposed
+    assert sum(sum(batch.values()) for batch in exposed) > 100
+    for b, batch in enumerate(rewards):
+        for arm, (n, s, ss) in batch.items():
+            got = as_tuples(theirs.rewards)[b][arm]
+            assert got == (n, pytest.approx(s, rel=1e-12), pytest.approx(ss, rel=1e-12))
+    for k, ref in enumerate(reference(sticky_events, VERSION_BOUNDARIES, 2**62)):
+        assert_close(versions[k].to_dict(), ref, f"$.v{k}")

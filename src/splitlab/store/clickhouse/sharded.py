@@ -21,7 +21,8 @@ spans two shards, the store runs the single-server summary on each shard's local
 parallel) and adds the per-shard :class:`~splitlab.stats.sums.ExperimentSums` with ``+``.
 Sums that are not additive over units are refused here: cluster and switchback designs (a
 cluster's or a cell's units span shards), quantile metrics (sketch thresholds come from all
-units) and capped metrics (a percentile cap is a quantile of all units).
+units) and capped metrics (a percentile cap is a quantile of all units). A bandit's per-batch
+sums and a sticky experiment's per-weights-version sums are added the same way.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
 from splitlab.config.models import Experiment
-from splitlab.stats.sums import ExperimentSums
+from splitlab.stats.sums import ExperimentSums, SliceSums
+from splitlab.store.bandit_sql import BanditData, bandit_data_from_rows
 from splitlab.store.base import DataQuality
 from splitlab.store.capping_sql import refuse_caps
+from splitlab.store.clickhouse.bandit_sql import plan_clickhouse_bandit
 from splitlab.store.clickhouse.connection import Connection, connect
 from splitlab.store.clickhouse.http import ClickHouseError, identifier
 from splitlab.store.clickhouse.loader import ClickHouseLoader
@@ -50,10 +53,12 @@ from splitlab.store.clickhouse.sql import (
     plan_clickhouse_summary,
 )
 from splitlab.store.clickhouse.store import ClickHouseStore
+from splitlab.store.clickhouse.versions_sql import plan_clickhouse_versions
 from splitlab.store.errors import StoreError
 from splitlab.store.log import AppendLog
 from splitlab.store.quantile_sql import quantile_metrics
 from splitlab.store.summary_sql import cutoff_millis, sums_from_rows
+from splitlab.store.versions_sql import versions_from_rows
 
 logger = logging.getLogger(__name__)
 
@@ -213,14 +218,43 @@ class ShardedClickHouseStore(ClickHouseStore):
     def switchback_cells(self, experiment: Experiment, cutoff: datetime | None = None) -> Any:
         self._unsupported("the switchback cell table")
 
-    def bandit_data(self, *args: Any, **kwargs: Any) -> Any:
-        self._unsupported("bandit data")
+    def bandit_data(
+        self, experiment: Experiment, boundaries: Sequence[int], cutoff: datetime
+    ) -> BanditData:
+        """A bandit's per-batch sums: each shard's rows (batch, variant, units, n, s, ss)
+        added by (batch, variant), every column after the key being a count or a sum."""
+        self.flush()
+        millis = cutoff_millis(cutoff)
+        plan = plan_clickhouse_bandit(self.database, experiment, boundaries, millis, self._dedup)
+        merged: dict[tuple[Any, ...], list[Any]] = {}
+        for _, rows in self._pool.map(lambda s: s.query(plan.sql, plan.params), self._shards):
+            for row in rows:
+                key, values = tuple(row[:2]), list(row[2:])
+                old = merged.get(key)
+                if old is not None:
+                    values = [a + b for a, b in zip(old, values, strict=True)]
+                merged[key] = values
+        rows = [[*key, *values] for key, values in merged.items()]
+        return bandit_data_from_rows(experiment, plan, rows, boundaries, millis)
 
     def canary_intervals(self, *args: Any, **kwargs: Any) -> Any:
         self._unsupported("canary judgments")
 
-    def weights_version_sums(self, *args: Any, **kwargs: Any) -> Any:
-        self._unsupported("per-weights-version sums")
+    def weights_version_sums(
+        self, experiment: Experiment, boundaries: Sequence[int], cutoff: datetime | None = None
+    ) -> list[SliceSums]:
+        """Units and sums per weights version: each shard's, added version by version."""
+        refuse_caps(experiment, "the per-weights-version sums (weights changed while running)")
+        self.flush()
+        millis = cutoff_millis(cutoff)
+        plan = plan_clickhouse_versions(self.database, experiment, millis, boundaries, self._dedup)
+        parts = [
+            versions_from_rows(experiment, plan, boundaries, columns, rows)
+            for columns, rows in self._pool.map(
+                lambda shard: shard.query(plan.sql, plan.params), self._shards
+            )
+        ]
+        return [functools.reduce(operator.add, same) for same in zip(*parts, strict=True)]
 
     def close(self) -> None:
         super().close()
