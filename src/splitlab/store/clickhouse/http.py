@@ -125,7 +125,11 @@ class ClickHouseClient:
             return False
 
     def _post(self, settings: dict[str, str], body: bytes) -> bytes:
-        return self._send({**self.dialect().settings, **settings}, body)
+        try:
+            return self._send({**self.dialect().settings, **settings}, body)
+        except ClickHouseError:
+            self._dialect = None  # asked again next time: the server may have been upgraded
+            raise
 
     def _send(self, settings: dict[str, str], body: bytes) -> bytes:
         try:
