@@ -207,3 +207,23 @@ def test_bandit_and_weights_version_sums_add_over_shards(
             assert got == (n, pytest.approx(s, rel=1e-12), pytest.approx(ss, rel=1e-12))
     for k, ref in enumerate(reference(sticky_events, VERSION_BOUNDARIES, 2**62)):
         assert_close(versions[k].to_dict(), ref, f"$.v{k}")
+
+
+def test_a_shard_without_the_experiment_adds_nothing(cluster: LocalCluster, tmp_path: Path) -> None:
+    """One unit lives on one shard; the other shard's empty answer adds zero everywhere."""
+    exp = experiment()
+    evs = [
+        Event("x1", "exposure", exp.experiment_id, "a", "only", T_BASE, attributes={"country": "US"}),
+        Event("m1", "metric", exp.experiment_id, "a", "only", T_BASE + 5, "revenue", 2.5),
+    ]  # fmt: skip
+    with (
+        DuckDBStore(tmp_path / "d.duckdb") as duck,
+        ShardedClickHouseStore(cluster.urls, tmp_path / "log", cluster="two_shards",
+                               database="one_unit", load_interval_s=0.05) as store,
+    ):  # fmt: skip
+        duck.ingest(evs)
+        store.ingest(evs)
+        for segment in (None, "country"):
+            expected = duck.summary(exp, segment=segment).to_dict()
+            assert store.summary(exp, segment=segment).to_dict() == expected
+        assert store.data_quality(exp) == duck.data_quality(exp)
