@@ -6,7 +6,9 @@ service), and a bare FastAPI application whose POST endpoint returns a constant 
 reading the body (the framework's floor). A bounded Python client (asyncio, raw HTTP/1.1
 keep-alive connections, one request in flight per connection, pre-encoded requests) drives
 each in alternating rounds so that background load on the machine hits both alike, and
-records every request's latency.
+records every request's latency. Events are counted from the collector's answers
+(``accepted``, ``duplicates``, ``rejected``), and every event batch is valid and never sent
+before, so accepted events per second is what the collector made durable.
 
     .venv-bench/bin/python bench/server.py --seconds 30 --connections 16
 
