@@ -6,7 +6,9 @@ service), and a bare FastAPI application whose POST endpoint returns a constant 
 reading the body (the framework's floor). A bounded Python client (asyncio, raw HTTP/1.1
 keep-alive connections, one request in flight per connection, pre-encoded requests) drives
 each in alternating rounds so that background load on the machine hits both alike, and
-records every request's latency.
+records every request's latency. Events are counted from the collector's answers
+(``accepted``, ``duplicates``, ``rejected``), and every event batch is valid and never sent
+before, so accepted events per second is what the collector made durable.
 
     .venv-bench/bin/python bench/server.py --seconds 30 --connections 16
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -110,14 +113,12 @@ def request(path: str, body: bytes, key: str | None) -> bytes:
     ).encode() + body
 
 
-async def _connection(port: int, requests: list[bytes], deadline: float, out: list[float],
-                      statuses: dict[int, int]) -> None:  # fmt: skip
+async def _connection(port: int, requests: Requests, deadline: float, out: list[float],
+                      statuses: dict[int, int], counts: dict[str, int]) -> None:  # fmt: skip
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    i = 0
     try:
         while time.perf_counter() < deadline:
-            payload = requests[i % len(requests)]
-            i += 1
+            payload = requests.next()
             started = time.perf_counter()
             writer.write(payload)
             head = await reader.readuntil(b"\r\n\r\n")
@@ -126,25 +127,55 @@ async def _connection(port: int, requests: list[bytes], deadline: float, out: li
             for line in head.split(b"\r\n"):
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
+            body = await reader.readexactly(length) if length else b""
             out.append(time.perf_counter() - started)
+            if body.startswith(b'{"accepted"'):  # the collector's answer: count what it says
+                answer = json.loads(body)
+                for field in ("accepted", "duplicates", "rejected"):
+                    counts[field] = counts.get(field, 0) + int(answer[field])
             statuses[status] = statuses.get(status, 0) + 1
     finally:
         writer.close()
 
 
-def load(port: int, requests: list[bytes], seconds: float, connections: int) -> dict[str, Any]:
+class Requests:
+    """Pre-encoded requests taken in turn by every connection of every round (one position
+    shared by all of them, so the connections do not all send the same request)."""
+
+    def __init__(self, requests: list[bytes]) -> None:
+        self._requests = requests
+        self._next = itertools.count()
+
+    def next(self) -> bytes:
+        return self._requests[next(self._next) % len(self._requests)]
+
+
+class FreshBatches(Requests):
+    """An endless supply of event batches with never-sent eventIds: the batch number is
+    written into a pre-encoded template (so the client spends microseconds per request)."""
+
+    def __init__(self, template: bytes, key: str) -> None:
+        super().__init__([])
+        self._template = template
+        self._key = key
+
+    def next(self) -> bytes:
+        body = self._template.replace(b"@B@", str(next(self._next)).encode())
+        return request("/v1/events", body, self._key)
+
+
+def load(port: int, requests: Requests, seconds: float, connections: int) -> dict[str, Any]:
     """Drive one server for `seconds`; requests/s and latency percentiles (ms)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    counts: dict[str, int] = {}
 
     async def run() -> float:
         deadline = time.perf_counter() + seconds
         started = time.perf_counter()
         await asyncio.gather(
             *(
-                _connection(port, requests, deadline, latencies, statuses)
+                _connection(port, requests, deadline, latencies, statuses, counts)
                 for _ in range(connections)
             )
         )
@@ -156,6 +187,7 @@ def load(port: int, requests: list[bytes], seconds: float, connections: int) -> 
         "requests": len(latencies),
         "seconds": elapsed,
         "statuses": statuses,
+        "counts": counts,
         "latencies": latencies,
     }
 
@@ -174,21 +206,21 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def events_requests(key: str, batch: int, count: int) -> list[bytes]:
-    """Distinct event batches (fresh eventIds) for the events endpoint."""
+def events_requests(key: str, batch: int) -> FreshBatches:
+    """Event batches with fresh eventIds for the events endpoint: one exposure (no value: the
+    collector rejects an exposure that carries one) and three metric events per unit, all
+    valid and never sent before, so every event should be accepted (not one a duplicate)."""
     now = int(time.time() * 1000)
-    out = []
-    for b in range(count):
-        events = [
+    b = "@B@"
+    events = [
             {"eventId": f"b{b}-e{i}", "type": "exposure" if i % 4 == 0 else "metric",
              "experimentId": "exp-checkout-flow-v3", "variant": "control",
              "unitId": f"u{b}-{i // 4}", "metric": None if i % 4 == 0 else "checkout_completion_rate",
-             "value": 1.0, "timestamp": now}
+             "value": None if i % 4 == 0 else 1.0, "timestamp": now}
             for i in range(batch)
-        ]  # fmt: skip
-        cleaned = [{k: v for k, v in e.items() if v is not None} for e in events]
-        out.append(request("/v1/events", json.dumps(cleaned).encode(), key))
-    return out
+    ]  # fmt: skip
+    cleaned = [{k: v for k, v in e.items() if v is not None} for e in events]
+    return FreshBatches(json.dumps(cleaned).encode(), key)
 
 
 def main() -> None:
@@ -229,11 +261,11 @@ def main() -> None:
     ]  # fmt: skip
     floor = [request("/v1/assign", json.dumps({"unitId": f"user-{i}"}).encode(), None)
              for i in range(5000)]  # fmt: skip
-    events = events_requests(sdk, args.batch, 20000)
-    cases = {
-        "bare FastAPI constant (floor)": (baseline_port, floor),
-        "splitlab POST /v1/assign (one experiment)": (splitlab_port, assign),
-        "splitlab POST /v1/assign (all 3 experiments)": (splitlab_port, assign_all),
+    events = events_requests(sdk, args.batch)
+    cases: dict[str, tuple[int, Requests]] = {
+        "bare FastAPI constant (floor)": (baseline_port, Requests(floor)),
+        "splitlab POST /v1/assign (one experiment)": (splitlab_port, Requests(assign)),
+        "splitlab POST /v1/assign (all 3 experiments)": (splitlab_port, Requests(assign_all)),
         f"splitlab POST /v1/events ({args.batch} events)": (splitlab_port, events),
     }
     per_round = args.seconds / args.rounds
@@ -258,7 +290,18 @@ def main() -> None:
         print(f"{name:<46} {s['rps']:>9,.0f} {s['p50_ms']:>8.2f} {s['p99_ms']:>8.2f} "
               f"{s['non_2xx']:>8} {s['rps'] / floor_rps:>8.0%}")  # fmt: skip
     key = f"splitlab POST /v1/events ({args.batch} events)"
-    print(f"events accepted per second: {summarise(results[key])['rps'] * args.batch:,.0f}")
+    rounds = results[key]
+    seconds = sum(r["seconds"] for r in rounds)
+    fields = ("accepted", "duplicates", "rejected")
+    counted = {f: sum(r["counts"].get(f, 0) for r in rounds) for f in fields}
+    sent = sum(r["requests"] for r in rounds) * args.batch
+    # Counted from the collector's answers ("accepted", "rejected"), not requests x batch size.
+    print(
+        f"events sent {sent:,}: accepted {counted['accepted']:,}, duplicates "
+        f"{counted['duplicates']:,}, rejected {counted['rejected']:,}"
+    )
+    print(f"events accepted per second: {counted['accepted'] / seconds:,.0f}; rejected per "
+          f"second: {counted['rejected'] / seconds:,.0f}")  # fmt: skip
 
 
 if __name__ == "__main__":

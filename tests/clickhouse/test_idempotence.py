@@ -9,18 +9,18 @@ import pytest
 
 from splitlab.store import DuckDBStore
 from splitlab.store.clickhouse import (
-    ClickHouseClient,
     ClickHouseError,
     ClickHouseStore,
     LocalServer,
 )
+from splitlab.store.clickhouse.connection import connect
 from splitlab.store.clickhouse.http import bind
 from splitlab.tracking.events import Event
 from tests.clickhouse.simulate import T_BASE, batches, experiment, simulate
 
 
 def _row_counts(url: str, db: str) -> tuple[int, int]:
-    client = ClickHouseClient(url)
+    client = connect(url)  # a server's address, or chDB's (tests/chdb)
     _, rows = client.query(f"SELECT count(), uniqExact(event_id) FROM {db}.metric_events")
     client.close()
     return int(rows[0][0]), int(rows[0][1])

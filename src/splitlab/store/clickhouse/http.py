@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from splitlab.store.clickhouse.dialect import Dialect
 from splitlab.store.errors import StoreError
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class ClickHouseClient:
         if password:
             headers["X-ClickHouse-Key"] = password
         self._http = httpx.Client(headers=headers, timeout=timeout)
+        self._dialect: Dialect | None = None
 
     def execute(self, sql: str, params: Mapping[str, object] | None = None) -> None:
         """Run a statement that returns nothing (DDL, INSERT ... SELECT)."""
@@ -108,10 +110,12 @@ class ClickHouseClient:
         result = _RESULT.decode(self._post(settings, body))
         return [column["name"] for column in result.meta], result.data
 
-    def insert(self, table: str, rows: bytes) -> None:
+    def insert(self, table: str, rows: bytes, settings: Mapping[str, str] | None = None) -> None:
         """Insert newline-delimited JSON objects (``JSONEachRow``) into `table`."""
         if rows:
-            self._post({"query": f"INSERT INTO {table} FORMAT JSONEachRow"}, rows)
+            self._post(
+                {**(settings or {}), "query": f"INSERT INTO {table} FORMAT JSONEachRow"}, rows
+            )
 
     def ping(self) -> bool:
         """Whether the server answers."""
@@ -122,6 +126,13 @@ class ClickHouseClient:
 
     def _post(self, settings: dict[str, str], body: bytes) -> bytes:
         try:
+            return self._send({**self.dialect().settings, **settings}, body)
+        except ClickHouseError:
+            self._dialect = None  # asked again next time: the server may have been upgraded
+            raise
+
+    def _send(self, settings: dict[str, str], body: bytes) -> bytes:
+        try:
             response = self._http.post(self.url, params=settings, content=body)
         except httpx.HTTPError as exc:
             raise ClickHouseError(f"ClickHouse at {self.url} is unreachable: {exc}") from exc
@@ -131,6 +142,16 @@ class ClickHouseClient:
                 f"ClickHouse at {self.url} answered {response.status_code}: {message}"
             )
         return response.content
+
+    def dialect(self) -> Dialect:
+        """The server's :class:`~.dialect.Dialect` (asked once, before the first statement)."""
+        if self._dialect is None:
+            text = self._send({}, b"SELECT version()").decode().strip()
+            try:
+                self._dialect = Dialect.parse(text)
+            except ValueError as exc:
+                raise ClickHouseError(f"ClickHouse at {self.url}: {exc}") from exc
+        return self._dialect
 
     def close(self) -> None:
         """Close the connections."""

@@ -26,9 +26,11 @@ import os
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import ClassVar
 
-from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError
+from splitlab.store.clickhouse.connection import Connection
+from splitlab.store.clickhouse.http import ClickHouseError
 from splitlab.store.clickhouse.schema import (
     ADD_COLUMNS,
     ALIVE,
@@ -46,9 +48,13 @@ logger = logging.getLogger(__name__)
 class ClickHouseLoader:
     """Loads the records of `log` into database `db` of `client` (used by one thread)."""
 
+    #: The tables rows are inserted into (exposures, metric events), and settings for that.
+    tables: ClassVar[tuple[str, str]] = (EXPOSURES, METRIC_EVENTS)
+    insert_settings: ClassVar[Mapping[str, str]] = {}
+
     def __init__(
         self,
-        client: ClickHouseClient,
+        client: Connection,
         db: str,
         log: AppendLog,
         *,
@@ -77,9 +83,16 @@ class ClickHouseLoader:
 
     def ensure_schema(self) -> None:
         """Create the database and tables if they are missing; add newer columns to old ones."""
+        self._ensure_tables(self._client)
+        self._schema_ready = True
+
+    def _ensure_tables(self, client: Connection) -> None:
+        """The tables in `client`'s server (the statement that adds a column depends on its
+        version: :class:`.dialect.Dialect`)."""
+        dialect = client.dialect()
         for statement in SCHEMA:
-            self._client.execute(statement.format(db=self._db))
-        _, rows = self._client.query(
+            client.execute(statement.format(db=self._db))
+        _, rows = client.query(
             "SELECT table, name FROM system.columns WHERE database = $db", {"db": self._db}
         )
         present = {(str(table), str(name)) for table, name in rows}
@@ -88,11 +101,10 @@ class ClickHouseLoader:
                 continue
             logger.info("adding %s to %s.%s (made by an older splitlab)", column, self._db, table)
             try:
-                self._client.execute(f"ALTER TABLE {self._db}.{table} ADD COLUMN {column} {kind}")
+                client.execute(dialect.add_column(f"{self._db}.{table}", column, kind))
             except ClickHouseError as exc:
-                if "Code: 44," not in str(exc):  # 44: another loader added it meanwhile
+                if "Code: 44," not in str(exc):  # 44 (18.16): another loader added it meanwhile
                     raise
-        self._schema_ready = True
 
     def load_once(self) -> int:
         """Load one batch of durable records; the number loaded (0: caught up).
@@ -111,8 +123,8 @@ class ClickHouseLoader:
         payloads, end = self._log.read_batch(self.position, self._batch_bytes, durable)
         if payloads:
             exposures, metrics = self._encoder.rows(payloads)
-            self._client.insert(f"{self._db}.{EXPOSURES}", exposures)
-            self._client.insert(f"{self._db}.{METRIC_EVENTS}", metrics)
+            self._client.insert(f"{self._db}.{self.tables[0]}", exposures, self.insert_settings)
+            self._client.insert(f"{self._db}.{self.tables[1]}", metrics, self.insert_settings)
         else:
             end = max(end, durable)
         if end > self.position:

@@ -30,7 +30,7 @@ _CONFIG = """<?xml version="1.0"?>
     <errorlog>{dir}/log/error.log</errorlog>
     <console>0</console>
   </logger>
-  <http_port>{http_port}</http_port>
+  <http_port>{http_port}</http_port>{tcp}
   <listen_host>127.0.0.1</listen_host>
   <path>{dir}/data/</path>
   <tmp_path>{dir}/tmp/</tmp_path>
@@ -41,7 +41,7 @@ _CONFIG = """<?xml version="1.0"?>
   <default_database>default</default_database>
   <mark_cache_size>268435456</mark_cache_size>
   <uncompressed_cache_size>268435456</uncompressed_cache_size>
-  <mlock_executable>false</mlock_executable>
+  <mlock_executable>false</mlock_executable>{extra}
 </yandex>
 """
 
@@ -89,8 +89,17 @@ class LocalServer:
     """``clickhouse-server`` with its configuration and data under `directory`."""
 
     def __init__(
-        self, directory: Path | str, *, http_port: int | None = None, max_memory: int = 2 << 30
+        self,
+        directory: Path | str,
+        *,
+        http_port: int | None = None,
+        max_memory: int = 2 << 30,
+        tcp_port: int | None = None,
+        extra_config: str = "",
     ) -> None:
+        """`tcp_port`: also serve the native protocol there (what a ``Distributed`` table on
+        another server connects to); `extra_config`: more XML elements for the configuration
+        (a ``remote_servers`` cluster: :mod:`.sharded`)."""
         binary = find_binary()
         if binary is None:
             raise ClickHouseError(INSTALL_HINT)
@@ -98,6 +107,8 @@ class LocalServer:
         self.directory = Path(directory).resolve()
         self.http_port = http_port or free_port()
         self._max_memory = max_memory
+        self.tcp_port = tcp_port
+        self._extra_config = extra_config
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -110,7 +121,12 @@ class LocalServer:
         for sub in ("data", "tmp", "log", "user_files", "format_schemas"):
             (self.directory / sub).mkdir(parents=True, exist_ok=True)
         config = self.directory / "config.xml"
-        config.write_text(_CONFIG.format(dir=self.directory, http_port=self.http_port))
+        tcp = f"\n  <tcp_port>{self.tcp_port}</tcp_port>" if self.tcp_port else ""
+        config.write_text(
+            _CONFIG.format(
+                dir=self.directory, http_port=self.http_port, tcp=tcp, extra=self._extra_config
+            )
+        )
         (self.directory / "users.xml").write_text(_USERS.format(max_memory=self._max_memory))
         output = (self.directory / "log" / "stdout.log").open("ab")
         self._process = subprocess.Popen(

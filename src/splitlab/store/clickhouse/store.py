@@ -31,7 +31,8 @@ from splitlab.store.capping_sql import refuse_caps
 from splitlab.store.clickhouse.bandit_sql import plan_clickhouse_bandit
 from splitlab.store.clickhouse.canary_sql import clickhouse_buckets_sql, clickhouse_sql
 from splitlab.store.clickhouse.cluster_sql import plan_clickhouse_cluster_summary
-from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError, identifier
+from splitlab.store.clickhouse.connection import connect
+from splitlab.store.clickhouse.http import ClickHouseError, identifier
 from splitlab.store.clickhouse.loader import ClickHouseLoader
 from splitlab.store.clickhouse.quantile_sql import quantile_sums
 from splitlab.store.clickhouse.sql import (
@@ -57,7 +58,10 @@ _MAX_BACKOFF_S = 5.0
 
 
 class ClickHouseStore:
-    """Events in ClickHouse at `url`, acknowledged from a durable log in `log_dir`."""
+    """Events in ClickHouse at `url`, acknowledged from a durable log in `log_dir`.
+
+    `url`: a server's HTTP address, or ``chdb:PATH`` for the engine in-process (chDB).
+    """
 
     def __init__(
         self,
@@ -77,7 +81,7 @@ class ClickHouseStore:
     ) -> None:
         self.database = identifier(database)
         self._dedup: Dedup = dedup
-        self._client = ClickHouseClient(url, user=user, password=password)
+        self._client = connect(url, user=user, password=password)
         self._log = AppendLog(
             Path(log_dir),
             segment_bytes=segment_bytes,
@@ -85,12 +89,7 @@ class ClickHouseStore:
             sync=sync,
         )
         self._writer = LogWriter(self._log, recent_ids)
-        self._loader = ClickHouseLoader(
-            ClickHouseClient(url, user=user, password=password),
-            self.database,
-            self._log,
-            settle_s=settle_s,
-        )
+        self._loader = self._new_loader(url, user, password, settle_s)
         # ClickHouse being unreachable is retried with back-off (the log keeps the records);
         # failing to read the log itself stops the loader.
         policy = LoadPolicy(
@@ -283,3 +282,11 @@ class ClickHouseStore:
         plan = plan_clickhouse_versions(self.database, experiment, millis, boundaries, self._dedup)
         columns, rows = self._client.query(plan.sql, plan.params)
         return versions_from_rows(experiment, plan, boundaries, columns, rows)
+
+    # ------------------------------------------------------------------ layouts
+
+    def _new_loader(self, url: str, user: str, password: str, settle_s: float) -> ClickHouseLoader:
+        """The loader of this store's log (the sharded store loads through its cluster)."""
+        return ClickHouseLoader(
+            connect(url, user=user, password=password), self.database, self._log, settle_s=settle_s
+        )
