@@ -17,6 +17,7 @@ from splitlab.config.errors import Problem
 from splitlab.config.layers import check_layering
 from splitlab.config.metric_kinds import check_metric_kinds
 from splitlab.config.rules import validate_rules
+from splitlab.config.sql_checks import check_sql_types
 
 SEGMENT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
 SCHEDULE = re.compile(
@@ -38,6 +39,8 @@ def check_experiment(raw: Mapping[str, Any]) -> list[Problem]:
         raw.get("metrics"), problems, kind if kind in ("cluster", "switchback") else None
     )
     check_metric_kinds(raw, problems)
+
+    problems += check_sql_types(raw)
     _check_targeting(raw.get("targeting"), problems)
     _check_segments(raw, problems)
     check_design(raw, problems)
