@@ -23,8 +23,18 @@ logger = logging.getLogger(__name__)
               help="A browser origin (https://app.example.com) allowed to call the SDK routes; "
                    "repeatable; also SPLITLAB_CORS_ORIGINS (comma-separated). '*' allows any "
                    "origin (discouraged).")  # fmt: skip
+@click.option("--registry", default="", envvar="SPLITLAB_REGISTRY", metavar="postgresql://...",
+              help="Keep the registry (experiments, audit log, looks, keys, webhooks) in this "
+                   "PostgreSQL database, shared by several servers; events stay in --db. "
+                   "Also SPLITLAB_REGISTRY.")  # fmt: skip
 def serve(
-    db: str, host: str, port: int, log_level: str, scheduler: bool, cors_origins: tuple[str, ...]
+    db: str,
+    host: str,
+    port: int,
+    log_level: str,
+    scheduler: bool,
+    cors_origins: tuple[str, ...],
+    registry: str,
 ) -> None:
     """Serve the HTTP API (/v1), the event collector and the dashboard.
 
@@ -35,7 +45,7 @@ def serve(
     """
     import os
 
-    from splitlab.cli.database import open_store
+    from splitlab.cli.database import connect_registry, open_store
     from splitlab.cli.ports import ensure_port_free
     from splitlab.server.context import ServerContext
     from splitlab.server.cors import ENV, parse_origins
@@ -45,15 +55,24 @@ def serve(
 
     ensure_port_free(host, port)  # before a new admin key is created and shown
     on_server = "a second server cannot share the file; use the running one"
-    ctx = ServerContext.open(open_store(db, must_exist=False, on_server=on_server))
+    shared = connect_registry(registry) if registry else None  # before the store: fail early
+    try:
+        store = open_store(db, must_exist=False, on_server=on_server)
+    except BaseException:
+        if shared is not None:
+            shared.close()
+        raise
+    ctx = ServerContext.open(store, shared)
     try:
         key = ctx.bootstrap_admin_key()
         if key is not None:
             click.secho(f"Admin key (shown once): {key}", fg="yellow")
-        click.echo(f"splitlab serving {db} at http://{host}:{port}/")
+        where = f" with the registry in {shared.address}" if shared is not None else ""
+        click.echo(f"splitlab serving {db}{where} at http://{host}:{port}/")
         if "*" in origins:
             click.secho("CORS allows every origin ('*'): any site can use a page's SDK key",
                         fg="yellow", err=True)  # fmt: skip
         run_server(ctx, host, port, log_level, scheduler=scheduler, cors_origins=origins)
     finally:
         ctx.store.close()
+        ctx.registry.close()

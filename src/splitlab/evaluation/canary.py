@@ -348,7 +348,7 @@ class CanaryMonitor:
         self.store = store
         self.registry = registry
         self.clock = clock
-        self.ledger = ledger if ledger is not None else CanaryLedger.for_store(store)
+        self.ledger = ledger if ledger is not None else CanaryLedger.for_store(registry)
         self.judge = judge
 
     def run_once(self) -> list[CanaryOutcome]:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +99,8 @@ class ServerContext:
     sticky: StickyStore = field(default_factory=MemoryStickyStore)
     #: The open ``/v1/config/stream`` connections, woken when the SDK config changes.
     config_changes: ConfigNotifier = field(default_factory=ConfigNotifier)
+    #: The shared registry's state for ``/healthz`` (set while a watcher runs: PostgreSQL).
+    registry_health: Callable[[], dict[str, Any]] | None = None
     sessions: Sessions = field(init=False)
     view: View = field(init=False)
     #: Browser exposures checked against the server's assignment (durable counts).
@@ -113,12 +115,16 @@ class ServerContext:
         self.view = build_view(self.registry.experiments(), self.sticky)
 
     @classmethod
-    def open(cls, store: DuckDBStore, **kwargs: Any) -> ServerContext:
-        """A context over `store`, with the registry and keys in the same DuckDB file."""
+    def open(
+        cls, store: DuckDBStore, registry: Registry | None = None, **kwargs: Any
+    ) -> ServerContext:
+        """A context over `store`; the registry and keys live in `registry` (by default the
+        registry in the store's DuckDB file; a PostgreSQL registry when one is given)."""
+        registry = registry if registry is not None else Registry.for_store(store)
         return cls(
             store=store,
-            registry=Registry.for_store(store),
-            keys=KeyStore(store.connection, store.lock),
+            registry=registry,
+            keys=KeyStore(registry.connection, registry.lock),
             **{"sticky": DuckDBStickyStore.for_store(store), **kwargs},
         )
 

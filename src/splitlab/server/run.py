@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -32,6 +33,9 @@ from splitlab.server.cors import CorsPolicy
 from splitlab.server.stream import install_log_redaction
 from splitlab.server.webhooks import WebhookWorker
 from splitlab.store import DuckDBStore
+
+if TYPE_CHECKING:
+    from splitlab.server.registry_watch import RegistryWatcher
 from splitlab.store.webhooks import WebhookStore
 
 logger = logging.getLogger(__name__)
@@ -83,16 +87,33 @@ def run_server(
     cors_origins: Sequence[str] = (),
 ) -> None:
     """Serve until interrupted (with the scheduled looks on a thread, unless turned off)."""
+    watcher = watch_registry(ctx)  # other replicas' changes, with a shared registry
     looks = SchedulerThread(ctx) if scheduler else None
     if looks is not None:
         looks.start()
-    hooks = WebhookWorker(WebhookStore.for_store(ctx.store)).start()  # see docs/webhooks.md
+    # The subscriptions live with the registry (see docs/webhooks.md).
+    hooks = WebhookWorker(WebhookStore.for_store(ctx.registry, create=False)).start()
     try:
         Server(ctx, _config(ctx, host, port, log_level, CorsPolicy(tuple(cors_origins)))).run()
     finally:
         hooks.stop()
         if looks is not None:
             looks.stop()
+        if watcher is not None:
+            watcher.stop()
+
+
+def watch_registry(ctx: ServerContext) -> RegistryWatcher | None:
+    """With a shared (PostgreSQL) registry, follow the changes other replicas make."""
+    from splitlab.store.pgregistry.registry import PostgresRegistry
+
+    if not isinstance(ctx.registry, PostgresRegistry):
+        return None
+    from splitlab.server.registry_watch import RegistryWatcher
+
+    watcher = RegistryWatcher(ctx, ctx.registry).start()
+    ctx.registry_health = watcher.health
+    return watcher
 
 
 class SchedulerThread:

@@ -159,7 +159,7 @@ class Registry:
         return self._conn
 
     @property
-    def lock(self) -> _Lock:
+    def lock(self) -> Any:
         """Held by anyone using :attr:`connection`."""
         return self._lock
 

@@ -47,14 +47,18 @@ def redact(dsn: str) -> str:
     return f"postgresql://{user}{host}:{port}/{info.get('dbname') or ''}"
 
 
-def connect(dsn: str, *, autocommit: bool = True) -> psycopg.Connection[Any]:
-    """A new connection, or :class:`RegistryUnavailableError` saying why not."""
+def connect(dsn: str, *, name: str = "splitlab-registry") -> psycopg.Connection[Any]:
+    """A new autocommit connection named ``name`` (``application_name``, as
+    ``pg_stat_activity`` shows it), or :class:`RegistryUnavailableError` saying why not."""
     try:
-        return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT)
+        return psycopg.connect(
+            dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name=name
+        )
     except psycopg.ProgrammingError as exc:  # a malformed address
         raise RegistryUnavailableError(f"--registry: not a PostgreSQL address ({exc})") from None
     except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = " ".join(lines) if lines else type(exc).__name__
         raise RegistryUnavailableError(
             f"registry {redact(dsn)}: cannot connect to PostgreSQL ({reason})"
         ) from None
