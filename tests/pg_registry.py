@@ -32,6 +32,10 @@ class PostgresDatabases:
         """A registry in a new database (migrated)."""
         return PostgresRegistry.connect(self.new())
 
+    def connect(self, dsn: str) -> PostgresRegistry:
+        """Another handle on the registry at ``dsn`` (its own connection: another process)."""
+        return PostgresRegistry.connect(dsn)
+
     def __enter__(self) -> PostgresDatabases:
         return self
 

@@ -8,6 +8,11 @@ scheduler gets to it. Ticks missed while the scheduler was down are not replayed
 the next pass takes one look at the latest tick. Paused, draft and finished experiments are
 skipped. Teams with Airflow or cron call ``splitlab evaluate`` instead.
 
+Several schedulers may share one registry (servers replicated on a PostgreSQL registry):
+each look is taken once. A scheduler records a look only if the ledger still holds the
+number of planned looks it saw when it found the look due, checked again under the
+registry's lock when the look is written; the others skip it (:class:`LookTakenError`).
+
 The clock and the sleep are injected, so tests drive the scheduler with a fake clock.
 """
 
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from splitlab.config import Experiment, Status
-from splitlab.evaluation.errors import EvaluationError
+from splitlab.evaluation.errors import EvaluationError, LookTakenError
 from splitlab.evaluation.look import LookStore, run_look
 from splitlab.evaluation.schedule import parse_schedule
 from splitlab.store.registry import LookRecord, Registry
@@ -34,6 +39,8 @@ class DueLook:
 
     experiment_id: str
     tick: datetime
+    #: How many planned looks the ledger held when the look was found due.
+    planned: int | None = None
 
 
 def launched_at(registry: Registry, experiment: Experiment) -> datetime:
@@ -58,7 +65,7 @@ def due_looks(registry: Registry, now: datetime) -> list[DueLook]:
         if len(planned) >= ev.max_peeks and not ev.allow_extra_looks:
             logger.info("%s: all %d planned looks taken", experiment.id, ev.max_peeks)
             continue
-        due.append(DueLook(experiment.id, tick))
+        due.append(DueLook(experiment.id, tick, len(planned)))
     return due
 
 
@@ -103,7 +110,12 @@ class Scheduler:
                     cutoff=due.tick,
                     triggered_by="scheduler",
                     now=now,
+                    after_looks=due.planned,
                 )
+            except LookTakenError:  # several servers share the registry: one of them took it
+                logger.info("%s: look at %s taken by another scheduler", due.experiment_id,
+                            due.tick.isoformat())  # fmt: skip
+                continue
             except EvaluationError as exc:
                 logger.error("%s: scheduled look refused: %s", due.experiment_id, exc)
                 continue
