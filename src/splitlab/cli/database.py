@@ -23,6 +23,7 @@ from splitlab.errors import SplitlabError
 from splitlab.store.duckdb_store import DuckDBStore
 from splitlab.store.errors import DatabaseOpenError, database_open_error
 from splitlab.store.registry import Registry
+from splitlab.store.registry_backend import RegistryBackend
 
 if TYPE_CHECKING:
     from splitlab.store.pgregistry.registry import PostgresRegistry
@@ -153,7 +154,7 @@ def open_store(
 @contextmanager
 def open_database(
     path: str, *, must_exist: bool = True, on_server: str = EVALUATE_ON_SERVER
-) -> Iterator[tuple[DuckDBStore, Registry]]:
+) -> Iterator[tuple[DuckDBStore, RegistryBackend]]:
     """The store at ``path`` and the registry (in the same file, or in PostgreSQL when
     ``--registry`` names one); both closed on exit."""
     address = registry_address()
@@ -172,7 +173,7 @@ def open_database(
 @contextmanager
 def open_registry(
     path: str, *, must_exist: bool = True, on_server: str = EVALUATE_ON_SERVER
-) -> Iterator[Registry]:
+) -> Iterator[RegistryBackend]:
     """The registry alone: in PostgreSQL when ``--registry`` names one (the ``--db`` file is
     not opened, so this works while a server holds it), else in the ``--db`` file."""
     address = registry_address()

@@ -40,7 +40,8 @@ from splitlab.stats import analyze
 from splitlab.stats.analyze import information_fraction
 from splitlab.stats.sums import ExperimentSums, SliceSums
 from splitlab.stats.versions import WeightsVersion, versioned, versions_block
-from splitlab.store.registry import LookRecord, Registry, canonical_json, format_time
+from splitlab.store.registry import LookRecord, canonical_json, format_time
+from splitlab.store.registry_backend import RegistryBackend
 
 __all__ = [
     "LOOKABLE",
@@ -105,7 +106,7 @@ class Evaluated:
 
 def run_look(
     store: LookStore,
-    registry: Registry,
+    registry: RegistryBackend,
     experiment_id: str,
     *,
     cutoff: datetime | None = None,

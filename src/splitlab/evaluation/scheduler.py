@@ -28,7 +28,8 @@ from splitlab.config import Experiment, Status
 from splitlab.evaluation.errors import EvaluationError, LookTakenError
 from splitlab.evaluation.look import LookStore, run_look
 from splitlab.evaluation.schedule import parse_schedule
-from splitlab.store.registry import LookRecord, Registry
+from splitlab.store.registry import LookRecord
+from splitlab.store.registry_backend import RegistryBackend
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +44,13 @@ class DueLook:
     planned: int | None = None
 
 
-def launched_at(registry: Registry, experiment: Experiment) -> datetime:
+def launched_at(registry: RegistryBackend, experiment: Experiment) -> datetime:
     """When the experiment last started running (or was registered, if it was never moved)."""
     starts = [c.at for c in registry.changes(experiment.id) if c.to_value == Status.RUNNING]
     return starts[-1] if starts else registry.created_at(experiment.id)
 
 
-def due_looks(registry: Registry, now: datetime) -> list[DueLook]:
+def due_looks(registry: RegistryBackend, now: datetime) -> list[DueLook]:
     """Every running experiment whose schedule has ticked since its last planned look."""
     due: list[DueLook] = []
     for experiment in registry.experiments():
@@ -69,7 +70,7 @@ def due_looks(registry: Registry, now: datetime) -> list[DueLook]:
     return due
 
 
-def next_tick(registry: Registry, now: datetime) -> datetime | None:
+def next_tick(registry: RegistryBackend, now: datetime) -> datetime | None:
     """The earliest future tick over the running experiments (None when none is running)."""
     ticks = [
         parse_schedule(e.evaluation.schedule).next_after(now)
@@ -85,7 +86,7 @@ class Scheduler:
     def __init__(
         self,
         store: LookStore,
-        registry: Registry,
+        registry: RegistryBackend,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,

@@ -29,6 +29,7 @@ from splitlab.server.notify import ConfigNotifier
 from splitlab.store import DuckDBStore
 from splitlab.store.exposure_checks import ExposureCheckStore
 from splitlab.store.registry import Registry
+from splitlab.store.registry_backend import RegistryBackend
 from splitlab.store.sticky import DuckDBStickyStore
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class ServerContext:
     """The dependencies of one server, passed explicitly (no module-level state)."""
 
     store: DuckDBStore
-    registry: Registry
+    registry: RegistryBackend
     keys: KeyStore
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
     limits: BodyLimits = field(default_factory=BodyLimits)
@@ -116,7 +117,7 @@ class ServerContext:
 
     @classmethod
     def open(
-        cls, store: DuckDBStore, registry: Registry | None = None, **kwargs: Any
+        cls, store: DuckDBStore, registry: RegistryBackend | None = None, **kwargs: Any
     ) -> ServerContext:
         """A context over `store`; the registry and keys live in `registry` (by default the
         registry in the store's DuckDB file; a PostgreSQL registry when one is given)."""
