@@ -174,6 +174,9 @@ class WebhookWorker:
                 break
             if due.webhook_id in failed:
                 continue
+            lease = 2 * self.policy.timeout_seconds + 5  # servers sharing a registry: once
+            if not self.webhooks.claim(due, now=self._clock(), lease_seconds=lease):
+                continue
             started = time.perf_counter()
             outcome = post(due, self.policy.timeout_seconds, self._clock)
             duration = (time.perf_counter() - started) * 1000.0
