@@ -24,7 +24,6 @@ import uvicorn
 from splitlab.errors import SplitlabError
 from splitlab.evaluation.bandit import BanditUpdater
 from splitlab.evaluation.canary import CanaryMonitor
-from splitlab.evaluation.errors import EvaluationError
 from splitlab.evaluation.monitor import GuardrailMonitor
 from splitlab.evaluation.scheduler import Scheduler
 from splitlab.server.app import create_app
@@ -141,14 +140,17 @@ class SchedulerThread:
         while not self._stop.is_set():
             try:
                 records = self._scheduler.run_once()
-            except EvaluationError as exc:
+            except SplitlabError as exc:  # a refused look, or a shared registry unreachable
                 logger.error("scheduled looks failed: %s", exc)
                 records = []
             for record in records:
                 self._ctx.metrics.add_look(record.action)
             acted = self._monitors()
             if records or acted:  # a new step, weights or status: serve them
-                self._ctx.refresh()
+                try:
+                    self._ctx.refresh()
+                except SplitlabError as exc:  # served again by the next refresh that works
+                    logger.error("refresh after scheduled work failed: %s", exc)
             self._stop.wait(self._poll)
 
     def _monitors(self) -> bool:
