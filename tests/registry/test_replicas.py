@@ -80,6 +80,7 @@ def test_a_killed_listener_reloads_and_changes_still_arrive(
     """pg_terminate_backend on every LISTEN connection: a change through A still reaches B,
     and B listens again afterwards."""
     a, b = replicas
+    wait_until(lambda: all(r.health()["registry"]["listening"] for r in (a, b)))
     with psycopg.connect(a.dsn, autocommit=True) as admin:
         killed = admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
