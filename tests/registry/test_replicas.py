@@ -31,10 +31,10 @@ def replicas(
     with PostgresDatabases(postgres_server) as databases:
         dsn = databases.new()
         admin, sdk = make_keys(dsn)
-        a = Replica(tmp / "a.duckdb", dsn, admin, sdk, "--no-scheduler").start()
-        b = Replica(tmp / "b.duckdb", dsn, admin, sdk, "--no-scheduler").start()
+        a = Replica(tmp / "a.duckdb", dsn, admin, sdk, "--no-scheduler")
+        b = Replica(tmp / "b.duckdb", dsn, admin, sdk, "--no-scheduler")
         try:
-            yield a, b
+            yield a.start(), b.start()
         finally:
             for replica in (a, b):
                 if replica.process is not None and replica.process.poll() is None:
