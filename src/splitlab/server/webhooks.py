@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from splitlab import __version__
+from splitlab.errors import SplitlabError
 from splitlab.store.webhooks import Due, WebhookStore
 
 logger = logging.getLogger(__name__)
@@ -155,6 +156,9 @@ class WebhookWorker:
         while not self._stop.is_set():
             try:
                 sent = self.run_once()
+            except SplitlabError as exc:  # the shared registry unreachable: try again later
+                logger.error("webhook delivery pass failed: %s", exc)
+                sent = 0
             except Exception:  # a database hiccup must not end the worker
                 logger.exception("webhook delivery pass failed")
                 sent = 0

@@ -17,8 +17,6 @@ assignment path never reads PostgreSQL per request (it serves an in-memory snaps
 
 from __future__ import annotations
 
-from typing import Any
-
 from splitlab.store.pgregistry.connection import PgConnection, RegistryUnavailableError, redact
 from splitlab.store.pgregistry.migrations import migrate
 from splitlab.store.registry import Registry
@@ -84,11 +82,3 @@ class PostgresRegistry(Registry):
 
     def close(self) -> None:
         self._pg.close()
-
-
-def open_registry(address: str, store: Any) -> Registry:
-    """The registry at ``address`` (a PostgreSQL address), or the one in ``store``'s file
-    when ``address`` is empty."""
-    if address:
-        return PostgresRegistry.connect(address)
-    return Registry.for_store(store)
