@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from splitlab.cli.database import db_option, open_database
+from splitlab.cli.database import db_option, open_database, open_registry
 from splitlab.evaluation.bandit import BanditUpdater, bandit_status
 
 
@@ -24,7 +24,7 @@ def bandit() -> None:
 def status(experiment_id: str, db_path: str, as_json: bool) -> None:
     """Show EXPERIMENT_ID's weight updates and the readout of the latest."""
     on_server = f"use GET /v1/experiments/{experiment_id}/bandit on that server"
-    with open_database(db_path, on_server=on_server) as (_, registry):
+    with open_registry(db_path, on_server=on_server) as registry:
         data = bandit_status(registry, experiment_id)
     if as_json:
         click.echo(json.dumps(data, indent=2))

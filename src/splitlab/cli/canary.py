@@ -176,7 +176,7 @@ def _reader(
             registry.get(experiment_id)
             if judge:
                 CanaryMonitor(store, registry).run_once()
-            return canary_view(registry, CanaryLedger.for_store(store), experiment_id)
+            return canary_view(registry, CanaryLedger.for_store(registry), experiment_id)
 
     return from_file
 

@@ -10,11 +10,12 @@ need an existing database) a mistyped path, which would otherwise create a new e
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 import duckdb
@@ -24,17 +25,66 @@ from splitlab.errors import SplitlabError
 from splitlab.store.duckdb_store import DuckDBStore
 from splitlab.store.errors import DatabaseOpenError, database_open_error
 from splitlab.store.registry import Registry
+from splitlab.store.registry_backend import RegistryBackend
+
+if TYPE_CHECKING:
+    from splitlab.store.pgregistry.registry import PostgresRegistry
 
 T = TypeVar("T")
 
-#: The ``--db`` option shared by the commands that open a database.
-db_option = click.option(
+#: The environment variable naming the PostgreSQL registry (as ``--registry`` does).
+REGISTRY_ENV = "SPLITLAB_REGISTRY"
+_REGISTRY_KEY = "splitlab.registry"
+
+_db_option = click.option(
     "--db",
     "db_path",
     required=True,
     type=click.Path(dir_okay=False),
     help="The splitlab database file (DuckDB), as given to `splitlab serve --db`.",
 )
+
+
+def _remember_registry(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    ctx.meta[_REGISTRY_KEY] = value or ""
+
+
+#: ``--registry``: where the registry lives when not in the ``--db`` file (PostgreSQL).
+registry_option = click.option(
+    "--registry",
+    envvar=REGISTRY_ENV,
+    default="",
+    metavar="postgresql://...",
+    expose_value=False,
+    callback=_remember_registry,
+    help="Keep the registry (experiments, audit log, looks, keys, webhooks) in this "
+    f"PostgreSQL database instead of the --db file; also {REGISTRY_ENV}.",
+)
+
+
+def db_option(command: Callable[..., T]) -> Callable[..., T]:
+    """The ``--db`` option shared by the commands that open a database, with ``--registry``."""
+    return _db_option(registry_option(command))
+
+
+def registry_address() -> str:
+    """The ``--registry`` given to the running command (or ``SPLITLAB_REGISTRY``), or ''."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and _REGISTRY_KEY in ctx.meta:
+        return str(ctx.meta[_REGISTRY_KEY])
+    return os.environ.get(REGISTRY_ENV, "")
+
+
+def connect_registry(address: str) -> PostgresRegistry:
+    """The PostgreSQL registry at ``address`` (migrated), or a clean error saying why not."""
+    from splitlab.store.pgregistry.registry import PostgresRegistry, is_postgres_address
+
+    if not is_postgres_address(address):
+        raise DatabaseUnavailableError(
+            f"--registry {address!r}: expected a PostgreSQL address (postgresql://...)"
+        )
+    return PostgresRegistry.connect(address)
+
 
 #: What to do instead while a server holds the file, when the command has no better advice.
 EVALUATE_ON_SERVER = "take looks on that server with POST /v1/experiments/{id}/evaluate"
@@ -116,13 +166,38 @@ def open_database(
     must_exist: bool = True,
     on_server: str = EVALUATE_ON_SERVER,
     sources: SourceCatalog | None = None,
-) -> Iterator[tuple[DuckDBStore, Registry]]:
-    """The store at ``path`` and the registry in the same file; closed on exit."""
-    store = open_store(path, must_exist=must_exist, on_server=on_server, sources=sources)
+) -> Iterator[tuple[DuckDBStore, RegistryBackend]]:
+    """The store at ``path`` and the registry (in the same file, or in PostgreSQL when
+    ``--registry`` names one); both closed on exit."""
+    address = registry_address()
+    registry = connect_registry(address) if address else None
     try:
-        yield store, Registry.for_store(store)
+        store = open_store(path, must_exist=must_exist, on_server=on_server, sources=sources)
+        try:
+            yield store, registry if registry is not None else Registry.for_store(store)
+        finally:
+            store.close()
     finally:
-        store.close()
+        if registry is not None:
+            registry.close()
+
+
+@contextmanager
+def open_registry(
+    path: str, *, must_exist: bool = True, on_server: str = EVALUATE_ON_SERVER
+) -> Iterator[RegistryBackend]:
+    """The registry alone: in PostgreSQL when ``--registry`` names one (the ``--db`` file is
+    not opened, so this works while a server holds it), else in the ``--db`` file."""
+    address = registry_address()
+    if not address:
+        with open_database(path, must_exist=must_exist, on_server=on_server) as (_, registry):
+            yield registry
+        return
+    registry = connect_registry(address)
+    try:
+        yield registry
+    finally:
+        registry.close()
 
 
 def parse_instant(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:

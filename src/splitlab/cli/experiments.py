@@ -6,7 +6,7 @@ import json
 
 import click
 
-from splitlab.cli.database import db_option, open_database
+from splitlab.cli.database import db_option, open_registry
 from splitlab.cli.designs import design_label
 from splitlab.config import ConfigError, load_experiment
 from splitlab.config.layering import check_against
@@ -32,12 +32,9 @@ def create(files: tuple[str, ...], db_path: str, by: str) -> None:
     another's (among the files or the registered experiments; then none is registered).
     """
     loaded = [(path, load_experiment(path)) for path in files]
-    with open_database(
+    with open_registry(
         db_path, must_exist=False, on_server="use POST /v1/experiments on that server"
-    ) as (
-        _,
-        registry,
-    ):
+    ) as registry:
         # The files as one set, with what is registered: none is registered when any of
         # them conflicts in a layer (register() checks each against the registry again).
         everyone = [e for _, e in loaded]
@@ -72,7 +69,7 @@ def update(file: str, db_path: str, reason: str, by: str) -> None:
     """
     experiment = load_experiment(file)
     on_server = f"use PUT /v1/experiments/{experiment.id} on that server"
-    with open_database(db_path, on_server=on_server) as (_, registry):
+    with open_registry(db_path, on_server=on_server) as registry:
         update_definition(registry, experiment, by=by, reason=reason)
     click.echo(f"updated {experiment.id}")
 
@@ -82,10 +79,7 @@ def update(file: str, db_path: str, reason: str, by: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the definitions as JSON.")
 def list_command(db_path: str, as_json: bool) -> None:
     """List the registered experiments: id, status, name and design (tab-separated)."""
-    with open_database(db_path, on_server="use GET /v1/experiments on that server") as (
-        _,
-        registry,
-    ):
+    with open_registry(db_path, on_server="use GET /v1/experiments on that server") as registry:
         found = registry.experiments()
     if as_json:
         click.echo(json.dumps([e.to_wire() for e in found], indent=2))

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from splitlab.cli.database import db_option, open_database
+from splitlab.cli.database import db_option, open_registry
 from splitlab.evaluation.holdout_view import holdout_rows
 
 
@@ -20,10 +20,7 @@ def holdouts(db_path: str, as_json: bool) -> None:
     one indented line per experiment it covers now, with its status. Exits 3 when the
     database cannot be opened.
     """
-    with open_database(db_path, on_server="use GET /v1/holdouts on that server") as (
-        _,
-        registry,
-    ):
+    with open_registry(db_path, on_server="use GET /v1/holdouts on that server") as registry:
         rows = holdout_rows(registry.experiments())
     if as_json:
         click.echo(json.dumps({"holdouts": [r.to_dict() for r in rows]}, indent=2))

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import click
 import duckdb
 
-from splitlab.cli.database import db_option, open_file
+from splitlab.cli.database import db_option, open_file, open_registry, registry_address
 from splitlab.server.keys import KeyKind, KeyStore
 
 
@@ -22,6 +22,10 @@ from splitlab.server.keys import KeyKind, KeyStore
 def _keys(db: str, create: bool = False) -> Iterator[KeyStore]:
     """The keys in ``db`` (which must exist unless ``create``); the file is closed on exit."""
     on_server = "manage keys on that server with GET, POST or DELETE /v1/keys"
+    if registry_address():  # the keys live with the registry, in PostgreSQL
+        with open_registry(db, on_server=on_server) as registry:
+            yield KeyStore(registry.connection, registry.lock)
+        return
     connection = open_file(db, duckdb.connect, must_exist=not create, on_server=on_server)
     try:
         yield KeyStore(connection, threading.Lock())

@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
                    "repeatable; also SPLITLAB_CORS_ORIGINS (comma-separated). '*' allows any "
                    "origin (discouraged).")  # fmt: skip
 @sources_option
+@click.option("--registry", default="", envvar="SPLITLAB_REGISTRY", metavar="postgresql://...",
+              help="Keep the registry (experiments, audit log, looks, keys, webhooks) in this "
+                   "PostgreSQL database, shared by several servers; events stay in --db. "
+                   "Also SPLITLAB_REGISTRY.")  # fmt: skip
 def serve(
     db: str,
     host: str,
@@ -34,6 +38,7 @@ def serve(
     scheduler: bool,
     cors_origins: tuple[str, ...],
     sources_path: str | None,
+    registry: str,
 ) -> None:
     """Serve the HTTP API (/v1), the event collector and the dashboard.
 
@@ -45,7 +50,7 @@ def serve(
     """
     import os
 
-    from splitlab.cli.database import open_store
+    from splitlab.cli.database import connect_registry, open_store
     from splitlab.cli.ports import ensure_port_free
     from splitlab.cli.sources import load_catalog
     from splitlab.server.context import ServerContext
@@ -57,16 +62,24 @@ def serve(
     catalog = load_catalog(sources_path)
     ensure_port_free(host, port)  # before a new admin key is created and shown
     on_server = "a second server cannot share the file; use the running one"
-    store = open_store(db, must_exist=False, on_server=on_server, sources=catalog)
-    ctx = ServerContext.open(store)
+    shared = connect_registry(registry) if registry else None  # before the store: fail early
+    try:
+        store = open_store(db, must_exist=False, on_server=on_server, sources=catalog)
+    except BaseException:
+        if shared is not None:
+            shared.close()
+        raise
+    ctx = ServerContext.open(store, shared)
     try:
         key = ctx.bootstrap_admin_key()
         if key is not None:
             click.secho(f"Admin key (shown once): {key}", fg="yellow")
-        click.echo(f"splitlab serving {db} at http://{host}:{port}/")
+        where = f" with the registry in {shared.address}" if shared is not None else ""
+        click.echo(f"splitlab serving {db}{where} at http://{host}:{port}/")
         if "*" in origins:
             click.secho("CORS allows every origin ('*'): any site can use a page's SDK key",
                         fg="yellow", err=True)  # fmt: skip
         run_server(ctx, host, port, log_level, scheduler=scheduler, cors_origins=origins)
     finally:
         ctx.store.close()
+        ctx.registry.close()

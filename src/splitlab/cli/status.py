@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from splitlab.cli.database import db_option, open_database
+from splitlab.cli.database import db_option, open_registry
 from splitlab.config import Status
 from splitlab.evaluation import change_status, history
 from splitlab.stats.versions import split_text
@@ -37,7 +37,7 @@ def status(
     paused -> running | stopped | rolled_back | shipped. Exits 3 on a refused change.
     """
     on_server = f"use GET or POST /v1/experiments/{experiment_id}/audit|status on that server"
-    with open_database(db_path, on_server=on_server) as (_, registry):
+    with open_registry(db_path, on_server=on_server) as registry:
         if new_status is not None:
             if not reason or not by:
                 raise click.UsageError("a status change needs --reason and --by (both recorded)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from splitlab.cli.database import db_option, open_database
+from splitlab.cli.database import db_option, open_registry
 from splitlab.evaluation import set_toggle
 
 
@@ -25,7 +25,7 @@ def toggle(
     if clear == (variant is not None):
         raise click.UsageError("give either a VARIANT to force or --clear")
     on_server = f"use POST /v1/experiments/{experiment_id}/toggle on that server"
-    with open_database(db_path, on_server=on_server) as (_, registry):
+    with open_registry(db_path, on_server=on_server) as registry:
         experiment = set_toggle(registry, experiment_id, variant, by=by, reason=reason)
     if experiment.forced_variant is None:
         click.echo(f"{experiment_id}: toggle cleared; assignment is back to normal")

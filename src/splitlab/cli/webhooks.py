@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import click
 import duckdb
 
-from splitlab.cli.database import db_option, open_file
+from splitlab.cli.database import db_option, open_file, open_registry, registry_address
 from splitlab.store.webhooks import EVENT_TYPES, WebhookStore
 
 
@@ -23,6 +23,10 @@ from splitlab.store.webhooks import EVENT_TYPES, WebhookStore
 def _hooks(db: str, create: bool = False) -> Iterator[WebhookStore]:
     """The subscriptions in ``db`` (which must exist unless ``create``); closed on exit."""
     on_server = "manage webhooks on that server with GET, POST or DELETE /v1/webhooks"
+    if registry_address():  # the subscriptions live with the registry, in PostgreSQL
+        with open_registry(db, on_server=on_server) as registry:
+            yield WebhookStore.for_store(registry, create=False)
+        return
     connection = open_file(db, duckdb.connect, must_exist=not create, on_server=on_server)
     try:
         yield WebhookStore(connection, threading.Lock())

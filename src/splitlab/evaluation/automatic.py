@@ -13,7 +13,7 @@ from typing import Any
 from splitlab.config import Experiment, Status
 from splitlab.evaluation.errors import TransitionError
 from splitlab.evaluation.lifecycle import changed_fields, require_text
-from splitlab.store.registry import Registry
+from splitlab.store.registry_backend import RegistryBackend
 
 __all__ = ["AUTOMATIC_FIELDS", "apply_automatic_change"]
 
@@ -27,7 +27,7 @@ AUTOMATIC_FIELDS: dict[str, frozenset[str]] = {
 
 
 def apply_automatic_change(
-    registry: Registry,
+    registry: RegistryBackend,
     experiment: Experiment,
     *,
     kind: str,

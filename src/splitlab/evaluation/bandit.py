@@ -37,7 +37,7 @@ from splitlab.stats.bandit import (
 )
 from splitlab.stats.bandit_readout import readout
 from splitlab.store.bandit_sql import BanditData, reward_metric
-from splitlab.store.registry import Registry
+from splitlab.store.registry_backend import RegistryBackend
 from splitlab.store.registry_records import Change
 
 __all__ = ["KIND", "BanditStore", "BanditUpdater", "bandit_status", "replay", "updates"]
@@ -62,7 +62,7 @@ def _design(experiment: Experiment) -> BanditDesign:
     return design
 
 
-def updates(registry: Registry, experiment_id: str) -> list[Change]:
+def updates(registry: RegistryBackend, experiment_id: str) -> list[Change]:
     """The experiment's bandit updates from its change log, oldest first."""
     return [c for c in registry.changes(experiment_id) if c.kind == KIND]
 
@@ -117,7 +117,7 @@ class BanditUpdater:
     def __init__(
         self,
         store: BanditStore,
-        registry: Registry,
+        registry: RegistryBackend,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         by: str = "bandit",
     ) -> None:
@@ -252,7 +252,7 @@ def initial_weights(experiment: Experiment, done: Sequence[Change]) -> dict[str,
     return dict(zip(experiment.variant_names, experiment.weights, strict=True))
 
 
-def bandit_status(registry: Registry, experiment_id: str) -> dict[str, Any]:
+def bandit_status(registry: RegistryBackend, experiment_id: str) -> dict[str, Any]:
     """The bandit's status JSON: its updates (oldest first) and the readout of the latest."""
     experiment = registry.get(experiment_id)
     design = _design(experiment)

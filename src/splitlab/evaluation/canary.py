@@ -43,7 +43,8 @@ from splitlab.evaluation.errors import EvaluationError
 from splitlab.evaluation.scheduler import launched_at
 from splitlab.stats.intervals import CanaryData, IntervalArm
 from splitlab.store.canary_ledger import CanaryLedger, Judgment
-from splitlab.store.registry import Registry, format_time, parse_time
+from splitlab.store.registry import format_time, parse_time
+from splitlab.store.registry_backend import RegistryBackend
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def canary_arm(experiment: Experiment) -> str:
 
 def judge_canary(
     store: CanaryStore,
-    registry: Registry,
+    registry: RegistryBackend,
     experiment_id: str,
     *,
     now: datetime | None = None,
@@ -214,7 +215,7 @@ def judge_canary(
 
 
 def _start(
-    registry: Registry, experiment: Experiment, design: CanaryDesign, now: datetime
+    registry: RegistryBackend, experiment: Experiment, design: CanaryDesign, now: datetime
 ) -> CanaryOutcome:
     began = min(launched_at(registry, experiment), now)
     step = design.canary_steps[design.step]
@@ -224,7 +225,7 @@ def _start(
 
 
 def _set_step(
-    registry: Registry,
+    registry: RegistryBackend,
     experiment: Experiment,
     design: CanaryDesign,
     step: int,
@@ -339,7 +340,7 @@ class CanaryMonitor:
     def __init__(
         self,
         store: Any,
-        registry: Registry,
+        registry: RegistryBackend,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         ledger: CanaryLedger | None = None,
@@ -348,7 +349,7 @@ class CanaryMonitor:
         self.store = store
         self.registry = registry
         self.clock = clock
-        self.ledger = ledger if ledger is not None else CanaryLedger.for_store(store)
+        self.ledger = ledger if ledger is not None else CanaryLedger.for_store(registry)
         self.judge = judge
 
     def run_once(self) -> list[CanaryOutcome]:

@@ -10,13 +10,16 @@ from typing import Any
 from splitlab.config import Status
 from splitlab.evaluation.canary import canary_arm, design_of
 from splitlab.store.canary_ledger import CanaryLedger
-from splitlab.store.registry import Registry, format_time
+from splitlab.store.registry import format_time
+from splitlab.store.registry_backend import RegistryBackend
 
 #: The states in which a canary is over, and what a pipeline makes of them.
 FINISHED = {Status.SHIPPED, Status.ROLLED_BACK, Status.STOPPED}
 
 
-def canary_view(registry: Registry, ledger: CanaryLedger, experiment_id: str) -> dict[str, Any]:
+def canary_view(
+    registry: RegistryBackend, ledger: CanaryLedger, experiment_id: str
+) -> dict[str, Any]:
     """The canary's state (see the module docstring); an EvaluationError for a non-canary."""
     experiment = registry.get(experiment_id)
     design = design_of(experiment)

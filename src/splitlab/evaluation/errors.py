@@ -5,6 +5,7 @@ SplitlabError                   (splitlab.errors)
     ├── TransitionError         a status change the lifecycle does not allow
     ├── ToggleError             a variant toggle that cannot be applied
     ├── PeekLimitError          a planned look beyond `evaluation.maxPeeks`
+    ├── LookTakenError          a planned look another process took first
     └── ScheduleError           an `evaluation.schedule` that cannot be read
 """
 
@@ -103,3 +104,8 @@ class ScheduleError(EvaluationError, ValueError):
     """An `evaluation.schedule` value that is neither `daily_HHMM_utc`, `hourly` nor cron."""
 
     code = "invalid_schedule"
+
+
+class LookTakenError(EvaluationError):
+    """The planned look was taken by another process first (another server's scheduler, or
+    a look recorded while this one ran): nothing is recorded twice."""

@@ -33,7 +33,7 @@ from splitlab.evaluation.versions import versioned_sums
 from splitlab.stats import analyze, srm
 from splitlab.stats.sums import ExperimentSums
 from splitlab.stats.versions import WeightsVersion, srm_by_version, version_units
-from splitlab.store.registry import Registry
+from splitlab.store.registry_backend import RegistryBackend
 
 #: Traffic steps of a ramp-up, as fractions of all units.
 TRAFFIC_STEPS: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5, 1.0)
@@ -94,7 +94,7 @@ def launch_check(
     traffic: float | None = None,
     target: float = 1.0,
     cutoff: datetime | None = None,
-    registry: Registry | None = None,
+    registry: RegistryBackend | None = None,
 ) -> LaunchReport:
     """Check a dry run of ``experiment`` in ``store`` (see the module docstring).
 

@@ -26,7 +26,8 @@ from splitlab.config import ConfigError, Experiment, Status
 from splitlab.config.layering import check_against
 from splitlab.evaluation.errors import ToggleError, TransitionError
 from splitlab.evaluation.versions import weights_version_details
-from splitlab.store.registry import Change, Registry
+from splitlab.store.registry import Change
+from splitlab.store.registry_backend import RegistryBackend
 
 #: Allowed status changes: current -> the statuses it may move to.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -59,7 +60,7 @@ def check_transition(current: Status, target: Status) -> None:
 
 
 def change_status(
-    registry: Registry,
+    registry: RegistryBackend,
     experiment_id: str,
     target: Status | str,
     *,
@@ -136,7 +137,7 @@ def change_status(
 
 
 def register(
-    registry: Registry,
+    registry: RegistryBackend,
     experiment: Experiment,
     *,
     by: str,
@@ -164,7 +165,7 @@ def register(
         )
 
 
-def check_layers(registry: Registry, experiment: Experiment) -> None:
+def check_layers(registry: RegistryBackend, experiment: Experiment) -> None:
     """Refuse `experiment` (new, or replacing its namesake) when it conflicts with a registered
     experiment of its layer (overlapping ranges, another hashKey): :class:`ConfigError`, whose
     details name both experiments and the free ranges (docs/assignment.md, "Layers")."""
@@ -174,7 +175,7 @@ def check_layers(registry: Registry, experiment: Experiment) -> None:
 
 
 def set_toggle(
-    registry: Registry,
+    registry: RegistryBackend,
     experiment_id: str,
     variant: str | None,
     *,
@@ -239,7 +240,7 @@ MUTABLE_WHEN_LIVE = frozenset(
 
 
 def update_definition(
-    registry: Registry,
+    registry: RegistryBackend,
     experiment: Experiment,
     *,
     by: str,
@@ -327,7 +328,7 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
     return out
 
 
-def history(registry: Registry, experiment_id: str) -> list[Change]:
+def history(registry: RegistryBackend, experiment_id: str) -> list[Change]:
     """The audit log of one experiment (status changes and toggles), oldest first."""
     registry.get(experiment_id)
     return registry.changes(experiment_id)

@@ -29,7 +29,7 @@ from splitlab.evaluation.allocation import allocation_stratified
 from splitlab.evaluation.anytime import Carried, apply_running, carry_forward
 from splitlab.evaluation.capping import capping_notes, fixed_caps, settle
 from splitlab.evaluation.cutoff import check_cutoff
-from splitlab.evaluation.errors import EvaluationError, PeekLimitError
+from splitlab.evaluation.errors import EvaluationError, LookTakenError, PeekLimitError
 from splitlab.evaluation.look_view import results_json, results_view
 from splitlab.evaluation.policy import PlannedChange, look_decision, plan_change
 from splitlab.evaluation.poststrat import post_stratified
@@ -40,7 +40,8 @@ from splitlab.stats import analyze
 from splitlab.stats.analyze import information_fraction
 from splitlab.stats.sums import ExperimentSums, SliceSums
 from splitlab.stats.versions import WeightsVersion, versioned, versions_block
-from splitlab.store.registry import LookRecord, Registry, canonical_json, format_time
+from splitlab.store.registry import LookRecord, canonical_json, format_time
+from splitlab.store.registry_backend import RegistryBackend
 
 __all__ = [
     "LOOKABLE",
@@ -105,19 +106,23 @@ class Evaluated:
 
 def run_look(
     store: LookStore,
-    registry: Registry,
+    registry: RegistryBackend,
     experiment_id: str,
     *,
     cutoff: datetime | None = None,
     triggered_by: str = "cli",
     peek: bool = False,
     now: datetime | None = None,
+    after_looks: int | None = None,
 ) -> LookRecord:
     """Take one look at an experiment (or a read-only peek) and record it.
 
     ``cutoff`` is the data cut-off (events with a later timestamp are left out; default:
     now); one outside the range of :mod:`splitlab.evaluation.cutoff` is refused. ``now`` is
-    the clock, injectable for tests and the scheduler.
+    the clock, injectable for tests and the scheduler. ``after_looks``: the number of planned
+    looks the caller saw when it decided this look was due (the scheduler); a ledger that
+    holds another number by the time the look starts or is recorded raises
+    :class:`LookTakenError` (another scheduler took it) instead of recording a second look.
     """
     now = now or datetime.now(UTC)
     cutoff = now if cutoff is None else check_cutoff(cutoff, now)
@@ -125,6 +130,13 @@ def run_look(
     ev = experiment.evaluation
     planned = registry.looks(experiment_id, include_peeks=False)
     taken = len(planned)
+    if after_looks is not None and taken != after_looks:
+        raise LookTakenError(
+            f"look: planned look {after_looks + 1} of {experiment_id!r} was already taken",
+            field="look",
+            value=after_looks + 1,
+            expected="a look no other process has taken",
+        )
     if peek:
         number = taken
         analysis_look = taken + 1 if ev.allow_extra_looks else min(taken + 1, ev.max_peeks)
@@ -175,7 +187,7 @@ def run_look(
     document = look_document(meta, evaluated, actions)
     with registry.transaction():
         if registry.planned_looks_taken(experiment_id) != taken:
-            raise EvaluationError(
+            raise LookTakenError(
                 f"look: another look at {experiment_id!r} was recorded while this one ran; "
                 "run it again",
                 field="look",

@@ -29,7 +29,8 @@ from splitlab.evaluation.look import LookStore, evaluate, look_document
 from splitlab.evaluation.quality import assess
 from splitlab.evaluation.scheduler import launched_at
 from splitlab.evaluation.versions import versioned_sums
-from splitlab.store.registry import LookRecord, Registry, format_time
+from splitlab.store.registry import LookRecord, format_time
+from splitlab.store.registry_backend import RegistryBackend
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def always_valid(experiment: Experiment) -> Experiment:
     )
 
 
-def is_due(registry: Registry, experiment: Experiment, now: datetime) -> bool:
+def is_due(registry: RegistryBackend, experiment: Experiment, now: datetime) -> bool:
     """Running, opted in, and ``intervalMinutes`` since the launch and the last check."""
     monitor = experiment.evaluation.monitor
     if monitor is None or experiment.status is not Status.RUNNING:
@@ -70,7 +71,7 @@ def is_due(registry: Registry, experiment: Experiment, now: datetime) -> bool:
 
 
 def check_guardrails(
-    store: LookStore, registry: Registry, experiment_id: str, *, now: datetime
+    store: LookStore, registry: RegistryBackend, experiment_id: str, *, now: datetime
 ) -> MonitorCheck:
     """One always-valid guardrail check now, recorded as a peek; rolls back on a breach when
     the experiment's rollback policy allows it."""
@@ -143,7 +144,7 @@ class GuardrailMonitor:
     def __init__(
         self,
         store: LookStore,
-        registry: Registry,
+        registry: RegistryBackend,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:

@@ -8,6 +8,11 @@ scheduler gets to it. Ticks missed while the scheduler was down are not replayed
 the next pass takes one look at the latest tick. Paused, draft and finished experiments are
 skipped. Teams with Airflow or cron call ``splitlab evaluate`` instead.
 
+Several schedulers may share one registry (servers replicated on a PostgreSQL registry):
+each look is taken once. A scheduler records a look only if the ledger still holds the
+number of planned looks it saw when it found the look due, checked again under the
+registry's lock when the look is written; the others skip it (:class:`LookTakenError`).
+
 The clock and the sleep are injected, so tests drive the scheduler with a fake clock.
 """
 
@@ -20,10 +25,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from splitlab.config import Experiment, Status
-from splitlab.evaluation.errors import EvaluationError
+from splitlab.evaluation.errors import EvaluationError, LookTakenError
 from splitlab.evaluation.look import LookStore, run_look
 from splitlab.evaluation.schedule import parse_schedule
-from splitlab.store.registry import LookRecord, Registry
+from splitlab.store.registry import LookRecord
+from splitlab.store.registry_backend import RegistryBackend
 
 logger = logging.getLogger(__name__)
 
@@ -34,15 +40,17 @@ class DueLook:
 
     experiment_id: str
     tick: datetime
+    #: How many planned looks the ledger held when the look was found due.
+    planned: int | None = None
 
 
-def launched_at(registry: Registry, experiment: Experiment) -> datetime:
+def launched_at(registry: RegistryBackend, experiment: Experiment) -> datetime:
     """When the experiment last started running (or was registered, if it was never moved)."""
     starts = [c.at for c in registry.changes(experiment.id) if c.to_value == Status.RUNNING]
     return starts[-1] if starts else registry.created_at(experiment.id)
 
 
-def due_looks(registry: Registry, now: datetime) -> list[DueLook]:
+def due_looks(registry: RegistryBackend, now: datetime) -> list[DueLook]:
     """Every running experiment whose schedule has ticked since its last planned look."""
     due: list[DueLook] = []
     for experiment in registry.experiments():
@@ -58,11 +66,11 @@ def due_looks(registry: Registry, now: datetime) -> list[DueLook]:
         if len(planned) >= ev.max_peeks and not ev.allow_extra_looks:
             logger.info("%s: all %d planned looks taken", experiment.id, ev.max_peeks)
             continue
-        due.append(DueLook(experiment.id, tick))
+        due.append(DueLook(experiment.id, tick, len(planned)))
     return due
 
 
-def next_tick(registry: Registry, now: datetime) -> datetime | None:
+def next_tick(registry: RegistryBackend, now: datetime) -> datetime | None:
     """The earliest future tick over the running experiments (None when none is running)."""
     ticks = [
         parse_schedule(e.evaluation.schedule).next_after(now)
@@ -78,7 +86,7 @@ class Scheduler:
     def __init__(
         self,
         store: LookStore,
-        registry: Registry,
+        registry: RegistryBackend,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
@@ -103,7 +111,12 @@ class Scheduler:
                     cutoff=due.tick,
                     triggered_by="scheduler",
                     now=now,
+                    after_looks=due.planned,
                 )
+            except LookTakenError:  # several servers share the registry: one of them took it
+                logger.info("%s: look at %s taken by another scheduler", due.experiment_id,
+                            due.tick.isoformat())  # fmt: skip
+                continue
             except EvaluationError as exc:
                 logger.error("%s: scheduled look refused: %s", due.experiment_id, exc)
                 continue

@@ -21,14 +21,15 @@ from splitlab.config.layers import HoldoutDesign
 from splitlab.evaluation.errors import TransitionError
 from splitlab.stats.sums import ExperimentSums, SliceSums
 from splitlab.stats.versions import WeightsVersion, version_slice, versioned
-from splitlab.store.registry import Change, Registry
+from splitlab.store.registry import Change
+from splitlab.store.registry_backend import RegistryBackend
 
 #: The audit detail that numbers a live change of a sticky experiment's weights.
 WEIGHTS_VERSION = "weightsVersion"
 
 
 def weights_version_details(
-    registry: Registry, current: Experiment, experiment: Experiment
+    registry: RegistryBackend, current: Experiment, experiment: Experiment
 ) -> dict[str, Any] | None:
     """The audit details of a new weights version, when ``variants`` changed only in weights.
 
@@ -102,7 +103,7 @@ def timeline(
     return out
 
 
-def weights_versions(registry: Registry, experiment: Experiment) -> list[WeightsVersion]:
+def weights_versions(registry: RegistryBackend, experiment: Experiment) -> list[WeightsVersion]:
     """:func:`timeline` of a registered experiment."""
     return timeline(experiment, registry.changes(experiment.id), registry.created_at(experiment.id))
 
@@ -169,7 +170,7 @@ def with_weights(experiment: Experiment, weights: Mapping[str, float]) -> Experi
 
 def versioned_sums(
     store: VersionStore,
-    registry: Registry,
+    registry: RegistryBackend,
     experiment: Experiment,
     sums: ExperimentSums,
     cutoff: datetime | None,

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ from splitlab.server.notify import ConfigNotifier
 from splitlab.store import DuckDBStore
 from splitlab.store.exposure_checks import ExposureCheckStore
 from splitlab.store.registry import Registry
+from splitlab.store.registry_backend import RegistryBackend
 from splitlab.store.sticky import DuckDBStickyStore
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class ServerContext:
     """The dependencies of one server, passed explicitly (no module-level state)."""
 
     store: DuckDBStore
-    registry: Registry
+    registry: RegistryBackend
     keys: KeyStore
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
     limits: BodyLimits = field(default_factory=BodyLimits)
@@ -99,6 +100,8 @@ class ServerContext:
     sticky: StickyStore = field(default_factory=MemoryStickyStore)
     #: The open ``/v1/config/stream`` connections, woken when the SDK config changes.
     config_changes: ConfigNotifier = field(default_factory=ConfigNotifier)
+    #: The shared registry's state for ``/healthz`` (set while a watcher runs: PostgreSQL).
+    registry_health: Callable[[], dict[str, Any]] | None = None
     sessions: Sessions = field(init=False)
     view: View = field(init=False)
     #: Browser exposures checked against the server's assignment (durable counts).
@@ -113,12 +116,16 @@ class ServerContext:
         self.view = build_view(self.registry.experiments(), self.sticky)
 
     @classmethod
-    def open(cls, store: DuckDBStore, **kwargs: Any) -> ServerContext:
-        """A context over `store`, with the registry and keys in the same DuckDB file."""
+    def open(
+        cls, store: DuckDBStore, registry: RegistryBackend | None = None, **kwargs: Any
+    ) -> ServerContext:
+        """A context over `store`; the registry and keys live in `registry` (by default the
+        registry in the store's DuckDB file; a PostgreSQL registry when one is given)."""
+        registry = registry if registry is not None else Registry.for_store(store)
         return cls(
             store=store,
-            registry=Registry.for_store(store),
-            keys=KeyStore(store.connection, store.lock),
+            registry=registry,
+            keys=KeyStore(registry.connection, registry.lock),
             **{"sticky": DuckDBStickyStore.for_store(store), **kwargs},
         )
 

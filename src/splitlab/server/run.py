@@ -17,13 +17,13 @@ import threading
 import time
 from collections.abc import Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from splitlab.errors import SplitlabError
 from splitlab.evaluation.bandit import BanditUpdater
 from splitlab.evaluation.canary import CanaryMonitor
-from splitlab.evaluation.errors import EvaluationError
 from splitlab.evaluation.monitor import GuardrailMonitor
 from splitlab.evaluation.scheduler import Scheduler
 from splitlab.server.app import create_app
@@ -32,6 +32,9 @@ from splitlab.server.cors import CorsPolicy
 from splitlab.server.stream import install_log_redaction
 from splitlab.server.webhooks import WebhookWorker
 from splitlab.store import DuckDBStore
+
+if TYPE_CHECKING:
+    from splitlab.server.registry_watch import RegistryWatcher
 from splitlab.store.webhooks import WebhookStore
 
 logger = logging.getLogger(__name__)
@@ -83,16 +86,33 @@ def run_server(
     cors_origins: Sequence[str] = (),
 ) -> None:
     """Serve until interrupted (with the scheduled looks on a thread, unless turned off)."""
+    watcher = watch_registry(ctx)  # other replicas' changes, with a shared registry
     looks = SchedulerThread(ctx) if scheduler else None
     if looks is not None:
         looks.start()
-    hooks = WebhookWorker(WebhookStore.for_store(ctx.store)).start()  # see docs/webhooks.md
+    # The subscriptions live with the registry (see docs/webhooks.md).
+    hooks = WebhookWorker(WebhookStore.for_store(ctx.registry, create=False)).start()
     try:
         Server(ctx, _config(ctx, host, port, log_level, CorsPolicy(tuple(cors_origins)))).run()
     finally:
         hooks.stop()
         if looks is not None:
             looks.stop()
+        if watcher is not None:
+            watcher.stop()
+
+
+def watch_registry(ctx: ServerContext) -> RegistryWatcher | None:
+    """With a shared (PostgreSQL) registry, follow the changes other replicas make."""
+    from splitlab.store.pgregistry.registry import PostgresRegistry
+
+    if not isinstance(ctx.registry, PostgresRegistry):
+        return None
+    from splitlab.server.registry_watch import RegistryWatcher
+
+    watcher = RegistryWatcher(ctx, ctx.registry).start()
+    ctx.registry_health = watcher.health
+    return watcher
 
 
 class SchedulerThread:
@@ -120,14 +140,17 @@ class SchedulerThread:
         while not self._stop.is_set():
             try:
                 records = self._scheduler.run_once()
-            except EvaluationError as exc:
+            except SplitlabError as exc:  # a refused look, or a shared registry unreachable
                 logger.error("scheduled looks failed: %s", exc)
                 records = []
             for record in records:
                 self._ctx.metrics.add_look(record.action)
             acted = self._monitors()
             if records or acted:  # a new step, weights or status: serve them
-                self._ctx.refresh()
+                try:
+                    self._ctx.refresh()
+                except SplitlabError as exc:  # served again by the next refresh that works
+                    logger.error("refresh after scheduled work failed: %s", exc)
             self._stop.wait(self._poll)
 
     def _monitors(self) -> bool:

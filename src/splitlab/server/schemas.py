@@ -158,10 +158,25 @@ class LooksLedger(Body):
     looks: list[LookOut]
 
 
+class RegistryHealth(Body):
+    """A shared (PostgreSQL) registry as this server sees it."""
+
+    backend: str
+    #: False while PostgreSQL cannot be reached: assignment serves the last snapshot.
+    available: bool
+    #: Whether changes arrive by LISTEN/NOTIFY (else by polling alone).
+    listening: bool
+    #: The registry version of the snapshot being served.
+    version: int
+    checked_seconds_ago: float
+
+
 class Health(Body):
-    status: Literal["ok"]
+    #: ``degraded``: serving, but the registry cannot be reached (see ``registry``).
+    status: Literal["ok", "degraded"]
     experiments: int
     version: str
+    registry: RegistryHealth | None = None
 
 
 class KeyOut(Body):

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from splitlab import __version__
+from splitlab.errors import SplitlabError
 from splitlab.store.webhooks import Due, WebhookStore
 
 logger = logging.getLogger(__name__)
@@ -155,6 +156,9 @@ class WebhookWorker:
         while not self._stop.is_set():
             try:
                 sent = self.run_once()
+            except SplitlabError as exc:  # the shared registry unreachable: try again later
+                logger.error("webhook delivery pass failed: %s", exc)
+                sent = 0
             except Exception:  # a database hiccup must not end the worker
                 logger.exception("webhook delivery pass failed")
                 sent = 0
@@ -173,6 +177,9 @@ class WebhookWorker:
             if self._stop.is_set():
                 break
             if due.webhook_id in failed:
+                continue
+            lease = 2 * self.policy.timeout_seconds + 5  # servers sharing a registry: once
+            if not self.webhooks.claim(due, now=self._clock(), lease_seconds=lease):
                 continue
             started = time.perf_counter()
             outcome = post(due, self.policy.timeout_seconds, self._clock)

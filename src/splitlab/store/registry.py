@@ -108,14 +108,17 @@ class Registry:
     atomic DuckDB transaction (a look and the rollback it causes, for example).
     """
 
-    def __init__(self, connection: _Connection, lock: _Lock | None = None) -> None:
+    def __init__(
+        self, connection: _Connection, lock: _Lock | None = None, *, create: bool = True
+    ) -> None:
         self._conn = connection
         self._lock: _Lock = lock if lock is not None else threading.Lock()
         self._owner: int | None = None
-        with self.transaction():
-            for statement in _SCHEMA:
-                self._conn.execute(statement)
-            outbox.create_tables(self._conn)
+        if create:  # another backend's tables come from its migrations instead
+            with self.transaction():
+                for statement in _SCHEMA:
+                    self._conn.execute(statement)
+                outbox.create_tables(self._conn)
 
     @classmethod
     def for_store(cls, store: Any) -> Registry:
@@ -132,6 +135,7 @@ class Registry:
             self._owner = me
             self._conn.execute("BEGIN TRANSACTION")
             try:
+                self._begun()
                 yield
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -144,6 +148,28 @@ class Registry:
     def transaction(self) -> AbstractContextManager[None]:
         """One atomic transaction; nested calls on the same thread join the outer one."""
         return self._transaction()
+
+    def _begun(self) -> None:
+        """Called first in every outermost transaction (DuckDB: one writer, nothing to do)."""
+
+    @property
+    def connection(self) -> _Connection:
+        """The connection the registry writes through: the webhook outbox, the canary
+        ledger and the keys share it, so their rows commit in the registry's transactions."""
+        return self._conn
+
+    @property
+    def lock(self) -> Any:
+        """Held by anyone using :attr:`connection`."""
+        return self._lock
+
+    @property
+    def backend(self) -> str:
+        """Which database holds the registry (``duckdb`` or ``postgresql``)."""
+        return "duckdb"
+
+    def close(self) -> None:
+        """Release what the registry holds (the DuckDB registry shares the store's file)."""
 
     # -- experiments ---------------------------------------------------------------------
 

@@ -324,6 +324,20 @@ class WebhookStore:
             ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def claim(self, due: Due, *, now: float, lease_seconds: float) -> bool:
+        """Take ``due`` for one attempt: its next attempt moves ``lease_seconds`` ahead, so
+        another delivery worker on the same registry (another server) skips it; False when
+        another worker took it first. An attempt that never gets recorded (the process died)
+        is retried once the lease ends."""
+        with self._lock:
+            rows = self._conn.execute(
+                "UPDATE splitlab_webhook_deliveries SET next_attempt_at = ? "
+                "WHERE event_id = ? AND webhook_id = ? AND state = 'pending' AND attempts = ? "
+                "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) RETURNING event_id",
+                [now + lease_seconds, due.event_id, due.webhook_id, due.attempts, now],
+            ).fetchall()
+        return len(rows) == 1
+
 
 def _webhook(row: Sequence[Any]) -> Webhook:
     webhook_id, url, events, description, created, removed, secret = row

@@ -51,7 +51,7 @@ def get_canary(experiment_id: ExperimentId, ctx: Ctx, key: Admin) -> Any:
     Only for ``design.type: "canary"`` (409 otherwise).
     """
     _canary(ctx, experiment_id)
-    return canary_view(ctx.registry, CanaryLedger.for_store(ctx.store), experiment_id)
+    return canary_view(ctx.registry, CanaryLedger.for_store(ctx.registry), experiment_id)
 
 
 @router.post(
@@ -71,7 +71,7 @@ def post_canary_judge(experiment_id: ExperimentId, ctx: Ctx, key: Admin) -> Any:
             details=[{"path": "path.experiment_id", "value": experiment_id,
                       "expected": "a running canary"}],
         )  # fmt: skip
-    ledger = CanaryLedger.for_store(ctx.store)
+    ledger = CanaryLedger.for_store(ctx.registry)
     outcome = judge_canary(ctx.store, ctx.registry, experiment_id, ledger=ledger, force=True)
     if outcome is None:
         raise ApiError(

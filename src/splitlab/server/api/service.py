@@ -61,10 +61,28 @@ def get_config(
     return Response(config.body, media_type="application/json", headers=headers)
 
 
-@router.get("/healthz", tags=["operations"], response_model=Health, summary="Health")
+@router.get(
+    "/healthz",
+    tags=["operations"],
+    response_model=Health,
+    response_model_exclude_none=True,
+    summary="Health",
+)
 def healthz(ctx: Ctx) -> dict[str, Any]:
-    """Liveness and readiness: answers 200 when the store answers."""
-    return {"status": "ok", "experiments": len(ctx.view.experiments), "version": __version__}
+    """Liveness and readiness: answers 200 when the store answers. With a shared registry,
+    ``registry`` says whether PostgreSQL is reachable; while it is not, the status is
+    ``degraded`` and assignment serves the last snapshot."""
+    answer: dict[str, Any] = {
+        "status": "ok",
+        "experiments": len(ctx.view.experiments),
+        "version": __version__,
+    }
+    if ctx.registry_health is not None:
+        registry = ctx.registry_health()
+        answer["registry"] = registry
+        if not registry["available"]:
+            answer["status"] = "degraded"
+    return answer
 
 
 @router.get(

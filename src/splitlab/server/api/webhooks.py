@@ -33,7 +33,7 @@ class WebhookRequest(Body):
 
 
 def _store(ctx: Any) -> WebhookStore:
-    return WebhookStore.for_store(ctx.store, create=False)
+    return WebhookStore.for_store(ctx.registry, create=False)
 
 
 def _api_error(exc: WebhookError) -> ApiError:

@@ -20,7 +20,7 @@ from splitlab.store.canary_ledger import CanaryLedger
 
 def canary_document(ctx: ServerContext, experiment: Experiment) -> Mapping[str, Any] | None:
     """The canary document of ``GET /v1/experiments/{id}/canary``."""
-    return canary_view(ctx.registry, CanaryLedger.for_store(ctx.store), experiment.id)
+    return canary_view(ctx.registry, CanaryLedger.for_store(ctx.registry), experiment.id)
 
 
 def bandit_document(ctx: ServerContext, experiment: Experiment) -> Mapping[str, Any] | None:
