@@ -117,3 +117,23 @@ def test_summary_without_these_metrics_has_no_retention_columns() -> None:
     sql = plan_summary(plain, CUTOFF, ["region"]).sql
     assert "el0" not in sql and "el1" not in sql and "$re" not in sql
     assert "el0_s" in plan_summary(exp, CUTOFF).sql
+
+
+def test_weights_versions_split_the_retention_sums(loaded: Any) -> None:
+    """Per weights version (by the unit's first exposure): each version's eligible and
+    retained units are pandas', and the versions add up to the summary's."""
+    store, events = loaded
+    exp = experiment()
+    boundaries = [CUTOFF - 12 * 86_400_000, CUTOFF - 5 * 86_400_000]
+    versions = store.weights_version_sums(exp, boundaries, _at(CUTOFF))
+    units, metric_events = frames(events, CUTOFF)
+    ref = retention_reference(units, metric_events, "d7", CUTOFF)
+    version = (ref.t0 >= boundaries[0]).astype(int) + (ref.t0 >= boundaries[1]).astype(int)
+    total = store.summary(exp, _at(CUTOFF)).metrics["d7"]
+    for variant in VARIANTS:
+        for k, part in enumerate(versions):
+            mine = ref[(version == k) & (ref.variant == variant)]
+            arm = part.metrics["d7"][variant]
+            assert (arm.n, arm.sum) == (mine.eligible.sum(), mine.retained.sum()), (k, variant)
+        assert sum(p.metrics["d7"][variant].n for p in versions) == total[variant].n
+    assert versions[-1].metrics["d7"]["a"].n == 0  # exposed within 5 days: none eligible

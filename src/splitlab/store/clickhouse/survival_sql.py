@@ -79,7 +79,8 @@ def clickhouse_time_to_event(
     def arr(template: str) -> str:
         return "[" + ", ".join(template.format(i=i) for i, _ in found) + "]"
 
-    sql = f"""SELECT i, variant, toInt64(if(o, f, lim)) AS ms, toUInt8(o) AS obs, count() AS c
+    sql = f"""SELECT i, variant, toInt64(if(o, f, lim)) AS ms, countIf(o) AS ev,
+       countIf(NOT o) AS ce
 FROM (
   SELECT i, variant, f, lim, h > 0 AND f <= lim AS o
   FROM (
@@ -97,5 +98,6 @@ FROM (
   ARRAY JOIN {arr("toInt32({i})")} AS i, {arr("toInt64(f{i})")} AS f,
     {arr("toUInt64(h{i})")} AS h, {arr("least($cutoff - t0, toInt64($tau{i}))")} AS lim
 )
-GROUP BY i, variant, ms, obs"""
+GROUP BY i, variant, ms
+ORDER BY i, variant, ms"""
     return SurvivalPlan(sql, params, [i for i, _ in found])
