@@ -77,6 +77,17 @@ def test_clickhouse_equals_duckdb_and_pandas(
             h, d = house.summary(exp, cutoff, "region"), duck.summary(exp, cutoff, "region")
             _same(h, d)
             looks.append((h, CUTOFF if cutoff else NO_CUTOFF))
+        # the per weights version sums carry the retention metrics' eligible units too
+        bounds = [CUTOFF - 12 * 86_400_000, CUTOFF - 5 * 86_400_000]
+        for part_h, part_d in zip(
+            house.weights_version_sums(experiment(), bounds, at),
+            duck.weights_version_sums(experiment(), bounds, at),
+            strict=True,
+        ):
+            for name in RETENTION:
+                for variant in VARIANTS:
+                    h_arm, d_arm = part_h.metrics[name][variant], part_d.metrics[name][variant]
+                    assert (h_arm.n, h_arm.sum) == (d_arm.n, d_arm.sum), (name, variant)
     finally:
         house.close()
         duck.close()
