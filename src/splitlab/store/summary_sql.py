@@ -14,6 +14,9 @@ Rules (docs/storage.md explains them):
   experiment's assignment, so any of it is a valid covariate); for ratio metrics, the
   pre-exposure numerator.
 * Units without events count with 0 (the LEFT JOIN).
+* Retention metrics count only their eligible units (a column ``el{i}``), time-to-event
+  metrics have ``y{i}`` = 0; their curves and survival tables come from separate queries
+  (:mod:`splitlab.store.retention_sql`, :mod:`splitlab.store.survival_sql`).
 * Units are matched by their integer ``unit_key`` (one per unit id, see
   :mod:`splitlab.store.loader`), not by the id string: the same matches, measured faster.
 
