@@ -1,6 +1,6 @@
 """Retention sums in DuckDB against an independent pandas computation of the rules:
-eligible and retained units per arm (overall and per segment), the units still in their
-window, the CUPED covariate over eligible units, and the day-by-day curve."""
+eligible and retained units per arm (overall, per segment and per weights version), the
+units still in their window, and the day-by-day curve."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from .survival_data import (
     curve_reference,
     experiment,
     frames,
-    retention_covariate,
     retention_reference,
 )
 from .survival_fixture import loaded
@@ -58,24 +57,6 @@ def test_retention_sums_equal_pandas(loaded: Any, cutoff: int | None) -> None:
         ref = retention_reference(units, metric_events, "d7", cut)
         assert 0 < ref.eligible.sum() < len(ref)
         assert 0 < ref.retained.sum() < ref.eligible.sum()
-
-
-def test_retention_covariate_is_over_eligible_units(loaded: Any) -> None:
-    """CUPED on a retention metric: whether the unit had such an event in the lookback
-    before its exposure (any experiment), summed over the eligible units only."""
-    store, events = loaded
-    exp = experiment()
-    sums = store.summary(exp, _at(CUTOFF))
-    units, metric_events = frames(events, CUTOFF)
-    ref = retention_reference(units, metric_events, "week2", CUTOFF)
-    x = retention_covariate(units, events, "week2", 3, CUTOFF) * ref.eligible
-    for variant in VARIANTS:
-        mine = ref.variant == variant
-        cov = sums.metrics["week2"][variant].covariate
-        assert cov is not None
-        assert cov.sum == cov.sum_sq == x[mine].sum()
-        assert cov.sum_product == (x[mine] * ref.retained[mine]).sum()
-    assert x.sum() > 0
 
 
 @pytest.mark.parametrize("cutoff", [CUTOFF, None])

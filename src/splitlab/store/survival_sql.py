@@ -28,7 +28,6 @@ from typing import Any
 from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.stats.sums import ArmSums, ExperimentSums
 from splitlab.stats.survival_table import RetentionCurve, SurvivalTable
-from splitlab.store.errors import StoreError
 from splitlab.store.retention_sql import (
     HOUR_MS,
     UNITS_CTE,
@@ -144,17 +143,6 @@ def has_survival_metrics(metrics: Sequence[Metric]) -> tuple[bool, bool]:
     """Whether `metrics` have (retention, time-to-event) metrics."""
     kinds = {m.type for m in metrics}
     return MetricType.RETENTION in kinds, MetricType.TIME_TO_EVENT in kinds
-
-
-def refuse_time_to_event(experiment: Experiment, where: str) -> None:
-    """Raise :class:`StoreError` when `experiment` has a time-to-event metric and `where`
-    cannot compute its survival table."""
-    for role, metric in experiment.metrics.all():
-        if metric.type is MetricType.TIME_TO_EVENT:
-            raise StoreError(
-                f"metric {metric.name!r} ({role}) is a time_to_event metric, which {where} "
-                "does not support: use a classic (individually randomised) design"
-            )
 
 
 def survival_sums(

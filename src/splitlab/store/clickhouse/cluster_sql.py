@@ -35,8 +35,6 @@ def plan_clickhouse_cluster_summary(
         per_cluster.append(f"sum(uy{i}) AS y{i}")
         if metric.type is MetricType.RATIO:
             per_cluster.append(f"sum(ud{i}) AS d{i}")
-        elif metric.type is MetricType.RETENTION:  # the cluster's eligible units
-            per_cluster.append(f"sum(uel{i}) AS d{i}")
         else:
             per_cluster.append(f"toFloat64(count()) AS d{i}")
         if metric.cuped:

@@ -14,17 +14,16 @@ from splitlab.store.retention_sql import UnitColumns, window_ms
 
 
 def clickhouse_unit_columns(
-    i: int, metric: Metric, pre: str, params: dict[str, Any], prefix: str = ""
+    i: int, metric: Metric, params: dict[str, Any], prefix: str = ""
 ) -> UnitColumns:
-    """Metric `i`'s per-unit aggregates (``py{i}``, ``px{i}``, over events with ``metric``,
-    ``ts``, ``event_experiment`` and the unit's ``t0``) and its columns in ``unit_values``
-    (``{prefix}el{i}``, ``{prefix}y{i}``, ``{prefix}x{i}``): the rules of
+    """Metric `i`'s per-unit aggregate (``py{i}``, over events with ``metric``, ``ts``,
+    ``event_experiment`` and the unit's ``t0``) and its columns in ``unit_values``
+    (``{prefix}el{i}``, ``{prefix}y{i}``): the rules of
     :func:`splitlab.store.retention_sql.duckdb_unit_columns`. The event name is ``$e{i}``."""
-    y, x, el = f"{prefix}y{i}", f"{prefix}x{i}", f"{prefix}el{i}"
+    y, el = f"{prefix}y{i}", f"{prefix}el{i}"
     params[f"e{i}"] = metric.event_name
     if metric.type is MetricType.TIME_TO_EVENT:
-        zeros = [f"toFloat64(0) AS {y}"] + ([f"toFloat64(0) AS {x}"] if metric.cuped else [])
-        return UnitColumns([], zeros)
+        return UnitColumns([], [f"toFloat64(0) AS {y}"])
     params[f"rs{i}"], params[f"re{i}"] = window_ms(metric)
     eligible = f"t0 + $re{i} <= $cutoff"
     per_unit = [
@@ -35,7 +34,4 @@ def clickhouse_unit_columns(
         f"toFloat64({eligible}) AS {el}",
         f"toFloat64(if({eligible}, py{i}, 0)) AS {y}",
     ]
-    if metric.cuped:
-        per_unit.append(f"maxIf(1, metric = $e{i} AND {pre}) AS px{i}")
-        values.append(f"toFloat64(if({eligible}, px{i}, 0)) AS {x}")
     return UnitColumns(per_unit, values)

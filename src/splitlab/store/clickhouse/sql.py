@@ -130,8 +130,7 @@ def unit_values(
     values: list[str] = []
     for i, metric in enumerate(metrics):
         if metric.type in SURVIVAL_TYPES:  # their own columns (.retention_sql)
-            pre = "ts < t0 AND ts >= t0 - $lookback"
-            cols = clickhouse_unit_columns(i, metric, pre, params, prefix)
+            cols = clickhouse_unit_columns(i, metric, params, prefix)
             per_unit += cols.per_unit
             values += cols.values
             continue

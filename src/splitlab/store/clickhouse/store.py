@@ -47,7 +47,7 @@ from splitlab.store.clickhouse.versions_sql import plan_clickhouse_versions
 from splitlab.store.errors import StoreError
 from splitlab.store.log import AppendLog, Position
 from splitlab.store.summary_sql import cutoff_millis, sums_from_rows
-from splitlab.store.survival_sql import refuse_time_to_event, survival_sums
+from splitlab.store.survival_sql import survival_sums
 from splitlab.store.switchback_sql import CellResult, read_cells
 from splitlab.store.versions_sql import versions_from_rows
 from splitlab.store.writepath import LoaderThread, LoadPolicy, LogWriter
@@ -164,7 +164,6 @@ class ClickHouseStore:
         millis = cutoff_millis(cutoff)
         if experiment.is_cluster:
             refuse_caps(experiment, "a cluster design")
-            refuse_time_to_event(experiment, "a cluster design")
             plan = plan_clickhouse_cluster_summary(
                 self.database, experiment, millis, segments, self._dedup
             )
