@@ -58,6 +58,7 @@ from splitlab.store.summary_sql import (
     sums_from_rows,
     used_params,
 )
+from splitlab.store.survival_sql import survival_sums
 from splitlab.store.switchback_sql import CellResult, plan_cells, read_cells
 from splitlab.store.tables import create_tables
 from splitlab.store.versions_sql import plan_versions, versions_from_rows
@@ -203,6 +204,7 @@ class DuckDBStore:
             sums = sums_from_rows(experiment, plan, columns, rows)
             if not experiment.is_cluster:
                 sums = quantile_sums(experiment, sums, millis, self._run)
+                sums = survival_sums(experiment, sums, plan.metrics, millis, self._run, segments)
         quality = quality_from_rows(experiment, plan, columns, rows)
         with self.lock:
             self._quality = None if quality is None else (key, quality)

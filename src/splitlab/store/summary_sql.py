@@ -14,6 +14,9 @@ Rules (docs/storage.md explains them):
   experiment's assignment, so any of it is a valid covariate); for ratio metrics, the
   pre-exposure numerator.
 * Units without events count with 0 (the LEFT JOIN).
+* Retention metrics count only their eligible units (a column ``el{i}``), time-to-event
+  metrics have ``y{i}`` = 0; their curves and survival tables come from separate queries
+  (:mod:`splitlab.store.retention_sql`, :mod:`splitlab.store.survival_sql`).
 * Units are matched by their integer ``unit_key`` (one per unit id, see
   :mod:`splitlab.store.loader`), not by the id string: the same matches, measured faster.
 
@@ -33,6 +36,7 @@ from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.stats.sums import ArmSums, CrossSums, ExperimentSums, SliceSums
 from splitlab.store.capping_sql import CapColumn, applied_caps, cap_columns, capped
 from splitlab.store.errors import StoreError
+from splitlab.store.retention_sql import SURVIVAL_TYPES, duckdb_unit_columns, eligible_sums
 from splitlab.store.sql_metric_sql import event_number, event_rows, post_condition, sql_numbers
 from splitlab.store.sql_metric_sql import join_scope as sql_join_scope
 
@@ -129,7 +133,7 @@ def sum_columns(metrics: Sequence[Metric], *, clustered: bool = False) -> list[s
                 sums.append(f"sum({x} * {d}) AS {x}_spd")
         if ratio:
             sums += [f"sum({d}) AS {d}_s", f"sum({d} * {d}) AS {d}_ss", f"sum({y} * {d}) AS {d}_sp"]
-    return sums
+    return sums if clustered else sums + eligible_sums(metrics)
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,12 @@ def unit_values(
     sql = sql_numbers(metrics, len(names))
     for i, metric in enumerate(metrics):
         post = post_condition(i, sql)
+        if metric.type in SURVIVAL_TYPES:  # their own columns (retention_sql)
+            event = event_number(i, metric, number, sql)
+            cols = duckdb_unit_columns(i, metric, event, params, post)
+            per_unit += cols.per_unit
+            values += cols.values
+            continue
         if metric.window_hours is not None:
             params[f"w{i}"] = int(metric.window_hours * 3_600_000)
             post += f" AND age < $w{i}"
@@ -382,4 +392,6 @@ def _arm(i: int, metric: Metric, record: dict[str, Any] | None, clustered: bool)
         )
     if ratio:
         denominator = CrossSums(get(f"d{i}_s"), get(f"d{i}_ss"), get(f"d{i}_sp"))
-    return ArmSums(get("n"), get(f"y{i}_s"), get(f"y{i}_ss"), covariate, denominator)
+    # a retention metric counts its eligible units (retention_sql)
+    n = get(f"el{i}_s") if metric.type is MetricType.RETENTION and not clustered else get("n")
+    return ArmSums(n, get(f"y{i}_s"), get(f"y{i}_ss"), covariate, denominator)
