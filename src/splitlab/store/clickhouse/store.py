@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 
 from splitlab.config.adaptive import CanaryMetric
 from splitlab.config.models import Experiment
+from splitlab.config.sources import SourceCatalog
 from splitlab.stats.intervals import CanaryData
 from splitlab.stats.sums import ExperimentSums, SliceSums
 from splitlab.stats.switchback import cell_sums
@@ -39,6 +40,12 @@ from splitlab.store.clickhouse.sql import (
     as_grouping_rows,
     data_quality_sql,
     plan_clickhouse_summary,
+)
+from splitlab.store.clickhouse.sql_metric import (
+    READ_ONLY,
+    check_sql_metrics,
+    has_sql,
+    refuse_sql,
 )
 from splitlab.store.clickhouse.switchback_sql import plan_clickhouse_cells
 from splitlab.store.clickhouse.versions_sql import plan_clickhouse_versions
@@ -74,7 +81,10 @@ class ClickHouseStore:
         recent_ids: int = 200_000,
         sync: bool = True,
         dedup: Dedup = "final",
+        sources: SourceCatalog | None = None,
     ) -> None:
+        #: The catalog of SQL metrics' sources (:mod:`.sql_metric`: ``clickhouse`` ones).
+        self.sources = sources
         self.database = identifier(database)
         self._dedup: Dedup = dedup
         self._client = ClickHouseClient(url, user=user, password=password)
@@ -158,6 +168,7 @@ class ClickHouseStore:
             return cell_sums(experiment, self._switchback(experiment, cutoff).cells)
         segments = [segment] if isinstance(segment, str) else list(segment or [])
         self.flush()
+        query = self._reader(experiment)
         millis = cutoff_millis(cutoff)
         if experiment.is_cluster:
             refuse_caps(experiment, "a cluster design")
@@ -168,14 +179,12 @@ class ClickHouseStore:
             plan = plan_clickhouse_summary(
                 self.database, experiment, millis, segments, self._dedup, known_caps
             )
-        columns, rows = self._client.query(plan.sql, plan.params)
+        columns, rows = query(plan.sql, plan.params)
         columns, shaped = as_grouping_rows(plan, columns, rows)
         sums = sums_from_rows(experiment, plan, columns, shaped)
         if experiment.is_cluster:
             return sums
-        return quantile_sums(
-            self.database, experiment, sums, millis, self._dedup, self._client.query
-        )
+        return quantile_sums(self.database, experiment, sums, millis, self._dedup, query)
 
     def switchback_cells(
         self, experiment: Experiment, cutoff: datetime | None = None
@@ -184,6 +193,7 @@ class ClickHouseStore:
         return self._switchback(experiment, cutoff).cells
 
     def _switchback(self, experiment: Experiment, cutoff: datetime | None) -> CellResult:
+        refuse_sql(experiment, "a switchback design")
         self.flush()
         millis = int(time.time() * 1000) if cutoff is None else cutoff_millis(cutoff)
         plan = plan_clickhouse_cells(self.database, experiment, millis, self._dedup)
@@ -234,6 +244,7 @@ class ClickHouseStore:
     ) -> BanditData:
         """A bandit's reward sums and newly exposed units per update batch
         (:mod:`splitlab.store.clickhouse.bandit_sql`)."""
+        refuse_sql(experiment, "a bandit")
         self.flush()
         millis = cutoff_millis(cutoff)
         plan = plan_clickhouse_bandit(self.database, experiment, boundaries, millis, self._dedup)
@@ -253,6 +264,7 @@ class ClickHouseStore:
     ) -> CanaryData:
         """The data of one canary judgment computed in ClickHouse (:mod:`.canary_sql`; the
         same numbers as :meth:`DuckDBStore.canary_intervals`)."""
+        refuse_sql(experiment, "a canary judgment")
         plan = plan_canary(experiment, metrics, start, end, interval_seconds)
         if not plan.events:
             return CanaryData({}, {}, {})
@@ -279,7 +291,33 @@ class ClickHouseStore:
         after the first (epoch ms)."""
         refuse_caps(experiment, "the per-weights-version sums (weights changed while running)")
         self.flush()
+        query = self._reader(experiment)
         millis = cutoff_millis(cutoff)
         plan = plan_clickhouse_versions(self.database, experiment, millis, boundaries, self._dedup)
-        columns, rows = self._client.query(plan.sql, plan.params)
+        columns, rows = query(plan.sql, plan.params)
         return versions_from_rows(experiment, plan, boundaries, columns, rows)
+
+    # ------------------------------------------------------------------ SQL metrics
+
+    def check_sql_metrics(self, experiment: Experiment) -> None:
+        """Check `experiment`'s SQL metrics before a look (:mod:`.sql_metric`): each names a
+        ``clickhouse`` source of :attr:`sources`, and its query is one SELECT without table
+        functions that returns ``unit_id``, ``timestamp``, ``value`` (a ``LIMIT 0`` run on
+        the server, read-only). Raises :class:`~splitlab.config.errors.ConfigError` naming
+        each metric's JSON path."""
+        check_sql_metrics(experiment, self.sources, self._client)
+
+    def _reader(
+        self, experiment: Experiment
+    ) -> Callable[[str, dict[str, Any]], tuple[list[str], list[list[Any]]]]:
+        """How the reads of `experiment`'s sums are sent: with :data:`.sql_metric.READ_ONLY`
+        settings, after :meth:`check_sql_metrics`, when a metric is defined in SQL (its query
+        is part of them)."""
+        if not has_sql(experiment):
+            return self._client.query
+        self.check_sql_metrics(experiment)
+
+        def read_only(sql: str, params: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+            return self._client.query(sql, params, READ_ONLY)
+
+        return read_only

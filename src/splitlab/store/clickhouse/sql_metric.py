@@ -1,0 +1,251 @@
+"""SQL metrics on the ClickHouse store: the user's query as rows of the summary.
+
+A metric with ``sql`` whose catalog source is ``{"type": "clickhouse"}`` reads its rows
+``(unit_id, timestamp, value)`` from the user's query, run on the store's own server. The
+query is checked (:func:`checked_query`: one SELECT, no table function, no ``SETTINGS`` or
+``FORMAT`` clause), then embedded as a subquery of the summary: its rows join the metric
+events (:func:`with_sql_rows`) under an empty event name, which no event can have, marked by
+the metric's number ``src``, so the per-unit aggregation applies to them exactly as to events:
+after the unit's first exposure, within ``windowHours``, up to the cut-off, and in the CUPED
+pre-period before the first exposure.
+
+Every query that carries user SQL is sent with :data:`READ_ONLY` settings (``readonly=1``:
+the server refuses any write, any ``SET`` and any table function, whatever the parser let
+through) and a time limit.
+
+Column types are checked before each look by a ``LIMIT 0`` run of the query
+(:func:`column_problems`), so a query that no longer fits is refused with the metric's name
+rather than failing inside the summary. ``files`` and ``postgresql`` sources are refused on
+this store (:func:`source_problems`): their rows would have to be shipped to the server at
+every look (docs/sql-metrics.md, "Limits").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from splitlab.config.errors import ConfigError, Problem
+from splitlab.config.models import Experiment, Metric, MetricType
+from splitlab.config.sources import ClickHouseSource, SourceCatalog
+from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError
+
+#: The settings of every query that carries user SQL: the server refuses writes, ``SET``
+#: and table functions, and stops the query after ``max_execution_time`` seconds.
+READ_ONLY = {"readonly": "1", "max_execution_time": "600"}
+#: The columns a query returns, in any order.
+COLUMNS = ("unit_id", "timestamp", "value")
+#: ``$name`` is how the store's own SQL marks its parameters (:func:`.http.bind`).
+_PARAM = re.compile(r"\$\w")
+
+
+def metric_paths(experiment: Experiment) -> list[tuple[str, Metric]]:
+    """Every metric of `experiment` with its JSON path (``metrics.secondary[0]``)."""
+    out: list[tuple[str, Metric]] = [("metrics.primary", experiment.metrics.primary)]
+    out += [(f"metrics.secondary[{k}]", m) for k, m in enumerate(experiment.metrics.secondary)]
+    out += [(f"metrics.guardrails[{k}]", m) for k, m in enumerate(experiment.metrics.guardrails)]
+    return out
+
+
+def sql_metrics(experiment: Experiment) -> list[tuple[str, Metric]]:
+    """The metrics of `experiment` defined in SQL, with their JSON paths, once per name."""
+    seen: set[str] = set()
+    out: list[tuple[str, Metric]] = []
+    for path, metric in metric_paths(experiment):
+        if metric.sql is not None and metric.name not in seen:
+            seen.add(metric.name)
+            out.append((path, metric))
+    return out
+
+
+def _refuse(path: str, value: object, expected: str) -> ConfigError:
+    return ConfigError([Problem(path, value, expected)])
+
+
+def source_problems(experiment: Experiment, catalog: SourceCatalog | None) -> list[Problem]:
+    """Problems with the sources of `experiment`'s SQL metrics on the ClickHouse store: each
+    must name a ``clickhouse`` source of `catalog`."""
+    problems: list[Problem] = []
+    names = {} if catalog is None else catalog.sources
+    for path, metric in sql_metrics(experiment):
+        assert metric.sql is not None
+        source = names.get(metric.sql.source)
+        where = f"{path}.sql.source"
+        if source is None:
+            known = ", ".join(sorted(names)) or "none: no catalog given (--sources)"
+            problems.append(Problem(where, metric.sql.source, f"a source of the catalog ({known})"))
+        elif not isinstance(source, ClickHouseSource):
+            problems.append(
+                Problem(
+                    where,
+                    metric.sql.source,
+                    f"a 'clickhouse' source: metric {metric.name!r} reads a {source.type!r} "
+                    "source, which the ClickHouse store does not run (supported: 'clickhouse' "
+                    "sources on the ClickHouse store; 'files' and 'postgresql' sources on the "
+                    "DuckDB store)",
+                )
+            )
+    return problems
+
+
+def checked_query(path: str, query: str) -> str:
+    """`query` (at JSON path `path`) checked to be one read-only SELECT for ClickHouse,
+    returned without trailing semicolons; :class:`ConfigError` naming the path otherwise."""
+    where = f"{path}.sql.query"
+    try:
+        statements = [s for s in sqlglot.parse(query, dialect="clickhouse") if s is not None]
+    except (ParseError, TokenError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _refuse(where, query, f"a ClickHouse SELECT statement ({first})") from exc
+    if len(statements) != 1:
+        raise _refuse(where, query, f"one SELECT statement (found {len(statements)})")
+    tree = statements[0]
+    if not isinstance(tree, exp.Query):
+        raise _refuse(where, query, f"a SELECT statement, not {type(tree).__name__.upper()}")
+    for node in tree.walk():
+        if isinstance(node, exp.DML | exp.Create | exp.Drop | exp.Alter | exp.Command):
+            raise _refuse(where, query, f"a SELECT only (found {type(node).__name__.upper()})")
+        if isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier):
+            name = node.this.sql_name() if isinstance(node.this, exp.Func) else node.this.sql()
+            raise _refuse(
+                where, query, f"tables only, no table function (found {name.lower()}(...))"
+            )
+        if isinstance(node, exp.Select) and (node.args.get("settings") or node.args.get("format")):
+            raise _refuse(where, query, "a SELECT without SETTINGS or FORMAT clauses")
+    found = _PARAM.search(query)
+    if found:
+        raise _refuse(
+            where,
+            query,
+            f"no '$' before a letter, digit or '_' (found {found.group()!r}: reserved for "
+            "the store's parameters; write e.g. concat('$', 'USD'))",
+        )
+    return query.strip().rstrip(";").rstrip()
+
+
+def _base_type(name: str) -> str:
+    for wrapper in ("Nullable(", "LowCardinality("):
+        while name.startswith(wrapper) and name.endswith(")"):
+            name = name[len(wrapper) : -1]
+    return name
+
+
+def _type_problem(column: str, type_name: str) -> str | None:
+    base = _base_type(type_name)
+    if column == "unit_id":
+        ok = base == "String" or base.startswith(("FixedString(", "Int", "UInt"))
+        return None if ok else "a String or integer unit_id"
+    if column == "timestamp":
+        ok = base == "DateTime" or base.startswith("DateTime(")
+        return None if ok else "a DateTime timestamp"
+    ok = base == "Nothing" or base.startswith(("Int", "UInt", "Float", "Decimal"))
+    return None if ok else "a numeric value"
+
+
+def column_problems(metric: Metric, path: str, client: ClickHouseClient) -> list[Problem]:
+    """The ``LIMIT 0`` column check of `metric`'s query (one read-only run on the server of
+    `client`): the columns ``unit_id``, ``timestamp``, ``value`` with usable types."""
+    assert metric.sql is not None
+    where = f"{path}.sql.query"
+    text = checked_query(path, metric.sql.query)
+    try:
+        names_types = client.columns(f"SELECT * FROM (\n{text}\n) LIMIT 0", READ_ONLY)
+    except ClickHouseError as exc:  # the server's own words: syntax, unknown table, ...
+        return [Problem(where, metric.sql.query, f"a query the server runs ({exc})")]
+    names = [n for n, _ in names_types]
+    if sorted(names) != sorted(COLUMNS):
+        return [
+            Problem(
+                where,
+                metric.sql.query,
+                f"the columns unit_id, timestamp, value (metric {metric.name!r} returns "
+                f"{', '.join(names) or 'no column'})",
+            )
+        ]
+    problems = []
+    for name, type_name in names_types:
+        wrong = _type_problem(name, type_name)
+        if wrong is not None:
+            problems.append(
+                Problem(where, metric.sql.query, f"{wrong} (column {name} is {type_name})")
+            )
+    return problems
+
+
+def check_sql_metrics(
+    experiment: Experiment, catalog: SourceCatalog | None, client: ClickHouseClient
+) -> None:
+    """Every check of `experiment`'s SQL metrics for the ClickHouse store (sources, the
+    query's text, its columns on the server); :class:`ConfigError` listing the problems."""
+    problems = source_problems(experiment, catalog)
+    if not problems:
+        for path, metric in sql_metrics(experiment):
+            try:
+                problems += column_problems(metric, path, client)
+            except ConfigError as exc:
+                problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+
+
+def row_match(metric: Metric, index: int, event_param: str) -> str:
+    """The condition that picks metric `index`'s rows from :func:`with_sql_rows`' events."""
+    if metric.sql is None:
+        return f"metric = ${event_param}"
+    return f"src = {index + 1}"
+
+
+def _rows(metric: Metric, index: int) -> str:
+    """The rows of SQL metric number `index` as metric events (columns of :func:`with_sql_rows`).
+
+    A NULL unit id or timestamp drops the row. A NULL value drops it from a sum or a maximum
+    (as SQL's aggregates ignore NULL) and counts for a conversion or a count."""
+    assert metric.sql is not None
+    text = metric.sql.query.strip().rstrip(";").rstrip()
+    ts = "toInt64(toUInt32(assumeNotNull(q_t))) * 1000"
+    needs_value = metric.type is MetricType.CONTINUOUS and metric.aggregation in ("sum", "max")
+    value = "toFloat64(ifNull(q_v, 0))" if needs_value else "toFloat64(0)"
+    keep = "isNotNull(q_u) AND isNotNull(q_t)" + (" AND isNotNull(q_v)" if needs_value else "")
+    return f"""SELECT toString(assumeNotNull(q_u)) AS unit_id, '' AS metric, {value} AS value,
+    {ts} AS ts, $exp AS event_experiment, toUInt16({index + 1}) AS src
+  FROM (SELECT unit_id AS q_u, timestamp AS q_t, value AS q_v FROM (
+{text}
+  ))
+  WHERE {keep} AND {ts} <= $cutoff"""
+
+
+def with_sql_rows(events: str, metrics: Sequence[Metric]) -> str:
+    """`events` (columns ``unit_id, metric, value, ts, event_experiment``) with the rows of
+    the SQL metrics among `metrics` added, and a column ``src`` (0 for events, the metric's
+    number plus one for its rows); `events` unchanged when no metric is defined in SQL."""
+    parts = [_rows(m, i) for i, m in enumerate(metrics) if m.sql is not None]
+    if not parts:
+        return events
+    union = "\n  UNION ALL\n  ".join(
+        [
+            "SELECT unit_id, metric, value, ts, event_experiment, toUInt16(0) AS src "
+            f"FROM {events}",
+            *parts,
+        ]
+    )
+    return f"(\n  {union}\n)"
+
+
+def has_sql(experiment: Experiment) -> bool:
+    """Whether any metric of `experiment` is defined in SQL."""
+    return any(metric.sql is not None for _, metric in experiment.metrics.all())
+
+
+def refuse_sql(experiment: Experiment, where: str) -> None:
+    """Raise :class:`ConfigError` when `experiment` has a SQL metric and `where` (a design or
+    a computation that reads events only) cannot use it."""
+    for path, metric in sql_metrics(experiment):
+        raise _refuse(
+            f"{path}.sql",
+            metric.name,
+            f"a metric of events: {where} does not read SQL metrics yet",
+        )
