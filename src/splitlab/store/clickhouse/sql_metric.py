@@ -27,11 +27,11 @@ from collections.abc import Sequence
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
 
 from splitlab.config.errors import ConfigError, Problem
 from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.config.sources import ClickHouseSource, SourceCatalog
+from splitlab.config.sql_checks import check_query, quote, sql_metric_paths
 from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError
 
 #: The settings of every query that carries user SQL: the server refuses writes, ``SET``
@@ -43,20 +43,12 @@ COLUMNS = ("unit_id", "timestamp", "value")
 _PARAM = re.compile(r"\$\w")
 
 
-def metric_paths(experiment: Experiment) -> list[tuple[str, Metric]]:
-    """Every metric of `experiment` with its JSON path (``metrics.secondary[0]``)."""
-    out: list[tuple[str, Metric]] = [("metrics.primary", experiment.metrics.primary)]
-    out += [(f"metrics.secondary[{k}]", m) for k, m in enumerate(experiment.metrics.secondary)]
-    out += [(f"metrics.guardrails[{k}]", m) for k, m in enumerate(experiment.metrics.guardrails)]
-    return out
-
-
 def sql_metrics(experiment: Experiment) -> list[tuple[str, Metric]]:
     """The metrics of `experiment` defined in SQL, with their JSON paths, once per name."""
     seen: set[str] = set()
     out: list[tuple[str, Metric]] = []
-    for path, metric in metric_paths(experiment):
-        if metric.sql is not None and metric.name not in seen:
+    for path, metric in sql_metric_paths(experiment):
+        if metric.name not in seen:
             seen.add(metric.name)
             out.append((path, metric))
     return out
@@ -93,34 +85,25 @@ def source_problems(experiment: Experiment, catalog: SourceCatalog | None) -> li
 
 
 def checked_query(path: str, query: str) -> str:
-    """`query` (at JSON path `path`) checked to be one read-only SELECT for ClickHouse,
-    returned without trailing semicolons; :class:`ConfigError` naming the path otherwise."""
+    """`query` (of the metric at JSON path `path`) checked for the ClickHouse store and
+    returned without trailing semicolons; :class:`ConfigError` naming the path otherwise.
+
+    The checks of :func:`splitlab.config.sql_checks.check_query` (one read-only SELECT, no
+    table function), then what embedding it in the summary needs: no ``SETTINGS`` or
+    ``FORMAT`` clause, and no ``$`` before a word character (the store's parameters)."""
     where = f"{path}.sql.query"
-    try:
-        statements = [s for s in sqlglot.parse(query, dialect="clickhouse") if s is not None]
-    except (ParseError, TokenError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise _refuse(where, query, f"a ClickHouse SELECT statement ({first})") from exc
-    if len(statements) != 1:
-        raise _refuse(where, query, f"one SELECT statement (found {len(statements)})")
-    tree = statements[0]
-    if not isinstance(tree, exp.Query):
-        raise _refuse(where, query, f"a SELECT statement, not {type(tree).__name__.upper()}")
+    problems = check_query(query, ClickHouseSource(type="clickhouse"), where)
+    if problems:
+        raise ConfigError(problems)
+    tree = sqlglot.parse_one(query, read="clickhouse")
     for node in tree.walk():
-        if isinstance(node, exp.DML | exp.Create | exp.Drop | exp.Alter | exp.Command):
-            raise _refuse(where, query, f"a SELECT only (found {type(node).__name__.upper()})")
-        if isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier):
-            name = node.this.sql_name() if isinstance(node.this, exp.Func) else node.this.sql()
-            raise _refuse(
-                where, query, f"tables only, no table function (found {name.lower()}(...))"
-            )
         if isinstance(node, exp.Select) and (node.args.get("settings") or node.args.get("format")):
-            raise _refuse(where, query, "a SELECT without SETTINGS or FORMAT clauses")
+            raise _refuse(where, quote(query), "a SELECT without SETTINGS or FORMAT clauses")
     found = _PARAM.search(query)
     if found:
         raise _refuse(
             where,
-            query,
+            quote(query),
             f"no '$' before a letter, digit or '_' (found {found.group()!r}: reserved for "
             "the store's parameters; write e.g. concat('$', 'USD'))",
         )
@@ -155,13 +138,13 @@ def column_problems(metric: Metric, path: str, client: ClickHouseClient) -> list
     try:
         names_types = client.columns(f"SELECT * FROM (\n{text}\n) LIMIT 0", READ_ONLY)
     except ClickHouseError as exc:  # the server's own words: syntax, unknown table, ...
-        return [Problem(where, metric.sql.query, f"a query the server runs ({exc})")]
+        return [Problem(where, quote(metric.sql.query), f"a query the server runs ({exc})")]
     names = [n for n, _ in names_types]
     if sorted(names) != sorted(COLUMNS):
         return [
             Problem(
                 where,
-                metric.sql.query,
+                quote(metric.sql.query),
                 f"the columns unit_id, timestamp, value (metric {metric.name!r} returns "
                 f"{', '.join(names) or 'no column'})",
             )
@@ -171,7 +154,7 @@ def column_problems(metric: Metric, path: str, client: ClickHouseClient) -> list
         wrong = _type_problem(name, type_name)
         if wrong is not None:
             problems.append(
-                Problem(where, metric.sql.query, f"{wrong} (column {name} is {type_name})")
+                Problem(where, quote(metric.sql.query), f"{wrong} (column {name} is {type_name})")
             )
     return problems
 
@@ -238,14 +221,3 @@ def with_sql_rows(events: str, metrics: Sequence[Metric]) -> str:
 def has_sql(experiment: Experiment) -> bool:
     """Whether any metric of `experiment` is defined in SQL."""
     return any(metric.sql is not None for _, metric in experiment.metrics.all())
-
-
-def refuse_sql(experiment: Experiment, where: str) -> None:
-    """Raise :class:`ConfigError` when `experiment` has a SQL metric and `where` (a design or
-    a computation that reads events only) cannot use it."""
-    for path, metric in sql_metrics(experiment):
-        raise _refuse(
-            f"{path}.sql",
-            metric.name,
-            f"a metric of events: {where} does not read SQL metrics yet",
-        )

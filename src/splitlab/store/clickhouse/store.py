@@ -41,12 +41,7 @@ from splitlab.store.clickhouse.sql import (
     data_quality_sql,
     plan_clickhouse_summary,
 )
-from splitlab.store.clickhouse.sql_metric import (
-    READ_ONLY,
-    check_sql_metrics,
-    has_sql,
-    refuse_sql,
-)
+from splitlab.store.clickhouse.sql_metric import READ_ONLY, check_sql_metrics, has_sql
 from splitlab.store.clickhouse.switchback_sql import plan_clickhouse_cells
 from splitlab.store.clickhouse.versions_sql import plan_clickhouse_versions
 from splitlab.store.errors import StoreError
@@ -193,7 +188,6 @@ class ClickHouseStore:
         return self._switchback(experiment, cutoff).cells
 
     def _switchback(self, experiment: Experiment, cutoff: datetime | None) -> CellResult:
-        refuse_sql(experiment, "a switchback design")
         self.flush()
         millis = int(time.time() * 1000) if cutoff is None else cutoff_millis(cutoff)
         plan = plan_clickhouse_cells(self.database, experiment, millis, self._dedup)
@@ -244,7 +238,6 @@ class ClickHouseStore:
     ) -> BanditData:
         """A bandit's reward sums and newly exposed units per update batch
         (:mod:`splitlab.store.clickhouse.bandit_sql`)."""
-        refuse_sql(experiment, "a bandit")
         self.flush()
         millis = cutoff_millis(cutoff)
         plan = plan_clickhouse_bandit(self.database, experiment, boundaries, millis, self._dedup)
@@ -264,7 +257,6 @@ class ClickHouseStore:
     ) -> CanaryData:
         """The data of one canary judgment computed in ClickHouse (:mod:`.canary_sql`; the
         same numbers as :meth:`DuckDBStore.canary_intervals`)."""
-        refuse_sql(experiment, "a canary judgment")
         plan = plan_canary(experiment, metrics, start, end, interval_seconds)
         if not plan.events:
             return CanaryData({}, {}, {})
