@@ -2,22 +2,25 @@
 
 A metric with ``sql`` whose catalog source is ``{"type": "clickhouse"}`` reads its rows
 ``(unit_id, timestamp, value)`` from the user's query, run on the store's own server. The
-query is checked (:func:`checked_query`: one SELECT, no table function, no ``SETTINGS`` or
-``FORMAT`` clause), then embedded as a subquery of the summary: its rows join the metric
-events (:func:`with_sql_rows`) under an empty event name, which no event can have, marked by
-the metric's number ``src``, so the per-unit aggregation applies to them exactly as to events:
-after the unit's first exposure, within ``windowHours``, up to the cut-off, and in the CUPED
-pre-period before the first exposure.
+query is checked (:func:`checked_query`: :func:`splitlab.config.sql_checks.check_query`'s
+rules, plus no ``SETTINGS`` or ``FORMAT`` clause), then embedded as a subquery of the summary:
+its rows join the metric events (:func:`with_sql_rows`) under an empty event name, which no
+event can have, marked by the metric's number ``src``, so the per-unit aggregation applies to
+them exactly as to events: after the unit's first exposure, within ``windowHours``, up to the
+cut-off, and in the CUPED pre-period. The rows are read as
+:mod:`splitlab.store.sql_sources` reads other sources' rows: unit id as text, timestamp
+(``DateTime``, whole seconds) in epoch milliseconds, a NULL value counting 1.
 
 Every query that carries user SQL is sent with :data:`READ_ONLY` settings (``readonly=1``:
 the server refuses any write, any ``SET`` and any table function, whatever the parser let
 through) and a time limit.
 
-Column types are checked before each look by a ``LIMIT 0`` run of the query
-(:func:`column_problems`), so a query that no longer fits is refused with the metric's name
-rather than failing inside the summary. ``files`` and ``postgresql`` sources are refused on
-this store (:func:`source_problems`): their rows would have to be shipped to the server at
-every look (docs/sql-metrics.md, "Limits").
+The columns are checked before each look by a read-only ``LIMIT 0`` run of the query
+(:func:`dry_run`, the rules of :func:`splitlab.store.sql_sources.column_problems`), so a
+query that no longer fits is refused naming the metric rather than failing inside the
+summary. ``files`` and ``postgresql`` sources are refused on this store
+(:func:`source_problems`): their rows would have to be shipped to the server at every look
+(docs/sql-metrics.md, "Limits").
 """
 
 from __future__ import annotations
@@ -29,16 +32,15 @@ import sqlglot
 from sqlglot import exp
 
 from splitlab.config.errors import ConfigError, Problem
-from splitlab.config.models import Experiment, Metric, MetricType
+from splitlab.config.models import Experiment, Metric
 from splitlab.config.sources import ClickHouseSource, SourceCatalog
 from splitlab.config.sql_checks import check_query, quote, sql_metric_paths
 from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError
+from splitlab.store.sql_sources import Column, column_problems, strip_query
 
 #: The settings of every query that carries user SQL: the server refuses writes, ``SET``
 #: and table functions, and stops the query after ``max_execution_time`` seconds.
 READ_ONLY = {"readonly": "1", "max_execution_time": "600"}
-#: The columns a query returns, in any order.
-COLUMNS = ("unit_id", "timestamp", "value")
 #: ``$name`` is how the store's own SQL marks its parameters (:func:`.http.bind`).
 _PARAM = re.compile(r"\$\w")
 
@@ -107,7 +109,7 @@ def checked_query(path: str, query: str) -> str:
             f"no '$' before a letter, digit or '_' (found {found.group()!r}: reserved for "
             "the store's parameters; write e.g. concat('$', 'USD'))",
         )
-    return query.strip().rstrip(";").rstrip()
+    return strip_query(query)
 
 
 def _base_type(name: str) -> str:
@@ -117,46 +119,47 @@ def _base_type(name: str) -> str:
     return name
 
 
-def _type_problem(column: str, type_name: str) -> str | None:
+def column_kind(type_name: str) -> str:
+    """A ClickHouse type as a :class:`~splitlab.store.sql_sources.Column` kind. ``DateTime``
+    (of any time zone: the time zone only changes how it prints) is the one timestamp type;
+    18.16 has no ``DateTime64``, and a newer server's is refused rather than cut to seconds."""
     base = _base_type(type_name)
-    if column == "unit_id":
-        ok = base == "String" or base.startswith(("FixedString(", "Int", "UInt"))
-        return None if ok else "a String or integer unit_id"
-    if column == "timestamp":
-        ok = base == "DateTime" or base.startswith("DateTime(")
-        return None if ok else "a DateTime timestamp"
-    ok = base == "Nothing" or base.startswith(("Int", "UInt", "Float", "Decimal"))
-    return None if ok else "a numeric value"
+    if base == "DateTime" or base.startswith("DateTime("):
+        return "timestamp"
+    if base == "String" or base.startswith("FixedString("):
+        return "text"
+    if base.startswith(("Int", "UInt")):
+        return "integer"
+    if base.startswith(("Float", "Decimal")):
+        return "number"
+    return "null" if base == "Nothing" else "other"
 
 
-def column_problems(metric: Metric, path: str, client: ClickHouseClient) -> list[Problem]:
-    """The ``LIMIT 0`` column check of `metric`'s query (one read-only run on the server of
-    `client`): the columns ``unit_id``, ``timestamp``, ``value`` with usable types."""
-    assert metric.sql is not None
-    where = f"{path}.sql.query"
-    text = checked_query(path, metric.sql.query)
+def dry_run(where: str, query: str, client: ClickHouseClient) -> list[Problem]:
+    """The problems of the SQL metric at JSON path `where` (``$.metrics.primary``) whose
+    query is `query`, found as :func:`splitlab.store.sql_sources.dry_run` finds them: the
+    checks of :func:`checked_query`, then a read-only ``LIMIT 0`` run on the server of
+    `client` and the same column rules (:func:`~splitlab.store.sql_sources.column_problems`)."""
     try:
-        names_types = client.columns(f"SELECT * FROM (\n{text}\n) LIMIT 0", READ_ONLY)
+        text = checked_query(where, query)
+    except ConfigError as exc:
+        return exc.problems
+    try:
+        described = client.columns(f"SELECT * FROM (\n{text}\n) LIMIT 0", READ_ONLY)
     except ClickHouseError as exc:  # the server's own words: syntax, unknown table, ...
-        return [Problem(where, quote(metric.sql.query), f"a query the server runs ({exc})")]
-    names = [n for n, _ in names_types]
-    if sorted(names) != sorted(COLUMNS):
-        return [
-            Problem(
-                where,
-                quote(metric.sql.query),
-                f"the columns unit_id, timestamp, value (metric {metric.name!r} returns "
-                f"{', '.join(names) or 'no column'})",
-            )
-        ]
-    problems = []
-    for name, type_name in names_types:
-        wrong = _type_problem(name, type_name)
-        if wrong is not None:
-            problems.append(
-                Problem(where, quote(metric.sql.query), f"{wrong} (column {name} is {type_name})")
-            )
-    return problems
+        expected = f"a query that runs on the ClickHouse server; it failed: {_words(exc)}"
+        return [Problem(f"{where}.sql.query", quote(query), expected)]
+    columns = [Column(name, kind, column_kind(kind)) for name, kind in described]
+    return column_problems(columns, f"{where}.sql.query")
+
+
+_SERVER_WORDS = re.compile(r"DB::Exception: (.*?)(?:, e\.what\(\) = DB::Exception)?$")
+
+
+def _words(exc: ClickHouseError) -> str:
+    """The server's message in `exc`, without the URL and the exception's class names."""
+    found = _SERVER_WORDS.search(str(exc))
+    return found.group(1) if found else str(exc)
 
 
 def check_sql_metrics(
@@ -167,10 +170,8 @@ def check_sql_metrics(
     problems = source_problems(experiment, catalog)
     if not problems:
         for path, metric in sql_metrics(experiment):
-            try:
-                problems += column_problems(metric, path, client)
-            except ConfigError as exc:
-                problems += exc.problems
+            assert metric.sql is not None
+            problems += dry_run(path, metric.sql.query, client)
     if problems:
         raise ConfigError(problems)
 
@@ -183,22 +184,19 @@ def row_match(metric: Metric, index: int, event_param: str) -> str:
 
 
 def _rows(metric: Metric, index: int) -> str:
-    """The rows of SQL metric number `index` as metric events (columns of :func:`with_sql_rows`).
-
-    A NULL unit id or timestamp drops the row. A NULL value drops it from a sum or a maximum
-    (as SQL's aggregates ignore NULL) and counts for a conversion or a count."""
+    """The rows of SQL metric number `index` as metric events (columns of :func:`with_sql_rows`),
+    read as :mod:`splitlab.store.sql_sources` reads them: the unit id as text, the timestamp
+    as epoch milliseconds, a NULL value as 1 (a metric event without a value); a row with a
+    NULL unit id or timestamp is dropped."""
     assert metric.sql is not None
-    text = metric.sql.query.strip().rstrip(";").rstrip()
     ts = "toInt64(toUInt32(assumeNotNull(q_t))) * 1000"
-    needs_value = metric.type is MetricType.CONTINUOUS and metric.aggregation in ("sum", "max")
-    value = "toFloat64(ifNull(q_v, 0))" if needs_value else "toFloat64(0)"
-    keep = "isNotNull(q_u) AND isNotNull(q_t)" + (" AND isNotNull(q_v)" if needs_value else "")
-    return f"""SELECT toString(assumeNotNull(q_u)) AS unit_id, '' AS metric, {value} AS value,
-    {ts} AS ts, $exp AS event_experiment, toUInt16({index + 1}) AS src
+    return f"""SELECT toString(assumeNotNull(q_u)) AS unit_id, '' AS metric,
+    toFloat64(ifNull(q_v, 1)) AS value, {ts} AS ts, $exp AS event_experiment,
+    toUInt16({index + 1}) AS src
   FROM (SELECT unit_id AS q_u, timestamp AS q_t, value AS q_v FROM (
-{text}
+{strip_query(metric.sql.query)}
   ))
-  WHERE {keep} AND {ts} <= $cutoff"""
+  WHERE isNotNull(q_u) AND isNotNull(q_t) AND {ts} <= $cutoff"""
 
 
 def with_sql_rows(events: str, metrics: Sequence[Metric]) -> str:
