@@ -28,6 +28,7 @@ import duckdb
 
 from splitlab.config.adaptive import CanaryMetric
 from splitlab.config.models import Experiment
+from splitlab.config.sources import SourceCatalog
 from splitlab.stats.intervals import CanaryData
 from splitlab.stats.sums import ExperimentSums, SliceSums
 from splitlab.stats.switchback import cell_sums
@@ -50,6 +51,7 @@ from splitlab.store.loader import Loader
 from splitlab.store.log import AppendLog, Position
 from splitlab.store.quality_sql import data_quality_sql, quality_from_rows
 from splitlab.store.quantile_sql import quantile_sums
+from splitlab.store.sql_views import SqlRows, fetch_sql_rows, first_exposure, registered
 from splitlab.store.summary_sql import (
     cutoff_millis,
     plan_summary,
@@ -79,8 +81,11 @@ class DuckDBStore:
         log_dir: Path | str | None = None,
         dedup_window_s: float = 86_400.0,
         sync: bool = True,
+        sources: SourceCatalog | None = None,
     ) -> None:
         self.path = Path(path)
+        #: Where SQL metrics (``metric.sql``) read their rows (:mod:`.sql_views`).
+        self.sources = sources
         try:
             self._con: Any = duckdb.connect(str(self.path))
         except duckdb.Error as exc:
@@ -187,7 +192,8 @@ class DuckDBStore:
             plan = plan_cluster_summary(experiment, millis, segments)
         else:
             plan = plan_summary(experiment, millis, segments, known_caps)
-        with self.lock:
+        sql_rows = self._sql_rows(experiment, millis)
+        with self.lock, registered(self._con, sql_rows):
             # The position before the query: a load committed meanwhile makes the key older
             # than the data, so the counts are recomputed rather than reused stale.
             key = (experiment.experiment_id, millis, self._loader.position)
@@ -348,6 +354,18 @@ class DuckDBStore:
         refuse_caps(experiment, "the per-weights-version sums (weights changed while running)")
         self.flush()
         plan = plan_versions(experiment, cutoff_millis(cutoff), boundaries)
-        with self.lock:
+        sql_rows = self._sql_rows(experiment, cutoff_millis(cutoff))
+        with self.lock, registered(self._con, sql_rows):
             columns, rows = self._run(plan.sql, plan.params)
         return versions_from_rows(experiment, plan, boundaries, columns, rows)
+
+    # ------------------------------------------------------------------ SQL metrics
+
+    def _sql_rows(self, experiment: Experiment, cutoff_ms: int) -> SqlRows:
+        """The rows of the experiment's SQL metrics (:mod:`splitlab.store.sql_views`), fetched
+        from their sources without holding the lock; empty without SQL metrics."""
+        if not any(metric.sql is not None for _, metric in experiment.metrics.all()):
+            return SqlRows({})
+        with self.lock:
+            first = first_exposure(self._con, experiment, cutoff_ms)
+        return fetch_sql_rows(experiment, self.sources, first, cutoff_ms)

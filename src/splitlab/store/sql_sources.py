@@ -33,9 +33,10 @@ Sandboxes (the second wall after :mod:`splitlab.config.sql_checks`):
 
 from __future__ import annotations
 
+import functools
 import glob as globbing
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -411,25 +412,62 @@ def _short(query: str) -> str:
     return flat if len(flat) <= 80 else flat[:77] + "..."
 
 
+@dataclass(frozen=True)
+class RowsRequest:
+    """A query to run and the range of timestamps wanted, ``[lo_ms, hi_ms]`` (epoch ms)."""
+
+    run: SqlRun
+    lo_ms: int
+    hi_ms: int
+
+
 def fetch_rows(run: SqlRun, lo_ms: int, hi_ms: int, timeout_s: float = TIMEOUT_S) -> pa.Table:
     """The query's rows with a timestamp in ``[lo_ms, hi_ms]`` (epoch ms, both included), as
-    an Arrow table of :data:`ROWS_SCHEMA`. Raises :class:`SqlSourceError` (naming the metric)
-    when the query fails or its columns do not fit, :class:`SourcesError` for an unset
-    ``dsnEnv`` variable."""
+    an Arrow table of :data:`ROWS_SCHEMA` (see :func:`fetch_all`)."""
+    return fetch_all([RowsRequest(run, lo_ms, hi_ms)], timeout_s)[0]
 
-    def fetch() -> pa.Table:
-        with _session(run, timeout_s) as session:
-            if isinstance(run.source, FilesSource):
-                columns = _files_columns(session, run.query)
-            else:
-                columns = _postgres_columns(session, run.query)
-            problems = column_problems(columns, f"{run.where}.sql.query")
-            if problems:
-                first = problems[0]
-                raise SqlSourceError(first.path, f"{first.expected} (got {first.value})")
-            if isinstance(run.source, FilesSource):
-                return _files_rows(session, run.query, lo_ms, hi_ms)
-            return _postgres_rows(session, run.query, lo_ms, hi_ms)
 
-    table: pa.Table = _guarded(run, fetch)
-    return table
+def fetch_all(requests: Sequence[RowsRequest], timeout_s: float = TIMEOUT_S) -> list[pa.Table]:
+    """Each request's rows (Arrow tables of :data:`ROWS_SCHEMA`, in order), running the
+    queries of one source in one session (one sandbox, or one connection).
+
+    Raises :class:`SqlSourceError` naming the metric when a query fails, its columns do not
+    fit, its files are missing, its ``dsnEnv`` variable is unset or its server is down.
+    Each query has `timeout_s` seconds.
+    """
+    out: list[pa.Table | None] = [None] * len(requests)
+    groups: dict[str, list[int]] = {}
+    for i, request in enumerate(requests):
+        groups.setdefault(request.run.source_name, []).append(i)
+    for indexes in groups.values():
+        tables = _fetch_group([requests[i] for i in indexes], timeout_s)
+        for i, table in zip(indexes, tables, strict=True):
+            out[i] = table
+    return [table for table in out if table is not None]
+
+
+def _fetch_group(requests: list[RowsRequest], timeout_s: float) -> list[pa.Table]:
+    """The rows of `requests`, all on one source, in one session."""
+    first = requests[0].run
+
+    def fetch() -> list[pa.Table]:
+        with _session(first, timeout_s) as session:
+            return [_guarded(r.run, functools.partial(_one, session, r)) for r in requests]
+
+    tables: list[pa.Table] = _guarded(first, fetch)
+    return tables
+
+
+def _one(session: Any, request: RowsRequest) -> pa.Table:
+    run = request.run
+    if isinstance(run.source, FilesSource):
+        columns = _files_columns(session, run.query)
+    else:
+        columns = _postgres_columns(session, run.query)
+    problems = column_problems(columns, f"{run.where}.sql.query")
+    if problems:
+        first = problems[0]
+        raise SqlSourceError(first.path, f"{first.expected} (got {first.value})")
+    if isinstance(run.source, FilesSource):
+        return _files_rows(session, run.query, request.lo_ms, request.hi_ms)
+    return _postgres_rows(session, run.query, request.lo_ms, request.hi_ms)

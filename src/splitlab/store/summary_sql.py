@@ -33,6 +33,8 @@ from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.stats.sums import ArmSums, CrossSums, ExperimentSums, SliceSums
 from splitlab.store.capping_sql import CapColumn, applied_caps, cap_columns, capped
 from splitlab.store.errors import StoreError
+from splitlab.store.sql_metric_sql import event_number, event_rows, post_condition, sql_numbers
+from splitlab.store.sql_metric_sql import join_scope as sql_join_scope
 
 NO_CUTOFF = 2**62
 #: The label of units whose first exposure lacks the segment attribute.
@@ -174,8 +176,9 @@ def unit_values(
     per_unit: list[str] = []
     values: list[str] = []
     pre = "age < 0 AND age >= -$lookback"
+    sql = sql_numbers(metrics, len(names))
     for i, metric in enumerate(metrics):
-        post = "own AND age >= 0"
+        post = post_condition(i, sql)
         if metric.window_hours is not None:
             params[f"w{i}"] = int(metric.window_hours * 3_600_000)
             post += f" AND age < $w{i}"
@@ -189,7 +192,7 @@ def unit_values(
             cuped = f"sum(CASE WHEN k = {num} AND {pre} THEN value END) AS {x}"
             values.append(f"coalesce(p.{d}, 0)::DOUBLE AS {d}")
         else:
-            event = number[metric.event_name]
+            event = event_number(i, metric, number, sql)
             per_unit.append(f"{aggregate(metric, event, post)} AS {y}")
             cuped = f"{aggregate(metric, event, pre)} AS {x}"
         values.append(f"coalesce(p.{y}, 0)::DOUBLE AS {y}")
@@ -203,10 +206,9 @@ def unit_values(
     # and the experiment are turned into small columns before the join, which then carries
     # those instead of the strings.
     scope = "experiment_id = $exp"
-    join_scope = ""
     if wants_pre:
         scope += f" OR metric IN ({in_names})"
-        join_scope = " AND (me.own OR (me.ts < u.t0 AND me.ts >= u.t0 - $lookback))"
+    join_scope = sql_join_scope(wants_pre, sql)
     case = " ".join(f"WHEN $n{k} THEN {k}" for k in range(len(names))) or "WHEN NULL THEN 0"
     # Variants as numbers, so the join carries and compares an integer, not a string: the
     # definition's variants by position, any other by its 64-bit hash (distinct from those
@@ -252,9 +254,7 @@ WITH first AS (
   FROM (
     SELECT u.uk, me.value, me.ts - u.t0 AS age, me.own, me.k, me.vc <> u.vc AS mismatch
     FROM (
-      SELECT unit_key, value, ts, {codes} AS vc, experiment_id = $exp AS own,
-             CASE metric {case} END AS k
-      FROM metric_events WHERE ts <= $cutoff AND ({scope})
+      {event_rows(codes, case, scope, sql)}
     ) me JOIN u ON me.unit_key = u.uk{join_scope}
   ) GROUP BY uk
 ), vals AS (
