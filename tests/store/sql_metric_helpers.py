@@ -44,6 +44,10 @@ DEFINITION: dict[str, Any] = {
 }
 
 
+def events_definition() -> dict[str, Any]:
+    return copy.deepcopy(DEFINITION)
+
+
 def events_experiment() -> Experiment:
     return load_experiment(DEFINITION)
 

@@ -11,18 +11,22 @@ from typing import Any
 
 import pytest
 
-from splitlab.config.sources import PostgresSource, SourceCatalog
+from splitlab.config import load_experiment
+from splitlab.config.sources import FilesSource, PostgresSource, SourceCatalog
 from splitlab.store import DuckDBStore
 from splitlab.store.sql_sources import SqlSourceError
+from splitlab.tracking.events import Event
 from tests.postgres import running_postgres
 
 from .sql_metric_helpers import (
     as_datetime,
+    events_definition,
     events_experiment,
     exposures,
     files_catalog,
     metric_rows,
     simulated,
+    sql_definition,
     sql_experiment,
     write_csv,
     write_parquet,
@@ -131,3 +135,46 @@ def test_a_moved_file_is_a_clear_error(tmp_path: Path, data: dict[str, Any]) -> 
     message = str(raised.value)
     assert message.startswith("$.metrics.primary.sql.source: expected existing files")
     assert "gone.parquet" in message
+
+
+def test_cluster_design_sums_equal_event_sums(tmp_path: Path, data: dict[str, Any]) -> None:
+    """Sums over clusters read the SQL rows through the same per-unit values."""
+    raw = simulated(units=200)
+    first: dict[str, str] = {}
+    for e in sorted((e for e in raw if e.type == "exposure"), key=lambda e: -e.timestamp):
+        first[e.unit_id] = e.variant  # the earliest exposure wins
+    # clusters of units with the same first variant (a few hold a unit exposed to two)
+    events = [
+        Event(e.event_id, e.type, e.experiment_id, e.variant, e.unit_id, e.timestamp, e.metric,
+              e.value, e.attributes, f"{first[e.unit_id]}-{int(e.unit_id.split('-')[1]) % 15}")
+        if e.type == "exposure" else e
+        for e in raw
+    ]  # fmt: skip
+    cluster = {"design": {"type": "cluster", "analysisUnit": "userId"},
+               "assignment": {"salt": "sim-salt", "hashKey": "accountId"}}  # fmt: skip
+    by_events = load_experiment(events_definition() | cluster)
+    by_sql = load_experiment(sql_definition("lake") | cluster)
+    with DuckDBStore(tmp_path / "e.duckdb") as store:
+        store.ingest(events)
+        expected = store.summary(by_events).to_dict()
+    with DuckDBStore(tmp_path / "s.duckdb", sources=data["catalog"]) as store:
+        store.ingest(exposures(events))
+        actual = store.summary(by_sql).to_dict()
+    assert actual["metrics"] == expected["metrics"]
+    assert expected["metrics"]["revenue"]["control"]["sum"] > 0
+    assert expected["metrics"]["revenue"]["control"]["covariate"]["sum"] > 0
+
+
+def test_the_checks_run_again_at_each_look(tmp_path: Path, data: dict[str, Any]) -> None:
+    """A catalog changed since the definition was saved: its table is gone."""
+    source = data["catalog"].sources["lake"]
+    narrower = SourceCatalog(
+        sources={"lake": FilesSource(type="files", tables={"orders": source.tables["events"]})}
+    )
+    with DuckDBStore(tmp_path / "n.duckdb", sources=narrower) as store:
+        store.ingest(exposures(simulated(units=5)))
+        with pytest.raises(SqlSourceError) as raised:
+            store.summary(sql_experiment("lake"))
+    assert str(raised.value).startswith(
+        "$.metrics.primary.sql.query: expected one of the source's tables: orders"
+    )

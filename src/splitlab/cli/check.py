@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 
 from splitlab.cli.database import db_option, open_database, parse_instant
+from splitlab.cli.sources import load_catalog, sources_option
 from splitlab.evaluation import launch_check
 
 #: Exit code when a check fails (0 when ready; 3 for errors such as an unknown experiment).
@@ -35,6 +36,7 @@ EXIT_NOT_READY = 1
 )
 @click.option("--cutoff", callback=parse_instant, help="Data cut-off, ISO-8601 (default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@sources_option
 def check(
     experiment_id: str,
     db_path: str,
@@ -42,6 +44,7 @@ def check(
     target: float,
     cutoff: datetime | None,
     as_json: bool,
+    sources_path: str | None,
 ) -> None:
     """The launch check: SRM, event metadata, guardrails and metric data before a ramp-up.
 
@@ -51,7 +54,8 @@ def check(
     ready, 3 on errors.
     """
     on_server = f"read the sums on that server with GET /v1/experiments/{experiment_id}/summary"
-    with open_database(db_path, on_server=on_server) as (store, registry):
+    catalog = load_catalog(sources_path)
+    with open_database(db_path, on_server=on_server, sources=catalog) as (store, registry):
         experiment = registry.get(experiment_id)
         report = launch_check(
             store, experiment, traffic=traffic, target=target, cutoff=cutoff, registry=registry

@@ -9,6 +9,7 @@ need an existing database) a mistyped path, which would otherwise create a new e
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from typing import TypeVar
 import click
 import duckdb
 
+from splitlab.config.sources import SourceCatalog
 from splitlab.errors import SplitlabError
 from splitlab.store.duckdb_store import DuckDBStore
 from splitlab.store.errors import DatabaseOpenError, database_open_error
@@ -95,18 +97,28 @@ def _explain(path: str, error: DatabaseOpenError, on_server: str) -> str:
 
 
 def open_store(
-    path: str | Path, *, must_exist: bool = True, on_server: str = EVALUATE_ON_SERVER
+    path: str | Path,
+    *,
+    must_exist: bool = True,
+    on_server: str = EVALUATE_ON_SERVER,
+    sources: SourceCatalog | None = None,
 ) -> DuckDBStore:
-    """The event store at ``path`` (see :func:`open_file`); the caller closes it."""
-    return open_file(path, DuckDBStore, must_exist=must_exist, on_server=on_server)
+    """The event store at ``path`` (see :func:`open_file`), reading SQL metrics from
+    `sources`; the caller closes it."""
+    opener = functools.partial(DuckDBStore, sources=sources)
+    return open_file(path, opener, must_exist=must_exist, on_server=on_server)
 
 
 @contextmanager
 def open_database(
-    path: str, *, must_exist: bool = True, on_server: str = EVALUATE_ON_SERVER
+    path: str,
+    *,
+    must_exist: bool = True,
+    on_server: str = EVALUATE_ON_SERVER,
+    sources: SourceCatalog | None = None,
 ) -> Iterator[tuple[DuckDBStore, Registry]]:
     """The store at ``path`` and the registry in the same file; closed on exit."""
-    store = open_store(path, must_exist=must_exist, on_server=on_server)
+    store = open_store(path, must_exist=must_exist, on_server=on_server, sources=sources)
     try:
         yield store, Registry.for_store(store)
     finally:

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from splitlab.cli.database import db_option, open_database, parse_instant
 from splitlab.cli.designs import results_design_lines
+from splitlab.cli.sources import load_catalog, sources_option
 from splitlab.evaluation import EvaluationError, run_look
 from splitlab.evaluation.look import results_json
 from splitlab.stats.versions import versions_line
@@ -62,6 +63,7 @@ _COLOURS = {
     type=click.IntRange(min=1),
     help="Re-render ledger entry SEQ exactly as recorded instead of looking.",
 )
+@sources_option
 def evaluate(
     experiment_id: str,
     db_path: str,
@@ -71,6 +73,7 @@ def evaluate(
     triggered_by: str,
     history: bool,
     show: int | None,
+    sources_path: str | None,
 ) -> None:
     """Take a look at EXPERIMENT_ID: store -> statistics -> one decision, recorded.
 
@@ -78,7 +81,8 @@ def evaluate(
     3 when the look is refused (maxPeeks reached, unknown experiment, ...).
     """
     on_server = f"take the look on that server with POST /v1/experiments/{experiment_id}/evaluate"
-    with open_database(db_path, on_server=on_server) as (store, registry):
+    catalog = load_catalog(sources_path)
+    with open_database(db_path, on_server=on_server, sources=catalog) as (store, registry):
         if history or show is not None:
             registry.get(experiment_id)
             records = registry.looks(experiment_id)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from splitlab.cli.database import db_option, open_database, parse_instant
+from splitlab.cli.sources import load_catalog, sources_option
 from splitlab.evaluation import Scheduler
 from splitlab.evaluation.bandit import BanditUpdater
 from splitlab.evaluation.canary import CanaryMonitor
@@ -38,8 +39,14 @@ from splitlab.store.registry import LookRecord
     show_default=True,
     help="Longest sleep between passes, in seconds.",
 )
+@sources_option
 def scheduler(
-    db_path: str, once: bool, until: datetime | None, now: datetime | None, poll: float
+    db_path: str,
+    once: bool,
+    until: datetime | None,
+    now: datetime | None,
+    poll: float,
+    sources_path: str | None,
 ) -> None:
     """Take the scheduled looks of every running experiment (evaluation.schedule), judge
     running canaries, update running bandits and run the interval monitor
@@ -57,7 +64,8 @@ def scheduler(
         (lambda: fixed) if fixed is not None else (lambda: datetime.now(UTC))
     )
     notes: list[str] = []
-    with open_database(db_path, on_server=on_server) as (store, registry):
+    catalog = load_catalog(sources_path)
+    with open_database(db_path, on_server=on_server, sources=catalog) as (store, registry):
         runner = Scheduler(store, registry, clock=clock, poll_seconds=poll)
         canaries = CanaryMonitor(store, registry, clock=clock)
         guardrails = GuardrailMonitor(store, registry, clock=clock)

@@ -6,6 +6,8 @@ import logging
 
 import click
 
+from splitlab.cli.sources import sources_option
+
 logger = logging.getLogger(__name__)
 
 
@@ -23,29 +25,40 @@ logger = logging.getLogger(__name__)
               help="A browser origin (https://app.example.com) allowed to call the SDK routes; "
                    "repeatable; also SPLITLAB_CORS_ORIGINS (comma-separated). '*' allows any "
                    "origin (discouraged).")  # fmt: skip
+@sources_option
 def serve(
-    db: str, host: str, port: int, log_level: str, scheduler: bool, cors_origins: tuple[str, ...]
+    db: str,
+    host: str,
+    port: int,
+    log_level: str,
+    scheduler: bool,
+    cors_origins: tuple[str, ...],
+    sources_path: str | None,
 ) -> None:
     """Serve the HTTP API (/v1), the event collector and the dashboard.
 
     When the database holds no active admin key, one is created and printed once, so a new
     installation can sign in to the dashboard and call the API. Scheduled looks run in the
     server (DuckDB lets one process write the file); --no-scheduler leaves them to
-    POST /v1/experiments/{id}/evaluate.
+    POST /v1/experiments/{id}/evaluate. --sources names the catalog that SQL metrics read
+    (their queries are dry-run when a definition is created or replaced).
     """
     import os
 
     from splitlab.cli.database import open_store
     from splitlab.cli.ports import ensure_port_free
+    from splitlab.cli.sources import load_catalog
     from splitlab.server.context import ServerContext
     from splitlab.server.cors import ENV, parse_origins
     from splitlab.server.run import run_server
 
     origins = parse_origins([*cors_origins, os.environ.get(ENV, "")])
 
+    catalog = load_catalog(sources_path)
     ensure_port_free(host, port)  # before a new admin key is created and shown
     on_server = "a second server cannot share the file; use the running one"
-    ctx = ServerContext.open(open_store(db, must_exist=False, on_server=on_server))
+    store = open_store(db, must_exist=False, on_server=on_server, sources=catalog)
+    ctx = ServerContext.open(store)
     try:
         key = ctx.bootstrap_admin_key()
         if key is not None:

@@ -20,6 +20,7 @@ query where it cannot write or read anything else, should a query slip past the 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -217,7 +218,9 @@ def _quiet_parser() -> Iterator[None]:
 def _why(exc: ParseError | TokenError) -> str:
     if isinstance(exc, ParseError) and exc.errors:
         first = exc.errors[0]
-        desc = str(first.get("description", "syntax error"))
+        desc = re.sub(
+            r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", str(first.get("description", "syntax error"))
+        )
         line, col = first.get("line"), first.get("col")
         near = str(first.get("highlight") or "").strip()
         at = f" at line {line}, column {col}" if line is not None else ""

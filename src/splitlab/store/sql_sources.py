@@ -22,7 +22,8 @@ Types (checked before the query runs, :func:`check_columns`):
 Sandboxes (the second wall after :mod:`splitlab.config.sql_checks`):
 
 * ``files``: a fresh in-memory DuckDB per run, with one view per catalog table over its file;
-  then only those files (or for a glob, its folder) may be read, every other file system,
+  then only those files (for a glob, every file in the folder before its first wildcard and
+  below) may be read, every other file system,
   network and extension access is off, and the configuration is locked, so a query cannot
   turn any of it back on. It runs at most ``timeout_s`` seconds (then it is interrupted).
 * ``postgresql``: one connection per run, in a READ ONLY transaction with a
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import glob as globbing
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -156,6 +158,13 @@ def _reader(path: str, fmt: str | None) -> str:
     return f"{function}('{path.replace(chr(39), chr(39) * 2)}')"
 
 
+def glob_folder(path: str) -> str:
+    """The folder a glob's files are in: the text before its first wildcard, up to the last
+    ``/`` (``/data/parts/*.parquet`` and ``/data/parts/p-*.parquet``: ``/data/parts/``)."""
+    prefix = re.split(r"[*?\[]", path, maxsplit=1)[0]
+    return prefix[: prefix.rfind("/") + 1] or "./"
+
+
 def _is_glob(path: str) -> bool:
     return any(ch in path for ch in "*?[")
 
@@ -174,8 +183,7 @@ def files_sandbox(source: FilesSource, timeout_s: float = TIMEOUT_S) -> Iterator
                 f'CREATE VIEW "{name}" AS SELECT * FROM {_reader(table.path, table.format)}'
             )
             if _is_glob(table.path):
-                folder = Path(table.path.split("*")[0].split("?")[0].split("[")[0])
-                folders.append(str(folder if str(folder).endswith("/") else folder.parent) + "/")
+                folders.append(glob_folder(table.path))
             else:
                 paths.append(table.path)
         settings: list[tuple[str, Any]] = [

@@ -18,7 +18,7 @@ import pyarrow as pa  # type: ignore[import-untyped]  # no stubs
 
 from splitlab.config.models import Experiment
 from splitlab.config.sources import SourceCatalog
-from splitlab.config.sql_checks import sql_metric_paths
+from splitlab.config.sql_checks import check_query, sql_metric_paths
 from splitlab.store.sql_metric_sql import sql_numbers, view_name
 from splitlab.store.sql_sources import (
     ROWS_SCHEMA,
@@ -42,8 +42,8 @@ class SqlRows:
 def sql_runs(experiment: Experiment, catalog: SourceCatalog | None) -> dict[str, SqlRun]:
     """Each SQL metric's run, by metric name (the summary's first metric of each name).
 
-    Raises :class:`SqlSourceError` naming the metric when there is no catalog or its source
-    is not in it.
+    Raises :class:`SqlSourceError` naming the metric when there is no catalog, its source is
+    not in it or its query fails the read-only checks (:func:`check_query`).
     """
     paths = {metric.name: path for path, metric in reversed(sql_metric_paths(experiment))}
     runs: dict[str, SqlRun] = {}
@@ -64,6 +64,10 @@ def sql_runs(experiment: Experiment, catalog: SourceCatalog | None) -> dict[str,
                 f"{where}.sql.source",
                 f"a source of the catalog ({known}), not {metric.sql.source!r}",
             )
+        problems = check_query(metric.sql.query, source, f"{where}.sql.query")
+        if problems:  # checked when the definition was saved; the catalog may have changed
+            first = problems[0]
+            raise SqlSourceError(first.path, f"{first.expected} (got {first.value!r})")
         runs[metric.name] = SqlRun(where, metric.sql.source, source, metric.sql.query)
     return runs
 

@@ -19,6 +19,7 @@ from splitlab.server.schemas import (
     StatusChange,
     Toggle,
 )
+from splitlab.server.sql_metrics import check_sql_metrics
 from splitlab.store.registry import DuplicateExperimentError
 from splitlab.tracking.jsontext import json_problem
 
@@ -85,6 +86,7 @@ async def create_experiment(request: Request, ctx: Ctx, key: Admin) -> JSONRespo
     status through the lifecycle, so the audit log records the start.
     """
     definition = await _definition(request)
+    await check_sql_metrics(ctx, definition)
     wanted = definition.status
     registry = ctx.registry
     with registry.transaction():
@@ -127,6 +129,7 @@ async def update_experiment(
 ) -> JSONResponse:
     """Replace the definition of a ``draft`` experiment; a started one is a 409."""
     definition = await _definition(request)
+    await check_sql_metrics(ctx, definition)
     if definition.id != experiment_id:
         raise ApiError(422, "the request body is not valid", code="validation_error", details=[
             {"path": "$.experimentId", "value": definition.id,
