@@ -23,7 +23,7 @@ HOUR_S = 3600
 #: before the exposure, at it, in the 24 h window, after it; the last lands after the cut-off.
 OFFSETS_S = (-3 * 24 * HOUR_S, -30 * HOUR_S, -1, 0, 7, 5 * HOUR_S, 30 * HOUR_S, 90 * 24 * HOUR_S)
 CUTOFF = datetime.fromtimestamp(T0_S + 60 * 24 * HOUR_S, tz=UTC)
-ORDERS_QUERY = "SELECT user AS unit_id, at AS timestamp, amount AS value FROM {db}.orders"
+ORDERS_QUERY = "SELECT buyer AS unit_id, placed_at AS timestamp, amount AS value FROM {db}.orders"
 
 
 @dataclass
@@ -47,8 +47,10 @@ class Orders:
         return out
 
     def json_rows(self) -> bytes:
-        """The orders as ``JSONEachRow`` for a table ``(user String, at DateTime, amount)``."""
-        lines = [f'{{"user":"{unit}","at":{t},"amount":{v!r}}}' for unit, t, v in self.orders]
+        """The orders as ``JSONEachRow`` for a table ``(buyer String, placed_at DateTime, amount)``."""
+        lines = [
+            f'{{"buyer":"{unit}","placed_at":{t},"amount":{v!r}}}' for unit, t, v in self.orders
+        ]
         return ("\n".join(lines) + "\n").encode()
 
 

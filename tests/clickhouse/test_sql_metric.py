@@ -34,8 +34,8 @@ def store(clickhouse: LocalServer, tmp_path_factory: pytest.TempPathFactory) -> 
     client = ClickHouseClient(clickhouse.url)
     client.execute(f"CREATE DATABASE IF NOT EXISTS {SHOP}")
     client.execute(
-        f"CREATE TABLE {SHOP}.orders (user String, at DateTime, amount Nullable(Float64))"
-        " ENGINE = MergeTree ORDER BY user"
+        f"CREATE TABLE {SHOP}.orders (buyer String, placed_at DateTime, amount Nullable(Float64))"
+        " ENGINE = MergeTree ORDER BY buyer"
     )
     client.insert(f"{SHOP}.orders", data.json_rows())
     log = tmp_path_factory.mktemp("sqlmetric-log")
@@ -80,12 +80,12 @@ def test_a_null_value_counts_one_and_a_null_unit_or_time_drops_the_row(store: An
     """As with the other sources (splitlab.store.sql_sources) and a metric event without a
     value: NULL counts 1."""
     house, _ = store
-    ones = f"SELECT user AS unit_id, at AS timestamp, 1 AS value FROM {SHOP}.orders"
+    ones = f"SELECT buyer AS unit_id, placed_at AS timestamp, 1 AS value FROM {SHOP}.orders"
     nulls = (
-        f"SELECT user AS unit_id, at AS timestamp, CAST(NULL AS Nullable(Float64)) AS value"
+        f"SELECT buyer AS unit_id, placed_at AS timestamp, CAST(NULL AS Nullable(Float64)) AS value"
         f" FROM {SHOP}.orders"
-        f" UNION ALL SELECT CAST(NULL AS Nullable(String)), at, amount FROM {SHOP}.orders"
-        f" UNION ALL SELECT user, CAST(NULL AS Nullable(DateTime)), amount FROM {SHOP}.orders"
+        f" UNION ALL SELECT CAST(NULL AS Nullable(String)), placed_at, amount FROM {SHOP}.orders"
+        f" UNION ALL SELECT buyer, CAST(NULL AS Nullable(DateTime)), amount FROM {SHOP}.orders"
     )
     by_ones = as_dicts(house.summary(experiment("shop", sql(ones)), CUTOFF))
     assert as_dicts(house.summary(experiment("shop", sql(nulls)), CUTOFF)) == by_ones
@@ -103,25 +103,25 @@ def refusal(house: ClickHouseStore, query: str, source: str = "house") -> str:
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("SELEC user FROM sqlshop.orders", "SELECT"),
-        ("SELECT user AS unit_id, at AS timestamp FROM sqlshop.orders", "unit_id, timestamp, value"),
-        ("SELECT user AS unit_id, user AS timestamp, amount AS value FROM sqlshop.orders",
+        ("SELEC buyer FROM sqlshop.orders", "SELECT"),
+        ("SELECT buyer AS unit_id, placed_at AS timestamp FROM sqlshop.orders", "unit_id, timestamp, value"),
+        ("SELECT buyer AS unit_id, buyer AS timestamp, amount AS value FROM sqlshop.orders",
          "date-time type"),
-        ("SELECT user AS unit_id, toDate(at) AS timestamp, amount AS value FROM sqlshop.orders",
+        ("SELECT buyer AS unit_id, toDate(placed_at) AS timestamp, amount AS value FROM sqlshop.orders",
          "timestamp of type Date"),
-        ("SELECT user AS unit_id, at AS timestamp, user AS value FROM sqlshop.orders",
+        ("SELECT buyer AS unit_id, placed_at AS timestamp, buyer AS value FROM sqlshop.orders",
          "value that is a number or NULL"),
-        ("SELECT user AS unit_id, at AS timestamp, amount AS value FROM sqlshop.missing",
+        ("SELECT buyer AS unit_id, placed_at AS timestamp, amount AS value FROM sqlshop.missing",
          "sqlshop.missing doesn't exist"),
         ("INSERT INTO sqlshop.orders SELECT * FROM sqlshop.orders", "INSERT"),
         ("SELECT * FROM url('http://127.0.0.1:9/x.csv', CSV, 'unit_id String')",
          "not a table function"),
         ("SELECT * FROM file('orders.csv', CSV, 'unit_id String')", "not a table function"),
         ("SELECT * FROM remote('127.0.0.1', sqlshop.orders)", "not a table function"),
-        ("SELECT user AS unit_id, at AS timestamp, amount AS value FROM sqlshop.orders"
+        ("SELECT buyer AS unit_id, placed_at AS timestamp, amount AS value FROM sqlshop.orders"
          " SETTINGS readonly = 0", "without SETTINGS"),
-        ("SELECT user AS unit_id, at AS timestamp, 1 AS value FROM sqlshop.orders"
-         " WHERE user = '$USD'", "'$U'"),
+        ("SELECT buyer AS unit_id, placed_at AS timestamp, 1 AS value FROM sqlshop.orders"
+         " WHERE buyer = '$USD'", "'$U'"),
     ],
 )  # fmt: skip
 def test_bad_queries_are_refused_naming_the_metric(store: Any, query: str, expected: str) -> None:
@@ -170,3 +170,15 @@ def test_read_only_refuses_what_slips_past_the_parser(store: Any) -> None:
     client.execute(f"CREATE TABLE {SHOP}.scratch (x UInt8) ENGINE = Memory")
     client.execute(f"INSERT INTO {SHOP}.scratch SELECT 1")
     assert client.query(f"SELECT count() FROM {SHOP}.scratch")[1] == [[1]]
+
+
+def test_validate_lists_every_problem_without_raising(store: Any) -> None:
+    house, _ = store
+    assert house.validate_sql_metrics(experiment("shop", sql())).problems == []
+    found = house.validate_sql_metrics(experiment("shop", sql("SELECT 1 AS unit_id")))
+    assert found.metrics == 3 and found.dry_run
+    assert [p.path for p in found.problems] == [
+        "$.metrics.primary.sql.query",
+        "$.metrics.secondary[0].sql.query",
+        "$.metrics.secondary[1].sql.query",
+    ]

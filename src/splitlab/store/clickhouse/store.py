@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from splitlab.config.adaptive import CanaryMetric
+from splitlab.config.errors import ConfigError
 from splitlab.config.models import Experiment
 from splitlab.config.sources import SourceCatalog
+from splitlab.config.sql_checks import sql_metric_paths
 from splitlab.stats.intervals import CanaryData
 from splitlab.stats.sums import ExperimentSums, SliceSums
 from splitlab.stats.switchback import cell_sums
@@ -46,6 +48,7 @@ from splitlab.store.clickhouse.switchback_sql import plan_clickhouse_cells
 from splitlab.store.clickhouse.versions_sql import plan_clickhouse_versions
 from splitlab.store.errors import StoreError
 from splitlab.store.log import AppendLog, Position
+from splitlab.store.sql_validation import SqlValidation
 from splitlab.store.summary_sql import cutoff_millis, sums_from_rows
 from splitlab.store.switchback_sql import CellResult, read_cells
 from splitlab.store.versions_sql import versions_from_rows
@@ -313,3 +316,15 @@ class ClickHouseStore:
             return self._client.query(sql, params, READ_ONLY)
 
         return read_only
+
+    def validate_sql_metrics(self, experiment: Experiment) -> SqlValidation:
+        """What ``splitlab validate --sources`` finds for `experiment` on this store, without
+        raising: every problem of :meth:`check_sql_metrics` (the source combinations this
+        store runs, the read-only checks, a ``LIMIT 0`` run of each query on the server), in
+        the shape of :func:`splitlab.store.sql_validation.validate_sql_metrics`."""
+        paths = sql_metric_paths(experiment)
+        try:
+            check_sql_metrics(experiment, self.sources, self._client)
+        except ConfigError as exc:
+            return SqlValidation(exc.problems, len(paths), True)
+        return SqlValidation([], len(paths), True)
