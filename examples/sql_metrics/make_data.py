@@ -1,8 +1,9 @@
 """The data of docs/sql-metrics.md's worked example: a shop's orders table and the exposures.
 
-    python examples/sql_metrics/make_data.py [FOLDER]
+    python examples/sql_metrics/make_data.py FOLDER
 
-writes, in FOLDER (default: this file's folder):
+writes, in FOLDER, next to a copy of the definition ``exp-checkout-revenue.json`` and the
+catalog ``sources.json``:
 
 * ``orders.parquet``: the shop's orders (``order_id``, ``customer_id``, ``placed_at``
   TIMESTAMP in UTC, ``total_eur``, ``status`` paid or cancelled), written by DuckDB's
@@ -42,6 +43,8 @@ SEED = 2026
 
 def main(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    for name in ("exp-checkout-revenue.json", "sources.json"):
+        (folder / name).write_text((HERE / name).read_text())
     definition = json.loads((HERE / "exp-checkout-revenue.json").read_text())
     experiment = load_experiment(definition)
     service = ExperimentAssignmentService([experiment])
@@ -99,4 +102,6 @@ def main(folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
+    if len(sys.argv) != 2:
+        sys.exit("usage: python examples/sql_metrics/make_data.py FOLDER")
+    main(Path(sys.argv[1]))
