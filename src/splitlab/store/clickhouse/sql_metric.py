@@ -32,7 +32,7 @@ import sqlglot
 from sqlglot import exp
 
 from splitlab.config.errors import ConfigError, Problem
-from splitlab.config.models import Experiment, Metric
+from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.config.sources import ClickHouseSource, SourceCatalog
 from splitlab.config.sql_checks import check_query, quote, sql_metric_paths
 from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError
@@ -62,7 +62,7 @@ def _refuse(path: str, value: object, expected: str) -> ConfigError:
 
 def source_problems(experiment: Experiment, catalog: SourceCatalog | None) -> list[Problem]:
     """Problems with the sources of `experiment`'s SQL metrics on the ClickHouse store: each
-    must name a ``clickhouse`` source of `catalog`."""
+    must name a ``clickhouse`` source of `catalog` and feed a conversion or continuous metric."""
     problems: list[Problem] = []
     names = {} if catalog is None else catalog.sources
     for path, metric in sql_metrics(experiment):
@@ -72,6 +72,15 @@ def source_problems(experiment: Experiment, catalog: SourceCatalog | None) -> li
         if source is None:
             known = ", ".join(sorted(names)) or "none: no catalog given (--sources)"
             problems.append(Problem(where, metric.sql.source, f"a source of the catalog ({known})"))
+        elif metric.type not in (MetricType.CONVERSION, MetricType.CONTINUOUS):
+            problems.append(
+                Problem(
+                    f"{path}.sql",
+                    metric.name,
+                    f"a conversion or continuous metric: on the ClickHouse store a SQL metric "
+                    f"feeds those only (metric {metric.name!r} is {metric.type.value})",
+                )
+            )
         elif not isinstance(source, ClickHouseSource):
             problems.append(
                 Problem(
