@@ -172,6 +172,12 @@ def test_without_a_catalog_the_syntax_is_still_checked() -> None:
     [problem] = check_sql_syntax(bad)
     assert problem.path == "$.metrics.primary.sql.query"
     assert check_sql_syntax(load_experiment(_definition())) == []
+    # DuckDB's own syntax, and PostgreSQL's set-returning functions, pass without a catalog
+    for query in ("FROM orders SELECT user_id AS unit_id, ts AS timestamp, 1 AS value",
+                  "SELECT 'u' || g AS unit_id, now() AS timestamp, g AS value "
+                  "FROM generate_series(1, 3) g"):  # fmt: skip
+        found = check_sql_syntax(load_experiment(_definition(sql={"source": "x", "query": query})))
+        assert found == [], found
 
 
 def _write(tmp_path: Path, raw: Any) -> Path:

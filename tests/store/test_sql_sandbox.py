@@ -193,3 +193,15 @@ def test_postgresql_down_is_a_clear_error(postgres: PostgresServer) -> None:
     assert problem.path == f"{WHERE}.sql.query"
     assert "source 'pg' (postgresql)" in problem.expected
     assert "Connection refused" in problem.expected or "connection failed" in problem.expected
+
+
+def test_a_files_query_is_interrupted_at_its_time_limit(lake: dict[str, Any]) -> None:
+    slow = (
+        "SELECT 'x' AS unit_id, TIMESTAMP '2026-01-01' AS timestamp, "
+        "sum(a.range * b.range) AS value FROM range(100000000) a, range(100000) b"
+    )
+    with pytest.raises(SqlSourceError) as raised:
+        fetch_rows(run(lake, slow), 0, MAX, timeout_s=0.3)
+    assert str(raised.value) == (
+        f"{WHERE}.sql.query: expected a query that ends within the time limit of source 'lake'"
+    )

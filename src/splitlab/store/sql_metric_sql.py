@@ -69,7 +69,15 @@ def event_rows(codes: str, case: str, scope: str, sql: Mapping[int, int]) -> str
     for k in sorted(sql.values()):
         events += f"""
       UNION ALL
-      SELECT keys.unit_key, s.value, s.ts, NULL::UBIGINT AS vc, false AS own, {k} AS k
-      FROM {view_name(k)} s JOIN unit_keys keys ON s.unit_id = keys.unit_id
-      WHERE s.ts <= $cutoff"""
+      SELECT unit_key, value, ts, NULL::UBIGINT AS vc, false AS own, {k} AS k
+      FROM ({sql_rows(k)}) WHERE ts <= $cutoff"""
     return events
+
+
+def sql_rows(k: int) -> str:
+    """SQL metric `k`'s rows with the store's unit keys: ``unit_key, ts, value`` (for queries
+    that read a metric's rows outside :func:`event_rows`, e.g. per-unit first events)."""
+    return (
+        f"SELECT keys.unit_key, s.ts, s.value FROM {view_name(k)} s "
+        "JOIN unit_keys keys ON s.unit_id = keys.unit_id"
+    )

@@ -8,7 +8,7 @@ A query returns the columns ``unit_id``, ``timestamp`` and ``value``; the runner
 with the range as bound parameters, and return an Arrow table ``(unit_id string, ts int64,
 value float64)`` that the store joins with its exposures as it does metric events.
 
-Types (checked before the query runs, :func:`check_columns`):
+Types (checked before the query runs, :func:`column_problems`):
 
 * ``timestamp`` is a date-time type: TIMESTAMP without time zone is read as UTC, TIMESTAMP
   WITH TIME ZONE is converted to UTC; both are cut to whole milliseconds (floor). Numbers
@@ -48,7 +48,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]  # no stubs; see the report
 
-from splitlab.config.errors import ConfigError, Problem
+from splitlab.config.errors import Problem
 from splitlab.config.source_loading import SourcesError, resolve_dsn
 from splitlab.config.sources import FilesSource, PostgresSource, Source
 from splitlab.store.errors import StoreError
@@ -128,12 +128,6 @@ def column_problems(columns: list[Column], where: str) -> list[Problem]:
         found = f"unit_id of type {by_name['unit_id'].type}"
         problems.append(Problem(where, found, "a column unit_id of text or integer type"))
     return problems
-
-
-def check_columns(columns: list[Column], where: str) -> None:
-    problems = column_problems(columns, where)
-    if problems:
-        raise ConfigError(problems)
 
 
 # ---------------------------------------------------------------------------------- files
@@ -265,8 +259,18 @@ def postgres_session(
 ) -> Iterator[Any]:
     """A connection in a READ ONLY transaction with a statement timeout, time zone UTC;
     rolled back and closed on exit."""
-    import psycopg
-
+    try:
+        import psycopg
+    except ImportError:
+        raise SourcesError(
+            [
+                Problem(
+                    f"$.sources.{name}.type",
+                    "postgresql",
+                    "psycopg installed for PostgreSQL sources: pip install 'splitlab[postgresql]'",
+                )
+            ]
+        ) from None
     dsn = resolve_dsn(name, source)
     millis = max(1, int(timeout_s * 1000))
     options = f"-c default_transaction_read_only=on -c statement_timeout={millis} -c TimeZone=UTC"
@@ -361,11 +365,18 @@ def _session(run: SqlRun, timeout_s: float) -> Any:
     )
 
 
+def _source_errors() -> tuple[type[Exception], ...]:
+    """The exception classes of the sources' drivers (psycopg is an optional extra)."""
+    try:
+        import psycopg
+    except ImportError:
+        return (duckdb.Error,)
+    return (duckdb.Error, psycopg.Error)
+
+
 def _guarded(run: SqlRun, action: Callable[[], Any]) -> Any:
     """`action`'s result, with a source's own errors as a :class:`SqlSourceError` naming the
-    metric (a configuration error, such as an unset ``dsnEnv`` variable, passes as it is)."""
-    import psycopg
-
+    metric (a catalog problem, such as an unset ``dsnEnv`` variable, included)."""
     try:
         return action()
     except SqlSourceError:
@@ -379,7 +390,7 @@ def _guarded(run: SqlRun, action: Callable[[], Any]) -> Any:
     except duckdb.InterruptException:
         expected = f"a query that ends within the time limit of source {run.source_name!r}"
         raise SqlSourceError(f"{run.where}.sql.query", expected) from None
-    except (duckdb.Error, psycopg.Error) as exc:
+    except _source_errors() as exc:
         message = " ".join(str(exc).split())
         if len(message) > 400:
             message = message[:397] + "..."
