@@ -14,7 +14,7 @@ from splitlab.config.sources import ClickHouseSource, FilesSource, SourceCatalog
 from splitlab.stats.sums import ExperimentSums
 from splitlab.store.clickhouse import ClickHouseStore, LocalServer
 from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError
-from splitlab.store.clickhouse.sql_metric import READ_ONLY
+from splitlab.store.clickhouse.sql_metric import READ_ONLY, column_kind
 from tests.clickhouse.sql_metric_data import CUTOFF, ORDERS_QUERY, experiment, orders
 
 CATALOG = SourceCatalog(
@@ -192,3 +192,34 @@ def test_retention_and_time_to_event_sql_metrics_are_refused_here(store: Any) ->
     raw["metrics"]["secondary"] = [retained]
     with pytest.raises(ConfigError, match=r"secondary\[0\]\.sql: expected a conversion or cont"):
         house.summary(load_experiment(raw), CUTOFF)
+
+
+def test_a_datetime_of_any_time_zone_is_the_same_instant(store: Any) -> None:
+    house, _ = store
+    query = (
+        "SELECT buyer AS unit_id, toTimeZone(placed_at, 'Asia/Tokyo') AS timestamp,"
+        f" amount AS value FROM {SHOP}.orders"
+    )
+    assert as_dicts(house.summary(experiment("shop", sql(query)), CUTOFF)) == as_dicts(
+        house.summary(experiment("shop"), CUTOFF)
+    )
+
+
+@pytest.mark.parametrize(
+    ("type_name", "kind"),
+    [
+        ("LowCardinality(Nullable(String))", "text"),
+        ("FixedString(16)", "text"),
+        ("Nullable(UInt64)", "integer"),
+        ("Decimal(10, 2)", "number"),
+        ("Float32", "number"),
+        ("Nullable(Nothing)", "null"),
+        ("DateTime", "timestamp"),
+        ("Nullable(DateTime('Europe/Berlin'))", "timestamp"),
+        ("DateTime64(3)", "other"),
+        ("Date", "other"),
+        ("Array(String)", "other"),
+    ],
+)
+def test_column_kinds(type_name: str, kind: str) -> None:
+    assert column_kind(type_name) == kind

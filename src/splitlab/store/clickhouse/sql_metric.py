@@ -122,9 +122,9 @@ def checked_query(path: str, query: str) -> str:
 
 
 def _base_type(name: str) -> str:
-    for wrapper in ("Nullable(", "LowCardinality("):
-        while name.startswith(wrapper) and name.endswith(")"):
-            name = name[len(wrapper) : -1]
+    """`name` without its ``Nullable(...)`` and ``LowCardinality(...)`` wrappers, in any order."""
+    while name.endswith(")") and name.startswith(("Nullable(", "LowCardinality(")):
+        name = name[name.index("(") + 1 : -1]
     return name
 
 
