@@ -33,6 +33,7 @@ from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.stats.sums import ArmSums, CrossSums, ExperimentSums, SliceSums
 from splitlab.store.capping_sql import CapColumn, applied_caps, cap_columns, capped
 from splitlab.store.errors import StoreError
+from splitlab.store.retention_sql import SURVIVAL_TYPES, duckdb_unit_columns, eligible_sums
 
 NO_CUTOFF = 2**62
 #: The label of units whose first exposure lacks the segment attribute.
@@ -127,7 +128,7 @@ def sum_columns(metrics: Sequence[Metric], *, clustered: bool = False) -> list[s
                 sums.append(f"sum({x} * {d}) AS {x}_spd")
         if ratio:
             sums += [f"sum({d}) AS {d}_s", f"sum({d} * {d}) AS {d}_ss", f"sum({y} * {d}) AS {d}_sp"]
-    return sums
+    return sums if clustered else sums + eligible_sums(metrics)
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,11 @@ def unit_values(
     values: list[str] = []
     pre = "age < 0 AND age >= -$lookback"
     for i, metric in enumerate(metrics):
+        if metric.type in SURVIVAL_TYPES:  # their own columns (retention_sql)
+            cols = duckdb_unit_columns(i, metric, number[metric.event_name], pre, params)
+            per_unit += cols.per_unit
+            values += cols.values
+            continue
         post = "own AND age >= 0"
         if metric.window_hours is not None:
             params[f"w{i}"] = int(metric.window_hours * 3_600_000)
@@ -382,4 +388,6 @@ def _arm(i: int, metric: Metric, record: dict[str, Any] | None, clustered: bool)
         )
     if ratio:
         denominator = CrossSums(get(f"d{i}_s"), get(f"d{i}_ss"), get(f"d{i}_sp"))
-    return ArmSums(get("n"), get(f"y{i}_s"), get(f"y{i}_ss"), covariate, denominator)
+    # a retention metric counts its eligible units (retention_sql); over clusters, clusters
+    n = get(f"el{i}_s") if metric.type is MetricType.RETENTION and not clustered else get("n")
+    return ArmSums(n, get(f"y{i}_s"), get(f"y{i}_ss"), covariate, denominator)

@@ -1,0 +1,188 @@
+"""Retention and time-to-event metrics in the summary: the rules both stores share, and DuckDB's SQL.
+
+Rules (docs/storage.md, "Retention and time to event"); ``t0`` is the unit's first exposure,
+times are epoch milliseconds, a day is exactly 24 h, the cut-off is the look's:
+
+* Retention (``retention = {day, days}``): a unit is *eligible* when its window has closed,
+  ``t0 + (day + days) * 24 h <= cut-off``, and *retained* when it is eligible and has an event
+  of the metric's name in this experiment in ``[t0 + day * 24 h, t0 + (day + days) * 24 h)``.
+  The metric's sums are over eligible units only: ``n`` = eligible units (the per-unit column
+  ``el{i}``, summed as ``el{i}_s``), ``sum`` = ``sumSq`` = retained units. These columns are
+  part of the main summary, so segments, weights versions and cluster sums (where a cluster's
+  denominator is its eligible units) get them too.
+* The retention curve: per day ``d`` in ``0 .. min(day + days, MAX_CURVE_DAYS) - 1``, the units
+  eligible for day ``d`` (``t0 + (d + 1) * 24 h <= cut-off``) and those of them with an event
+  on day ``d`` (``[t0 + d * 24 h, t0 + (d + 1) * 24 h)``). A separate query, run only when the
+  experiment has retention metrics, for the overall slice only.
+* Time to event: the main summary gives such a metric ``y{i}`` = 0 (so ``n`` = the arm's units
+  and ``sum`` = ``sumSq`` = 0); its survival table comes from a separate query
+  (:mod:`splitlab.store.survival_sql`).
+
+Units exposed to more than one variant are left out, as everywhere in the summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from splitlab.config.models import Metric, MetricType
+from splitlab.stats.survival_table import RetentionCurve
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+#: The most days a retention curve shows (days 0 .. 89).
+MAX_CURVE_DAYS = 90
+#: The metric types whose sums are not the plain per-unit sums of the summary.
+SURVIVAL_TYPES = (MetricType.RETENTION, MetricType.TIME_TO_EVENT)
+
+
+def window_ms(metric: Metric) -> tuple[int, int]:
+    """A retention metric's window ``[start, end)`` after ``t0``, in milliseconds."""
+    if metric.retention is None:
+        raise ValueError(f"metric {metric.name!r}: a retention metric needs 'retention'")
+    return metric.retention.start_hours * HOUR_MS, metric.retention.end_hours * HOUR_MS
+
+
+def horizon_ms(metric: Metric) -> int:
+    """A time-to-event metric's horizon tau in milliseconds."""
+    if metric.horizon_hours is None:
+        raise ValueError(f"metric {metric.name!r}: a time-to-event metric needs 'horizonHours'")
+    return round(metric.horizon_hours * HOUR_MS)
+
+
+def curve_days(metric: Metric) -> int:
+    """How many days (from day 0) a retention metric's curve shows."""
+    assert metric.retention is not None
+    return min(metric.retention.day + metric.retention.days, MAX_CURVE_DAYS)
+
+
+def metrics_of(metrics: Sequence[Metric], kind: MetricType) -> list[tuple[int, Metric]]:
+    """The metrics of type `kind` with their summary numbers ``i``."""
+    return [(i, m) for i, m in enumerate(metrics) if m.type is kind]
+
+
+@dataclass(frozen=True)
+class UnitColumns:
+    """A retention or time-to-event metric's part of DuckDB's ``unit_values``: aggregates
+    in ``per`` and columns of ``vals``."""
+
+    per_unit: list[str]
+    values: list[str]
+
+
+def duckdb_unit_columns(
+    i: int, metric: Metric, event: int, pre: str, params: dict[str, Any]
+) -> UnitColumns:
+    """The ``per`` aggregates and ``vals`` columns of metric `i` (event name number `event`;
+    `pre`: the CUPED pre-period condition). Retention: ``y{i}`` retained and ``el{i}``
+    eligible, both 0 for an ineligible unit, as is its covariate ``x{i}`` (whether the unit
+    had such an event in the pre-period). Time to event: ``y{i}`` (and ``x{i}``) = 0."""
+    y, x = f"y{i}", f"x{i}"
+    if metric.type is MetricType.TIME_TO_EVENT:
+        zeros = [f"0::DOUBLE AS {y}"] + ([f"0::DOUBLE AS {x}"] if metric.cuped else [])
+        return UnitColumns([], zeros)
+    start, end = window_ms(metric)
+    params[f"rs{i}"], params[f"re{i}"] = start, end
+    eligible = f"u.t0 + $re{i} <= $cutoff"
+    per_unit = [
+        f"max(CASE WHEN k = {event} AND own AND age >= $rs{i} AND age < $re{i} THEN 1 END) AS {y}"
+    ]
+    values = [
+        f"({eligible})::DOUBLE AS el{i}",
+        f"CASE WHEN {eligible} THEN coalesce(p.{y}, 0) ELSE 0 END::DOUBLE AS {y}",
+    ]
+    if metric.cuped:
+        per_unit.append(f"max(CASE WHEN k = {event} AND {pre} THEN 1 END) AS {x}")
+        values.append(f"CASE WHEN {eligible} THEN coalesce(p.{x}, 0) ELSE 0 END::DOUBLE AS {x}")
+    return UnitColumns(per_unit, values)
+
+
+def eligible_sums(metrics: Sequence[Metric]) -> list[str]:
+    """The sums of the retention metrics' eligibility columns (``el{i}_s``)."""
+    return [f"sum(el{i}) AS el{i}_s" for i, _ in metrics_of(metrics, MetricType.RETENTION)]
+
+
+# ---------------------------------------------------------------------- the retention curve
+
+
+@dataclass(frozen=True)
+class CurvePlan:
+    """The retention curve query: its rows are ``(k, variant, d, c)``: with ``k = -1`` the
+    units whose completed days (capped at ``span``) are ``d``; otherwise the units with an
+    event of retention event name number ``k`` on day ``d``, eligible for that day."""
+
+    sql: str
+    params: dict[str, Any]
+    #: Per retention metric: its summary number, its event name number and its curve's days.
+    metrics: list[tuple[int, int, int]]
+    span: int
+
+
+def curve_inputs(
+    metrics: Sequence[Metric],
+) -> tuple[list[str], list[tuple[int, int, int]], int]:
+    """The retention event names (numbered ``k``), per metric ``(i, k, days)``, and the most
+    days of any curve."""
+    found = metrics_of(metrics, MetricType.RETENTION)
+    names = sorted({m.event_name for _, m in found})
+    number = {name: k for k, name in enumerate(names)}
+    per = [(i, number[m.event_name], curve_days(m)) for i, m in found]
+    return names, per, max((days for *_, days in per), default=0)
+
+
+#: DuckDB: one row per unit exposed to exactly one variant, with its first exposure.
+UNITS_CTE = """u AS (
+  SELECT unit_key AS uk, min(ts) AS t0, arg_min(variant, ts) AS variant
+  FROM exposures WHERE experiment_id = $exp AND ts <= $cutoff
+  GROUP BY unit_key HAVING min(variant) = max(variant)
+)"""
+
+
+def duckdb_curve(experiment_id: str, metrics: Sequence[Metric], cutoff_ms: int) -> CurvePlan:
+    """DuckDB's retention curve query (see :class:`CurvePlan`)."""
+    names, per, span = curve_inputs(metrics)
+    params: dict[str, Any] = {"exp": experiment_id, "cutoff": cutoff_ms}
+    for k, name in enumerate(names):
+        params[f"rn{k}"] = name
+    case = " ".join(f"WHEN $rn{k} THEN {k}" for k in range(len(names)))
+    in_names = ", ".join(f"$rn{k}" for k in range(len(names)))
+    sql = f"""WITH {UNITS_CTE}, days AS (
+  SELECT DISTINCT CASE me.metric {case} END AS k, u.uk, u.variant,
+         (me.ts - u.t0) // {DAY_MS} AS d, u.t0
+  FROM metric_events me JOIN u ON me.unit_key = u.uk
+  WHERE me.experiment_id = $exp AND me.ts <= $cutoff AND me.metric IN ({in_names})
+    AND me.ts >= u.t0 AND me.ts - u.t0 < {span * DAY_MS}
+)
+SELECT -1 AS k, variant, least(($cutoff - t0) // {DAY_MS}, {span}) AS d, count(*) AS c
+FROM u GROUP BY variant, d
+UNION ALL
+SELECT k, variant, d, count(*) AS c
+FROM days WHERE t0 + (d + 1) * {DAY_MS} <= $cutoff GROUP BY k, variant, d"""
+    return CurvePlan(sql, params, per, span)
+
+
+def curves_from_rows(
+    plan: CurvePlan, variants: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> dict[tuple[int, str], RetentionCurve]:
+    """Per (metric number ``i``, variant): its retention curve (zeros where no unit)."""
+    completed: dict[str, list[float]] = {v: [0.0] * (plan.span + 1) for v in variants}
+    events: dict[tuple[int, str], list[float]] = {}
+    for row in rows:
+        k, variant, d, c = int(row[0]), str(row[1]), int(row[2]), float(row[3])
+        if variant not in completed:
+            continue  # a variant the definition does not have: in no arm, as in the summary
+        if k < 0:
+            completed[variant][d] += c
+        else:
+            events.setdefault((k, variant), [0.0] * plan.span)[d] += c
+    out: dict[tuple[int, str], RetentionCurve] = {}
+    for i, k, days in plan.metrics:
+        for variant in variants:
+            done = completed[variant]
+            # eligible for day d: at least d + 1 completed days
+            eligible = [sum(done[d + 1 :]) for d in range(days)]
+            retained = events.get((k, variant), [0.0] * plan.span)[:days]
+            out[(i, variant)] = RetentionCurve(tuple(range(days)), tuple(eligible), tuple(retained))
+    return out
