@@ -169,6 +169,10 @@ def curves_block(
     return out
 
 
+def _count(value: Any) -> str:
+    return f"{value:,.0f}" if isinstance(value, int | float) else "n/a"
+
+
 def _hours(value: Any) -> str:
     return f"{value:,.1f} h" if isinstance(value, int | float) else "n/a"
 
@@ -193,8 +197,8 @@ def curve_lines(curves: Mapping[str, Any] | None) -> list[str]:
         for arm in block["arms"]:
             lines.append(
                 f"  {arm['variant']}: RMST {_hours(arm.get('rmstHours'))} "
-                f"({arm.get('events')} events, {arm.get('censored')} censored "
-                f"of {arm.get('units')} units)"
+                f"({_count(arm.get('events'))} events, {_count(arm.get('censored'))} censored "
+                f"of {_count(arm.get('units'))} units)"
             )
         for d in block.get("differences") or []:
             diff = d.get("differenceHours") or {}

@@ -91,6 +91,9 @@ def retention_chart(arms: Sequence[tuple[str, Points]], title: str,
     days = [d for _, points in drawn for d, _ in points]
     top = max(r for _, points in drawn for _, r in points)
     y_ticks = _nice_ticks(0.0, max(top, 0.01))
+    step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 0.1
+    while y_ticks[-1] < top:  # a labelled line at or above the highest point
+        y_ticks.append(round(y_ticks[-1] + step, 12))
     x = _Scale(min(days), max(days), PAD_LEFT + 8, WIDTH - PAD_RIGHT - 8)
     y = _Scale(0.0, max(y_ticks[-1], top), height - PAD_BOTTOM, PAD_TOP + _LEGEND)
     span = max(days) - min(days)
