@@ -13,6 +13,7 @@ document (``GET /v1/experiments/{id}/results``) gives in its ``curves`` block.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -115,7 +116,7 @@ def test_the_km_chart_draws_one_step_curve_per_arm(
         points = _xy(path.get_attribute("data-xy"))
         assert points[0] == (0.0, 1.0)
         assert all(0.0 <= t <= 72.0 and 0.0 <= s <= 1.0 for t, s in points)
-        assert all(b[0] >= a[0] and b[1] <= a[1] for a, b in zip(points, points[1:], strict=False))
+        assert all(b[0] >= a[0] and b[1] <= a[1] for a, b in itertools.pairwise(points))
         assert points == list(zip(expected[name]["curve"]["hours"],
                                   expected[name]["curve"]["survival"], strict=True))  # fmt: skip
         # The path is a real line on the page (not an empty or zero-sized mark).
