@@ -15,6 +15,7 @@ from splitlab.config.conditions import validate_condition
 from splitlab.config.designs import check_design
 from splitlab.config.errors import Problem
 from splitlab.config.layers import check_layering
+from splitlab.config.metric_kinds import check_metric_kinds
 from splitlab.config.rules import validate_rules
 
 SEGMENT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
@@ -36,6 +37,7 @@ def check_experiment(raw: Mapping[str, Any]) -> list[Problem]:
     _check_metrics(
         raw.get("metrics"), problems, kind if kind in ("cluster", "switchback") else None
     )
+    check_metric_kinds(raw, problems)
     _check_targeting(raw.get("targeting"), problems)
     _check_segments(raw, problems)
     check_design(raw, problems)

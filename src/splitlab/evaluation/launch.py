@@ -236,6 +236,7 @@ def _metric_data(experiment: Experiment, sums: ExperimentSums) -> CheckItem:
             a.sum != 0
             or a.sum_sq != 0
             or (metric.type == MetricType.RATIO and a.denominator is not None and a.denominator.sum)
+            or (a.survival is not None and sum(a.survival.events) > 0)
             for a in arms.values()
         )
         if not has:

@@ -85,7 +85,13 @@ def _compare(
         return {**base, "estimable": False, "reason": "ratio metrics are not post-stratified"}
     if metric.type == MetricType.QUANTILE:
         return {**base, "estimable": False, "reason": "quantile metrics are not post-stratified"}
-    binary = metric.type == MetricType.CONVERSION
+    if metric.type == MetricType.TIME_TO_EVENT:
+        return {
+            **base,
+            "estimable": False,
+            "reason": "time-to-event metrics are not post-stratified",
+        }
+    binary = metric.type in (MetricType.CONVERSION, MetricType.RETENTION)
     empty = ArmSums(0.0, 0.0, 0.0)
     effect = var_effect = m_c = var_m_c = 0.0
     for k in strata:

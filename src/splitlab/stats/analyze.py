@@ -20,9 +20,11 @@ from splitlab.stats import (
     msprt,
     power,
     quantile_metric,
+    retention_metric,
     sequential,
     srm,
     switchback,
+    time_to_event_metric,
 )
 from splitlab.stats import versions as versions_mod
 from splitlab.stats.comparison import Pending, build_comparison
@@ -43,6 +45,13 @@ from splitlab.stats.sums import ArmSums, ExperimentSums, arm_pair
 
 _PLACEHOLDER = Decision("continue", None, ())
 
+#: Metric types that only the classic estimator analyses, with the reason given elsewhere.
+_UNSUPPORTED_DESIGN = {
+    MetricType.QUANTILE: quantile_metric.UNSUPPORTED_DESIGN,
+    MetricType.RETENTION: retention_metric.UNSUPPORTED_DESIGN,
+    MetricType.TIME_TO_EVENT: time_to_event_metric.UNSUPPORTED_DESIGN,
+}
+
 
 ViewCache = dict[tuple[int, str, bool], tuple[ArmSums, ArmView]]
 
@@ -59,13 +68,13 @@ def _view(metric: Metric, arm: ArmSums, cache: ViewCache) -> ArmView:
     if metric.type == MetricType.RATIO:
         view = ratio_view(arm, metric.cuped)
     else:
-        view = mean_view(arm, metric.type == MetricType.CONVERSION, metric.cuped)
+        view = mean_view(arm, metric.type in retention_metric.PROPORTIONS, metric.cuped)
     cache[key] = (arm, view)
     return view
 
 
 def _test_kind(metric: Metric, method: str) -> TestKind:
-    if metric.type == MetricType.CONVERSION:
+    if metric.type in retention_metric.PROPORTIONS:
         return "proportions"
     return "z" if method == "frequentist_z_test" else "welch"
 
@@ -87,6 +96,11 @@ def _difference(
             metric, c_arm, t_arm, experiment.evaluation.alpha
         )
         return diff, reason, q_notes, units
+    if metric.type == MetricType.TIME_TO_EVENT:
+        diff, reason, s_notes = time_to_event_metric.estimate(
+            metric, c_arm, t_arm, experiment.evaluation.alpha
+        )
+        return diff, reason, s_notes, units
     notes: list[str] = []
     if metric.type == MetricType.RATIO and (c_arm.denominator is None or t_arm.denominator is None):
         return None, "a ratio metric needs denominator sums in both arms", (), units
@@ -276,12 +290,9 @@ def analyze(
             diff: Difference | None
             reason: str | None
             notes: tuple[str, ...]
-            if (
-                metric.type == MetricType.QUANTILE
-                and estimate is not _difference
-                and not by_version
-            ):
-                diff, reason, notes = None, quantile_metric.UNSUPPORTED_DESIGN, ()
+            unsupported = _UNSUPPORTED_DESIGN.get(metric.type)
+            if unsupported and estimate is not _difference and not by_version:
+                diff, reason, notes = None, unsupported, ()
                 arm_units = (0.0, 0.0)
             else:
                 diff, reason, notes, arm_units = estimate(experiment, data, metric, variant, cache)
@@ -322,14 +333,7 @@ def analyze(
         )
 
     metrics = tuple(
-        MetricResult(
-            m.name,
-            role,
-            m.type.value,
-            m.direction.value,
-            tuple(comparisons[m.name]),
-            quantile_metric.describe(m) if m.type == MetricType.QUANTILE else None,
-        )
+        _metric_result(m, role, tuple(comparisons[m.name]), data, names)
         for role, m in experiment.metrics.all()
     )
     warnings: list[str] = []
@@ -365,6 +369,31 @@ def analyze(
         design=design,
     )
     return replace(results, decision=decide(results, experiment, data_quality))
+
+
+def _metric_result(
+    m: Metric,
+    role: str,
+    comparisons: tuple[Comparison, ...],
+    data: ExperimentSums,
+    names: Sequence[str],
+) -> MetricResult:
+    """A metric's results with what its type needs beside the comparisons: the quantile,
+    the time-to-event horizon, or the retention window with the eligible units per arm."""
+    result = MetricResult(m.name, role, m.type.value, m.direction.value, comparisons)
+    if m.type == MetricType.QUANTILE:
+        return replace(result, quantile=quantile_metric.describe(m))
+    if m.type == MetricType.TIME_TO_EVENT:
+        return replace(result, time_to_event=time_to_event_metric.describe(m))
+    if m.type == MetricType.RETENTION:
+        eligible, waiting = retention_metric.eligibility(m, data, names)
+        return replace(
+            result,
+            retention=retention_metric.describe(m),
+            eligible=eligible,
+            still_in_window=waiting,
+        )
+    return result
 
 
 class ExperimentEvaluator:

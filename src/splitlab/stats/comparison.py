@@ -180,7 +180,7 @@ def _bayesian(
     # A cluster or switchback design's rate is not a share of independent units (p.units
     # counts clusters or cells), so the Beta-binomial model does not apply: the normal one does.
     if (
-        metric.type == MetricType.CONVERSION
+        metric.type in (MetricType.CONVERSION, MetricType.RETENTION)
         and d.theta is None
         and d.single_stratum
         and not clustered

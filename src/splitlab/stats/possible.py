@@ -208,7 +208,7 @@ def impossible_for(
     """
     kinds: dict[str, str] = {}
     for _, metric in experiment.metrics.all():
-        if metric.type is MetricType.CONVERSION:
+        if metric.type in (MetricType.CONVERSION, MetricType.RETENTION):
             # Cluster and switchback sums are over clusters or cells: a conversion total counts
             # the converted units in it (0, 1, 2, ...).
             kinds.setdefault(

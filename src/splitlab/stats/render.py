@@ -70,7 +70,7 @@ class _MetricsTable:
     def __init__(self, results: Results) -> None:
         self._metrics = [
             (
-                f"{m.name} ({m.quantile + ', ' if m.quantile else ''}{m.role})",
+                f"{m.name} ({m.detail + ', ' if m.detail else ''}{m.role})",
                 [cells(c) for c in m.comparisons],
                 m.comparisons,
             )
@@ -148,7 +148,7 @@ def html_results(results: Results, escape: Callable[[str], str]) -> str:
     rows = []
     for m in results.metrics:
         for c in m.comparisons:
-            name = f"{m.name} ({m.quantile})" if m.quantile else m.name
+            name = f"{m.name} ({m.detail})" if m.detail else m.name
             tds = "".join(f"<td>{escape(x)}</td>" for x in [name, m.role, *cells(c)])
             rows.append(f"<tr>{tds}</tr>")
     head = "".join(f"<th>{escape(h)}</th>" for h in ["metric", "role", *HEADERS])

@@ -156,6 +156,20 @@ class MetricResult:
     comparisons: tuple[Comparison, ...]
     #: Quantile metrics: what is compared, e.g. ``"p95 per event"`` (None for other types).
     quantile: str | None = None
+    #: Time-to-event metrics: what is compared, e.g. ``"restricted mean time to purchase
+    #: within 72 h"`` (None for other types).
+    time_to_event: str | None = None
+    #: Retention metrics: the window, e.g. ``"day 7 retention (...)"`` (None otherwise).
+    retention: str | None = None
+    #: Retention metrics, per variant: the units whose window had closed by the cut-off (the
+    #: ``n`` of the rate) and the exposed units still in their window (not counted yet).
+    eligible: dict[str, float] | None = None
+    still_in_window: dict[str, float] | None = None
+
+    @property
+    def detail(self) -> str | None:
+        """What a quantile, time-to-event or retention metric compares (None otherwise)."""
+        return self.quantile or self.time_to_event or self.retention
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -167,6 +181,14 @@ class MetricResult:
         }
         if self.quantile is not None:
             out["quantile"] = self.quantile
+        if self.time_to_event is not None:
+            out["timeToEvent"] = self.time_to_event
+        if self.retention is not None:
+            out["retention"] = self.retention
+        if self.eligible is not None:
+            out["eligible"] = {k: count(v) for k, v in self.eligible.items()}
+        if self.still_in_window is not None:
+            out["stillInWindow"] = {k: count(v) for k, v in self.still_in_window.items()}
         return out
 
 

@@ -236,6 +236,12 @@ def design_estimate(
         raise SpilloverError(
             f"variant: expected one of {', '.join(map(repr, treatments))} (got {chosen!r})"
         )
+    if m.type in (MetricType.RETENTION, MetricType.TIME_TO_EVENT):
+        raise SpilloverError(
+            f"metric {metric!r}: expected a conversion, continuous or ratio metric (got "
+            f"{m.type.value!r}: a cluster design cannot analyse it, so the two designs have no "
+            "common estimate)"
+        )
     arms = sums.metrics.get(metric)
     if arms is None:
         raise SpilloverError(f"sums.metrics: expected data for metric {metric!r} (none found)")
