@@ -30,7 +30,7 @@ DAY_MS = 24 * HOUR_MS
 #: the voucher's units order within the metric's 72-hour horizon.
 ORDER_MEAN_HOURS = {"control": 200.0, "voucher": 150.0}
 #: Return visits are simulated on days 0 .. RETURN_DAYS - 1 after the first visit.
-RETURN_DAYS = 11
+RETURN_DAYS = 9
 #: The chance of a visit on day d: ``start * exp(-d / 4) + floor`` per variant.
 _HABIT = {"control": (0.35, 0.15), "voucher": (0.40, 0.18)}
 
