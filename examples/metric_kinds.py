@@ -223,9 +223,7 @@ def short_curves(view: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, block in view.get("curves", {}).items():
         arm = dict(block["arms"][0])
-        arm["curve"] = {
-            k: [_short(x) for x in [*v[:2], v[-1]]] for k, v in arm["curve"].items()
-        }
+        arm["curve"] = {k: [_short(x) for x in [*v[:2], v[-1]]] for k, v in arm["curve"].items()}
         shortened = {k: _short(v) for k, v in block.items() if k not in ("arms", "differences")}
         shortened["arms"] = [{k: _short(v) for k, v in arm.items()}]
         if "differences" in block:

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from examples import metric_kinds as mk
+
 from tests.conftest import ROOT
 
 DOC = (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
