@@ -65,7 +65,7 @@ def test_list_page_shows_status_decision_and_alerts(browser: TestClient) -> None
     assert set(rows) == {"exp-checkout-flow-v3", "exp-search-ranking-v2", "exp-homepage-copy-aa",
                          "exp-pricing-annual-plan", "exp-dispatch-batching",
                          "exp-orders-db-migration", "exp-onboarding-bandit",
-                         "holdout-growth-2026"}  # fmt: skip
+                         "holdout-growth-2026", "exp-welcome-offer"}  # fmt: skip
     assert "Ship variant-a (proposed" in rows["exp-checkout-flow-v3"]
     assert '<td class="design">holdout: 5% held out</td>' in rows["holdout-growth-2026"]
     assert "rolled back" in rows["exp-search-ranking-v2"]
