@@ -35,7 +35,7 @@ DEFINITION: dict[str, Any] = {
                     "retention": {"day": 7}},
         "secondary": [
             {"name": "week2", "type": "retention", "event": "visit",
-             "retention": {"day": 7, "days": 7}, "cuped": True},
+             "retention": {"day": 7, "days": 7}},
             {"name": "d0_buy", "type": "retention", "event": "purchase",
              "retention": {"day": 0}},
             {"name": "time_to_buy", "type": "time_to_event", "event": "purchase",
@@ -163,21 +163,6 @@ def retention_reference(
     out["eligible"] = (out.t0 + end <= cutoff).astype(int)
     out["retained"] = out.index.isin(hits.unit).astype(int) * out.eligible
     return out
-
-
-def retention_covariate(units: pd.DataFrame, events: list[Event], name: str,
-                        lookback_days: int, cutoff: int) -> pd.Series:  # fmt: skip
-    """Per unit: 1 when it had an event of the metric's name in any experiment in the
-    ``lookback_days`` before its first exposure."""
-    rows = pd.DataFrame(
-        [(e.unit_id, e.timestamp) for e in events
-         if e.type == "metric" and e.metric == EVENT_OF[name] and e.timestamp <= cutoff],
-        columns=["unit", "ts"],
-    )  # fmt: skip
-    joined = rows.merge(units[["t0"]], left_on="unit", right_index=True)
-    age = joined.ts - joined.t0
-    pre = joined[(age < 0) & (age >= -lookback_days * DAY)]
-    return pd.Series(units.index.isin(pre.unit).astype(int), index=units.index)
 
 
 def curve_reference(

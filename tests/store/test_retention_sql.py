@@ -1,6 +1,6 @@
 """Retention sums in DuckDB against an independent pandas computation of the rules:
-eligible and retained units per arm (overall and per segment), the units still in their
-window, the CUPED covariate over eligible units, and the day-by-day curve."""
+eligible and retained units per arm (overall, per segment and per weights version), the
+units still in their window, and the day-by-day curve."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from .survival_data import (
     curve_reference,
     experiment,
     frames,
-    retention_covariate,
     retention_reference,
 )
 from .survival_fixture import loaded
@@ -58,24 +57,6 @@ def test_retention_sums_equal_pandas(loaded: Any, cutoff: int | None) -> None:
         ref = retention_reference(units, metric_events, "d7", cut)
         assert 0 < ref.eligible.sum() < len(ref)
         assert 0 < ref.retained.sum() < ref.eligible.sum()
-
-
-def test_retention_covariate_is_over_eligible_units(loaded: Any) -> None:
-    """CUPED on a retention metric: whether the unit had such an event in the lookback
-    before its exposure (any experiment), summed over the eligible units only."""
-    store, events = loaded
-    exp = experiment()
-    sums = store.summary(exp, _at(CUTOFF))
-    units, metric_events = frames(events, CUTOFF)
-    ref = retention_reference(units, metric_events, "week2", CUTOFF)
-    x = retention_covariate(units, events, "week2", 3, CUTOFF) * ref.eligible
-    for variant in VARIANTS:
-        mine = ref.variant == variant
-        cov = sums.metrics["week2"][variant].covariate
-        assert cov is not None
-        assert cov.sum == cov.sum_sq == x[mine].sum()
-        assert cov.sum_product == (x[mine] * ref.retained[mine]).sum()
-    assert x.sum() > 0
 
 
 @pytest.mark.parametrize("cutoff", [CUTOFF, None])
@@ -117,3 +98,23 @@ def test_summary_without_these_metrics_has_no_retention_columns() -> None:
     sql = plan_summary(plain, CUTOFF, ["region"]).sql
     assert "el0" not in sql and "el1" not in sql and "$re" not in sql
     assert "el0_s" in plan_summary(exp, CUTOFF).sql
+
+
+def test_weights_versions_split_the_retention_sums(loaded: Any) -> None:
+    """Per weights version (by the unit's first exposure): each version's eligible and
+    retained units are pandas', and the versions add up to the summary's."""
+    store, events = loaded
+    exp = experiment()
+    boundaries = [CUTOFF - 12 * 86_400_000, CUTOFF - 5 * 86_400_000]
+    versions = store.weights_version_sums(exp, boundaries, _at(CUTOFF))
+    units, metric_events = frames(events, CUTOFF)
+    ref = retention_reference(units, metric_events, "d7", CUTOFF)
+    version = (ref.t0 >= boundaries[0]).astype(int) + (ref.t0 >= boundaries[1]).astype(int)
+    total = store.summary(exp, _at(CUTOFF)).metrics["d7"]
+    for variant in VARIANTS:
+        for k, part in enumerate(versions):
+            mine = ref[(version == k) & (ref.variant == variant)]
+            arm = part.metrics["d7"][variant]
+            assert (arm.n, arm.sum) == (mine.eligible.sum(), mine.retained.sum()), (k, variant)
+        assert sum(p.metrics["d7"][variant].n for p in versions) == total[variant].n
+    assert versions[-1].metrics["d7"]["a"].n == 0  # exposed within 5 days: none eligible

@@ -32,6 +32,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from splitlab.stats.survival_table import SurvivalTable
 
 
@@ -59,26 +61,42 @@ class Rmst:
     variance: float
 
 
+def _columns(table: SurvivalTable) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(times, at risk, events, S just after each time) as arrays."""
+    times = np.asarray(table.times, dtype=float)
+    events = np.asarray(table.events, dtype=float)
+    left = np.cumsum(events + np.asarray(table.censored, dtype=float))
+    # Units at risk at t_j: all units minus those whose duration ended before t_j (counts
+    # are whole numbers, exact in floating point).
+    at_risk = table.units - np.concatenate(([0.0], left[:-1]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(events >= at_risk, 0.0, 1.0 - events / at_risk)
+    # No event: the factor is exactly 1 (and 0/0 at an empty row is never taken).
+    factor = np.where(events > 0, factor, 1.0)
+    return times, at_risk, events, np.cumprod(factor)
+
+
+def _greenwood_terms(at_risk: np.ndarray, events: np.ndarray) -> np.ndarray:
+    """``d / (n (n - d))`` at each time; 0 where ``n = d`` (S is 0 from there on)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = events / (at_risk * (at_risk - events))
+    return np.where((events > 0) & (at_risk > events), terms, 0.0)
+
+
 def kaplan_meier(table: SurvivalTable) -> KaplanMeier:
     """Kaplan-Meier and Greenwood at every time of ``table`` (empty table: empty tuples)."""
-    n = table.units
-    at_risk: list[float] = []
-    survival: list[float] = []
-    variance: list[float] = []
-    s = 1.0
-    greenwood = 0.0  # sum of d / (n (n - d)) so far
-    for d, c in zip(table.events, table.censored, strict=True):
-        at_risk.append(n)
-        if d > 0:
-            if d >= n:
-                s = 0.0
-            else:
-                s *= 1.0 - d / n
-                greenwood += d / (n * (n - d))
-        survival.append(s)
-        variance.append(s * s * greenwood if s > 0 else 0.0)
-        n -= d + c
-    return KaplanMeier(table.times, tuple(at_risk), table.events, tuple(survival), tuple(variance))
+    if not table.times:
+        return KaplanMeier((), (), (), (), ())
+    _, at_risk, events, surv = _columns(table)
+    greenwood = np.cumsum(_greenwood_terms(at_risk, events))
+    variance = np.where(surv > 0, surv * surv * greenwood, 0.0)
+    return KaplanMeier(
+        table.times,
+        tuple(at_risk.tolist()),
+        table.events,
+        tuple(surv.tolist()),
+        tuple(variance.tolist()),
+    )
 
 
 def _check_tau(tau: float) -> None:
@@ -94,25 +112,18 @@ def rmst(table: SurvivalTable, tau: float) -> Rmst:
     _check_tau(tau)
     if table.units <= 0:
         raise ValueError("RMST of an empty survival table: no units")
-    km = kaplan_meier(table)
-    # Event times <= tau with the survival just after each: the steps of the curve.
-    steps = [
-        (t, n, d, s)
-        for t, n, d, s in zip(km.times, km.at_risk, km.events, km.survival, strict=True)
-        if d > 0 and t <= tau
-    ]
-    # Area between consecutive steps, from the last one backwards, gives A_j for each step.
-    total = 0.0
-    var = 0.0
-    after = tau  # the right end of the current slice
-    for t, n, d, s in reversed(steps):
-        total += s * (after - t)  # A_j = integral_{t_j}^tau S
-        if n > d:
-            var += total * total * d / (n * (n - d))
-        # n == d: S is 0 after t_j, so A_j == total == 0 and the term is dropped.
-        after = t
-    estimate = total + 1.0 * after  # S = 1 from 0 to the first event time
-    return Rmst(estimate, var)
+    times, at_risk, events, surv = _columns(table)
+    # The steps of the curve: event times <= tau, with S just after each.
+    step = (events > 0) & (times <= tau)
+    t, n, d, s = times[step], at_risk[step], events[step], surv[step]
+    if t.size == 0:
+        return Rmst(tau, 0.0)
+    # Slice j: S = s_j from t_j to the next step (or tau); A_j = the area from t_j to tau.
+    widths = np.diff(np.append(t, tau))
+    area_after = np.cumsum((s * widths)[::-1])[::-1]
+    # n == d: S is 0 after t_j, so A_j == 0 and the term is dropped (see the module's notes).
+    variance = float(np.sum(area_after**2 * _greenwood_terms(n, d)))
+    return Rmst(float(t[0] + area_after[0]), variance)
 
 
 def follow_up_short(table: SurvivalTable, tau: float) -> bool:
@@ -141,21 +152,17 @@ def km_curve(table: SurvivalTable, tau: float, max_points: int = 200) -> list[tu
         raise ValueError(f"km_curve: max_points expected >= 2, got {max_points}")
     if not table.times or table.units <= 0:
         return []
-    km = kaplan_meier(table)
-    end = min(tau, km.times[-1])
-    points: list[tuple[float, float]] = [(0.0, 1.0)]
-    for t, d, s in zip(km.times, km.events, km.survival, strict=True):
-        if t > end:
-            break
-        if d > 0:
-            if t == points[-1][0]:
-                points[-1] = (t, s)
-            else:
-                points.append((t, s))
-    if points[-1][0] < end:
-        points.append((end, points[-1][1]))
-    if len(points) <= max_points:
-        return points
-    last = len(points) - 1
-    picks = sorted({round(i * last / (max_points - 1)) for i in range(max_points)})
-    return [points[i] for i in picks]
+    times, _, events, surv = _columns(table)
+    end = min(tau, float(times[-1]))
+    step = (events > 0) & (times <= end)
+    xs = np.concatenate(([0.0], times[step]))
+    ys = np.concatenate(([1.0], surv[step]))
+    if xs.size > 1 and xs[1] == 0.0:
+        xs, ys = xs[1:], ys[1:]  # events at 0: the curve starts at S(0)
+    if xs[-1] < end:
+        xs, ys = np.append(xs, end), np.append(ys, ys[-1])
+    if xs.size > max_points:
+        last = xs.size - 1
+        picks = sorted({round(i * last / (max_points - 1)) for i in range(max_points)})
+        xs, ys = xs[picks], ys[picks]
+    return list(zip(xs.tolist(), ys.tolist(), strict=True))

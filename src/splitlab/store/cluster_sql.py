@@ -65,8 +65,6 @@ def plan_cluster_summary(
         per_cluster.append(f"sum(y{i}) AS y{i}")
         if metric.type is MetricType.RATIO:
             per_cluster.append(f"sum(d{i}) AS d{i}")
-        elif metric.type is MetricType.RETENTION:  # the cluster's eligible units
-            per_cluster.append(f"sum(el{i}) AS d{i}")
         else:
             per_cluster.append(f"count(*)::DOUBLE AS d{i}")
         if metric.cuped:

@@ -56,7 +56,7 @@ from splitlab.store.summary_sql import (
     sums_from_rows,
     used_params,
 )
-from splitlab.store.survival_sql import refuse_time_to_event, survival_sums
+from splitlab.store.survival_sql import survival_sums
 from splitlab.store.switchback_sql import CellResult, plan_cells, read_cells
 from splitlab.store.tables import create_tables
 from splitlab.store.versions_sql import plan_versions, versions_from_rows
@@ -185,7 +185,6 @@ class DuckDBStore:
         millis = cutoff_millis(cutoff)
         if experiment.is_cluster:
             refuse_caps(experiment, "a cluster design")
-            refuse_time_to_event(experiment, "a cluster design")
             plan = plan_cluster_summary(experiment, millis, segments)
         else:
             plan = plan_summary(experiment, millis, segments, known_caps)

@@ -8,8 +8,7 @@ times are epoch milliseconds, a day is exactly 24 h, the cut-off is the look's:
   of the metric's name in this experiment in ``[t0 + day * 24 h, t0 + (day + days) * 24 h)``.
   The metric's sums are over eligible units only: ``n`` = eligible units (the per-unit column
   ``el{i}``, summed as ``el{i}_s``), ``sum`` = ``sumSq`` = retained units. These columns are
-  part of the main summary, so segments, weights versions and cluster sums (where a cluster's
-  denominator is its eligible units) get them too.
+  part of the main summary, so segments and weights versions get them too.
 * The retention curve: per day ``d`` in ``0 .. min(day + days, MAX_CURVE_DAYS) - 1``, the units
   eligible for day ``d`` (``t0 + (d + 1) * 24 h <= cut-off``) and those of them with an event
   on day ``d`` (``[t0 + d * 24 h, t0 + (d + 1) * 24 h)``). A separate query, run only when the
@@ -18,7 +17,9 @@ times are epoch milliseconds, a day is exactly 24 h, the cut-off is the look's:
   and ``sum`` = ``sumSq`` = 0); its survival table comes from a separate query
   (:mod:`splitlab.store.survival_sql`).
 
-Units exposed to more than one variant are left out, as everywhere in the summary.
+Units exposed to more than one variant are left out, as everywhere in the summary. The
+definition rules (:mod:`splitlab.config.metric_kinds`) refuse CUPED, ``windowHours`` and
+cluster or switchback designs for both types, so none of those applies here.
 """
 
 from __future__ import annotations
@@ -72,17 +73,13 @@ class UnitColumns:
     values: list[str]
 
 
-def duckdb_unit_columns(
-    i: int, metric: Metric, event: int, pre: str, params: dict[str, Any]
-) -> UnitColumns:
-    """The ``per`` aggregates and ``vals`` columns of metric `i` (event name number `event`;
-    `pre`: the CUPED pre-period condition). Retention: ``y{i}`` retained and ``el{i}``
-    eligible, both 0 for an ineligible unit, as is its covariate ``x{i}`` (whether the unit
-    had such an event in the pre-period). Time to event: ``y{i}`` (and ``x{i}``) = 0."""
-    y, x = f"y{i}", f"x{i}"
+def duckdb_unit_columns(i: int, metric: Metric, event: int, params: dict[str, Any]) -> UnitColumns:
+    """The ``per`` aggregates and ``vals`` columns of metric `i` (event name number `event`).
+    Retention: ``y{i}`` retained and ``el{i}`` eligible (both 0 for an ineligible unit).
+    Time to event: ``y{i}`` = 0."""
+    y = f"y{i}"
     if metric.type is MetricType.TIME_TO_EVENT:
-        zeros = [f"0::DOUBLE AS {y}"] + ([f"0::DOUBLE AS {x}"] if metric.cuped else [])
-        return UnitColumns([], zeros)
+        return UnitColumns([], [f"0::DOUBLE AS {y}"])
     start, end = window_ms(metric)
     params[f"rs{i}"], params[f"re{i}"] = start, end
     eligible = f"u.t0 + $re{i} <= $cutoff"
@@ -93,9 +90,6 @@ def duckdb_unit_columns(
         f"({eligible})::DOUBLE AS el{i}",
         f"CASE WHEN {eligible} THEN coalesce(p.{y}, 0) ELSE 0 END::DOUBLE AS {y}",
     ]
-    if metric.cuped:
-        per_unit.append(f"max(CASE WHEN k = {event} AND {pre} THEN 1 END) AS {x}")
-        values.append(f"CASE WHEN {eligible} THEN coalesce(p.{x}, 0) ELSE 0 END::DOUBLE AS {x}")
     return UnitColumns(per_unit, values)
 
 

@@ -14,6 +14,9 @@ Rules (docs/storage.md explains them):
   experiment's assignment, so any of it is a valid covariate); for ratio metrics, the
   pre-exposure numerator.
 * Units without events count with 0 (the LEFT JOIN).
+* Retention metrics count only their eligible units (a column ``el{i}``), time-to-event
+  metrics have ``y{i}`` = 0; their curves and survival tables come from separate queries
+  (:mod:`splitlab.store.retention_sql`, :mod:`splitlab.store.survival_sql`).
 * Units are matched by their integer ``unit_key`` (one per unit id, see
   :mod:`splitlab.store.loader`), not by the id string: the same matches, measured faster.
 
@@ -177,7 +180,7 @@ def unit_values(
     pre = "age < 0 AND age >= -$lookback"
     for i, metric in enumerate(metrics):
         if metric.type in SURVIVAL_TYPES:  # their own columns (retention_sql)
-            cols = duckdb_unit_columns(i, metric, number[metric.event_name], pre, params)
+            cols = duckdb_unit_columns(i, metric, number[metric.event_name], params)
             per_unit += cols.per_unit
             values += cols.values
             continue
@@ -388,6 +391,6 @@ def _arm(i: int, metric: Metric, record: dict[str, Any] | None, clustered: bool)
         )
     if ratio:
         denominator = CrossSums(get(f"d{i}_s"), get(f"d{i}_ss"), get(f"d{i}_sp"))
-    # a retention metric counts its eligible units (retention_sql); over clusters, clusters
+    # a retention metric counts its eligible units (retention_sql)
     n = get(f"el{i}_s") if metric.type is MetricType.RETENTION and not clustered else get("n")
     return ArmSums(n, get(f"y{i}_s"), get(f"y{i}_ss"), covariate, denominator)

@@ -8,8 +8,9 @@ overall slice's arms:
   age (ms after ``t0``) of its first event of the metric's name in this experiment at or
   after ``t0`` (and at or before the cut-off); ``limit`` = ``min(cut-off - t0, tau)``. The
   event is *observed* when ``first <= limit``, and the duration is then ``first``; otherwise
-  the unit is censored at ``limit``. One ``GROUP BY i, variant, duration, observed`` gives the
-  counts; durations are whole milliseconds, turned into hours (``ms / 3,600,000``) in Python,
+  the unit is censored at ``limit``. One ``GROUP BY i, variant, duration`` counts both (the
+  observed and the censored units at each duration), sorted so that Python only reads the
+  columns; durations are whole milliseconds, turned into hours (``ms / 3,600,000``) in Python,
   so every store gives the same floats. The arm's :class:`~splitlab.stats.survival_table.SurvivalTable`
   counts every unit of the arm (``n``).
 * Retention: the day-by-day curve (:func:`~splitlab.store.retention_sql.duckdb_curve`).
@@ -21,12 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from itertools import groupby
 from typing import Any
 
 from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.stats.sums import ArmSums, ExperimentSums
 from splitlab.stats.survival_table import RetentionCurve, SurvivalTable
-from splitlab.store.errors import StoreError
 from splitlab.store.retention_sql import (
     HOUR_MS,
     UNITS_CTE,
@@ -42,7 +43,9 @@ Runner = Callable[[str, dict[str, Any]], tuple[Sequence[str], Sequence[Sequence[
 
 @dataclass(frozen=True)
 class SurvivalPlan:
-    """The time-to-event query: rows ``(i, variant, ms, obs, c)``."""
+    """The time-to-event query: rows ``(i, variant, ms, events, censored)`` sorted by
+    ``(i, variant, ms)``: per duration in whole milliseconds, the units whose event was
+    observed then and those censored then."""
 
     sql: str
     params: dict[str, Any]
@@ -79,11 +82,12 @@ def duckdb_time_to_event(
     for i, _ in found:
         limit = f"least($cutoff - t0, $tau{i})"
         parts.append(
-            f"SELECT {i} AS i, variant, CASE WHEN obs THEN f{i} ELSE lim END AS ms, obs, "
-            f"count(*) AS c FROM (SELECT variant, f{i}, {limit} AS lim, "
-            f"coalesce(f{i} <= {limit}, false) AS obs FROM uf) GROUP BY variant, ms, obs"
+            f"SELECT {i} AS i, variant, CASE WHEN obs THEN f{i} ELSE lim END AS ms, "
+            "count(CASE WHEN obs THEN 1 END) AS ev, count(CASE WHEN NOT obs THEN 1 END) AS ce "
+            f"FROM (SELECT variant, f{i}, {limit} AS lim, "
+            f"coalesce(f{i} <= {limit}, false) AS obs FROM uf) GROUP BY variant, ms"
         )
-    union = "\nUNION ALL\n".join(parts)
+    union = "\nUNION ALL\n".join(parts) + "\nORDER BY i, variant, ms"
     sql = f"""WITH {UNITS_CTE}, f AS (
   SELECT u.uk, {firsts}
   FROM metric_events me JOIN u ON me.unit_key = u.uk
@@ -101,21 +105,16 @@ def duckdb_time_to_event(
 def tables_from_rows(
     plan: SurvivalPlan, variants: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> dict[tuple[int, str], SurvivalTable]:
-    """Per (metric number ``i``, variant): the survival table (empty where no unit)."""
-    counts: dict[tuple[int, str], dict[int, list[float]]] = {}
-    for row in rows:
-        i, variant, ms, observed, c = int(row[0]), str(row[1]), int(row[2]), row[3], float(row[4])
-        cell = counts.setdefault((i, variant), {}).setdefault(ms, [0.0, 0.0])
-        cell[0 if bool(observed) else 1] += c
-    out: dict[tuple[int, str], SurvivalTable] = {}
-    for i in plan.metrics:
-        for variant in variants:
-            by_ms = counts.get((i, variant), {})
-            keys = sorted(by_ms)
+    """Per (metric number ``i``, variant): the survival table (empty where no unit), from
+    rows ``(i, variant, ms, events, censored)`` sorted by ``(i, variant, ms)``."""
+    out = {(i, v): SurvivalTable((), (), ()) for i in plan.metrics for v in variants}
+    for (i, variant), group in groupby(rows, key=lambda row: (int(row[0]), str(row[1]))):
+        if (i, variant) in out:  # not a variant the definition lacks
+            part = list(group)
             out[(i, variant)] = SurvivalTable(
-                tuple(k / HOUR_MS for k in keys),
-                tuple(by_ms[k][0] for k in keys),
-                tuple(by_ms[k][1] for k in keys),
+                tuple([int(row[2]) / HOUR_MS for row in part]),
+                tuple([float(row[3]) for row in part]),
+                tuple([float(row[4]) for row in part]),
             )
     return out
 
@@ -144,17 +143,6 @@ def has_survival_metrics(metrics: Sequence[Metric]) -> tuple[bool, bool]:
     """Whether `metrics` have (retention, time-to-event) metrics."""
     kinds = {m.type for m in metrics}
     return MetricType.RETENTION in kinds, MetricType.TIME_TO_EVENT in kinds
-
-
-def refuse_time_to_event(experiment: Experiment, where: str) -> None:
-    """Raise :class:`StoreError` when `experiment` has a time-to-event metric and `where`
-    cannot compute its survival table."""
-    for role, metric in experiment.metrics.all():
-        if metric.type is MetricType.TIME_TO_EVENT:
-            raise StoreError(
-                f"metric {metric.name!r} ({role}) is a time_to_event metric, which {where} "
-                "does not support: use a classic (individually randomised) design"
-            )
 
 
 def survival_sums(

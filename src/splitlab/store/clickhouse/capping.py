@@ -36,6 +36,8 @@ def capped_source(
             names.append(f"x{i}")
         if metric.type is MetricType.RATIO:
             names.append(f"d{i}")
+        if metric.type is MetricType.RETENTION:  # its eligible units (never capped)
+            names.append(f"el{i}")
         for name in names:
             cap = by_column.get(name)
             if cap is None:

@@ -32,6 +32,8 @@ from typing import Any, Literal
 from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.store.capping_sql import cap_columns
 from splitlab.store.clickhouse.capping import capped_source
+from splitlab.store.clickhouse.retention_sql import clickhouse_unit_columns
+from splitlab.store.retention_sql import SURVIVAL_TYPES
 from splitlab.store.summary_sql import (
     MISSING,
     SummaryPlan,
@@ -127,6 +129,11 @@ def unit_values(
     per_unit: list[str] = []
     values: list[str] = []
     for i, metric in enumerate(metrics):
+        if metric.type in SURVIVAL_TYPES:  # their own columns (.retention_sql)
+            cols = clickhouse_unit_columns(i, metric, params, prefix)
+            per_unit += cols.per_unit
+            values += cols.values
+            continue
         window = ""
         if metric.window_hours is not None:
             params[f"w{i}"] = int(metric.window_hours * 3_600_000)

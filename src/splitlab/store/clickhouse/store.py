@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,13 @@ from splitlab.store.clickhouse.sql import (
     data_quality_sql,
     plan_clickhouse_summary,
 )
+from splitlab.store.clickhouse.survival_sql import clickhouse_curve, clickhouse_time_to_event
 from splitlab.store.clickhouse.switchback_sql import plan_clickhouse_cells
 from splitlab.store.clickhouse.versions_sql import plan_clickhouse_versions
 from splitlab.store.errors import StoreError
 from splitlab.store.log import AppendLog, Position
 from splitlab.store.summary_sql import cutoff_millis, sums_from_rows
+from splitlab.store.survival_sql import survival_sums
 from splitlab.store.switchback_sql import CellResult, read_cells
 from splitlab.store.versions_sql import versions_from_rows
 from splitlab.store.writepath import LoaderThread, LoadPolicy, LogWriter
@@ -173,8 +176,17 @@ class ClickHouseStore:
         sums = sums_from_rows(experiment, plan, columns, shaped)
         if experiment.is_cluster:
             return sums
-        return quantile_sums(
+        sums = quantile_sums(
             self.database, experiment, sums, millis, self._dedup, self._client.query
+        )
+        return survival_sums(
+            experiment,
+            sums,
+            plan.metrics,
+            millis,
+            self._client.query,
+            partial(clickhouse_curve, self.database, self._dedup),
+            partial(clickhouse_time_to_event, self.database, self._dedup),
         )
 
     def switchback_cells(
