@@ -304,7 +304,7 @@ def test_design_panels_show_each_looks_recorded_design(
         "exp-dispatch-batching": "switchback: region, 1 h",
         "exp-orders-db-migration": "canary: step 3 of 4 (25 %)",
         "exp-onboarding-bandit": f"bandit: 4 arms, weights v{_weights_version(demo)}",
-        "holdout-growth-2026": "holdout: 5% held out",
+        "holdout-growth-2026": "holdout: 5% held out", "exp-welcome-offer": "classic",
     }  # fmt: skip
     assert 'id="design"' not in browser.get("/experiments/exp-checkout-flow-v3").text
     for record in demo.ctx.registry.looks("exp-pricing-annual-plan"):

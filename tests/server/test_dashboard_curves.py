@@ -40,7 +40,7 @@ def test_the_counts_of_the_curves_block_add_up(page: tuple[str, dict]) -> None:
         assert arm["units"] == view["units"][arm["variant"]]
         assert arm["curve"]["days"] == list(range(8))
         eligible = arm["curve"]["eligible"]
-        assert eligible[0] > eligible[4] > 0 and eligible == sorted(eligible, reverse=True)
+        assert eligible[0] > eligible[1] > 0 and eligible == sorted(eligible, reverse=True)
         assert eligible[7] == 0 and arm["curve"]["rate"][7] is None
 
 
