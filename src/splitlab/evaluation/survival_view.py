@@ -7,9 +7,11 @@ renders to the same bytes every time and nothing is recomputed into the ledger:
   out of the arm's units, those still in their window, the retained units and the rate; and the
   arm's day-by-day retention curve (days, eligible, retained, rate);
 * a time-to-event metric: per arm, the units, events and censorings, the restricted mean
-  survival time (RMST) up to the horizon with its standard error, the Kaplan-Meier curve as
-  step points (hours, share still without the event); per variant, the RMST difference
-  against control and its interval exactly as the look's comparison recorded it (hours).
+  survival time (RMST) up to the horizon with its standard error, whether no unit was
+  followed up to the horizon yet (``followUpShort``: the RMST then extrapolates), the
+  Kaplan-Meier curve as step points (hours, share still without the event); per variant, the
+  RMST difference against control and its interval exactly as the look's comparison recorded
+  it (hours).
 
 The API's look documents carry it as ``curves`` (only when the experiment has such a metric),
 the CLI prints :func:`curve_lines`, and the dashboard draws the curves from it.
