@@ -66,7 +66,7 @@ def _metric_kind(metric_type: MetricType, switchback: bool = False) -> str:
         MetricType.RATIO: "ratio of two per-unit totals",
         MetricType.QUANTILE: "a quantile of the values (e.g. p95)",
         MetricType.RETENTION: "share of eligible units with an event in their retention window",
-        MetricType.TIME_TO_EVENT: "mean hours without the event up to the horizon (RMST)",
+        MetricType.TIME_TO_EVENT: "restricted mean hours without the event, up to the horizon",
     }[metric_type]
 
 
