@@ -54,9 +54,9 @@ def test_chdb_equals_duckdb(tmp_path: Path) -> None:
             columns, rows = as_grouping_rows(plan, *run(plan.sql, plan.params))
             sums = sums_from_rows(exp, plan, columns, rows)
             sums = survival_sums(
-                exp, sums, plan.metrics, millis, run,
-                partial(clickhouse_curve, "r", "final"),
-                partial(clickhouse_time_to_event, "r", "final"),
+                exp, sums, plan.metrics, millis, run, ["region"],
+                curve=partial(clickhouse_curve, "r", "final"),
+                time_to_event=partial(clickhouse_time_to_event, "r", "final"),
             )  # fmt: skip
             _same(sums, duck.summary(exp, cutoff, "region"))
             if millis == NO_CUTOFF:  # every window closed: every unit eligible

@@ -1,6 +1,6 @@
 """Time-to-event survival tables in DuckDB against an independent pandas computation of
-each unit's duration and event flag (SurvivalTable.from_durations), at a cut-off that
-censors some units early and without one (censoring at the horizon only)."""
+each unit's duration and event flag (SurvivalTable.from_durations), overall and per segment,
+at a cut-off that censors some units early and without one (censoring at the horizon only)."""
 
 from __future__ import annotations
 
@@ -38,8 +38,12 @@ def test_survival_tables_equal_pandas(loaded: Any, cutoff: int | None) -> None:
             assert arm.survival == expected, (name, variant)
             assert arm.n == sums.units[variant] == expected.units
             assert arm.sum == arm.sum_sq == 0.0
-            seg = sums.segments["region=EU"].metrics[name][variant]
-            assert seg.survival is None and seg.n == sums.segments["region=EU"].units[variant]
+            for region in ("EU", "US"):  # each segment's own table, from its units
+                part = sums.segments[f"region={region}"]
+                mine = units[units.region == region]
+                table = survival_reference(mine, metric_events, name, cut, variant)
+                assert part.metrics[name][variant].survival == table, (name, variant, region)
+                assert part.metrics[name][variant].n == part.units[variant] == table.units
         table = sums.metrics[name]["control"].survival
         assert table is not None and sum(table.events) > 0 and sum(table.censored) > 0
 

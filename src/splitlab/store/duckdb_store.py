@@ -198,7 +198,7 @@ class DuckDBStore:
             sums = sums_from_rows(experiment, plan, columns, rows)
             if not experiment.is_cluster:
                 sums = quantile_sums(experiment, sums, millis, self._run)
-                sums = survival_sums(experiment, sums, plan.metrics, millis, self._run)
+                sums = survival_sums(experiment, sums, plan.metrics, millis, self._run, segments)
         quality = quality_from_rows(experiment, plan, columns, rows)
         with self.lock:
             self._quality = None if quality is None else (key, quality)

@@ -73,10 +73,13 @@ class UnitColumns:
     values: list[str]
 
 
-def duckdb_unit_columns(i: int, metric: Metric, event: int, params: dict[str, Any]) -> UnitColumns:
-    """The ``per`` aggregates and ``vals`` columns of metric `i` (event name number `event`).
-    Retention: ``y{i}`` retained and ``el{i}`` eligible (both 0 for an ineligible unit).
-    Time to event: ``y{i}`` = 0."""
+def duckdb_unit_columns(
+    i: int, metric: Metric, event: int, params: dict[str, Any], post: str = "own AND age >= 0"
+) -> UnitColumns:
+    """The ``per`` aggregates and ``vals`` columns of metric `i` (its rows: number `event`,
+    those after the exposure that count: `post`, this experiment's own events). Retention:
+    ``y{i}`` retained and ``el{i}`` eligible (both 0 for an ineligible unit). Time to event:
+    ``y{i}`` = 0."""
     y = f"y{i}"
     if metric.type is MetricType.TIME_TO_EVENT:
         return UnitColumns([], [f"0::DOUBLE AS {y}"])
@@ -84,7 +87,8 @@ def duckdb_unit_columns(i: int, metric: Metric, event: int, params: dict[str, An
     params[f"rs{i}"], params[f"re{i}"] = start, end
     eligible = f"u.t0 + $re{i} <= $cutoff"
     per_unit = [
-        f"max(CASE WHEN k = {event} AND own AND age >= $rs{i} AND age < $re{i} THEN 1 END) AS {y}"
+        f"max(CASE WHEN k = {event} AND {post} AND age >= $rs{i} AND age < $re{i} THEN 1 END) "
+        f"AS {y}"
     ]
     values = [
         f"({eligible})::DOUBLE AS el{i}",

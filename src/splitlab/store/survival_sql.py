@@ -15,7 +15,10 @@ overall slice's arms:
   counts every unit of the arm (``n``).
 * Retention: the day-by-day curve (:func:`~splitlab.store.retention_sql.duckdb_curve`).
 
-Segments' slices get neither (their retention ``n`` and ``sum`` come from the summary).
+The time-to-event query also groups by segment: each unit counts once overall (slice ``-1``)
+and once per segment attribute under its first exposure's label (``unnest`` of two lists, one
+``GROUP BY``), so every segment's arms carry their table too. The retention curve is for the
+overall slice only (a segment's retention ``n`` and ``sum`` come from the summary).
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from splitlab.config.models import Experiment, Metric, MetricType
-from splitlab.stats.sums import ArmSums, ExperimentSums
+from splitlab.stats.sums import ArmSums, ExperimentSums, SliceSums
 from splitlab.stats.survival_table import RetentionCurve, SurvivalTable
 from splitlab.store.retention_sql import (
     HOUR_MS,
@@ -37,85 +41,139 @@ from splitlab.store.retention_sql import (
     horizon_ms,
     metrics_of,
 )
+from splitlab.store.summary_sql import MISSING
 
 Runner = Callable[[str, dict[str, Any]], tuple[Sequence[str], Sequence[Sequence[Any]]]]
 
 
 @dataclass(frozen=True)
 class SurvivalPlan:
-    """The time-to-event query: rows ``(i, variant, ms, events, censored)`` sorted by
-    ``(i, variant, ms)``: per duration in whole milliseconds, the units whose event was
-    observed then and those censored then."""
+    """The time-to-event query: rows ``(i, slice, label, variant, ms, events, censored)``
+    sorted by all but the counts: per metric number ``i``, slice (``-1`` overall with label
+    ``''``, ``k`` for segment attribute ``k`` with the unit's label), variant and duration in
+    whole milliseconds, the units whose event was observed then and those censored then."""
 
     sql: str
     params: dict[str, Any]
     metrics: list[int]
+    segments: list[str]
 
 
 def time_to_event_params(
-    experiment_id: str, found: Sequence[tuple[int, Metric]], cutoff_ms: int
+    experiment_id: str,
+    found: Sequence[tuple[int, Metric]],
+    cutoff_ms: int,
+    segments: Sequence[str],
 ) -> tuple[dict[str, Any], list[str]]:
-    """Parameters (``exp``, ``cutoff``, the event names ``tn{j}``, the horizons ``tau{i}``)
-    and the distinct event names, numbered ``j``."""
+    """Parameters (``exp``, ``cutoff``, the event names ``tn{j}``, the horizons ``tau{i}``,
+    the segment attributes ``s{k}``) and the distinct event names, numbered ``j``."""
     names = sorted({m.event_name for _, m in found})
     params: dict[str, Any] = {"exp": experiment_id, "cutoff": cutoff_ms}
     for j, name in enumerate(names):
         params[f"tn{j}"] = name
     for i, metric in found:
         params[f"tau{i}"] = horizon_ms(metric)
+    for k, attribute in enumerate(segments):
+        params[f"s{k}"] = attribute
     return params, names
 
 
+def slice_lists(labels: Sequence[str]) -> tuple[str, str]:
+    """The slice numbers and labels of a unit as two array literals: ``-1`` with ``''``
+    (overall), then ``k`` with the unit's label for segment attribute ``k``."""
+    slices = ", ".join(["-1"] + [str(k) for k in range(len(labels))])
+    return f"[{slices}]", "[" + ", ".join(["''", *labels]) + "]"
+
+
 def duckdb_time_to_event(
-    experiment_id: str, metrics: Sequence[Metric], cutoff_ms: int
+    experiment_id: str, metrics: Sequence[Metric], cutoff_ms: int, segments: Sequence[str] = ()
 ) -> SurvivalPlan:
     """DuckDB's time-to-event query (see the module docstring)."""
     found = metrics_of(metrics, MetricType.TIME_TO_EVENT)
-    params, names = time_to_event_params(experiment_id, found, cutoff_ms)
+    params, names = time_to_event_params(experiment_id, found, cutoff_ms, segments)
     number = {name: j for j, name in enumerate(names)}
     firsts = ", ".join(
         f"min(CASE WHEN me.metric = $tn{number[m.event_name]} THEN me.ts - u.t0 END) AS f{i}"
         for i, m in found
     )
     in_names = ", ".join(f"$tn{j}" for j in range(len(names)))
+    units = UNITS_CTE
+    slices = "-1 AS slice, '' AS label"
+    if segments:  # the first exposure's attributes, as the summary labels its segments
+        units = units.replace(
+            "arg_min(variant, ts) AS variant",
+            "arg_min(variant, ts) AS variant, arg_min(coalesce(attributes, '{}'::JSON), ts) AS attrs",
+        )
+        numbers, labels = slice_lists(
+            [f"coalesce(u.attrs ->> $s{k}, '{MISSING}')" for k in range(len(segments))]
+        )
+        slices = f"unnest({numbers}) AS slice, unnest({labels}) AS label"
     parts = []
     for i, _ in found:
         limit = f"least($cutoff - t0, $tau{i})"
         parts.append(
-            f"SELECT {i} AS i, variant, CASE WHEN obs THEN f{i} ELSE lim END AS ms, "
+            f"SELECT {i} AS i, slice, label, variant, CASE WHEN obs THEN f{i} ELSE lim END AS ms, "
             "count(CASE WHEN obs THEN 1 END) AS ev, count(CASE WHEN NOT obs THEN 1 END) AS ce "
-            f"FROM (SELECT variant, f{i}, {limit} AS lim, "
-            f"coalesce(f{i} <= {limit}, false) AS obs FROM uf) GROUP BY variant, ms"
+            f"FROM (SELECT slice, label, variant, f{i}, {limit} AS lim, "
+            f"coalesce(f{i} <= {limit}, false) AS obs FROM uf) GROUP BY slice, label, variant, ms"
         )
-    union = "\nUNION ALL\n".join(parts) + "\nORDER BY i, variant, ms"
-    sql = f"""WITH {UNITS_CTE}, f AS (
+    union = "\nUNION ALL\n".join(parts) + "\nORDER BY i, slice, label, variant, ms"
+    sql = f"""WITH {units}, f AS (
   SELECT u.uk, {firsts}
   FROM metric_events me JOIN u ON me.unit_key = u.uk
   WHERE me.experiment_id = $exp AND me.ts <= $cutoff AND me.metric IN ({in_names})
     AND me.ts >= u.t0
   GROUP BY u.uk
 ), uf AS (
-  SELECT u.variant, u.t0, {", ".join(f"f.f{i}" for i, _ in found)}
+  SELECT u.variant, u.t0, {", ".join(f"f.f{i}" for i, _ in found)}, {slices}
   FROM u LEFT JOIN f ON u.uk = f.uk
 )
 {union}"""
-    return SurvivalPlan(sql, params, [i for i, _ in found])
+    return SurvivalPlan(sql, params, [i for i, _ in found], list(segments))
+
+
+#: Survival tables by (metric number, slice, label, variant).
+Tables = dict[tuple[int, int, str, str], SurvivalTable]
 
 
 def tables_from_rows(
     plan: SurvivalPlan, variants: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> dict[tuple[int, str], SurvivalTable]:
-    """Per (metric number ``i``, variant): the survival table (empty where no unit), from
-    rows ``(i, variant, ms, events, censored)`` sorted by ``(i, variant, ms)``."""
-    out = {(i, v): SurvivalTable((), (), ()) for i in plan.metrics for v in variants}
-    for (i, variant), group in groupby(rows, key=lambda row: (int(row[0]), str(row[1]))):
-        if (i, variant) in out:  # not a variant the definition lacks
-            part = list(group)
-            out[(i, variant)] = SurvivalTable(
-                tuple([int(row[2]) / HOUR_MS for row in part]),
-                tuple([float(row[3]) for row in part]),
-                tuple([float(row[4]) for row in part]),
+) -> Tables:
+    """The survival tables of every (metric, slice, label, variant) with units, and an empty
+    one for every overall arm without, from rows sorted as :class:`SurvivalPlan` says."""
+    out: Tables = {
+        (i, -1, "", v): SurvivalTable((), (), ()) for i in plan.metrics for v in variants
+    }
+    key = itemgetter(0, 1, 2, 3)
+    for (i, part, label, variant), group in groupby(rows, key=key):
+        if variant in variants:  # not a variant the definition lacks
+            cells = list(group)
+            out[(int(i), int(part), str(label), str(variant))] = SurvivalTable(
+                tuple([int(row[4]) / HOUR_MS for row in cells]),
+                tuple([float(row[5]) for row in cells]),
+                tuple([float(row[6]) for row in cells]),
             )
+    return out
+
+
+def _with_tables(
+    part: SliceSums,
+    metrics: Sequence[Metric],
+    variants: Sequence[str],
+    tables: Tables,
+    where: tuple[int, str],
+) -> dict[str, dict[str, ArmSums]]:
+    """`part`'s metrics with the time-to-event arms carrying their tables of slice `where`
+    (an arm without units there gets an empty table)."""
+    out = {name: dict(arms) for name, arms in part.metrics.items()}
+    for i, metric in enumerate(metrics):
+        if metric.type is not MetricType.TIME_TO_EVENT:
+            continue
+        arms = out.setdefault(metric.name, {})
+        for variant in variants:
+            arm = arms.get(variant, ArmSums(0.0, 0.0, 0.0))
+            table = tables.get((i, *where, variant), SurvivalTable((), (), ()))
+            arms[variant] = replace(arm, survival=table)
     return out
 
 
@@ -124,19 +182,30 @@ def attach(
     sums: ExperimentSums,
     metrics: Sequence[Metric],
     curves: dict[tuple[int, str], RetentionCurve],
-    tables: dict[tuple[int, str], SurvivalTable],
+    tables: Tables,
+    segments: Sequence[str] = (),
 ) -> ExperimentSums:
-    """`sums` with the overall arms of the retention metrics carrying their curve and those
-    of the time-to-event metrics their survival table."""
+    """`sums` with the overall arms of the retention metrics carrying their curve, and the
+    time-to-event metrics' arms their survival table (overall and in every segment)."""
+    variants = experiment.variant_names
     out = {name: dict(arms) for name, arms in sums.metrics.items()}
+    if tables:
+        out = _with_tables(sums, metrics, variants, tables, (-1, ""))
     for i, metric in enumerate(metrics):
-        for variant in experiment.variant_names:
-            arm = out.setdefault(metric.name, {}).get(variant, ArmSums(0.0, 0.0, 0.0))
+        for variant in variants:
             if (i, variant) in curves:
+                arm = out.setdefault(metric.name, {}).get(variant, ArmSums(0.0, 0.0, 0.0))
                 out[metric.name][variant] = replace(arm, retention=curves[(i, variant)])
-            elif (i, variant) in tables:
-                out[metric.name][variant] = replace(arm, survival=tables[(i, variant)])
-    return replace(sums, metrics=out)
+    parts = dict(sums.segments)
+    if tables:
+        for name, part in sums.segments.items():
+            attribute, _, label = name.partition("=")
+            if attribute in segments:
+                where = (segments.index(attribute), label)
+                parts[name] = replace(
+                    part, metrics=_with_tables(part, metrics, variants, tables, where)
+                )
+    return replace(sums, metrics=out, segments=parts)
 
 
 def has_survival_metrics(metrics: Sequence[Metric]) -> tuple[bool, bool]:
@@ -151,24 +220,27 @@ def survival_sums(
     metrics: Sequence[Metric],
     cutoff_ms: int,
     run: Runner,
+    segments: Sequence[str] = (),
     curve: Callable[[str, Sequence[Metric], int], CurvePlan] = duckdb_curve,
-    time_to_event: Callable[[str, Sequence[Metric], int], SurvivalPlan] = duckdb_time_to_event,
+    time_to_event: Callable[
+        [str, Sequence[Metric], int, Sequence[str]], SurvivalPlan
+    ] = duckdb_time_to_event,
 ) -> ExperimentSums:
     """Run the curve and time-to-event queries that `metrics` (the summary's, in its order)
-    need through `run`, and attach their results to `sums`; the query builders default to
-    DuckDB's."""
+    need through `run`, and attach their results to `sums` (time-to-event tables also for
+    the `segments`' slices); the query builders default to DuckDB's."""
     retention, tte = has_survival_metrics(metrics)
     if not retention and not tte:
         return sums
     variants = experiment.variant_names
     curves: dict[tuple[int, str], RetentionCurve] = {}
-    tables: dict[tuple[int, str], SurvivalTable] = {}
+    tables: Tables = {}
     if retention:
         plan = curve(experiment.experiment_id, metrics, cutoff_ms)
         _, rows = run(plan.sql, plan.params)
         curves = curves_from_rows(plan, variants, rows)
     if tte:
-        tplan = time_to_event(experiment.experiment_id, metrics, cutoff_ms)
+        tplan = time_to_event(experiment.experiment_id, metrics, cutoff_ms, segments)
         _, rows = run(tplan.sql, tplan.params)
         tables = tables_from_rows(tplan, variants, rows)
-    return attach(experiment, sums, metrics, curves, tables)
+    return attach(experiment, sums, metrics, curves, tables, segments)

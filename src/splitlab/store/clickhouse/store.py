@@ -185,8 +185,9 @@ class ClickHouseStore:
             plan.metrics,
             millis,
             self._client.query,
-            partial(clickhouse_curve, self.database, self._dedup),
-            partial(clickhouse_time_to_event, self.database, self._dedup),
+            segments,
+            curve=partial(clickhouse_curve, self.database, self._dedup),
+            time_to_event=partial(clickhouse_time_to_event, self.database, self._dedup),
         )
 
     def switchback_cells(

@@ -18,7 +18,7 @@ from typing import Any
 from splitlab.config.models import Metric, MetricType
 from splitlab.store.clickhouse.sql import Dedup, _first_exposures, metric_events
 from splitlab.store.retention_sql import DAY_MS, CurvePlan, curve_inputs, metrics_of
-from splitlab.store.survival_sql import SurvivalPlan, time_to_event_params
+from splitlab.store.survival_sql import SurvivalPlan, slice_lists, time_to_event_params
 
 
 def clickhouse_curve(
@@ -56,11 +56,18 @@ GROUP BY k, variant, d"""
 
 
 def clickhouse_time_to_event(
-    db: str, dedup: Dedup, experiment_id: str, metrics: Sequence[Metric], cutoff_ms: int
+    db: str,
+    dedup: Dedup,
+    experiment_id: str,
+    metrics: Sequence[Metric],
+    cutoff_ms: int,
+    segments: Sequence[str] = (),
 ) -> SurvivalPlan:
-    """The time-to-event query (rows as :class:`~splitlab.store.survival_sql.SurvivalPlan`)."""
+    """The time-to-event query (rows as :class:`~splitlab.store.survival_sql.SurvivalPlan`):
+    the metrics unfolded by one ``ARRAY JOIN``, the slices (overall, then each segment) by a
+    second one around it."""
     found = metrics_of(metrics, MetricType.TIME_TO_EVENT)
-    params, names = time_to_event_params(experiment_id, found, cutoff_ms)
+    params, names = time_to_event_params(experiment_id, found, cutoff_ms, segments)
     number = {name: j for j, name in enumerate(names)}
     listed = ", ".join(f"$tn{j}" for j in range(len(names)))
     per_unit = ",\n    ".join(
@@ -74,23 +81,25 @@ def clickhouse_time_to_event(
         "unit_id, metric, ts",
         dedup,
     )
-    first = _first_exposures(db, ())
+    labels = [f"s{k}" for k in range(len(segments))]
+    slices, texts = slice_lists(labels)
 
     def arr(template: str) -> str:
         return "[" + ", ".join(template.format(i=i) for i, _ in found) + "]"
 
-    sql = f"""SELECT i, variant, toInt64(if(o, f, lim)) AS ms, countIf(o) AS ev,
+    sql = f"""SELECT i, slice, label, variant, toInt64(if(o, f, lim)) AS ms, countIf(o) AS ev,
        countIf(NOT o) AS ce
 FROM (
-  SELECT i, variant, f, lim, h > 0 AND f <= lim AS o
+  SELECT i, variant, f, lim, h > 0 AND f <= lim AS o{"".join(", " + c for c in labels)}
   FROM (
-    SELECT unit_variant AS variant, t0, {", ".join(f"f{i}, h{i}" for i, _ in found)}
-    FROM {first}
+    SELECT unit_variant AS variant, t0{"".join(", " + c for c in labels)},
+           {", ".join(f"f{i}, h{i}" for i, _ in found)}
+    FROM {_first_exposures(db, segments)}
     ANY LEFT JOIN (
       SELECT unit_id,
       {per_unit}
       FROM {events}
-      ALL INNER JOIN (SELECT unit_id, t0 FROM {first}) USING unit_id
+      ALL INNER JOIN (SELECT unit_id, t0 FROM {_first_exposures(db, ())}) USING unit_id
       WHERE ts >= t0
       GROUP BY unit_id
     ) USING unit_id
@@ -98,6 +107,7 @@ FROM (
   ARRAY JOIN {arr("toInt32({i})")} AS i, {arr("toInt64(f{i})")} AS f,
     {arr("toUInt64(h{i})")} AS h, {arr("least($cutoff - t0, toInt64($tau{i}))")} AS lim
 )
-GROUP BY i, variant, ms
-ORDER BY i, variant, ms"""
-    return SurvivalPlan(sql, params, [i for i, _ in found])
+ARRAY JOIN arrayMap(x -> toInt32(x), {slices}) AS slice, {texts} AS label
+GROUP BY i, slice, label, variant, ms
+ORDER BY i, slice, label, variant, ms"""
+    return SurvivalPlan(sql, params, [i for i, _ in found], list(segments))
