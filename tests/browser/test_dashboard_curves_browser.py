@@ -36,6 +36,8 @@ from splitlab.store import DuckDBStore
 from tests.chromium import launched_chromium
 from tests.server.serve_process import ServeProcess
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 DAYS = 10
 END = START + timedelta(days=DAYS)
