@@ -53,3 +53,14 @@ def test_the_page_draws_both_charts_per_arm(page: tuple[str, dict]) -> None:
         assert f"eligible: 0 of {arm['units']:,} units ({arm['units']:,} still in" in html
     for arm in view["curves"]["time_to_first_order"]["arms"]:
         assert f"{arm['rmstHours']:,.1f} h (of {arm['units']:,} units" in html
+
+
+def test_a_past_look_page_shows_that_looks_curves(demo: DemoResult) -> None:
+    first = demo.ctx.registry.looks(WELCOME, include_peeks=False)[0]
+    units = results_view(first)["curves"]["time_to_first_order"]["arms"][0]["units"]
+    with TestClient(create_app(demo.ctx), base_url="http://testserver") as client:
+        client.post("/login", data={"key": demo.admin_key, "next": "/"}, follow_redirects=False)
+        html = client.get(f"/experiments/{WELCOME}/looks/{first.seq}").text
+    assert 'id="curves"' in html
+    assert len(re.findall(r'<path class="line km', html)) == 2
+    assert f"(of {units:,} units:" in html
