@@ -60,13 +60,14 @@ def _time_to_event(name: str, block: Mapping[str, Any], control: str) -> dict[st
     differences = []
     for d in block.get("differences") or []:
         diff = d.get("differenceHours") or {}
-        if not d.get("estimable") or not isinstance(diff.get("estimate"), int | float):
+        numbers = [diff.get(k) for k in ("estimate", "lower", "upper")]
+        if not d.get("estimable") or not all(isinstance(x, int | float) for x in numbers):
             text = f"{d['variant']} against {d['control']}: not estimable ({d.get('reason')})"
         else:
             text = (
                 f"{d['variant']} against {d['control']}: RMST difference "
-                f"{diff['estimate']:+,.1f} h, interval {diff.get('lower', 0):+,.1f} h to "
-                f"{diff.get('upper', 0):+,.1f} h"
+                f"{diff['estimate']:+,.1f} h, interval {diff['lower']:+,.1f} h to "
+                f"{diff['upper']:+,.1f} h"
             )
         differences.append({"variant": d["variant"], "text": text})
     return {
