@@ -21,6 +21,7 @@ EXPERIMENTS = (
     "exp-orders-db-migration",
     "exp-onboarding-bandit",
     "holdout-growth-2026",
+    "exp-welcome-offer",
 )
 
 

@@ -38,7 +38,7 @@ def api(ctx: ServerContext) -> Iterator[Api]:
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoResult]:
-    """A small but complete demo (eight experiments, a holdout among them, six days), built once for the dashboard
+    """A small but complete demo (nine experiments, a holdout among them, six days), built once for the dashboard
     tests (test_dashboard.py changes only its classic experiments; test_demo_adaptive.py
     reads the canary and the bandit)."""
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"

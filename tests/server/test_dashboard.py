@@ -65,7 +65,7 @@ def test_list_page_shows_status_decision_and_alerts(browser: TestClient) -> None
     assert set(rows) == {"exp-checkout-flow-v3", "exp-search-ranking-v2", "exp-homepage-copy-aa",
                          "exp-pricing-annual-plan", "exp-dispatch-batching",
                          "exp-orders-db-migration", "exp-onboarding-bandit",
-                         "holdout-growth-2026"}  # fmt: skip
+                         "holdout-growth-2026", "exp-welcome-offer"}  # fmt: skip
     assert "Ship variant-a (proposed" in rows["exp-checkout-flow-v3"]
     assert '<td class="design">holdout: 5% held out</td>' in rows["holdout-growth-2026"]
     assert "rolled back" in rows["exp-search-ranking-v2"]
@@ -304,7 +304,7 @@ def test_design_panels_show_each_looks_recorded_design(
         "exp-dispatch-batching": "switchback: region, 1 h",
         "exp-orders-db-migration": "canary: step 3 of 4 (25 %)",
         "exp-onboarding-bandit": f"bandit: 4 arms, weights v{_weights_version(demo)}",
-        "holdout-growth-2026": "holdout: 5% held out",
+        "holdout-growth-2026": "holdout: 5% held out", "exp-welcome-offer": "classic",
     }  # fmt: skip
     assert 'id="design"' not in browser.get("/experiments/exp-checkout-flow-v3").text
     for record in demo.ctx.registry.looks("exp-pricing-annual-plan"):

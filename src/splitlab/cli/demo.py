@@ -48,7 +48,7 @@ def demo(
     seed: int,
     cors_origins: tuple[str, ...],
 ) -> None:
-    """Eight experiments (a holdout among them), weeks of traffic, looks, and the dashboard.
+    """Nine experiments (a holdout among them), weeks of traffic, looks, and the dashboard.
 
     The article's exp-checkout-flow-v3 (variant-a really is better), a search-ranking test
     whose error-rate guardrail breaks (rolled back automatically), an A/A test (stopped

@@ -19,6 +19,8 @@ from splitlab.cli.designs import results_design_lines
 from splitlab.cli.sources import load_catalog, sources_option
 from splitlab.evaluation import EvaluationError, run_look
 from splitlab.evaluation.look import results_json
+from splitlab.evaluation.look_view import look_curves
+from splitlab.evaluation.survival_view import curve_lines
 from splitlab.stats.versions import versions_line
 from splitlab.store.registry import LookRecord, format_time
 
@@ -137,6 +139,8 @@ def _print_record(record: LookRecord, as_json: bool) -> None:
     console.print(table)
     for note in notes:
         console.print(f"[dim]  not estimable: {note}[/]")
+    for line in curve_lines(look_curves(doc)):  # retention and time-to-event metrics
+        console.print(line, markup=False)
     segments = doc.get("segments")
     if segments:
         console.print(f"[dim]{segments['note']}[/]")

@@ -11,6 +11,8 @@ from rich.table import Table
 from splitlab.cli.database import db_option, open_registry
 from splitlab.config import Status
 from splitlab.evaluation import change_status, history
+from splitlab.evaluation.look_view import look_curves
+from splitlab.evaluation.survival_view import curve_lines
 from splitlab.stats.versions import split_text
 
 
@@ -49,6 +51,8 @@ def status(
                 click.echo(f"{experiment_id}: {before.value} -> {after.status.value}")
         experiment = registry.get(experiment_id)
         changes = history(registry, experiment_id)
+        looks = registry.looks(experiment_id, include_peeks=False)
+    latest = looks[-1] if looks else None
     if as_json:
         data = {
             "experimentId": experiment.id,
@@ -87,3 +91,10 @@ def status(
             "-" if c.look is None else str(c.look),
         )
     console.print(table)
+    curves = None if latest is None else look_curves(latest.to_dict())
+    if latest is not None and curves:  # retention and time-to-event metrics
+        console.print(
+            f"[bold]At look {latest.number}[/] (data up to {latest.to_dict()['cutoff']}):"
+        )
+        for line in curve_lines(curves):
+            console.print(line, markup=False)

@@ -1,4 +1,4 @@
-"""The one-command demo: eight experiments (a holdout among them), traffic and looks.
+"""The one-command demo: nine experiments (a holdout among them), traffic and looks.
 
 ``splitlab demo`` builds it (:func:`splitlab.demo.setup.build_demo`) and serves the dashboard.
 The experiment definitions ship with the package as JSON: the article's
@@ -8,5 +8,6 @@ experiment of each design (docs/designs.md): ``exp-pricing-annual-plan`` randomi
 (cluster) and ``exp-dispatch-batching`` switches 8 regions hourly (switchback), with their
 traffic in :mod:`splitlab.demo.designed`; ``exp-orders-db-migration`` is a canary release and
 ``exp-onboarding-bandit`` a four-arm bandit, driven by the real canary monitor and bandit
-updater in :mod:`splitlab.demo.adaptive`.
+updater in :mod:`splitlab.demo.adaptive`; ``exp-welcome-offer`` has a time-to-event and a
+retention metric, with its orders and return visits in :mod:`splitlab.demo.lifetimes`.
 """

@@ -1,4 +1,4 @@
-"""Build the demo: a fresh store, eight experiments (a holdout among them), weeks of traffic and the scheduled looks.
+"""Build the demo: a fresh store, nine experiments (a holdout among them), weeks of traffic and the scheduled looks.
 
 Timeline: the experiments start ``days`` days before the latest 09:00 UTC, and each simulated
 day runs from 09:00 to the next 09:00. After each day the scheduler is run with its clock at
@@ -33,6 +33,7 @@ from splitlab.config import Experiment, Status, load_experiment
 from splitlab.config.adaptive import BanditDesign, CanaryDesign
 from splitlab.demo.adaptive import BANDIT, CANARY, Drive, drive_bandit, drive_canary
 from splitlab.demo.designed import dispatch_events, dispatch_world, pricing_events
+from splitlab.demo.lifetimes import welcome_events
 from splitlab.demo.traffic import BEHAVIOUR, events_for, visitors
 from splitlab.evaluation.lifecycle import change_status
 from splitlab.evaluation.scheduler import Scheduler
@@ -54,6 +55,8 @@ DEFINITIONS = (
     "exp-dispatch-batching.json",
     # Holds 5% of users out of the experiments tagged "growth" (the checkout flow).
     "holdout-growth-2026.json",
+    # Time to the first order and day-7 return: the Kaplan-Meier and retention curves.
+    "exp-welcome-offer.json",
 )
 #: The adaptive experiments, launched for their own span at the end of the timeline.
 CANARY_DEFINITION = "exp-orders-db-migration.json"
@@ -163,6 +166,9 @@ def build_demo(
     # (and so their stories, the A/A's included) is the same as without them.
     designed_rng = np.random.default_rng([seed, 1])
     world = dispatch_world(int(start.timestamp() * 1000), days, designed_rng)
+    # The welcome offer too: its orders and returns come from a stream of their own.
+    lifetimes_rng = np.random.default_rng([seed, 3])
+    end_ms = int(end.timestamp() * 1000)
     for day in range(days):
         day_start = start + timedelta(days=day)
         people = visitors(day, per_day, int(day_start.timestamp() * 1000), rng)
@@ -173,6 +179,7 @@ def build_demo(
         day_ms = int(day_start.timestamp() * 1000)
         events += pricing_events(day, day_ms, scale, service, designed_rng)
         events += dispatch_events(day, world, scale, service, designed_rng)
+        events += welcome_events(people, service, end_ms, lifetimes_rng)
         accepted, futures = _send(ctx, events)
         for future in futures:
             future.result()

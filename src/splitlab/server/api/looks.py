@@ -18,11 +18,14 @@ from splitlab.evaluation.look import results_json
 from splitlab.server.deps import SEGMENT_PATTERN, Admin, Ctx, ExperimentId, experiment, segment_of
 from splitlab.server.errors import ApiError
 from splitlab.server.schemas import Cutoff, EvaluateRequest, LooksLedger
+from splitlab.server.schemas_curves import LookDocument
 from splitlab.store.registry import LookRecord, format_time
 
 router = APIRouter(prefix="/v1/experiments", tags=["results"])
 
 OBJECT = {"content": {"application/json": {"schema": {"type": "object"}}}}
+#: A look document: the results JSON (keys left open) with its ``curves`` block described.
+LOOK = {"model": LookDocument}
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -46,7 +49,8 @@ RESULTS = (
     "The results JSON (docs/architecture.md#the-results-json, as `splitlab analyze --json` prints it) at the top level (experimentId, "
     "look, srm, decision, metrics, ...), plus dataQuality, segments, postStratified, actions "
     "and `ledger` (seq, number, "
-    "peek, analysisLook, takenAt, cutoff, triggeredBy, status, decisionAction, inputs)."
+    "peek, analysisLook, takenAt, cutoff, triggeredBy, status, decisionAction, inputs); for "
+    "retention and time-to-event metrics also `curves` (docs/metrics.md)."
 )
 
 
@@ -92,7 +96,7 @@ def get_summary(
 @router.post(
     "/{experiment_id}/evaluate",
     summary="Run a look now",
-    responses={200: {"description": "The look: " + RESULTS, **OBJECT}},
+    responses={200: {"description": "The look: " + RESULTS, **LOOK}},
 )
 def post_evaluate(
     experiment_id: ExperimentId, ctx: Ctx, key: Admin, body: EvaluateRequest | None = None
@@ -115,7 +119,7 @@ def post_evaluate(
 @router.get(
     "/{experiment_id}/results",
     summary="Latest results",
-    responses={200: {"description": "The latest planned look: " + RESULTS, **OBJECT}},
+    responses={200: {"description": "The latest planned look: " + RESULTS, **LOOK}},
 )
 def get_latest_results(experiment_id: ExperimentId, ctx: Ctx, key: Admin) -> Response:
     """The latest planned look's results (re-rendered from the ledger, same bytes each time)."""
@@ -130,7 +134,7 @@ def get_latest_results(experiment_id: ExperimentId, ctx: Ctx, key: Admin) -> Res
 @router.get(
     "/{experiment_id}/results/{look}",
     summary="Results of one look",
-    responses={200: {"description": "That planned look: " + RESULTS, **OBJECT}},
+    responses={200: {"description": "That planned look: " + RESULTS, **LOOK}},
 )
 def get_look_results(
     experiment_id: ExperimentId,

@@ -16,7 +16,8 @@ from typing import Any
 from scipy.stats import norm
 
 from splitlab.config import Experiment, load_experiment
-from splitlab.server.dashboard import charts, words
+from splitlab.evaluation.look_view import look_curves
+from splitlab.server.dashboard import charts, survival, words
 from splitlab.stats.capping import AppliedCap
 from splitlab.stats.versions import split_text
 from splitlab.store.registry import LookRecord, format_time
@@ -290,6 +291,7 @@ def view(record: LookRecord, now: datetime | None = None) -> dict[str, Any]:
         "quality": quality(document.get("dataQuality")),
         "power": power_warnings(results),
         "versions": weights_versions(document),
+        "curves": survival.panels(look_curves(document), experiment.control),
     }
 
 

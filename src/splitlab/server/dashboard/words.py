@@ -57,12 +57,16 @@ def _metric_kind(metric_type: MetricType, switchback: bool = False) -> str:
             MetricType.CONTINUOUS: "average per cell",
             MetricType.RATIO: "ratio of two per-cell totals",
             MetricType.QUANTILE: "a quantile of the values (not analysed per cell)",
+            MetricType.RETENTION: "share of units back in the retention window",
+            MetricType.TIME_TO_EVENT: "mean hours without the event up to the horizon",
         }[metric_type]
     return {
         MetricType.CONVERSION: "share of units who do it at least once",
         MetricType.CONTINUOUS: "average per unit",
         MetricType.RATIO: "ratio of two per-unit totals",
         MetricType.QUANTILE: "a quantile of the values (e.g. p95)",
+        MetricType.RETENTION: "share of eligible units with an event in their retention window",
+        MetricType.TIME_TO_EVENT: "restricted mean hours without the event, up to the horizon",
     }[metric_type]
 
 
