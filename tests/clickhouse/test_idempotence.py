@@ -20,7 +20,7 @@ from tests.clickhouse.simulate import T_BASE, batches, experiment, simulate
 
 
 def _row_counts(url: str, db: str) -> tuple[int, int]:
-    client = connect(url)  # a server's address, or chDB's (tests/chdb)
+    client = connect(url)  # a server's address, or chDB's (tests/on_chdb)
     _, rows = client.query(f"SELECT count(), uniqExact(event_id) FROM {db}.metric_events")
     client.close()
     return int(rows[0][0]), int(rows[0][1])

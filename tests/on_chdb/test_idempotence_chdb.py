@@ -2,7 +2,7 @@
 (ClickHouse 26 in-process) instead of the 18.16 server.
 
 The test functions of tests/clickhouse/test_idempotence.py, imported so there is one copy of
-each; only the ``clickhouse`` fixture differs (tests/chdb/conftest.py).
+each; only the ``clickhouse`` fixture differs (tests/on_chdb/conftest.py).
 """
 
 from tests.clickhouse.test_idempotence import (

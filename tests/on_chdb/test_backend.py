@@ -9,9 +9,9 @@ import pytest
 from splitlab.store.clickhouse import ClickHouseError, ClickHouseStore
 from splitlab.store.clickhouse.connection import connect
 from splitlab.store.clickhouse.dialect import Dialect
-from tests.chdb.conftest import ChdbEngine
 from tests.clickhouse.simulate import T_BASE
 from tests.clickhouse.test_cluster_ids import EVENTS, OLD_TABLES
+from tests.on_chdb.conftest import ChdbEngine
 
 
 def test_versions_take_their_own_path() -> None:
