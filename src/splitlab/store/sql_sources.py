@@ -212,13 +212,18 @@ def _files_columns(con: Any, query: str) -> list[Column]:
 
 
 def _files_rows(con: Any, query: str, lo_ms: int, hi_ms: int) -> pa.Table:
-    sql = f"""SELECT CAST(q.unit_id AS VARCHAR) AS unit_id, epoch_ms(q."timestamp") AS ts,
-       coalesce(CAST(q.value AS DOUBLE), 1.0) AS value
-FROM (
+    # The range is tested on the epoch milliseconds: comparing a TIMESTAMP column with a
+    # TIMESTAMPTZ bound would convert every row through the time zone (measured about 0.4 s
+    # of 1.1 s on 10M Parquet rows).
+    sql = f"""SELECT * FROM (
+  SELECT CAST(q.unit_id AS VARCHAR) AS unit_id, epoch_ms(q."timestamp") AS ts,
+         coalesce(CAST(q.value AS DOUBLE), 1.0) AS value
+  FROM (
 {strip_query(query)}
-) q
-WHERE q."timestamp" >= $lo AND q."timestamp" < $hi AND q.unit_id IS NOT NULL"""
-    params = {"lo": time_param(lo_ms), "hi": time_param(hi_ms + 1)}
+  ) q
+  WHERE q.unit_id IS NOT NULL
+) WHERE ts >= $lo AND ts <= $hi"""
+    params = {"lo": lo_ms, "hi": hi_ms}
     result = con.sql(sql, params=params).to_arrow_table()
     return result.cast(ROWS_SCHEMA)
 
