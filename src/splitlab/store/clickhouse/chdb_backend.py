@@ -88,11 +88,23 @@ class ChdbClient:
         self._run(bind(sql, params or {}), "CSV")
 
     def query(
-        self, sql: str, params: Mapping[str, object] | None = None
+        self,
+        sql: str,
+        params: Mapping[str, object] | None = None,
+        settings: Mapping[str, str] | None = None,
     ) -> tuple[list[str], list[list[Any]]]:
-        """Run a SELECT; its column names and rows."""
-        result = _RESULT.decode(self._run(bind(sql, params or {}), "JSONCompact"))
+        """Run a SELECT (with the `settings` given, as the query's SETTINGS clause); its
+        column names and rows."""
+        result = _RESULT.decode(
+            self._run(_with_settings(bind(sql, params or {}), settings), "JSONCompact")
+        )
         return [column["name"] for column in result.meta], result.data
+
+    def columns(self, sql: str, settings: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+        """The column names and ClickHouse types of the SELECT `sql` (run it with ``LIMIT 0``
+        to read no row)."""
+        result = _RESULT.decode(self._run(_with_settings(sql, settings), "JSONCompact"))
+        return [(column["name"], column["type"]) for column in result.meta]
 
     def insert(self, table: str, rows: bytes, settings: Mapping[str, str] | None = None) -> None:
         """Insert newline-delimited JSON objects (``JSONEachRow``) into `table`."""
@@ -129,3 +141,11 @@ class ChdbClient:
         if self._session is not None:
             self._session = None
             _release(self._path)
+
+
+def _with_settings(sql: str, settings: Mapping[str, str] | None) -> str:
+    """`sql` with a trailing ``SETTINGS`` clause (chDB has no per-request settings)."""
+    if not settings:
+        return sql
+    given = ", ".join(f"{k} = {v}" for k, v in settings.items())
+    return f"{sql.rstrip().rstrip(';')}\nSETTINGS {given}"

@@ -24,8 +24,15 @@ class Connection(Protocol):
     def execute(self, sql: str, params: Mapping[str, object] | None = None) -> None: ...
 
     def query(
-        self, sql: str, params: Mapping[str, object] | None = None
+        self,
+        sql: str,
+        params: Mapping[str, object] | None = None,
+        settings: Mapping[str, str] | None = None,
     ) -> tuple[list[str], list[list[Any]]]: ...
+
+    def columns(
+        self, sql: str, settings: Mapping[str, str] | None = None
+    ) -> list[tuple[str, str]]: ...
 
     def insert(
         self, table: str, rows: bytes, settings: Mapping[str, str] | None = None

@@ -98,17 +98,26 @@ class ClickHouseClient:
         self._post({}, bind(sql, params or {}).encode())
 
     def query(
-        self, sql: str, params: Mapping[str, object] | None = None
+        self,
+        sql: str,
+        params: Mapping[str, object] | None = None,
+        settings: Mapping[str, str] | None = None,
     ) -> tuple[list[str], list[list[Any]]]:
-        """Run a SELECT; its column names and rows."""
+        """Run a SELECT (with the server `settings` given, e.g. ``readonly``); its column
+        names and rows."""
+        result = self._select(sql, params, settings)
+        return [column["name"] for column in result.meta], result.data
+
+    def _select(
+        self, sql: str, params: Mapping[str, object] | None, extra: Mapping[str, str] | None
+    ) -> _Result:
         body = (bind(sql, params or {}) + "\nFORMAT JSONCompact").encode()
-        settings = {"output_format_json_quote_64bit_integers": "0"}
+        settings = {"output_format_json_quote_64bit_integers": "0", **(extra or {})}
         if len(body) >= MAX_QUERY_SIZE:
             # An allocation table of thousands of clusters, bound as array literals, makes a
             # query longer than the server parses by default (max_query_size, 256 KiB).
             settings["max_query_size"] = str(len(body) + 1)
-        result = _RESULT.decode(self._post(settings, body))
-        return [column["name"] for column in result.meta], result.data
+        return _RESULT.decode(self._post(settings, body))
 
     def insert(self, table: str, rows: bytes, settings: Mapping[str, str] | None = None) -> None:
         """Insert newline-delimited JSON objects (``JSONEachRow``) into `table`."""
@@ -156,3 +165,9 @@ class ClickHouseClient:
     def close(self) -> None:
         """Close the connections."""
         self._http.close()
+
+    def columns(self, sql: str, settings: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+        """The column names and ClickHouse types of the SELECT `sql` (run it with ``LIMIT 0``
+        to read no row)."""
+        result = self._select(sql, None, settings)
+        return [(column["name"], column["type"]) for column in result.meta]

@@ -33,6 +33,7 @@ from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.store.capping_sql import cap_columns
 from splitlab.store.clickhouse.capping import capped_source
 from splitlab.store.clickhouse.retention_sql import clickhouse_unit_columns
+from splitlab.store.clickhouse.sql_metric import row_match, with_sql_rows
 from splitlab.store.retention_sql import SURVIVAL_TYPES
 from splitlab.store.summary_sql import (
     MISSING,
@@ -45,9 +46,10 @@ from splitlab.store.summary_sql import (
 Dedup = Literal["limit_by", "final", "none"]
 
 
-def aggregate(metric: Metric, event_param: str, condition: str) -> str:
-    """The per-unit aggregate of `metric`'s events that satisfy `condition`."""
-    where = f"metric = ${event_param} AND {condition}"
+def aggregate(metric: Metric, event_param: str, condition: str, match: str | None = None) -> str:
+    """The per-unit aggregate of `metric`'s events that satisfy `condition` (`match`: how its
+    rows are picked, by default ``metric = $event_param``)."""
+    where = f"{match or f'metric = ${event_param}'} AND {condition}"
     if metric.type is MetricType.CONVERSION:
         return f"maxIf(1, {where})"
     if metric.aggregation == "count":
@@ -149,8 +151,9 @@ def unit_values(
             cuped = f"sumIf(value, metric = $e{i} AND {pre}) AS px{i}"
         else:
             params[f"e{i}"] = metric.event_name
-            per_unit.append(f"{aggregate(metric, f'e{i}', post)} AS py{i}")
-            cuped = f"{aggregate(metric, f'e{i}', pre)} AS px{i}"
+            match = row_match(metric, i, f"e{i}")  # SQL metrics: their rows (.sql_metric)
+            per_unit.append(f"{aggregate(metric, f'e{i}', post, match)} AS py{i}")
+            cuped = f"{aggregate(metric, f'e{i}', pre, match)} AS px{i}"
         values.append(f"toFloat64(py{i}) AS {prefix}y{i}")
         if metric.cuped:
             per_unit.append(cuped)
@@ -167,6 +170,7 @@ def unit_values(
     events = metric_events(
         db, where, "unit_id, metric, value, ts, experiment_id AS event_experiment", dedup
     )
+    events = with_sql_rows(events, metrics)
     first = _first_exposures(db, segments, clustered)
     units = _first_exposures(db, (), clustered)
     per_unit_sql = ",\n    ".join(per_unit) if per_unit else "0 AS nothing"

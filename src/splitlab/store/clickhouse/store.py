@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from functools import partial
@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from splitlab.config.adaptive import CanaryMetric
+from splitlab.config.errors import ConfigError
 from splitlab.config.models import Experiment
+from splitlab.config.sources import SourceCatalog
+from splitlab.config.sql_checks import sql_metric_paths
 from splitlab.stats.intervals import CanaryData
 from splitlab.stats.sums import ExperimentSums, SliceSums
 from splitlab.stats.switchback import cell_sums
@@ -42,11 +45,13 @@ from splitlab.store.clickhouse.sql import (
     data_quality_sql,
     plan_clickhouse_summary,
 )
+from splitlab.store.clickhouse.sql_metric import READ_ONLY, check_sql_metrics, has_sql
 from splitlab.store.clickhouse.survival_sql import clickhouse_curve, clickhouse_time_to_event
 from splitlab.store.clickhouse.switchback_sql import plan_clickhouse_cells
 from splitlab.store.clickhouse.versions_sql import plan_clickhouse_versions
 from splitlab.store.errors import StoreError
 from splitlab.store.log import AppendLog, Position
+from splitlab.store.sql_validation import SqlValidation
 from splitlab.store.summary_sql import cutoff_millis, sums_from_rows
 from splitlab.store.survival_sql import survival_sums
 from splitlab.store.switchback_sql import CellResult, read_cells
@@ -81,7 +86,10 @@ class ClickHouseStore:
         recent_ids: int = 200_000,
         sync: bool = True,
         dedup: Dedup = "final",
+        sources: SourceCatalog | None = None,
     ) -> None:
+        #: The catalog of SQL metrics' sources (:mod:`.sql_metric`: ``clickhouse`` ones).
+        self.sources = sources
         self.database = identifier(database)
         self._dedup: Dedup = dedup
         self._client = connect(url, user=user, password=password)
@@ -160,6 +168,7 @@ class ClickHouseStore:
             return cell_sums(experiment, self._switchback(experiment, cutoff).cells)
         segments = [segment] if isinstance(segment, str) else list(segment or [])
         self.flush()
+        query = self._reader(experiment)
         millis = cutoff_millis(cutoff)
         if experiment.is_cluster:
             refuse_caps(experiment, "a cluster design")
@@ -170,20 +179,18 @@ class ClickHouseStore:
             plan = plan_clickhouse_summary(
                 self.database, experiment, millis, segments, self._dedup, known_caps
             )
-        columns, rows = self._client.query(plan.sql, plan.params)
+        columns, rows = query(plan.sql, plan.params)
         columns, shaped = as_grouping_rows(plan, columns, rows)
         sums = sums_from_rows(experiment, plan, columns, shaped)
         if experiment.is_cluster:
             return sums
-        sums = quantile_sums(
-            self.database, experiment, sums, millis, self._dedup, self._client.query
-        )
+        sums = quantile_sums(self.database, experiment, sums, millis, self._dedup, query)
         return survival_sums(
             experiment,
             sums,
             plan.metrics,
             millis,
-            self._client.query,
+            query,
             segments,
             curve=partial(clickhouse_curve, self.database, self._dedup),
             time_to_event=partial(clickhouse_time_to_event, self.database, self._dedup),
@@ -291,9 +298,10 @@ class ClickHouseStore:
         after the first (epoch ms)."""
         refuse_caps(experiment, "the per-weights-version sums (weights changed while running)")
         self.flush()
+        query = self._reader(experiment)
         millis = cutoff_millis(cutoff)
         plan = plan_clickhouse_versions(self.database, experiment, millis, boundaries, self._dedup)
-        columns, rows = self._client.query(plan.sql, plan.params)
+        columns, rows = query(plan.sql, plan.params)
         return versions_from_rows(experiment, plan, boundaries, columns, rows)
 
     # ------------------------------------------------------------------ layouts
@@ -303,3 +311,40 @@ class ClickHouseStore:
         return ClickHouseLoader(
             connect(url, user=user, password=password), self.database, self._log, settle_s=settle_s
         )
+
+    # ------------------------------------------------------------------ SQL metrics
+
+    def check_sql_metrics(self, experiment: Experiment) -> None:
+        """Check `experiment`'s SQL metrics before a look (:mod:`.sql_metric`): each names a
+        ``clickhouse`` source of :attr:`sources`, and its query is one SELECT without table
+        functions that returns ``unit_id``, ``timestamp``, ``value`` (a ``LIMIT 0`` run on
+        the server, read-only). Raises :class:`~splitlab.config.errors.ConfigError` naming
+        each metric's JSON path."""
+        check_sql_metrics(experiment, self.sources, self._client)
+
+    def _reader(
+        self, experiment: Experiment
+    ) -> Callable[[str, dict[str, Any]], tuple[list[str], list[list[Any]]]]:
+        """How the reads of `experiment`'s sums are sent: with :data:`.sql_metric.READ_ONLY`
+        settings, after :meth:`check_sql_metrics`, when a metric is defined in SQL (its query
+        is part of them)."""
+        if not has_sql(experiment):
+            return self._client.query
+        self.check_sql_metrics(experiment)
+
+        def read_only(sql: str, params: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+            return self._client.query(sql, params, READ_ONLY)
+
+        return read_only
+
+    def validate_sql_metrics(self, experiment: Experiment) -> SqlValidation:
+        """What ``splitlab validate --sources`` finds for `experiment` on this store, without
+        raising: every problem of :meth:`check_sql_metrics` (the source combinations this
+        store runs, the read-only checks, a ``LIMIT 0`` run of each query on the server), in
+        the shape of :func:`splitlab.store.sql_validation.validate_sql_metrics`."""
+        paths = sql_metric_paths(experiment)
+        try:
+            check_sql_metrics(experiment, self.sources, self._client)
+        except ConfigError as exc:
+            return SqlValidation(exc.problems, len(paths), True)
+        return SqlValidation([], len(paths), True)
