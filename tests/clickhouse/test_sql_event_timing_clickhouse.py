@@ -1,7 +1,7 @@
 """Retention and time-to-event metrics defined by SQL on the ClickHouse store (ClickHouse
 18.16): the same rows as a query over a ClickHouse table give the same eligible and retained
 sums, retention curves and survival tables (overall and per segment) as those rows sent as
-this experiment's metric events."""
+this experiment's metric events. tests/chdb runs the same test on chDB (ClickHouse 26)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 from splitlab.config import Experiment, load_experiment
 from splitlab.config.sources import ClickHouseSource, SourceCatalog
 from splitlab.store.clickhouse import ClickHouseStore, LocalServer
-from splitlab.store.clickhouse.http import ClickHouseClient
+from splitlab.store.clickhouse.connection import connect
 from splitlab.tracking.events import Event
 from tests.store.survival_data import CUTOFF, DEFINITION, RETENTION, TIME_TO_EVENT, simulate
 
@@ -59,7 +59,7 @@ def _in_seconds(events: list[Event]) -> list[Event]:
 def test_sql_rows_give_the_event_curves_and_tables(clickhouse: LocalServer, tmp_path: Path) -> None:
     events = _in_seconds(simulate(np.random.default_rng(20261204), units=400))
     own = [e for e in events if e.type == "metric" and e.experiment_id == "ret"]
-    client = ClickHouseClient(clickhouse.url)
+    client = connect(clickhouse.url)
     client.execute("CREATE DATABASE IF NOT EXISTS timingsrc")
     client.execute(
         "CREATE TABLE timingsrc.events (user_key String, happened_at DateTime, "
