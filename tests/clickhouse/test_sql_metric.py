@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from splitlab.config import load_experiment
 from splitlab.config.errors import ConfigError
 from splitlab.config.sources import ClickHouseSource, FilesSource, SourceCatalog
 from splitlab.stats.sums import ExperimentSums
@@ -183,15 +182,6 @@ def test_validate_lists_every_problem_without_raising(store: Any) -> None:
         "$.metrics.secondary[0].sql.query",
         "$.metrics.secondary[1].sql.query",
     ]
-
-
-def test_retention_and_time_to_event_sql_metrics_are_refused_here(store: Any) -> None:
-    house, _ = store
-    retained = {"name": "d1", "type": "retention", "retention": {"day": 1}, "sql": sql()}
-    raw = experiment("shop").model_dump(by_alias=True, exclude_none=True, mode="json")
-    raw["metrics"]["secondary"] = [retained]
-    with pytest.raises(ConfigError, match=r"secondary\[0\]\.sql: expected a conversion or cont"):
-        house.summary(load_experiment(raw), CUTOFF)
 
 
 def test_a_datetime_of_any_time_zone_is_the_same_instant(store: Any) -> None:

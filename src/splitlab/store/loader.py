@@ -60,11 +60,15 @@ ANTI JOIN (SELECT event_id FROM exposures WHERE ts BETWEEN $lo AND $hi) e
     ON b.eventId = e.event_id
 """
 
+#: A metric event without a value counts 1 (docs/events.md), as the collector reads it and
+#: as the ClickHouse store loads it: an Event given straight to ``ingest``/``submit`` with
+#: ``value=None`` (or no ``metric``, stored as ``''`` like ClickHouse) is acknowledged, so it
+#: must load rather than fail every later load of the log on the NOT NULL columns.
 _INSERT_METRICS = """
 INSERT INTO metric_events (event_id, experiment_id, variant, unit_id, metric, value, ts, unit_key,
                            cluster_id)
-SELECT b.eventId, b.experimentId, b.variant, b.unitId, b.metric, b.value, b.timestamp, k.unit_key,
-       b.clusterId
+SELECT b.eventId, b.experimentId, b.variant, b.unitId, coalesce(b.metric, ''),
+       coalesce(b.value, 1.0), b.timestamp, k.unit_key, b.clusterId
 FROM (SELECT * FROM _splitlab_batch WHERE type = 'metric'
       QUALIFY row_number() OVER (PARTITION BY eventId) = 1) b
 JOIN _splitlab_keys k ON b.unitId = k.unit_id

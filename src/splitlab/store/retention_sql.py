@@ -24,12 +24,13 @@ cluster or switchback designs for both types, so none of those applies here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from splitlab.config.models import Metric, MetricType
 from splitlab.stats.survival_table import RetentionCurve
+from splitlab.store.sql_metric_sql import sql_rows
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -119,15 +120,37 @@ class CurvePlan:
 
 
 def curve_inputs(
-    metrics: Sequence[Metric],
+    metrics: Sequence[Metric], sql: Mapping[int, int] | None = None
 ) -> tuple[list[str], list[tuple[int, int, int]], int]:
     """The retention event names (numbered ``k``), per metric ``(i, k, days)``, and the most
-    days of any curve."""
+    days of any curve. `sql`: the SQL metrics' event numbers by metric number
+    (:func:`~splitlab.store.sql_metric_sql.sql_numbers`, all above the event names' numbers);
+    such a metric reads its own rows under that number, not events of its name."""
+    sql = sql or {}
     found = metrics_of(metrics, MetricType.RETENTION)
-    names = sorted({m.event_name for _, m in found})
+    names = sorted({m.event_name for i, m in found if i not in sql})
     number = {name: k for k, name in enumerate(names)}
-    per = [(i, number[m.event_name], curve_days(m)) for i, m in found]
+    per = [(i, sql[i] if i in sql else number[m.event_name], curve_days(m)) for i, m in found]
     return names, per, max((days for *_, days in per), default=0)
+
+
+def timed_rows(prefix: str, names: int, sql_ks: Iterable[int]) -> str:
+    """DuckDB: the rows ``(k, unit_key, ts)`` up to the cut-off that the curve and the
+    time-to-event queries read: this experiment's metric events named by the parameters
+    ``${prefix}0 ..`` (`names` of them; ``k`` = the name's number), and each SQL metric ``k``'s
+    rows (its registered view, :func:`~splitlab.store.sql_metric_sql.sql_rows`; a SQL row
+    belongs to no experiment)."""
+    parts = []
+    if names:
+        case = " ".join(f"WHEN ${prefix}{j} THEN {j}" for j in range(names))
+        in_names = ", ".join(f"${prefix}{j}" for j in range(names))
+        parts.append(
+            f"SELECT CASE metric {case} END AS k, unit_key, ts FROM metric_events "
+            f"WHERE experiment_id = $exp AND ts <= $cutoff AND metric IN ({in_names})"
+        )
+    for k in sorted(set(sql_ks)):
+        parts.append(f"SELECT {k} AS k, unit_key, ts FROM ({sql_rows(k)}) WHERE ts <= $cutoff")
+    return "\n  UNION ALL\n  ".join(parts)
 
 
 #: DuckDB: one row per unit exposed to exactly one variant, with its first exposure.
@@ -138,27 +161,33 @@ UNITS_CTE = """u AS (
 )"""
 
 
-def duckdb_curve(experiment_id: str, metrics: Sequence[Metric], cutoff_ms: int) -> CurvePlan:
-    """DuckDB's retention curve query (see :class:`CurvePlan`)."""
-    names, per, span = curve_inputs(metrics)
+def duckdb_curve(
+    experiment_id: str,
+    metrics: Sequence[Metric],
+    cutoff_ms: int,
+    sql: Mapping[int, int] | None = None,
+) -> CurvePlan:
+    """DuckDB's retention curve query (see :class:`CurvePlan`); `sql` as in
+    :func:`curve_inputs` (the SQL metrics' views must be registered when it runs)."""
+    sql = sql or {}
+    names, per, span = curve_inputs(metrics, sql)
     params: dict[str, Any] = {"exp": experiment_id, "cutoff": cutoff_ms}
     for k, name in enumerate(names):
         params[f"rn{k}"] = name
-    case = " ".join(f"WHEN $rn{k} THEN {k}" for k in range(len(names)))
-    in_names = ", ".join(f"$rn{k}" for k in range(len(names)))
-    sql = f"""WITH {UNITS_CTE}, days AS (
-  SELECT DISTINCT CASE me.metric {case} END AS k, u.uk, u.variant,
-         (me.ts - u.t0) // {DAY_MS} AS d, u.t0
-  FROM metric_events me JOIN u ON me.unit_key = u.uk
-  WHERE me.experiment_id = $exp AND me.ts <= $cutoff AND me.metric IN ({in_names})
-    AND me.ts >= u.t0 AND me.ts - u.t0 < {span * DAY_MS}
+    rows = timed_rows("rn", len(names), [k for i, k, _ in per if i in sql])
+    sql_text = f"""WITH {UNITS_CTE}, days AS (
+  SELECT DISTINCT me.k, u.uk, u.variant, (me.ts - u.t0) // {DAY_MS} AS d, u.t0
+  FROM (
+  {rows}
+  ) me JOIN u ON me.unit_key = u.uk
+  WHERE me.ts >= u.t0 AND me.ts - u.t0 < {span * DAY_MS}
 )
 SELECT -1 AS k, variant, least(($cutoff - t0) // {DAY_MS}, {span}) AS d, count(*) AS c
 FROM u GROUP BY variant, d
 UNION ALL
 SELECT k, variant, d, count(*) AS c
 FROM days WHERE t0 + (d + 1) * {DAY_MS} <= $cutoff GROUP BY k, variant, d"""
-    return CurvePlan(sql, params, per, span)
+    return CurvePlan(sql_text, params, per, span)
 
 
 def curves_from_rows(

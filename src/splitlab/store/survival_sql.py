@@ -15,6 +15,11 @@ overall slice's arms:
   counts every unit of the arm (``n``).
 * Retention: the day-by-day curve (:func:`~splitlab.store.retention_sql.duckdb_curve`).
 
+A SQL metric (``metric.sql``) reads its own rows instead of the events of its name: the rows
+registered for the summary (:mod:`splitlab.store.sql_views`), under the metric's event number
+(:func:`summary_sql_numbers`), which belong to no experiment (the queries run inside the
+summary's ``registered(...)`` block).
+
 The time-to-event query also groups by segment: each unit counts once overall (slice ``-1``)
 and once per segment attribute under its first exposure's label (``unnest`` of two lists, one
 ``GROUP BY``), so every segment's arms carry their table too. The retention curve is for the
@@ -23,7 +28,7 @@ overall slice only (a segment's retention ``n`` and ``sum`` come from the summar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import groupby
 from operator import itemgetter
@@ -40,8 +45,10 @@ from splitlab.store.retention_sql import (
     duckdb_curve,
     horizon_ms,
     metrics_of,
+    timed_rows,
 )
-from splitlab.store.summary_sql import MISSING
+from splitlab.store.sql_metric_sql import sql_numbers
+from splitlab.store.summary_sql import MISSING, event_names
 
 Runner = Callable[[str, dict[str, Any]], tuple[Sequence[str], Sequence[Sequence[Any]]]]
 
@@ -64,10 +71,13 @@ def time_to_event_params(
     found: Sequence[tuple[int, Metric]],
     cutoff_ms: int,
     segments: Sequence[str],
+    sql: Mapping[int, int] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Parameters (``exp``, ``cutoff``, the event names ``tn{j}``, the horizons ``tau{i}``,
-    the segment attributes ``s{k}``) and the distinct event names, numbered ``j``."""
-    names = sorted({m.event_name for _, m in found})
+    the segment attributes ``s{k}``) and the distinct event names, numbered ``j`` (not those
+    of the SQL metrics in `sql`, which read their own rows)."""
+    sql = sql or {}
+    names = sorted({m.event_name for i, m in found if i not in sql})
     params: dict[str, Any] = {"exp": experiment_id, "cutoff": cutoff_ms}
     for j, name in enumerate(names):
         params[f"tn{j}"] = name
@@ -85,18 +95,34 @@ def slice_lists(labels: Sequence[str]) -> tuple[str, str]:
     return f"[{slices}]", "[" + ", ".join(["''", *labels]) + "]"
 
 
+def summary_sql_numbers(metrics: Sequence[Metric]) -> dict[int, int]:
+    """The event numbers of the SQL metrics among the summary's `metrics`, as
+    :func:`~splitlab.store.summary_sql.unit_values` and the registered views number them."""
+    return sql_numbers(metrics, len(event_names(metrics)))
+
+
+def duckdb_retention_curve(
+    experiment_id: str, metrics: Sequence[Metric], cutoff_ms: int
+) -> CurvePlan:
+    """DuckDB's retention curve query, SQL metrics reading their registered rows."""
+    return duckdb_curve(experiment_id, metrics, cutoff_ms, summary_sql_numbers(metrics))
+
+
 def duckdb_time_to_event(
     experiment_id: str, metrics: Sequence[Metric], cutoff_ms: int, segments: Sequence[str] = ()
 ) -> SurvivalPlan:
-    """DuckDB's time-to-event query (see the module docstring)."""
+    """DuckDB's time-to-event query (see the module docstring); a SQL metric reads its rows
+    from its registered view (:func:`~splitlab.store.retention_sql.timed_rows`)."""
     found = metrics_of(metrics, MetricType.TIME_TO_EVENT)
-    params, names = time_to_event_params(experiment_id, found, cutoff_ms, segments)
+    own = summary_sql_numbers(metrics)
+    params, names = time_to_event_params(experiment_id, found, cutoff_ms, segments, own)
     number = {name: j for j, name in enumerate(names)}
     firsts = ", ".join(
-        f"min(CASE WHEN me.metric = $tn{number[m.event_name]} THEN me.ts - u.t0 END) AS f{i}"
+        f"min(CASE WHEN me.k = {own[i] if i in own else number[m.event_name]} "
+        f"THEN me.ts - u.t0 END) AS f{i}"
         for i, m in found
     )
-    in_names = ", ".join(f"$tn{j}" for j in range(len(names)))
+    rows = timed_rows("tn", len(names), [own[i] for i, _ in found if i in own])
     units = UNITS_CTE
     slices = "-1 AS slice, '' AS label"
     if segments:  # the first exposure's attributes, as the summary labels its segments
@@ -120,9 +146,10 @@ def duckdb_time_to_event(
     union = "\nUNION ALL\n".join(parts) + "\nORDER BY i, slice, label, variant, ms"
     sql = f"""WITH {units}, f AS (
   SELECT u.uk, {firsts}
-  FROM metric_events me JOIN u ON me.unit_key = u.uk
-  WHERE me.experiment_id = $exp AND me.ts <= $cutoff AND me.metric IN ({in_names})
-    AND me.ts >= u.t0
+  FROM (
+  {rows}
+  ) me JOIN u ON me.unit_key = u.uk
+  WHERE me.ts >= u.t0
   GROUP BY u.uk
 ), uf AS (
   SELECT u.variant, u.t0, {", ".join(f"f.f{i}" for i, _ in found)}, {slices}
@@ -221,7 +248,7 @@ def survival_sums(
     cutoff_ms: int,
     run: Runner,
     segments: Sequence[str] = (),
-    curve: Callable[[str, Sequence[Metric], int], CurvePlan] = duckdb_curve,
+    curve: Callable[[str, Sequence[Metric], int], CurvePlan] = duckdb_retention_curve,
     time_to_event: Callable[
         [str, Sequence[Metric], int, Sequence[str]], SurvivalPlan
     ] = duckdb_time_to_event,

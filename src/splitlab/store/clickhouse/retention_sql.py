@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from splitlab.config.models import Metric, MetricType
+from splitlab.store.clickhouse.sql_metric import row_match
 from splitlab.store.retention_sql import UnitColumns, window_ms
 
 
@@ -19,7 +20,8 @@ def clickhouse_unit_columns(
     """Metric `i`'s per-unit aggregate (``py{i}``, over events with ``metric``, ``ts``,
     ``event_experiment`` and the unit's ``t0``) and its columns in ``unit_values``
     (``{prefix}el{i}``, ``{prefix}y{i}``): the rules of
-    :func:`splitlab.store.retention_sql.duckdb_unit_columns`. The event name is ``$e{i}``."""
+    :func:`splitlab.store.retention_sql.duckdb_unit_columns`. The event name is ``$e{i}``; a SQL metric reads its own rows
+    (:func:`.sql_metric.row_match`)."""
     y, el = f"{prefix}y{i}", f"{prefix}el{i}"
     params[f"e{i}"] = metric.event_name
     if metric.type is MetricType.TIME_TO_EVENT:
@@ -27,7 +29,8 @@ def clickhouse_unit_columns(
     params[f"rs{i}"], params[f"re{i}"] = window_ms(metric)
     eligible = f"t0 + $re{i} <= $cutoff"
     per_unit = [
-        f"maxIf(1, metric = $e{i} AND event_experiment = $exp AND ts >= t0 + $rs{i} "
+        f"maxIf(1, {row_match(metric, i, f'e{i}')} AND event_experiment = $exp "
+        f"AND ts >= t0 + $rs{i} "
         f"AND ts < t0 + $re{i}) AS py{i}"
     ]
     values = [

@@ -26,13 +26,13 @@ summary. ``files`` and ``postgresql`` sources are refused on this store
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import sqlglot
 from sqlglot import exp
 
 from splitlab.config.errors import ConfigError, Problem
-from splitlab.config.models import Experiment, Metric, MetricType
+from splitlab.config.models import Experiment, Metric
 from splitlab.config.sources import ClickHouseSource, SourceCatalog
 from splitlab.config.sql_checks import check_query, quote, sql_metric_paths
 from splitlab.store.clickhouse.connection import Connection
@@ -63,7 +63,8 @@ def _refuse(path: str, value: object, expected: str) -> ConfigError:
 
 def source_problems(experiment: Experiment, catalog: SourceCatalog | None) -> list[Problem]:
     """Problems with the sources of `experiment`'s SQL metrics on the ClickHouse store: each
-    must name a ``clickhouse`` source of `catalog` and feed a conversion or continuous metric."""
+    must name a ``clickhouse`` source of `catalog` (any metric type the definition allows
+    ``sql`` on: conversion, continuous, retention, time to event)."""
     problems: list[Problem] = []
     names = {} if catalog is None else catalog.sources
     for path, metric in sql_metrics(experiment):
@@ -73,15 +74,6 @@ def source_problems(experiment: Experiment, catalog: SourceCatalog | None) -> li
         if source is None:
             known = ", ".join(sorted(names)) or "none: no catalog given (--sources)"
             problems.append(Problem(where, metric.sql.source, f"a source of the catalog ({known})"))
-        elif metric.type not in (MetricType.CONVERSION, MetricType.CONTINUOUS):
-            problems.append(
-                Problem(
-                    f"{path}.sql",
-                    metric.name,
-                    f"a conversion or continuous metric: on the ClickHouse store a SQL metric "
-                    f"feeds those only (metric {metric.name!r} is {metric.type.value})",
-                )
-            )
         elif not isinstance(source, ClickHouseSource):
             problems.append(
                 Problem(
@@ -209,11 +201,18 @@ def _rows(metric: Metric, index: int) -> str:
   WHERE isNotNull(q_u) AND isNotNull(q_t) AND {ts} <= $cutoff"""
 
 
-def with_sql_rows(events: str, metrics: Sequence[Metric]) -> str:
+def with_sql_rows(
+    events: str, metrics: Sequence[Metric], only: Collection[int] | None = None
+) -> str:
     """`events` (columns ``unit_id, metric, value, ts, event_experiment``) with the rows of
-    the SQL metrics among `metrics` added, and a column ``src`` (0 for events, the metric's
-    number plus one for its rows); `events` unchanged when no metric is defined in SQL."""
-    parts = [_rows(m, i) for i, m in enumerate(metrics) if m.sql is not None]
+    the SQL metrics among `metrics` (`only`: those of these numbers) added, and a column
+    ``src`` (0 for events, the metric's number plus one for its rows); `events` unchanged
+    when no such metric is defined in SQL."""
+    parts = [
+        _rows(m, i)
+        for i, m in enumerate(metrics)
+        if m.sql is not None and (only is None or i in only)
+    ]
     if not parts:
         return events
     union = "\n  UNION ALL\n  ".join(

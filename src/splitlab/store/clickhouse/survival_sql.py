@@ -8,34 +8,67 @@ count ``h{i}`` is positive); ``intDiv`` for whole days; the event name's number 
 ``indexOf`` in an array of the names; no common table expressions, so the first exposures are
 written as a subquery where needed, and the time-to-event metrics of one experiment share one
 per-unit subquery unfolded by ``ARRAY JOIN`` rather than one ``UNION ALL`` branch each.
+
+A metric defined in SQL reads its query's rows (:func:`.sql_metric.with_sql_rows`, picked by
+their column ``src``) instead of the events of its name, as the summary does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from splitlab.config.models import Metric, MetricType
 from splitlab.store.clickhouse.sql import Dedup, _first_exposures, metric_events
+from splitlab.store.clickhouse.sql_metric import with_sql_rows
 from splitlab.store.retention_sql import DAY_MS, CurvePlan, curve_inputs, metrics_of
-from splitlab.store.survival_sql import SurvivalPlan, slice_lists, time_to_event_params
+from splitlab.store.survival_sql import (
+    SurvivalPlan,
+    slice_lists,
+    summary_sql_numbers,
+    time_to_event_params,
+)
+
+RETENTION, TTE = MetricType.RETENTION, MetricType.TIME_TO_EVENT
+
+
+def _timed_events(
+    db: str,
+    dedup: Dedup,
+    metrics: Sequence[Metric],
+    prefix: str,
+    names: int,
+    own: Mapping[int, int],
+) -> str:
+    """This experiment's metric events named by the parameters ``${prefix}0 ..`` (`names` of
+    them) up to the cut-off, with the rows of the SQL metrics numbered in `own`
+    (:func:`.sql_metric.with_sql_rows`, column ``src``)."""
+    listed = ", ".join(f"${prefix}{j}" for j in range(names)) or "''"
+    events = metric_events(
+        db,
+        f"experiment_id = $exp AND ts <= $cutoff AND metric IN ({listed})",
+        "unit_id, metric, value, ts, experiment_id AS event_experiment",
+        dedup,
+    )
+    return with_sql_rows(events, metrics, own)
 
 
 def clickhouse_curve(
     db: str, dedup: Dedup, experiment_id: str, metrics: Sequence[Metric], cutoff_ms: int
 ) -> CurvePlan:
-    """The retention curve query (rows as :class:`~splitlab.store.retention_sql.CurvePlan`)."""
-    names, per, span = curve_inputs(metrics)
+    """The retention curve query (rows as :class:`~splitlab.store.retention_sql.CurvePlan`);
+    a SQL metric's rows (``src`` = its number + 1) count under its own ``k``."""
+    own = {i: k for i, k in summary_sql_numbers(metrics).items() if metrics[i].type is RETENTION}
+    names, per, span = curve_inputs(metrics, own)
     params: dict[str, Any] = {"exp": experiment_id, "cutoff": cutoff_ms}
     for k, name in enumerate(names):
         params[f"rn{k}"] = name
-    listed = ", ".join(f"$rn{k}" for k in range(len(names)))
-    events = metric_events(
-        db,
-        f"experiment_id = $exp AND ts <= $cutoff AND metric IN ({listed})",
-        "unit_id, metric, ts",
-        dedup,
-    )
+    listed = ", ".join(f"$rn{k}" for k in range(len(names))) or "''"
+    events = _timed_events(db, dedup, metrics, "rn", len(names), own)
+    number = f"toInt32(indexOf([{listed}], metric)) - 1"
+    if own:
+        cases = "".join(f"src = {i + 1}, toInt32({k}), " for i, k in own.items())
+        number = f"multiIf({cases}{number})"
     first = _first_exposures(db, ())
     sql = f"""SELECT toInt32(-1) AS k, unit_variant AS variant,
        toInt64(least(intDiv($cutoff - t0, {DAY_MS}), {span})) AS d, count() AS c
@@ -44,7 +77,7 @@ GROUP BY variant, d
 UNION ALL
 SELECT k, variant, d, count() AS c
 FROM (
-  SELECT DISTINCT toInt32(indexOf([{listed}], metric)) - 1 AS k, unit_id,
+  SELECT DISTINCT {number} AS k, unit_id,
          unit_variant AS variant, toInt64(intDiv(ts - t0, {DAY_MS})) AS d, t0
   FROM {events}
   ALL INNER JOIN (SELECT unit_id, t0, unit_variant FROM {first}) USING unit_id
@@ -67,20 +100,17 @@ def clickhouse_time_to_event(
     the metrics unfolded by one ``ARRAY JOIN``, the slices (overall, then each segment) by a
     second one around it."""
     found = metrics_of(metrics, MetricType.TIME_TO_EVENT)
-    params, names = time_to_event_params(experiment_id, found, cutoff_ms, segments)
+    own = {i: k for i, k in summary_sql_numbers(metrics).items() if metrics[i].type is TTE}
+    params, names = time_to_event_params(experiment_id, found, cutoff_ms, segments, own)
     number = {name: j for j, name in enumerate(names)}
-    listed = ", ".join(f"$tn{j}" for j in range(len(names)))
+    # a SQL metric's rows: src = its number + 1 (.sql_metric.row_match)
+    match = {
+        i: f"src = {i + 1}" if i in own else f"metric = $tn{number[m.event_name]}" for i, m in found
+    }
     per_unit = ",\n    ".join(
-        f"minIf(ts - t0, metric = $tn{number[m.event_name]}) AS f{i}, "
-        f"countIf(metric = $tn{number[m.event_name]}) AS h{i}"
-        for i, m in found
+        f"minIf(ts - t0, {match[i]}) AS f{i}, countIf({match[i]}) AS h{i}" for i, m in found
     )
-    events = metric_events(
-        db,
-        f"experiment_id = $exp AND ts <= $cutoff AND metric IN ({listed})",
-        "unit_id, metric, ts",
-        dedup,
-    )
+    events = _timed_events(db, dedup, metrics, "tn", len(names), own)
     labels = [f"s{k}" for k in range(len(segments))]
     slices, texts = slice_lists(labels)
 
