@@ -1,7 +1,7 @@
 """Retention and time-to-event metrics defined by SQL on the ClickHouse store (ClickHouse
 18.16): the same rows as a query over a ClickHouse table give the same eligible and retained
 sums, retention curves and survival tables (overall and per segment) as those rows sent as
-this experiment's metric events. tests/chdb runs the same test on chDB (ClickHouse 26)."""
+this experiment's metric events. tests/on_chdb runs the same test on chDB (ClickHouse 26)."""
 
 from __future__ import annotations
 
