@@ -27,7 +27,7 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import NamedTuple
@@ -68,6 +68,7 @@ class AppendLog:
         self._pending_bytes = 0
         self._closing = False
         self._listeners: list[threading.Event] = []
+        self._floors: list[Callable[[], Position]] = []
         self._recover()
         self._fd = -1
         self._segment = self._next_segment_number()
@@ -231,11 +232,20 @@ class AppendLog:
         return [payload for _, payload in records], records[-1][0] if records else start
 
     def release(self, upto: Position) -> None:
-        """Delete segments entirely before `upto` (their records are safely elsewhere)."""
+        """Delete segments entirely before `upto` (their records are safely elsewhere).
+
+        Never past a floor set by :meth:`keep_from` (another reader still needs them).
+        """
+        upto = min([upto, *(floor() for floor in self._floors)])
         for segment in self.segments():
             if segment >= upto.segment or segment >= self._segment:
                 break
             self._path(segment).unlink(missing_ok=True)
+
+    def keep_from(self, floor: Callable[[], Position]) -> None:
+        """Keep the segments from `floor()` on for a second reader (a Kafka forwarder):
+        :meth:`release` deletes nothing that reader has not passed yet."""
+        self._floors.append(floor)
 
     # ------------------------------------------------------------------ recovery
 
