@@ -35,7 +35,7 @@ from typing import Any
 
 import msgspec
 
-from splitlab.store.log import AppendLog, Position, fsync_directory
+from splitlab.store.log import HOLD_SUFFIX, AppendLog, Position, fsync_directory
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +90,14 @@ class KafkaForwarder:
 
         self.topic = topic
         self._log = log
-        self._state = state_path or log.directory / f"kafka-forward-{topic}.json"
+        # the position file is a hold on the log: no segment it has not passed is deleted
+        self._state = state_path or log.directory / f"kafka-forward-{topic}{HOLD_SUFFIX}"
         self._batch_bytes = batch_bytes
         self._interval = interval_s
         self._producer = Producer(producer_config(bootstrap, producer))
         self.position = self._recorded_position()
+        if not self._state.exists():
+            self._record(self.position)  # hold the log from the oldest segment left
         self._wake = log.listen()
         self._stopping = threading.Event()
         #: The last failure (None once a pass succeeded): for health reports.
@@ -102,7 +105,6 @@ class KafkaForwarder:
         #: Records and messages published since start.
         self.records = 0
         self.messages = 0
-        log.keep_from(lambda: self.position)
         self._thread = threading.Thread(target=self._run, name="splitlab-kafka", daemon=True)
 
     def start(self) -> KafkaForwarder:
@@ -118,7 +120,7 @@ class KafkaForwarder:
         return Position(int(state["segment"]), int(state["offset"]))
 
     def _record(self, position: Position) -> None:
-        temporary = self._state.with_suffix(".tmp")
+        temporary = self._state.with_name(self._state.name + ".tmp")
         with temporary.open("w") as handle:
             json.dump({"topic": self.topic, "segment": position.segment,
                        "offset": position.offset}, handle)  # fmt: skip

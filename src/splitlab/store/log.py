@@ -22,12 +22,13 @@ Positions are ``(segment, offset)`` pairs; readers only ever see records that ar
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import struct
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import NamedTuple
@@ -68,7 +69,6 @@ class AppendLog:
         self._pending_bytes = 0
         self._closing = False
         self._listeners: list[threading.Event] = []
-        self._floors: list[Callable[[], Position]] = []
         self._recover()
         self._fd = -1
         self._segment = self._next_segment_number()
@@ -234,18 +234,13 @@ class AppendLog:
     def release(self, upto: Position) -> None:
         """Delete segments entirely before `upto` (their records are safely elsewhere).
 
-        Never past a floor set by :meth:`keep_from` (another reader still needs them).
+        Never past a hold (:func:`holds`): another reader still needs those records.
         """
-        upto = min([upto, *(floor() for floor in self._floors)])
+        upto = min([upto, *holds(self.directory)])
         for segment in self.segments():
             if segment >= upto.segment or segment >= self._segment:
                 break
             self._path(segment).unlink(missing_ok=True)
-
-    def keep_from(self, floor: Callable[[], Position]) -> None:
-        """Keep the segments from `floor()` on for a second reader (a Kafka forwarder):
-        :meth:`release` deletes nothing that reader has not passed yet."""
-        self._floors.append(floor)
 
     # ------------------------------------------------------------------ recovery
 
@@ -272,6 +267,25 @@ class AppendLog:
                 handle.truncate(good)
                 handle.flush()
                 os.fsync(handle.fileno())
+
+
+#: A file ``NAME.hold`` in the log directory holding ``{"segment": S, "offset": O}`` keeps
+#: the segments from S on: a second reader of the log (the Kafka forwarder) records its
+#: position there, and no loader deletes what it has not read yet, even across restarts.
+HOLD_SUFFIX = ".hold"
+
+
+def holds(directory: Path) -> list[Position]:
+    """The positions held in `directory` (an unreadable hold file holds everything)."""
+    found: list[Position] = []
+    for path in directory.glob(f"*{HOLD_SUFFIX}"):
+        try:
+            state = json.loads(path.read_text())
+            found.append(Position(int(state["segment"]), int(state["offset"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            logger.warning("event log hold %s is unreadable; keeping every segment", path)
+            found.append(Position(0, 0))
+    return found
 
 
 def fsync_directory(directory: Path) -> None:
