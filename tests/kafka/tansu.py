@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -72,10 +73,16 @@ class S3Endpoint:
 
 
 @contextlib.contextmanager
-def running_s3(bucket: str = "tansu") -> Iterator[S3Endpoint]:
-    """moto's S3 on a free loopback port, with `bucket` created."""
+def running_s3(bucket: str) -> Iterator[S3Endpoint]:
+    """moto's S3 on a free loopback port, with `bucket` created.
+
+    moto keeps its buckets in the test process for as long as it runs: give each test its own
+    bucket name.
+    """
     import boto3
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -125,7 +132,7 @@ class Broker:
         if kill:
             self.process.kill()
         else:
-            self.process.terminate()
+            self.process.send_signal(signal.SIGINT)  # Tansu's clean stop (Ctrl-C)
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
