@@ -27,7 +27,7 @@ SPLITLAB = str(Path(sys.executable).with_name("splitlab"))
 def test_sigkill_of_the_loader_mid_transaction_then_restart(
     broker: Broker, topic: str, tmp_path: Path
 ) -> None:
-    sent = batches("k", 120, 50, units=10)
+    sent = batches("k", 80, 50, units=10)
     producer = Producer(producer_config(broker.bootstrap))
     encode = msgspec.json.Encoder().encode_lines
     for batch in sent:

@@ -24,7 +24,7 @@ def test_serve_publishes_every_acknowledged_event(
     server.register(json.loads(ARTICLE.read_text()))
     traffic = Traffic(server.url, server.admin)
     with traffic.running():
-        traffic.wait_for(2000)
+        traffic.wait_for(600)
         server.stop(signal.SIGKILL)  # mid-stream
     acknowledged = set(traffic.acknowledged)
     server.start()  # forwards what the log holds beyond its recorded position
