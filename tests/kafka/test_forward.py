@@ -117,3 +117,31 @@ def test_broker_down_acknowledges_from_the_log_and_forwards_later(tmp_path: Path
         assert Counter(stored_ids(target)) == Counter(e.event_id for b in sent for e in b)
     finally:
         late.stop()
+
+
+def test_stopped_during_an_outage_forwards_at_the_next_start(tmp_path: Path) -> None:
+    """The collector stops while the broker is down: the events stay in its log (the local
+    loader has loaded and would free them, the hold keeps them) and go out after a restart."""
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    sent = batches("r", 10, 50)
+    db = tmp_path / "collector.duckdb"
+    with DuckDBStore(db) as store:
+        forwarder = KafkaForwarder(store.event_log, bootstrap, "restarted").start()
+        store.on_close(lambda: forwarder.close(timeout=1.0))
+        for batch in sent:
+            store.ingest(batch)
+        store.flush()  # all loaded locally: only the hold keeps the segments now
+    assert not forwarder.health()["caughtUp"]
+    late = Broker(port, "memory://tansu/", {}, tmp_path)
+    late.start()
+    try:
+        create_topic(bootstrap, "restarted", 3)
+        with DuckDBStore(db) as store:  # its start loads and frees what it can
+            forwarder = KafkaForwarder(store.event_log, bootstrap, "restarted").start()
+            store.on_close(forwarder.close)
+        target = tmp_path / "loaded.duckdb"
+        assert load_until(target, bootstrap, "restarted", 500) == 500
+        assert Counter(stored_ids(target)) == Counter(e.event_id for b in sent for e in b)
+    finally:
+        late.stop()

@@ -100,6 +100,9 @@ class KafkaForwarder:
             self._record(self.position)  # hold the log from the oldest segment left
         self._wake = log.listen()
         self._stopping = threading.Event()
+        self._closing = False
+        #: The pass whose messages the broker has not confirmed yet.
+        self._pending: _Pass | None = None
         #: The last failure (None once a pass succeeded): for health reports.
         self.last_error: str | None = None
         #: Records and messages published since start.
@@ -139,33 +142,35 @@ class KafkaForwarder:
         when a message was refused or not confirmed within `timeout`; the position stays, so
         the same records go out again at the next pass.
         """
-        durable = self._log.durable_position
-        payloads, end = self._log.read_batch(self.position, self._batch_bytes, durable)
-        if not payloads:
-            if durable > self.position:
-                self._record(durable)  # past segments left empty by rotation
-            return 0
-        failures: list[str] = []
-
-        def delivered(error: Any, _message: Any) -> None:
-            if error is not None:
-                failures.append(str(error))
-
-        sent = 0
-        for payload in payloads:
-            for key, value in messages(payload):
-                self._produce(key, value, delivered)
-                sent += 1
+        if self._pending is None:
+            durable = self._log.durable_position
+            payloads, end = self._log.read_batch(self.position, self._batch_bytes, durable)
+            if not payloads:
+                if durable > self.position:
+                    self._record(durable)  # past segments left empty by rotation
+                return 0
+            pending = _Pass(end, len(payloads))
+            for payload in payloads:
+                for key, value in messages(payload):
+                    self._produce(key, value, pending.delivered)
+                    pending.sent += 1
+            self._pending = pending
+        # A pass that timed out is not produced again: its messages are still queued in the
+        # producer, which retries them (a long outage must not queue a copy per attempt).
+        pending = self._pending
         deadline = time.monotonic() + timeout
         while self._producer.flush(0.5) > 0:
-            if time.monotonic() > deadline:
-                raise ForwardError(f"the broker did not confirm {sent} messages in {timeout:g} s")
-        if failures:
-            raise ForwardError(f"{len(failures)} messages refused: {failures[0]}")
-        self._record(end)
-        self.records += len(payloads)
-        self.messages += sent
-        return len(payloads)
+            if time.monotonic() > deadline or (self._stopping.is_set() and not self._closing):
+                raise ForwardError(
+                    f"the broker did not confirm {pending.sent} messages in {timeout:g} s"
+                )
+        self._pending = None
+        if pending.failures:  # final failures: the next pass reads and sends them again
+            raise ForwardError(f"{len(pending.failures)} messages refused: {pending.failures[0]}")
+        self._record(pending.end)
+        self.records += pending.records
+        self.messages += pending.sent
+        return pending.records
 
     def _produce(self, key: bytes, value: bytes, callback: Any) -> None:
         while True:
@@ -202,6 +207,7 @@ class KafkaForwarder:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join()
+        self._closing = True  # the last pass below may use its whole timeout
         try:
             while self.forward_once(timeout):
                 pass
@@ -220,6 +226,20 @@ class KafkaForwarder:
             "caughtUp": self.position >= durable,
             "lastError": self.last_error,
         }
+
+
+class _Pass:
+    """One forwarding pass: the log position after it and its delivery reports."""
+
+    def __init__(self, end: Position, records: int) -> None:
+        self.end = end
+        self.records = records
+        self.sent = 0
+        self.failures: list[str] = []
+
+    def delivered(self, error: Any, _message: Any) -> None:
+        if error is not None:
+            self.failures.append(str(error))
 
 
 class ForwardError(Exception):

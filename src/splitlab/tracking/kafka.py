@@ -59,6 +59,9 @@ class KafkaTransport:
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
+            # the producer gives up on a message after `timeout` (its delivery report says
+            # so): the batch then fails as a whole and the client sends it again later
+            "message.timeout.ms": max(1000, int(timeout * 1000)),
             "logger": logging.getLogger("splitlab.kafka.client"),
             **(producer or {}),
         }
@@ -99,12 +102,9 @@ class KafkaTransport:
                     break
                 except BufferError:  # the producer's queue is full: let it drain
                     self._producer.poll(0.1)
-        deadline = time.monotonic() + self._timeout
+        deadline = time.monotonic() + self._timeout + 10  # reports come by message timeout
         while self._producer.flush(0.5) > 0:
             if time.monotonic() > deadline:
-                # not confirmed: the client sends the batch again later (same eventIds)
-                self._producer.purge()
-                self._producer.poll(0)
                 raise RetryableSendError(f"Kafka did not confirm the batch in {self._timeout:g} s")
         if failures:
             raise RetryableSendError(f"Kafka refused {len(failures)} messages: {failures[0]}")
