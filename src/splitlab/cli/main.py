@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "keys": "keys:keys",
     "webhooks": "webhooks:webhooks",
     "demo": "demo:demo",
+    "load-kafka": "kafka:load_kafka",
 }
 
 #: Exit codes (documented in docs/cli.md).

@@ -6,6 +6,7 @@ import logging
 
 import click
 
+from splitlab.cli.kafka import kafka_options
 from splitlab.cli.sources import sources_option
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
               help="Keep the registry (experiments, audit log, looks, keys, webhooks) in this "
                    "PostgreSQL database, shared by several servers; events stay in --db. "
                    "Also SPLITLAB_REGISTRY.")  # fmt: skip
+@kafka_options
 def serve(
     db: str,
     host: str,
@@ -39,6 +41,8 @@ def serve(
     cors_origins: tuple[str, ...],
     sources_path: str | None,
     registry: str,
+    kafka: str,
+    kafka_topic: str,
 ) -> None:
     """Serve the HTTP API (/v1), the event collector and the dashboard.
 
@@ -46,7 +50,9 @@ def serve(
     installation can sign in to the dashboard and call the API. Scheduled looks run in the
     server (DuckDB lets one process write the file); --no-scheduler leaves them to
     POST /v1/experiments/{id}/evaluate. --sources names the catalog that SQL metrics read
-    (their queries are dry-run when a definition is created or replaced).
+    (their queries are dry-run when a definition is created or replaced). --kafka also
+    publishes every accepted event to --kafka-topic (acknowledged from the local log first,
+    then forwarded: docs/kafka.md).
     """
     import os
 
@@ -69,6 +75,11 @@ def serve(
         if shared is not None:
             shared.close()
         raise
+    if kafka:
+        from splitlab.server.kafka_forward import KafkaForwarder
+
+        forwarder = KafkaForwarder(store.event_log, kafka, kafka_topic).start()
+        store.on_close(forwarder.close)  # before the store closes: forward what is durable
     ctx = ServerContext.open(store, shared)
     try:
         key = ctx.bootstrap_admin_key()

@@ -371,3 +371,10 @@ class DuckDBStore:
         with self.lock:
             first = first_exposure(self._con, experiment, cutoff_ms)
         return fetch_sql_rows(experiment, self.sources, first, cutoff_ms)
+
+    # ------------------------------------------------------------------ the log
+
+    @property
+    def event_log(self) -> AppendLog:
+        """The durable log acknowledgements rest on (a Kafka forwarder reads it too)."""
+        return self._log

@@ -22,6 +22,7 @@ Positions are ``(segment, offset)`` pairs; readers only ever see records that ar
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import struct
@@ -231,7 +232,11 @@ class AppendLog:
         return [payload for _, payload in records], records[-1][0] if records else start
 
     def release(self, upto: Position) -> None:
-        """Delete segments entirely before `upto` (their records are safely elsewhere)."""
+        """Delete segments entirely before `upto` (their records are safely elsewhere).
+
+        Never past a hold (:func:`holds`): another reader still needs those records.
+        """
+        upto = min([upto, *holds(self.directory)])
         for segment in self.segments():
             if segment >= upto.segment or segment >= self._segment:
                 break
@@ -262,6 +267,25 @@ class AppendLog:
                 handle.truncate(good)
                 handle.flush()
                 os.fsync(handle.fileno())
+
+
+#: A file ``NAME.hold`` in the log directory holding ``{"segment": S, "offset": O}`` keeps
+#: the segments from S on: a second reader of the log (the Kafka forwarder) records its
+#: position there, and no loader deletes what it has not read yet, even across restarts.
+HOLD_SUFFIX = ".hold"
+
+
+def holds(directory: Path) -> list[Position]:
+    """The positions held in `directory` (an unreadable hold file holds everything)."""
+    found: list[Position] = []
+    for path in directory.glob(f"*{HOLD_SUFFIX}"):
+        try:
+            state = json.loads(path.read_text())
+            found.append(Position(int(state["segment"]), int(state["offset"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            logger.warning("event log hold %s is unreadable; keeping every segment", path)
+            found.append(Position(0, 0))
+    return found
 
 
 def fsync_directory(directory: Path) -> None:
