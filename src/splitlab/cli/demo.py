@@ -55,8 +55,9 @@ def demo(
     with no effect), a pricing test randomised by account (cluster design), a dispatch
     algorithm switched back hourly over 8 regions (switchback design), a database migration
     released as a canary (rolled back at its 25 % step when p99 latency regresses), a
-    four-arm onboarding bandit and a holdout keeping 5 % of users out of the growth
-    experiments (the checkout flow). Every visitor goes through the real assignment service, every
+    welcome voucher judged on the time to the first order (Kaplan-Meier, restricted mean)
+    and day-7 return, a four-arm onboarding bandit and a holdout keeping 5 % of users out
+    of the growth experiments (the checkout flow). Every visitor goes through the real assignment service, every
     event through the collector's validation into the durable store; looks run on each
     experiment's schedule, and the canary monitor and bandit updater on their own clocks.
     """

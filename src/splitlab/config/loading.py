@@ -210,6 +210,8 @@ def _expected(msg: str) -> str:
     for prefix in ("Input should be ", "Value error, "):
         if msg.startswith(prefix):
             return msg[len(prefix) :]
+    if msg.startswith("String should have "):  # "expected a string of at least 1 character"
+        return "a string of " + msg[len("String should have ") :]
     return msg[0].lower() + msg[1:] if msg else "a valid value"
 
 

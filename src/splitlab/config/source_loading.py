@@ -72,7 +72,16 @@ def parse_sources(raw: Any, base: Path, where: str | None = None) -> SourceCatal
     try:
         catalog = SourceCatalog.model_validate(raw)
     except ValidationError as exc:
-        raise SourcesError(_problems(exc), where) from None
+        refused = _problems(exc)
+        # pydantic stops before the rules below; check each source alone so that a source
+        # missing its dsn is listed with another source's problem, not after it is fixed
+        named = raw.get("sources")
+        for name, one in named.items() if isinstance(named, dict) and len(named) > 1 else ():
+            try:
+                parse_sources({"sources": {name: one}}, base)
+            except SourcesError as alone:
+                refused += [p for p in alone.problems if p not in refused]
+        raise SourcesError(refused, where) from None
     problems: list[Problem] = []
     sources = dict(catalog.sources)
     for name, source in catalog.sources.items():

@@ -227,15 +227,32 @@ def _quiet_parser() -> Iterator[None]:
 
 
 def _why(exc: ParseError | TokenError) -> str:
+    """The parser's complaint in a user's words: where it is and what is wrong there, without
+    sqlglot's class names and token dumps."""
     if isinstance(exc, ParseError) and exc.errors:
         first = exc.errors[0]
         desc = re.sub(
             r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", str(first.get("description", "syntax error"))
         )
+        desc = re.sub(
+            r" but got <Token token_type: TokenType\.SENTINEL\b.*", " but the query ended", desc
+        )
+        desc = re.sub(r" but got <Token [^>]*?\btext: ([^,>]*)[^>]*>", r" but got '\1'", desc)
+        incomplete = re.fullmatch(r"Required keyword: '\w+' missing for (\w+)", desc)
+        if incomplete:
+            desc = f"the {incomplete.group(1).upper()} clause is incomplete"
+        elif desc == "Invalid expression / Unexpected token":
+            desc = "unexpected text"
+        elif desc.startswith("Expecting "):
+            desc = f"expected {desc.removeprefix('Expecting ')!r}"
+        else:
+            desc = desc[:1].lower() + desc[1:]
         line, col = first.get("line"), first.get("col")
         near = str(first.get("highlight") or "").strip()
         at = f" at line {line}, column {col}" if line is not None else ""
-        return f"{desc}{at}" + (f" near {near!r}" if near else "")
+        return f"syntax error{at}" + (f" near {near!r}" if near else "") + f": {desc}"
+    if isinstance(exc, TokenError):
+        return "syntax error: a quote or a bracketed name is not closed, or a character is not SQL"
     return str(exc).splitlines()[0] if str(exc) else "syntax error"
 
 

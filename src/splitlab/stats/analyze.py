@@ -118,7 +118,10 @@ def _difference(
         if metric.type == MetricType.RATIO and den is not None and den.sum == 0 and arm.n > 0:
             return None, f"the denominator sums to zero in {label}", tuple(notes), units
     use_cuped = metric.cuped and c_view.x_var is not None and t_view.x_var is not None
-    result = compare(c_view, t_view, _test_kind(metric, experiment.evaluation.method), use_cuped)
+    # a retention rate's n is the units whose window has closed: say so when there are too few
+    noun = "eligible unit" if metric.type == MetricType.RETENTION else "unit"
+    kind = _test_kind(metric, experiment.evaluation.method)
+    result = compare(c_view, t_view, kind, use_cuped, noun=noun)
     if isinstance(result, NotEstimable):
         return None, result.reason, tuple(notes), units
     return result, None, tuple(notes) + result.notes, units

@@ -75,7 +75,11 @@ class AppliedCap:
         """``capped at 1,234.5 (99th percentile, fixed at look 2): 812 units touched``."""
         how = self.rule.describe()
         if self.rule.type == "percentile":
-            how += f", fixed at look {self.fixed_at}" if self.fixed_at else ", provisional"
+            how += (
+                f", fixed at look {self.fixed_at}"
+                if self.fixed_at
+                else ", provisional: recomputed at each look until every arm has minSampleSize units"
+            )
         what = "covariate capped" if self.target == "covariate" else "capped"
         if self.value is None:
             return f"{what} ({how}): no units yet"

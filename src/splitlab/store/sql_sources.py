@@ -123,7 +123,10 @@ def column_problems(columns: list[Column], where: str) -> list[Problem]:
         problems.append(Problem(where, found, expected))
     if by_name["value"].kind not in {"integer", "number", "null"}:
         found = f"value of type {by_name['value'].type}"
-        problems.append(Problem(where, found, "a column value that is a number or NULL"))
+        expected = "a column value that is a number or NULL"
+        if by_name["value"].type == "text":  # PostgreSQL types a bare NULL in a SELECT as text
+            expected += " (in PostgreSQL a bare NULL is text: write NULL::float8 AS value)"
+        problems.append(Problem(where, found, expected))
     if by_name["unit_id"].kind in {"null", "other"}:
         found = f"unit_id of type {by_name['unit_id'].type}"
         problems.append(Problem(where, found, "a column unit_id of text or integer type"))

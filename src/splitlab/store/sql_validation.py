@@ -30,6 +30,9 @@ class SqlValidation:
     metrics: int
     #: Whether the queries were run (with ``LIMIT 0``): false without a catalog.
     dry_run: bool
+    #: Of the metrics, those on a ``clickhouse`` source, checked but not run here (the
+    #: ClickHouse store runs them: :meth:`ClickHouseStore.validate_sql_metrics`).
+    not_run: int = 0
 
     @property
     def note(self) -> str | None:
@@ -37,6 +40,19 @@ class SqlValidation:
         if not self.metrics:
             return None
         noun = "metric" if self.metrics == 1 else "metrics"
+        if self.dry_run and self.not_run:
+            ran = self.metrics - self.not_run
+            them = "it" if self.not_run == 1 else "them"
+            return (
+                f"{self.metrics} SQL {noun}: checked; "
+                + (
+                    f"{ran} dry-run on {'its source' if ran == 1 else 'their sources'}, "
+                    if ran
+                    else ""
+                )
+                + f"{self.not_run} on a clickhouse source not dry-run here (only the ClickHouse "
+                f"store can run {them}: ClickHouseStore.validate_sql_metrics)"
+            )
         if self.dry_run:
             return f"{self.metrics} SQL {noun}: checked and dry-run on their sources"
         return (
@@ -57,13 +73,15 @@ def validate_sql_metrics(
         return SqlValidation(check_sql_syntax(experiment), len(metrics), False)
     problems = check_sql_metrics(experiment, catalog)
     refused = {p.path.rsplit(".sql.", 1)[0] for p in problems}
+    not_run = 0
     for path, metric in metrics:
         assert metric.sql is not None
         if path in refused:
             continue  # never run a query the checks refused
         source = catalog.sources[metric.sql.source]
         if isinstance(source, ClickHouseSource):
+            not_run += 1
             continue
         run = SqlRun(path, metric.sql.source, source, metric.sql.query)
         problems += dry_run(run, timeout_s)
-    return SqlValidation(problems, len(metrics), True)
+    return SqlValidation(problems, len(metrics), True, not_run)

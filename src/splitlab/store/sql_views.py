@@ -55,7 +55,7 @@ def sql_runs(experiment: Experiment, catalog: SourceCatalog | None) -> dict[str,
             raise SqlSourceError(
                 f"{where}.sql.source",
                 f"a source catalog (--sources FILE or SPLITLAB_SOURCES) defining "
-                f"{metric.sql.source!r}: this server has none",
+                f"{metric.sql.source!r}: none was given",
             )
         source = catalog.sources.get(metric.sql.source)
         if source is None:

@@ -146,6 +146,8 @@ def metric_rows(document: Mapping[str, Any] | None) -> list[dict[str, Any]]:
                 {
                     "metric": metric["name"],
                     "capping": capping.get(metric["name"], []),
+                    # what a retention or time-to-event row's numbers are (a rate, hours)
+                    "measures": metric.get("timeToEvent") or metric.get("retention"),
                     "role": metric.get("role", ""),
                     "variant": c["variant"],
                     "estimable": c.get("estimable", True),
