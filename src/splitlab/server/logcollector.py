@@ -18,7 +18,6 @@ A log directory belongs to one process at a time: start each worker with its own
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
 import signal
@@ -29,21 +28,10 @@ from pathlib import Path
 from types import FrameType
 
 from splitlab.server.collector import create_collector, known_from_files
+from splitlab.server.gctune import quiet_gc
 from splitlab.store.log import AppendLog
 from splitlab.store.writepath import LogWriter
 from splitlab.tracking.events import Limits
-
-
-def quiet_gc() -> None:
-    """Keep the garbage collector's full passes away from request latency.
-
-    Everything alive after start-up (modules, the app) moves to the permanent generation
-    (``gc.freeze``), so a full collection no longer walks it, and the young generation is
-    collected less often (each request allocates a few hundred short-lived objects).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 50, 100)
 
 
 def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
