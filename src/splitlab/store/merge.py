@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import threading
 import time
 from pathlib import Path
@@ -138,7 +139,6 @@ class MergeLoader:
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m splitlab.store.merge --db PATH --logs ROOT``: load until stopped."""
-    from splitlab.signals import sigterm_unwinds
     from splitlab.store import DuckDBStore
 
     parser = argparse.ArgumentParser(prog="python -m splitlab.store.merge")
@@ -149,7 +149,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     stop = threading.Event()
-    with sigterm_unwinds(), DuckDBStore(args.db) as store:
+    # SIGTERM and Ctrl-C end the loop between batches (a batch commits whole or not at all,
+    # so even SIGKILL is safe; this only avoids redoing the batch in flight).
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    with DuckDBStore(args.db) as store:
         with store.lock:
             connection = store.connection
         merge = MergeLoader(connection, args.logs, Path(f"{store.path}.merge"))
@@ -159,10 +163,7 @@ def main(argv: list[str] | None = None) -> None:
             loaded = merge.catch_up()
             print(f"loaded {loaded} records in {time.monotonic() - started:.1f} s")
             return
-        try:
-            merge.run(args.interval, stop)
-        except KeyboardInterrupt:
-            stop.set()
+        merge.run(args.interval, stop)
 
 
 if __name__ == "__main__":
