@@ -39,6 +39,8 @@ COMMANDS: dict[str, str] = {
     "keys": "keys:keys",
     "webhooks": "webhooks:webhooks",
     "demo": "demo:demo",
+    "collect": "collect:collect",
+    "load": "collect:load",
 }
 
 #: Exit codes (documented in docs/cli.md).
