@@ -22,7 +22,7 @@ request's latency from its *intended* send time, so queueing shows. Printed per 
 acknowledged as durable per second (from the answers), p50/p99 per request, and the load
 average at the start of the case.
 
-    .venv/bin/python bench/collectors.py --seconds 10 --rounds 2 --workers 2 --rate 100000
+    .venv/bin/python bench/collectors.py --seconds 10 --rounds 3 --workers 2 --rate 50000 --before
 """
 
 from __future__ import annotations
@@ -311,7 +311,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
-    parser.add_argument("--rate", type=float, default=100_000, help="open loop: events/s")
+    parser.add_argument("--rate", type=float, default=50_000, help="open loop: events/s")
     parser.add_argument("--before", action="store_true", help="add single-oldgc")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -356,6 +356,12 @@ def main() -> None:
             loads = ", ".join(f"{x['load']:.1f}" for x in results[case]["load"])
             print(f"{case:<34}{s['events_s']:>10,.0f}{s['p50']:>9.1f}{s['p99']:>9.1f}"
                   f"{s['errors']:>8.0f}{s['events_s'] / floor:>9.0%}{loads:>10}")  # fmt: skip
+    print("\nper round (events/s, p99 ms), closed | open")
+    for case in cases:
+        rows = [f"{c['accepted'] / c['seconds']:,.0f} {c['p99']:.0f} | "
+                f"{o['accepted'] / o['seconds']:,.0f} {o['p99']:.0f}"
+                for c, o in zip(results[case]["closed"], results[case]["open"], strict=True)]  # fmt: skip
+        print(f"{case:<34}" + ";  ".join(rows))
     single = summarise(results["single"]["closed"])["events_s"]
     multi = summarise(results["multi"]["closed"])["events_s"]
     print(f"\nmulti / single (closed loop): {multi / single:.2f}x")
