@@ -313,10 +313,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--rate", type=float, default=50_000, help="open loop: events/s")
     parser.add_argument("--before", action="store_true", help="add single-oldgc")
+    parser.add_argument("--only", nargs="*", help="run only these cases")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed (Debian package wrk)")
     cases = ["floor", "multi", "single"] + (["single-oldgc"] if args.before else [])
+    if args.only:
+        cases = [c for c in cases if c in args.only]
     results: dict[str, dict[str, list[dict[str, Any]]]] = {
         c: {"closed": [], "open": [], "load": []} for c in cases
     }

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
 import time
@@ -146,7 +147,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--logs", required=True, help="directory holding one log per collector")
     parser.add_argument("--interval", type=float, default=0.5, help="pause when caught up (s)")
     parser.add_argument("--once", action="store_true", help="load what is there, then exit")
+    parser.add_argument("--threads", type=int, default=1, help="DuckDB threads (default 1)")
+    parser.add_argument("--nice", type=int, default=10, help="lower CPU priority by this much")
     args = parser.parse_args(argv)
+    # Loading is throughput work beside latency work: on the collectors' cores it must not
+    # take them all (DuckDB would use every core) nor win the scheduler over them.
+    if args.nice:
+        os.nice(args.nice)
     logging.basicConfig(level=logging.WARNING)
     stop = threading.Event()
     # SIGTERM and Ctrl-C end the loop between batches (a batch commits whole or not at all,
@@ -156,6 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     with DuckDBStore(args.db) as store:
         with store.lock:
             connection = store.connection
+            connection.execute(f"SET threads = {max(1, int(args.threads))}")
         merge = MergeLoader(connection, args.logs, Path(f"{store.path}.merge"))
         Path(f"{store.path}.merge").mkdir(exist_ok=True)
         if args.once:
