@@ -358,7 +358,7 @@ def main() -> None:
             s = summarise(results[case][loop])
             loads = ", ".join(f"{x['load']:.1f}" for x in results[case]["load"])
             print(f"{case:<34}{s['events_s']:>10,.0f}{s['p50']:>9.1f}{s['p99']:>9.1f}"
-                  f"{s['errors']:>8.0f}{s['events_s'] / floor:>9.0%}{loads:>10}")  # fmt: skip
+                  f"{s['errors']:>8.0f}{s['events_s'] / floor:>9.0%}  {loads}")  # fmt: skip
     print("\nper round (events/s, p99 ms), closed | open")
     for case in cases:
         rows = [f"{c['accepted'] / c['seconds']:,.0f} {c['p99']:.0f} | "
