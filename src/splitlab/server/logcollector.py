@@ -117,7 +117,10 @@ def _supervise(args: argparse.Namespace, argv: list[str]) -> None:
                    "--log-dir", str(log_dir), "--reuse-port"]  # fmt: skip
         children.append(subprocess.Popen(command))
 
+    stopped_by: list[int] = []
+
     def stop(signum: int, frame: FrameType | None) -> None:
+        stopped_by.append(signum)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -125,6 +128,9 @@ def _supervise(args: argparse.Namespace, argv: list[str]) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     codes = [child.wait() for child in children]
+    if stopped_by:  # end the way a stopped process does, as the workers did
+        signal.signal(stopped_by[0], signal.SIG_DFL)
+        os.kill(os.getpid(), stopped_by[0])
     sys.exit(max((abs(c) for c in codes), default=0))
 
 
