@@ -27,7 +27,10 @@ SPLITLAB = str(Path(sys.executable).with_name("splitlab"))
 def test_sigkill_of_the_loader_mid_transaction_then_restart(
     broker: Broker, topic: str, tmp_path: Path
 ) -> None:
-    sent = batches("k", 80, 50, units=10)
+    # 400 batches of 10 units' messages: 200 loader transactions of 20 messages, so that the
+    # kill (after the 5th transaction seen open) lands mid-stream even when the machine is
+    # busy (with 40 transactions a loaded machine finished them all before the 5th was seen).
+    sent = batches("k", 400, 50, units=10)
     producer = Producer(producer_config(broker.bootstrap))
     encode = msgspec.json.Encoder().encode_lines
     for batch in sent:

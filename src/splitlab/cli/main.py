@@ -40,7 +40,6 @@ COMMANDS: dict[str, str] = {
     "webhooks": "webhooks:webhooks",
     "demo": "demo:demo",
     "load-kafka": "kafka:load_kafka",
-
     "collect": "collect:collect",
     "load": "collect:load",
 }
