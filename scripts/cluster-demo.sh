@@ -79,6 +79,7 @@ cleanup() {
     trap - EXIT INT TERM
     echo "stopping ..."
     local pid
+    if [[ -n "${SLEEPER:-}" ]]; then kill "$SLEEPER" 2>/dev/null || true; fi
     for pid in "${PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
     done
@@ -260,7 +261,7 @@ check $ok "B serves the pause made through A within 2 s"
 # --- the loader: the topic into one shared events file ---------------------------------------
 step "splitlab load-kafka: the topic into $DIR/events.duckdb"
 "$SPLITLAB" load-kafka --db "$DIR/events.duckdb" --kafka "$KAFKA" --kafka-topic "$TOPIC" \
-    --exit-when-idle 3 >"$DIR/load-kafka.log" 2>&1
+    --exit-when-idle 2 >"$DIR/load-kafka.log" 2>&1
 COUNTS="$("$PY" - "$DIR/events.duckdb" <<'EOF'
 import sys
 import duckdb
@@ -312,4 +313,8 @@ fi
 PIDS+=($!)
 echo "the loader keeps loading into $DIR/events.duckdb (it holds the file: copy it to query it)"
 echo "press Ctrl-C to stop everything"
-while true; do sleep 3600 & wait $!; done
+while true; do
+    sleep 3600 &
+    SLEEPER=$!
+    wait "$SLEEPER" || true
+done
