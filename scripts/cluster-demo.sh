@@ -7,9 +7,10 @@
 #                              into a shared events DuckDB file
 #
 # It registers the article's experiment, sends events through both replicas (one batch twice),
-# pauses the experiment through replica A, shows replica B serving the pause, loads the topic
-# and prints the loader's counts, then prints where to look and waits for Ctrl-C (which stops
-# everything and deletes the temporary directory unless --keep).
+# pauses the experiment through replica A, shows replica B serving the pause, loads the topic,
+# prints the loader's counts and a read-only peek over the loaded file (the units of both
+# replicas in one look), then prints where to look and waits for Ctrl-C (which stops
+# everything and deletes the temporary directories unless --keep).
 #
 # Usage: scripts/cluster-demo.sh [--check] [--keep]
 #   --check  run everything non-interactively; exit 0 only if every check passes
@@ -31,7 +32,7 @@ for arg in "$@"; do
     case "$arg" in
         --check) CHECK=1 ;;
         --keep) KEEP=1 ;;
-        -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $arg (expected --check or --keep)" >&2; exit 2 ;;
     esac
 done
@@ -206,7 +207,7 @@ step "events: 100 through A, 100 through B, and A's batch sent to B again"
 "$PY" - "$DIR" "$EXP" <<'EOF'
 import json, sys, time
 directory, experiment = sys.argv[1], sys.argv[2]
-now = int(time.time() * 1000) - 60_000
+now = int(time.time() * 1000)
 for name in ("a", "b"):
     batch = []
     for i in range(50):
@@ -214,9 +215,11 @@ for name in ("a", "b"):
         variant = ("control", "variant-a", "variant-b")[i % 3]
         batch.append({"eventId": f"{name}-exp-{i}", "type": "exposure", "experimentId": experiment,
                       "variant": variant, "unitId": unit, "timestamp": now})
+        # every other unit converts; the others send a session duration
+        metric, value = ("checkout_completion_rate", 1) if i % 2 else ("avg_session_duration", i)
         batch.append({"eventId": f"{name}-met-{i}", "type": "metric", "experimentId": experiment,
-                      "variant": variant, "unitId": unit, "metric": "checkout_completed",
-                      "value": 1, "timestamp": now + 1000})
+                      "variant": variant, "unitId": unit, "metric": metric,
+                      "value": value, "timestamp": now + 500})
     with open(f"{directory}/batch-{name}.json", "w") as out:
         json.dump(batch, out)
 EOF
@@ -284,6 +287,25 @@ echo "stored offsets (next to read): $OFFSETS"
 [[ "$EXPOSURES" == 100 && "$METRICS" == 100 && "$DISTINCT" == 200 ]] && ok=0 || ok=1
 check $ok "the loader stored the 200 events of both replicas once each (A's batch sent twice)"
 
+step "a peek over the loaded file: the events of both replicas in one look"
+"$SPLITLAB" evaluate "$EXP" --peek --db "$DIR/events.duckdb" --by demo --json \
+    >"$DIR/peek.json" 2>"$DIR/peek.log" || true
+PEEK="$("$PY" - "$DIR/peek.json" <<'EOF' || true
+import json, sys
+look = json.load(open(sys.argv[1]))
+units = look["units"]
+print(sum(units.values()), " ".join(f"{v}={n}" for v, n in units.items()))
+metric = look["metrics"][0]
+for c in metric["comparisons"]:
+    print(f"  {metric['name']}: {c['control']} {c['controlMean']:.2f},"
+          f" {c['variant']} {c['variantMean']:.2f}")
+EOF
+)"
+PEEK_UNITS="${PEEK%% *}"
+echo "units per variant: ${PEEK#* }"
+[[ "$PEEK_UNITS" == 100 ]] && ok=0 || ok=1
+check $ok "a peek over the loaded file counts the 100 units of both replicas"
+
 step "where to look"
 cat <<EOF
 replica A        $A   (dashboard $A/ , health $A/healthz , metrics $A/metrics)
@@ -293,6 +315,7 @@ sdk key          $SDK_KEY
 registry         $REGISTRY   (psql "$REGISTRY")
 Kafka            $KAFKA, topic $TOPIC
 events           $DIR/a.duckdb, $DIR/b.duckdb (each replica's own), $DIR/events.duckdb (loaded)
+peek             $DIR/peek.json (the look's results)
 logs             $DIR/serve-a.log, $DIR/serve-b.log, $DIR/tansu.log, $DIR/load-kafka.log,
                  $PGDIR/postgresql.log
 EOF

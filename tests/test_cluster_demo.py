@@ -23,6 +23,7 @@ CHECKS = [
     "check ok: B assigns user-1 while the experiment runs",
     "check ok: B serves the pause made through A within 2 s",
     "check ok: the loader stored the 200 events of both replicas once each (A's batch sent twice)",
+    "check ok: a peek over the loaded file counts the 100 units of both replicas",
 ]
 
 pytestmark = pytest.mark.slow
