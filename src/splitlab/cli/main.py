@@ -40,6 +40,8 @@ COMMANDS: dict[str, str] = {
     "webhooks": "webhooks:webhooks",
     "demo": "demo:demo",
     "load-kafka": "kafka:load_kafka",
+    "collect": "collect:collect",
+    "load": "collect:load",
 }
 
 #: Exit codes (documented in docs/cli.md).

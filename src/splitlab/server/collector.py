@@ -262,6 +262,9 @@ def main(argv: list[str] | None = None) -> None:
                 limits=Limits(max_events=args.max_events),
                 on_shutdown=store.close,  # at the ASGI lifespan shutdown, the clean stop
             )
+            from splitlab.server.gctune import quiet_gc
+
+            quiet_gc()  # full GC passes were the p99 under load (splitlab.server.gctune)
             uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
         finally:
             store.close()  # if uvicorn never got to its shutdown

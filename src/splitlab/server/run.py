@@ -93,6 +93,9 @@ def run_server(
     # The subscriptions live with the registry (see docs/webhooks.md).
     hooks = WebhookWorker(WebhookStore.for_store(ctx.registry, create=False)).start()
     try:
+        from splitlab.server.gctune import quiet_gc
+
+        quiet_gc()  # full GC passes were the events endpoint's p99 (splitlab.server.gctune)
         Server(ctx, _config(ctx, host, port, log_level, CorsPolicy(tuple(cors_origins)))).run()
     finally:
         hooks.stop()

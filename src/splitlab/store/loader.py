@@ -25,9 +25,9 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from splitlab.store.log import AppendLog, Position
+from splitlab.store.log import Position
 
 logger = logging.getLogger(__name__)
 
@@ -77,19 +77,37 @@ ANTI JOIN (SELECT event_id FROM metric_events WHERE ts BETWEEN $lo AND $hi) e
 """
 
 
+class LogSource(Protocol):
+    """What the loader reads: an :class:`~splitlab.store.log.AppendLog` (or a reader of one)."""
+
+    @property
+    def durable_position(self) -> Position: ...
+
+    def read_batch(
+        self, start: Position, max_bytes: int, end: Position
+    ) -> tuple[list[bytes], Position]: ...
+
+    def release(self, upto: Position) -> None: ...
+
+
 class Loader:
-    """Loads records of `log` into the DuckDB connection `con` (its own cursor, one thread)."""
+    """Loads records of `log` into the DuckDB connection `con` (its own cursor, one thread).
+
+    `log_id` names the log in ``splitlab_log_position`` (several logs, one row each).
+    """
 
     LOG_ID = "events"
 
     def __init__(
         self,
         con: Any,
-        log: AppendLog,
+        log: LogSource,
         scratch: Path,
         batch_bytes: int = 64 << 20,
         dedup_window_ms: int = 86_400_000,
+        log_id: str = LOG_ID,
     ) -> None:
+        self.LOG_ID = log_id
         self._dedup_window = dedup_window_ms
         self._con = con
         self._log = log
