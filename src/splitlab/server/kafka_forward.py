@@ -143,11 +143,10 @@ class KafkaForwarder:
         the same records go out again at the next pass.
         """
         if self._pending is None:
-            durable = self._log.durable_position
-            payloads, end = self._log.read_batch(self.position, self._batch_bytes, durable)
+            payloads, end = self._log.read_next(self.position, self._batch_bytes)
             if not payloads:
-                if durable > self.position:
-                    self._record(durable)  # past segments left empty by rotation
+                if end > self.position:
+                    self._record(end)  # past segments left empty by rotation
                 return 0
             pending = _Pass(end, len(payloads))
             for payload in payloads:

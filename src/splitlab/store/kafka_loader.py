@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from splitlab.store.errors import StoreError
-from splitlab.store.loader import _COLUMNS, _INSERT_EXPOSURES, _INSERT_METRICS, BATCH_KEYS
+from splitlab.store.loader import load_batch_file
 
 logger = logging.getLogger(__name__)
 
@@ -165,36 +165,13 @@ class KafkaLoader:
         return LoadStats(len(batch), events)
 
     def _load_file(self, ends: dict[int, int]) -> None:
-        con = self._con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _splitlab_batch AS SELECT * FROM read_json("
-                f"$path, format = 'newline_delimited', columns = {_COLUMNS})",
-                {"path": str(self._scratch)},
-            )
-            lo, hi = con.execute(
-                'SELECT min("timestamp"), max("timestamp") FROM _splitlab_batch'
-            ).fetchone()
-            if lo is not None:
-                base = con.execute("SELECT coalesce(max(unit_key), 0) FROM unit_keys").fetchone()
-                con.execute(BATCH_KEYS, {"base": base[0]})
-                con.execute(
-                    "INSERT INTO unit_keys SELECT unit_id, unit_key FROM _splitlab_keys WHERE new"
-                )
-                bounds = {"lo": lo - self._dedup_window, "hi": hi + self._dedup_window}
-                con.execute(_INSERT_EXPOSURES, bounds)
-                con.execute(_INSERT_METRICS, bounds)
-                con.execute("DROP TABLE _splitlab_keys")
-            con.executemany(
+        def record_offsets() -> None:
+            self._con.executemany(
                 "INSERT OR REPLACE INTO splitlab_kafka_offsets VALUES (?, ?, ?)",
                 [[self.topic, p, o] for p, o in sorted(ends.items())],
             )
-            con.execute("DROP TABLE _splitlab_batch")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+
+        load_batch_file(self._con, self._scratch, self._dedup_window, record_offsets)
 
     def lag(self) -> int:
         """Messages on the broker not loaded yet (from the partitions' high watermarks)."""

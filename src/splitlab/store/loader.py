@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -78,14 +79,10 @@ ANTI JOIN (SELECT event_id FROM metric_events WHERE ts BETWEEN $lo AND $hi) e
 
 
 class LogSource(Protocol):
-    """What the loader reads: an :class:`~splitlab.store.log.AppendLog` (or a reader of one)."""
+    """What the loader reads: an :class:`~splitlab.store.log.AppendLog`, or a
+    :class:`~splitlab.store.logreader.LogReader` of another process's log."""
 
-    @property
-    def durable_position(self) -> Position: ...
-
-    def read_batch(
-        self, start: Position, max_bytes: int, end: Position
-    ) -> tuple[list[bytes], Position]: ...
+    def read_next(self, start: Position, max_bytes: int) -> tuple[list[bytes], Position]: ...
 
     def release(self, upto: Position) -> None: ...
 
@@ -123,11 +120,10 @@ class Loader:
 
     def load_once(self) -> int:
         """Load one batch of durable records; the number of records loaded (0: caught up)."""
-        durable = self._log.durable_position
-        payloads, end = self._log.read_batch(self.position, self._batch_bytes, durable)
+        payloads, end = self._log.read_next(self.position, self._batch_bytes)
         if not payloads:
-            if durable > self.position:
-                self._commit_position(durable)
+            if end > self.position:  # past segments left empty: record it, free them
+                self._commit_position(end)
             return 0
         with self._scratch.open("wb") as handle:
             for payload in payloads:
@@ -140,32 +136,9 @@ class Loader:
         return len(payloads)
 
     def _load_file(self, end: Position) -> None:
-        con = self._con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _splitlab_batch AS SELECT * FROM read_json("
-                f"$path, format = 'newline_delimited', columns = {_COLUMNS})",
-                {"path": str(self._scratch)},
-            )
-            row = con.execute('SELECT min("timestamp"), max("timestamp") FROM _splitlab_batch')
-            lo, hi = row.fetchone()
-            if lo is not None:
-                base = con.execute("SELECT coalesce(max(unit_key), 0) FROM unit_keys").fetchone()
-                con.execute(BATCH_KEYS, {"base": base[0]})
-                con.execute(
-                    "INSERT INTO unit_keys SELECT unit_id, unit_key FROM _splitlab_keys WHERE new"
-                )
-                bounds = {"lo": lo - self._dedup_window, "hi": hi + self._dedup_window}
-                con.execute(_INSERT_EXPOSURES, bounds)
-                con.execute(_INSERT_METRICS, bounds)
-                con.execute("DROP TABLE _splitlab_keys")
-            self._upsert_position(end)
-            con.execute("DROP TABLE _splitlab_batch")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        load_batch_file(
+            self._con, self._scratch, self._dedup_window, lambda: self._upsert_position(end)
+        )
         self.position = end
 
     def _commit_position(self, position: Position) -> None:
@@ -181,3 +154,38 @@ class Loader:
             "INSERT OR REPLACE INTO splitlab_log_position VALUES (?, ?, ?)",
             [self.LOG_ID, position.segment, position.offset],
         )
+
+
+def load_batch_file(
+    con: Any, scratch: Path, dedup_window_ms: int, record_position: Callable[[], None]
+) -> None:
+    """Load the newline-delimited events of `scratch` into `con` in one transaction: new unit
+    keys, then exposures and metric events not stored before (``eventId`` within
+    `dedup_window_ms` of the batch's times); `record_position` writes where the source was
+    read up to, in the same transaction, so rows and position commit (or roll back) together.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _splitlab_batch AS SELECT * FROM read_json("
+            f"$path, format = 'newline_delimited', columns = {_COLUMNS})",
+            {"path": str(scratch)},
+        )
+        row = con.execute('SELECT min("timestamp"), max("timestamp") FROM _splitlab_batch')
+        lo, hi = row.fetchone()
+        if lo is not None:
+            base = con.execute("SELECT coalesce(max(unit_key), 0) FROM unit_keys").fetchone()
+            con.execute(BATCH_KEYS, {"base": base[0]})
+            con.execute(
+                "INSERT INTO unit_keys SELECT unit_id, unit_key FROM _splitlab_keys WHERE new"
+            )
+            bounds = {"lo": lo - dedup_window_ms, "hi": hi + dedup_window_ms}
+            con.execute(_INSERT_EXPOSURES, bounds)
+            con.execute(_INSERT_METRICS, bounds)
+            con.execute("DROP TABLE _splitlab_keys")
+        record_position()
+        con.execute("DROP TABLE _splitlab_batch")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

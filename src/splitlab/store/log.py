@@ -231,6 +231,14 @@ class AppendLog:
         records = list(self.read(start, max_bytes, end))
         return [payload for _, payload in records], records[-1][0] if records else start
 
+    def read_next(self, start: Position, max_bytes: int) -> tuple[list[bytes], Position]:
+        """The durable payloads after `start` (about `max_bytes`) and the position past the
+        last; with none, the durable end (a reader caught up may mark the log read up to it,
+        past segments that rotation left empty)."""
+        durable = self.durable_position
+        payloads, end = self.read_batch(start, max_bytes, durable)
+        return payloads, end if payloads else durable
+
     def release(self, upto: Position) -> None:
         """Delete segments entirely before `upto` (their records are safely elsewhere).
 

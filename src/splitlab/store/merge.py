@@ -35,53 +35,17 @@ logger = logging.getLogger(__name__)
 LOG_ID_PREFIX = "log:"
 
 
-class _ReaderSource:
-    """A :class:`LogReader` as the loader's :class:`~splitlab.store.loader.LogSource`."""
-
-    def __init__(self, reader: LogReader) -> None:
-        self.reader = reader
-
-    @property
-    def durable_position(self) -> Position:  # the loader below never asks (read_next decides)
-        raise NotImplementedError
-
-    def read_batch(
-        self, start: Position, max_bytes: int, end: Position
-    ) -> tuple[list[bytes], Position]:
-        return self.reader.read_next(start, max_bytes)
-
-    def release(self, upto: Position) -> None:
-        self.reader.release(upto)
-
-
 class _OneLog(Loader):
     """The single-log loader, reading a log another process writes."""
 
     def __init__(self, con: Any, directory: Path, scratch: Path, dedup_window_ms: int) -> None:
-        self.source = _ReaderSource(LogReader(directory))
         super().__init__(
             con,
-            self.source,
+            LogReader(directory),
             scratch,
             dedup_window_ms=dedup_window_ms,
             log_id=LOG_ID_PREFIX + directory.name,
         )
-
-    def load_once(self) -> int:
-        payloads, end = self.source.reader.read_next(self.position, self._batch_bytes)
-        if not payloads:
-            if end > self.position:  # past sealed, empty segments: record it, free them
-                self._commit_position(end)
-            return 0
-        with self._scratch.open("wb") as handle:
-            for payload in payloads:
-                handle.write(payload)
-        try:
-            self._load_file(end)
-        finally:
-            self._scratch.unlink(missing_ok=True)
-        self.source.release(end)
-        return len(payloads)
 
 
 class MergeLoader:
