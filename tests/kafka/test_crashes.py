@@ -16,7 +16,8 @@ import httpx
 import msgspec
 from confluent_kafka import Producer
 
-from splitlab.server.kafka_forward import messages, producer_config
+from splitlab.server.kafka_forward import messages
+from splitlab.tracking.kafka import producer_config
 
 from .pipeline import batches, load_until, stored, stored_ids
 from .tansu import Broker, free_port

@@ -9,8 +9,9 @@ from pathlib import Path
 import duckdb
 from confluent_kafka import Producer
 
-from splitlab.server.kafka_forward import KafkaForwarder, messages, producer_config
+from splitlab.server.kafka_forward import KafkaForwarder, messages
 from splitlab.store import DuckDBStore
+from splitlab.tracking.kafka import producer_config
 
 from .pipeline import batches, load_until, stored_ids
 from .tansu import Broker, create_topic, free_port

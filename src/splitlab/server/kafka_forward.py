@@ -36,6 +36,7 @@ from typing import Any
 import msgspec
 
 from splitlab.store.log import HOLD_SUFFIX, AppendLog, Position, fsync_directory
+from splitlab.tracking.kafka import produce, producer_config
 
 logger = logging.getLogger(__name__)
 
@@ -48,19 +49,6 @@ class _Unit(msgspec.Struct):
 
 
 _decode_unit = msgspec.json.Decoder(_Unit).decode
-
-
-def producer_config(bootstrap: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The producer settings: every message confirmed by all in-sync replicas, no duplicates
-    from the producer's own retries, small batches gathered for a few milliseconds."""
-    return {
-        "bootstrap.servers": bootstrap,
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 5,
-        "logger": logging.getLogger("splitlab.kafka.client"),  # librdkafka's own messages
-        **(extra or {}),
-    }
 
 
 def messages(payload: bytes) -> list[tuple[bytes, bytes]]:
@@ -151,7 +139,7 @@ class KafkaForwarder:
             pending = _Pass(end, len(payloads))
             for payload in payloads:
                 for key, value in messages(payload):
-                    self._produce(key, value, pending.delivered)
+                    produce(self._producer, self.topic, key, value, pending.delivered)
                     pending.sent += 1
             self._pending = pending
         # A pass that timed out is not produced again: its messages are still queued in the
@@ -170,14 +158,6 @@ class KafkaForwarder:
         self.records += pending.records
         self.messages += pending.sent
         return pending.records
-
-    def _produce(self, key: bytes, value: bytes, callback: Any) -> None:
-        while True:
-            try:
-                self._producer.produce(self.topic, value=value, key=key, on_delivery=callback)
-                return
-            except BufferError:  # the producer's queue is full: let it drain
-                self._producer.poll(0.1)
 
     def _run(self) -> None:
         pause = self._interval

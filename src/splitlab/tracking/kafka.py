@@ -29,6 +29,29 @@ logger = logging.getLogger(__name__)
 _encode_lines = msgspec.json.Encoder().encode_lines
 
 
+def producer_config(bootstrap: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The producer settings: every message confirmed by all in-sync replicas, no duplicates
+    from the producer's own retries, small batches gathered for a few milliseconds."""
+    return {
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "logger": logging.getLogger("splitlab.kafka.client"),  # librdkafka's own messages
+        **(extra or {}),
+    }
+
+
+def produce(producer: Any, topic: str, key: bytes, value: bytes, on_delivery: Any) -> None:
+    """Queue one message on `producer`, waiting for room while its queue is full."""
+    while True:
+        try:
+            producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+            return
+        except BufferError:  # the producer's queue is full: let it drain
+            producer.poll(0.1)
+
+
 def unit_messages(events: Sequence[Event]) -> list[tuple[bytes, bytes]]:
     """`events` as (key, value) Kafka messages: one per unit, its events as JSON lines."""
     by_unit: dict[str, list[Event]] = defaultdict(list)
@@ -54,17 +77,10 @@ class KafkaTransport:
         self._known = known
         self._limits = limits
         self._timeout = timeout
-        self._config: dict[str, Any] = {
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            # the producer gives up on a message after `timeout` (its delivery report says
-            # so): the batch then fails as a whole and the client sends it again later
-            "message.timeout.ms": max(1000, int(timeout * 1000)),
-            "logger": logging.getLogger("splitlab.kafka.client"),
-            **(producer or {}),
-        }
+        # The producer gives up on a message after `timeout` (its delivery report says so):
+        # the batch then fails as a whole and the client sends it again later.
+        timeouts = {"message.timeout.ms": max(1000, int(timeout * 1000))}
+        self._config = producer_config(bootstrap, {**timeouts, **(producer or {})})
         self._producer = self._new_producer()
 
     def _new_producer(self) -> Any:
@@ -96,12 +112,7 @@ class KafkaTransport:
                 failures.append(str(error))
 
         for key, value in unit_messages(valid):
-            while True:
-                try:
-                    self._producer.produce(self.topic, value=value, key=key, on_delivery=delivered)
-                    break
-                except BufferError:  # the producer's queue is full: let it drain
-                    self._producer.poll(0.1)
+            produce(self._producer, self.topic, key, value, delivered)
         deadline = time.monotonic() + self._timeout + 10  # reports come by message timeout
         while self._producer.flush(0.5) > 0:
             if time.monotonic() > deadline:
