@@ -75,12 +75,17 @@ class UnitColumns:
 
 
 def duckdb_unit_columns(
-    i: int, metric: Metric, event: int, params: dict[str, Any], post: str = "own AND age >= 0"
+    i: int,
+    metric: Metric,
+    event: int,
+    params: dict[str, Any],
+    post: str = "own AND age >= 0",
+    alias: str = "p",
 ) -> UnitColumns:
     """The ``per`` aggregates and ``vals`` columns of metric `i` (its rows: number `event`,
-    those after the exposure that count: `post`, this experiment's own events). Retention:
-    ``y{i}`` retained and ``el{i}`` eligible (both 0 for an ineligible unit). Time to event:
-    ``y{i}`` = 0."""
+    those after the exposure that count: `post`, this experiment's own events; `alias`: the
+    name ``vals`` reads the aggregates under). Retention: ``y{i}`` retained and ``el{i}``
+    eligible (both 0 for an ineligible unit). Time to event: ``y{i}`` = 0."""
     y = f"y{i}"
     if metric.type is MetricType.TIME_TO_EVENT:
         return UnitColumns([], [f"0::DOUBLE AS {y}"])
@@ -93,7 +98,7 @@ def duckdb_unit_columns(
     ]
     values = [
         f"({eligible})::DOUBLE AS el{i}",
-        f"CASE WHEN {eligible} THEN coalesce(p.{y}, 0) ELSE 0 END::DOUBLE AS {y}",
+        f"CASE WHEN {eligible} THEN coalesce({alias}.{y}, 0) ELSE 0 END::DOUBLE AS {y}",
     ]
     return UnitColumns(per_unit, values)
 

@@ -37,8 +37,16 @@ from splitlab.stats.sums import ArmSums, CrossSums, ExperimentSums, SliceSums
 from splitlab.store.capping_sql import CapColumn, applied_caps, cap_columns, capped
 from splitlab.store.errors import StoreError
 from splitlab.store.retention_sql import SURVIVAL_TYPES, duckdb_unit_columns, eligible_sums
-from splitlab.store.sql_metric_sql import event_number, event_rows, post_condition, sql_numbers
-from splitlab.store.sql_metric_sql import join_scope as sql_join_scope
+from splitlab.store.sql_metric_sql import (
+    SQL_ALIAS,
+    event_number,
+    event_rows,
+    post_condition,
+    sql_numbers,
+    sql_per_unit_cte,
+    sql_per_unit_join,
+    unit_id_column,
+)
 
 NO_CUTOFF = 2**62
 #: The label of units whose first exposure lacks the segment attribute.
@@ -177,15 +185,17 @@ def unit_values(
     }
     for name, k in number.items():
         params[f"n{k}"] = name
-    per_unit: list[str] = []
+    events_per_unit: list[str] = []
+    sql_per_unit: list[str] = []  # SQL metrics' aggregates (their own CTE: sql_metric_sql)
     values: list[str] = []
     pre = "age < 0 AND age >= -$lookback"
     sql = sql_numbers(metrics, len(names))
     for i, metric in enumerate(metrics):
         post = post_condition(i, sql)
+        per_unit, p = (sql_per_unit, SQL_ALIAS) if i in sql else (events_per_unit, "p")
         if metric.type in SURVIVAL_TYPES:  # their own columns (retention_sql)
             event = event_number(i, metric, number, sql)
-            cols = duckdb_unit_columns(i, metric, event, params, post)
+            cols = duckdb_unit_columns(i, metric, event, params, post, p)
             per_unit += cols.per_unit
             values += cols.values
             continue
@@ -200,15 +210,15 @@ def unit_values(
             per_unit.append(f"sum(CASE WHEN k = {num} AND {post} THEN value END) AS {y}")
             per_unit.append(f"sum(CASE WHEN k = {den} AND {post} THEN value END) AS {d}")
             cuped = f"sum(CASE WHEN k = {num} AND {pre} THEN value END) AS {x}"
-            values.append(f"coalesce(p.{d}, 0)::DOUBLE AS {d}")
+            values.append(f"coalesce({p}.{d}, 0)::DOUBLE AS {d}")
         else:
             event = event_number(i, metric, number, sql)
             per_unit.append(f"{aggregate(metric, event, post)} AS {y}")
             cuped = f"{aggregate(metric, event, pre)} AS {x}"
-        values.append(f"coalesce(p.{y}, 0)::DOUBLE AS {y}")
+        values.append(f"coalesce({p}.{y}, 0)::DOUBLE AS {y}")
         if metric.cuped:
             per_unit.append(cuped)
-            values.append(f"coalesce(p.{x}, 0)::DOUBLE AS {x}")
+            values.append(f"coalesce({p}.{x}, 0)::DOUBLE AS {x}")
     wants_pre = any(m.cuped for m in metrics)
     in_names = ", ".join(f"$n{k}" for k in range(len(names))) or "NULL"
     # Every event of this experiment (of any name: the data-quality counts need them all),
@@ -218,7 +228,9 @@ def unit_values(
     scope = "experiment_id = $exp"
     if wants_pre:
         scope += f" OR metric IN ({in_names})"
-    join_scope = sql_join_scope(wants_pre, sql)
+    join_scope = (
+        " AND (me.own OR (me.ts < u.t0 AND me.ts >= u.t0 - $lookback))" if wants_pre else ""
+    )
     case = " ".join(f"WHEN $n{k} THEN {k}" for k in range(len(names))) or "WHEN NULL THEN 0"
     # Variants as numbers, so the join carries and compares an integer, not a string: the
     # definition's variants by position, any other by its 64-bit hash (distinct from those
@@ -234,10 +246,10 @@ def unit_values(
     for k, attribute in enumerate(segments):
         params[f"s{k}"] = attribute
         seg_cols.append(f"coalesce(attrs ->> $s{k}, '{MISSING}') AS s{k}")
-    per_unit_sql = "".join(f"{c},\n    " for c in per_unit)
+    per_unit_sql = "".join(f"{c},\n    " for c in events_per_unit)
     seg_names = "".join(f", s{k}" for k in range(len(segments)))
-    first_cols = _ATTRS if segments else ""
-    unit_cols = "".join(", " + c for c in seg_cols)
+    first_cols = (_ATTRS if segments else "") + unit_id_column(sql)
+    unit_cols = "".join(", " + c for c in seg_cols) + (", unit_id" if sql else "")
     val_cols = seg_names
     with_cluster = ""
     if clustered:
@@ -264,14 +276,14 @@ WITH first AS (
   FROM (
     SELECT u.uk, me.value, me.ts - u.t0 AS age, me.own, me.k, me.vc <> u.vc AS mismatch
     FROM (
-      {event_rows(codes, case, scope, sql)}
+      {event_rows(codes, case, scope)}
     ) me JOIN u ON me.unit_key = u.uk{join_scope}
-  ) GROUP BY uk
+  ) GROUP BY uk{sql_per_unit_cte(sql_per_unit, sql)}
 ), vals AS (
   SELECT u.multi, u.variant{val_cols},
          coalesce(p.q_own, 0) AS q_own, coalesce(p.q_mismatch, 0) AS q_mismatch,
          coalesce(p.q_pre, 0) AS q_pre
-  FROM u LEFT JOIN per p ON u.uk = p.uk
+  FROM u LEFT JOIN per p ON u.uk = p.uk{sql_per_unit_join(sql)}
 )"""
     return UnitValues(ctes, params, metrics)
 
