@@ -46,7 +46,7 @@ from splitlab.store.clickhouse.connection import Connection, connect
 from splitlab.store.clickhouse.http import ClickHouseError, identifier
 from splitlab.store.clickhouse.loader import ClickHouseLoader
 from splitlab.store.clickhouse.local import LocalServer, free_port
-from splitlab.store.clickhouse.schema import ALIVE, EXPOSURES, METRIC_EVENTS
+from splitlab.store.clickhouse.schema import EXPOSURES, METRIC_EVENTS
 from splitlab.store.clickhouse.sql import (
     as_grouping_rows,
     data_quality_sql,
@@ -106,22 +106,9 @@ class ShardedLoader(ClickHouseLoader):
             self._client.execute(statement)
         self._schema_ready = True
 
-    def _check_restart(self) -> None:
-        """As a single server's, with a marker on every shard (any restarted shard counts)."""
-        marker = {"token": self._token}
-        query = f"SELECT count() FROM {self._db}.{ALIVE} WHERE token = $token"
-        missing = [s for s in self._shards if int(s.query(query, marker)[1][0][0]) == 0]
-        if not missing:
-            return
-        if self._marked and self.position > self.recorded:
-            logger.warning(
-                "a ClickHouse shard restarted; loading the log again from %s", self.recorded
-            )
-            self._unsettled.clear()
-            self.position = self.recorded
-        for shard in missing:
-            shard.execute(f"INSERT INTO {self._db}.{ALIVE} VALUES ($token)", marker)
-        self._marked = True
+    def _marked_servers(self) -> list[Connection]:
+        """A marker on every shard: any restarted shard makes the loader load again."""
+        return self._shards
 
     def close(self) -> None:
         super().close()
