@@ -48,7 +48,7 @@ def test_sigkill_of_the_loader_mid_stream_then_restart(
 ) -> None:
     """The loader process is SIGKILLed between inserts (rows in, offsets maybe not); the
     restarted loader resumes from the recorded offsets and every event is counted once."""
-    sent = batches("k", 150, 50, units=10)
+    sent = batches("k", 100, 50, units=10)
     produced = publish(broker.bootstrap, topic, sent)
     total = sum(len(b) for b in sent)
     client = ClickHouseClient(server.url)
@@ -169,24 +169,22 @@ def test_chdb_target_loads_each_event_once(broker: Broker, topic: str, tmp_path:
     publish(broker.bootstrap, topic, sent)
     publish(broker.bootstrap, topic, sent[:5])
     url = f"chdb:{tmp_path / 'chdb'}"
+    # the CLI command, then the count, in one process of their own
+    script = (
+        "import sys; from splitlab.cli.main import cli; "
+        "from splitlab.store.clickhouse.connection import connect; "
+        "from tests.kafka.clickhouse_pipeline import stored_ids; "
+        "cli(sys.argv[1:], standalone_mode=False); "
+        "print('\\n'.join(stored_ids(connect(sys.argv[3]), 'splitlab')))"
+    )
     done = subprocess.run(
-        [SPLITLAB, "load-kafka", "--clickhouse", url, "--kafka", broker.bootstrap,
-         "--kafka-topic", topic, "--exit-when-idle", "1"],
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", script, "load-kafka", "--clickhouse", url,
+         "--kafka", broker.bootstrap, "--kafka-topic", topic, "--exit-when-idle", "1"],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2],
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "loaded 750 events (" in done.stderr
-    count = (
-        "import sys; from splitlab.store.clickhouse.connection import connect; "
-        "from tests.kafka.clickhouse_pipeline import stored_ids; "
-        "print('\\n'.join(stored_ids(connect(sys.argv[1]), 'splitlab')))"
-    )
-    ids = subprocess.run(
-        [sys.executable, "-c", count, url], capture_output=True, text=True, timeout=120,
-        cwd=Path(__file__).resolve().parents[2],
-    )  # fmt: skip
-    assert ids.returncode == 0, ids.stderr
-    assert Counter(ids.stdout.split()) == Counter(e.event_id for b in sent for e in b)
+    assert Counter(done.stdout.split()) == Counter(e.event_id for b in sent for e in b)
 
 
 @pytest.mark.parametrize(
@@ -194,7 +192,9 @@ def test_chdb_target_loads_each_event_once(broker: Broker, topic: str, tmp_path:
     [
         ([], "give exactly one of --db FILE (DuckDB) and --clickhouse URL"),
         (["--db", "x.duckdb", "--clickhouse", "chdb:x"], "(got both)"),
-        (["--db", "x.duckdb", "--database", "other"], "--database and --settle go with"),
+        (["--db", "x.duckdb", "--database", "other"], "--database, --shard and --settle go"),
+        (["--clickhouse", "http://h:8123", "--shard", "http://h:8123"], "go together"),
+        (["--clickhouse", "chdb:x", "--shard", "chdb:x", "--cluster", "c"], "not chdb:"),
         (["--clickhouse", "chdb:x", "--database", "no-dash"], "database name 'no-dash'"),
     ],
 )

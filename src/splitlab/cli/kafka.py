@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import click
 
@@ -46,6 +46,11 @@ def kafka_options(function: click.decorators.FC) -> click.decorators.FC:
 @click.option("--clickhouse-user", default="default", show_default=True, metavar="USER",
               help="The ClickHouse user (with --clickhouse); the password is read from "
                    "SPLITLAB_CLICKHOUSE_PASSWORD.")  # fmt: skip
+@click.option("--shard", "shards", multiple=True, metavar="URL",
+              help="With --clickhouse (the entry, holding the Distributed tables): a shard's "
+                   "address, repeated in the order of the cluster's shards.")  # fmt: skip
+@click.option("--cluster", default=None, metavar="NAME",
+              help="With --shard: the cluster's name in the servers' remote_servers.")  # fmt: skip
 @click.option("--settle", default=None, type=click.FloatRange(0), metavar="SECONDS",
               help="With --clickhouse: record offsets this long after ClickHouse acknowledged "
                    "the rows (default 60; docs/kafka.md).")  # fmt: skip
@@ -61,6 +66,8 @@ def load_kafka(
     clickhouse: str | None,
     database: str | None,
     clickhouse_user: str,
+    shards: tuple[str, ...],
+    cluster: str | None,
     settle: float | None,
     kafka: str,
     kafka_topic: str,
@@ -83,17 +90,21 @@ def load_kafka(
             "give exactly one of --db FILE (DuckDB) and --clickhouse URL (ClickHouse) "
             f"(got {'both' if db else 'neither'})"
         )
-    if db is not None and (database is not None or settle is not None):
-        raise click.UsageError("--database and --settle go with --clickhouse, not --db")
+    if db is not None and (database is not None or settle is not None or shards):
+        raise click.UsageError("--database, --shard and --settle go with --clickhouse, not --db")
+    if bool(shards) != (cluster is not None):
+        raise click.UsageError("--shard and --cluster go together (a sharded ClickHouse)")
+    if shards and any(u.startswith("chdb:") for u in (clickhouse or "", *shards)):
+        raise click.UsageError(
+            "a sharded ClickHouse needs server addresses (http://...), not chdb:"
+        )
     logging.basicConfig(level=logging.WARNING)
     if db is not None:
         _load_duckdb(db, kafka, kafka_topic, batch, idle)
     else:
         assert clickhouse is not None
-        _load_clickhouse(
-            clickhouse, database or "splitlab", clickhouse_user, settle, kafka, kafka_topic,
-            batch, idle,
-        )  # fmt: skip
+        target = _Target(clickhouse, database or "splitlab", clickhouse_user, shards, cluster)
+        _load_clickhouse(target, settle, kafka, kafka_topic, batch, idle)
 
 
 def _load_duckdb(db: str, kafka: str, topic: str, batch: int, idle: float | None) -> None:
@@ -115,35 +126,51 @@ def _load_duckdb(db: str, kafka: str, topic: str, batch: int, idle: float | None
         con.close()
 
 
+class _Target(NamedTuple):
+    """Where --clickhouse loads: one server (or chDB), or a cluster through its entry."""
+
+    url: str
+    database: str
+    user: str
+    shards: tuple[str, ...]
+    cluster: str | None
+
+
 def _load_clickhouse(
-    url: str,
-    database: str,
-    user: str,
-    settle: float | None,
-    kafka: str,
-    topic: str,
-    batch: int,
-    idle: float | None,
+    target: _Target, settle: float | None, kafka: str, topic: str, batch: int, idle: float | None
 ) -> None:
     import os
 
     from splitlab.store.clickhouse.connection import connect
     from splitlab.store.clickhouse.http import ClickHouseError, identifier
-    from splitlab.store.clickhouse.kafka_loader import KafkaClickHouseLoader
-
-    database = identifier(database)  # before anything is opened
-    password = os.environ.get("SPLITLAB_CLICKHOUSE_PASSWORD", "")
-    client = connect(url, user=user, password=password)
-    loader = KafkaClickHouseLoader(
-        client,
-        database,
-        kafka,
-        topic,
-        batch_messages=batch,
-        settle_s=60.0 if settle is None else settle,
+    from splitlab.store.clickhouse.kafka_loader import (
+        KafkaClickHouseLoader,
+        ShardedKafkaLoader,
     )
-    click.echo(f"loading {topic} from {kafka} into {url} database {database}", err=True)
-    _run(loader, idle, f"{url} database {database}", retryable=(ClickHouseError,))
+
+    database = identifier(target.database)  # before anything is opened
+    password = os.environ.get("SPLITLAB_CLICKHOUSE_PASSWORD", "")
+
+    def client(url: str) -> Any:
+        return connect(url, user=target.user, password=password)
+
+    options: dict[str, Any] = {
+        "batch_messages": batch,
+        "settle_s": 60.0 if settle is None else settle,
+    }
+    loader: KafkaClickHouseLoader
+    if target.cluster is not None:
+        shards = [client(url) for url in target.shards]
+        loader = ShardedKafkaLoader(
+            client(target.url), shards, database, target.cluster, kafka, topic, **options
+        )
+    else:
+        loader = KafkaClickHouseLoader(client(target.url), database, kafka, topic, **options)
+    where = f"{target.url} database {database}"
+    if target.shards:
+        where += f" (cluster {target.cluster}, {len(target.shards)} shards)"
+    click.echo(f"loading {topic} from {kafka} into {where}", err=True)
+    _run(loader, idle, where, retryable=(ClickHouseError,))
 
 
 class _Loader(Protocol):

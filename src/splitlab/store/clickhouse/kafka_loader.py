@@ -21,19 +21,23 @@ With the rows, not in a file beside the loader: a restored backup or a server th
 data rewinds the loader to match (it reads the topic again from what the server holds, within
 the topic's retention), and the loader keeps no state of its own. An offsets row lost in a
 crash only makes the loader read more again, never less.
+
+:class:`ShardedKafkaLoader` loads a sharded cluster the way the sharded store loads its log
+(:class:`.sharded.ShardedTables`); the offsets table is on the entry server.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import msgspec
 
 from splitlab.store.clickhouse.connection import Connection
 from splitlab.store.clickhouse.loader import SettlingLoader
+from splitlab.store.clickhouse.sharded import ShardedTables
 from splitlab.store.kafka_loader import Batch, LoadStats, TopicReader
 
 logger = logging.getLogger(__name__)
@@ -166,3 +170,22 @@ class KafkaClickHouseLoader(SettlingLoader[Offsets]):
         ]
         if rows:
             self._client.insert(f"{self._db}.{OFFSETS}", _encode_lines(rows))
+
+
+class ShardedKafkaLoader(ShardedTables[Offsets], KafkaClickHouseLoader):
+    """Loads `topic` into a sharded cluster (:mod:`.sharded`): rows through the ``Distributed``
+    tables of `entry` (sharded by unit), the offsets table on `entry`, a restart marker on
+    every shard."""
+
+    def __init__(
+        self,
+        entry: Connection,
+        shards: Sequence[Connection],
+        db: str,
+        cluster: str,
+        bootstrap: str,
+        topic: str,
+        **options: Any,
+    ) -> None:
+        super().__init__(entry, db, bootstrap, topic, **options)
+        self._use_shards(shards, cluster)
