@@ -141,7 +141,7 @@ def _load_clickhouse(
 ) -> None:
     import os
 
-    from splitlab.store.clickhouse.connection import connect
+    from splitlab.store.clickhouse.connection import Connection, connect
     from splitlab.store.clickhouse.http import ClickHouseError, identifier
     from splitlab.store.clickhouse.kafka_loader import (
         KafkaClickHouseLoader,
@@ -151,7 +151,7 @@ def _load_clickhouse(
     database = identifier(target.database)  # before anything is opened
     password = os.environ.get("SPLITLAB_CLICKHOUSE_PASSWORD", "")
 
-    def client(url: str) -> Any:
+    def client(url: str) -> Connection:
         return connect(url, user=target.user, password=password)
 
     options: dict[str, Any] = {
