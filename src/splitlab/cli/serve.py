@@ -81,6 +81,8 @@ def serve(
         forwarder = KafkaForwarder(store.event_log, kafka, kafka_topic).start()
         store.on_close(forwarder.close)  # before the store closes: forward what is durable
     ctx = ServerContext.open(store, shared)
+    if kafka:
+        ctx.kafka_health = forwarder.health
     try:
         key = ctx.bootstrap_admin_key()
         if key is not None:

@@ -102,6 +102,8 @@ class ServerContext:
     config_changes: ConfigNotifier = field(default_factory=ConfigNotifier)
     #: The shared registry's state for ``/healthz`` (set while a watcher runs: PostgreSQL).
     registry_health: Callable[[], dict[str, Any]] | None = None
+    #: The Kafka forwarder's state for ``/healthz`` (set when the server forwards to Kafka).
+    kafka_health: Callable[[], dict[str, Any]] | None = None
     sessions: Sessions = field(init=False)
     view: View = field(init=False)
     #: Browser exposures checked against the server's assignment (durable counts).

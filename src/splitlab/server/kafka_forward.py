@@ -42,6 +42,10 @@ logger = logging.getLogger(__name__)
 
 #: The topic when none is named.
 DEFAULT_TOPIC = "splitlab-events"
+#: Seconds without an answer from the broker (or with failing passes) after which the
+#: forwarder reports ``degraded``: longer than librdkafka's longest reconnect back-off
+#: (``reconnect.backoff.max.ms``, 10 s), so a broker restart alone does not trip it.
+DEGRADED_AFTER_S = 15.0
 
 
 class _Unit(msgspec.Struct):
@@ -73,6 +77,8 @@ class KafkaForwarder:
         batch_bytes: int = 4 << 20,
         interval_s: float = 0.1,
         producer: dict[str, Any] | None = None,
+        degraded_after_s: float = DEGRADED_AFTER_S,
+        probe_interval_s: float = 5.0,
     ) -> None:
         from confluent_kafka import Producer
 
@@ -82,7 +88,17 @@ class KafkaForwarder:
         self._state = state_path or log.directory / f"kafka-forward-{topic}{HOLD_SUFFIX}"
         self._batch_bytes = batch_bytes
         self._interval = interval_s
-        self._producer = Producer(producer_config(bootstrap, producer))
+        self._producer = Producer(
+            producer_config(bootstrap, {"error_cb": self._client_error, **(producer or {})})
+        )
+        self._degraded_after = degraded_after_s
+        self._probe_interval = probe_interval_s
+        #: When the broker last answered (monotonic), and since when it has not (None: it
+        #: answers). Not reached yet at start: the thread's first probe says.
+        self._reached_at = 0.0
+        self._unreachable_since: float | None = time.monotonic()
+        #: Since when passes have been failing (None: the last one succeeded).
+        self._failing_since: float | None = None
         self.position = self._recorded_position()
         if not self._state.exists():
             self._record(self.position)  # hold the log from the oldest segment left
@@ -154,6 +170,7 @@ class KafkaForwarder:
         self._pending = None
         if pending.failures:  # final failures: the next pass reads and sends them again
             raise ForwardError(f"{len(pending.failures)} messages refused: {pending.failures[0]}")
+        self._reached()
         self._record(pending.end)
         self.records += pending.records
         self.messages += pending.sent
@@ -161,21 +178,28 @@ class KafkaForwarder:
 
     def _run(self) -> None:
         pause = self._interval
+        self._probe()
         while not self._stopping.is_set():
             self._wake.wait(pause)
             self._wake.clear()
             if self._stopping.is_set():
                 return
+            self._producer.poll(0)  # the client's error reports while idle
             try:
                 while self.forward_once() and not self._stopping.is_set():
                     pass
             except Exception as exc:  # any failure: log it, retry later
                 self.last_error = str(exc)
+                if self._failing_since is None:
+                    self._failing_since = time.monotonic()
                 logger.warning("forwarding events to Kafka failed (will retry): %s", exc)
                 pause = min(5.0, max(pause, 0.1) * 2)
                 continue
             self.last_error = None
+            self._failing_since = None
             pause = self._interval
+            if time.monotonic() - self._reached_at > self._probe_interval:
+                self._probe()  # idle: is the broker still there?
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the thread, forward what is durable now (up to `timeout`), and stop.
@@ -196,15 +220,61 @@ class KafkaForwarder:
         self._producer.close()
 
     def health(self) -> dict[str, Any]:
-        """The forwarder's state: position, lag in log positions, and the last error."""
+        """The forwarder's state for ``/healthz`` (docs/kafka.md, "Health"): whether the
+        broker answers, what waits in the log, the last error, and ``degraded`` once the
+        broker has not answered, or passes have failed, for more than ``degraded_after_s``."""
+        now = time.monotonic()
         durable = self._log.durable_position
+        unreachable = self._unreachable_since
+        failing = self._failing_since
+        stalled = max(
+            0.0 if unreachable is None else now - unreachable,
+            0.0 if failing is None else now - failing,
+        )
         return {
             "topic": self.topic,
+            "connected": unreachable is None,
             "forwarded": list(self.position),
             "durable": list(durable),
             "caughtUp": self.position >= durable,
+            "waitingBytes": self._log.bytes_between(self.position, durable),
+            "unconfirmedMessages": len(self._producer),
             "lastError": self.last_error,
+            "unreachableSeconds": None if unreachable is None else round(now - unreachable, 1),
+            "degraded": stalled > self._degraded_after,
         }
+
+    # ------------------------------------------------------------------ reachability
+
+    def _reached(self) -> None:
+        """The broker answered (a confirmed pass or a metadata answer)."""
+        self._reached_at = time.monotonic()
+        self._unreachable_since = None
+
+    def _unreachable(self, why: str) -> None:
+        if self._unreachable_since is None:
+            self._unreachable_since = time.monotonic()
+            logger.warning("Kafka brokers unreachable: %s", why)
+        self.last_error = why
+
+    def _probe(self, timeout: float = 2.0) -> None:
+        """Ask the broker for the topic's metadata: the reachability check while idle."""
+        from confluent_kafka import KafkaException
+
+        try:
+            self._producer.list_topics(self.topic, timeout=timeout)
+        except KafkaException as exc:
+            self._unreachable(f"no metadata answer in {timeout:g} s: {exc.args[0]}")
+            return
+        self._reached()
+
+    def _client_error(self, error: Any) -> None:
+        """librdkafka's error callback (on the thread that polls: this one): every broker
+        connection down means unreachable until the broker answers again."""
+        from confluent_kafka import KafkaError
+
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._unreachable(str(error))
 
 
 class _Pass:

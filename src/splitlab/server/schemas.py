@@ -171,12 +171,35 @@ class RegistryHealth(Body):
     checked_seconds_ago: float
 
 
+class KafkaHealth(Body):
+    """The Kafka forwarder as this server sees it (docs/kafka.md, "Health")."""
+
+    topic: str
+    #: False while the broker does not answer (events wait in the local log meanwhile).
+    connected: bool
+    #: Log positions (segment, byte offset): forwarded and confirmed / durable.
+    forwarded: list[int]
+    durable: list[int]
+    caught_up: bool
+    #: Bytes of the log durable but not yet confirmed by the broker.
+    waiting_bytes: int
+    #: Messages handed to the Kafka client and not confirmed yet.
+    unconfirmed_messages: int
+    last_error: str | None
+    #: Seconds since the broker last stopped answering (None while it answers).
+    unreachable_seconds: float | None
+    #: Unreachable, or passes failing, for longer than the forwarder's limit (15 s).
+    degraded: bool
+
+
 class Health(Body):
-    #: ``degraded``: serving, but the registry cannot be reached (see ``registry``).
+    #: ``degraded``: serving, but the registry or the Kafka broker cannot be reached (see
+    #: ``registry``, ``kafka``).
     status: Literal["ok", "degraded"]
     experiments: int
     version: str
     registry: RegistryHealth | None = None
+    kafka: KafkaHealth | None = None
 
 
 class KeyOut(Body):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +60,129 @@ def consumer_config(bootstrap: str, extra: dict[str, Any] | None = None) -> dict
 
 @dataclass
 class LoadStats:
-    """What :meth:`KafkaLoader.load_once` did."""
+    """What a loader's ``load_once`` did."""
 
     messages: int = 0
     events: int = 0
+
+
+@dataclass
+class Batch:
+    """Messages read from the topic: their values (newline-terminated), how many messages, and
+    per partition the offset after the last one."""
+
+    values: list[bytes] = field(default_factory=list)
+    messages: int = 0
+    ends: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def events(self) -> int:
+        return sum(v.count(b"\n") for v in self.values)
+
+
+class TopicReader:
+    """Every partition of `topic`, assigned to itself, each from a given next offset.
+
+    No consumer group is joined and nothing is committed to the broker: where to resume is the
+    caller's business (it stores :attr:`offsets` with its rows). Partitions added to the topic
+    later are picked up within 10 s, from their beginning.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        offsets: dict[int, int],
+        *,
+        consumer: dict[str, Any] | None = None,
+        metadata_timeout_s: float = 30.0,
+    ) -> None:
+        from confluent_kafka import Consumer
+
+        self.topic = topic
+        self._consumer = Consumer(consumer_config(bootstrap, consumer))
+        self._metadata_timeout = metadata_timeout_s
+        #: Partition -> offset of the next message to read.
+        self.offsets = dict(offsets)
+        self._assigned: set[int] = set()
+        self._checked = 0.0
+        self._assign_new_partitions()
+
+    def _assign_new_partitions(self) -> None:
+        """Assign the topic's partitions not assigned yet, each at its next offset."""
+        from confluent_kafka import KafkaException
+
+        self._checked = time.monotonic()
+        try:
+            metadata = self._consumer.list_topics(self.topic, timeout=self._metadata_timeout)
+        except KafkaException as exc:
+            raise StoreError(
+                f"Kafka: could not read the partitions of {self.topic!r}: {exc}"
+            ) from None
+        topic = metadata.topics.get(self.topic)
+        if topic is None or topic.error is not None:
+            error = topic.error if topic is not None else "not found"
+            raise StoreError(f"Kafka: topic {self.topic!r}: {error}")
+        new = sorted(set(topic.partitions) - self._assigned)
+        if not new:
+            return
+        self._consumer.incremental_assign(self._at_offsets(new))
+        self._assigned.update(new)
+        logger.info("loading %s partitions %s", self.topic, new)
+
+    def _at_offsets(self, partitions: list[int]) -> list[Any]:
+        from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+        return [
+            TopicPartition(self.topic, p, self.offsets.get(p, OFFSET_BEGINNING)) for p in partitions
+        ]
+
+    def read(self, max_messages: int, timeout: float) -> Batch:
+        """Up to `max_messages` messages (waiting up to `timeout` for the first); moves
+        :attr:`offsets` past them."""
+        if time.monotonic() - self._checked > 10:
+            self._assign_new_partitions()  # partitions added to the topic meanwhile
+        batch = Batch()
+        for message in self._consumer.consume(max_messages, timeout):
+            error = message.error()
+            if error is not None:
+                raise StoreError(f"Kafka: {error}")
+            partition, offset = message.partition(), message.offset()
+            if partition is None or offset is None:
+                continue  # not a message from a partition (no such message without an error)
+            if offset < self.offsets.get(partition, 0):
+                continue  # before the next offset (a batch the broker sent whole)
+            batch.messages += 1
+            batch.ends[partition] = max(batch.ends.get(partition, 0), offset + 1)
+            value = message.value()
+            if value:
+                batch.values.append(value if value.endswith(b"\n") else value + b"\n")
+        self.offsets.update(batch.ends)
+        return batch
+
+    def rewind(self, offsets: dict[int, int]) -> None:
+        """Read every partition again from `offsets` (a partition missing there: from its
+        beginning). Messages fetched before are dropped by the client."""
+        self.offsets = dict(offsets)
+        assigned = sorted(self._assigned)
+        self._consumer.incremental_unassign(self._at_offsets(assigned))
+        self._consumer.incremental_assign(self._at_offsets(assigned))
+
+    def lag(self, loaded: dict[int, int]) -> int:
+        """Messages on the broker after `loaded` (from the partitions' high watermarks)."""
+        from confluent_kafka import TopicPartition
+
+        total = 0
+        for partition in sorted(self._assigned):
+            _, high = self._consumer.get_watermark_offsets(
+                TopicPartition(self.topic, partition), timeout=self._metadata_timeout
+            )
+            total += max(0, high - loaded.get(partition, 0))
+        return total
+
+    def close(self) -> None:
+        """Leave the broker (nothing to commit)."""
+        self._consumer.close()
 
 
 class KafkaLoader:
@@ -81,8 +200,6 @@ class KafkaLoader:
         consumer: dict[str, Any] | None = None,
         metadata_timeout_s: float = 30.0,
     ) -> None:
-        from confluent_kafka import Consumer
-
         from splitlab.store.tables import create_tables
 
         self.topic = topic
@@ -92,13 +209,15 @@ class KafkaLoader:
         self._dedup_window = dedup_window_ms
         create_tables(con)
         con.execute(OFFSETS_TABLE)
-        self._consumer = Consumer(consumer_config(bootstrap, consumer))
-        self._metadata_timeout = metadata_timeout_s
         #: Partition -> offset of the next message to load (as committed in DuckDB).
         self.offsets: dict[int, int] = self._recorded_offsets()
-        self._assigned: set[int] = set()
-        self._checked = 0.0
-        self._assign_new_partitions()
+        self._reader = TopicReader(
+            bootstrap,
+            topic,
+            self.offsets,
+            consumer=consumer,
+            metadata_timeout_s=metadata_timeout_s,
+        )
 
     def _recorded_offsets(self) -> dict[int, int]:
         rows = self._con.execute(
@@ -107,62 +226,23 @@ class KafkaLoader:
         ).fetchall()
         return {int(p): int(o) for p, o in rows}
 
-    def _assign_new_partitions(self) -> None:
-        """Assign the topic's partitions not assigned yet, each at its recorded offset."""
-        from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
-
-        self._checked = time.monotonic()
-        try:
-            metadata = self._consumer.list_topics(self.topic, timeout=self._metadata_timeout)
-        except KafkaException as exc:
-            raise StoreError(
-                f"Kafka: could not read the partitions of {self.topic!r}: {exc}"
-            ) from None
-        topic = metadata.topics.get(self.topic)
-        if topic is None or topic.error is not None:
-            error = topic.error if topic is not None else "not found"
-            raise StoreError(f"Kafka: topic {self.topic!r}: {error}")
-        new = sorted(set(topic.partitions) - self._assigned)
-        if not new:
-            return
-        self._consumer.incremental_assign(
-            [TopicPartition(self.topic, p, self.offsets.get(p, OFFSET_BEGINNING)) for p in new]
-        )
-        self._assigned.update(new)
-        logger.info("loading %s partitions %s", self.topic, new)
-
     def load_once(self, timeout: float = 1.0) -> LoadStats:
         """Read up to one batch of messages (waiting up to `timeout` for the first) and load
         them with their partitions' next offsets in one transaction."""
-        if time.monotonic() - self._checked > 10:
-            self._assign_new_partitions()  # partitions added to the topic meanwhile
-        batch = self._consumer.consume(self._batch, timeout)
-        ends: dict[int, int] = {}
-        values: list[bytes] = []
-        for message in batch:
-            error = message.error()
-            if error is not None:
-                raise StoreError(f"Kafka: {error}")
-            partition, offset = message.partition(), message.offset()
-            if partition is None or offset is None:
-                continue  # not a message from a partition (no such message without an error)
-            if offset < self.offsets.get(partition, 0):
-                continue  # before the recorded offset (a batch the broker sent whole)
-            ends[partition] = max(ends.get(partition, 0), offset + 1)
-            value = message.value()
-            if value:
-                values.append(value if value.endswith(b"\n") else value + b"\n")
-        if not ends:
+        batch = self._reader.read(self._batch, timeout)
+        if not batch.ends:
             return LoadStats()
-        events = sum(v.count(b"\n") for v in values)
         with self._scratch.open("wb") as handle:
-            handle.writelines(values)
+            handle.writelines(batch.values)
         try:
-            self._load_file(ends)
+            self._load_file(batch.ends)
+        except Exception:
+            self._reader.rewind(self.offsets)  # read the batch again at the next call
+            raise
         finally:
             os.unlink(self._scratch)
-        self.offsets.update(ends)
-        return LoadStats(len(batch), events)
+        self.offsets.update(batch.ends)
+        return LoadStats(batch.messages, batch.events)
 
     def _load_file(self, ends: dict[int, int]) -> None:
         def record_offsets() -> None:
@@ -175,16 +255,8 @@ class KafkaLoader:
 
     def lag(self) -> int:
         """Messages on the broker not loaded yet (from the partitions' high watermarks)."""
-        from confluent_kafka import TopicPartition
-
-        total = 0
-        for partition in sorted(self._assigned):
-            _, high = self._consumer.get_watermark_offsets(
-                TopicPartition(self.topic, partition), timeout=self._metadata_timeout
-            )
-            total += max(0, high - self.offsets.get(partition, 0))
-        return total
+        return self._reader.lag(self.offsets)
 
     def close(self) -> None:
         """Leave the broker (nothing to commit: the offsets are in DuckDB)."""
-        self._consumer.close()
+        self._reader.close()

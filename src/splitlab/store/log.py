@@ -276,6 +276,21 @@ class AppendLog:
                 handle.flush()
                 os.fsync(handle.fileno())
 
+    def bytes_between(self, start: Position, end: Position) -> int:
+        """The bytes of the log (records with their frames) from `start` to `end` (how far a
+        reader at `start` is behind), from the segments' sizes without reading them."""
+        total = 0
+        for segment in self.segments():
+            if segment < start.segment or segment > end.segment:
+                continue
+            try:
+                size = self._path(segment).stat().st_size
+            except FileNotFoundError:
+                continue  # released meanwhile
+            upto = end.offset if segment == end.segment else size
+            total += max(0, upto - (start.offset if segment == start.segment else 0))
+        return total
+
 
 #: A file ``NAME.hold`` in the log directory holding ``{"segment": S, "offset": O}`` keeps
 #: the segments from S on: a second reader of the log (the Kafka forwarder) records its

@@ -71,7 +71,8 @@ def get_config(
 def healthz(ctx: Ctx) -> dict[str, Any]:
     """Liveness and readiness: answers 200 when the store answers. With a shared registry,
     ``registry`` says whether PostgreSQL is reachable; while it is not, the status is
-    ``degraded`` and assignment serves the last snapshot."""
+    ``degraded`` and assignment serves the last snapshot. With ``--kafka``, ``kafka`` is the
+    forwarder's state; ``degraded`` when the broker has not answered for 15 s."""
     answer: dict[str, Any] = {
         "status": "ok",
         "experiments": len(ctx.view.experiments),
@@ -81,6 +82,10 @@ def healthz(ctx: Ctx) -> dict[str, Any]:
         registry = ctx.registry_health()
         answer["registry"] = registry
         if not registry["available"]:
+            answer["status"] = "degraded"
+    if ctx.kafka_health is not None:
+        answer["kafka"] = kafka = ctx.kafka_health()
+        if kafka["degraded"]:
             answer["status"] = "degraded"
     return answer
 

@@ -44,9 +44,9 @@ from splitlab.store.capping_sql import refuse_caps
 from splitlab.store.clickhouse.bandit_sql import plan_clickhouse_bandit
 from splitlab.store.clickhouse.connection import Connection, connect
 from splitlab.store.clickhouse.http import ClickHouseError, identifier
-from splitlab.store.clickhouse.loader import ClickHouseLoader
+from splitlab.store.clickhouse.loader import ClickHouseLoader, P, SettlingLoader
 from splitlab.store.clickhouse.local import LocalServer, free_port
-from splitlab.store.clickhouse.schema import ALIVE, EXPOSURES, METRIC_EVENTS
+from splitlab.store.clickhouse.schema import EXPOSURES, METRIC_EVENTS
 from splitlab.store.clickhouse.sql import (
     as_grouping_rows,
     data_quality_sql,
@@ -55,7 +55,7 @@ from splitlab.store.clickhouse.sql import (
 from splitlab.store.clickhouse.store import ClickHouseStore
 from splitlab.store.clickhouse.versions_sql import plan_clickhouse_versions
 from splitlab.store.errors import StoreError
-from splitlab.store.log import AppendLog
+from splitlab.store.log import AppendLog, Position
 from splitlab.store.quantile_sql import quantile_metrics
 from splitlab.store.summary_sql import cutoff_millis, sums_from_rows
 from splitlab.store.versions_sql import versions_from_rows
@@ -77,11 +77,40 @@ def distributed_ddl(db: str, cluster: str) -> list[str]:
     ]
 
 
-class ShardedLoader(ClickHouseLoader):
-    """Loads the log through the entry's ``Distributed`` tables; marks every shard."""
+class ShardedTables(SettlingLoader[P]):
+    """Mixed into a loader (of the store's log, or of a Kafka topic: :mod:`.kafka_loader`):
+    rows go through the entry's ``Distributed`` tables, every shard gets a restart marker."""
 
     tables: ClassVar[tuple[str, str]] = (DISTRIBUTED[EXPOSURES], DISTRIBUTED[METRIC_EVENTS])
     insert_settings: ClassVar[Mapping[str, str]] = {"insert_distributed_sync": "1"}
+    _shards: list[Connection]
+    _cluster: str
+
+    def _use_shards(self, shards: Sequence[Connection], cluster: str) -> None:
+        self._shards = list(shards)
+        self._cluster = identifier(cluster)
+
+    def ensure_schema(self) -> None:
+        """The local tables on every shard, the entry's own tables (it may be outside the
+        shards), then the ``Distributed`` tables on the entry."""
+        for shard in self._shards:
+            self._ensure_tables(shard)
+        super().ensure_schema()
+        for statement in distributed_ddl(self._db, self._cluster):
+            self._client.execute(statement)
+
+    def _marked_servers(self) -> list[Connection]:
+        """A marker on every shard: any restarted shard makes the loader load again."""
+        return self._shards
+
+    def close(self) -> None:
+        super().close()
+        for shard in self._shards:
+            shard.close()
+
+
+class ShardedLoader(ShardedTables[Position], ClickHouseLoader):
+    """Loads the log through the entry's ``Distributed`` tables; marks every shard."""
 
     def __init__(
         self,
@@ -94,39 +123,7 @@ class ShardedLoader(ClickHouseLoader):
         settle_s: float = 60.0,
     ) -> None:
         super().__init__(entry, db, log, settle_s=settle_s)
-        self._shards = list(shards)
-        self._cluster = identifier(cluster)
-
-    def ensure_schema(self) -> None:
-        """The local tables on every shard, then the ``Distributed`` tables on the entry."""
-        for shard in self._shards:
-            self._ensure_tables(shard)
-        self._ensure_tables(self._client)  # the entry may be outside the shards
-        for statement in distributed_ddl(self._db, self._cluster):
-            self._client.execute(statement)
-        self._schema_ready = True
-
-    def _check_restart(self) -> None:
-        """As a single server's, with a marker on every shard (any restarted shard counts)."""
-        marker = {"token": self._token}
-        query = f"SELECT count() FROM {self._db}.{ALIVE} WHERE token = $token"
-        missing = [s for s in self._shards if int(s.query(query, marker)[1][0][0]) == 0]
-        if not missing:
-            return
-        if self._marked and self.position > self.recorded:
-            logger.warning(
-                "a ClickHouse shard restarted; loading the log again from %s", self.recorded
-            )
-            self._unsettled.clear()
-            self.position = self.recorded
-        for shard in missing:
-            shard.execute(f"INSERT INTO {self._db}.{ALIVE} VALUES ($token)", marker)
-        self._marked = True
-
-    def close(self) -> None:
-        super().close()
-        for shard in self._shards:
-            shard.close()
+        self._use_shards(shards, cluster)
 
 
 class ShardedClickHouseStore(ClickHouseStore):
