@@ -78,6 +78,10 @@ def assert_close(actual: Any, expected: Any, where: str = "$") -> None:
         assert isinstance(actual, dict) and set(actual) == set(expected), where
         for key in expected:
             assert_close(actual[key], expected[key], f"{where}.{key}")
+    elif isinstance(expected, list) and expected and isinstance(expected[0], float):
+        assert isinstance(actual, list) and len(actual) == len(expected), where
+        for k, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            assert_close(a, e, f"{where}[{k}]")
     elif (
         isinstance(expected, int | float)
         and where.rsplit(".", 2)[-1] not in COUNTS
