@@ -17,12 +17,18 @@ loader load everything unrecorded again.
 
 Reading: the default ``distributed_product_mode`` refuses the summary's joins of two
 ``Distributed`` tables, and the per-unit subqueries would not be local anyway; since no unit
-spans two shards, the store runs the single-server summary on each shard's local tables (in
-parallel) and adds the per-shard :class:`~splitlab.stats.sums.ExperimentSums` with ``+``.
-Sums that are not additive over units are refused here: cluster and switchback designs (a
-cluster's or a cell's units span shards), quantile metrics (sketch thresholds come from all
-units) and capped metrics (a percentile cap is a quantile of all units). A bandit's per-batch
-sums and a sticky experiment's per-weights-version sums are added the same way.
+spans two shards, the store runs the single-server queries on each shard's local tables (in
+parallel) and combines the answers in Python:
+
+* sums over units (the summary, data quality, a bandit's per-batch sums, per-weights-version
+  sums) are added: :class:`~splitlab.stats.sums.ExperimentSums` with ``+``, rows by key
+  (:mod:`.sharded_merge`);
+* grouped rows coarser than a unit are added per group (:func:`.sharded_merge.added`): the
+  quantile metrics' sketch buckets and clustered sums (thresholds from the added sketches),
+  retention curves and survival tables, a canary's buckets, interval moments and step totals;
+* cluster and switchback designs from per-cluster and per-cell partial totals
+  (:mod:`.sharded_designs`), percentile caps as an exact order statistic over the shards
+  (:mod:`.sharded_caps`).
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ from splitlab.store.clickhouse.sql import (
     data_quality_sql,
     plan_clickhouse_summary,
 )
+from splitlab.store.clickhouse.sql_metric import READ_ONLY, has_sql
 from splitlab.store.clickhouse.store import ClickHouseStore
 from splitlab.store.clickhouse.survival_sql import clickhouse_curve, clickhouse_time_to_event
 from splitlab.store.clickhouse.switchback_sql import plan_clickhouse_cells
@@ -201,32 +208,40 @@ class ShardedClickHouseStore(ClickHouseStore):
         segments = [segment] if isinstance(segment, str) else list(segment or [])
         self.flush()
         millis = cutoff_millis(cutoff)
-        db, dedup = self.database, self._dedup
+        db, dedup, fan = self.database, self._dedup, self._reading(experiment)
         if experiment.is_cluster:
             refuse_caps(experiment, "a cluster design")
             entry = self._client.query
-            return cluster_summary(self._fan, entry, db, experiment, millis, segments, dedup)
-        caps = sharded_caps(self._fan, db, experiment, millis, dedup, known_caps)
+            return cluster_summary(fan, entry, db, experiment, millis, segments, dedup)
+        caps = sharded_caps(fan, db, experiment, millis, dedup, known_caps)
         plan = plan_clickhouse_summary(db, experiment, millis, segments, dedup, caps)
         parts = []
-        for columns, rows in self._fan.each(plan.sql, plan.params):
+        for columns, rows in fan.each(plan.sql, plan.params):
             names, shaped = as_grouping_rows(plan, columns, rows)
             parts.append(sums_from_rows(experiment, plan, names, shaped))
         sums = functools.reduce(operator.add, parts)
         if plan.caps:
             sums = replace(sums, capping=added_caps(parts))
-        quantiles = self._fan.adding("i", "variant", "sg", "bkey")
+        quantiles = fan.adding("i", "variant", "sg", "bkey")
         sums = quantile_sums(db, experiment, sums, millis, dedup, quantiles)
         return survival_sums(
             experiment,
             sums,
             plan.metrics,
             millis,
-            self._fan.adding("i", "slice", "label", "variant", "ms", "k", "d"),
+            fan.adding("i", "slice", "label", "variant", "ms", "k", "d"),
             segments,
             curve=partial(clickhouse_curve, db, dedup),
             time_to_event=partial(clickhouse_time_to_event, db, dedup),
         )
+
+    def _reading(self, experiment: Experiment) -> Fanout:
+        """How `experiment`'s sums are read: a SQL metric's query runs on every shard, after
+        :meth:`check_sql_metrics`, read-only (as on one server)."""
+        if not has_sql(experiment):
+            return self._fan
+        self.check_sql_metrics(experiment)
+        return self._fan.with_settings(READ_ONLY)
 
     def data_quality(self, experiment: Experiment, cutoff: datetime | None = None) -> DataQuality:
         """The single-server counts on every shard, added (every count is per unit or per
@@ -305,7 +320,7 @@ class ShardedClickHouseStore(ClickHouseStore):
         plan = plan_clickhouse_versions(self.database, experiment, millis, boundaries, self._dedup)
         parts = [
             versions_from_rows(experiment, plan, boundaries, columns, rows)
-            for columns, rows in self._fan.each(plan.sql, plan.params)
+            for columns, rows in self._reading(experiment).each(plan.sql, plan.params)
         ]
         return [functools.reduce(operator.add, same) for same in zip(*parts, strict=True)]
 

@@ -10,7 +10,7 @@ rows, in the ``run(sql, params) -> (columns, rows)`` shape the single-server rea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -48,16 +48,26 @@ def _larger(a: Any, b: Any) -> Any:
 
 
 class Fanout:
-    """One query on every shard (in parallel, on `pool`), answers combined."""
+    """One query on every shard (in parallel, on `pool`), answers combined; every query is
+    sent with the server `settings` given (e.g. read-only for SQL metrics)."""
 
-    def __init__(self, shards: Sequence[Connection], pool: ThreadPoolExecutor) -> None:
+    def __init__(
+        self,
+        shards: Sequence[Connection],
+        pool: ThreadPoolExecutor,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         self.shards = list(shards)
         self._pool = pool
+        self._settings = settings
 
-    def each(
-        self, sql: str, params: dict[str, Any], settings: dict[str, str] | None = None
-    ) -> list[Answer]:
+    def with_settings(self, settings: Mapping[str, str]) -> Fanout:
+        """The same shards and pool, queries sent with `settings`."""
+        return Fanout(self.shards, self._pool, settings)
+
+    def each(self, sql: str, params: dict[str, Any]) -> list[Answer]:
         """Every shard's answer to `sql`, in the order of the shards."""
+        settings = self._settings
         return list(self._pool.map(lambda shard: shard.query(sql, params, settings), self.shards))
 
     def adding(self, *key_names: str) -> Runner:
