@@ -11,6 +11,10 @@ alternately (bench/harness.py), after checking that they agree (counts exact, su
 1e-12 relative). On one machine the two shards share its cores, so the cluster shows the
 cost of the layout, not the speed-up of a second machine.
 
+``--design capped``: m1 capped at its 99th percentile (value and CUPED covariate): on two
+shards the caps are an exact order statistic found in two rounds over every shard's units,
+then the summary runs with them (docs/clickhouse.md, "Percentile caps").
+
 ``--design cluster``: the same events with every unit in one of ``--units / 10`` accounts
 (``clusterId``; an account's exposures all in one variant, the repeated exposures in
 another), summarised as a cluster design (sums over accounts). On two shards each shard
@@ -18,7 +22,7 @@ sends its per-account partial totals, which are added per account and summed on 
 (docs/clickhouse.md, "A sharded cluster").
 
     .venv/bin/python bench/sharded.py [--units 100000] [--events 1000000] [--rounds 5]
-        [--design classic|cluster]
+        [--design classic|cluster|capped]
 """
 
 from __future__ import annotations
@@ -63,6 +67,16 @@ def cluster_experiment() -> Experiment:
     return load_experiment(raw)
 
 
+def capped_experiment() -> Experiment:
+    """bench/clickhouse.py's experiment with m1 (CUPED) capped at its 99th percentile, value
+    and covariate (two percentile caps found over every unit)."""
+    raw = experiment().model_dump(by_alias=True, exclude_none=True, mode="json")
+    m1 = raw["metrics"]["secondary"][0]
+    m1["cap"] = {"type": "percentile", "percentile": 99}
+    m1["covariateCap"] = {"type": "percentile", "percentile": 99}
+    return load_experiment(raw)
+
+
 def in_accounts(batches: Iterator[list[Any]], accounts: int) -> Iterator[list[Any]]:
     """The events with unit ``u{k}`` in account ``a{k % accounts}``; first exposures in the
     account's variant (the repeated ones keep theirs: those units' accounts are dropped)."""
@@ -82,11 +96,13 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--design", choices=["classic", "cluster"], default="classic")
+    parser.add_argument("--design", choices=["classic", "cluster", "capped"], default="classic")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     clustered = args.design == "cluster"
-    exp = cluster_experiment() if clustered else experiment()
+    exp = {"classic": experiment, "cluster": cluster_experiment, "capped": capped_experiment}[
+        args.design
+    ]()
     accounts = max(args.units // 10, 1)
     with tempfile.TemporaryDirectory(prefix="splitlab-bench-sharded-") as tmp:
         work = Path(tmp)
@@ -108,9 +124,12 @@ def main() -> None:
                         store.ingest(batch)
                     store.flush(timeout=3600)
                     print(f"  {name:<32} {time.perf_counter() - start:>7.1f} s")
-                reference = stores["DuckDBStore"].summary(exp).to_dict()
+                duck = stores["DuckDBStore"].summary(exp)
+                reference, caps = duck.to_dict(), [c.to_dict() for c in duck.capping]
                 for name, store in stores.items():
-                    close_enough(store.summary(exp).to_dict(), reference, name)
+                    sums = store.summary(exp)
+                    close_enough(sums.to_dict(), reference, name)
+                    assert [c.to_dict() for c in sums.capping] == caps, name
                 print("  all four summaries agree (counts exact, sums within 1e-12 relative)")
                 arms = ", ".join(f"{v} {n:,.0f}" for v, n in reference["units"].items())
                 print(f"  {'clusters' if clustered else 'units'} per arm: {arms}\n")

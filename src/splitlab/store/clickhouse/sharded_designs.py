@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from splitlab.config.models import Experiment, MetricType
+from splitlab.config.models import Experiment, Metric, MetricType
 from splitlab.stats.sums import ExperimentSums
 from splitlab.store.clickhouse.cluster_sql import STRATUM, cluster_columns, cluster_sums_sql
 from splitlab.store.clickhouse.sharded_merge import Answer, Fanout, Runner, added
@@ -98,7 +98,7 @@ def multi_variant(cluster: Cluster) -> bool:
 
 def plan_cluster_sums(
     experiment: Experiment,
-    metrics: Sequence[Any],
+    metrics: Sequence[Metric],
     segments: Sequence[str],
     names: Sequence[str],
     clusters: dict[str, Cluster],
