@@ -26,11 +26,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from splitlab.config.models import Experiment, Metric, MetricType
+from splitlab.config.models import Experiment, Metric
 from splitlab.stats.sums import ExperimentSums
 from splitlab.store.clickhouse.cluster_sql import STRATUM, cluster_columns, cluster_sums_sql
 from splitlab.store.clickhouse.sharded_merge import Answer, Fanout, Runner, added
 from splitlab.store.clickhouse.sql import Dedup, _first_exposures, as_grouping_rows, unit_values
+from splitlab.store.clickhouse.switchback_sql import has_presence
 from splitlab.store.cluster_sql import allocation_strata, strata_params
 from splitlab.store.summary_sql import SummaryPlan, summary_metrics, sums_from_rows
 from splitlab.store.switchback_sql import CellPlan
@@ -165,14 +166,7 @@ def switchback_runner(fan: Fanout, plan: CellPlan) -> Runner:
     bounds query's earliest event per unit, the cell rows added per (unit, period) (a ``max``
     metric: the largest among the shards with events of it in the cell), the counts of
     events without a unit added."""
-    maxima = [
-        i
-        for i, m in enumerate(plan.metrics)
-        if m.aggregation == "max" and m.type not in (MetricType.CONVERSION, MetricType.RATIO)
-    ]
-    present = "".join(f"countIf(metric = $e{i}) AS c{i}, " for i in maxima)
-    cells_sql = plan.cells_sql.replace("SELECT u, p, ", "SELECT u, p, " + present, 1)
-    assert cells_sql != plan.cells_sql or not maxima, "the cell query's shape changed"
+    maxima = [i for i, m in enumerate(plan.metrics) if has_presence(m)]
 
     def run(sql: str, params: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
         if sql == plan.bounds_sql:
@@ -183,7 +177,7 @@ def switchback_runner(fan: Fanout, plan: CellPlan) -> Runner:
                     first[u] = min(first.get(u, int(ts)), int(ts))
             return answers[0][0], [[u, first[u]] for u in sorted(first)]
         if sql == plan.cells_sql:
-            return _cells(fan.each(cells_sql, params), maxima)
+            return _cells(fan.each(sql, params), maxima)
         return fan.adding()(sql, params)
 
     return run
