@@ -14,8 +14,8 @@ rounds, both over each shard's per-unit values (:func:`.sql.unit_values`):
    ``(lo, hi]`` with their counts. The cap is the value of rank ``r - (count at or below
    lo)`` among them, pooled.
 
-About ``SAMPLE`` values of each shard in round 1 and, per shard, about ``2 n_s / SAMPLE``
-distinct values in round 2 travel, per capped column. The caps found are then passed to the
+Per capped column, fewer than ``2 SAMPLE`` values of each shard travel in round 1 and, per
+shard, about ``2 n_s / SAMPLE`` distinct values in round 2 (more only where units tie). The caps found are then passed to the
 summary as known caps (the per-unit capping is local to each unit's shard).
 """
 
