@@ -9,6 +9,7 @@ import pytest
 
 from splitlab.store.clickhouse import LocalServer
 from splitlab.store.clickhouse.local import INSTALL_HINT, find_binary
+from splitlab.store.clickhouse.sharded import LocalCluster
 
 
 def new_server(directory: Path) -> LocalServer:
@@ -26,3 +27,15 @@ def clickhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer
     server = new_server(tmp_path_factory.mktemp("clickhouse"))
     yield server
     server.stop(timeout=5.0)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """Two clickhouse-server processes on loopback, one shard each, no ZooKeeper, named
+    ``two_shards`` (shared by the session's sharded tests; each uses a database of its own)."""
+    if find_binary() is None:
+        pytest.fail(INSTALL_HINT, pytrace=False)
+    local = LocalCluster(tmp_path_factory.mktemp("cluster"), shards=2, name="two_shards")
+    local.start()
+    yield local
+    local.stop(timeout=5.0)

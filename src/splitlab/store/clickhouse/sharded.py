@@ -17,12 +17,18 @@ loader load everything unrecorded again.
 
 Reading: the default ``distributed_product_mode`` refuses the summary's joins of two
 ``Distributed`` tables, and the per-unit subqueries would not be local anyway; since no unit
-spans two shards, the store runs the single-server summary on each shard's local tables (in
-parallel) and adds the per-shard :class:`~splitlab.stats.sums.ExperimentSums` with ``+``.
-Sums that are not additive over units are refused here: cluster and switchback designs (a
-cluster's or a cell's units span shards), quantile metrics (sketch thresholds come from all
-units) and capped metrics (a percentile cap is a quantile of all units). A bandit's per-batch
-sums and a sticky experiment's per-weights-version sums are added the same way.
+spans two shards, the store runs the single-server queries on each shard's local tables (in
+parallel) and combines the answers in Python:
+
+* sums over units (the summary, data quality, a bandit's per-batch sums, per-weights-version
+  sums) are added: :class:`~splitlab.stats.sums.ExperimentSums` with ``+``, rows by key
+  (:mod:`.sharded_merge`);
+* grouped rows coarser than a unit are added per group (:func:`.sharded_merge.added`): the
+  quantile metrics' sketch buckets and clustered sums (thresholds from the added sketches),
+  retention curves and survival tables, a canary's buckets, interval moments and step totals;
+* cluster and switchback designs from per-cluster and per-cell partial totals
+  (:mod:`.sharded_designs`), percentile caps as an exact order statistic over the shards
+  (:mod:`.sharded_caps`).
 """
 
 from __future__ import annotations
@@ -30,34 +36,55 @@ from __future__ import annotations
 import functools
 import logging
 import operator
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
+from splitlab.config.adaptive import CanaryMetric
 from splitlab.config.models import Experiment
+from splitlab.stats.capping import AppliedCap
+from splitlab.stats.intervals import CanaryData
 from splitlab.stats.sums import ExperimentSums, SliceSums
+from splitlab.stats.switchback import cell_sums
+from splitlab.stats.switchback_cells import SwitchbackCells
 from splitlab.store.bandit_sql import BanditData, bandit_data_from_rows
 from splitlab.store.base import DataQuality
+from splitlab.store.canary_sql import canary_data, plan_canary, sketches_from_rows, thresholds
 from splitlab.store.capping_sql import refuse_caps
 from splitlab.store.clickhouse.bandit_sql import plan_clickhouse_bandit
+from splitlab.store.clickhouse.canary_sql import clickhouse_buckets_sql, clickhouse_sql
 from splitlab.store.clickhouse.connection import Connection, connect
 from splitlab.store.clickhouse.http import ClickHouseError, identifier
 from splitlab.store.clickhouse.loader import ClickHouseLoader, P, SettlingLoader
 from splitlab.store.clickhouse.local import LocalServer, free_port
+from splitlab.store.clickhouse.quantile_sql import quantile_sums
 from splitlab.store.clickhouse.schema import EXPOSURES, METRIC_EVENTS
+from splitlab.store.clickhouse.sharded_caps import sharded_caps
+from splitlab.store.clickhouse.sharded_designs import (
+    cluster_counts,
+    cluster_summary,
+    switchback_runner,
+)
+from splitlab.store.clickhouse.sharded_merge import Fanout, added
 from splitlab.store.clickhouse.sql import (
     as_grouping_rows,
     data_quality_sql,
     plan_clickhouse_summary,
 )
+from splitlab.store.clickhouse.sql_metric import READ_ONLY, has_sql
 from splitlab.store.clickhouse.store import ClickHouseStore
+from splitlab.store.clickhouse.survival_sql import clickhouse_curve, clickhouse_time_to_event
+from splitlab.store.clickhouse.switchback_sql import plan_clickhouse_cells
 from splitlab.store.clickhouse.versions_sql import plan_clickhouse_versions
-from splitlab.store.errors import StoreError
 from splitlab.store.log import AppendLog, Position
-from splitlab.store.quantile_sql import quantile_metrics
 from splitlab.store.summary_sql import cutoff_millis, sums_from_rows
+from splitlab.store.survival_sql import survival_sums
+from splitlab.store.switchback_sql import CellResult, read_cells
 from splitlab.store.versions_sql import versions_from_rows
 
 logger = logging.getLogger(__name__)
@@ -148,6 +175,7 @@ class ShardedClickHouseStore(ClickHouseStore):
         super().__init__(shards[0], log_dir, user=user, password=password, **options)
         self._shards = [connect(url, user=user, password=password) for url in shards]
         self._pool = ThreadPoolExecutor(len(shards), thread_name_prefix="splitlab-shard")
+        self._fan = Fanout(self._shards, self._pool)
 
     def _new_loader(self, url: str, user: str, password: str, settle_s: float) -> ClickHouseLoader:
         shards = [connect(u, user=user, password=password) for u in self._shard_urls]
@@ -168,52 +196,78 @@ class ShardedClickHouseStore(ClickHouseStore):
         *,
         known_caps: Mapping[tuple[str, str], float] | None = None,
     ) -> ExperimentSums:
-        """The single-server summary on every shard, added (see the module's notes)."""
-        self._refuse(experiment)
+        """The single-server summary on every shard, added (see the module's notes); cluster
+        and switchback designs from partial totals (:mod:`.sharded_designs`), percentile caps
+        found over every shard first (:mod:`.sharded_caps`)."""
+        if experiment.is_switchback:
+            refuse_caps(experiment, "a switchback design")
+            return cell_sums(experiment, self.switchback_cells(experiment, cutoff))
         segments = [segment] if isinstance(segment, str) else list(segment or [])
         self.flush()
-        plan = plan_clickhouse_summary(
-            self.database, experiment, cutoff_millis(cutoff), segments, self._dedup
-        )
+        millis = cutoff_millis(cutoff)
+        db, dedup, fan = self.database, self._dedup, self._reading(experiment)
+        if experiment.is_cluster:
+            refuse_caps(experiment, "a cluster design")
+            entry = self._client.query
+            return cluster_summary(fan, entry, db, experiment, millis, segments, dedup)
+        caps = sharded_caps(fan, db, experiment, millis, dedup, known_caps)
+        plan = plan_clickhouse_summary(db, experiment, millis, segments, dedup, caps)
         parts = []
-        for columns, rows in self._pool.map(
-            lambda shard: shard.query(plan.sql, plan.params), self._shards
-        ):
+        for columns, rows in fan.each(plan.sql, plan.params):
             names, shaped = as_grouping_rows(plan, columns, rows)
             parts.append(sums_from_rows(experiment, plan, names, shaped))
-        return functools.reduce(operator.add, parts)
+        sums = functools.reduce(operator.add, parts)
+        if plan.caps:
+            sums = replace(sums, capping=added_caps(parts))
+        quantiles = fan.adding("i", "variant", "sg", "bkey")
+        sums = quantile_sums(db, experiment, sums, millis, dedup, quantiles)
+        return survival_sums(
+            experiment,
+            sums,
+            plan.metrics,
+            millis,
+            fan.adding("i", "slice", "label", "variant", "ms", "k", "d"),
+            segments,
+            curve=partial(clickhouse_curve, db, dedup),
+            time_to_event=partial(clickhouse_time_to_event, db, dedup),
+        )
+
+    def _reading(self, experiment: Experiment) -> Fanout:
+        """How `experiment`'s sums are read: a SQL metric's query runs on every shard, after
+        :meth:`check_sql_metrics`, read-only (as on one server)."""
+        if not has_sql(experiment):
+            return self._fan
+        self.check_sql_metrics(experiment)
+        return self._fan.with_settings(READ_ONLY)
 
     def data_quality(self, experiment: Experiment, cutoff: datetime | None = None) -> DataQuality:
-        """The single-server counts on every shard, added (every count is per unit)."""
-        self._refuse(experiment)
+        """The single-server counts on every shard, added (every count is per unit or per
+        event); a cluster design's clusters counted over the shards' per-cluster rows."""
+        if experiment.is_switchback:
+            return self._switchback(experiment, cutoff).quality
         self.flush()
-        params = {"exp": experiment.experiment_id, "cutoff": cutoff_millis(cutoff)}
-        sql = data_quality_sql(self.database, self._dedup, False)
-        totals = [0, 0, 0, 0]
-        for _, rows in self._pool.map(lambda shard: shard.query(sql, params), self._shards):
-            totals = [t + int(v) for t, v in zip(totals, rows[0], strict=True)]
+        millis = cutoff_millis(cutoff)
+        params = {"exp": experiment.experiment_id, "cutoff": millis}
+        sql = data_quality_sql(self.database, self._dedup, experiment.is_cluster)
+        _, rows = self._fan.adding()(sql, params)
+        totals = [int(v) for v in rows[0]]
+        if experiment.is_cluster:  # clusters span shards: counted over per-cluster rows
+            multi, clusters = cluster_counts(self._fan, self.database, experiment, millis)
+            totals[4], totals[8] = multi, clusters
         return DataQuality(experiment.experiment_id, *totals)
 
-    def _refuse(self, experiment: Experiment) -> None:
-        if experiment.is_cluster or experiment.is_switchback:
-            design = "a cluster design" if experiment.is_cluster else "a switchback design"
-            raise StoreError(
-                f"experiment {experiment.experiment_id!r}: {design} is not summed on a sharded "
-                "ClickHouse (its clusters' or cells' units span shards); use one server"
-            )
-        refuse_caps(experiment, "a sharded ClickHouse (a percentile cap needs every unit)")
-        quantiles = [m.name for _, m in quantile_metrics(experiment)]
-        if quantiles:
-            raise StoreError(
-                f"metrics {quantiles}: quantile metrics are not summed on a sharded ClickHouse "
-                "(their sketch thresholds need every unit); use one server"
-            )
+    def switchback_cells(
+        self, experiment: Experiment, cutoff: datetime | None = None
+    ) -> SwitchbackCells:
+        """The cell table of a switchback, from every shard's cell rows
+        (:func:`.sharded_designs.switchback_runner`)."""
+        return self._switchback(experiment, cutoff).cells
 
-    def _unsupported(self, what: str) -> NoReturn:
-        raise StoreError(f"{what} is not available on a sharded ClickHouse yet; use one server")
-
-    def switchback_cells(self, experiment: Experiment, cutoff: datetime | None = None) -> Any:
-        self._unsupported("the switchback cell table")
+    def _switchback(self, experiment: Experiment, cutoff: datetime | None) -> CellResult:
+        self.flush()
+        millis = int(time.time() * 1000) if cutoff is None else cutoff_millis(cutoff)
+        plan = plan_clickhouse_cells(self.database, experiment, millis, self._dedup)
+        return read_cells(experiment, plan, millis, switchback_runner(self._fan, plan))
 
     def bandit_data(
         self, experiment: Experiment, boundaries: Sequence[int], cutoff: datetime
@@ -223,19 +277,35 @@ class ShardedClickHouseStore(ClickHouseStore):
         self.flush()
         millis = cutoff_millis(cutoff)
         plan = plan_clickhouse_bandit(self.database, experiment, boundaries, millis, self._dedup)
-        merged: dict[tuple[Any, ...], list[Any]] = {}
-        for _, rows in self._pool.map(lambda s: s.query(plan.sql, plan.params), self._shards):
-            for row in rows:
-                key, values = tuple(row[:2]), list(row[2:])
-                old = merged.get(key)
-                if old is not None:
-                    values = [a + b for a, b in zip(old, values, strict=True)]
-                merged[key] = values
-        rows = [[*key, *values] for key, values in merged.items()]
+        rows = added((rows for _, rows in self._fan.each(plan.sql, plan.params)), 2)
         return bandit_data_from_rows(experiment, plan, rows, boundaries, millis)
 
-    def canary_intervals(self, *args: Any, **kwargs: Any) -> Any:
-        self._unsupported("canary judgments")
+    def canary_intervals(
+        self,
+        experiment: Experiment,
+        metrics: Sequence[CanaryMetric],
+        *,
+        start: datetime,
+        end: datetime,
+        interval_seconds: int,
+    ) -> CanaryData:
+        """One canary judgment's data: the single-server queries on every shard, their rows
+        added per (event, interval, variant, bucket), per (event, interval, variant) and per
+        (event, variant) (a unit is on one shard); the thresholds from the added sketches."""
+        plan = plan_canary(experiment, metrics, start, end, interval_seconds)
+        if not plan.events:
+            return CanaryData({}, {}, {})
+        self.flush()
+        run = self._fan.adding("e", "k", "variant", "sg", "b")
+        buckets: list[list[Any]] = []
+        if plan.sketch_events:
+            _, buckets = run(clickhouse_buckets_sql(self.database, plan, self._dedup), plan.params)
+        sketches = sketches_from_rows(experiment, buckets)
+        found = thresholds(metrics, sketches, experiment.variant_names)
+        moments_sql, step_sql, params = clickhouse_sql(self.database, plan, found, self._dedup)
+        _, moments = run(moments_sql, params)
+        _, step = run(step_sql, params)
+        return canary_data(experiment, metrics, moments, step, sketches, found)
 
     def weights_version_sums(
         self, experiment: Experiment, boundaries: Sequence[int], cutoff: datetime | None = None
@@ -247,9 +317,7 @@ class ShardedClickHouseStore(ClickHouseStore):
         plan = plan_clickhouse_versions(self.database, experiment, millis, boundaries, self._dedup)
         parts = [
             versions_from_rows(experiment, plan, boundaries, columns, rows)
-            for columns, rows in self._pool.map(
-                lambda shard: shard.query(plan.sql, plan.params), self._shards
-            )
+            for columns, rows in self._reading(experiment).each(plan.sql, plan.params)
         ]
         return [functools.reduce(operator.add, same) for same in zip(*parts, strict=True)]
 
@@ -258,6 +326,19 @@ class ShardedClickHouseStore(ClickHouseStore):
         self._pool.shutdown()
         for shard in self._shards:
             shard.close()
+
+
+def added_caps(parts: Sequence[ExperimentSums]) -> tuple[AppliedCap, ...]:
+    """The caps applied on every shard (the same values, passed to each) with the units they
+    touched added per arm."""
+    out = []
+    for same in zip(*(part.capping for part in parts), strict=True):
+        touched: dict[str, int] = {}
+        for cap in same:
+            for arm, count in cap.touched.items():
+                touched[arm] = touched.get(arm, 0) + count
+        out.append(replace(same[0], touched=touched))
+    return tuple(out)
 
 
 def cluster_config(name: str, tcp_ports: Sequence[int]) -> str:

@@ -23,6 +23,13 @@ def _aggregate(metric: Metric, param: str) -> str:
     return aggregate(metric, param, "1")
 
 
+def has_presence(metric: Metric) -> bool:
+    """Whether the cell rows carry ``c{i}``, the cell's events of `metric`: for a ``max``,
+    whose 0 over no event cannot be told from a largest value of 0 otherwise."""
+    plain = metric.type not in (MetricType.CONVERSION, MetricType.RATIO)
+    return plain and metric.aggregation == "max"
+
+
 def plan_clickhouse_cells(
     db: str, experiment: Experiment, cutoff_ms: int, dedup: Dedup = "final"
 ) -> CellPlan:
@@ -42,6 +49,8 @@ def plan_clickhouse_cells(
         else:
             params[f"e{i}"] = metric.event_name
             columns.append(f"{_aggregate(metric, f'e{i}')} AS y{i}")
+            if has_presence(metric):  # a cell's events of it (sharded: .sharded_designs)
+                columns.append(f"countIf(metric = $e{i}) AS c{i}")
     for j in range(len(experiment.variant_names)):
         columns.append(f"countIf(variant = $v{j}) AS q{j}")
     columns.append("count() AS q_all")
