@@ -6,16 +6,20 @@ and its return loads what was acknowledged meanwhile."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import msgspec
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from splitlab.cli.main import cli
 from splitlab.config import load_experiment
 from splitlab.store import DuckDBStore
 from splitlab.store.clickhouse import LocalServer
@@ -166,6 +170,22 @@ def test_a_look_through_b_and_the_dashboard_see_every_unit(
     assert re.search(rf"\b{smallest:,} / 1,000 units", page.text), "progress counts both"
     assert b.health()["clickhouse"] == {"available": True, "loaded": True}
     assert b.health()["status"] == "ok"
+
+
+def test_cli_looks_read_clickhouse_without_opening_the_db_file(
+    replicas: tuple[Replica, Replica], shared: Any, house: LocalServer, tmp_path: Path
+) -> None:
+    """`splitlab evaluate --peek` with --registry and --clickhouse counts every replica's units
+    and leaves the --db path alone (no file is created there)."""
+    whole, _ = shared
+    db = tmp_path / "not-opened.duckdb"
+    found = CliRunner().invoke(cli, [
+        "evaluate", EXPERIMENT, "--db", str(db), "--registry", replicas[0].dsn, "--peek",
+        "--json", "--clickhouse", house.url, "--clickhouse-database", "shared",
+    ])  # fmt: skip
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.output)["srm"]["counts"] == whole["units"]
+    assert not db.exists()
 
 
 def test_clickhouse_lost_keeps_serving_and_its_return_loads_the_backlog(

@@ -14,6 +14,9 @@ user information of an address written as ``http://user:password@host:8123``.
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,8 +29,11 @@ from splitlab.errors import SplitlabError
 
 if TYPE_CHECKING:
     from splitlab.store.clickhouse.store import ClickHouseStore
+    from splitlab.store.duckdb_store import DuckDBStore
+    from splitlab.store.registry_backend import RegistryBackend
 
 CLICKHOUSE_ENV = "SPLITLAB_CLICKHOUSE"
+_META = "splitlab.clickhouse"
 #: How long the start waits for the first load pass (schema, marker) before giving up.
 START_TIMEOUT_S = 30.0
 #: How long the start's first request to a server may take.
@@ -67,39 +73,100 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
+def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    ctx.meta[f"{_META}.{param.name}"] = value or ""
+
+
 def clickhouse_options(function: click.decorators.FC) -> click.decorators.FC:
     """``--clickhouse``, ``--clickhouse-database``, ``--clickhouse-user`` and
-    ``--clickhouse-password`` (also the SPLITLAB_CLICKHOUSE... variables)."""
+    ``--clickhouse-password`` (also the SPLITLAB_CLICKHOUSE... variables); the command reads
+    them with :func:`clickhouse_target`."""
     function = click.option(
         "--clickhouse-password", default="", envvar="SPLITLAB_CLICKHOUSE_PASSWORD",
-        metavar="SECRET", show_default=False,
+        metavar="SECRET", expose_value=False, callback=_remember,
         help="The ClickHouse password (prefer SPLITLAB_CLICKHOUSE_PASSWORD: options show in "
              "the process list). Never printed.",
     )(function)  # fmt: skip
     function = click.option(
         "--clickhouse-user", default="default", show_default=True,
-        envvar="SPLITLAB_CLICKHOUSE_USER", metavar="NAME",
-        help="The ClickHouse user. Also SPLITLAB_CLICKHOUSE_USER.",
+        envvar="SPLITLAB_CLICKHOUSE_USER", metavar="NAME", expose_value=False,
+        callback=_remember, help="The ClickHouse user. Also SPLITLAB_CLICKHOUSE_USER.",
     )(function)  # fmt: skip
     function = click.option(
         "--clickhouse-database", default="splitlab", show_default=True,
-        envvar="SPLITLAB_CLICKHOUSE_DATABASE", metavar="NAME",
+        envvar="SPLITLAB_CLICKHOUSE_DATABASE", metavar="NAME", expose_value=False,
+        callback=_remember,
         help="The ClickHouse database of the event tables (created if missing). Also "
              "SPLITLAB_CLICKHOUSE_DATABASE.",
     )(function)  # fmt: skip
     return click.option(
-        "--clickhouse", "clickhouse", default="", envvar=CLICKHOUSE_ENV,
-        metavar="http://HOST:8123",
-        help="Keep the events in this ClickHouse server (shared by replicas; acknowledged "
-             "from a local log beside --db, loaded in the background) instead of the --db "
-             f"file. chdb:DIR runs chDB in-process (one process only). Also {CLICKHOUSE_ENV}.",
+        "--clickhouse", default="", envvar=CLICKHOUSE_ENV, metavar="http://HOST:8123",
+        expose_value=False, callback=_remember,
+        help="The events are in this ClickHouse server (shared by replicas: `splitlab serve "
+             "--clickhouse` acknowledges them from a local log beside --db and loads them in "
+             "the background) instead of the --db file. chdb:DIR runs chDB in-process (one "
+             f"process only). Also {CLICKHOUSE_ENV}.",
     )(function)  # fmt: skip
 
 
+def clickhouse_target() -> ClickHouseTarget | None:
+    """What the running command's ``--clickhouse...`` options name (None without
+    ``--clickhouse``)."""
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
+    url = str(meta.get(f"{_META}.clickhouse", ""))
+    if not url:
+        return None
+    return ClickHouseTarget(
+        url,
+        str(meta.get(f"{_META}.clickhouse_database") or "splitlab"),
+        str(meta.get(f"{_META}.clickhouse_user") or "default"),
+        str(meta.get(f"{_META}.clickhouse_password", "")),
+    )
+
+
+@contextmanager
+def open_events(
+    path: str, *, on_server: str, sources: SourceCatalog | None = None
+) -> Iterator[tuple[DuckDBStore | ClickHouseStore, RegistryBackend]]:
+    """The event store and the registry of a command that takes looks: as
+    :func:`~splitlab.cli.database.open_database` gives them, or with ``--clickhouse`` the
+    events in ClickHouse (read only: a temporary log that stays empty) and the registry in
+    PostgreSQL (``--registry``: the ``--db`` file is not opened) or in the ``--db`` file."""
+    from splitlab.cli.database import (
+        connect_registry,
+        open_database,
+        open_store,
+        registry_address,
+    )
+    from splitlab.store.registry import Registry
+
+    target = clickhouse_target()
+    if target is None:
+        with open_database(path, on_server=on_server, sources=sources) as found:
+            yield found
+        return
+    address = registry_address()
+    with ExitStack() as stack:
+        registry: RegistryBackend
+        if address:
+            shared = connect_registry(address)
+            stack.callback(shared.close)
+            registry = shared
+        else:
+            local = open_store(path, on_server=on_server)
+            stack.callback(local.close)
+            registry = Registry.for_store(local)
+        log_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="splitlab-ch-"))
+        store = open_clickhouse(target, Path(log_dir), sources=sources)
+        stack.callback(store.close)
+        yield store, registry
+
+
 def open_clickhouse(
-    target: ClickHouseTarget, db: str | Path, *, sources: SourceCatalog | None = None
+    target: ClickHouseTarget, log_dir: Path, *, sources: SourceCatalog | None = None
 ) -> ClickHouseStore:
-    """The ClickHouse store of a server on the ``--db`` file `db`, its first load pass done
+    """The ClickHouse store at `target` with its log in `log_dir`, its first load pass done
     (database and tables created, the server answering), or one clean error saying why not."""
     from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError, identifier
     from splitlab.store.clickhouse.store import ClickHouseStore
@@ -128,7 +195,7 @@ def open_clickhouse(
         )
     try:
         store = ClickHouseStore(
-            target.url, target.log_dir(db), database=target.database, user=target.user,
+            target.url, log_dir, database=target.database, user=target.user,
             password=target.password, sources=sources,
         )  # fmt: skip
     except (ClickHouseError, OSError) as exc:

@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 @sources_option
 @click.option("--registry", default="", envvar="SPLITLAB_REGISTRY", metavar="postgresql://...",
               help="Keep the registry (experiments, audit log, looks, keys, webhooks) in this "
-                   "PostgreSQL database, shared by several servers; events stay in --db. "
+                   "PostgreSQL database, shared by several servers; events stay in --db "
+                   "(or --clickhouse). "
                    "Also SPLITLAB_REGISTRY.")  # fmt: skip
 @kafka_options
 @clickhouse_options
@@ -45,10 +46,6 @@ def serve(
     registry: str,
     kafka: str,
     kafka_topic: str,
-    clickhouse: str,
-    clickhouse_database: str,
-    clickhouse_user: str,
-    clickhouse_password: str,
 ) -> None:
     """Serve the HTTP API (/v1), the event collector and the dashboard.
 
@@ -64,7 +61,7 @@ def serve(
     """
     import os
 
-    from splitlab.cli.clickhouse import ClickHouseTarget, open_clickhouse
+    from splitlab.cli.clickhouse import clickhouse_target, open_clickhouse
     from splitlab.cli.database import connect_registry, open_store
     from splitlab.cli.ports import ensure_port_free
     from splitlab.cli.sources import load_catalog
@@ -73,16 +70,12 @@ def serve(
     from splitlab.server.run import run_server
 
     origins = parse_origins([*cors_origins, os.environ.get(ENV, "")])
-    if kafka and clickhouse:
+    target = clickhouse_target()
+    if kafka and target is not None:
         raise click.UsageError(
             "--kafka and --clickhouse: give one (the forwarder publishes the --db file's "
             "events; with --clickhouse the replicas share ClickHouse instead)"
         )
-    target = (
-        ClickHouseTarget(clickhouse, clickhouse_database, clickhouse_user, clickhouse_password)
-        if clickhouse
-        else None
-    )
 
     catalog = load_catalog(sources_path)
     ensure_port_free(host, port)  # before a new admin key is created and shown
@@ -93,7 +86,7 @@ def serve(
         store = open_store(db, must_exist=False, on_server=on_server, sources=catalog)
         if target is not None:  # after the file's lock: one server per log directory
             try:
-                events = open_clickhouse(target, db, sources=catalog)
+                events = open_clickhouse(target, target.log_dir(db), sources=catalog)
             except BaseException:
                 store.close()
                 raise
