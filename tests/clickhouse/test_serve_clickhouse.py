@@ -192,7 +192,8 @@ def test_clickhouse_lost_keeps_serving_and_its_return_loads_the_backlog(
     replicas: tuple[Replica, Replica], shared: Any, house: LocalServer
 ) -> None:
     """With ClickHouse stopped: A still assigns and acknowledges events, /healthz is degraded
-    with a clickhouse block, a summary is a 503. Once it is back, B counts A's new units."""
+    with a clickhouse block, a summary and the dashboard's list answer 503. Once it is back,
+    B counts A's new units."""
     a, b = replicas
     whole, _ = shared
     house.kill()  # as a crash would: rows it had not written back are reloaded later
@@ -207,6 +208,10 @@ def test_clickhouse_lost_keeps_serving_and_its_return_loads_the_backlog(
         down = httpx.get(f"{b.url}/v1/experiments/{EXPERIMENT}/summary", headers=b.admin,
                          timeout=90)  # fmt: skip
         assert down.status_code == 503, down.text
+        assert down.json()["error"]["code"] == "clickhouse_unavailable"
+        with httpx.Client(base_url=b.url, timeout=90) as browser:
+            browser.post("/login", data={"key": b.admin["Authorization"][7:], "next": "/"})
+            assert browser.get("/").status_code == 503  # the list counts units per variant
     finally:
         house.start()
     wait_until(lambda: a.health()["clickhouse"] == {"available": True, "loaded": True}, 30)

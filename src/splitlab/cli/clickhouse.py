@@ -200,6 +200,11 @@ def open_clickhouse(
         )  # fmt: skip
     except (ClickHouseError, OSError) as exc:
         raise ClickHouseUnavailableError(f"{where}: {_said(exc, target)}") from None
+    except RuntimeError as exc:  # chDB: the directory is open in another process
+        raise ClickHouseUnavailableError(
+            f"{where}: chDB cannot open it ({_said(exc, target)}); chDB opens a directory in "
+            "one process only: share events between processes through a ClickHouse server"
+        ) from None
     try:
         store.flush(timeout=START_TIMEOUT_S)  # the schema, and what an earlier run left
     except StoreError as exc:
