@@ -172,6 +172,19 @@ def test_a_look_through_b_and_the_dashboard_see_every_unit(
     assert b.health()["status"] == "ok"
 
 
+def test_a_sql_metric_must_name_a_clickhouse_source(replicas: tuple[Replica, Replica]) -> None:
+    """With the events in ClickHouse, a SQL metric runs there: without a catalog naming its
+    source as a `clickhouse` one, the definition is refused (422) naming the field."""
+    raw = definition(experimentId="exp-serve-sql")
+    raw["metrics"]["secondary"] = [{"name": "revenue", "type": "continuous", "sql": {
+        "source": "lake", "query": "SELECT unit_id, timestamp, value FROM orders"}}]  # fmt: skip
+    answer = replicas[1].post("/v1/experiments", raw)
+    assert answer.status_code == 422, answer.text
+    [detail] = answer.json()["error"]["details"]
+    assert detail["path"] == "$.metrics.secondary[0].sql.source"
+    assert "no catalog given (--sources)" in detail["expected"]
+
+
 def test_cli_looks_read_clickhouse_without_opening_the_db_file(
     replicas: tuple[Replica, Replica], shared: Any, house: LocalServer, tmp_path: Path
 ) -> None:
