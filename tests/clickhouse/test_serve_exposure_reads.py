@@ -1,5 +1,5 @@
-"""The dashboard's exposure counts read from ClickHouse (`splitlab serve --clickhouse`) equal
-the DuckDB store's on the same events: first exposures per day, per variant with the rate
+"""The dashboard's exposure counts read from ClickHouse (`splitlab serve --clickhouse`; 18.16
+and chDB) equal the DuckDB store's on the same events: first exposures per day, per variant with the rate
 window (units and clusters), the latest exposure, and nothing for an experiment without
 events."""
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from splitlab.store import DuckDBStore
-from splitlab.store.clickhouse import ClickHouseStore, LocalServer
+from splitlab.store.clickhouse import ClickHouseStore
 from splitlab.store.exposure_progress import ExposureReads, exposure_reads
 from splitlab.tracking.events import Event
 
@@ -38,13 +38,19 @@ def _events() -> list[Event]:
     return events + events[::10]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["server", "chdb"], ids=["clickhouse-18.16", "chdb"])
 def reads(
-    clickhouse: LocalServer, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ExposureReads, ExposureReads]]:
+    """The reads on a ClickHouse store (the Debian server, or chDB) and on a DuckDB store
+    given the same events."""
     tmp: Path = tmp_path_factory.mktemp("exposure-reads")
+    if request.param == "server":
+        url = request.getfixturevalue("clickhouse").url
+    else:
+        url = f"chdb:{tmp / 'chdb'}"
     duck = DuckDBStore(tmp / "events.duckdb", load_interval_s=0.05)
-    house = ClickHouseStore(clickhouse.url, tmp / "log", database="reads", load_interval_s=0.05)
+    house = ClickHouseStore(url, tmp / "log", database="reads", load_interval_s=0.05)
     events = _events()
     for at in range(0, len(events), 500):
         duck.ingest(events[at : at + 500])
