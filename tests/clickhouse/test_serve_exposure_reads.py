@@ -1,7 +1,7 @@
 """The dashboard's exposure counts read from ClickHouse (`splitlab serve --clickhouse`; 18.16
-and chDB) equal the DuckDB store's on the same events: first exposures per day, per variant with the rate
-window (units and clusters), the latest exposure, and nothing for an experiment without
-events."""
+and chDB) equal the DuckDB store's on the same events: first exposures per day, per variant
+with the rate window (units and clusters), the latest exposure, and nothing for an
+experiment without events."""
 
 from __future__ import annotations
 
