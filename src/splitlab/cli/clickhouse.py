@@ -14,6 +14,7 @@ user information of an address written as ``http://user:password@host:8123``.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -32,9 +33,12 @@ if TYPE_CHECKING:
     from splitlab.store.duckdb_store import DuckDBStore
     from splitlab.store.registry_backend import RegistryBackend
 
+logger = logging.getLogger(__name__)
+
 CLICKHOUSE_ENV = "SPLITLAB_CLICKHOUSE"
 _META = "splitlab.clickhouse"
-#: How long the start waits for the first load pass (schema, marker) before giving up.
+#: How long the start waits for the first load pass (schema, marker, what an earlier run
+#: left in the log); a pass still loading a large backlog then goes on in the background.
 START_TIMEOUT_S = 30.0
 #: How long the start's first request to a server may take.
 PROBE_TIMEOUT_S = 10.0
@@ -208,8 +212,12 @@ def open_clickhouse(
     try:
         store.flush(timeout=START_TIMEOUT_S)  # the schema, and what an earlier run left
     except StoreError as exc:
-        store.close()
-        raise ClickHouseUnavailableError(f"{where}: {_said(exc, target)}") from None
+        if not store.health()["available"]:  # a load pass failed: refused, or unreachable
+            store.close()
+            raise ClickHouseUnavailableError(f"{where}: {_said(exc, target)}") from None
+        # No pass failed: a large backlog left by an earlier run is still being loaded.
+        logger.warning("%s: still loading the log left by an earlier run (%s)", where,
+                       _said(exc, target))  # fmt: skip
     return store
 
 
