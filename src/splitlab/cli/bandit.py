@@ -8,7 +8,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from splitlab.cli.database import db_option, open_database, open_registry
+from splitlab.cli.clickhouse import clickhouse_options, open_events
+from splitlab.cli.database import db_option, open_registry
 from splitlab.evaluation.bandit import BanditUpdater, bandit_status
 
 
@@ -69,10 +70,11 @@ def status(experiment_id: str, db_path: str, as_json: bool) -> None:
 @bandit.command("update")
 @click.argument("experiment_id")
 @db_option
+@clickhouse_options
 def update(experiment_id: str, db_path: str) -> None:
     """Compute and write EXPERIMENT_ID's next weights now (whether due or not)."""
     on_server = "the server updates bandits itself; stop it to update from the command line"
-    with open_database(db_path, on_server=on_server) as (store, registry):
+    with open_events(db_path, on_server=on_server) as (store, registry):
         result = BanditUpdater(store, registry).update(registry.get(experiment_id))
     weights = ", ".join(f"{a} {w:.3f}" for a, w in result.weights.items())
     click.echo(f"{experiment_id}: weights version {result.version}: {weights}")

@@ -9,7 +9,8 @@ from datetime import datetime
 import click
 from rich.console import Console
 
-from splitlab.cli.database import db_option, open_database, parse_instant
+from splitlab.cli.clickhouse import clickhouse_options, open_events
+from splitlab.cli.database import db_option, parse_instant
 from splitlab.cli.sources import load_catalog, sources_option
 from splitlab.evaluation import launch_check
 
@@ -20,6 +21,7 @@ EXIT_NOT_READY = 1
 @click.command("check")
 @click.argument("experiment_id")
 @db_option
+@clickhouse_options
 @click.option(
     "--traffic",
     type=click.FloatRange(0.0, 1.0, min_open=True),
@@ -55,7 +57,7 @@ def check(
     """
     on_server = f"read the sums on that server with GET /v1/experiments/{experiment_id}/summary"
     catalog = load_catalog(sources_path)
-    with open_database(db_path, on_server=on_server, sources=catalog) as (store, registry):
+    with open_events(db_path, on_server=on_server, sources=catalog) as (store, registry):
         experiment = registry.get(experiment_id)
         report = launch_check(
             store, experiment, traffic=traffic, target=target, cutoff=cutoff, registry=registry

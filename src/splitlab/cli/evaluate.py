@@ -14,7 +14,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from splitlab.cli.database import db_option, open_database, parse_instant
+from splitlab.cli.clickhouse import clickhouse_options, open_events
+from splitlab.cli.database import db_option, parse_instant
 from splitlab.cli.designs import results_design_lines
 from splitlab.cli.sources import load_catalog, sources_option
 from splitlab.evaluation import EvaluationError, run_look
@@ -47,6 +48,7 @@ _COLOURS = {
 @click.command("evaluate")
 @click.argument("experiment_id")
 @db_option
+@clickhouse_options
 @click.option("--json", "as_json", is_flag=True, help="Print the look's results JSON.")
 @click.option(
     "--peek",
@@ -84,7 +86,7 @@ def evaluate(
     """
     on_server = f"take the look on that server with POST /v1/experiments/{experiment_id}/evaluate"
     catalog = load_catalog(sources_path)
-    with open_database(db_path, on_server=on_server, sources=catalog) as (store, registry):
+    with open_events(db_path, on_server=on_server, sources=catalog) as (store, registry):
         if history or show is not None:
             registry.get(experiment_id)
             records = registry.looks(experiment_id)

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from splitlab.cli.database import db_option, open_database, parse_instant
+from splitlab.cli.clickhouse import clickhouse_options, open_events
+from splitlab.cli.database import db_option, parse_instant
 from splitlab.cli.sources import load_catalog, sources_option
 from splitlab.evaluation import Scheduler
 from splitlab.evaluation.bandit import BanditUpdater
@@ -21,6 +22,7 @@ from splitlab.store.registry import LookRecord
 
 @click.command("scheduler")
 @db_option
+@clickhouse_options
 @click.option("--once", is_flag=True, help="One pass over the due looks, then exit.")
 @click.option(
     "--until",
@@ -65,7 +67,7 @@ def scheduler(
     )
     notes: list[str] = []
     catalog = load_catalog(sources_path)
-    with open_database(db_path, on_server=on_server, sources=catalog) as (store, registry):
+    with open_events(db_path, on_server=on_server, sources=catalog) as (store, registry):
         runner = Scheduler(store, registry, clock=clock, poll_seconds=poll)
         canaries = CanaryMonitor(store, registry, clock=clock)
         guardrails = GuardrailMonitor(store, registry, clock=clock)

@@ -6,6 +6,7 @@ import logging
 
 import click
 
+from splitlab.cli.clickhouse import clickhouse_options
 from splitlab.cli.kafka import kafka_options
 from splitlab.cli.sources import sources_option
 
@@ -29,9 +30,11 @@ logger = logging.getLogger(__name__)
 @sources_option
 @click.option("--registry", default="", envvar="SPLITLAB_REGISTRY", metavar="postgresql://...",
               help="Keep the registry (experiments, audit log, looks, keys, webhooks) in this "
-                   "PostgreSQL database, shared by several servers; events stay in --db. "
+                   "PostgreSQL database, shared by several servers; events stay in --db "
+                   "(or --clickhouse). "
                    "Also SPLITLAB_REGISTRY.")  # fmt: skip
 @kafka_options
+@clickhouse_options
 def serve(
     db: str,
     host: str,
@@ -52,10 +55,13 @@ def serve(
     POST /v1/experiments/{id}/evaluate. --sources names the catalog that SQL metrics read
     (their queries are dry-run when a definition is created or replaced). --kafka also
     publishes every accepted event to --kafka-topic (acknowledged from the local log first,
-    then forwarded: docs/kafka.md).
+    then forwarded: docs/kafka.md). --clickhouse keeps the events in ClickHouse instead of
+    --db, so replicas on one registry see each other's events in looks and the dashboard
+    (acknowledged from a log beside --db first, then loaded: docs/clickhouse.md).
     """
     import os
 
+    from splitlab.cli.clickhouse import clickhouse_target, open_clickhouse
     from splitlab.cli.database import connect_registry, open_store
     from splitlab.cli.ports import ensure_port_free
     from splitlab.cli.sources import load_catalog
@@ -64,13 +70,26 @@ def serve(
     from splitlab.server.run import run_server
 
     origins = parse_origins([*cors_origins, os.environ.get(ENV, "")])
+    target = clickhouse_target()
+    if kafka and target is not None:
+        raise click.UsageError(
+            "--kafka and --clickhouse: give one (the forwarder publishes the --db file's "
+            "events; with --clickhouse the replicas share ClickHouse instead)"
+        )
 
     catalog = load_catalog(sources_path)
     ensure_port_free(host, port)  # before a new admin key is created and shown
     on_server = "a second server cannot share the file; use the running one"
     shared = connect_registry(registry) if registry else None  # before the store: fail early
+    events = None
     try:
         store = open_store(db, must_exist=False, on_server=on_server, sources=catalog)
+        if target is not None:  # after the file's lock: one server per log directory
+            try:
+                events = open_clickhouse(target, target.log_dir(db), sources=catalog)
+            except BaseException:
+                store.close()
+                raise
     except BaseException:
         if shared is not None:
             shared.close()
@@ -80,7 +99,7 @@ def serve(
 
         forwarder = KafkaForwarder(store.event_log, kafka, kafka_topic).start()
         store.on_close(forwarder.close)  # before the store closes: forward what is durable
-    ctx = ServerContext.open(store, shared)
+    ctx = ServerContext.open(store, shared, event_store=events)
     if kafka:
         ctx.kafka_health = forwarder.health
     try:
@@ -88,11 +107,15 @@ def serve(
         if key is not None:
             click.secho(f"Admin key (shown once): {key}", fg="yellow")
         where = f" with the registry in {shared.address}" if shared is not None else ""
+        if target is not None:
+            where += f", events in ClickHouse {target.shown} ({target.database})"
         click.echo(f"splitlab serving {db}{where} at http://{host}:{port}/")
         if "*" in origins:
             click.secho("CORS allows every origin ('*'): any site can use a page's SDK key",
                         fg="yellow", err=True)  # fmt: skip
         run_server(ctx, host, port, log_level, scheduler=scheduler, cors_origins=origins)
     finally:
+        if ctx.event_store is not None:  # its last load first; what fails stays in its log
+            ctx.event_store.close()
         ctx.store.close()
         ctx.registry.close()

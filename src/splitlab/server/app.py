@@ -113,7 +113,7 @@ def create_fastapi(ctx: ServerContext | None) -> FastAPI:
 def create_app(ctx: ServerContext, *, cors: CorsPolicy | None = None) -> Gateway:
     """The whole server as one ASGI application (`cors`: origins allowed on the SDK routes)."""
     api = create_fastapi(ctx)
-    collector = create_collector(ctx.store, known=ctx.known, review=BrowserExposures(ctx))
+    collector = create_collector(ctx.events, known=ctx.known, review=BrowserExposures(ctx))
     return Gateway(
         api,
         ctx.metrics,

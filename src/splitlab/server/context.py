@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from splitlab.assignment import ExperimentAssignmentService
 from splitlab.assignment.sticky import MemoryStickyStore, StickyStore
@@ -31,6 +31,12 @@ from splitlab.store.exposure_checks import ExposureCheckStore
 from splitlab.store.registry import Registry
 from splitlab.store.registry_backend import RegistryBackend
 from splitlab.store.sticky import DuckDBStickyStore
+
+if TYPE_CHECKING:
+    from splitlab.store.clickhouse.store import ClickHouseStore
+
+#: Where a server's events go and its looks read them: the ``--db`` file, or ClickHouse.
+EventStores: TypeAlias = "DuckDBStore | ClickHouseStore"
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +115,8 @@ class ServerContext:
     #: Browser exposures checked against the server's assignment (durable counts).
     exposure_checks: ExposureCheckStore = field(init=False)
     _refresh_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    #: A separate event store (``splitlab serve --clickhouse``), else None: see :attr:`events`.
+    event_store: ClickHouseStore | None = None
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.keys)
@@ -130,6 +138,14 @@ class ServerContext:
             keys=KeyStore(registry.connection, registry.lock),
             **{"sticky": DuckDBStickyStore.for_store(store), **kwargs},
         )
+
+    @property
+    def events(self) -> EventStores:
+        """The event store: what the collector writes and the looks, the dashboard and the
+        monitors read. :attr:`store` itself, unless the server was given another
+        (``--clickhouse``); :attr:`store` keeps the rest all the same (sticky assignments,
+        exposure checks, and the registry unless it is in PostgreSQL)."""
+        return self.event_store if self.event_store is not None else self.store
 
     def refresh(self) -> View:
         """Re-read the experiments after a change and swap in a new view."""

@@ -76,6 +76,7 @@ LIBRARY_STATUS: dict[str, int] = {
     "store_unavailable": 503,
     "overloaded": 503,
     "database_unavailable": 503,
+    "clickhouse_unavailable": 503,
 }
 
 

@@ -124,10 +124,10 @@ class SchedulerThread:
 
     def __init__(self, ctx: ServerContext, poll_seconds: float = 10.0) -> None:
         self._ctx = ctx
-        self._scheduler = Scheduler(ctx.store, ctx.registry)
-        self._canary = CanaryMonitor(ctx.store, ctx.registry)
-        self._guardrails = GuardrailMonitor(ctx.store, ctx.registry)
-        self._bandits = BanditUpdater(ctx.store, ctx.registry)
+        self._scheduler = Scheduler(ctx.events, ctx.registry)
+        self._canary = CanaryMonitor(ctx.events, ctx.registry)
+        self._guardrails = GuardrailMonitor(ctx.events, ctx.registry)
+        self._bandits = BanditUpdater(ctx.events, ctx.registry)
         self._poll = poll_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="splitlab-scheduler", daemon=True)

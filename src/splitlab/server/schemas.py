@@ -192,14 +192,27 @@ class KafkaHealth(Body):
     degraded: bool
 
 
+class ClickHouseHealth(Body):
+    """The ClickHouse event store (``splitlab serve --clickhouse``) as this server sees it."""
+
+    #: False while loading into ClickHouse fails: events are still acknowledged from the
+    #: local log, which keeps them until a retry loads them.
+    available: bool
+    #: Whether every event acknowledged by this server is loaded into ClickHouse.
+    loaded: bool
+    #: Why the last load failed (while ``available`` is false).
+    error: str | None = None
+
+
 class Health(Body):
-    #: ``degraded``: serving, but the registry or the Kafka broker cannot be reached (see
-    #: ``registry``, ``kafka``).
+    #: ``degraded``: serving, but the registry, the Kafka broker or ClickHouse cannot be
+    #: reached (see ``registry``, ``kafka``, ``clickhouse``).
     status: Literal["ok", "degraded"]
     experiments: int
     version: str
     registry: RegistryHealth | None = None
     kafka: KafkaHealth | None = None
+    clickhouse: ClickHouseHealth | None = None
 
 
 class KeyOut(Body):

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from splitlab.config import ConfigError, Experiment
 from splitlab.server.context import ServerContext
+from splitlab.store import DuckDBStore
 from splitlab.store.sql_validation import validate_sql_metrics
 
 
@@ -19,7 +20,10 @@ async def check_sql_metrics(ctx: ServerContext, definition: Experiment) -> None:
     """Raise :class:`ConfigError` (a 422) listing the SQL metrics' problems."""
     if not any(metric.sql is not None for _, metric in definition.metrics.all()):
         return
-    catalog = getattr(ctx.store, "sources", None)
-    found = await run_in_threadpool(validate_sql_metrics, definition, catalog)
+    events = ctx.events
+    if isinstance(events, DuckDBStore):
+        found = await run_in_threadpool(validate_sql_metrics, definition, events.sources)
+    else:  # ClickHouse: SQL metrics read its `clickhouse` sources (docs/clickhouse.md)
+        found = await run_in_threadpool(events.validate_sql_metrics, definition)
     if found.problems:
         raise ConfigError(found.problems, "request body")

@@ -72,7 +72,7 @@ def post_canary_judge(experiment_id: ExperimentId, ctx: Ctx, key: Admin) -> Any:
                       "expected": "a running canary"}],
         )  # fmt: skip
     ledger = CanaryLedger.for_store(ctx.registry)
-    outcome = judge_canary(ctx.store, ctx.registry, experiment_id, ledger=ledger, force=True)
+    outcome = judge_canary(ctx.events, ctx.registry, experiment_id, ledger=ledger, force=True)
     if outcome is None:
         raise ApiError(
             409, f"canary {experiment_id!r}: no interval of the current step has closed yet",

@@ -88,7 +88,7 @@ def get_summary(
     unchanged.
     """
     found = experiment(ctx, experiment_id)
-    sums = ctx.store.summary(found, cutoff=_utc(cutoff), segment=segment_of(found, segment))
+    sums = ctx.events.summary(found, cutoff=_utc(cutoff), segment=segment_of(found, segment))
     taken = ctx.registry.planned_looks_taken(experiment_id)
     return replace(sums, look=summary_look(found, taken)).to_dict()
 
@@ -108,7 +108,7 @@ def post_evaluate(
     request = body or EvaluateRequest()
     experiment(ctx, experiment_id)
     record = run_look(
-        ctx.store, ctx.registry, experiment_id, cutoff=_utc(request.cutoff),
+        ctx.events, ctx.registry, experiment_id, cutoff=_utc(request.cutoff),
         triggered_by=f"api:{key.principal}", peek=request.peek,
     )  # fmt: skip
     ctx.metrics.add_look(record.action)
@@ -191,7 +191,7 @@ def get_cells(
             details=[{"path": "path.experiment_id", "value": experiment_id,
                       "expected": "the id of a switchback experiment"}],
         )  # fmt: skip
-    table = ctx.store.switchback_cells(found, _utc(cutoff))
+    table = ctx.events.switchback_cells(found, _utc(cutoff))
     return {
         "experimentId": found.id,
         "unit": design.unit,

@@ -87,6 +87,11 @@ def healthz(ctx: Ctx) -> dict[str, Any]:
         answer["kafka"] = kafka = ctx.kafka_health()
         if kafka["degraded"]:
             answer["status"] = "degraded"
+    if ctx.event_store is not None:  # events in ClickHouse (serve --clickhouse): its loader
+        clickhouse = ctx.event_store.health()
+        answer["clickhouse"] = clickhouse
+        if not clickhouse["available"]:
+            answer["status"] = "degraded"
     return answer
 
 

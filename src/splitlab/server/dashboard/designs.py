@@ -167,7 +167,7 @@ def switchback_cells(
     """The experiment's cells from the store's cell table (the analysis window up to `cutoff`:
     every unit in every period, its variant from the assignment function); a cell where every
     metric's outcome is 0 had no counted events and is drawn as empty."""
-    table = ctx.store.switchback_cells(experiment, cutoff)
+    table = ctx.events.switchback_cells(experiment, cutoff)
     columns = [table.outcome(name) for name in table.values]
     active = [any(float(c[i]) != 0.0 for c in columns) for i in range(table.size)]
     return [

@@ -25,16 +25,8 @@ from splitlab.server.dashboard import (
     progress,
     words,
 )
+from splitlab.store.exposure_progress import exposure_reads
 from splitlab.store.registry import LookRecord, format_time
-
-#: A unit's first exposure per day and variant (the store's ``exposures`` table keeps every
-#: exposure; a unit counts once, on the day of its first one, in that exposure's variant).
-EXPOSURES_BY_DAY = """
-SELECT day, variant, count(*) AS units FROM (
-    SELECT arg_min(variant, ts) AS variant, min(ts) // 86400000 AS day
-    FROM exposures WHERE experiment_id = ? GROUP BY unit_key)
-GROUP BY day, variant ORDER BY day, variant
-"""
 
 _ACTION_LABELS = {
     Status.RUNNING: "Start",
@@ -144,13 +136,11 @@ def exposure_chart(
 ) -> str:
     """Cumulative units exposed per variant, by day (first exposure), control on top, with
     the latest look's data cut-off marked (the chart may run on past it)."""
-    ctx.store.flush()
-    with ctx.store.lock:
-        rows = ctx.store.connection.execute(EXPOSURES_BY_DAY, [experiment.id]).fetchall()
-    days = sorted({int(r[0]) for r in rows})
+    rows = exposure_reads(ctx.events).exposures_by_day(experiment.id)
+    days = sorted({r[0] for r in rows})
     counts: dict[str, dict[int, int]] = {v: {} for v in experiment.variant_names}
     for day, variant, units in rows:
-        counts.setdefault(str(variant), {})[int(day)] = int(units)
+        counts.setdefault(variant, {})[day] = units
     series = []
     for variant, by_day in counts.items():
         total, points = 0, []

@@ -31,25 +31,11 @@ from splitlab.assignment.switchback import period_index, period_start_ms
 from splitlab.config import Experiment
 from splitlab.evaluation.lifecycle import FINAL
 from splitlab.server.context import ServerContext
+from splitlab.store.exposure_progress import exposure_reads
 
 #: How many days of the most recent exposure data the rate is measured over.
 RATE_WINDOW_DAYS = 7
 _DAY_MS = 86_400_000
-
-#: Per variant: units or clusters (first exposure only), the window's start (ms) and those
-#: first exposed after it; one pass over the experiment's exposures. ``{key}`` is the column
-#: counted; ``{only}`` and ``{having}`` narrow it (clusters: a cluster id, one variant).
-_FIRST_EXPOSURES = """
-WITH firsts AS (
-    SELECT arg_min(variant, ts) AS variant, min(ts) AS first
-    FROM exposures WHERE experiment_id = $exp {only} GROUP BY {key} {having}),
-window_start AS (
-    SELECT greatest(min(first), max(first) - $window) AS start, max(first) AS latest
-    FROM firsts)
-SELECT variant, count(*), any_value(start), any_value(latest),
-       count(*) FILTER (WHERE first > start)
-FROM firsts, window_start GROUP BY variant
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,22 +135,15 @@ _Rates = tuple[dict[str, int], dict[str, float], float]
 def _rates(ctx: ServerContext, experiment_id: str, *, clusters: bool = False) -> _Rates:
     """Units (or clusters) so far per variant, their recent rate per day, and the window in
     days."""
-    sql = _FIRST_EXPOSURES.format(
-        key="cluster_id" if clusters else "unit_key",
-        only="AND cluster_id IS NOT NULL" if clusters else "",
-        having="HAVING count(DISTINCT variant) = 1" if clusters else "",
+    rows = exposure_reads(ctx.events).first_exposures(
+        experiment_id, clusters=clusters, window_ms=RATE_WINDOW_DAYS * _DAY_MS
     )
-    ctx.store.flush()
-    with ctx.store.lock:
-        rows = ctx.store.connection.execute(
-            sql, {"exp": experiment_id, "window": RATE_WINDOW_DAYS * _DAY_MS}
-        ).fetchall()
     if not rows:
         return {}, {}, 0.0
-    start, latest = int(rows[0][2]), int(rows[0][3])
-    recent = {str(r[0]): int(r[4]) for r in rows}
+    start, latest = rows[0].window_start, rows[0].latest
+    recent = {r.variant: r.recent for r in rows}
     window = (latest - start) / _DAY_MS
-    units = {str(r[0]): int(r[1]) for r in rows}
+    units = {r.variant: r.units for r in rows}
     rates = {v: int(recent.get(v, 0)) / window for v in units} if window > 0 else {}
     return units, rates, window
 
@@ -174,18 +153,14 @@ def _cell_rates(ctx: ServerContext, experiment: Experiment) -> _Rates:
     a day over the window's last :data:`RATE_WINDOW_DAYS` days, and that span in days."""
     design = experiment.design
     assert design is not None and design.type == "switchback"
-    ctx.store.flush()
-    with ctx.store.lock:
-        row = ctx.store.connection.execute(
-            "SELECT max(ts) FROM exposures WHERE experiment_id = $exp", {"exp": experiment.id}
-        ).fetchone()
-    if row is None or row[0] is None:
+    latest = exposure_reads(ctx.events).latest_exposure(experiment.id)
+    if latest is None:
         return {}, {}, 0.0
     # The window ends with the period of the latest exposure once that period is over (or
     # at the last complete period before now, while it is not).
-    end = period_start_ms(design, period_index(design, int(row[0])) + 1)
+    end = period_start_ms(design, period_index(design, latest) + 1)
     end = min(end, int(datetime.now(UTC).timestamp() * 1000))
-    table = ctx.store.switchback_cells(experiment, datetime.fromtimestamp(end / 1000, UTC))
+    table = ctx.events.switchback_cells(experiment, datetime.fromtimestamp(end / 1000, UTC))
     cells = Counter(table.variants)
     recent_periods = min(
         table.periods, RATE_WINDOW_DAYS * _DAY_MS // (design.period_seconds * 1000)

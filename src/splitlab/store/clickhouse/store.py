@@ -348,3 +348,27 @@ class ClickHouseStore:
         except ConfigError as exc:
             return SqlValidation(exc.problems, len(paths), True)
         return SqlValidation([], len(paths), True)
+
+    # ------------------------------------------------------------------ a server's reads
+
+    def read(
+        self, sql: str, params: Mapping[str, object] | None = None
+    ) -> tuple[list[str], list[list[Any]]]:
+        """Run the SELECT `sql` once everything acknowledged so far is loaded (as a summary
+        does); its column names and rows (the dashboard's counts:
+        :mod:`.progress_sql`)."""
+        self.flush()
+        return self._client.query(sql, params)
+
+    def health(self) -> dict[str, Any]:
+        """The loader as ``/healthz`` shows it: ``available`` is False while the last load
+        pass failed (ClickHouse unreachable or refusing rows; the log keeps the events) or
+        the loader stopped; ``loaded`` is whether every acknowledged event is in ClickHouse."""
+        error = self._loads.fatal or self._loads.last_error
+        found: dict[str, Any] = {
+            "available": error is None,
+            "loaded": self._loader.position >= self._log.durable_position,
+        }
+        if error is not None:
+            found["error"] = str(error).splitlines()[0][:300]
+        return found
