@@ -9,6 +9,9 @@ that other work on the machine hits them alike:
 * ``multi``: ``python -m splitlab.server.logcollector --workers N`` (N processes sharing the
   port with ``SO_REUSEPORT``, each with its own log) plus ``python -m splitlab.store.merge``
   loading every log into DuckDB meanwhile.
+* ``multi-noload``: the same collectors without a loader running meanwhile (as when the
+  loader runs on another host, or catches up after a peak): what the collectors alone
+  acknowledge on these cores. Nothing is lost: the logs wait for the loader.
 * ``single``: ``python -m splitlab.server.collector`` (one process; its loader thread loads
   DuckDB in the same process).
 * ``single-oldgc`` (``--before``): the same with CPython's default garbage-collector settings,
@@ -260,11 +263,12 @@ def start_case(case: str, workdir: Path, port: int, workers: int) -> list[subpro
     if case == "floor":
         procs = [spawn(__file__, "--floor-worker", str(workdir / f"floor-{i}"), str(port))
                  for i in range(workers)]  # fmt: skip
-    elif case == "multi":
+    elif case in ("multi", "multi-noload"):
         procs = [spawn("-m", "splitlab.server.logcollector", "--logs", str(workdir / "logs"),
-                       "--workers", str(workers), "--port", str(port)),
-                 spawn("-m", "splitlab.store.merge", "--db", str(workdir / "multi.duckdb"),
-                       "--logs", str(workdir / "logs"))]  # fmt: skip
+                       "--workers", str(workers), "--port", str(port))]  # fmt: skip
+        if case == "multi":
+            procs.append(spawn("-m", "splitlab.store.merge", "--db", str(workdir / "multi.duckdb"),
+                               "--logs", str(workdir / "logs")))  # fmt: skip
     elif case == "single":
         procs = [spawn("-m", "splitlab.server.collector", "--db", str(workdir / "single.duckdb"),
                        "--port", str(port))]  # fmt: skip
@@ -317,7 +321,8 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed (Debian package wrk)")
-    cases = ["floor", "multi", "single"] + (["single-oldgc"] if args.before else [])
+    cases = ["floor", "multi", "multi-noload", "single"]
+    cases += ["single-oldgc"] if args.before else []
     if args.only:
         cases = [c for c in cases if c in args.only]
     results: dict[str, dict[str, list[dict[str, Any]]]] = {
@@ -365,9 +370,13 @@ def main() -> None:
                 f"{o['accepted'] / o['seconds']:,.0f} {o['p99']:.0f}"
                 for c, o in zip(results[case]["closed"], results[case]["open"], strict=True)]  # fmt: skip
         print(f"{case:<34}" + ";  ".join(rows))
-    single = summarise(results["single"]["closed"])["events_s"]
-    multi = summarise(results["multi"]["closed"])["events_s"]
-    print(f"\nmulti / single (closed loop): {multi / single:.2f}x")
+    if "single" in results:
+        single = summarise(results["single"]["closed"])["events_s"]
+        for case in ("multi", "multi-noload"):
+            if case in results:
+                multi = summarise(results[case]["closed"])["events_s"]
+                print(f"\n{case} / single (closed loop): {multi / single:.2f}x", end="")
+        print()
 
 
 if __name__ == "__main__":
