@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import click
@@ -98,6 +99,8 @@ def load_kafka(
         raise click.UsageError(
             "a sharded ClickHouse needs server addresses (http://...), not chdb:"
         )
+    for option, url in [("--clickhouse", clickhouse or ""), *(("--shard", u) for u in shards)]:
+        _check_address(option, url)
     logging.basicConfig(level=logging.WARNING)
     if db is not None:
         _load_duckdb(db, kafka, kafka_topic, batch, idle)
@@ -126,6 +129,18 @@ def _load_duckdb(db: str, kafka: str, topic: str, batch: int, idle: float | None
         con.close()
 
 
+def _check_address(option: str, url: str) -> None:
+    """Refuse, before anything is opened, an address that is neither http(s):// nor chdb:
+    (as `splitlab serve --clickhouse` does), rather than retrying it as an outage."""
+    from splitlab.cli.clickhouse import ClickHouseUnavailableError, redact
+
+    if url and not url.startswith(("http://", "https://", "chdb:")):
+        raise ClickHouseUnavailableError(
+            f"{option} {redact(url)}: expected http://HOST:PORT (ClickHouse's HTTP interface) "
+            "or chdb:DIR"
+        )
+
+
 class _Target(NamedTuple):
     """Where --clickhouse loads: one server (or chDB), or a cluster through its entry."""
 
@@ -141,6 +156,7 @@ def _load_clickhouse(
 ) -> None:
     import os
 
+    from splitlab.cli.clickhouse import redact
     from splitlab.store.clickhouse.connection import Connection, connect
     from splitlab.store.clickhouse.http import ClickHouseError, identifier
     from splitlab.store.clickhouse.kafka_loader import (
@@ -166,11 +182,21 @@ def _load_clickhouse(
         )
     else:
         loader = KafkaClickHouseLoader(client(target.url), database, kafka, topic, **options)
-    where = f"{target.url} database {database}"
+
+    def scrub(text: str) -> str:
+        """`text` without the addresses' user information or the password."""
+        for url in (target.url, *target.shards):
+            text = text.replace(url.rstrip("/"), redact(url).rstrip("/"))
+        return text.replace(password, "***") if password else text
+
+    where = f"{redact(target.url)} database {database}"
     if target.shards:
         where += f" (cluster {target.cluster}, {len(target.shards)} shards)"
     click.echo(f"loading {topic} from {kafka} into {where}", err=True)
-    _run(loader, idle, where, retryable=(ClickHouseError,))
+    try:
+        _run(loader, idle, where, retryable=(ClickHouseError,), scrub=scrub)
+    except ClickHouseError as exc:
+        raise ClickHouseError(scrub(str(exc))) from None
 
 
 class _Loader(Protocol):
@@ -180,7 +206,11 @@ class _Loader(Protocol):
 
 
 def _run(
-    loader: _Loader, idle: float | None, target: str, retryable: tuple[type[Exception], ...]
+    loader: _Loader,
+    idle: float | None,
+    target: str,
+    retryable: tuple[type[Exception], ...],
+    scrub: Callable[[str], str] = str,
 ) -> None:
     """Load until stopped (or `idle` seconds without a message); `retryable` failures (the
     target unreachable) are logged and retried with a back-off of up to 5 s."""
@@ -193,7 +223,7 @@ def _run(
                 stats = loader.load_once(timeout=0.5)
             except retryable as exc:
                 pause = min(5.0, max(pause * 2, 0.1))
-                logger.warning("loading failed (retrying in %.1f s): %s", pause, exc)
+                logger.warning("loading failed (retrying in %.1f s): %s", pause, scrub(str(exc)))
                 time.sleep(pause)
                 if idle is not None and time.monotonic() - last >= max(idle, 30.0):
                     raise
