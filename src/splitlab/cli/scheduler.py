@@ -60,6 +60,8 @@ def scheduler(
     if now is not None and not once:
         raise click.UsageError("--now is only meaningful with --once")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # httpx logs every request at INFO: with --clickhouse that was a dozen lines per pass.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     on_server = "that server takes the scheduled looks itself (unless run with --no-scheduler)"
     fixed = now
     clock: Callable[[], datetime] = (
