@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 import msgspec
@@ -86,6 +87,15 @@ class ClickHouseClient:
     def __init__(
         self, url: str, *, user: str = "default", password: str = "", timeout: float = 60.0
     ):
+        parts = urlsplit(url)
+        if parts.username is not None:
+            # ClickHouse refuses X-ClickHouse-* headers together with HTTP basic auth (401,
+            # "Invalid authentication"), so an address written http://user:secret@host:8123
+            # gives its credentials to the headers (the arguments win when set) and is kept
+            # without them, which also keeps them out of every message naming the address.
+            user = unquote(parts.username) if user == "default" else user
+            password = password or unquote(parts.password or "")
+            url = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
         self.url = url.rstrip("/") + "/"
         headers = {"X-ClickHouse-User": user}
         if password:
