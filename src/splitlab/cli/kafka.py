@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import click
 
 if TYPE_CHECKING:
+    from splitlab.store.clickhouse.connection import Connection
     from splitlab.store.kafka_loader import LoadStats
 
 logger = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def _load_clickhouse(
     import os
 
     from splitlab.cli.clickhouse import redact
-    from splitlab.store.clickhouse.connection import Connection, connect
+    from splitlab.store.clickhouse.connection import connect
     from splitlab.store.clickhouse.http import ClickHouseError, identifier
     from splitlab.store.clickhouse.kafka_loader import (
         KafkaClickHouseLoader,
@@ -174,6 +175,16 @@ def _load_clickhouse(
         "batch_messages": batch,
         "settle_s": 60.0 if settle is None else settle,
     }
+
+    def scrub(text: str) -> str:
+        """`text` without the addresses' user information or the password."""
+        for url in (target.url, *target.shards):
+            text = text.replace(url.rstrip("/"), redact(url).rstrip("/"))
+        return text.replace(password, "***") if password else text
+
+    for url in (target.url, *target.shards):
+        if url.startswith(("http://", "https://")):
+            _refuse_a_refusal(client(url), scrub)
     loader: KafkaClickHouseLoader
     if target.cluster is not None:
         shards = [client(url) for url in target.shards]
@@ -183,12 +194,6 @@ def _load_clickhouse(
     else:
         loader = KafkaClickHouseLoader(client(target.url), database, kafka, topic, **options)
 
-    def scrub(text: str) -> str:
-        """`text` without the addresses' user information or the password."""
-        for url in (target.url, *target.shards):
-            text = text.replace(url.rstrip("/"), redact(url).rstrip("/"))
-        return text.replace(password, "***") if password else text
-
     where = f"{redact(target.url)} database {database}"
     if target.shards:
         where += f" (cluster {target.cluster}, {len(target.shards)} shards)"
@@ -197,6 +202,21 @@ def _load_clickhouse(
         _run(loader, idle, where, retryable=(ClickHouseError,), scrub=scrub)
     except ClickHouseError as exc:
         raise ClickHouseError(scrub(str(exc))) from None
+
+
+def _refuse_a_refusal(probe: Connection, scrub: Callable[[str], str]) -> None:
+    """Ask the server for `SELECT 1` before loading: an answer refusing it (a wrong password,
+    an unknown user) is a configuration error, one line and exit code 3, where retrying would
+    only repeat it; a server that does not answer is an outage, retried by the loading loop."""
+    from splitlab.store.clickhouse.http import ClickHouseError
+
+    try:
+        probe.query("SELECT 1")
+    except ClickHouseError as exc:
+        if exc.__cause__ is None:  # the server answered (unreachable errors carry httpx's)
+            raise ClickHouseError(scrub(str(exc).splitlines()[0])) from None
+    finally:
+        probe.close()
 
 
 class _Loader(Protocol):
