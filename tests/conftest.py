@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+from splitlab.demo.setup import DemoResult
+from tests.demo_template import build_template
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE_EXAMPLE = ROOT / "examples" / "exp-checkout-flow-v3.json"
 
@@ -17,3 +20,10 @@ def article_raw() -> dict[str, Any]:
     """The article's configuration template, as parsed JSON."""
     data: dict[str, Any] = json.loads(ARTICLE_EXAMPLE.read_text())
     return data
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
+    """The dashboard tests' demo, built once per session with its store closed: the server and
+    browser suites each open a copy (tests/demo_template.py)."""
+    return build_template(tmp_path_factory.mktemp("demo-template"))
