@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from splitlab.demo.setup import DemoResult
-from tests.demo_template import build_template
+if TYPE_CHECKING:  # imported by the fixture: a run of other tests skips the server's imports
+    from splitlab.demo.setup import DemoResult
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE_EXAMPLE = ROOT / "examples" / "exp-checkout-flow-v3.json"
@@ -26,4 +26,6 @@ def article_raw() -> dict[str, Any]:
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
     """The dashboard tests' demo, built once per session with its store closed: the server and
     browser suites each open a copy (tests/demo_template.py)."""
+    from tests.demo_template import build_template
+
     return build_template(tmp_path_factory.mktemp("demo-template"))
