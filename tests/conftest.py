@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,16 @@ if TYPE_CHECKING:  # imported by the fixture: a run of other tests skips the ser
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE_EXAMPLE = ROOT / "examples" / "exp-checkout-flow-v3.json"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Move what importing and collecting the tests left alive (most of the session's objects:
+    modules, test items) to the permanent generation, as ``splitlab.server.gctune`` does for
+    the server: every later full collection, automatic or a library's ``gc.collect()``, then
+    walks only the objects made since, not all of them (measured: 7.3 s of full collections
+    in tests/evaluation, store, assignment and config, most of it in test_holdouts.py)."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture
