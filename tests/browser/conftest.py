@@ -7,24 +7,22 @@ Playwright through its ``executable_path``; Playwright's own browser downloads a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from splitlab.demo.setup import DemoResult, build_demo
+from splitlab.demo.setup import DemoResult
 from splitlab.server.run import BackgroundServer
 from tests.chromium import launched_chromium
-
-NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+from tests.demo_template import open_copy
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoResult]:
-    """A small complete demo in a fresh store."""
-    path: Path = tmp_path_factory.mktemp("browser") / "demo.duckdb"
-    result = build_demo(path, scale=0.3, days=6, now=NOW)
+def demo(
+    demo_template: DemoResult, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoResult]:
+    """A small complete demo in a store of its own (a copy of the session's build)."""
+    result = open_copy(demo_template, tmp_path_factory.mktemp("browser"))
     try:
         yield result
     finally:

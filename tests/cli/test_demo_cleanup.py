@@ -18,8 +18,12 @@ from splitlab.server.run import free_port
 
 pytestmark = pytest.mark.slow
 
-#: The quick demo of tests/server/test_demo.py: about 20 s to build on 2 cores.
+#: The quick demo of tests/server/test_demo.py: about 20 s to build on 2 cores. Only the
+#: SIGTERM-while-building test needs a build that lasts; it uses this one.
 QUICK = ("--scale", "0.3", "--days", "6")
+#: The smallest demo the CLI accepts (about 12 s): these tests check the fate of the
+#: temporary directory, which holds the same single database file at any scale.
+SMALLEST = ("--scale", "0.05", "--days", "5")
 BUILD_TIMEOUT = 240.0
 
 
@@ -68,7 +72,7 @@ def _output(tmp_path: Path) -> str:
 def test_no_serve_removes_the_temporary_directory(tmp_path: Path) -> None:
     """`demo --no-serve` builds in a temporary directory, prints the summary, exits 0 and
     leaves no directory behind (it used to leave a ~90 MB database on every run)."""
-    with demo_process(tmp_path, "--no-serve", *QUICK) as (process, scratch):
+    with demo_process(tmp_path, "--no-serve", *SMALLEST) as (process, scratch):
         assert process.wait(timeout=BUILD_TIMEOUT) == 0, _output(tmp_path)
         assert "Admin key:" in _output(tmp_path)
         assert list(scratch.iterdir()) == []
@@ -81,7 +85,7 @@ def test_stopping_the_served_demo_removes_the_temporary_directory(
     """Ctrl-C (SIGINT) or SIGTERM while the demo serves: the server stops, the process ends
     and the temporary directory with the database is gone."""
     port = free_port()
-    with demo_process(tmp_path, "--port", str(port), *QUICK) as (process, scratch):
+    with demo_process(tmp_path, "--port", str(port), *SMALLEST) as (process, scratch):
         _wait_for(lambda: _serving(port), process, "server")
         assert len(list(scratch.iterdir())) == 1  # the demo's directory, while it runs
         process.send_signal(signum)
@@ -105,7 +109,7 @@ def test_a_database_given_with_db_is_kept(tmp_path: Path) -> None:
     """With --db the database is the user's: it is kept when the demo exits (the smallest
     demo: only the file's fate is tested here)."""
     db = tmp_path / "mine" / "demo.duckdb"
-    args = ("--no-serve", "--db", str(db), "--scale", "0.05", "--days", "5")
+    args = ("--no-serve", "--db", str(db), *SMALLEST)
     with demo_process(tmp_path, *args) as (process, scratch):
         assert process.wait(timeout=BUILD_TIMEOUT) == 0, _output(tmp_path)
     assert db.is_file() and db.stat().st_size > 0

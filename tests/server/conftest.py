@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from splitlab.demo.setup import DemoResult, build_demo
+from splitlab.demo.setup import DemoResult
 from splitlab.server.app import create_app
 from splitlab.server.context import ServerContext
 from splitlab.store import DuckDBStore
+from tests.demo_template import open_copy
 
 from .server_helpers import Api
 
@@ -37,12 +37,13 @@ def api(ctx: ServerContext) -> Iterator[Api]:
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoResult]:
-    """A small but complete demo (nine experiments, a holdout among them, six days), built once for the dashboard
-    tests (test_dashboard.py changes only its classic experiments; test_demo_adaptive.py
-    reads the canary and the bandit)."""
-    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    result = build_demo(path, scale=0.3, days=6, now=datetime(2026, 3, 20, 12, 0, tzinfo=UTC))
+def demo(
+    demo_template: DemoResult, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoResult]:
+    """A small but complete demo (nine experiments, a holdout among them, six days), opened once
+    for the dashboard tests (test_dashboard.py changes only its classic experiments;
+    test_demo_adaptive.py reads the canary and the bandit): a copy of the session's build."""
+    result = open_copy(demo_template, tmp_path_factory.mktemp("demo"))
     try:
         yield result
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,6 +22,8 @@ from splitlab.server.api import (
     webhooks,
 )
 from splitlab.server.app import create_app, create_fastapi
+from splitlab.server.context import ServerContext
+from splitlab.store import DuckDBStore
 
 from .server_helpers import Api, small
 
@@ -127,6 +130,44 @@ def seeded(api: Api) -> Api:
     return api
 
 
+@pytest.fixture(scope="module")
+def refusing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """A server like ``seeded``, shared by this module's tests whose every request is refused
+    (401, 403, 404, 405, 400, 413, 422 before any change): a refused request changes nothing,
+    so ~150 such tests need not each open a store (~60 ms each). The teardown checks that
+    they indeed left the server as seeded."""
+    path = tmp_path_factory.mktemp("refusing") / "splitlab.duckdb"
+    store = DuckDBStore(path, load_interval_s=0.05)
+    try:
+        ctx = ServerContext.open(store)
+        admin = ctx.keys.create("admin", "tests").secret
+        sdk = ctx.keys.create("sdk", "web").secret
+        with TestClient(create_app(ctx), base_url="http://testserver") as client:
+            api = Api(client, ctx, admin, sdk)
+            created = client.post("/v1/experiments", json=small(), headers=api.admin)
+            assert created.status_code == 201, created.text
+            before = _state(api)
+            yield api
+            assert _state(api) == before, "a refused request changed the server"
+    finally:
+        store.close()
+
+
+def _state(api: Api) -> tuple[Any, ...]:
+    """What a refused request must not change: the experiments, their audit trail and looks,
+    the keys, and the stored events."""
+    get = api.client.get
+    experiments = get("/v1/experiments", headers=api.admin).json()
+    audit = get("/v1/experiments/exp-small/audit", headers=api.admin).json()
+    looks = get("/v1/experiments/exp-small/looks", headers=api.admin).json()
+    keys = get("/v1/keys", headers=api.admin).json()
+    api.ctx.store.flush()
+    events = api.ctx.store.connection.execute(
+        "SELECT (SELECT count(*) FROM exposures), (SELECT count(*) FROM metric_events)"
+    ).fetchone()
+    return experiments, audit, looks, keys, events
+
+
 def test_the_table_covers_every_route(api: Api) -> None:
     """Every route of the API (FastAPI's and the two hot ones) is in the table above."""
     app = create_fastapi(api.ctx)
@@ -156,24 +197,24 @@ def test_the_table_covers_every_route(api: Api) -> None:
 
 
 @pytest.mark.parametrize(("method", "path"), [k for k, v in ROUTES.items() if v != "open"])
-def test_no_key_or_a_bad_key_is_401(seeded: Api, method: str, path: str) -> None:
+def test_no_key_or_a_bad_key_is_401(refusing: Api, method: str, path: str) -> None:
     """Without a key, or with a made-up one, every protected route answers 401."""
-    error = assert_error(_call(seeded, method, path, {}), 401)
+    error = assert_error(_call(refusing, method, path, {}), 401)
     assert error["code"] == "unauthorized"
     fake = {"Authorization": "Bearer sl_admin_0123456789ab_" + "A" * 43}
-    assert_error(_call(seeded, method, path, fake), 401)
+    assert_error(_call(refusing, method, path, fake), 401)
 
 
 @pytest.mark.parametrize(("method", "path"), [k for k, v in ROUTES.items() if v == "admin"])
-def test_an_sdk_key_on_an_admin_route_is_403(seeded: Api, method: str, path: str) -> None:
+def test_an_sdk_key_on_an_admin_route_is_403(refusing: Api, method: str, path: str) -> None:
     """An SDK key may not change or read experiments: 403 forbidden."""
-    assert assert_error(_call(seeded, method, path, seeded.sdk), 403)["code"] == "forbidden"
+    assert assert_error(_call(refusing, method, path, refusing.sdk), 403)["code"] == "forbidden"
 
 
 @pytest.mark.parametrize(
     ("method", "path"), [k for k in ROUTES if "{experiment_id}" in k[1]]
 )  # fmt: skip
-def test_an_unknown_experiment_is_404(seeded: Api, method: str, path: str) -> None:
+def test_an_unknown_experiment_is_404(refusing: Api, method: str, path: str) -> None:
     """Every experiment route answers 404 in the error shape for an id that is not registered."""
     given = BODIES.get((method, path))
     body = dict(given) if isinstance(given, dict) else None
@@ -182,7 +223,7 @@ def test_an_unknown_experiment_is_404(seeded: Api, method: str, path: str) -> No
     kw: dict[str, Any] = {"eid": "exp-missing"}
     if body is not None:
         kw["json"] = body
-    error = assert_error(_call(seeded, method, path, seeded.admin, **kw), 404)
+    error = assert_error(_call(refusing, method, path, refusing.admin, **kw), 404)
     assert "exp-missing" in error["message"]
 
 
@@ -190,24 +231,24 @@ def test_an_unknown_experiment_is_404(seeded: Api, method: str, path: str) -> No
     ("method", "path"), [k for k in ROUTES if "{experiment_id}" in k[1]]
 )  # fmt: skip
 def test_a_malformed_experiment_id_is_422_before_any_query(
-    seeded: Api, method: str, path: str
+    refusing: Api, method: str, path: str
 ) -> None:
     """Ids that break the definition's rule are refused by validation with their path."""
-    error = assert_error(_call(seeded, method, path, seeded.admin, eid="bad%20id'"), 422)
+    error = assert_error(_call(refusing, method, path, refusing.admin, eid="bad%20id'"), 422)
     assert error["details"][0]["path"] == "path.experiment_id"
 
 
 @pytest.mark.parametrize("path", sorted({p for _, p in ROUTES}))
-def test_a_wrong_method_is_405(seeded: Api, path: str) -> None:
+def test_a_wrong_method_is_405(refusing: Api, path: str) -> None:
     """A method a path does not serve is a 405 in the error shape."""
-    assert_error(seeded.client.request("PATCH", _url(path), headers=seeded.admin), 405)
+    assert_error(refusing.client.request("PATCH", _url(path), headers=refusing.admin), 405)
 
 
 @pytest.mark.parametrize(("method", "path"), [k for k in ROUTES if k in BODIES])
-def test_malformed_json_is_400_or_422(seeded: Api, method: str, path: str) -> None:
+def test_malformed_json_is_400_or_422(refusing: Api, method: str, path: str) -> None:
     """A body that is not JSON is refused in the error shape (400 or 422 with a path)."""
-    headers = {**seeded.admin, "Content-Type": "application/json"}
-    r = _call(seeded, method, path, headers, content=b"{not json")
+    headers = {**refusing.admin, "Content-Type": "application/json"}
+    r = _call(refusing, method, path, headers, content=b"{not json")
     assert r.status_code in (400, 422)
     error = assert_error(r, r.status_code)
     if r.status_code == 422:
@@ -215,12 +256,12 @@ def test_malformed_json_is_400_or_422(seeded: Api, method: str, path: str) -> No
 
 
 @pytest.mark.parametrize(("method", "path"), [k for k in ROUTES if k in BODIES])
-def test_a_body_over_the_limit_is_413(seeded: Api, method: str, path: str) -> None:
+def test_a_body_over_the_limit_is_413(refusing: Api, method: str, path: str) -> None:
     """Every body-taking route refuses a body over its limit with 413 payload_too_large."""
-    limits = seeded.ctx.limits
+    limits = refusing.ctx.limits
     limit = {"/v1/assign": limits.assign, "/v1/events": limits.events}.get(path, limits.default)
-    headers = {**seeded.admin, "Content-Type": "application/json"}
-    r = _call(seeded, method, path, headers, content=b" " * (limit + 1))
+    headers = {**refusing.admin, "Content-Type": "application/json"}
+    r = _call(refusing, method, path, headers, content=b" " * (limit + 1))
     assert assert_error(r, 413)["code"] == "payload_too_large"
 
 
