@@ -26,6 +26,7 @@ are the same statement, and the reported boundary and interval agree with the p-
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -108,10 +109,16 @@ def make_plan(
     return Plan(tuple(fixed), final=look >= max_peeks or t >= 1.0)
 
 
+@functools.lru_cache(maxsize=64)
 def _nodes(count: int) -> tuple[FloatArray, FloatArray]:
+    """Gauss-Legendre nodes and weights on [-1, 1], computed once per count (about 60 ms each,
+    and every look's boundaries need them); read-only, since callers share them."""
     # numpy < 2 ships leggauss untyped, numpy >= 2 typed: the ignore must tolerate both.
     x, w = np.polynomial.legendre.leggauss(count)  # type: ignore[no-untyped-call, unused-ignore]
-    return np.asarray(x, dtype=float), np.asarray(w, dtype=float)
+    nodes, weights = np.array(x, dtype=float), np.array(w, dtype=float)
+    nodes.flags.writeable = False
+    weights.flags.writeable = False
+    return nodes, weights
 
 
 def boundaries(alphas: FloatArray, spending: Spending, plan: Plan, sides: int) -> FloatArray:
