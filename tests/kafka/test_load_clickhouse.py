@@ -52,8 +52,8 @@ def test_sigkill_of_the_loader_mid_stream_then_restart(
     produced = publish(broker.bootstrap, topic, sent)
     total = sum(len(b) for b in sent)
     client = ClickHouseClient(server.url)
-    command = [SPLITLAB, "load-kafka", "--clickhouse", server.url, "--database", "killed",
-               "--kafka", broker.bootstrap, "--kafka-topic", topic, "--batch", "20",
+    command = [SPLITLAB, "load-kafka", "--clickhouse", server.url,
+               "--clickhouse-database", "killed", "--kafka", broker.bootstrap, "--kafka-topic", topic, "--batch", "20",
                "--settle", "0"]  # fmt: skip
     loader = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -192,10 +192,10 @@ def test_chdb_target_loads_each_event_once(broker: Broker, topic: str, tmp_path:
     [
         ([], "give exactly one of --db FILE (DuckDB) and --clickhouse URL"),
         (["--db", "x.duckdb", "--clickhouse", "chdb:x"], "(got both)"),
-        (["--db", "x.duckdb", "--database", "other"], "--database, --shard and --settle go"),
+        (["--db", "x.duckdb", "--clickhouse-database", "other"], "--clickhouse-database, --shard"),
         (["--clickhouse", "http://h:8123", "--shard", "http://h:8123"], "go together"),
         (["--clickhouse", "chdb:x", "--shard", "chdb:x", "--cluster", "c"], "not chdb:"),
-        (["--clickhouse", "chdb:x", "--database", "no-dash"], "database name 'no-dash'"),
+        (["--clickhouse", "chdb:x", "--clickhouse-database", "no-dash"], "database name 'no-dash'"),
     ],
 )
 def test_target_options_are_checked(arguments: list[str], message: str) -> None:

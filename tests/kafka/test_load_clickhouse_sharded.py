@@ -45,8 +45,8 @@ def test_topic_into_two_shards_sums_like_duckdb(
     publish(broker.bootstrap, topic, sent[: len(sent) // 10])  # a tenth sent twice
     shards = [arg for url in cluster.urls for arg in ("--shard", url)]
     done = subprocess.run(
-        [SPLITLAB, "load-kafka", "--clickhouse", cluster.urls[0], "--database", "sharded",
-         *shards, "--cluster", "kafka_shards", "--kafka", broker.bootstrap,
+        [SPLITLAB, "load-kafka", "--clickhouse", cluster.urls[0],
+         "--clickhouse-database", "sharded", *shards, "--cluster", "kafka_shards", "--kafka", broker.bootstrap,
          "--kafka-topic", topic, "--exit-when-idle", "1"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from splitlab.cli.clickhouse import clickhouse_options, open_events
-from splitlab.cli.database import db_option, open_registry
+from splitlab.cli.database import db_option, events_db_option, open_registry
 from splitlab.evaluation.bandit import BanditUpdater, bandit_status
 
 
@@ -69,9 +69,9 @@ def status(experiment_id: str, db_path: str, as_json: bool) -> None:
 
 @bandit.command("update")
 @click.argument("experiment_id")
-@db_option
+@events_db_option
 @clickhouse_options
-def update(experiment_id: str, db_path: str) -> None:
+def update(experiment_id: str, db_path: str | None) -> None:
     """Compute and write EXPERIMENT_ID's next weights now (whether due or not)."""
     on_server = "the server updates bandits itself; stop it to update from the command line"
     with open_events(db_path, on_server=on_server) as (store, registry):

@@ -1,7 +1,9 @@
 """`splitlab canary status|wait EXPERIMENT_ID`: a canary's state, and waiting for its outcome.
 
-Both read either a database file (``--db``, when no server holds it) or a running server
-(``--server URL`` with an admin key in ``--key`` or ``SPLITLAB_API_KEY``). ``wait`` is what a
+Both read either a database file (``--db``, when no server holds it; with ``--registry`` and
+``--clickhouse`` the registry and the events are read from there instead, as ``splitlab
+evaluate`` does) or a running server (``--server URL`` with an admin key in ``--key`` or
+``SPLITLAB_API_KEY``). ``wait`` is what a
 deployment pipeline calls after starting a canary; its exit code says how the canary ended,
 with the outcome codes of ``splitlab evaluate`` (docs/cli.md), so that none is the 1 of a
 crashed interpreter:
@@ -33,7 +35,8 @@ from typing import Any
 import click
 import httpx
 
-from splitlab.cli.database import open_database
+from splitlab.cli.clickhouse import clickhouse_options, clickhouse_target, open_events
+from splitlab.cli.database import registry_address, registry_option
 from splitlab.cli.evaluate import EXIT_CODES
 from splitlab.errors import SplitlabError
 
@@ -66,7 +69,8 @@ _db = click.option(
     "--db",
     "db_path",
     type=click.Path(dir_okay=False),
-    help="The splitlab database file (DuckDB), when no server holds it.",
+    help="The splitlab database file (DuckDB), when no server holds it. Not needed with "
+    "both --registry and --clickhouse: the file is not opened then.",
 )
 _server = click.option("--server", help="A running splitlab server's URL, e.g. http://host:8000.")
 _key = click.option(
@@ -84,6 +88,8 @@ def canary() -> None:
 @canary.command("status")
 @click.argument("experiment_id")
 @_db
+@registry_option
+@clickhouse_options
 @_server
 @_key
 @click.option("--json", "as_json", is_flag=True, help="Print the canary's state as JSON.")
@@ -107,6 +113,8 @@ def status(
 @canary.command("wait")
 @click.argument("experiment_id")
 @_db
+@registry_option
+@clickhouse_options
 @_server
 @_key
 @click.option(
@@ -157,14 +165,21 @@ def wait(
 def _reader(
     experiment_id: str, db_path: str | None, server: str | None, key: str | None, *, judge: bool
 ) -> Callable[[], dict[str, Any]]:
-    """A function reading the canary's state from the file or the server."""
-    if (db_path is None) == (server is None):
-        raise click.UsageError("give exactly one of --db PATH and --server URL")
+    """A function reading the canary's state from the file (or the registry and ClickHouse)
+    or from the server."""
+    shared = bool(registry_address()) and clickhouse_target() is not None
     if server is not None:
+        if db_path is not None:
+            raise click.UsageError("give exactly one of --db PATH and --server URL")
+        _refuse_beside_server()
         if not key:
             raise click.UsageError("--server needs an admin key (--key or SPLITLAB_API_KEY)")
         return lambda: _from_server(server, key, experiment_id)
-    assert db_path is not None
+    if db_path is None and not shared:
+        raise click.UsageError(
+            "give exactly one of --db PATH and --server URL (or, instead of --db, both "
+            "--registry and --clickhouse)"
+        )
 
     def from_file() -> dict[str, Any]:
         from splitlab.evaluation.canary import CanaryMonitor
@@ -172,13 +187,29 @@ def _reader(
         from splitlab.store.canary_ledger import CanaryLedger
 
         on_server = f"use --server URL (GET /v1/experiments/{experiment_id}/canary)"
-        with open_database(db_path, on_server=on_server) as (store, registry):
+        with open_events(db_path, on_server=on_server) as (store, registry):
             registry.get(experiment_id)
             if judge:
                 CanaryMonitor(store, registry).run_once()
             return canary_view(registry, CanaryLedger.for_store(registry), experiment_id)
 
     return from_file
+
+
+def _refuse_beside_server() -> None:
+    """--registry and --clickhouse given on the command line with --server: the server reads
+    its own (their variables, set for the replicas, are left unused)."""
+    ctx = click.get_current_context()
+    given = [
+        f"--{name}"
+        for name in ("registry", "clickhouse")
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise click.UsageError(
+            f"{' and '.join(given)} go with --db (or instead of it), not with --server: the "
+            "server reads its own registry and events"
+        )
 
 
 def _from_server(server: str, key: str, experiment_id: str) -> dict[str, Any]:

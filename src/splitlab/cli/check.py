@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 
 from splitlab.cli.clickhouse import clickhouse_options, open_events
-from splitlab.cli.database import db_option, parse_instant
+from splitlab.cli.database import events_db_option, parse_instant
 from splitlab.cli.sources import load_catalog, sources_option
 from splitlab.evaluation import launch_check
 
@@ -20,7 +20,7 @@ EXIT_NOT_READY = 1
 
 @click.command("check")
 @click.argument("experiment_id")
-@db_option
+@events_db_option
 @clickhouse_options
 @click.option(
     "--traffic",
@@ -41,7 +41,7 @@ EXIT_NOT_READY = 1
 @sources_option
 def check(
     experiment_id: str,
-    db_path: str,
+    db_path: str | None,
     traffic: float | None,
     target: float,
     cutoff: datetime | None,

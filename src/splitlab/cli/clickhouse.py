@@ -81,10 +81,20 @@ def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     ctx.meta[f"{_META}.{param.name}"] = value or ""
 
 
-def clickhouse_options(function: click.decorators.FC) -> click.decorators.FC:
+_URL_HELP = (
+    "The events are in this ClickHouse server (shared by replicas: `splitlab serve "
+    "--clickhouse` acknowledges them from a local log beside --db and loads them in the "
+    "background) instead of the --db file. chdb:DIR runs chDB in-process (one process only)."
+)
+
+
+def clickhouse_options(
+    function: click.decorators.FC, *, url_help: str = _URL_HELP
+) -> click.decorators.FC:
     """``--clickhouse``, ``--clickhouse-database``, ``--clickhouse-user`` and
     ``--clickhouse-password`` (also the SPLITLAB_CLICKHOUSE... variables); the command reads
-    them with :func:`clickhouse_target`."""
+    them with :func:`clickhouse_target`. `url_help`: what ``--clickhouse`` does for this
+    command."""
     function = click.option(
         "--clickhouse-password", default="", envvar="SPLITLAB_CLICKHOUSE_PASSWORD",
         metavar="SECRET", expose_value=False, callback=_remember,
@@ -106,10 +116,7 @@ def clickhouse_options(function: click.decorators.FC) -> click.decorators.FC:
     return click.option(
         "--clickhouse", default="", envvar=CLICKHOUSE_ENV, metavar="http://HOST:8123",
         expose_value=False, callback=_remember,
-        help="The events are in this ClickHouse server (shared by replicas: `splitlab serve "
-             "--clickhouse` acknowledges them from a local log beside --db and loads them in "
-             "the background) instead of the --db file. chdb:DIR runs chDB in-process (one "
-             f"process only). Also {CLICKHOUSE_ENV}.",
+        help=f"{url_help} Also {CLICKHOUSE_ENV}.",
     )(function)  # fmt: skip
 
 
@@ -131,12 +138,15 @@ def clickhouse_target() -> ClickHouseTarget | None:
 
 @contextmanager
 def open_events(
-    path: str, *, on_server: str, sources: SourceCatalog | None = None
+    path: str | None, *, on_server: str, sources: SourceCatalog | None = None
 ) -> Iterator[tuple[DuckDBStore | ClickHouseStore, RegistryBackend]]:
     """The event store and the registry of a command that takes looks: as
     :func:`~splitlab.cli.database.open_database` gives them, or with ``--clickhouse`` the
     events in ClickHouse (read only: a temporary log that stays empty) and the registry in
-    PostgreSQL (``--registry``: the ``--db`` file is not opened) or in the ``--db`` file."""
+    PostgreSQL (``--registry``: the ``--db`` file is not opened) or in the ``--db`` file.
+
+    `path` (``--db``) may be None only with both ``--registry`` and ``--clickhouse``; a
+    usage error (exit 2) naming the missing options otherwise."""
     from splitlab.cli.database import (
         connect_registry,
         open_database,
@@ -146,11 +156,14 @@ def open_events(
     from splitlab.store.registry import Registry
 
     target = clickhouse_target()
+    address = registry_address()
+    if path is None:
+        require_db(target is not None, bool(address))
     if target is None:
+        assert path is not None
         with open_database(path, on_server=on_server, sources=sources) as found:
             yield found
         return
-    address = registry_address()
     with ExitStack() as stack:
         registry: RegistryBackend
         if address:
@@ -158,6 +171,7 @@ def open_events(
             stack.callback(shared.close)
             registry = shared
         else:
+            assert path is not None
             local = open_store(path, on_server=on_server)
             stack.callback(local.close)
             registry = Registry.for_store(local)
@@ -165,6 +179,26 @@ def open_events(
         store = open_clickhouse(target, Path(log_dir), sources=sources)
         stack.callback(store.close)
         yield store, registry
+
+
+def require_db(clickhouse: bool, registry: bool) -> None:
+    """The usage error of a command reading events without ``--db`` while the events
+    (without `clickhouse`) or the registry (without `registry`) would be read from it."""
+    if clickhouse and registry:
+        return
+    missing = [
+        option
+        for option, given in [
+            ("--registry postgresql://... (or SPLITLAB_REGISTRY)", registry),
+            (f"--clickhouse URL (or {CLICKHOUSE_ENV})", clickhouse),
+        ]
+        if not given
+    ]
+    raise click.UsageError(
+        "--db FILE is required unless both --registry and --clickhouse are given (the file "
+        f"is not opened then); missing: {' and '.join(missing)}",
+        ctx=click.get_current_context(silent=True),
+    )
 
 
 def open_clickhouse(

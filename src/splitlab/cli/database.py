@@ -67,6 +67,24 @@ def db_option(command: Callable[..., T]) -> Callable[..., T]:
     return _db_option(registry_option(command))
 
 
+_events_db_option = click.option(
+    "--db",
+    "db_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="The splitlab database file (DuckDB), as given to `splitlab serve --db`. Not needed "
+    "with both --registry and --clickhouse: the file is not opened then.",
+)
+
+
+def events_db_option(command: Callable[..., T]) -> Callable[..., T]:
+    """``--db`` and ``--registry`` for the commands that read events (with
+    :func:`~splitlab.cli.clickhouse.clickhouse_options`): ``--db`` may be left out when both
+    ``--registry`` and ``--clickhouse`` are given (:func:`~splitlab.cli.clickhouse.open_events`
+    says so otherwise)."""
+    return _events_db_option(registry_option(command))
+
+
 def registry_address() -> str:
     """The ``--registry`` given to the running command (or ``SPLITLAB_REGISTRY``), or ''."""
     ctx = click.get_current_context(silent=True)

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from splitlab.cli.clickhouse import clickhouse_options, open_events
-from splitlab.cli.database import db_option, parse_instant
+from splitlab.cli.database import events_db_option, parse_instant
 from splitlab.cli.designs import results_design_lines
 from splitlab.cli.sources import load_catalog, sources_option
 from splitlab.evaluation import EvaluationError, run_look
@@ -47,7 +47,7 @@ _COLOURS = {
 
 @click.command("evaluate")
 @click.argument("experiment_id")
-@db_option
+@events_db_option
 @clickhouse_options
 @click.option("--json", "as_json", is_flag=True, help="Print the look's results JSON.")
 @click.option(
@@ -70,7 +70,7 @@ _COLOURS = {
 @sources_option
 def evaluate(
     experiment_id: str,
-    db_path: str,
+    db_path: str | None,
     as_json: bool,
     peek: bool,
     cutoff: datetime | None,

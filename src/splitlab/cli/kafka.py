@@ -14,6 +14,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import click
+from click.core import ParameterSource
+
+from splitlab.cli.clickhouse import CLICKHOUSE_ENV, clickhouse_options, clickhouse_target
 
 if TYPE_CHECKING:
     from splitlab.store.clickhouse.connection import Connection
@@ -37,17 +40,23 @@ def kafka_options(function: click.decorators.FC) -> click.decorators.FC:
     )(function)  # fmt: skip
 
 
+def _clickhouse_options(function: click.decorators.FC) -> click.decorators.FC:
+    """The ``--clickhouse...`` options of serve and evaluate, ``--clickhouse`` saying where
+    this command loads."""
+    return clickhouse_options(
+        function,
+        url_help="Load into the ClickHouse store instead of --db: a server's HTTP address "
+        "(http://host:8123) or chdb:DIR (the engine in-process).",
+    )
+
+
 @click.command("load-kafka")
 @click.option("--db", type=click.Path(dir_okay=False),
               help="The splitlab database file to load into (created if missing).")  # fmt: skip
-@click.option("--clickhouse", metavar="URL",
-              help="Load into the ClickHouse store instead: a server's HTTP address "
-                   "(http://host:8123) or chdb:DIR (the engine in-process).")  # fmt: skip
-@click.option("--database", default=None, metavar="NAME",
-              help="The ClickHouse database (with --clickhouse; default: splitlab).")  # fmt: skip
-@click.option("--clickhouse-user", default="default", show_default=True, metavar="USER",
-              help="The ClickHouse user (with --clickhouse); the password is read from "
-                   "SPLITLAB_CLICKHOUSE_PASSWORD.")  # fmt: skip
+@_clickhouse_options
+@click.option("--database", default=None, metavar="NAME", hidden=True,
+              deprecated="use --clickhouse-database NAME",
+              help="Deprecated: --clickhouse-database.")  # fmt: skip
 @click.option("--shard", "shards", multiple=True, metavar="URL",
               help="With --clickhouse (the entry, holding the Distributed tables): a shard's "
                    "address, repeated in the order of the cluster's shards.")  # fmt: skip
@@ -65,9 +74,7 @@ def kafka_options(function: click.decorators.FC) -> click.decorators.FC:
                    "stopped).")  # fmt: skip
 def load_kafka(
     db: str | None,
-    clickhouse: str | None,
     database: str | None,
-    clickhouse_user: str,
     shards: tuple[str, ...],
     cluster: str | None,
     settle: float | None,
@@ -87,13 +94,27 @@ def load_kafka(
     """
     if not kafka:
         raise click.UsageError("--kafka (or SPLITLAB_KAFKA) is required: the bootstrap servers")
+    chosen = clickhouse_target()
+    clickhouse = chosen.url if chosen is not None else None
+    ctx = click.get_current_context()
     if (db is None) == (clickhouse is None):
+        got = "neither"
+        if db is not None:
+            source = ctx.get_parameter_source("clickhouse")
+            got = f"both: --clickhouse from {CLICKHOUSE_ENV}"
+            if source is ParameterSource.COMMANDLINE:
+                got = "both"
         raise click.UsageError(
-            "give exactly one of --db FILE (DuckDB) and --clickhouse URL (ClickHouse) "
-            f"(got {'both' if db else 'neither'})"
+            "give exactly one of --db FILE (DuckDB) and --clickhouse URL (ClickHouse, or "
+            f"{CLICKHOUSE_ENV}) (got {got})"
         )
-    if db is not None and (database is not None or settle is not None or shards):
-        raise click.UsageError("--database, --shard and --settle go with --clickhouse, not --db")
+    explicit = ctx.get_parameter_source("clickhouse_database") is ParameterSource.COMMANDLINE
+    if database is not None and explicit:
+        raise click.UsageError("--database is the old name of --clickhouse-database: give one")
+    if db is not None and (database is not None or explicit or settle is not None or shards):
+        raise click.UsageError(
+            "--clickhouse-database, --shard and --settle go with --clickhouse, not --db"
+        )
     if bool(shards) != (cluster is not None):
         raise click.UsageError("--shard and --cluster go together (a sharded ClickHouse)")
     if shards and any(u.startswith("chdb:") for u in (clickhouse or "", *shards)):
@@ -106,8 +127,11 @@ def load_kafka(
     if db is not None:
         _load_duckdb(db, kafka, kafka_topic, batch, idle)
     else:
-        assert clickhouse is not None
-        target = _Target(clickhouse, database or "splitlab", clickhouse_user, shards, cluster)
+        assert chosen is not None
+        target = _Target(
+            chosen.url, database or chosen.database, chosen.user, chosen.password, shards,
+            cluster,
+        )  # fmt: skip
         _load_clickhouse(target, settle, kafka, kafka_topic, batch, idle)
 
 
@@ -148,6 +172,7 @@ class _Target(NamedTuple):
     url: str
     database: str
     user: str
+    password: str
     shards: tuple[str, ...]
     cluster: str | None
 
@@ -155,8 +180,6 @@ class _Target(NamedTuple):
 def _load_clickhouse(
     target: _Target, settle: float | None, kafka: str, topic: str, batch: int, idle: float | None
 ) -> None:
-    import os
-
     from splitlab.cli.clickhouse import redact
     from splitlab.store.clickhouse.connection import connect
     from splitlab.store.clickhouse.http import ClickHouseError, identifier
@@ -166,7 +189,7 @@ def _load_clickhouse(
     )
 
     database = identifier(target.database)  # before anything is opened
-    password = os.environ.get("SPLITLAB_CLICKHOUSE_PASSWORD", "")
+    password = target.password
 
     def client(url: str) -> Connection:
         return connect(url, user=target.user, password=password)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from splitlab.cli.clickhouse import clickhouse_options, open_events
-from splitlab.cli.database import db_option, parse_instant
+from splitlab.cli.database import events_db_option, parse_instant
 from splitlab.cli.sources import load_catalog, sources_option
 from splitlab.evaluation import Scheduler
 from splitlab.evaluation.bandit import BanditUpdater
@@ -21,7 +21,7 @@ from splitlab.store.registry import LookRecord
 
 
 @click.command("scheduler")
-@db_option
+@events_db_option
 @clickhouse_options
 @click.option("--once", is_flag=True, help="One pass over the due looks, then exit.")
 @click.option(
@@ -43,7 +43,7 @@ from splitlab.store.registry import LookRecord
 )
 @sources_option
 def scheduler(
-    db_path: str,
+    db_path: str | None,
     once: bool,
     until: datetime | None,
     now: datetime | None,
