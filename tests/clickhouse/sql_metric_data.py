@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from splitlab.config import Experiment, load_experiment
+from splitlab.store.clickhouse.http import ClickHouseClient
 from splitlab.tracking.events import Event
 
 T0_S = 1_780_000_000
@@ -52,6 +56,29 @@ class Orders:
             f'{{"buyer":"{unit}","placed_at":{t},"amount":{v!r}}}' for unit, t, v in self.orders
         ]
         return ("\n".join(lines) + "\n").encode()
+
+    def write_parquet(self, path: Path) -> None:
+        """The orders as a Parquet file (``buyer``, ``placed_at`` TIMESTAMP UTC, ``amount``)."""
+        table = pa.table(
+            {
+                "buyer": [u for u, _, _ in self.orders],
+                "placed_at": pa.array(
+                    [datetime.fromtimestamp(t, tz=UTC) for _, t, _ in self.orders],
+                    pa.timestamp("us", tz="UTC"),
+                ),
+                "amount": [v for _, _, v in self.orders],
+            }
+        )
+        pq.write_table(table, path)
+
+    def create_table(self, client: ClickHouseClient, db: str) -> None:
+        """Database `db` with a table ``orders`` holding the orders."""
+        client.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
+        client.execute(
+            f"CREATE TABLE IF NOT EXISTS {db}.orders (buyer String, placed_at DateTime, "
+            "amount Float64) ENGINE = MergeTree ORDER BY buyer"
+        )
+        client.insert(f"{db}.orders", self.json_rows())
 
 
 def orders(seed: int, n: int) -> Orders:

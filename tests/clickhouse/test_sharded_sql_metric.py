@@ -4,11 +4,7 @@ sums and caps equal DuckDB's over the same rows in a Parquet file."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
-
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from splitlab.config.sources import ClickHouseSource, FilesSource, SourceCatalog
 from splitlab.store import DuckDBStore
@@ -20,25 +16,10 @@ from tests.clickhouse.test_sharded import assert_close
 
 def test_sql_metric_on_two_shards_equals_duckdb(cluster: LocalCluster, tmp_path: Path) -> None:
     data = orders(seed=15, n=300)
-    table = pa.table(
-        {
-            "buyer": [u for u, _, _ in data.orders],
-            "placed_at": pa.array(
-                [datetime.fromtimestamp(t, tz=UTC) for _, t, _ in data.orders],
-                pa.timestamp("us", tz="UTC"),
-            ),
-            "amount": [v for _, _, v in data.orders],
-        }
-    )
-    pq.write_table(table, tmp_path / "orders.parquet")
+    data.write_parquet(tmp_path / "orders.parquet")
     clients = [ClickHouseClient(url) for url in cluster.urls]
     for client in clients:  # the whole table on every shard
-        client.execute("CREATE DATABASE IF NOT EXISTS shsql")
-        client.execute(
-            "CREATE TABLE IF NOT EXISTS shsql.orders (buyer String, placed_at DateTime, "
-            "amount Float64) ENGINE = MergeTree ORDER BY buyer"
-        )
-        client.insert("shsql.orders", data.json_rows())
+        data.create_table(client, "shsql")
     lake = FilesSource.model_validate(
         {"type": "files", "tables": {"orders": {"path": str(tmp_path / "orders.parquet")}}}
     )

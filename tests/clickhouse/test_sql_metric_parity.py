@@ -3,11 +3,8 @@ DuckDB store's ``files`` source, and a ClickHouse table read by the ClickHouse s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 
 from splitlab.config.sources import ClickHouseSource, FilesSource, SourceCatalog
@@ -19,24 +16,9 @@ from tests.clickhouse.sql_metric_data import CUTOFF, ORDERS_QUERY, experiment, o
 
 def test_duckdb_and_clickhouse_give_the_same_sums(clickhouse: LocalServer, tmp_path: Path) -> None:
     data = orders(seed=15, n=300)
-    table = pa.table(
-        {
-            "buyer": [u for u, _, _ in data.orders],
-            "placed_at": pa.array(
-                [datetime.fromtimestamp(t, tz=UTC) for _, t, _ in data.orders],
-                pa.timestamp("us", tz="UTC"),
-            ),
-            "amount": [v for _, _, v in data.orders],
-        }
-    )
-    pq.write_table(table, tmp_path / "orders.parquet")
+    data.write_parquet(tmp_path / "orders.parquet")
     client = ClickHouseClient(clickhouse.url)
-    client.execute("CREATE DATABASE IF NOT EXISTS paritysql")
-    client.execute(
-        "CREATE TABLE paritysql.orders (buyer String, placed_at DateTime, amount Float64)"
-        " ENGINE = MergeTree ORDER BY buyer"
-    )
-    client.insert("paritysql.orders", data.json_rows())
+    data.create_table(client, "paritysql")
     lake = FilesSource.model_validate(
         {"type": "files", "tables": {"orders": {"path": str(tmp_path / "orders.parquet")}}}
     )
