@@ -32,8 +32,9 @@ from tests.collector.collector_helpers import free_port  # noqa: E402
 from tests.postgres import running_postgres  # noqa: E402
 
 
-def prepare(db: Path, registry: str | None) -> str:
-    """Three running experiments and an SDK key, in `registry` (or the DuckDB file)."""
+def prepare(db: Path, registry: str | None = None) -> tuple[str, str]:
+    """Three running experiments, an admin and an SDK key, in `registry` (or the DuckDB
+    file `db`)."""
     from fastapi.testclient import TestClient
 
     from splitlab.server.app import create_app
@@ -56,7 +57,7 @@ def prepare(db: Path, registry: str | None) -> str:
         store.close()
         if shared is not None:
             shared.close()
-    return sdk
+    return admin, sdk
 
 
 def commits(dsn: str) -> int:
@@ -81,7 +82,7 @@ def main() -> None:
         cases: dict[str, dict[str, Any]] = {}
         for name, registry in (("duckdb", None), ("postgresql", dsn)):
             db = Path(tmp) / f"{name}.duckdb"
-            sdk = prepare(db, registry)
+            _, sdk = prepare(db, registry)
             port = free_port()
             command = [sys.executable, "-m", "splitlab", "serve", "--db", str(db), "--port",
                        str(port), "--log-level", "warning", "--no-scheduler"]  # fmt: skip

@@ -31,34 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from server import DEFINITIONS, events_requests, load, start, summarise  # noqa: E402
+from registry import prepare  # noqa: E402
+from server import events_requests, load, start, summarise  # noqa: E402
 from splitlab.store.clickhouse import LocalServer  # noqa: E402
 from tests.collector.collector_helpers import free_port  # noqa: E402
 
 EXPERIMENT = "exp-checkout-flow-v3"
-
-
-def prepare(db: Path) -> tuple[str, str]:
-    """The running experiments, an admin and an SDK key in the DuckDB file `db`."""
-    from fastapi.testclient import TestClient
-
-    from splitlab.server.app import create_app
-    from splitlab.server.context import ServerContext
-    from splitlab.store import DuckDBStore
-
-    store = DuckDBStore(db)
-    try:
-        ctx = ServerContext.open(store)
-        admin = ctx.keys.create("admin", "bench").secret
-        sdk = ctx.keys.create("sdk", "bench").secret
-        with TestClient(create_app(ctx)) as client:
-            for path in DEFINITIONS:
-                answer = client.post("/v1/experiments", content=path.read_bytes(),
-                                     headers={"Authorization": f"Bearer {admin}"})  # fmt: skip
-                answer.raise_for_status()
-    finally:
-        store.close()
-    return admin, sdk
 
 
 def until_loaded(port: int, timeout: float = 300.0) -> float:
