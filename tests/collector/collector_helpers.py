@@ -48,33 +48,29 @@ def serve_in_thread(app: Any) -> Iterator[str]:
         thread.join(timeout=20)
 
 
-class CollectorProcess:
-    """``python -m splitlab.server.collector`` in a child process that tests can SIGKILL."""
+class ChildProcess:
+    """``python -m <args>`` in a child process that tests can SIGKILL and start again; with
+    `health`, :meth:`start` waits until that URL answers 200."""
 
-    def __init__(self, db: Path, *extra: str) -> None:
-        self.db = db
-        self.extra = list(extra)
-        self.port = free_port()
+    def __init__(self, *args: str, health: str | None = None, quiet: bool = False) -> None:
+        self.args = list(args)
+        self.health = health
+        self.quiet = quiet
         self.process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     def start(self) -> None:
-        command = [sys.executable, "-m", "splitlab.server.collector", "--db", str(self.db),
-                   "--port", str(self.port), *self.extra]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-        self.process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+        stderr = subprocess.DEVNULL if self.quiet else None
+        self.process = subprocess.Popen([sys.executable, "-m", *self.args], env=env, stderr=stderr)
         deadline = time.monotonic() + 30
-        while True:
+        while self.health is not None:
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
+                if httpx.get(self.health, timeout=0.5).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the collector did not start")
+                raise RuntimeError(f"{self.args} did not start")
             time.sleep(0.05)
 
     def kill(self) -> None:
@@ -87,6 +83,19 @@ class CollectorProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(timeout=60)
+
+
+class CollectorProcess(ChildProcess):
+    """``python -m splitlab.server.collector`` in a child process that tests can SIGKILL."""
+
+    def __init__(self, db: Path, *extra: str) -> None:
+        self.port = free_port()
+        super().__init__("splitlab.server.collector", "--db", str(db), "--port",
+                         str(self.port), *extra, health=f"{self.url}/healthz", quiet=True)  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
 
 def body(events: list[dict[str, Any]]) -> bytes:

@@ -8,7 +8,6 @@ acknowledged event exactly once.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -23,44 +22,12 @@ import pytest
 from splitlab.tracking.events import Event, now_ms
 
 from .collector_helpers import ROOT, free_port
+from .collector_helpers import ChildProcess as Process
 
 COLLECTORS = 3
 CLIENTS = 4
 BATCHES = 60
 SIZE = 50
-
-
-class Process:
-    """A child process running `module` that the test can SIGKILL and start again."""
-
-    def __init__(self, *args: str, health: str | None = None) -> None:
-        self.args = list(args)
-        self.health = health
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-        self.process = subprocess.Popen([sys.executable, "-m", *self.args], env=env)
-        deadline = time.monotonic() + 30
-        while self.health is not None:
-            try:
-                if httpx.get(self.health, timeout=0.5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{self.args} did not start")
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=60)
 
 
 @pytest.mark.slow
