@@ -1,23 +1,24 @@
-"""The per-unit summary's event rows, with the rows of SQL metrics beside the metric events.
+"""The per-unit summary's SQL-metric rows, aggregated beside the metric events.
 
 :func:`~splitlab.store.summary_sql.unit_values` numbers every event name ``k`` and aggregates
 per unit with ``CASE WHEN k = ...``. A SQL metric (``metric.sql``) gets a number of its own,
 after the event names, and its rows (``unit_id``, ``ts`` in epoch ms, ``value``; see
 :mod:`splitlab.store.sql_sources`) come from a view registered on the connection
-(:func:`view_name`), matched to the exposed units by unit id (:func:`sql_unit_rows`). Then the
-same rules apply as to events: after the unit's first exposure, within ``windowHours``, up to
-the cut-off, and in the CUPED pre-period for the covariate.
+(:func:`view_name`). They are joined to the exposed units by unit id and aggregated per unit in
+a CTE of their own (:func:`sql_per_unit_cte`), under the same rules as events: after the
+unit's first exposure, within ``windowHours``, up to the cut-off, and in the CUPED pre-period
+for the covariate.
 
-Two differences from events: a SQL row belongs to no experiment (its ``own`` flag is false, so
-it counts in none of the data-quality counts, which are about the experiment's own events),
-and so a SQL metric's post-exposure condition does not test ``own``.
+A SQL row belongs to no experiment, so it counts in none of the data-quality counts (which are
+about the experiment's own events, aggregated with the events), and a SQL metric's
+post-exposure condition does not test ``own`` (:func:`post_condition`).
 
-The SQL rows join the exposed units directly on the unit-id string, rather than first taking
-each row's integer key from ``unit_keys`` and then joining on it like the events: one join of
-the rows instead of two (measured 1.67 s -> 1.18 s for the summary query over 10M Parquet rows
-and 1M units, ``bench/sql_metric.py``).
+The rows join the exposed units directly on the unit-id string, rather than first taking each
+row's integer key from ``unit_keys`` and then joining on it like the events: one join of the
+rows instead of two (measured 1.67 s -> 1.18 s for the summary query over 10M Parquet rows and
+1M units, ``bench/sql_metric.py``; 1.10 s with their own CTE).
 
-Without SQL metrics every function here returns the text the summary had before them.
+Without SQL metrics the summary's text is what it was before them.
 """
 
 from __future__ import annotations
@@ -55,17 +56,9 @@ def event_number(i: int, metric: Metric, number: Mapping[str, int], sql: Mapping
 
 
 def unit_id_column(sql: Mapping[int, int]) -> str:
-    """The exposed units' id, for :func:`sql_unit_rows` (only with SQL metrics: ``unit_key``
+    """The exposed units' id, for :func:`sql_per_unit_cte` (only with SQL metrics: ``unit_key``
     and ``unit_id`` are one to one, so any exposure's id is the unit's)."""
     return ", any_value(unit_id) AS unit_id" if sql else ""
-
-
-def event_rows(codes: str, case: str, scope: str) -> str:
-    """The ``me`` subquery: metric events in scope with their columns ``unit_key, value, ts,
-    vc, own, k``."""
-    return f"""SELECT unit_key, value, ts, {codes} AS vc, experiment_id = $exp AS own,
-             CASE metric {case} END AS k
-      FROM metric_events WHERE ts <= $cutoff AND ({scope})"""
 
 
 #: The alias ``vals`` reads the SQL metrics' per-unit aggregates under (``p``: the events').
@@ -76,9 +69,9 @@ def sql_per_unit_cte(per_unit: Sequence[str], sql: Mapping[int, int]) -> str:
     """The CTE ``sper`` (after ``per``, so starting with a comma): the SQL metrics' per-unit
     aggregates `per_unit`, over each SQL metric's rows joined to the exposed units ``u``
     (which carry ``unit_id``) in the columns ``uk, value, ts, age, k``; empty without SQL
-    metrics. Apart from the events' ``per``: the rows of SQL metrics count in none of the
-    data-quality counts, and aggregating them on their own was measured 1.20 s -> 1.10 s
-    (``bench/sql_metric.py``)."""
+    metrics. Apart from the events' ``per``: the rows of SQL metrics
+    count in none of the data-quality counts, and aggregating them on their own was measured
+    1.20 s -> 1.10 s (``bench/sql_metric.py``)."""
     if not sql:
         return ""
     rows = "\n    UNION ALL\n".join(
@@ -86,7 +79,7 @@ def sql_per_unit_cte(per_unit: Sequence[str], sql: Mapping[int, int]) -> str:
     FROM {view_name(k)} s JOIN u ON s.unit_id = u.unit_id WHERE s.ts <= $cutoff"""
         for k in sorted(sql.values())
     )
-    columns = ",\n    ".join(per_unit) if per_unit else "count(*) AS n_rows"
+    columns = ",\n    ".join(per_unit)
     return f"""
 ), {SQL_ALIAS}er AS (
   SELECT uk,
@@ -103,7 +96,7 @@ def sql_per_unit_join(sql: Mapping[int, int]) -> str:
 
 def sql_rows(k: int) -> str:
     """SQL metric `k`'s rows with the store's unit keys: ``unit_key, ts, value`` (for queries
-    that read a metric's rows outside :func:`event_rows`, e.g. per-unit first events)."""
+    that read a metric's rows outside :func:`sql_per_unit_cte`, e.g. per-unit first events)."""
     return (
         f"SELECT keys.unit_key, s.ts, s.value FROM {view_name(k)} s "
         "JOIN unit_keys keys ON s.unit_id = keys.unit_id"

@@ -40,7 +40,6 @@ from splitlab.store.retention_sql import SURVIVAL_TYPES, duckdb_unit_columns, el
 from splitlab.store.sql_metric_sql import (
     SQL_ALIAS,
     event_number,
-    event_rows,
     post_condition,
     sql_numbers,
     sql_per_unit_cte,
@@ -248,8 +247,11 @@ def unit_values(
         seg_cols.append(f"coalesce(attrs ->> $s{k}, '{MISSING}') AS s{k}")
     per_unit_sql = "".join(f"{c},\n    " for c in events_per_unit)
     seg_names = "".join(f", s{k}" for k in range(len(segments)))
-    first_cols = (_ATTRS if segments else "") + unit_id_column(sql)
-    unit_cols = "".join(", " + c for c in seg_cols) + (", unit_id" if sql else "")
+    # The rows of SQL metrics with per-unit aggregates (a time-to-event metric has none: its
+    # survival table comes from survival_sql, which reads its rows itself).
+    joined = {i: k for i, k in sql.items() if metrics[i].type is not MetricType.TIME_TO_EVENT}
+    first_cols = (_ATTRS if segments else "") + unit_id_column(joined)
+    unit_cols = "".join(", " + c for c in seg_cols) + (", unit_id" if joined else "")
     val_cols = seg_names
     with_cluster = ""
     if clustered:
@@ -276,14 +278,16 @@ WITH first AS (
   FROM (
     SELECT u.uk, me.value, me.ts - u.t0 AS age, me.own, me.k, me.vc <> u.vc AS mismatch
     FROM (
-      {event_rows(codes, case, scope)}
+      SELECT unit_key, value, ts, {codes} AS vc, experiment_id = $exp AS own,
+             CASE metric {case} END AS k
+      FROM metric_events WHERE ts <= $cutoff AND ({scope})
     ) me JOIN u ON me.unit_key = u.uk{join_scope}
-  ) GROUP BY uk{sql_per_unit_cte(sql_per_unit, sql)}
+  ) GROUP BY uk{sql_per_unit_cte(sql_per_unit, joined)}
 ), vals AS (
   SELECT u.multi, u.variant{val_cols},
          coalesce(p.q_own, 0) AS q_own, coalesce(p.q_mismatch, 0) AS q_mismatch,
          coalesce(p.q_pre, 0) AS q_pre
-  FROM u LEFT JOIN per p ON u.uk = p.uk{sql_per_unit_join(sql)}
+  FROM u LEFT JOIN per p ON u.uk = p.uk{sql_per_unit_join(joined)}
 )"""
     return UnitValues(ctes, params, metrics)
 
