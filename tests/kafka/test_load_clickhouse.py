@@ -195,7 +195,10 @@ def test_chdb_target_loads_each_event_once(broker: Broker, topic: str, tmp_path:
         (["--db", "x.duckdb", "--clickhouse-database", "other"], "--clickhouse-database, --shard"),
         (["--clickhouse", "http://h:8123", "--shard", "http://h:8123"], "go together"),
         (["--clickhouse", "chdb:x", "--shard", "chdb:x", "--cluster", "c"], "not chdb:"),
-        (["--clickhouse", "chdb:x", "--clickhouse-database", "no-dash"], "database name 'no-dash'"),
+        (
+            ["--clickhouse", "chdb:x", "--clickhouse-database", "no-dash"],
+            "--clickhouse-database 'no-dash': expected letters",
+        ),
     ],
 )
 def test_target_options_are_checked(arguments: list[str], message: str) -> None:

@@ -206,16 +206,12 @@ def open_clickhouse(
 ) -> ClickHouseStore:
     """The ClickHouse store at `target` with its log in `log_dir`, its first load pass done
     (database and tables created, the server answering), or one clean error saying why not."""
-    from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError, identifier
+    from splitlab.store.clickhouse.http import ClickHouseClient, ClickHouseError
     from splitlab.store.clickhouse.store import ClickHouseStore
     from splitlab.store.errors import StoreError
 
-    try:
-        identifier(target.database)
-    except ClickHouseError:
-        raise ClickHouseUnavailableError(
-            f"--clickhouse-database {target.database!r}: expected letters, digits and '_'"
-        ) from None
+    check_database(target.database)
+    check_address("--clickhouse", target.url)
     where = f"--clickhouse {target.shown}"
     if target.url.startswith(("http://", "https://")):
         probe = ClickHouseClient(
@@ -227,10 +223,6 @@ def open_clickhouse(
             raise ClickHouseUnavailableError(f"{where}: {_said(exc, target)}") from None
         finally:
             probe.close()
-    elif not target.url.startswith("chdb:"):
-        raise ClickHouseUnavailableError(
-            f"{where}: expected http://HOST:PORT (ClickHouse's HTTP interface) or chdb:DIR"
-        )
     try:
         store = ClickHouseStore(
             target.url, log_dir, database=target.database, user=target.user,
@@ -260,3 +252,25 @@ def _said(error: Exception, target: ClickHouseTarget) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     text = text.replace(target.url.rstrip("/"), target.shown.rstrip("/"))
     return text.replace(target.password, "***") if target.password else text
+
+
+def check_address(option: str, url: str) -> None:
+    """Refuse, before anything is opened, an address that is neither http(s):// nor chdb:
+    (rather than trying it, or retrying it as an outage)."""
+    if not url.startswith(("http://", "https://", "chdb:")):
+        raise ClickHouseUnavailableError(
+            f"{option} {redact(url)}: expected http://HOST:PORT (ClickHouse's HTTP interface) "
+            "or chdb:DIR"
+        )
+
+
+def check_database(name: str) -> str:
+    """`name` if it can name a ClickHouse database, else one clean error naming the option."""
+    from splitlab.store.clickhouse.http import ClickHouseError, identifier
+
+    try:
+        return identifier(name)
+    except ClickHouseError:
+        raise ClickHouseUnavailableError(
+            f"--clickhouse-database {name!r}: expected letters, digits and '_'"
+        ) from None

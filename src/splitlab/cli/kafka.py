@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import click
 from click.core import ParameterSource
 
-from splitlab.cli.clickhouse import CLICKHOUSE_ENV, clickhouse_options, clickhouse_target
+from splitlab.cli.clickhouse import (
+    CLICKHOUSE_ENV,
+    check_address,
+    check_database,
+    clickhouse_options,
+    clickhouse_target,
+)
 
 if TYPE_CHECKING:
     from splitlab.store.clickhouse.connection import Connection
@@ -121,8 +127,9 @@ def load_kafka(
         raise click.UsageError(
             "a sharded ClickHouse needs server addresses (http://...), not chdb:"
         )
-    for option, url in [("--clickhouse", clickhouse or ""), *(("--shard", u) for u in shards)]:
-        _check_address(option, url)
+    for option, url in [("--clickhouse", clickhouse), *(("--shard", u) for u in shards)]:
+        if url is not None:
+            check_address(option, url)
     logging.basicConfig(level=logging.WARNING)
     if db is not None:
         _load_duckdb(db, kafka, kafka_topic, batch, idle)
@@ -154,18 +161,6 @@ def _load_duckdb(db: str, kafka: str, topic: str, batch: int, idle: float | None
         con.close()
 
 
-def _check_address(option: str, url: str) -> None:
-    """Refuse, before anything is opened, an address that is neither http(s):// nor chdb:
-    (as `splitlab serve --clickhouse` does), rather than retrying it as an outage."""
-    from splitlab.cli.clickhouse import ClickHouseUnavailableError, redact
-
-    if url and not url.startswith(("http://", "https://", "chdb:")):
-        raise ClickHouseUnavailableError(
-            f"{option} {redact(url)}: expected http://HOST:PORT (ClickHouse's HTTP interface) "
-            "or chdb:DIR"
-        )
-
-
 class _Target(NamedTuple):
     """Where --clickhouse loads: one server (or chDB), or a cluster through its entry."""
 
@@ -182,13 +177,13 @@ def _load_clickhouse(
 ) -> None:
     from splitlab.cli.clickhouse import redact
     from splitlab.store.clickhouse.connection import connect
-    from splitlab.store.clickhouse.http import ClickHouseError, identifier
+    from splitlab.store.clickhouse.http import ClickHouseError
     from splitlab.store.clickhouse.kafka_loader import (
         KafkaClickHouseLoader,
         ShardedKafkaLoader,
     )
 
-    database = identifier(target.database)  # before anything is opened
+    database = check_database(target.database)  # before anything is opened
     password = target.password
 
     def client(url: str) -> Connection:
